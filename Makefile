@@ -1,0 +1,46 @@
+# Two commands on a fresh clone: `make run` and `make test`.
+# The virtual environment is created on first use and refreshed when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest bench sim clean tools
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# tmux lets one test drive the app in a real terminal; installed when apt can do it.
+tools:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null 2>&1 \
+	      || echo "note: could not install tmux; the real-terminal test will be skipped"; \
+	  else echo "note: tmux not installed; the real-terminal test will be skipped"; fi; }
+
+run: $(STAMP)
+	$(BIN)/devflow
+
+lint: $(STAMP)
+	$(BIN)/ruff check devflow_tui tests benchmarks
+	$(BIN)/ruff format --check devflow_tui tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict
+
+pytest: $(STAMP) tools
+	$(BIN)/python -m pytest -n 2 --cov=devflow_tui --cov-report=term --cov-fail-under=90
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+sim: $(STAMP)
+	$(BIN)/devflow sim
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*

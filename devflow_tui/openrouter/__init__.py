@@ -1,0 +1,1 @@
+"""devflow_tui.openrouter"""
