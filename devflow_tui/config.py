@@ -13,7 +13,7 @@ import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import platformdirs
 from pydantic import (
@@ -103,7 +103,10 @@ class Settings(BaseSettings):
         default=DEFAULT_BASE_URL, validation_alias=AliasChoices("OPENROUTER_BASE_URL", "base_url")
     )
     max_retries: int = Field(
-        default=3, ge=0, le=20, validation_alias=AliasChoices("OPENROUTER_MAX_RETRIES", "max_retries")
+        default=3,
+        ge=0,
+        le=20,
+        validation_alias=AliasChoices("OPENROUTER_MAX_RETRIES", "max_retries"),
     )
     timeout_ms: int = Field(
         default=30_000, gt=0, validation_alias=AliasChoices("OPENROUTER_TIMEOUT_MS", "timeout_ms")
@@ -197,15 +200,24 @@ class Settings(BaseSettings):
 
 
 class _FileSource(PydanticBaseSettingsSource):
-    """The TOML config file, parsed earlier by `load_settings` and handed over through a context var."""
+    """The TOML config file, parsed earlier by `load_settings` and handed over here."""
 
-    data: dict[str, Any] = {}
+    data: ClassVar[dict[str, Any]] = {}
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # pragma: no cover - __call__ is used instead
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_FileSource.data)
+        return _to_aliases(_FileSource.data)
+
+
+def _to_aliases(values: dict[str, Any]) -> dict[str, Any]:
+    """Key by each field's primary alias, so env, file and CLI values of one field merge."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        names = _ENV_NAMES.get(key)
+        out[names[0] if names else key] = value
+    return out
 
 
 # Environment variable names per field, for error messages.
@@ -274,6 +286,9 @@ def _describe(
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"]]
     field = loc[0] if loc else "?"
+    alias_to_field = {names[0]: name for name, names in _ENV_NAMES.items()}
+    if field in alias_to_field and alias_to_field[field] in cli:
+        field = alias_to_field[field]
     reason = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     shown = repr(value) if field != "api_key" and not isinstance(value, dict) else "(hidden)"
@@ -302,9 +317,7 @@ def _describe(
     )
 
 
-def load_settings(
-    cli: dict[str, Any] | None = None, env: dict[str, str] | None = None
-) -> Settings:
+def load_settings(cli: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Settings:
     """Build the settings from CLI overrides, the environment and the config file."""
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
     env_map = dict(os.environ) if env is None else env
@@ -318,7 +331,7 @@ def load_settings(
         os.environ.clear()
         os.environ.update(env)
     try:
-        settings = Settings(**cli)
+        settings = Settings(**_to_aliases(cli))
     except ValidationError as exc:
         raise _describe(exc, env_map, path, cli) from None
     finally:

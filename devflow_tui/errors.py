@@ -8,9 +8,12 @@ the API key (`redact` runs in `__init__`) nor OpenRouter's `user_id`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devflow_tui.redaction import redact
+
+if TYPE_CHECKING:
+    from devflow_tui.gateway.events import AttemptRecord
 
 
 class ErrorCategory(StrEnum):
@@ -55,7 +58,7 @@ class BudgetExceededError(DevflowError):
     category = ErrorCategory.BUDGET
 
 
-class CancelledByUser(DevflowError):  # noqa: N818 - reads better at call sites
+class CancelledByUser(DevflowError):  # no "Error" suffix: reads better at call sites
     category = ErrorCategory.CANCELLED
 
 
@@ -65,7 +68,9 @@ class OpenRouterError(DevflowError):
     `status` is the HTTP status (or the code of a mid-stream error), `error_type` the
     `error.metadata.error_type` when OpenRouter sent one, `retry_after_s` a server-given wait,
     `mid_stream` True when tokens had already reached the caller (never retried silently),
-    `raw` the provider's own error text, kept for the log only.
+    `raw` the provider's own error text, kept for the log only. `partial_text` is the answer
+    received before the failure, `generation_id` the `gen-` id when one was assigned, and
+    `attempts` every HTTP attempt made for the request so far (filled in by the client).
     """
 
     def __init__(
@@ -82,6 +87,9 @@ class OpenRouterError(DevflowError):
         model: str | None = None,
         hint: str | None = None,
         metadata: dict[str, Any] | None = None,
+        partial_text: str = "",
+        generation_id: str | None = None,
+        attempts: list[AttemptRecord] | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.category = category
@@ -93,6 +101,9 @@ class OpenRouterError(DevflowError):
         self.raw = redact(raw) if raw else None
         self.model = model
         self.metadata = {k: v for k, v in (metadata or {}).items() if k != "user_id"}
+        self.partial_text = partial_text
+        self.generation_id = generation_id
+        self.attempts: list[AttemptRecord] = list(attempts or [])
 
     def __repr__(self) -> str:
         return (
@@ -103,7 +114,11 @@ class OpenRouterError(DevflowError):
     @property
     def is_context_length(self) -> bool:
         """True when the prompt did not fit the model's window (a larger model may take it)."""
-        if self.error_type in {"context_length_exceeded", "token_limit_exceeded", "string_too_long"}:
+        if self.error_type in {
+            "context_length_exceeded",
+            "token_limit_exceeded",
+            "string_too_long",
+        }:
             return True
         text = self.message.lower()
         return "context length" in text or "context window" in text or "too many tokens" in text

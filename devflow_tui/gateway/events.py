@@ -48,7 +48,9 @@ class BudgetView(BaseModel):
 
 
 class ContextView(BaseModel):
-    source: str  # e.g. "claude-session:3f2a…", "file:src/app.py", "note:12", "claude-md:/p/CLAUDE.md"
+    source: (
+        str  # e.g. "claude-session:3f2a…", "file:src/app.py", "note:12", "claude-md:/p/CLAUDE.md"
+    )
     kind: str
     tokens: int
     status: Literal["included", "trimmed", "dropped"] = "included"

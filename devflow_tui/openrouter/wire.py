@@ -215,7 +215,10 @@ class Pricing(Wire):
     discount: float | None = None
 
     def per_token(self, key: str) -> Decimal | None:
-        """The price for `key` as a Decimal; None when absent, unparseable or negative (routers use -1)."""
+        """The price for `key` as a Decimal.
+
+        None when absent, unparseable or negative (routers use -1).
+        """
         raw = getattr(self, key, None)
         if raw is None and self.model_extra:
             raw = self.model_extra.get(key)

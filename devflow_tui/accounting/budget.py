@@ -1,0 +1,252 @@
+"""Budgets: reserve a request's worst-case cost before sending, settle it with the real cost.
+
+Budgets (all optional): the limit for `budget.period` (from `OPENROUTER_COST_BUDGET_USD`, or
+`budget.limit_usd` in the config file when the variable is unset), `daily_usd`, `monthly_usd`
+and `session_usd` (since this manager was created). Periods follow UTC days, ISO weeks
+(Monday) and calendar months; "total" is all time.
+
+Atomicity: `reserve` reads the spend and the outstanding reservations and inserts its own
+reservation inside one `BEGIN IMMEDIATE` transaction, which SQLite serialises across threads
+(the store's lock) and processes (the database write lock). So concurrent requests can never
+together reserve more than a limit. A reservation counts until its request's cost is in the
+request row (`finish_request` drops settled reservations in the same transaction), so there is
+no moment where a request's money is counted nowhere. Reservations of a process that died
+expire after `reservation_ttl_s`.
+
+Unknown cost: a request whose worst case cannot be computed (unpriced model) is refused while a
+budget is active, unless `allow_unknown_cost` is set, because it could spend anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from devflow_tui.accounting.pricing import format_usd
+from devflow_tui.accounting.records import Reservation
+from devflow_tui.accounting.store import AnalyticsStore, spend_since
+from devflow_tui.config import BudgetSettings
+from devflow_tui.errors import BudgetExceededError
+from devflow_tui.gateway.events import BudgetAlert, BudgetView
+from devflow_tui.openrouter.wire import KeyInfo
+
+RESERVATION_TTL_S = 600.0
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One active limit."""
+
+    name: str  # "total", "daily", "weekly", "monthly", "session"
+    limit_usd: Decimal
+
+
+class BudgetManager:
+    """Enforces every configured budget for requests of this process and others sharing the DB."""
+
+    def __init__(
+        self,
+        store: AnalyticsStore,
+        budget: BudgetSettings,
+        cost_budget_usd: Decimal | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        reservation_ttl_s: float = RESERVATION_TTL_S,
+        allow_unknown_cost: bool = False,
+    ) -> None:
+        self.store = store
+        self.settings = budget
+        self.clock = clock
+        self.reservation_ttl_s = reservation_ttl_s
+        self.allow_unknown_cost = allow_unknown_cost
+        self.session_start = clock()
+        limits: dict[str, Decimal] = {}
+
+        def add(name: str, value: Decimal | None) -> None:
+            if value is not None:
+                limits[name] = min(value, limits.get(name, value))
+
+        add(budget.period, cost_budget_usd if cost_budget_usd is not None else budget.limit_usd)
+        add("daily", budget.daily_usd)
+        add("monthly", budget.monthly_usd)
+        add("session", budget.session_usd)
+        self.budgets = [Budget(name, limit) for name, limit in limits.items()]
+
+    @property
+    def active(self) -> bool:
+        """True when at least one limit is set."""
+        return bool(self.budgets)
+
+    def period_start(self, name: str, now: float | None = None) -> float:
+        """Unix time at which the current period of budget `name` began."""
+        now = self.clock() if now is None else now
+        if name == "total":
+            return 0.0
+        if name == "session":
+            return self.session_start
+        today = dt.datetime.fromtimestamp(now, dt.UTC).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        if name == "daily":
+            start = today
+        elif name == "weekly":
+            start = today - dt.timedelta(days=today.weekday())
+        elif name == "monthly":
+            start = today.replace(day=1)
+        else:
+            raise ValueError(f"unknown budget period {name!r}")
+        return start.timestamp()
+
+    # ------------------------------------------------------------------ reservations
+
+    def reserve(self, request_id: str, amount: Decimal | None) -> Reservation:
+        """Set aside `amount` (the request's worst-case cost) or raise BudgetExceededError."""
+        now = self.clock()
+        if not self.budgets:
+            return Reservation(
+                id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now, held=False
+            )
+        if amount is None and not self.allow_unknown_cost:
+            names = ", ".join(b.name for b in self.budgets)
+            raise BudgetExceededError(
+                f"Request refused: its cost cannot be estimated (the model has no prices in the "
+                f"catalog) and a budget is active ({names}).",
+                hint="Pick a model with known prices, or remove the budget in the config file.",
+            )
+        reservation = Reservation(
+            id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now
+        )
+        with self.store.transaction() as conn:
+            conn.execute(
+                "DELETE FROM budget_reservations WHERE created < ?",
+                (now - self.reservation_ttl_s,),
+            )
+            reserved = _ZERO
+            for (value,) in conn.execute("SELECT amount FROM budget_reservations"):
+                reserved += Decimal(value) if value is not None else _ZERO
+            wanted = amount or _ZERO
+            for budget in self.budgets:
+                spent = spend_since(conn, self.period_start(budget.name, now))
+                if spent + reserved + wanted > budget.limit_usd:
+                    raise BudgetExceededError(
+                        f"Request refused by the {budget.name} budget: spent "
+                        f"{format_usd(spent)} and {format_usd(reserved)} reserved by running "
+                        f"requests, of a {format_usd(budget.limit_usd)} limit; this request "
+                        f"could cost up to {format_usd(wanted)}.",
+                        hint="Raise the limit in the config file (or OPENROUTER_COST_BUDGET_USD), "
+                        "or lower the maximum output tokens.",
+                    )
+            conn.execute(
+                "INSERT INTO budget_reservations (id, request_id, amount, created, state, pid) "
+                "VALUES (?, ?, ?, ?, 'held', ?)",
+                (reservation.id, request_id, _str(amount), now, os.getpid()),
+            )
+        return reservation
+
+    def settle(self, reservation: Reservation, actual: Decimal | None) -> None:
+        """Replace the reserved amount by the real cost.
+
+        When the request row already has its cost the reservation is dropped; otherwise it
+        stays (with the real amount) until `finish_request` records the cost. An unknown real
+        cost keeps the worst case reserved until then.
+        """
+        if not reservation.held:
+            return
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT status FROM requests WHERE id = ?", (reservation.request_id,)
+            ).fetchone()
+            if row is not None and row[0] != "running":
+                conn.execute("DELETE FROM budget_reservations WHERE id = ?", (reservation.id,))
+                return
+            conn.execute(
+                "UPDATE budget_reservations SET state = 'settled', "
+                "amount = coalesce(?, amount) WHERE id = ?",
+                (_str(actual), reservation.id),
+            )
+
+    def release(self, reservation: Reservation) -> None:
+        """Give a reservation back (the request was never sent)."""
+        if not reservation.held:
+            return
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM budget_reservations WHERE id = ?", (reservation.id,))
+
+    def reserved(self) -> Decimal:
+        """Money currently held by unexpired reservations (all processes)."""
+        now = self.clock()
+        total = _ZERO
+        with self.store.transaction() as conn:
+            for (value,) in conn.execute(
+                "SELECT amount FROM budget_reservations WHERE created >= ?",
+                (now - self.reservation_ttl_s,),
+            ):
+                total += Decimal(value) if value is not None else _ZERO
+        return total
+
+    # ------------------------------------------------------------------ status and alerts
+
+    def status(self, key_info: KeyInfo | None = None) -> list[BudgetView]:
+        """Spend against each budget; with the key's own credit limit from `/key` when given."""
+        now = self.clock()
+        views: list[BudgetView] = []
+        with self.store.transaction() as conn:
+            for budget in self.budgets:
+                spent = spend_since(conn, self.period_start(budget.name, now))
+                views.append(
+                    BudgetView(
+                        name=budget.name,
+                        limit_usd=budget.limit_usd,
+                        spent_usd=spent,
+                        remaining_usd=max(budget.limit_usd - spent, _ZERO),
+                    )
+                )
+        if key_info is not None and key_info.limit is not None:
+            used = key_info.usage if key_info.usage is not None else _ZERO
+            remaining = key_info.limit_remaining
+            if remaining is None:
+                remaining = max(key_info.limit - used, _ZERO)
+            views.append(
+                BudgetView(
+                    name="openrouter-key",
+                    limit_usd=key_info.limit,
+                    spent_usd=used,
+                    remaining_usd=remaining,
+                )
+            )
+        return views
+
+    def alerts_crossed(
+        self, before: Iterable[BudgetView], after: Iterable[BudgetView]
+    ) -> list[BudgetAlert]:
+        """Alerts for every threshold (default 50 %, 80 %, 100 %) a budget crossed in between."""
+        previous = {view.name: view.spent_usd for view in before}
+        alerts: list[BudgetAlert] = []
+        for view in after:
+            if view.limit_usd is None or view.limit_usd <= 0:
+                continue
+            was = previous.get(view.name, _ZERO)
+            for threshold in sorted(self.settings.thresholds):
+                mark = view.limit_usd * Decimal(str(threshold))
+                if was < mark <= view.spent_usd:
+                    alerts.append(
+                        BudgetAlert(
+                            budget=view.name,
+                            threshold=threshold,
+                            spent_usd=view.spent_usd,
+                            limit_usd=view.limit_usd,
+                            message=f"{view.name} budget at {threshold:.0%}: "
+                            f"{format_usd(view.spent_usd)} of {format_usd(view.limit_usd)} spent.",
+                        )
+                    )
+        return alerts
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

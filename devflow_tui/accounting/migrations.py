@@ -1,0 +1,246 @@
+"""Versioned schema migrations for the analytics database (after simonw/llm's migrations.py).
+
+Each migration runs once, in order, in its own `BEGIN IMMEDIATE` transaction together with its
+row in `_migrations`, so two processes starting together cannot apply one twice and a crash
+half-way leaves the previous version intact. Migrations only add: a database written by an
+older version keeps all its rows. The schema version is the number of applied migrations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+from devflow_tui.accounting import rollup
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    """How many migrations this database has had applied."""
+    if not db["_migrations"].exists():
+        return 0
+    return int(db.execute("SELECT count(*) FROM _migrations").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration the database has not had yet; returns the names applied."""
+    conn = db.conn
+    applied_now: list[str] = []
+    for fn in MIGRATIONS:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not db["_migrations"].exists():
+                db.table("_migrations").create({"name": str, "applied_at": float}, pk="name")
+            done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+            if fn.__name__ not in done:
+                fn(db)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (fn.__name__, time.time()),
+                )
+                applied_now.append(fn.__name__)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return applied_now
+
+
+@migration
+def m001_requests_and_attempts(db: sqlite_utils.Database) -> None:
+    db.table("requests").create(
+        {
+            "id": str,
+            "ts": float,
+            "prompt_hash": str,
+            "task_type": str,
+            "complexity": str,
+            "requested_model": str,
+            "model": str,
+            "routing_reason": str,
+            "status": str,
+            "error_category": str,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "cost_usd": str,
+            "cost_source": str,
+            "latency_ms": float,
+            "generation_id": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("attempts").create(
+        {
+            "id": int,
+            "request_id": str,
+            "n": int,
+            "model": str,
+            "status": int,
+            "error": str,
+            "latency_ms": float,
+            "wait_before_s": float,
+            "ts": float,
+        },
+        pk="id",
+        foreign_keys=[("request_id", "requests", "id")],
+        if_not_exists=True,
+    )
+
+
+@migration
+def m002_request_details(db: sqlite_utils.Database) -> None:
+    requests = db.table("requests")
+    columns = requests.columns_dict
+    for name, kind in (
+        ("updated", float),
+        ("conversation_id", str),
+        ("project", str),
+        ("error_message", str),
+        ("reasoning_tokens", int),
+        ("cached_tokens", int),
+        ("billed_cost_usd", str),
+        ("saved_usd", str),
+        ("ttft_ms", float),
+        ("tokens_per_s", float),
+        ("finish_reason", str),
+        ("cache_hit", int),
+        ("complete", int),
+        ("partial_text", str),
+        ("pid", int),
+    ):
+        if name not in columns:
+            requests.add_column(name, kind)
+    if "message" not in db.table("attempts").columns_dict:
+        db.table("attempts").add_column("message", str)
+    # Rows written before these columns existed: counts are zero, not unknown.
+    db.execute(
+        "UPDATE requests SET reasoning_tokens = coalesce(reasoning_tokens, 0), "
+        "cached_tokens = coalesce(cached_tokens, 0), cache_hit = coalesce(cache_hit, 0), "
+        "complete = coalesce(complete, status = 'ok')"
+    )
+
+
+@migration
+def m003_catalog_budget_cache(db: sqlite_utils.Database) -> None:
+    db.table("catalog_cache").create(
+        {"id": int, "models_json": str, "fetched_at": float}, pk="id", if_not_exists=True
+    )
+    db.table("budget_reservations").create(
+        {
+            "id": str,
+            "request_id": str,
+            "amount": str,
+            "created": float,
+            "state": str,
+            "pid": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("response_cache").create(
+        {
+            "key": str,
+            "created": float,
+            "expires": float,
+            "model": str,
+            "text": str,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "reasoning_tokens": int,
+            "cached_tokens": int,
+            "cost_usd": str,
+            "hits": int,
+            "last_hit": float,
+        },
+        pk="key",
+        if_not_exists=True,
+    )
+
+
+@migration
+def m004_notes_and_conversations(db: sqlite_utils.Database) -> None:
+    db.table("notes").create(
+        {"id": int, "text": str, "project": str, "created": float}, pk="id", if_not_exists=True
+    )
+    db.table("conversations").create(
+        {"id": str, "title": str, "created": float, "updated": float, "project": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("messages").create(
+        {
+            "id": int,
+            "conversation_id": str,
+            "request_id": str,
+            "role": str,
+            "content": str,
+            "ts": float,
+        },
+        pk="id",
+        foreign_keys=[("conversation_id", "conversations", "id")],
+        if_not_exists=True,
+    )
+
+
+@migration
+def m005_indexes(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE INDEX IF NOT EXISTS idx_requests_ts ON requests (ts)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_requests_running ON requests (status) "
+        "WHERE status = 'running'"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_requests_unbilled ON requests (ts) "
+        "WHERE generation_id IS NOT NULL AND billed_cost_usd IS NULL"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_attempts_request ON attempts (request_id)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_reservations_created ON budget_reservations (created)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_cache_expires ON response_cache (expires)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_messages_conv ON messages (conversation_id, ts)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_conversations_updated ON conversations (updated)")
+
+
+@migration
+def m006_rollups(db: sqlite_utils.Database) -> None:
+    money = {"cost_reported", "cost_estimated", "saved_cache"}
+    floats = {"tps_sum"}
+    defs = ", ".join(
+        f"{c} TEXT NOT NULL DEFAULT '0'"
+        if c in money
+        else f"{c} REAL NOT NULL DEFAULT 0"
+        if c in floats
+        else f"{c} INTEGER NOT NULL DEFAULT 0"
+        for c in rollup.COLUMNS
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS rollup_day (day INTEGER NOT NULL, model TEXT NOT NULL, "
+        f"task_type TEXT NOT NULL, complexity TEXT NOT NULL, {defs}, "
+        "PRIMARY KEY (day, model, task_type, complexity)) WITHOUT ROWID"
+    )
+    db.execute(f"CREATE TABLE IF NOT EXISTS rollup_total (day INTEGER PRIMARY KEY, {defs})")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS rollup_hist (day INTEGER NOT NULL, dim TEXT NOT NULL, "
+        "key TEXT NOT NULL, metric INTEGER NOT NULL, bucket INTEGER NOT NULL, "
+        "n INTEGER NOT NULL, PRIMARY KEY (day, dim, key, metric, bucket)) WITHOUT ROWID"
+    )
+    # Backfill from the rows an older version wrote, in chunks to bound memory.
+    conn: sqlite3.Connection = db.conn
+    cursor = conn.execute(
+        f"SELECT {rollup.FINISHED_COLUMNS} FROM requests WHERE status != 'running'"  # noqa: S608
+    )
+    while chunk := cursor.fetchmany(10_000):
+        rollup.apply(conn, [rollup.finished_from_row(row) for row in chunk])

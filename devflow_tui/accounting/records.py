@@ -1,0 +1,141 @@
+"""Pydantic models of the rows the analytics store writes and reads."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RowStatus = Literal["ok", "error", "cancelled", "interrupted", "refused", "running"]
+TERMINAL_STATUSES: tuple[str, ...] = ("ok", "error", "cancelled", "interrupted", "refused")
+
+
+def hash_prompt(text: str) -> str:
+    """Stable hash of a prompt, so requests can be grouped without storing the prompt."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class RequestStart(BaseModel):
+    """What is known when a request begins; written at once with status "running"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str | None = None  # a uuid4 is generated when None
+    ts: float | None = None  # unix seconds; the store's clock when None
+    conversation_id: str | None = None
+    project: str | None = None
+    prompt_hash: str | None = None
+    task_type: str | None = None
+    complexity: str | None = None
+    requested_model: str | None = None
+    model: str | None = None
+    routing_reason: str | None = None
+    prompt_tokens: int = 0  # estimate before sending; replaced by the real count at the end
+
+
+class RequestRow(BaseModel):
+    """One row of the `requests` table."""
+
+    id: str
+    ts: float
+    updated: float | None = None
+    conversation_id: str | None = None
+    project: str | None = None
+    prompt_hash: str | None = None
+    task_type: str | None = None
+    complexity: str | None = None
+    requested_model: str | None = None
+    model: str | None = None
+    routing_reason: str | None = None
+    status: RowStatus
+    error_category: str | None = None
+    error_message: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: Decimal | None = None
+    cost_source: str = "unknown"
+    billed_cost_usd: Decimal | None = None
+    saved_usd: Decimal | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    tokens_per_s: float | None = None
+    generation_id: str | None = None
+    finish_reason: str | None = None
+    cache_hit: bool = False
+    complete: bool = False
+    partial_text: str | None = None
+    pid: int | None = None
+
+
+class AttemptRow(BaseModel):
+    """One HTTP attempt of a request."""
+
+    request_id: str
+    n: int
+    model: str
+    status: int | None = None
+    error: str | None = None
+    message: str | None = None
+    latency_ms: float = 0.0
+    wait_before_s: float = 0.0
+    ts: float
+
+
+class Note(BaseModel):
+    """A note added to the context: global when `project` is None."""
+
+    id: int
+    text: str
+    project: str | None = None
+    created: float
+
+
+class Conversation(BaseModel):
+    """A conversation in the history screen."""
+
+    id: str
+    title: str
+    created: float
+    updated: float
+    project: str | None = None
+    messages: int = 0
+
+
+class Message(BaseModel):
+    """One message of a conversation."""
+
+    id: int
+    conversation_id: str
+    request_id: str | None = None
+    role: str
+    content: str
+    ts: float
+
+
+class Reservation(BaseModel):
+    """Money set aside for one request until its real cost is known."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    request_id: str
+    amount: Decimal | None
+    created: float
+    held: bool = Field(default=True, description="False when no budget applied")
+
+
+@dataclass(frozen=True)
+class HealthSample:
+    """One finished request as the routing health tracker sees it."""
+
+    model: str
+    ok: bool
+    latency_ms: float | None
+    ttft_ms: float | None
+    tokens_per_s: float | None
+    category: str | None

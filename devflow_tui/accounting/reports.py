@@ -1,0 +1,522 @@
+"""Reports: where the money and the time went, what routing saved, and what to change.
+
+Numbers come from the rollups (aligned blocks of hours and days, see `rollup`) plus the request
+rows of the window's partial first hour, so a report over millions of requests reads a few
+thousand rows. The window runs from `now - since` to the end of the rollup block holding `now`
+(the same as "until now" unless the clock was set back).
+
+Definitions:
+- `failed` = error + interrupted; `success_rate` = ok / (ok + failed) (cancelled and refused
+  requests say nothing about a model).
+- `cost_usd` = reported + estimated; requests with unknown cost are counted in
+  `unknown_cost_requests`, never as $0. Cache hits cost nothing; their original cost is
+  `saved_by_cache_usd`.
+- Latency, time to first token and tokens/s are of successful, non-cached requests. Percentiles
+  use the nearest-rank method; they are exact when the window has at most `exact_limit`
+  successful requests, otherwise read from the 6 % histograms (within 3 %), and
+  `percentiles_exact` says which. Days carry no percentiles.
+- Savings: what the priced requests (known cost, not cache hits) would have cost on the
+  baseline model with the same token counts, next to what they cost. The baseline is the
+  `baseline_model` given, else the most expensive model (prompt + completion price per token)
+  in `prices`, which the caller fills with the routing pool.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from devflow_tui.accounting import rollup
+from devflow_tui.accounting.pricing import cost_of_tokens, format_usd
+from devflow_tui.accounting.rollup import Totals
+from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.gateway.events import BudgetView
+
+Since = Literal["24h", "7d", "30d", "all"]
+By = Literal["model", "task", "day"]
+SPANS_S: dict[str, int] = {"24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
+EXACT_LIMIT = 20_000
+_ZERO = Decimal(0)
+Cell = tuple[str, str, str]  # model, task type, complexity
+
+
+class GroupStats(BaseModel):
+    """Numbers for one group of requests (all of them, one model, one task type or one day)."""
+
+    key: str
+    requests: int = 0
+    ok: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    refused: int = 0
+    success_rate: float | None = None
+    cost_usd: Decimal = _ZERO
+    cost_reported_usd: Decimal = _ZERO
+    cost_estimated_usd: Decimal = _ZERO
+    unknown_cost_requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cache_hits: int = 0
+    saved_by_cache_usd: Decimal = _ZERO
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    tokens_per_s: float | None = None
+
+
+class Savings(BaseModel):
+    """Cost on the baseline model against actual cost, for the same priced requests."""
+
+    baseline_model: str | None = None
+    baseline_cost_usd: Decimal | None = None
+    actual_cost_usd: Decimal = _ZERO
+    saved_usd: Decimal | None = None
+    saved_fraction: float | None = None
+    priced_requests: int = 0
+    note: str | None = None
+
+
+class Report(BaseModel):
+    """`model_dump(mode="json")` is what `devflow report --json` prints (money as strings)."""
+
+    since: str
+    by: str
+    generated_at: float
+    window_start: float | None
+    percentiles_exact: bool
+    totals: GroupStats
+    by_model: list[GroupStats] = Field(default_factory=list)
+    by_task: list[GroupStats] = Field(default_factory=list)
+    by_day: list[GroupStats] = Field(default_factory=list)
+    savings: Savings = Field(default_factory=Savings)
+    recommendations: list[str] = Field(default_factory=list)
+    budgets: list[BudgetView] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- reading
+
+
+# Column lists are constants of the rollup module, never user input.
+_SUMS = rollup.SUM_COLUMNS
+_SELECT_CELLS = f"SELECT model, task_type, complexity, {_SUMS} FROM rollup_day"  # noqa: S608
+_SELECT_SUMS = f"SELECT {_SUMS} FROM rollup_day"  # noqa: S608
+_GROUP_CELLS = " GROUP BY model, task_type, complexity"
+_SELECT_DAYS = f"SELECT day, {', '.join(rollup.COLUMNS)} FROM rollup_total"  # noqa: S608
+_EDGE_KEYS = "coalesce(model, ''), coalesce(task_type, ''), coalesce(complexity, '')"
+_SELECT_EDGE = (
+    f"SELECT {_EDGE_KEYS}, {rollup.REQUEST_TOTALS} FROM requests "  # noqa: S608
+    "WHERE ts >= ? AND ts < ? AND status != 'running' "
+    "GROUP BY coalesce(model, ''), coalesce(task_type, ''), coalesce(complexity, '')"
+)
+_SELECT_EDGE_HIST = (
+    "SELECT coalesce(model, ''), coalesce(task_type, ''), hist_bucket(latency_ms), "
+    "hist_bucket(ttft_ms), count(*) FROM requests "
+    "WHERE ts >= ? AND ts < ? AND status = 'ok' AND cache_hit = 0 "
+    "GROUP BY 1, 2, 3, 4"
+)
+
+
+def _periods(start: float | None, now: float) -> list[int]:
+    if start is None:
+        return [rollup.ALL_TIME]
+    return rollup.window_periods(rollup.first_full_hour(start), rollup.hour_of(now))
+
+
+def _in(periods: list[int]) -> str:
+    return f"day IN ({', '.join('?' * len(periods))})"
+
+
+def _read_cells(
+    conn: sqlite3.Connection, start: float | None, now: float
+) -> tuple[dict[Cell, Totals], Totals]:
+    """Totals per (model, task type, complexity) over the window, and the totals of the
+    window's partial first day (the sub-day periods and the partial first hour), which the
+    day rollups do not hold."""
+    cells: dict[Cell, Totals] = defaultdict(Totals)
+    edge = Totals()
+    periods = _periods(start, now)
+    if periods:
+        for row in conn.execute(_SELECT_CELLS + " WHERE " + _in(periods) + _GROUP_CELLS, periods):
+            cells[(row[0], row[1], row[2])].add(Totals.from_values(row[3:]))
+    if start is not None:
+        # Greedy blocks reach a day boundary before any day-sized block starts.
+        sub_day = [p for p in periods if rollup.period_size(p) < 24]
+        if sub_day:
+            row = conn.execute(_SELECT_SUMS + " WHERE " + _in(sub_day), sub_day).fetchone()
+            edge.add(Totals.from_values(row))
+        end = rollup.first_full_hour(start) * rollup.HOUR_S
+        for row in conn.execute(_SELECT_EDGE, (start, end)):
+            part = Totals.from_values(row[3:])
+            cells[(row[0], row[1], row[2])].add(part)
+            edge.add(part)  # inside the first day too
+    return cells, edge
+
+
+def _read_days(conn: sqlite3.Connection, start: float | None, edge: Totals) -> dict[int, Totals]:
+    """Totals per UTC day over the window."""
+    days: dict[int, Totals] = defaultdict(Totals)
+    first = 0 if start is None else rollup.first_full_day(start)
+    for row in conn.execute(_SELECT_DAYS + " WHERE day >= ?", (first,)):
+        days[row[0]].add(Totals.from_values(row[1:]))
+    if start is not None and edge.n:
+        days[rollup.day_of(start)].add(edge)
+    return days
+
+
+Samples = dict[tuple[str, str, int], list[float]]  # (dim, key, metric) -> values
+Hist = dict[tuple[str, str, int], dict[int, int]]  # (dim, key, metric) -> bucket -> n
+
+
+def _exact_samples(conn: sqlite3.Connection, start: float | None) -> Samples:
+    samples: Samples = defaultdict(list)
+    sql = (
+        "SELECT model, task_type, latency_ms, ttft_ms FROM requests "
+        "WHERE status = 'ok' AND cache_hit = 0"
+    )
+    rows = conn.execute(sql + " AND ts >= ?", (start,)) if start is not None else conn.execute(sql)
+    for model, task, latency, ttft in rows:
+        for metric, value in ((rollup.METRIC_LATENCY, latency), (rollup.METRIC_TTFT, ttft)):
+            if value is None:
+                continue
+            samples[("model", model or "", metric)].append(value)
+            samples[("task", task or "", metric)].append(value)
+            samples[("all", "", metric)].append(value)
+    for values in samples.values():
+        values.sort()
+    return samples
+
+
+def _histograms(conn: sqlite3.Connection, start: float | None, now: float) -> Hist:
+    hist: Hist = defaultdict(lambda: defaultdict(int))
+    periods = [
+        p
+        for p in _periods(start, now)
+        if p == rollup.ALL_TIME or rollup.period_size(p) >= rollup.HIST_MIN_HOURS
+    ]
+    rows = conn.execute(
+        "SELECT dim, key, metric, bucket, sum(n) FROM rollup_hist WHERE "  # noqa: S608
+        + _in(periods)
+        + " GROUP BY dim, key, metric, bucket",
+        periods,
+    )
+    for dim, key, metric, bucket, n in rows:
+        hist[(dim, key, metric)][bucket] += n
+        if dim == "model":
+            hist[("all", "", metric)][bucket] += n
+    if start is not None:
+        # Histograms start at whole days: the window's partial first day comes from its rows.
+        end = rollup.first_full_day(start) * rollup.DAY_S
+        for model, task, latency, ttft, n in conn.execute(_SELECT_EDGE_HIST, (start, end)):
+            for metric, bucket in ((rollup.METRIC_LATENCY, latency), (rollup.METRIC_TTFT, ttft)):
+                if bucket is None:
+                    continue
+                hist[("model", model, metric)][bucket] += n
+                hist[("task", task, metric)][bucket] += n
+                hist[("all", "", metric)][bucket] += n
+    return hist
+
+
+class _Percentiles:
+    def __init__(self, samples: Samples | None, hist: Hist | None) -> None:
+        self.samples = samples
+        self.hist = hist
+
+    def get(self, dim: str, key: str, metric: int, p: float) -> float | None:
+        if self.samples is not None:
+            return rollup.percentile_exact(self.samples.get((dim, key, metric), []), p)
+        assert self.hist is not None
+        return rollup.percentile_from_histogram(self.hist.get((dim, key, metric), {}), p)
+
+    def fill(self, stats: GroupStats, dim: str, key: str) -> None:
+        stats.latency_p50_ms = self.get(dim, key, rollup.METRIC_LATENCY, 50)
+        stats.latency_p95_ms = self.get(dim, key, rollup.METRIC_LATENCY, 95)
+        stats.latency_p99_ms = self.get(dim, key, rollup.METRIC_LATENCY, 99)
+        stats.ttft_p50_ms = self.get(dim, key, rollup.METRIC_TTFT, 50)
+        stats.ttft_p95_ms = self.get(dim, key, rollup.METRIC_TTFT, 95)
+
+
+def _stats(key: str, t: Totals) -> GroupStats:
+    judged = t.ok + t.failed
+    return GroupStats(
+        key=key,
+        requests=t.n,
+        ok=t.ok,
+        failed=t.failed,
+        cancelled=t.cancelled,
+        refused=t.refused,
+        success_rate=round(t.ok / judged, 6) if judged else None,
+        cost_usd=t.cost,
+        cost_reported_usd=t.cost_reported,
+        cost_estimated_usd=t.cost_estimated,
+        unknown_cost_requests=t.unknown_cost,
+        prompt_tokens=t.prompt,
+        completion_tokens=t.completion,
+        reasoning_tokens=t.reasoning,
+        cached_tokens=t.cached,
+        cache_hits=t.cache_hits,
+        saved_by_cache_usd=t.saved_cache,
+        tokens_per_s=round(t.tps_sum / t.tps_n, 3) if t.tps_n else None,
+    )
+
+
+# ---------------------------------------------------------------------- savings, advice
+
+
+def default_baseline(prices: Mapping[str, Mapping[str, Decimal]]) -> str | None:
+    """The most expensive priced model (prompt + completion per token); ties by id."""
+    best: tuple[Decimal, str] | None = None
+    for model, p in prices.items():
+        prompt, completion = p.get("prompt"), p.get("completion")
+        if prompt is None or completion is None:
+            continue
+        candidate = (prompt + completion, model)
+        if best is None or candidate > best:
+            best = candidate
+    return best[1] if best else None
+
+
+def _savings(
+    total: Totals, baseline_model: str | None, prices: Mapping[str, Mapping[str, Decimal]]
+) -> Savings:
+    savings = Savings(
+        baseline_model=baseline_model or default_baseline(prices),
+        actual_cost_usd=total.cost,
+        priced_requests=total.priced_n,
+    )
+    if savings.baseline_model is None:
+        savings.note = "No priced model to compare with: the catalog prices are not loaded."
+        return savings
+    baseline_prices = prices.get(savings.baseline_model)
+    baseline = (
+        cost_of_tokens(
+            baseline_prices,
+            prompt_tokens=total.priced_prompt,
+            completion_tokens=total.priced_completion,
+            cached_tokens=total.priced_cached,
+            reasoning_tokens=total.priced_reasoning,
+            calls=total.priced_n,
+        )
+        if baseline_prices is not None
+        else None
+    )
+    if baseline is None:
+        savings.note = f"The baseline model {savings.baseline_model} has no known prices."
+        return savings
+    savings.baseline_cost_usd = baseline
+    savings.saved_usd = baseline - total.cost
+    savings.saved_fraction = round(float(savings.saved_usd / baseline), 6) if baseline else None
+    return savings
+
+
+def _short_usd(amount: Decimal) -> str:
+    if abs(amount) >= 1:
+        return format_usd(amount.quantize(Decimal("0.01")))
+    return format_usd(Decimal(f"{amount:.3g}"))
+
+
+def _recommendations(
+    cells: Mapping[Cell, Totals],
+    window_days: float,
+    budgets: list[BudgetView],
+    min_class: int,
+    min_samples: int,
+) -> list[tuple[Decimal, str]]:
+    advice: list[tuple[Decimal, str]] = []
+    classes: dict[tuple[str, str], dict[str, Totals]] = defaultdict(dict)
+    for (model, task, complexity), t in cells.items():
+        if model:
+            classes[(task, complexity)][model] = t
+    per_month = Decimal(30) / Decimal(str(max(window_days, 1.0)))
+    for (task, complexity), models in sorted(classes.items()):
+        class_n = sum(t.n for t in models.values())
+        if class_n < min_class:
+            continue
+        top_model, top = max(models.items(), key=lambda item: (item[1].n, item[0]))
+        if top.priced_n < min_samples or top.ok + top.failed == 0:
+            continue
+        top_avg = top.cost / top.priced_n
+        top_success = top.ok / (top.ok + top.failed)
+        best: tuple[Decimal, str, float] | None = None
+        for model, t in models.items():
+            judged = t.ok + t.failed
+            if model == top_model or t.priced_n < min_samples or judged < min_samples:
+                continue
+            success = t.ok / judged
+            avg = t.cost / t.priced_n
+            if success + 0.02 >= top_success and avg < top_avg and (best is None or avg < best[0]):
+                best = (avg, model, success)
+        if best is None:
+            continue
+        alt_avg, alt_model, alt_success = best
+        if alt_avg > 0 and top_avg / alt_avg < Decimal("1.5"):
+            continue  # too small a difference to be worth a sentence
+        saving = (top_avg - alt_avg) * top.priced_n * per_month
+        ratio = f"1/{round(top_avg / alt_avg)}" if alt_avg > 0 else "no"
+        task_name = task or "unclassified"
+        level = f"{complexity}-complexity " if complexity else ""
+        advice.append(
+            (
+                saving,
+                f"{top.n / class_n:.0%} of your {level}{task_name} requests went to {top_model}; "
+                f"{alt_model} served the same class with {alt_success:.0%} success "
+                f"(vs {top_success:.0%}) at {ratio} the price ({_short_usd(alt_avg)} vs "
+                f"{_short_usd(top_avg)} per request): estimated saving "
+                f"{_short_usd(saving)}/month.",
+            )
+        )
+    unknown: dict[str, int] = defaultdict(int)
+    for (model, _, _), t in cells.items():
+        if t.unknown_cost:
+            unknown[model or "(no model)"] += t.unknown_cost
+    for model, n in sorted(unknown.items(), key=lambda item: -item[1]):
+        advice.append(
+            (
+                _ZERO,
+                f"{n} request{'s' if n != 1 else ''} to {model} have no known cost (no usage "
+                "cost reported and no catalog prices); run `devflow reconcile` to fetch what "
+                "OpenRouter billed.",
+            )
+        )
+    total_cost = sum((t.cost for t in cells.values()), _ZERO)
+    daily_rate = total_cost / Decimal(str(max(window_days, 1.0)))
+    for view in budgets:
+        if view.limit_usd is None or view.limit_usd <= 0 or view.name == "openrouter-key":
+            continue
+        used = view.spent_usd / view.limit_usd
+        if used < Decimal("0.8"):
+            continue
+        left = view.remaining_usd if view.remaining_usd is not None else _ZERO
+        runway = (
+            f"; at your recent {_short_usd(daily_rate)}/day it lasts about "
+            f"{float(left / daily_rate):.1f} more days"
+            if daily_rate > 0
+            else ""
+        )
+        advice.append(
+            (
+                _ZERO,
+                f"The {view.name} budget is {float(used):.0%} used ({_short_usd(view.spent_usd)} "
+                f"of {_short_usd(view.limit_usd)}){runway}. Raise it in the config file or "
+                "raise the cost priority in routing.",
+            )
+        )
+    return advice
+
+
+# ---------------------------------------------------------------------- entry points
+
+
+def build_report(
+    store: AnalyticsStore,
+    *,
+    since: str = "7d",
+    by: str = "model",
+    baseline_model: str | None = None,
+    prices: Mapping[str, Mapping[str, Decimal]] | None = None,
+    budgets: list[BudgetView] | None = None,
+    now: float | None = None,
+    exact_limit: int = EXACT_LIMIT,
+    min_class: int = 20,
+    min_samples: int = 5,
+) -> Report:
+    """Build the report over the window `since` ("24h", "7d", "30d" or "all")."""
+    if since not in (*SPANS_S, "all"):
+        raise ValueError(f"since must be one of 24h, 7d, 30d, all; got {since!r}")
+    if by not in ("model", "task", "day"):
+        raise ValueError(f"by must be one of model, task, day; got {by!r}")
+    prices = prices or {}
+    budgets = budgets or []
+    now = store.clock() if now is None else now
+    start = now - SPANS_S[since] if since != "all" else None
+    with store.reading() as conn:
+        cells, edge = _read_cells(conn, start, now)
+        days = _read_days(conn, start, edge)
+        total = Totals()
+        for t in cells.values():
+            total.add(t)
+        exact = total.ok <= exact_limit
+        if exact:
+            percentiles = _Percentiles(_exact_samples(conn, start), None)
+        else:
+            percentiles = _Percentiles(None, _histograms(conn, start, now))
+        if start is None:
+            first = conn.execute("SELECT min(ts) FROM requests").fetchone()[0]
+            window_days = (now - first) / rollup.DAY_S if first is not None else 1.0
+        else:
+            window_days = SPANS_S[since] / rollup.DAY_S
+
+    by_model_t: dict[str, Totals] = defaultdict(Totals)
+    by_task_t: dict[str, Totals] = defaultdict(Totals)
+    for (model, task, _), t in cells.items():
+        by_model_t[model].add(t)
+        by_task_t[task].add(t)
+
+    totals = _stats("total", total)
+    percentiles.fill(totals, "all", "")
+    by_model = []
+    for model, t in sorted(by_model_t.items(), key=lambda item: (-item[1].cost, item[0])):
+        stats = _stats(model or "(none)", t)
+        percentiles.fill(stats, "model", model)
+        by_model.append(stats)
+    by_task = []
+    for task, t in sorted(by_task_t.items(), key=lambda item: (-item[1].n, item[0])):
+        stats = _stats(task or "(none)", t)
+        percentiles.fill(stats, "task", task)
+        by_task.append(stats)
+    by_day = [
+        _stats(_day_label(day), t) for day, t in sorted(days.items()) if day != rollup.ALL_TIME
+    ]
+    advice = _recommendations(cells, window_days, budgets, min_class, min_samples)
+    advice.sort(key=lambda item: -item[0])
+    return Report(
+        since=since,
+        by=by,
+        generated_at=now,
+        window_start=start,
+        percentiles_exact=exact,
+        totals=totals,
+        by_model=by_model,
+        by_task=by_task,
+        by_day=by_day,
+        savings=_savings(total, baseline_model, prices),
+        recommendations=[sentence for _, sentence in advice],
+        budgets=budgets,
+    )
+
+
+def _day_label(day: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+
+
+def report_to_csv(report: Report, by: str | None = None) -> str:
+    """One CSV row per group of `by` (default: the report's), then a `total` row."""
+    by = by or report.by
+    groups = {"model": report.by_model, "task": report.by_task, "day": report.by_day}
+    if by not in groups:
+        raise ValueError(f"by must be one of model, task, day; got {by!r}")
+    out = io.StringIO()
+    names = list(GroupStats.model_fields)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([by if n == "key" else n for n in names])
+    for stats in [*groups[by], report.totals]:
+        data = stats.model_dump(mode="json")
+        writer.writerow(["" if data[n] is None else data[n] for n in names])
+    return out.getvalue()
+
+
+def report_to_json(report: Report) -> str:
+    """The report as indented JSON (money as decimal strings)."""
+    return json.dumps(report.model_dump(mode="json"), indent=2)

@@ -1,0 +1,419 @@
+"""Rollups maintained on write, so reports over millions of requests stay fast.
+
+Every finished request adds its numbers to three tables, in the same transaction as the
+request row itself:
+
+- `rollup_day`: counts, tokens and money per (period, model, task type, complexity). A period
+  is an aligned block of 1, 6, 24 (a UTC day) or 96 hours, or `-1` for all time, so a 30-day
+  window of whole hours is the sum of about 20 periods (like a segment tree), and "all" of one.
+- `rollup_total`: the same numbers per UTC day only (and `-1`), for spend over time and budgets.
+- `rollup_hist`: log-spaced histograms of latency and time to first token of successful
+  requests, per (period of a day or more, "model"|"task", key). Buckets grow by 6 % each, so a
+  percentile read from them is within 3 % of the exact value; reports use exact values
+  whenever few rows are involved.
+
+Money stays `Decimal`: the rollup columns are decimal strings summed by the `dec_add` and
+`dec_sum` SQL functions registered on every connection.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+ALL_TIME = -1
+DAY_S = 86_400
+HIST_BASE = 1.06
+_LOG_BASE = math.log(HIST_BASE)
+_ZERO_BUCKET = -100_000
+METRIC_LATENCY = 0
+METRIC_TTFT = 1
+FAILED_STATUSES = frozenset({"error", "interrupted"})
+
+
+def day_of(ts: float) -> int:
+    """The UTC day number (days since 1970-01-01) of a unix time."""
+    return int(ts // DAY_S)
+
+
+HOUR_S = 3_600
+BLOCK_HOURS = (96, 24, 6, 1)  # period sizes in hours, largest first; 24 = a UTC day
+_PERIOD_KEY = 10_000_000  # period key = size * _PERIOD_KEY + index of the block of that size
+HIST_MIN_HOURS = 24  # histograms are kept for days and larger blocks only (cheaper writes)
+_HIST_MIN_KEY = HIST_MIN_HOURS * _PERIOD_KEY
+
+
+def hour_of(ts: float) -> int:
+    """Hours since the epoch of a unix time."""
+    return int(ts // HOUR_S)
+
+
+def first_full_hour(ts: float) -> int:
+    """The first hour that starts at or after `ts`."""
+    hour = hour_of(ts)
+    return hour if hour * HOUR_S >= ts else hour + 1
+
+
+def periods_of(hour: int) -> tuple[int, ...]:
+    """Every rollup period an hour belongs to: its aligned blocks of each size, and all time."""
+    return (*(size * _PERIOD_KEY + hour // size for size in BLOCK_HOURS), ALL_TIME)
+
+
+def period_size(period: int) -> int:
+    """The size in hours of a period key (0 for all time)."""
+    return 0 if period == ALL_TIME else period // _PERIOD_KEY
+
+
+def window_periods(first_hour: int, last_hour: int) -> list[int]:
+    """Periods covering every hour from `first_hour` on, up to the block holding `last_hour`.
+
+    Greedy from the left with the largest aligned block each time: at most a handful of
+    blocks per size, so about 20 periods for 30 days instead of 720 hours.
+    """
+    periods: list[int] = []
+    hour = first_hour
+    while hour <= last_hour:
+        size = next(s for s in BLOCK_HOURS if hour % s == 0)
+        periods.append(size * _PERIOD_KEY + hour // size)
+        hour += size
+    return periods
+
+
+def first_full_day(ts: float) -> int:
+    """The first UTC day that starts at or after `ts`."""
+    day = day_of(ts)
+    return day if day * DAY_S >= ts else day + 1
+
+
+def bucket_of(value: float) -> int:
+    """The histogram bucket of a positive duration in ms."""
+    if value <= 0:
+        return _ZERO_BUCKET
+    return math.floor(math.log(value) / _LOG_BASE)
+
+
+def bucket_value(bucket: int) -> float:
+    """The value a bucket stands for: its geometric middle."""
+    if bucket == _ZERO_BUCKET:
+        return 0.0
+    return float(HIST_BASE ** (bucket + 0.5))
+
+
+def dec_add(a: str | None, b: str | None) -> str:
+    """SQL function: the sum of two decimal strings (NULL counts as zero)."""
+    return str(Decimal(a or 0) + Decimal(b or 0))
+
+
+class _DecSum:
+    """SQL aggregate: the exact sum of decimal strings, as a decimal string."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total += Decimal(value)
+
+    def finalize(self) -> str:
+        return str(self.total)
+
+
+def _sql_bucket(value: float | None) -> int | None:
+    return None if value is None else bucket_of(value)
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Make `dec_add`, `dec_sum` and `hist_bucket` available to the SQL of this connection."""
+    conn.create_function("dec_add", 2, dec_add, deterministic=True)
+    conn.create_function("hist_bucket", 1, _sql_bucket, deterministic=True)
+    conn.create_aggregate("dec_sum", 1, _DecSum)  # type: ignore[arg-type]  # typeshed: int only
+
+
+@dataclass(slots=True)
+class Totals:
+    """Additive numbers about a set of requests."""
+
+    n: int = 0
+    ok: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    refused: int = 0
+    cache_hits: int = 0
+    unknown_cost: int = 0
+    prompt: int = 0
+    completion: int = 0
+    reasoning: int = 0
+    cached: int = 0
+    cost_reported: Decimal = Decimal(0)
+    cost_estimated: Decimal = Decimal(0)
+    saved_cache: Decimal = Decimal(0)
+    priced_n: int = 0
+    priced_prompt: int = 0
+    priced_completion: int = 0
+    priced_cached: int = 0
+    priced_reasoning: int = 0
+    tps_sum: float = 0.0
+    tps_n: int = 0
+
+    def add(self, other: Totals, sign: int = 1) -> None:
+        """Add (or with sign -1, subtract) another set of numbers."""
+        for f in _FIELDS:
+            setattr(self, f, getattr(self, f) + sign * getattr(other, f))
+
+    @property
+    def cost(self) -> Decimal:
+        """Known cost: reported plus estimated."""
+        return self.cost_reported + self.cost_estimated
+
+    def values(self) -> list[Any]:
+        """Column values in `COLUMNS` order, money as decimal strings."""
+        return [
+            str(v) if isinstance(v, Decimal) else v for v in (getattr(self, f) for f in _FIELDS)
+        ]
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> Totals:
+        """Rebuild from column values in `COLUMNS` order."""
+        totals = cls()
+        for f, v in zip(_FIELDS, values, strict=True):
+            if f in _MONEY:
+                setattr(totals, f, Decimal(v or 0))
+            else:
+                setattr(totals, f, v or 0)
+        return totals
+
+
+_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Totals))
+_MONEY = frozenset({"cost_reported", "cost_estimated", "saved_cache"})
+COLUMNS = _FIELDS
+KEY_COLUMNS = ("model", "task_type", "complexity")
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The fields of a finished request row that the rollups use."""
+
+    ts: float
+    model: str | None
+    task_type: str | None
+    complexity: str | None
+    status: str
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    cached_tokens: int
+    cost_usd: Decimal | None
+    cost_source: str
+    cache_hit: bool
+    saved_usd: Decimal | None
+    latency_ms: float | None
+    ttft_ms: float | None
+    tokens_per_s: float | None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.model or "", self.task_type or "", self.complexity or "")
+
+    def totals(self) -> Totals:
+        """This request's contribution to the rollups."""
+        t = Totals(n=1)
+        ok = self.status == "ok"
+        t.ok = int(ok)
+        t.failed = int(self.status in FAILED_STATUSES)
+        t.cancelled = int(self.status == "cancelled")
+        t.refused = int(self.status == "refused")
+        t.cache_hits = int(self.cache_hit)
+        t.prompt = self.prompt_tokens
+        t.completion = self.completion_tokens
+        t.reasoning = self.reasoning_tokens
+        t.cached = self.cached_tokens
+        if self.cache_hit:
+            t.saved_cache = self.saved_usd or Decimal(0)
+        elif self.cost_usd is None:
+            # Refused requests never reached a model: nothing was spent, nothing is unknown.
+            t.unknown_cost = int(self.status != "refused")
+        else:
+            if self.cost_source == "reported":
+                t.cost_reported = self.cost_usd
+            else:
+                t.cost_estimated = self.cost_usd
+            t.priced_n = 1
+            t.priced_prompt = self.prompt_tokens
+            t.priced_completion = self.completion_tokens
+            t.priced_cached = self.cached_tokens
+            t.priced_reasoning = self.reasoning_tokens
+        if ok and not self.cache_hit and self.tokens_per_s is not None:
+            t.tps_sum = self.tokens_per_s
+            t.tps_n = 1
+        return t
+
+    def histogram_points(self) -> list[tuple[str, str, int, int]]:
+        """(dim, key, metric, bucket) points of this request; successful requests only."""
+        if self.status != "ok" or self.cache_hit:
+            return []
+        points: list[tuple[str, str, int, int]] = []
+        for metric, value in ((METRIC_LATENCY, self.latency_ms), (METRIC_TTFT, self.ttft_ms)):
+            if value is None:
+                continue
+            bucket = bucket_of(value)
+            points.append(("model", self.model or "", metric, bucket))
+            points.append(("task", self.task_type or "", metric, bucket))
+        return points
+
+
+# Sums of rollup rows, in `COLUMNS` order.
+SUM_COLUMNS = ", ".join(f"dec_sum({c})" if c in _MONEY else f"sum({c})" for c in COLUMNS)
+
+# `Finished.totals()` as SQL over `requests` rows, in `COLUMNS` order (kept in step with it,
+# and tested against it).
+_PRICED = "(cache_hit = 0 AND cost_usd IS NOT NULL)"
+REQUEST_TOTALS = ", ".join(
+    (
+        "count(*)",
+        "sum(status = 'ok')",
+        "sum(status IN ('error', 'interrupted'))",
+        "sum(status = 'cancelled')",
+        "sum(status = 'refused')",
+        "sum(cache_hit)",
+        "sum(cache_hit = 0 AND cost_usd IS NULL AND status != 'refused')",
+        "sum(prompt_tokens)",
+        "sum(completion_tokens)",
+        "sum(reasoning_tokens)",
+        "sum(cached_tokens)",
+        f"dec_sum(CASE WHEN {_PRICED} AND cost_source = 'reported' THEN cost_usd END)",
+        f"dec_sum(CASE WHEN {_PRICED} AND cost_source != 'reported' THEN cost_usd END)",
+        "dec_sum(CASE WHEN cache_hit = 1 THEN coalesce(saved_usd, '0') END)",
+        f"sum({_PRICED})",
+        f"sum(CASE WHEN {_PRICED} THEN prompt_tokens ELSE 0 END)",
+        f"sum(CASE WHEN {_PRICED} THEN completion_tokens ELSE 0 END)",
+        f"sum(CASE WHEN {_PRICED} THEN cached_tokens ELSE 0 END)",
+        f"sum(CASE WHEN {_PRICED} THEN reasoning_tokens ELSE 0 END)",
+        "total(CASE WHEN status = 'ok' AND cache_hit = 0 THEN tokens_per_s END)",
+        "sum(status = 'ok' AND cache_hit = 0 AND tokens_per_s IS NOT NULL)",
+    )
+)
+
+FINISHED_COLUMNS = (  # the Finished fields, in order, as SQL
+    "ts, model, task_type, complexity, status, prompt_tokens, completion_tokens, "
+    "reasoning_tokens, cached_tokens, cost_usd, cost_source, cache_hit, saved_usd, latency_ms, "
+    "ttft_ms, tokens_per_s"
+)
+
+
+def finished_from_row(row: Sequence[Any]) -> Finished:
+    """Build from a row selected with `FINISHED_COLUMNS`."""
+    return Finished(
+        ts=row[0],
+        model=row[1],
+        task_type=row[2],
+        complexity=row[3],
+        status=row[4],
+        prompt_tokens=row[5] or 0,
+        completion_tokens=row[6] or 0,
+        reasoning_tokens=row[7] or 0,
+        cached_tokens=row[8] or 0,
+        cost_usd=Decimal(row[9]) if row[9] is not None else None,
+        cost_source=row[10] or "unknown",
+        cache_hit=bool(row[11]),
+        saved_usd=Decimal(row[12]) if row[12] is not None else None,
+        latency_ms=row[13],
+        ttft_ms=row[14],
+        tokens_per_s=row[15],
+    )
+
+
+def _set(column: str) -> str:
+    if column in _MONEY:
+        # Most contributions are "0" for two of the three money columns: skip the Python call.
+        return (
+            f"{column} = CASE WHEN excluded.{column} = '0' THEN {column} "
+            f"ELSE dec_add({column}, excluded.{column}) END"
+        )
+    return f"{column} = {column} + excluded.{column}"
+
+
+# Built from the constant column list above, never from input.
+_UPSERT_ROLLUP = (
+    f"INSERT INTO rollup_day (day, model, task_type, complexity, {', '.join(COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' * (4 + len(COLUMNS)))}) "
+    "ON CONFLICT (day, model, task_type, complexity) DO UPDATE SET "
+    + ", ".join(_set(c) for c in COLUMNS)
+)
+_UPSERT_TOTAL = (
+    f"INSERT INTO rollup_total (day, {', '.join(COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' * (1 + len(COLUMNS)))}) "
+    "ON CONFLICT (day) DO UPDATE SET " + ", ".join(_set(c) for c in COLUMNS)
+)
+_UPSERT_HIST = (
+    "INSERT INTO rollup_hist (day, dim, key, metric, bucket, n) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (day, dim, key, metric, bucket) DO UPDATE SET n = n + excluded.n"
+)
+
+
+def apply(conn: sqlite3.Connection, items: Iterable[Finished], sign: int = 1) -> None:
+    """Add (sign 1) or remove (sign -1) finished requests from the rollups, in the caller's
+    transaction. Items are summed per rollup row first, so bulk loads write each row once."""
+    cells: dict[tuple[int, str, str, str], list[Any]] = {}
+    days: dict[int, list[Any]] = {}
+    hist: dict[tuple[int, str, str, int, int], int] = {}
+    for item in items:
+        t = item.totals()
+        values = [getattr(t, f) for f in _FIELDS]
+        if sign < 0:
+            values = [-v for v in values]
+        day = day_of(item.ts)
+        hour = hour_of(item.ts)
+        points = item.histogram_points()
+        for d in (day, ALL_TIME):
+            current = days.get(d)
+            days[d] = (
+                values if current is None else [a + b for a, b in zip(current, values, strict=True)]
+            )
+        for d in periods_of(hour):
+            key = (d, *item.key)
+            current = cells.get(key)
+            cells[key] = (
+                values if current is None else [a + b for a, b in zip(current, values, strict=True)]
+            )
+            if d == ALL_TIME or d >= _HIST_MIN_KEY:
+                for dim, name, metric, bucket in points:
+                    hkey = (d, dim, name, metric, bucket)
+                    hist[hkey] = hist.get(hkey, 0) + sign
+    conn.executemany(_UPSERT_ROLLUP, [[*key, *_sql(v)] for key, v in cells.items()])
+    conn.executemany(_UPSERT_TOTAL, [[d, *_sql(v)] for d, v in days.items()])
+    if hist:
+        conn.executemany(_UPSERT_HIST, [(*key, n) for key, n in hist.items()])
+
+
+def _sql(values: list[Any]) -> list[Any]:
+    return [str(v) if isinstance(v, Decimal) else v for v in values]
+
+
+def percentile_exact(values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile of values (sorted ascending): the smallest value with at least
+    p % of the values at or below it."""
+    if not values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(values)))
+    return values[rank - 1]
+
+
+def percentile_from_histogram(counts: dict[int, int], p: float) -> float | None:
+    """Nearest-rank percentile from bucket counts; within half a bucket (3 %) of the exact one."""
+    total = sum(n for n in counts.values() if n > 0)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(p / 100 * total))
+    seen = 0
+    for bucket in sorted(counts):
+        n = counts[bucket]
+        if n <= 0:
+            continue
+        seen += n
+        if seen >= rank:
+            return bucket_value(bucket)
+    return None  # pragma: no cover - unreachable: rank <= total

@@ -1,0 +1,724 @@
+"""The analytics store: one SQLite file (WAL) with every request, attempt, budget reservation,
+cached answer, note and conversation.
+
+Threading: one write connection (`check_same_thread=False`) serialised by a re-entrant lock,
+so the gateway may call it from the event loop or a thread worker; plus one read connection
+with its own lock for reports, which in WAL mode read a committed snapshot without blocking
+writers. Across processes, every multi-statement write runs in `BEGIN IMMEDIATE` and waits
+up to `busy_timeout_s` for another process's write lock.
+
+Durability: every write commits before the method returns (`synchronous=NORMAL` in WAL: a
+committed request survives the process being killed; only an OS crash or power loss can lose
+the last transactions). Nothing here ever deletes or recreates the database file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from devflow_tui.accounting import migrations, rollup
+from devflow_tui.accounting.errors import StoreError
+from devflow_tui.accounting.records import (
+    TERMINAL_STATUSES,
+    AttemptRow,
+    Conversation,
+    HealthSample,
+    Message,
+    Note,
+    RequestRow,
+    RequestStart,
+)
+from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
+from devflow_tui.redaction import redact
+
+# A row still "running" after this long is taken as abandoned even if its pid is alive
+# (the pid may have been reused by an unrelated process).
+STALE_RUNNING_S = 6 * 3600.0
+
+_REQUEST_COLUMNS = tuple(RequestRow.model_fields)
+_ATTEMPT_COLUMNS = ("request_id", "n", "model", "status", "error", "message", "latency_ms",
+                    "wait_before_s", "ts")  # fmt: skip
+# Column lists are constants of this module, never user input.
+_SELECT_FINISHED = f"SELECT {rollup.FINISHED_COLUMNS} FROM requests WHERE id = ?"  # noqa: S608
+_SELECT_FINISHED_AND_ATTEMPTS = (
+    f"SELECT {rollup.FINISHED_COLUMNS}, "  # noqa: S608
+    "(SELECT count(*) FROM attempts WHERE request_id = requests.id) FROM requests WHERE id = ?"
+)
+_SELECT_REQUESTS = f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests"  # noqa: S608
+_SELECT_ATTEMPTS = f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempts"  # noqa: S608
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but belongs to someone else, or we cannot tell: assume alive
+    return True
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class AnalyticsStore:
+    """Opens (creating or migrating) the analytics database at `path`."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = 5.0,
+    ) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = threading.RLock()
+        self._read_lock = threading.Lock()
+        self._depth = 0
+        # No Python-level open() of the file, ever: closing any descriptor of the database
+        # would drop the POSIX locks SQLite holds on it in this process, and another process
+        # could then checkpoint and delete the WAL under us (a classic way to corrupt SQLite).
+        # A file that is not a database fails SQLite's first read, before anything is written.
+        self._conn = self._connect()
+        try:
+            self._initialise()
+            self._read_conn = self._connect()
+            # Reports read many pages: give the read connection a larger cache (64 MB).
+            self._read_conn.execute("PRAGMA cache_size=-65536")
+        except BaseException:
+            self._conn.close()
+            raise
+        self._closed = False
+
+    # ------------------------------------------------------------------ opening
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"Cannot open the analytics database {self.path}: {exc}.",
+                hint="Check the folder exists and is writable, or set DEVFLOW_HOME elsewhere.",
+            ) from None
+        rollup.register_functions(conn)
+        return conn
+
+    def _corrupt(self) -> StoreError:
+        return StoreError(
+            f"The analytics database {self.path} is not a valid SQLite database; "
+            "it was left untouched.",
+            hint="Move it aside (it may hold your history) and devflow will start a new one, "
+            "or set DEVFLOW_HOME to another folder.",
+        )
+
+    def _locked(self) -> StoreError:
+        return StoreError(
+            f"The analytics database {self.path} is locked by another program "
+            f"(waited {self.busy_timeout_s:g} s).",
+            hint="Close the other devflow instance or database tool and try again.",
+        )
+
+    def _translate(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            return self._locked()
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return self._corrupt()
+        return StoreError(
+            f"The analytics database {self.path} failed: {exc}.",
+            hint="Check free disk space and the file's permissions.",
+        )
+
+    def _initialise(self) -> None:
+        conn = self._conn
+        try:
+            # Read first: a corrupt or locked file fails here, before anything is written.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(
+                    f"The analytics database {self.path} cannot use WAL mode "
+                    f"(journal mode stayed {mode!r}); concurrent access would not be safe.",
+                    hint="Set DEVFLOW_HOME to a folder on a local disk.",
+                )
+            conn.execute("PRAGMA synchronous=NORMAL")
+            # Keep the hot pages (rollups, recent index pages) cached: a write then touches
+            # memory only, even on a large database.
+            conn.execute("PRAGMA cache_size=-32768")
+            conn.execute("PRAGMA foreign_keys=ON")
+            migrations.migrate(sqlite_utils.Database(conn))
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from None
+
+    def close(self) -> None:
+        """Close both connections; the store cannot be used afterwards."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with self._read_lock:
+                self._read_conn.close()
+            self._conn.close()
+
+    def __enter__(self) -> AnalyticsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """How many migrations the database has had."""
+        with self._lock:
+            return migrations.schema_version(sqlite_utils.Database(self._conn))
+
+    # ------------------------------------------------------------------ transactions
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (`BEGIN IMMEDIATE`); nested use joins the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from None
+            self._depth = 1
+            try:
+                yield self._conn
+            except BaseException as exc:
+                self._depth = 0
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._translate(exc) from None
+                raise
+            self._depth = 0
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise self._translate(exc) from None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The read connection, for reports: a committed snapshot that never blocks writers."""
+        with self._read_lock:
+            self._read_conn.execute("BEGIN")  # one snapshot for every query of the caller
+            try:
+                yield self._read_conn
+            finally:
+                self._read_conn.execute("COMMIT")
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from None
+
+    # ------------------------------------------------------------------ request lifecycle
+
+    def begin_request(self, start: RequestStart) -> str:
+        """Record a request as "running" (committed at once); returns its id."""
+        request_id = start.request_id or str(uuid.uuid4())
+        now = self.clock()
+        self._execute(
+            "INSERT INTO requests (id, ts, updated, conversation_id, project, prompt_hash, "
+            "task_type, complexity, requested_model, model, routing_reason, status, "
+            "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_source, "
+            "cache_hit, complete, pid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, ?)",
+            (
+                request_id,
+                start.ts if start.ts is not None else now,
+                now,
+                start.conversation_id,
+                start.project,
+                start.prompt_hash,
+                start.task_type,
+                start.complexity,
+                start.requested_model,
+                start.model,
+                start.routing_reason,
+                start.prompt_tokens,
+                os.getpid(),
+            ),
+        )
+        return request_id
+
+    def record_attempt(self, request_id: str, attempt: AttemptRecord) -> None:
+        """Append one HTTP attempt to a request (numbered 1, 2, ... in call order)."""
+        # One statement, so numbering and insert are atomic without an explicit transaction.
+        self._execute(
+            "INSERT INTO attempts (request_id, n, model, status, error, message, latency_ms, "
+            "wait_before_s, ts) SELECT ?, count(*) + 1, ?, ?, ?, ?, ?, ?, ? FROM attempts "
+            "WHERE request_id = ?",
+            (
+                request_id,
+                attempt.model,
+                attempt.status,
+                attempt.error,
+                redact(attempt.message) if attempt.message else None,
+                attempt.latency_ms,
+                attempt.wait_before_s,
+                self.clock(),
+                request_id,
+            ),
+        )
+
+    def _insert_attempts(self, request_id: str, attempts: Sequence[AttemptRecord]) -> None:
+        now = self.clock()
+        with self.transaction() as conn:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM attempts WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            conn.executemany(
+                "INSERT INTO attempts (request_id, n, model, status, error, message, latency_ms, "
+                "wait_before_s, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        request_id,
+                        count + i,
+                        a.model,
+                        a.status,
+                        a.error,
+                        redact(a.message) if a.message else None,
+                        a.latency_ms,
+                        a.wait_before_s,
+                        now,
+                    )
+                    for i, a in enumerate(attempts, start=1)
+                ],
+            )
+
+    def record_progress(
+        self,
+        request_id: str,
+        *,
+        completion_tokens: int,
+        reasoning_tokens: int = 0,
+        prompt_tokens: int | None = None,
+        model: str | None = None,
+        partial_text: str | None = None,
+    ) -> None:
+        """Save how far a running stream got, so a killed process leaves its partial counts.
+
+        Each call commits (about 0.05 ms): call it every few hundred milliseconds of a stream,
+        not for every token.
+        """
+        self._execute(
+            "UPDATE requests SET completion_tokens = ?, reasoning_tokens = ?, "
+            "prompt_tokens = coalesce(?, prompt_tokens), model = coalesce(?, model), "
+            "partial_text = coalesce(?, partial_text), updated = ? "
+            "WHERE id = ? AND status = 'running'",
+            (
+                completion_tokens,
+                reasoning_tokens,
+                prompt_tokens,
+                model,
+                partial_text,
+                self.clock(),
+                request_id,
+            ),
+        )
+
+    def finish_request(
+        self, request_id: str, outcome: RequestOutcome, *, saved_usd: Decimal | None = None
+    ) -> None:
+        """Write the outcome of a request and update the rollups, in one transaction.
+
+        Attempts in `outcome.attempts` beyond those already recorded with `record_attempt` are
+        added, so the caller may either record attempts as they happen or only pass the outcome.
+        A cache hit costs exactly zero and `saved_usd` (the cached answer's original cost) is
+        what it saved. Settled budget reservations of the request are removed in the same
+        transaction, because its cost now counts in the request row.
+        """
+        now = self.clock()
+        cost = outcome.cost_usd
+        source: str = outcome.cost_source
+        if outcome.cache_hit:
+            cost, source = Decimal(0), "cache"
+        elif cost is None:
+            source = "unknown"
+        with self.transaction() as conn:
+            old = conn.execute(_SELECT_FINISHED_AND_ATTEMPTS, (request_id,)).fetchone()
+            if old is None:
+                conn.execute(
+                    "INSERT INTO requests (id, ts, status, pid) VALUES (?, ?, 'running', ?)",
+                    (request_id, now, os.getpid()),
+                )
+                ts, model, task_type, complexity, recorded_attempts = now, None, None, None, 0
+            else:
+                ts, model, task_type, complexity = old[0], old[1], old[2], old[3]
+                recorded_attempts = old[-1]
+            if old is not None and old[4] in TERMINAL_STATUSES:
+                # Finished twice (e.g. marked interrupted by another process first): replace.
+                rollup.apply(conn, [rollup.finished_from_row(old)], sign=-1)
+            conn.execute(
+                "UPDATE requests SET updated = ?, model = coalesce(?, model), "
+                "requested_model = coalesce(?, requested_model), "
+                "task_type = coalesce(?, task_type), complexity = coalesce(?, complexity), "
+                "status = ?, error_category = ?, error_message = ?, prompt_tokens = ?, "
+                "completion_tokens = ?, reasoning_tokens = ?, cached_tokens = ?, cost_usd = ?, "
+                "cost_source = ?, saved_usd = ?, latency_ms = ?, ttft_ms = ?, tokens_per_s = ?, "
+                "generation_id = ?, finish_reason = ?, cache_hit = ?, complete = ?, "
+                "partial_text = ? WHERE id = ?",
+                (
+                    now,
+                    outcome.model,
+                    outcome.requested_model,
+                    outcome.task_type,
+                    outcome.complexity,
+                    outcome.status,
+                    outcome.error_category,
+                    redact(outcome.error_message) if outcome.error_message else None,
+                    outcome.prompt_tokens,
+                    outcome.completion_tokens,
+                    outcome.reasoning_tokens,
+                    outcome.cached_tokens,
+                    _dec(cost),
+                    source,
+                    _dec(saved_usd) if outcome.cache_hit else None,
+                    outcome.latency_ms,
+                    outcome.ttft_ms,
+                    outcome.tokens_per_s,
+                    outcome.generation_id,
+                    outcome.finish_reason,
+                    int(outcome.cache_hit),
+                    int(outcome.complete),
+                    outcome.text if outcome.status != "ok" and outcome.text else None,
+                    request_id,
+                ),
+            )
+            if len(outcome.attempts) > recorded_attempts:
+                self._insert_attempts(request_id, outcome.attempts[recorded_attempts:])
+            finished = rollup.Finished(
+                ts=ts,
+                model=outcome.model or model,
+                task_type=outcome.task_type or task_type,
+                complexity=outcome.complexity or complexity,
+                status=outcome.status,
+                prompt_tokens=outcome.prompt_tokens,
+                completion_tokens=outcome.completion_tokens,
+                reasoning_tokens=outcome.reasoning_tokens,
+                cached_tokens=outcome.cached_tokens,
+                cost_usd=cost,
+                cost_source=source,
+                cache_hit=outcome.cache_hit,
+                saved_usd=saved_usd if outcome.cache_hit else None,
+                latency_ms=outcome.latency_ms,
+                ttft_ms=outcome.ttft_ms,
+                tokens_per_s=outcome.tokens_per_s,
+            )
+            rollup.apply(conn, [finished])
+            conn.execute(
+                "DELETE FROM budget_reservations WHERE request_id = ? AND state = 'settled'",
+                (request_id,),
+            )
+
+    def mark_stale_running_as_interrupted(self, *, older_than_s: float = STALE_RUNNING_S) -> int:
+        """Rows left "running" by a process that is gone become "interrupted"; returns how many.
+
+        A row whose process is still alive is left alone (another devflow may be streaming),
+        unless it is older than `older_than_s`. Partial token counts are kept.
+        """
+        now = self.clock()
+        me = os.getpid()
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, pid, coalesce(updated, ts) FROM requests WHERE status = 'running'"
+            ).fetchall()
+            stale = [
+                request_id
+                for request_id, pid, updated in rows
+                if now - updated > older_than_s
+                or (pid is not None and pid != me and not _pid_alive(pid))
+            ]
+            for request_id in stale:
+                conn.execute(
+                    "UPDATE requests SET status = 'interrupted', error_category = 'interrupted', "
+                    "error_message = 'The process ended before the request finished.', "
+                    "complete = 0, updated = ? WHERE id = ?",
+                    (now, request_id),
+                )
+                row = conn.execute(_SELECT_FINISHED, (request_id,)).fetchone()
+                rollup.apply(conn, [rollup.finished_from_row(row)])
+        return len(stale)
+
+    def set_billed_cost(self, request_id: str, billed: Decimal) -> None:
+        """Record what OpenRouter billed for a request (from `/generation`)."""
+        self._execute(
+            "UPDATE requests SET billed_cost_usd = ? WHERE id = ?", (str(billed), request_id)
+        )
+
+    # ------------------------------------------------------------------ reading requests
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[RequestRow]:
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [RequestRow.model_validate(dict(zip(names, r, strict=True))) for r in cursor]
+
+    def get_request(self, request_id: str) -> RequestRow | None:
+        """One request by id."""
+        rows = self._rows(_SELECT_REQUESTS + " WHERE id = ?", (request_id,))
+        return rows[0] if rows else None
+
+    def recent_requests(self, limit: int = 50) -> list[RequestRow]:
+        """The latest requests, newest first."""
+        return self._rows(
+            _SELECT_REQUESTS + " ORDER BY ts DESC LIMIT ?",
+            (limit,),
+        )
+
+    def unbilled_requests(self, limit: int = 50) -> list[RequestRow]:
+        """Finished requests with a generation id and no billed cost yet, newest first."""
+        return self._rows(
+            _SELECT_REQUESTS + " WHERE generation_id IS NOT NULL AND billed_cost_usd IS NULL "
+            "AND status != 'running' ORDER BY ts DESC LIMIT ?",
+            (limit,),
+        )
+
+    def attempts_for(self, request_id: str) -> list[AttemptRow]:
+        """The attempts of a request, in order."""
+        with self._lock:
+            rows = self._conn.execute(
+                _SELECT_ATTEMPTS + " WHERE request_id = ? ORDER BY n",
+                (request_id,),
+            ).fetchall()
+        return [
+            AttemptRow.model_validate(dict(zip(_ATTEMPT_COLUMNS, r, strict=True))) for r in rows
+        ]
+
+    def health_samples(self, limit_per_model: int = 50, *, scan: int = 5000) -> list[HealthSample]:
+        """The latest finished requests per model (up to `limit_per_model`, among the newest
+        `scan` such requests), oldest first, to warm the health tracker.
+
+        Cancelled, refused and cache-hit requests say nothing about a model's health and are
+        left out. Bounded by `scan` so start-up stays fast on a large database, and no index
+        on model is needed (it would cost every write).
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT model, status, latency_ms, ttft_ms, tokens_per_s, error_category "
+                "FROM requests WHERE status IN ('ok', 'error', 'interrupted') AND cache_hit = 0 "
+                "AND model IS NOT NULL ORDER BY ts DESC LIMIT ?",
+                (scan,),
+            ).fetchall()
+        per_model: dict[str, list[HealthSample]] = {}
+        for model, status, latency, ttft, tps, category in rows:
+            kept = per_model.setdefault(model, [])
+            if len(kept) < limit_per_model:
+                kept.append(HealthSample(model, status == "ok", latency, ttft, tps, category))
+        return [sample for kept in per_model.values() for sample in reversed(kept)]
+
+    def spend_since(self, ts: float) -> Decimal:
+        """Known spend (reported + estimated) of requests that started at or after `ts`."""
+        with self._lock:
+            return spend_since(self._conn, ts)
+
+    # ------------------------------------------------------------------ catalog cache
+
+    def load_catalog(self) -> tuple[list[dict[str, Any]], float] | None:
+        """The cached `/models` entries and when they were fetched, or None."""
+        row = self._execute("SELECT models_json, fetched_at FROM catalog_cache WHERE id = 1")
+        found = row.fetchone()
+        if found is None:
+            return None
+        try:
+            models = json.loads(found[0])
+        except (TypeError, ValueError):
+            return None  # a damaged cache is a cache miss; the next fetch overwrites it
+        if not isinstance(models, list):
+            return None
+        return models, float(found[1])
+
+    def save_catalog(self, models: list[dict[str, Any]], fetched_at: float) -> None:
+        """Replace the cached `/models` entries."""
+        self._execute(
+            "INSERT INTO catalog_cache (id, models_json, fetched_at) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET models_json = excluded.models_json, "
+            "fetched_at = excluded.fetched_at",
+            (json.dumps(models), fetched_at),
+        )
+
+    # ------------------------------------------------------------------ notes
+
+    def add_note(self, text: str, project: str | None) -> int:
+        """Add a note (global when `project` is None); returns its id."""
+        cursor = self._execute(
+            "INSERT INTO notes (text, project, created) VALUES (?, ?, ?)",
+            (text, project, self.clock()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def list_notes(self, project: str | None, include_global: bool = True) -> list[Note]:
+        """Notes of a project (and the global ones), oldest first."""
+        params: tuple[str, ...] = ()
+        if project is None:
+            sql = "SELECT id, text, project, created FROM notes WHERE project IS NULL"
+        elif include_global:
+            sql = (
+                "SELECT id, text, project, created FROM notes WHERE project = ? OR project IS NULL"
+            )
+            params = (project,)
+        else:
+            sql = "SELECT id, text, project, created FROM notes WHERE project = ?"
+            params = (project,)
+        rows = self._execute(sql + " ORDER BY created, id", params).fetchall()
+        return [Note(id=r[0], text=r[1], project=r[2], created=r[3]) for r in rows]
+
+    def remove_note(self, note_id: int) -> bool:
+        """Delete a note; False when there was none with that id."""
+        return self._execute("DELETE FROM notes WHERE id = ?", (note_id,)).rowcount > 0
+
+    # ------------------------------------------------------------------ conversations
+
+    def save_message(
+        self,
+        conversation_id: str | None,
+        role: str,
+        content: str,
+        *,
+        request_id: str | None = None,
+        title: str | None = None,
+        project: str | None = None,
+    ) -> str:
+        """Append a message, creating the conversation when needed; returns the conversation id.
+
+        The conversation's title defaults to the start of its first message.
+        """
+        now = self.clock()
+        conversation_id = conversation_id or str(uuid.uuid4())
+        with self.transaction() as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if exists is None:
+                first_line = content.strip().splitlines()[0] if content.strip() else "(empty)"
+                conn.execute(
+                    "INSERT INTO conversations (id, title, created, updated, project) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (conversation_id, title or first_line[:80], now, now, project),
+                )
+            else:
+                conn.execute(
+                    "UPDATE conversations SET updated = ?, title = coalesce(?, title) WHERE id = ?",
+                    (now, title, conversation_id),
+                )
+            conn.execute(
+                "INSERT INTO messages (conversation_id, request_id, role, content, ts) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, request_id, role, content, now),
+            )
+        return conversation_id
+
+    def list_conversations(self, search: str | None = None, limit: int = 50) -> list[Conversation]:
+        """Conversations, most recently updated first; `search` matches titles and messages."""
+        sql = (
+            "SELECT c.id, c.title, c.created, c.updated, c.project, "
+            "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) FROM conversations c"
+        )
+        params: list[Any] = []
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern += "%"
+            sql += (
+                " WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
+                "WHERE m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\')"
+            )
+            params += [pattern, pattern]
+        sql += " ORDER BY c.updated DESC, c.rowid DESC LIMIT ?"
+        params.append(limit)
+        rows = self._execute(sql, params).fetchall()
+        return [
+            Conversation(
+                id=r[0], title=r[1], created=r[2], updated=r[3], project=r[4], messages=r[5]
+            )
+            for r in rows
+        ]
+
+    def load_conversation(self, conversation_id: str) -> list[Message]:
+        """The messages of a conversation, in order."""
+        rows = self._execute(
+            "SELECT id, conversation_id, request_id, role, content, ts FROM messages "
+            "WHERE conversation_id = ? ORDER BY ts, id",
+            (conversation_id,),
+        ).fetchall()
+        return [
+            Message(
+                id=r[0], conversation_id=r[1], request_id=r[2], role=r[3], content=r[4], ts=r[5]
+            )
+            for r in rows
+        ]
+
+    def export_markdown(self, conversation_id: str) -> str:
+        """A conversation as Markdown: a title, then one section per message."""
+        row = self._execute(
+            "SELECT title FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(
+                f"No conversation with id {conversation_id}.",
+                hint="List conversations with `devflow history` to find its id.",
+            )
+        parts = [f"# {row[0]}\n"]
+        for message in self.load_conversation(conversation_id):
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(message.ts))
+            parts.append(f"## {message.role} ({stamp} UTC)\n\n{message.content}\n")
+        return "\n".join(parts)
+
+
+def spend_since(conn: sqlite3.Connection, ts: float) -> Decimal:
+    """Known spend since `ts` on a connection: whole UTC days from the rollups, the partial
+    first day from the request rows."""
+    total = Decimal(0)
+    if ts <= 0:
+        rows = conn.execute(
+            "SELECT cost_reported, cost_estimated FROM rollup_total WHERE day = ?",
+            (rollup.ALL_TIME,),
+        )
+        for reported, estimated in rows:
+            total += Decimal(reported) + Decimal(estimated)
+        return total
+    first_full_day = rollup.first_full_day(ts)
+    for reported, estimated in conn.execute(
+        "SELECT cost_reported, cost_estimated FROM rollup_total WHERE day >= ?", (first_full_day,)
+    ):
+        total += Decimal(reported) + Decimal(estimated)
+    for (cost,) in conn.execute(
+        "SELECT cost_usd FROM requests WHERE ts >= ? AND ts < ? AND cost_usd IS NOT NULL "
+        "AND status != 'running'",
+        (ts, first_full_day * rollup.DAY_S),
+    ):
+        total += Decimal(cost)
+    return total

@@ -1,0 +1,853 @@
+"""The `devflow` command. Parses arguments, builds objects, runs the app or one command.
+
+Heavy modules (Textual, the simulated server, the database layer) are imported inside the
+command that needs them, so `devflow ask` starts fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from devflow_tui.errors import DevflowError, ErrorCategory
+
+if TYPE_CHECKING:
+    from devflow_tui.config import Settings
+    from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
+    from devflow_tui.gateway.pipeline import Gateway, GatewayRequest
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_CREDITS = 4
+EXIT_FAILURE = 5
+EXIT_REJECTED = 6
+
+_EXIT_BY_CATEGORY = {
+    ErrorCategory.CONFIG.value: EXIT_USAGE,
+    ErrorCategory.AUTH.value: EXIT_AUTH,
+    ErrorCategory.CREDITS.value: EXIT_CREDITS,
+    ErrorCategory.BUDGET.value: EXIT_CREDITS,
+    ErrorCategory.USER.value: EXIT_REJECTED,
+    ErrorCategory.MODERATION.value: EXIT_REJECTED,
+    ErrorCategory.RATE_LIMIT.value: EXIT_FAILURE,
+    ErrorCategory.PROVIDER.value: EXIT_FAILURE,
+    ErrorCategory.NETWORK.value: EXIT_FAILURE,
+    ErrorCategory.TIMEOUT.value: EXIT_FAILURE,
+    ErrorCategory.INVALID_RESPONSE.value: EXIT_FAILURE,
+    ErrorCategory.CANCELLED.value: EXIT_FAILURE,
+}
+
+NO_KEY_MESSAGE = (
+    "No OpenRouter API key found. Set one with `devflow auth set` or the OPENROUTER_API_KEY "
+    "environment variable, or add --demo to use the built-in simulated OpenRouter."
+)
+
+
+def exit_code_for(category: str | None) -> int:
+    """The documented exit code for an error category."""
+    return _EXIT_BY_CATEGORY.get(category or "", EXIT_FAILURE)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"devflow: {message}", err=True)
+    sys.exit(code)
+
+
+def load(ctx: click.Context, **overrides: Any) -> Settings:
+    """Settings with CLI overrides; a bad value exits 2 with a one-line message."""
+    from devflow_tui.config import load_settings
+
+    try:
+        return load_settings(cli=overrides)
+    except DevflowError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        fail("interrupted.", 130)
+    except DevflowError as exc:
+        fail(str(exc), exit_code_for(exc.category.value))
+
+
+def read_prompt(prompt: str) -> str:
+    text = sys.stdin.read() if prompt == "-" else prompt
+    if not text.strip():
+        fail("the prompt is empty. Pass text, or - to read it from stdin.", EXIT_USAGE)
+    return text
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--verbose", "-v", is_flag=True, help="Also log every API call to stderr.")
+@click.option("--demo", is_flag=True, help="Use the built-in simulated OpenRouter.")
+@click.version_option(package_name="devflow-tui")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, demo: bool) -> None:
+    """devflow: route every prompt to the most cost-effective capable model via OpenRouter.
+
+    Run without a command to open the dashboard.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    ctx.obj["demo"] = demo
+    if ctx.invoked_subcommand is None:
+        open_dashboard(ctx, demo=True if demo else None)
+
+
+def open_dashboard(
+    ctx: click.Context,
+    *,
+    demo: bool | None,
+    claude_session: str | None = None,
+    project: Path | None = None,
+) -> None:
+    settings = load(ctx)
+    from devflow_tui.tui.app import create_app
+
+    app = create_app(settings, demo=demo, claude_session=claude_session, project_dir=project)
+    app.run()
+
+
+# ---------------------------------------------------------------------- ask
+
+
+def request_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by `ask`, `route` and `context show`."""
+    options = [
+        click.option("--model", "-m", help="Pin a model (skip routing)."),
+        click.option("--max-tokens", type=click.IntRange(min=1), help="Maximum answer tokens."),
+        click.option("--cost-priority", type=click.FloatRange(0, 1), help="0..1, weight of price."),
+        click.option(
+            "--performance-priority",
+            type=click.FloatRange(0, 1),
+            help="0..1, weight of quality/speed.",
+        ),
+        click.option(
+            "--task",
+            type=click.Choice(["coding", "analysis", "creative", "reasoning", "chat"]),
+            help="Override the task classification.",
+        ),
+        click.option(
+            "--context", "-c", "contexts", multiple=True, help="File, directory or glob to inject."
+        ),
+        click.option(
+            "--claude-session",
+            help="Inject a Claude Code session: latest, an id, or a .jsonl path.",
+        ),
+        click.option(
+            "--project",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Project directory (default: the current one).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_request(prompt: str, **kw: Any) -> GatewayRequest:
+    from devflow_tui.gateway.pipeline import GatewayRequest
+
+    return GatewayRequest(
+        prompt=prompt,
+        model=kw.get("model"),
+        task_type=kw.get("task"),
+        cost_priority=kw.get("cost_priority"),
+        performance_priority=kw.get("performance_priority"),
+        max_tokens=kw.get("max_tokens"),
+        temperature=kw.get("temperature"),
+        stream=not kw.get("no_stream", False),
+        use_cache=not kw.get("no_cache", False),
+        context_specs=list(kw.get("contexts") or ()),
+        claude_session=kw.get("claude_session"),
+        project_dir=kw.get("project"),
+    )
+
+
+async def _open(ctx: click.Context, settings: Settings, demo: bool) -> Gateway:
+    from devflow_tui.gateway.pipeline import open_gateway
+
+    want_demo = demo or bool(ctx.obj.get("demo"))
+    if not want_demo:
+        from devflow_tui.keystore import KeyStore, resolve_api_key
+
+        key, _source = resolve_api_key(settings, KeyStore(settings.home))
+        if key is None:
+            fail(NO_KEY_MESSAGE, EXIT_USAGE)
+    return await open_gateway(settings, demo=want_demo, verbose=bool(ctx.obj.get("verbose")))
+
+
+def outcome_json(outcome: RequestOutcome) -> dict[str, Any]:
+    data = outcome.model_dump(mode="json")
+    return {
+        "text": data["text"],
+        "model": data["model"],
+        "requested_model": data["requested_model"],
+        "task_type": data["task_type"],
+        "complexity": data["complexity"],
+        "fallbacks": data["fallbacks"],
+        "attempts": [
+            {k: a[k] for k in ("model", "status", "error", "latency_ms")} for a in data["attempts"]
+        ],
+        "usage": {
+            "prompt_tokens": data["prompt_tokens"],
+            "completion_tokens": data["completion_tokens"],
+            "reasoning_tokens": data["reasoning_tokens"],
+            "cached_tokens": data["cached_tokens"],
+        },
+        "cost_usd": data["cost_usd"],
+        "cost_source": data["cost_source"],
+        "latency_ms": data["latency_ms"],
+        "ttft_ms": data["ttft_ms"],
+        "tokens_per_s": data["tokens_per_s"],
+        "generation_id": data["generation_id"],
+        "finish_reason": data["finish_reason"],
+        "complete": data["complete"],
+        "status": data["status"],
+        "error": (
+            {"category": data["error_category"], "message": data["error_message"]}
+            if data["error_category"]
+            else None
+        ),
+        "cache_hit": data["cache_hit"],
+        "budget": {
+            b["name"]: {k: b[k] for k in ("limit_usd", "spent_usd", "remaining_usd")}
+            for b in data["budget"]
+        },
+        "context": data["context"],
+    }
+
+
+@main.command()
+@click.argument("prompt")
+@request_options
+@click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature, 0..2.")
+@click.option("--no-stream", is_flag=True, help="Wait for the whole answer instead of streaming.")
+@click.option("--no-cache", is_flag=True, help="Do not answer from the response cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--demo", is_flag=True, help="Use the built-in simulated OpenRouter.")
+@click.pass_context
+def ask(ctx: click.Context, /, prompt: str, as_json: bool, demo: bool, **kw: Any) -> None:
+    """Send PROMPT (- reads stdin) to the routed model and stream the answer to stdout."""
+    text = read_prompt(prompt)
+    settings = load(ctx)
+    request = build_request(text, **kw)
+    stream_to_stdout = not as_json
+
+    def on_event(event: GatewayEvent) -> None:
+        from devflow_tui.gateway.events import AttemptFailed, BudgetAlert, ChunkReceived
+
+        if isinstance(event, ChunkReceived) and stream_to_stdout and event.text:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, AttemptFailed) and ctx.obj.get("verbose"):
+            click.echo(
+                f"devflow: attempt on {event.record.model} failed "
+                f"({event.record.error}: {event.record.message})",
+                err=True,
+            )
+        elif isinstance(event, BudgetAlert):
+            click.echo(f"devflow: {event.message}", err=True)
+
+    async def go() -> RequestOutcome:
+        gateway = await _open(ctx, settings, demo)
+        try:
+            return await gateway.run(request, on_event)
+        finally:
+            await gateway.aclose()
+
+    outcome = run_async(go())
+    if as_json:
+        click.echo(dumps(outcome_json(outcome)))
+    elif outcome.text and not outcome.text.endswith("\n"):
+        sys.stdout.write("\n")
+    if outcome.status == "ok":
+        if not outcome.complete and outcome.finish_reason != "length":
+            click.echo("devflow: the answer was cut off before it was complete.", err=True)
+            sys.exit(EXIT_FAILURE)
+        return
+    if outcome.text:
+        click.echo("devflow: the answer was cut off before it was complete.", err=True)
+    if not as_json:
+        click.echo(f"devflow: {outcome.error_message}", err=True)
+    sys.exit(exit_code_for(outcome.error_category))
+
+
+# ---------------------------------------------------------------------- route
+
+
+@main.command()
+@click.argument("prompt")
+@request_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
+    """Show the routing decision for PROMPT (- reads stdin) without sending anything."""
+    text = read_prompt(prompt)
+    settings = load(ctx)
+    request = build_request(text, **kw)
+
+    async def go() -> dict[str, Any]:
+        gateway = await _open(ctx, settings, demo=not _has_key(settings))
+        try:
+            prepared = gateway.prepare(request)
+        finally:
+            await gateway.aclose()
+        decision = prepared.decision
+        cls = prepared.classification
+        return {
+            "task_type": cls.task_type,
+            "complexity": cls.complexity,
+            "signals": list(cls.signals),
+            "language": cls.language,
+            "model": decision.candidates[0].model.id if decision.candidates else None,
+            "candidates": [
+                {
+                    "model": c.model.id,
+                    "score": round(c.score, 4),
+                    "estimated_cost_usd": c.estimated_cost_usd,
+                    "reason": c.reason,
+                }
+                for c in decision.candidates
+            ],
+            "fallbacks": list(decision.fallbacks),
+            "excluded": [{"model": m, "reason": r} for m, r in decision.excluded],
+            "warnings": list(decision.warnings),
+            "context_tokens": prepared.context_tokens,
+            "catalog_source": gateway.catalog_source,
+        }
+
+    data = run_async(go())
+    if as_json:
+        click.echo(dumps(data))
+        return
+    click.echo(
+        f"task: {data['task_type']} ({data['complexity']})  signals: "
+        f"{', '.join(data['signals']) or '-'}"
+    )
+    click.echo(f"model: {data['model']}   fallbacks: {', '.join(data['fallbacks']) or '-'}")
+    for warning in data["warnings"]:
+        click.echo(f"warning: {warning}")
+    for c in data["candidates"][:10]:
+        cost = c["estimated_cost_usd"]
+        cost_text = f"${cost:.6f}" if cost is not None else "unknown"
+        click.echo(f"  {c['score']:6.3f}  {cost_text:>11}  {c['model']:<44} {c['reason']}")
+
+
+def _has_key(settings: Settings) -> bool:
+    from devflow_tui.keystore import KeyStore, resolve_api_key
+
+    return resolve_api_key(settings, KeyStore(settings.home))[0] is not None
+
+
+# ---------------------------------------------------------------------- models
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--refresh", is_flag=True, help="Fetch the catalog now instead of using the cache.")
+@click.pass_context
+def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
+    """List the model catalog with prices per million tokens, context and capabilities."""
+    settings = load(ctx)
+
+    async def go() -> tuple[list[dict[str, Any]], str]:
+        from devflow_tui.gateway.pipeline import open_gateway
+
+        demo = True if ctx.obj.get("demo") else (None if not _has_key(settings) else False)
+        gateway = await open_gateway(settings, demo=demo, force_catalog_refresh=refresh)
+        try:
+            rows = []
+            for m in sorted(gateway.catalog, key=lambda m: m.id):
+                health = gateway.health.stats(m.id)
+                rows.append(
+                    {
+                        "id": m.id,
+                        "name": m.name,
+                        "context_length": m.context_length,
+                        "max_completion_tokens": m.max_completion_tokens,
+                        "prompt_per_million_usd": _per_million(m.prices.get("prompt")),
+                        "completion_per_million_usd": _per_million(m.prices.get("completion")),
+                        "capabilities": sorted(m.capabilities),
+                        "free": m.free,
+                        "moderated": m.moderated,
+                        "success_rate": health.success_rate if health.samples else None,
+                        "latency_p50_ms": health.latency_p50 if health.samples else None,
+                    }
+                )
+            return rows, gateway.catalog_source
+        finally:
+            await gateway.aclose()
+
+    rows, source = run_async(go())
+    if as_json:
+        click.echo(dumps({"source": source, "models": rows}))
+        return
+    click.echo(f"{len(rows)} models (source: {source}); prices in USD per million tokens")
+    for r in rows:
+        p = r["prompt_per_million_usd"]
+        c = r["completion_per_million_usd"]
+        click.echo(
+            f"  {r['id']:<46} in {p if p is not None else 'unknown':>8}  out "
+            f"{c if c is not None else 'unknown':>8}  ctx {r['context_length'] or '?':>8}  "
+            f"{','.join(r['capabilities'])}"
+        )
+
+
+def _per_million(price: Decimal | None) -> str | None:
+    if price is None:
+        return None
+    return format((price * 1_000_000).normalize(), "f")
+
+
+# ---------------------------------------------------------------------- report
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--since", default="30d", type=click.Choice(["24h", "7d", "30d", "all"]))
+@click.option("--by", default="model", type=click.Choice(["model", "task", "day"]))
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also export the grouped rows to this CSV file.",
+)
+@click.option(
+    "--export-json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also export the whole report to this JSON file.",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    as_json: bool,
+    since: str,
+    by: str,
+    csv_path: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Requests, cost, latency, savings against a baseline model, and recommendations."""
+    settings = load(ctx)
+    from devflow_tui.accounting.budget import BudgetManager
+    from devflow_tui.accounting.reports import build_report, report_to_csv
+    from devflow_tui.accounting.store import AnalyticsStore
+    from devflow_tui.routing.catalog import ModelCatalog
+
+    store = _open_store(settings, AnalyticsStore)
+    try:
+        catalog = _cached_catalog(store, ModelCatalog)
+        prices = {m.id: m.prices for m in catalog}
+        budgets = BudgetManager(store, settings.budget, settings.cost_budget_usd).status()
+        rep = build_report(
+            store,
+            since=since,
+            by=by,
+            baseline_model=settings.baseline_model,
+            prices=prices,
+            budgets=budgets,
+        )
+    finally:
+        store.close()
+    data = rep.model_dump(mode="json")
+    if csv_path:
+        csv_path.write_text(report_to_csv(rep, by), encoding="utf-8")
+    if json_path:
+        json_path.write_text(dumps(data), encoding="utf-8")
+    if as_json:
+        click.echo(dumps(data))
+    else:
+        click.echo(render_report(rep))
+
+
+def _usd(value: Decimal | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"${value:.6f}" if abs(value) < 1 else f"${value:.2f}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def render_report(rep: Any) -> str:
+    """The report as text for a terminal: totals, one table per grouping, savings, advice."""
+    t = rep.totals
+    rate = "-" if t.success_rate is None else f"{t.success_rate:.0%}"
+    lines = [
+        f"Since {rep.since}: {t.requests} requests, {rate} ok, {t.cache_hits} cache hits",
+        f"Cost {_usd(t.cost_usd)} (reported {_usd(t.cost_reported_usd)}, estimated "
+        f"{_usd(t.cost_estimated_usd)}, {t.unknown_cost_requests} with unknown cost)",
+        f"Tokens: {t.prompt_tokens} in, {t.completion_tokens} out.  Latency p50/p95/p99 "
+        f"{_ms(t.latency_p50_ms)}/{_ms(t.latency_p95_ms)}/{_ms(t.latency_p99_ms)} ms, "
+        f"first token p50/p95 {_ms(t.ttft_p50_ms)}/{_ms(t.ttft_p95_ms)} ms",
+    ]
+    groups = {"model": rep.by_model, "task": rep.by_task, "day": rep.by_day}[rep.by]
+    lines.append("")
+    lines.append(
+        f"{'by ' + rep.by:<44} {'req':>5} {'ok':>5} {'cost':>11} {'p50 ms':>7} "
+        f"{'p95 ms':>7} {'tok/s':>6}"
+    )
+    for g in groups:
+        ok = "-" if g.success_rate is None else f"{g.success_rate:.0%}"
+        tps = "-" if g.tokens_per_s is None else f"{g.tokens_per_s:.0f}"
+        lines.append(
+            f"{g.key[:44]:<44} {g.requests:>5} {ok:>5} {_usd(g.cost_usd):>11} "
+            f"{_ms(g.latency_p50_ms):>7} {_ms(g.latency_p95_ms):>7} {tps:>6}"
+        )
+    sv = rep.savings
+    lines.append("")
+    if sv.baseline_model and sv.baseline_cost_usd is not None:
+        lines.append(
+            f"Savings: {_usd(sv.actual_cost_usd)} spent vs {_usd(sv.baseline_cost_usd)} on "
+            f"{sv.baseline_model}: saved {_usd(sv.saved_usd)}"
+        )
+    else:
+        lines.append(f"Savings: {sv.note or 'no priced requests yet'}")
+    for b in rep.budgets:
+        limit = "no limit" if b.limit_usd is None else _usd(b.limit_usd)
+        lines.append(f"Budget {b.name}: {_usd(b.spent_usd)} of {limit}")
+    if rep.recommendations:
+        lines.append("")
+        lines.append("Recommendations:")
+        lines.extend(f"  - {r}" for r in rep.recommendations)
+    return "\n".join(lines)
+
+
+def _open_store(settings: Settings, store_cls: Any) -> Any:
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        return store_cls(settings.db_path)
+    except DevflowError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def _cached_catalog(store: Any, catalog_cls: Any) -> Any:
+    from devflow_tui.openrouter.wire import ModelInfo
+
+    cached = store.load_catalog()
+    if cached:
+        return catalog_cls.from_wire([ModelInfo.model_validate(m) for m in cached[0]])
+    return catalog_cls.bundled()
+
+
+@main.command()
+@click.option("--limit", default=50, type=click.IntRange(1, 1000), help="Requests to check.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def reconcile(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """Fetch the billed cost of recent requests from /generation and report drift."""
+    settings = load(ctx)
+
+    async def go() -> list[Any]:
+        from devflow_tui.accounting.reconcile import reconcile as do_reconcile
+
+        gateway = await _open(ctx, settings, demo=False)
+        try:
+            return await do_reconcile(gateway.store, gateway.client.get_generation, limit=limit)
+        finally:
+            await gateway.aclose()
+
+    drifts = run_async(go())
+    if as_json:
+        click.echo(
+            dumps(
+                [
+                    d.model_dump(mode="json") if hasattr(d, "model_dump") else d.__dict__
+                    for d in drifts
+                ]
+            )
+        )
+        return
+    if not drifts:
+        click.echo("Nothing to reconcile.")
+    for d in drifts:
+        click.echo(str(d))
+
+
+# ---------------------------------------------------------------------- auth
+
+
+@main.group()
+def auth() -> None:
+    """Store, check or remove the OpenRouter API key (kept outside the project)."""
+
+
+@auth.command("set")
+@click.option("--key", help="The key (default: prompt for it without echo, or read stdin).")
+@click.pass_context
+def auth_set(ctx: click.Context, key: str | None) -> None:
+    """Store a key (replacing the old one atomically), then check it against /key."""
+    from devflow_tui.keystore import KeyStore
+    from devflow_tui.redaction import mask_key
+
+    settings = load(ctx)
+    if key is None:
+        if sys.stdin.isatty():
+            key = click.prompt("OpenRouter API key", hide_input=True)
+        else:
+            key = sys.stdin.readline()
+    key = (key or "").strip()
+    if not key or any(ch.isspace() for ch in key):
+        fail(
+            "that is not an API key (empty or contains spaces). Paste the sk-or-… key.", EXIT_USAGE
+        )
+    where = KeyStore(settings.home).set(key)
+    click.echo(f"Stored {mask_key(key)} in the {where}.")
+    _show_key_status(ctx, settings, key)
+
+
+@auth.command("status")
+@click.pass_context
+def auth_status(ctx: click.Context) -> None:
+    """Show which key is used, from where, and its label, limit and usage."""
+    from devflow_tui.keystore import KeyStore, resolve_api_key
+
+    settings = load(ctx)
+    key, source = resolve_api_key(settings, KeyStore(settings.home))
+    if key is None:
+        fail(NO_KEY_MESSAGE, EXIT_USAGE)
+    from devflow_tui.redaction import mask_key
+
+    click.echo(f"Key {mask_key(key)} from {source}.")
+    _show_key_status(ctx, settings, key)
+
+
+def _show_key_status(ctx: click.Context, settings: Settings, key: str) -> None:
+    from devflow_tui.openrouter.client import OpenRouterClient
+
+    async def go() -> Any:
+        async with OpenRouterClient(settings, api_key=key) as client:
+            return await client.get_key()
+
+    try:
+        info = asyncio.run(go())
+    except DevflowError as exc:
+        fail(str(exc), exit_code_for(exc.category.value))
+    limit = f"${info.limit}" if info.limit is not None else "no limit"
+    click.echo(
+        f"OpenRouter: label {info.label or '-'}, limit {limit}, usage "
+        f"${info.usage if info.usage is not None else '?'}"
+        + (f", remaining ${info.limit_remaining}" if info.limit_remaining is not None else "")
+    )
+
+
+@auth.command("clear")
+@click.pass_context
+def auth_clear(ctx: click.Context) -> None:
+    """Remove the stored key from the keyring and the key file."""
+    from devflow_tui.keystore import KeyStore
+
+    settings = load(ctx)
+    removed = KeyStore(settings.home).clear()
+    click.echo(f"Removed the key from: {', '.join(removed)}." if removed else "No stored key.")
+
+
+# ---------------------------------------------------------------------- sim
+
+
+@main.command()
+@click.option("--port", default=8787, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file with latency profiles and fault injection.",
+)
+def sim(port: int, config_path: Path | None) -> None:
+    """Run the simulated OpenRouter on 127.0.0.1 until interrupted."""
+    from devflow_tui.sim import SimConfig, serve_forever
+
+    try:
+        config = SimConfig.from_toml(config_path) if config_path else SimConfig()
+    except DevflowError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        serve_forever(port, config, announce=click.echo)
+    except OSError as exc:
+        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}. Pick another --port.", EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("stopped.")
+
+
+# ---------------------------------------------------------------------- notes
+
+
+@main.group()
+def note() -> None:
+    """Pinned notes injected into every request (of this project, or --global)."""
+
+
+@note.command("add")
+@click.argument("text")
+@click.option("--global", "is_global", is_flag=True, help="For every project.")
+@click.pass_context
+def note_add(ctx: click.Context, text: str, is_global: bool) -> None:
+    from devflow_tui.accounting.store import AnalyticsStore
+
+    settings = load(ctx)
+    store = _open_store(settings, AnalyticsStore)
+    try:
+        note_id = store.add_note(text, None if is_global else str(Path.cwd().resolve()))
+    finally:
+        store.close()
+    click.echo(f"Added note {note_id}.")
+
+
+@note.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def note_list(ctx: click.Context, as_json: bool) -> None:
+    from devflow_tui.accounting.store import AnalyticsStore
+
+    settings = load(ctx)
+    store = _open_store(settings, AnalyticsStore)
+    try:
+        notes = store.list_notes(str(Path.cwd().resolve()))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            dumps(
+                [
+                    {"id": n.id, "text": n.text, "project": n.project, "created": n.created}
+                    for n in notes
+                ]
+            )
+        )
+        return
+    if not notes:
+        click.echo("No notes. Add one with `devflow note add TEXT`.")
+    for n in notes:
+        scope = "global" if n.project is None else "project"
+        click.echo(f"{n.id:>4}  [{scope}] {n.text}")
+
+
+@note.command("rm")
+@click.argument("note_id", type=int)
+@click.pass_context
+def note_rm(ctx: click.Context, note_id: int) -> None:
+    from devflow_tui.accounting.store import AnalyticsStore
+
+    settings = load(ctx)
+    store = _open_store(settings, AnalyticsStore)
+    try:
+        removed = store.remove_note(note_id)
+    finally:
+        store.close()
+    if not removed:
+        fail(f"there is no note {note_id}. See `devflow note list`.", EXIT_USAGE)
+    click.echo(f"Removed note {note_id}.")
+
+
+# ---------------------------------------------------------------------- context & handoff
+
+
+@main.group()
+def context() -> None:
+    """Inspect the context that would be injected."""
+
+
+@context.command("show")
+@click.argument("prompt", default="(no prompt)")
+@request_options
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
+    """Print what would be sent for PROMPT, without sending it."""
+    settings = load(ctx)
+    request = build_request(prompt, **kw)
+
+    async def go() -> dict[str, Any]:
+        gateway = await _open(ctx, settings, demo=not _has_key(settings))
+        try:
+            prepared = gateway.prepare(request)
+            if not prepared.decision.candidates:
+                fail("no model can take this context; see `devflow route`.", EXIT_REJECTED)
+            model = prepared.decision.candidates[0].model
+            assembled = gateway._assemble(prepared, model)
+        finally:
+            await gateway.aclose()
+        if assembled is None:
+            fail(f"the prompt alone does not fit {model.id}'s window.", EXIT_REJECTED)
+        return {
+            "model": model.id,
+            "context_length": model.context_length,
+            "total_tokens": assembled.total_tokens,
+            "sources": [
+                {
+                    "name": item.name,
+                    "kind": item.kind,
+                    "tokens_before": item.tokens_before,
+                    "tokens_after": item.tokens_after,
+                    "status": item.status,
+                    "note": item.note,
+                }
+                for item in assembled.report
+            ],
+            "secrets_removed": assembled.scrubbed.total,
+            "messages": [m.model_dump(exclude_none=True) for m in assembled.messages],
+        }
+
+    data = run_async(go())
+    if as_json:
+        click.echo(dumps(data))
+        return
+    click.echo(
+        f"For {data['model']} (window {data['context_length']} tokens): "
+        f"{data['total_tokens']} tokens"
+    )
+    for s in data["sources"]:
+        click.echo(
+            f"  {s['status']:<9} {s['tokens_after']:>7} tok  {s['kind']:<15} {s['name']}"
+            + (f"  ({s['note']})" if s["note"] else "")
+        )
+    if data["secrets_removed"]:
+        click.echo(f"  {data['secrets_removed']} secret(s) removed before sending.")
+
+
+@main.command()
+@click.argument("session", default="latest")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project directory whose sessions to look in (default: current).",
+)
+@click.pass_context
+def handoff(ctx: click.Context, session: str, project: Path | None) -> None:
+    """Open the dashboard with a Claude Code SESSION (latest, id, prefix or .jsonl) as context."""
+    from devflow_tui.context.claude_sessions import claude_root, resolve_session
+
+    project_dir = (project or Path.cwd()).resolve()
+    try:
+        resolve_session(session, project_dir, claude_root())
+    except DevflowError as exc:
+        fail(str(exc), EXIT_USAGE)
+    open_dashboard(
+        ctx, demo=True if ctx.obj.get("demo") else None, claude_session=session, project=project_dir
+    )

@@ -1,0 +1,106 @@
+"""One call that collects every context source for a request, for the CLI and the dashboard.
+
+`gather_context` resolves a Claude Code session (`latest`, an id, a prefix or a path), the
+CLAUDE.md memory files, `--context` paths, `@path` mentions in the prompt, and pinned notes,
+and returns them as a `ContextSet` whose size the router can read before choosing a model.
+
+CLAUDE.md files are included by default only for a handoff (when a session is given): they are
+the rules that session worked under. Plain `devflow ask` sends them only when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devflow_tui.context.assembly import AssembledContext, assemble, context_tokens
+from devflow_tui.context.claude_md import memory_sources
+from devflow_tui.context.claude_sessions import (
+    ClaudeSession,
+    parse_session,
+    resolve_session,
+    session_source,
+)
+from devflow_tui.context.files import MAX_FILE_BYTES, extract_mentions, file_sources
+from devflow_tui.context.notes import NoteSource, NotesStore, project_key
+from devflow_tui.context.sources import ContextSource
+from devflow_tui.openrouter.wire import ChatMessage
+
+
+@dataclass
+class ContextSet:
+    """The sources gathered for one request, and the prompt with its `@` mentions resolved."""
+
+    sources: list[ContextSource]
+    prompt: str
+    session: ClaudeSession | None = None
+    mentions: list[str] = field(default_factory=list)
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens of all readable sources, untrimmed."""
+        return sum(source.tokens for source in self.sources if source.refused is None)
+
+    def required_tokens(self, system_prompt: str | None = None) -> int:
+        """Prompt tokens the request needs untrimmed; compare with a model's window."""
+        return context_tokens(self.sources, self.prompt, system_prompt)
+
+    def fits(
+        self, context_length: int, max_output_tokens: int, system_prompt: str | None = None
+    ) -> bool:
+        """Whether a model with this window takes everything without trimming."""
+        return self.required_tokens(system_prompt) + max_output_tokens <= context_length
+
+    def assemble(
+        self,
+        *,
+        context_length: int,
+        max_output_tokens: int,
+        system_prompt: str | None,
+        history: Sequence[ChatMessage] = (),
+        reserve_tokens: int | None = None,
+    ) -> AssembledContext:
+        """Fit the set into one model's window (see `assembly.assemble`)."""
+        return assemble(
+            self.sources,
+            context_length=context_length,
+            max_output_tokens=max_output_tokens,
+            system_prompt=system_prompt,
+            prompt=self.prompt,
+            history=history,
+            reserve_tokens=reserve_tokens,
+        )
+
+
+def gather_context(
+    project_dir: Path,
+    prompt: str = "",
+    *,
+    claude_session: str | None = None,
+    context_paths: Sequence[str] = (),
+    notes: NotesStore | None = None,
+    include_memory: bool | None = None,
+    include_sidechains: bool = False,
+    root: Path | None = None,
+    home: Path | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> ContextSet:
+    """Collect the context for a prompt asked in `project_dir`; raises `ContextError`."""
+    sources: list[ContextSource] = []
+    session: ClaudeSession | None = None
+    if notes is not None:
+        sources += NoteSource(notes, project_key(project_dir)).sources()
+    if include_memory is None:
+        include_memory = claude_session is not None
+    if include_memory:
+        sources += memory_sources(project_dir, root, home)
+    if claude_session is not None:
+        path = resolve_session(claude_session, project_dir, root)
+        session = parse_session(path, include_sidechains=include_sidechains)
+        sources.append(session_source(session))
+    cleaned, mentions = extract_mentions(prompt)
+    paths = [*context_paths, *(m for m in mentions if m not in context_paths)]
+    if paths:
+        sources += file_sources(paths, project_dir, max_bytes=max_file_bytes)
+    return ContextSet(sources=sources, prompt=cleaned, session=session, mentions=mentions)

@@ -1,0 +1,837 @@
+"""The gateway pipeline: context -> classify -> select -> call with fallback -> record.
+
+One `Gateway` serves the CLI and the dashboard. It emits typed events (gateway.events) as it
+goes and always returns a `RequestOutcome`; failures are outcomes too (status and category), so
+front ends never need a try/except around it. Only cancellation propagates (CancelledError),
+after the partial answer has been recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from devflow_tui.errors import BudgetExceededError, DevflowError, ErrorCategory, OpenRouterError
+from devflow_tui.gateway.events import (
+    AttemptFailed,
+    AttemptRecord,
+    AttemptStarted,
+    BudgetView,
+    CacheHit,
+    CandidateView,
+    ChunkReceived,
+    Completed,
+    ContextView,
+    Failed,
+    FirstToken,
+    GatewayEvent,
+    RequestOutcome,
+    RoutingDecided,
+)
+from devflow_tui.openrouter.wire import ChatMessage, ChatRequest
+
+if TYPE_CHECKING:
+    from devflow_tui.accounting.budget import BudgetManager
+    from devflow_tui.accounting.cache import ResponseCache
+    from devflow_tui.accounting.records import Reservation
+    from devflow_tui.accounting.store import AnalyticsStore
+    from devflow_tui.config import Settings
+    from devflow_tui.context.assembly import AssembledContext
+    from devflow_tui.context.gather import ContextSet
+    from devflow_tui.openrouter.client import ChatResult, OpenRouterClient
+    from devflow_tui.openrouter.wire import Credits, KeyInfo
+    from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
+    from devflow_tui.routing.classifier import Classification, TaskClassifier
+    from devflow_tui.routing.health import HealthTracker
+    from devflow_tui.routing.selector import ModelSelector, RoutingDecision
+    from devflow_tui.sim.server import SimServer
+
+log = logging.getLogger(__name__)
+
+DEMO_KEY = "sk-or-demo-simulated-0000"  # accepted by the built-in simulated server only
+DEFAULT_MAX_TOKENS = 2048
+_UNKNOWN_WINDOW = 128_000  # assumed window of a pinned model missing from the catalog
+SYSTEM_PROMPT = None  # the model's own default; injected context brings its own framing
+# Errors after which trying another model cannot help: the user must act.
+_STOP_CATEGORIES = {ErrorCategory.AUTH, ErrorCategory.CREDITS, ErrorCategory.MODERATION}
+_RETRYABLE_CATEGORIES = {
+    ErrorCategory.RATE_LIMIT,
+    ErrorCategory.PROVIDER,
+    ErrorCategory.NETWORK,
+    ErrorCategory.TIMEOUT,
+    ErrorCategory.INVALID_RESPONSE,
+}
+
+EventSink = Callable[[GatewayEvent], None]
+
+
+@dataclass
+class GatewayRequest:
+    """One user request, as the CLI or the dashboard hands it over."""
+
+    prompt: str
+    history: list[ChatMessage] = field(default_factory=list)
+    model: str | None = None
+    task_type: str | None = None
+    cost_priority: float | None = None
+    performance_priority: float | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stream: bool = True
+    use_cache: bool = True
+    conversation_id: str | None = None
+    context_specs: list[str] = field(default_factory=list)
+    claude_session: str | None = None
+    include_claude_md: bool | None = None  # None: with a Claude session only
+    project_dir: Path | None = None
+    required_capabilities: frozenset[str] = frozenset()
+
+
+@dataclass
+class PreparedRequest:
+    """Everything decided before anything is sent: context, classification, routing."""
+
+    request: GatewayRequest
+    prompt: str  # the prompt with @mentions resolved
+    context: ContextSet
+    context_tokens: int
+    classification: Classification
+    decision: RoutingDecision
+    max_tokens: int
+
+
+def _project_key(path: Path) -> str:
+    return str(path.resolve())
+
+
+class Gateway:
+    """The pipeline. Build with `open_gateway`; close with `aclose`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: OpenRouterClient,
+        catalog: ModelCatalog,
+        catalog_source: str,
+        health: HealthTracker,
+        store: AnalyticsStore,
+        budget: BudgetManager,
+        cache: ResponseCache,
+        classifier: TaskClassifier,
+        selector: ModelSelector,
+        demo: bool = False,
+        sim: SimServer | None = None,
+        key_source: str = "none",
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.catalog = catalog
+        self.catalog_source = catalog_source
+        self.health = health
+        self.store = store
+        self.budget = budget
+        self.cache = cache
+        self.classifier = classifier
+        self.selector = selector
+        self.demo = demo
+        self.sim = sim
+        self.key_source = key_source
+
+    # ------------------------------------------------------------------ preparation
+
+    def gather_context(self, request: GatewayRequest) -> ContextSet:
+        """Read every context source the request asks for (raises ContextError on bad input)."""
+        from devflow_tui.context.gather import gather_context
+
+        return gather_context(
+            (request.project_dir or Path.cwd()).resolve(),
+            request.prompt,
+            claude_session=request.claude_session,
+            context_paths=request.context_specs,
+            notes=self.store,
+            include_memory=request.include_claude_md,
+        )
+
+    def prepare(self, request: GatewayRequest) -> PreparedRequest:
+        """Context, classification and routing decision; nothing is sent."""
+        from devflow_tui.routing.selector import SelectionCriteria
+
+        context = self.gather_context(request)
+        prompt = context.prompt
+        ctx_tokens = context.total_tokens
+        history_text = [m.content for m in request.history if isinstance(m.content, str)]
+        classification = self.classifier.classify(
+            prompt, history=history_text, context_tokens=ctx_tokens
+        )
+        task_type = request.task_type or classification.task_type
+        if request.task_type and request.task_type != classification.task_type:
+            classification = _replace_task(classification, request.task_type)
+        routing = self.settings.routing
+        task_defaults = routing.tasks.get(task_type)  # type: ignore[call-overload]
+        cost_priority = _first(
+            request.cost_priority,
+            task_defaults.cost_priority if task_defaults else None,
+            routing.cost_priority,
+        )
+        performance_priority = _first(
+            request.performance_priority,
+            task_defaults.performance_priority if task_defaults else None,
+            routing.performance_priority,
+        )
+        max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+        preferred = list(self.settings.preferred_models)
+        if task_defaults and task_defaults.models:
+            preferred = list(task_defaults.models)
+        history_tokens = sum(_estimate(m.content) for m in request.history)
+        criteria = SelectionCriteria(
+            task_type=task_type,
+            complexity=classification.complexity,
+            cost_priority=cost_priority,
+            performance_priority=performance_priority,
+            context_tokens=classification.prompt_tokens + ctx_tokens + history_tokens,
+            max_output_tokens=max_tokens,
+            required_capabilities=request.required_capabilities,
+            remaining_budget_usd=self._remaining_budget(),
+            preferred_models=preferred,
+            pinned_model=request.model or routing.pinned_model,
+            excluded_models=list(routing.excluded_models),
+        )
+        decision = self.selector.select(criteria)
+        if request.model:
+            decision = self._pin(decision, request.model)
+        return PreparedRequest(
+            request=request,
+            prompt=prompt,
+            context=context,
+            context_tokens=ctx_tokens,
+            classification=classification,
+            decision=decision,
+            max_tokens=max_tokens,
+        )
+
+    def _remaining_budget(self) -> Decimal | None:
+        """The smallest amount left under any active budget (None: no budget)."""
+        left = [v.remaining_usd for v in self.budget.status() if v.remaining_usd is not None]
+        return min(left) if left else None
+
+    def _pin(self, decision: RoutingDecision, model_id: str) -> RoutingDecision:
+        """An explicit --model is honoured as given: that model only, no silent fallback."""
+        from devflow_tui.routing.catalog import CatalogModel
+        from devflow_tui.routing.selector import Candidate, RoutingDecision
+
+        others = [c for c in decision.candidates if c.model.id != model_id]
+        found = [c for c in decision.candidates if c.model.id == model_id]
+        warnings = [w for w in decision.warnings if model_id not in w]
+        if found:
+            pinned = dataclasses.replace(found[0], reason=f"pinned by the user; {found[0].reason}")
+        else:
+            model = self.catalog.get(model_id)
+            if model is None:
+                # Unknown to our catalog: send it anyway and let OpenRouter judge the id.
+                warnings.append(f"{model_id} is not in the model catalog; its cost is unknown.")
+                model = CatalogModel(
+                    id=model_id,
+                    name=model_id,
+                    context_length=_UNKNOWN_WINDOW,
+                    max_completion_tokens=None,
+                    prices={},
+                )
+            reason = "pinned by the user"
+            why = [r for m, r in decision.excluded if m == model_id]
+            if why:
+                reason += f" (the router would have excluded it: {why[0]})"
+            pinned = Candidate(
+                model=model,
+                score=0.0,
+                estimated_cost_usd=None,
+                worst_case_cost_usd=None,
+                quality=0.0,
+                reason=reason,
+            )
+        return RoutingDecision(
+            candidates=[pinned, *others],
+            fallbacks=[],
+            excluded=[(m, r) for m, r in decision.excluded if m != model_id],
+            warnings=warnings,
+            expected_output_tokens=decision.expected_output_tokens,
+        )
+
+    def route(self, request: GatewayRequest) -> RoutingDecision:
+        """The routing decision for a request, without sending anything."""
+        return self.prepare(request).decision
+
+    def budget_status(self) -> list[BudgetView]:
+        return self.budget.status()
+
+    async def credits(self) -> tuple[KeyInfo | None, Credits | None]:
+        """The key's limit/usage and the account balance, when OpenRouter tells them."""
+        key: KeyInfo | None
+        try:
+            key = await self.client.get_key()
+        except DevflowError as exc:
+            log.info("key info unavailable: %s", exc)
+            key = None
+        try:
+            credits = await self.client.get_credits()
+        except DevflowError as exc:
+            log.info("credits unavailable: %s", exc)
+            credits = None
+        return key, credits
+
+    # ------------------------------------------------------------------ running
+
+    async def run(
+        self, request: GatewayRequest, on_event: EventSink | None = None
+    ) -> RequestOutcome:
+        """Run one request end to end; every outcome is recorded before this returns."""
+        emit: EventSink = on_event or (lambda _event: None)
+        request_id = str(uuid.uuid4())
+        outcome = RequestOutcome(request_id=request_id)
+        try:
+            prepared = self.prepare(request)
+        except DevflowError as exc:
+            outcome.status = "refused" if isinstance(exc, BudgetExceededError) else "error"
+            outcome.error_category = exc.category.value
+            outcome.error_message = str(exc)
+            emit(Failed(request_id, outcome, exc.category.value, exc.message, exc.hint))
+            return outcome
+        return await self._run_prepared(request_id, prepared, emit)
+
+    async def _run_prepared(
+        self, request_id: str, prepared: PreparedRequest, emit: EventSink
+    ) -> RequestOutcome:
+        request = prepared.request
+        decision = prepared.decision
+        cls = prepared.classification
+        outcome = RequestOutcome(
+            request_id=request_id,
+            task_type=cls.task_type,
+            complexity=cls.complexity,
+            fallbacks=list(decision.fallbacks),
+        )
+        if not decision.candidates:
+            why = "; ".join(f"{m}: {r}" for m, r in decision.excluded[:5]) or "empty catalog"
+            return self._fail_early(
+                outcome,
+                emit,
+                DevflowError(
+                    f"No model can take this request ({why}).",
+                    hint="Lower --max-tokens, trim the context, or change the preferred models.",
+                ),
+                ErrorCategory.USER,
+            )
+        chosen = decision.candidates[0].model
+        outcome.requested_model = request.model or chosen.id
+        emit(
+            RoutingDecided(
+                request_id=request_id,
+                task_type=cls.task_type,
+                complexity=cls.complexity,
+                signals=tuple(cls.signals),
+                model=chosen.id,
+                candidates=tuple(
+                    CandidateView(
+                        model=c.model.id,
+                        score=round(c.score, 4),
+                        estimated_cost_usd=c.estimated_cost_usd,
+                        reason=c.reason,
+                    )
+                    for c in decision.candidates[:8]
+                ),
+                fallbacks=tuple(decision.fallbacks),
+                context_tokens=prepared.context_tokens,
+            )
+        )
+
+        chain = [chosen, *(m for m in (self.catalog.get(f) for f in decision.fallbacks) if m)]
+        assembled = self._assemble(prepared, chain[0])
+        if assembled is None:
+            return self._fail_early(
+                outcome,
+                emit,
+                DevflowError(
+                    f"The prompt alone does not fit {chain[0].id}'s context window.",
+                    hint="Shorten the prompt or pin a model with a larger window.",
+                ),
+                ErrorCategory.USER,
+            )
+        outcome.context = _context_views(assembled)
+
+        # Exact-match cache: a hit costs nothing and sends nothing.
+        cache_key = None
+        if request.use_cache and self.settings.cache.enabled:
+            cache_key = self.cache.key_for(_cache_inputs(request, assembled, chain[0].id))
+            hit = self.cache.get(cache_key)
+            if hit is not None:
+                return self._serve_cached(outcome, hit, prepared, emit)
+
+        reservation = self._reserve(request_id, chain[0], assembled.total_tokens, prepared, outcome)
+        if reservation is None:
+            self.store.begin_request(self._start_row(request_id, prepared, outcome))
+            self.store.finish_request(request_id, outcome)
+            emit(
+                Failed(
+                    request_id,
+                    outcome,
+                    ErrorCategory.BUDGET.value,
+                    outcome.error_message or "",
+                    None,
+                )
+            )
+            return outcome
+
+        conversation_id = self._save_user_message(request_id, prepared)
+        self.store.begin_request(self._start_row(request_id, prepared, outcome))
+        before = self.budget.status()
+        try:
+            await self._call_chain(request_id, prepared, chain, assembled, outcome, emit)
+        except asyncio.CancelledError:
+            outcome.status = "cancelled"
+            outcome.complete = False
+            outcome.error_category = ErrorCategory.CANCELLED.value
+            outcome.error_message = "Cancelled by the user; the partial answer was kept."
+            self._settle(reservation, outcome)
+            self._finish(request_id, conversation_id, outcome)
+            raise
+        self._settle(reservation, outcome)
+        self._finish(request_id, conversation_id, outcome)
+        for alert in self.budget.alerts_crossed(before, self.budget.status()):
+            emit(alert)
+        if outcome.status == "ok":
+            if cache_key and outcome.complete and outcome.model:
+                self.cache.put(
+                    cache_key,
+                    text=outcome.text,
+                    model=outcome.model,
+                    prompt_tokens=outcome.prompt_tokens,
+                    completion_tokens=outcome.completion_tokens,
+                    reasoning_tokens=outcome.reasoning_tokens,
+                    cached_tokens=outcome.cached_tokens,
+                    cost_usd=outcome.cost_usd,
+                )
+            emit(Completed(request_id, outcome))
+        else:
+            emit(
+                Failed(
+                    request_id,
+                    outcome,
+                    outcome.error_category or "provider",
+                    outcome.error_message or "The request failed.",
+                    None,
+                )
+            )
+        return outcome
+
+    def _fail_early(
+        self,
+        outcome: RequestOutcome,
+        emit: EventSink,
+        error: DevflowError,
+        category: ErrorCategory,
+    ) -> RequestOutcome:
+        outcome.status = "error"
+        outcome.error_category = category.value
+        outcome.error_message = str(error)
+        emit(Failed(outcome.request_id, outcome, category.value, error.message, error.hint))
+        return outcome
+
+    def _assemble(self, prepared: PreparedRequest, model: CatalogModel) -> AssembledContext | None:
+        from devflow_tui.context.errors import ContextError
+
+        window = model.context_length or 8192
+        max_out = min(prepared.max_tokens, model.max_completion_tokens or prepared.max_tokens)
+        try:
+            return prepared.context.assemble(
+                context_length=window,
+                max_output_tokens=max_out,
+                system_prompt=SYSTEM_PROMPT,
+                history=prepared.request.history,
+            )
+        except ContextError:
+            return None
+
+    def _reserve(
+        self,
+        request_id: str,
+        model: CatalogModel,
+        prompt_tokens: int,
+        prepared: PreparedRequest,
+        outcome: RequestOutcome,
+    ) -> Reservation | None:
+        from devflow_tui.accounting.pricing import worst_case_cost
+
+        worst = worst_case_cost(model.prices, prompt_tokens, prepared.max_tokens)
+        try:
+            return self.budget.reserve(request_id, worst)
+        except BudgetExceededError as exc:
+            outcome.status = "refused"
+            outcome.error_category = ErrorCategory.BUDGET.value
+            outcome.error_message = str(exc)
+            outcome.budget = self.budget.status()
+            return None
+
+    def _settle(self, reservation: Reservation, outcome: RequestOutcome) -> None:
+        nothing_billed = outcome.completion_tokens == 0 and not outcome.text
+        if outcome.cost_usd is None and outcome.status != "ok" and nothing_billed:
+            # An error before any token costs nothing: give the reservation back.
+            self.budget.release(reservation)
+            outcome.budget = self.budget.status()
+            return
+        self.budget.settle(reservation, outcome.cost_usd)
+        outcome.budget = self.budget.status()
+
+    def _save_user_message(self, request_id: str, prepared: PreparedRequest) -> str:
+        request = prepared.request
+        request.conversation_id = self.store.save_message(
+            request.conversation_id,
+            "user",
+            prepared.prompt,
+            request_id=request_id,
+            project=_project_key(request.project_dir or Path.cwd()),
+        )
+        return request.conversation_id
+
+    def _finish(
+        self,
+        request_id: str,
+        conversation_id: str,
+        outcome: RequestOutcome,
+        saved_usd: Decimal | None = None,
+    ) -> None:
+        self.store.finish_request(request_id, outcome, saved_usd=saved_usd)
+        if outcome.text:
+            self.store.save_message(
+                conversation_id, "assistant", outcome.text, request_id=request_id
+            )
+
+    def _start_row(
+        self, request_id: str, prepared: PreparedRequest, outcome: RequestOutcome
+    ) -> Any:
+        from devflow_tui.accounting.records import RequestStart, hash_prompt
+
+        decision = prepared.decision
+        reason = decision.candidates[0].reason if decision.candidates else None
+        return RequestStart(
+            request_id=request_id,
+            ts=time.time(),
+            conversation_id=prepared.request.conversation_id,
+            prompt_hash=hash_prompt(prepared.prompt),
+            prompt_tokens=prepared.classification.prompt_tokens + prepared.context_tokens,
+            task_type=outcome.task_type,
+            complexity=outcome.complexity,
+            requested_model=outcome.requested_model,
+            routing_reason=reason,
+            project=_project_key(prepared.request.project_dir or Path.cwd()),
+        )
+
+    def _serve_cached(
+        self, outcome: RequestOutcome, hit: Any, prepared: PreparedRequest, emit: EventSink
+    ) -> RequestOutcome:
+        outcome.text = hit.text
+        outcome.model = hit.model
+        outcome.prompt_tokens = hit.prompt_tokens
+        outcome.completion_tokens = hit.completion_tokens
+        outcome.cost_usd = Decimal(0)
+        outcome.cost_source = "reported"
+        outcome.cache_hit = True
+        outcome.complete = True
+        outcome.status = "ok"
+        outcome.latency_ms = 0.0
+        outcome.ttft_ms = 0.0
+        outcome.budget = self.budget.status()
+        conversation_id = self._save_user_message(outcome.request_id, prepared)
+        self.store.begin_request(self._start_row(outcome.request_id, prepared, outcome))
+        self._finish(outcome.request_id, conversation_id, outcome, saved_usd=hit.cost_usd)
+        emit(CacheHit(outcome.request_id, hit.model, hit.cost_usd))
+        emit(ChunkReceived(outcome.request_id, hit.text))
+        emit(Completed(outcome.request_id, outcome))
+        return outcome
+
+    async def _call_chain(
+        self,
+        request_id: str,
+        prepared: PreparedRequest,
+        chain: Sequence[CatalogModel],
+        assembled: AssembledContext,
+        outcome: RequestOutcome,
+        emit: EventSink,
+    ) -> None:
+        """Try each model of the chain in turn, as the fallback rules say."""
+        request = prepared.request
+        attempt_no = 0
+        index = 0
+        current = assembled
+        while index < len(chain):
+            model = chain[index]
+            if index > 0:
+                refit = self._assemble(prepared, model)
+                if refit is None:
+                    index += 1
+                    continue
+                current = refit
+                outcome.context = _context_views(current)
+            attempt_no += 1
+            emit(AttemptStarted(request_id, model.id, attempt_no))
+
+            def on_attempt(record: AttemptRecord, _model: str = model.id) -> None:
+                outcome.attempts.append(record)
+                self.store.record_attempt(request_id, record)
+                if record.error:
+                    self.health.record_failure(_model, record.error)
+                    emit(
+                        AttemptFailed(
+                            request_id,
+                            record,
+                            retryable=record.error in {c.value for c in _RETRYABLE_CATEGORIES},
+                            next_model=None,
+                            cooldown=self.health.in_cooldown(_model),
+                        )
+                    )
+
+            chat_request = ChatRequest(
+                model=model.id,
+                messages=current.messages,
+                stream=request.stream,
+                max_tokens=min(prepared.max_tokens, model.max_completion_tokens or 10**9),
+                temperature=request.temperature,
+            )
+            try:
+                result = await self._call_one(request_id, chat_request, outcome, emit, on_attempt)
+            except OpenRouterError as exc:
+                outcome.error_category = exc.category.value
+                outcome.error_message = str(exc)
+                outcome.status = "error"
+                if exc.mid_stream or outcome.text:
+                    # Tokens already reached the user: never silently re-run on another model.
+                    outcome.complete = False
+                    outcome.model = model.id
+                    return
+                if exc.category in _STOP_CATEGORIES:
+                    return
+                if exc.is_context_length:
+                    index = _next_larger(chain, index)
+                    continue
+                if exc.category not in _RETRYABLE_CATEGORIES:
+                    return
+                index += 1
+                continue
+            self._complete(outcome, result, model)
+            return
+
+    async def _call_one(
+        self,
+        request_id: str,
+        chat_request: ChatRequest,
+        outcome: RequestOutcome,
+        emit: EventSink,
+        record: Callable[[AttemptRecord], None],
+    ) -> ChatResult:
+        from devflow_tui.openrouter.client import StreamDone, TextChunk
+
+        if not chat_request.stream:
+            result = await self.client.chat(chat_request, on_attempt=record)
+            if result.text:
+                emit(FirstToken(request_id, result.model or "", result.ttft_ms or 0.0))
+                emit(ChunkReceived(request_id, result.text))
+            return result
+        started = time.perf_counter()
+        first = True
+        async for item in self.client.stream_chat(chat_request, on_attempt=record):
+            if isinstance(item, TextChunk):
+                if first and (item.text or item.reasoning):
+                    first = False
+                    emit(
+                        FirstToken(
+                            request_id,
+                            chat_request.model or "",
+                            (time.perf_counter() - started) * 1000,
+                        )
+                    )
+                outcome.text += item.text
+                emit(ChunkReceived(request_id, item.text, item.reasoning))
+            elif isinstance(item, StreamDone):
+                return item.result
+        raise OpenRouterError(
+            "The stream ended without a final result.",
+            category=ErrorCategory.INVALID_RESPONSE,
+            retryable=False,
+            mid_stream=bool(outcome.text),
+        )
+
+    def _complete(self, outcome: RequestOutcome, result: ChatResult, model: CatalogModel) -> None:
+        from devflow_tui.accounting.pricing import resolve_cost
+
+        served = self.catalog.get(result.model or "") if result.model else None
+        prices = (served or model).prices
+        outcome.text = result.text
+        outcome.model = result.model or model.id
+        outcome.generation_id = result.generation_id
+        outcome.finish_reason = result.finish_reason
+        outcome.complete = result.complete
+        outcome.latency_ms = round(result.latency_ms, 2)
+        outcome.ttft_ms = round(result.ttft_ms, 2) if result.ttft_ms is not None else None
+        usage = result.usage
+        if usage is not None:
+            outcome.prompt_tokens = usage.prompt_tokens
+            outcome.completion_tokens = usage.completion_tokens
+            outcome.reasoning_tokens = usage.reasoning_tokens
+            outcome.cached_tokens = usage.cached_tokens
+        cost, source = resolve_cost(usage, prices)
+        outcome.cost_usd = cost
+        outcome.cost_source = source
+        if outcome.completion_tokens and result.latency_ms and result.ttft_ms is not None:
+            gen_ms = max(result.latency_ms - result.ttft_ms, 1.0)
+            outcome.tokens_per_s = round(outcome.completion_tokens / (gen_ms / 1000), 1)
+        outcome.status = "ok"
+        outcome.error_category = None
+        outcome.error_message = None
+        self.health.record_success(
+            outcome.model,
+            latency_ms=result.latency_ms,
+            ttft_ms=result.ttft_ms or result.latency_ms,
+            tokens_per_s=outcome.tokens_per_s or 0.0,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        self.store.close()
+        if self.sim is not None:
+            self.sim.stop()
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _first(*values: float | None) -> float:
+    for value in values:
+        if value is not None:
+            return value
+    return 0.5
+
+
+def _estimate(content: Any) -> int:
+    from devflow_tui.context.tokens import estimate_tokens
+
+    return estimate_tokens(content) if isinstance(content, str) else 0
+
+
+def _replace_task(classification: Classification, task_type: str) -> Classification:
+    signals = (*classification.signals, f"task set to {task_type} by the user")
+    return dataclasses.replace(classification, task_type=task_type, signals=signals)
+
+
+def _next_larger(chain: Sequence[CatalogModel], index: int) -> int:
+    """Index of the next model in the chain with a larger window than chain[index]."""
+    current = chain[index].context_length or 0
+    for later in range(index + 1, len(chain)):
+        if (chain[later].context_length or 0) > current:
+            return later
+    return len(chain)
+
+
+def _context_views(assembled: AssembledContext) -> list[ContextView]:
+    return assembled.views()
+
+
+def _cache_inputs(
+    request: GatewayRequest, assembled: AssembledContext, model: str
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "pinned": request.model,
+        "task": request.task_type,
+        "cost_priority": request.cost_priority,
+        "performance_priority": request.performance_priority,
+        "messages": [m.model_dump(exclude_none=True) for m in assembled.messages],
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+    }
+
+
+async def open_gateway(
+    settings: Settings,
+    *,
+    demo: bool | None = None,
+    api_key: str | None = None,
+    verbose: bool = False,
+    force_catalog_refresh: bool = False,
+) -> Gateway:
+    """Build a ready gateway. demo=None: demo mode when no API key is found anywhere."""
+    from devflow_tui.accounting.budget import BudgetManager
+    from devflow_tui.accounting.cache import ResponseCache
+    from devflow_tui.accounting.store import AnalyticsStore
+    from devflow_tui.keystore import KeyStore, resolve_api_key
+    from devflow_tui.openrouter.calllog import CallLog
+    from devflow_tui.openrouter.client import OpenRouterClient
+    from devflow_tui.routing.catalog import CatalogService
+    from devflow_tui.routing.classifier import TaskClassifier
+    from devflow_tui.routing.health import HealthSample, HealthTracker
+    from devflow_tui.routing.selector import ModelSelector
+
+    key_source = "argument" if api_key else "none"
+    if api_key is None and demo is not True:
+        api_key, key_source = resolve_api_key(settings, KeyStore(settings.home))
+    sim: SimServer | None = None
+    if demo is None:
+        demo = api_key is None
+    if demo:
+        from devflow_tui.sim import SimConfig, SimServer
+
+        sim = SimServer(SimConfig(time_scale=float(os.environ.get("DEVFLOW_DEMO_SPEED", "1"))))
+        sim.start()
+        settings = settings.model_copy(update={"base_url": sim.base_url})
+        api_key = DEMO_KEY
+        key_source = "demo"
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = AnalyticsStore(settings.db_path)
+    try:
+        store.mark_stale_running_as_interrupted()
+        client = OpenRouterClient(
+            settings, api_key=api_key, call_log=CallLog.from_settings(settings, verbose)
+        )
+        service = CatalogService(
+            fetch=client.list_models,
+            cache=store,
+            refresh_hours=settings.routing.catalog_refresh_hours,
+        )
+        catalog, source = await service.load(force_refresh=force_catalog_refresh or demo)
+        health = HealthTracker(
+            cooldown_failures=settings.routing.cooldown_failures,
+            cooldown_s=settings.routing.cooldown_seconds,
+        )
+        health.seed(
+            HealthSample(r.model, r.ok, r.latency_ms, r.ttft_ms, r.tokens_per_s, r.category)
+            for r in store.health_samples(50)
+        )
+        budget = BudgetManager(store, settings.budget, settings.cost_budget_usd)
+        cache = ResponseCache(store, settings.cache.ttl_seconds)
+        return Gateway(
+            settings,
+            client=client,
+            catalog=catalog,
+            catalog_source=source,
+            health=health,
+            store=store,
+            budget=budget,
+            cache=cache,
+            classifier=TaskClassifier(),
+            selector=ModelSelector(catalog, health, settings.routing),
+            demo=demo,
+            sim=sim,
+            key_source=key_source,
+        )
+    except BaseException:
+        store.close()
+        if sim is not None:
+            sim.stop()
+        raise

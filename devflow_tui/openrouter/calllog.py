@@ -1,0 +1,157 @@
+"""The API call log: one JSON line per HTTP attempt, in a size-rotated file.
+
+Each line holds ts, request_id, generation_id, endpoint, model, attempt, status, error
+category, latency_ms, ttft_ms and token counts. The key never appears: every finished line
+goes through `redact` (with the secrets the log was told about) as a last guard. Prompt text
+is only written when `log_prompts` is on. The file and its backups are created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any
+
+from devflow_tui.config import Settings
+from devflow_tui.redaction import redact
+
+BACKUP_COUNT = 3
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class CallEntry:
+    """One API call (or one attempt of a chat call) as written to the log."""
+
+    endpoint: str
+    request_id: str | None = None
+    generation_id: str | None = None
+    model: str | None = None
+    attempt: int | None = None
+    status: int | None = None
+    error: str | None = None  # error category; None on success
+    message: str | None = None  # the error message (already redacted by OpenRouterError)
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    wait_before_s: float | None = None
+    stream: bool | None = None
+    complete: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _PrivateRotatingFileHandler(RotatingFileHandler):
+    """A RotatingFileHandler whose files (current and after rotation) are mode 0600."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # os.open honours the umask only to remove bits; chmod fixes a file made earlier.
+        os.chmod(self.baseFilename, 0o600)
+        return os.fdopen(fd, self.mode.replace("w", "a"), encoding=self.encoding)
+
+
+class _JsonFormatter(logging.Formatter):
+    """Renders the record's `entry` dict as one JSON line, then redacts it."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+        }
+        entry = getattr(record, "entry", None)
+        if isinstance(entry, dict):
+            payload.update(entry)
+        else:
+            payload["message"] = record.getMessage()
+        line = json.dumps(payload, default=str, ensure_ascii=False, separators=(",", ":"))
+        return redact(line, *self._secrets)
+
+
+class CallLog:
+    """Structured JSON-lines log of API calls, size-rotated, never containing the key."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int,
+        level: str = "INFO",
+        log_prompts: bool = False,
+        stderr: bool = False,
+    ) -> None:
+        self.path = path
+        self.log_prompts = log_prompts
+        self._secrets: list[str] = []
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # A private logger per instance: no propagation to the root logger (which could print
+        # to the terminal under the TUI) and no handler sharing between two logs.
+        self._logger = logging.getLogger(f"devflow_tui.calllog.{next(_ids)}")
+        self._logger.propagate = False
+        self._logger.setLevel(level.upper())
+        formatter = _JsonFormatter(self._secrets)
+        self._file_handler = _PrivateRotatingFileHandler(
+            path, maxBytes=max_bytes, backupCount=BACKUP_COUNT, encoding="utf-8"
+        )
+        self._file_handler.setFormatter(formatter)
+        self._logger.addHandler(self._file_handler)
+        self._stderr_handler: logging.Handler | None = None
+        if stderr:
+            self._stderr_handler = logging.StreamHandler(sys.stderr)
+            self._stderr_handler.setFormatter(formatter)
+            self._logger.addHandler(self._stderr_handler)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, verbose: bool = False) -> CallLog:
+        """The log at settings.log_path, at settings.log_level; `verbose` mirrors it to stderr."""
+        return cls(
+            settings.log_path,
+            max_bytes=settings.log_max_bytes,
+            level=settings.log_level,
+            log_prompts=settings.log_prompts,
+            stderr=verbose,
+        )
+
+    def add_secret(self, secret: str | None) -> None:
+        """Mask this exact string in every line from now on (the client registers its key)."""
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def record(
+        self,
+        entry: CallEntry,
+        *,
+        prompt: Sequence[dict[str, Any]] | None = None,
+        level: int | None = None,
+    ) -> None:
+        """Write one line; failures go out at WARNING, successes at INFO."""
+        if level is None:
+            level = logging.WARNING if entry.error else logging.INFO
+        if not self._logger.isEnabledFor(level):
+            return
+        data = {k: v for k, v in asdict(entry).items() if v is not None and k != "extra"}
+        data.update(entry.extra)
+        if self.log_prompts and prompt is not None:
+            data["prompt"] = list(prompt)
+        self._logger.log(level, "api call", extra={"entry": data})
+
+    def close(self) -> None:
+        """Flush and detach the handlers (the file stays)."""
+        for handler in (self._file_handler, self._stderr_handler):
+            if handler is not None:
+                self._logger.removeHandler(handler)
+                handler.close()

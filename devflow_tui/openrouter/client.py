@@ -1,0 +1,802 @@
+"""The async OpenRouter client: chat (plain and streamed), models, generation, key, credits.
+
+Coded to shared/openrouter-api.md. One `httpx.AsyncClient` per `OpenRouterClient`; streams
+are parsed with httpx-sse (which drops `:` keep-alive comments); retries use tenacity with a
+wait that honours what the server asked for (`Retry-After`, `X-RateLimit-Reset`,
+`metadata.retry_after_seconds`) and otherwise backs off exponentially with full jitter.
+
+Only failures before the first token are retried; once text reached the caller an error is
+raised with `mid_stream=True` and the partial text. Every attempt becomes an `AttemptRecord`
+(passed to `on_attempt`) and a line in the `CallLog`.
+
+Clocks: `clock` returns seconds since the epoch (default `time.time`); it measures latency
+and turns `X-RateLimit-Reset` (ms since the epoch) into a wait, so tests can inject one. The
+timeouts themselves run on the event loop's monotonic clock.
+
+Always close a stream you stop reading early, with
+`async with contextlib.aclosing(client.stream_chat(request))` (or by cancelling the task):
+that closes the HTTP connection, which tells OpenRouter to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from httpx_sse import EventSource
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from devflow_tui import __version__
+from devflow_tui.config import Settings
+from devflow_tui.errors import ErrorCategory, OpenRouterError
+from devflow_tui.gateway.events import AttemptRecord
+from devflow_tui.openrouter.calllog import CallEntry, CallLog
+from devflow_tui.openrouter.error_map import (
+    error_from_info,
+    error_from_response,
+    invalid_response,
+    parse_error_body,
+    timeout_error,
+    transport_error,
+    wait_too_long,
+)
+from devflow_tui.openrouter.ratelimit import RateLimiter
+from devflow_tui.openrouter.result import ChatResult, StreamDone, StreamItem, TextChunk
+from devflow_tui.openrouter.stream import StreamAssembler
+from devflow_tui.openrouter.wire import (
+    ChatRequest,
+    ChatResponse,
+    Credits,
+    CreditsResponse,
+    ErrorInfo,
+    Generation,
+    GenerationResponse,
+    KeyInfo,
+    KeyResponse,
+    ModelInfo,
+    ModelsResponse,
+)
+from devflow_tui.redaction import mask_key
+
+__all__ = [
+    "ChatResult",
+    "OpenRouterClient",
+    "StreamDone",
+    "StreamItem",
+    "TextChunk",
+]
+
+_T = TypeVar("_T")
+_M = TypeVar("_M", bound=BaseModel)
+
+# After [DONE] the server closes the body at once; reading that close lets the connection
+# be reused. A server that keeps the body open after [DONE] is not waited for longer.
+_DRAIN_AFTER_DONE_S = 0.1
+# Pause between lookups of a generation that is not available yet (spec section 5: ~1 s).
+GENERATION_POLL_S = 0.5
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_STREAM_HEADERS = {**_JSON_HEADERS, "Accept": "text/event-stream", "Cache-Control": "no-store"}
+
+_log = logging.getLogger(__name__)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, OpenRouterError) and exc.retryable
+
+
+@dataclass
+class _Run:
+    """Bookkeeping for one logical call across its retries."""
+
+    request_id: str
+    endpoint: str
+    model: str
+    stream: bool = False
+    on_attempt: Callable[[AttemptRecord], None] | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    attempt_no: int = 0
+    wait_before_s: float = 0.0
+    prompt: list[dict[str, Any]] | None = None
+
+
+class _StreamAttempt:
+    """One open streaming response: reads events under the first-token, chunk and total
+    deadlines and turns them into `TextChunk`s. Owns the HTTP response and the limiter slot."""
+
+    def __init__(
+        self,
+        client: OpenRouterClient,
+        run: _Run,
+        stack: contextlib.AsyncExitStack,
+        started: float,
+        model: str,
+    ) -> None:
+        self._client = client
+        self.run = run
+        self._stack = stack
+        self.started = started
+        self.assembler = StreamAssembler(model, client._api_key)
+        self.status: int | None = None
+        self.ttft_ms: float | None = None
+        self._events: AsyncIterator[Any] | None = None
+        self._pending: list[TextChunk] = []  # pieces read but not handed out yet
+        self._ended = False
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        settings = client._settings
+        now = loop.time()
+        self._total_deadline = now + settings.timeout_ms / 1000
+        self._first_deadline = min(
+            self._total_deadline, now + settings.first_token_timeout_ms / 1000
+        )
+
+    def _timeout(self) -> OpenRouterError:
+        settings = self._client._settings
+        asm = self.assembler
+        if self._loop.time() >= self._total_deadline:
+            name, limit = "timeout_ms", settings.timeout_ms
+        elif not asm.has_output:
+            name, limit = "first_token_timeout_ms", settings.first_token_timeout_ms
+        else:
+            name, limit = "chunk_timeout_ms", settings.chunk_timeout_ms
+        error = timeout_error(
+            name,
+            limit,
+            model=asm.served_model,
+            mid_stream=asm.has_output,
+            partial_text=asm.text,
+        )
+        error.generation_id = asm.generation_id
+        return error
+
+    async def connect(self, body: bytes) -> None:
+        """Send the request; on an HTTP error status raise the typed error."""
+        client = self._client
+        try:
+            async with asyncio.timeout_at(self._first_deadline):
+                response = await self._stack.enter_async_context(
+                    client._http.stream(
+                        "POST",
+                        "/chat/completions",
+                        content=body,
+                        headers=_STREAM_HEADERS,
+                    )
+                )
+                self.status = response.status_code
+                content_type = response.headers.get("content-type", "")
+                if response.status_code >= 400 or "text/event-stream" not in content_type:
+                    payload = await response.aread()
+                    self._from_plain_body(response, payload)
+                    return
+        except TimeoutError:
+            raise self._timeout() from None
+        except httpx.HTTPError as exc:
+            raise client._transport_error(exc, model=self.assembler.served_model) from None
+        self.assembler.generation_id = response.headers.get("x-generation-id")
+        events = EventSource(response).aiter_sse()
+        self._stack.push_async_callback(events.aclose)
+        self._events = events
+
+    def _from_plain_body(self, response: httpx.Response, payload: bytes) -> None:
+        """A JSON answer where SSE was expected: an error, or a whole non-streamed answer."""
+        client = self._client
+        model = self.assembler.served_model
+        if response.status_code >= 400:
+            raise client._error_from_response(response, payload, model)
+        result = client._parse_chat_body(response, payload, self.run.model, latency_ms=0.0)
+        asm = self.assembler
+        asm.model, asm.provider, asm.generation_id = (
+            result.model,
+            result.provider,
+            result.generation_id,
+        )
+        asm.usage, asm.finish_reason, asm.done = result.usage, result.finish_reason, result.complete
+        if result.text or result.reasoning:
+            asm.add_output(result.text, result.reasoning)
+            self._pending.append(TextChunk(result.text, result.reasoning))
+        self._ended = True
+
+    async def next_piece(self) -> TextChunk | None:
+        """The next piece of text, or None once the stream ended properly."""
+        if self._pending:
+            piece = self._pending.pop(0)
+            self._mark_first_token()
+            return piece
+        if self._ended or self._events is None:
+            return None
+        asm = self.assembler
+        events = self._events
+        while True:
+            now = self._loop.time()
+            if asm.done:
+                deadline = min(self._total_deadline, now + _DRAIN_AFTER_DONE_S)
+            elif asm.has_output:
+                deadline = min(self._total_deadline, now + self._client._chunk_timeout_s)
+            else:
+                deadline = self._first_deadline
+            try:
+                async with asyncio.timeout_at(deadline):
+                    event = await anext(events, None)
+            except TimeoutError:
+                if not asm.done:
+                    raise self._timeout() from None
+                event = None
+            except httpx.HTTPError as exc:
+                if not asm.done:
+                    error = self._client._transport_error(
+                        exc, model=asm.served_model, mid_stream=asm.has_output, partial=asm.text
+                    )
+                    error.generation_id = asm.generation_id
+                    raise error from None
+                event = None  # the server hung up right after [DONE]: the answer is whole
+            if event is None:
+                self._ended = True
+                asm.finish()
+                return None
+            fed = asm.feed(event.data)
+            if fed is not None:
+                self._mark_first_token()
+                return fed
+
+    def _mark_first_token(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = (self._client._clock() - self.started) * 1000
+
+    def result(self) -> ChatResult:
+        asm = self.assembler
+        return ChatResult(
+            text=asm.text,
+            reasoning=asm.reasoning,
+            model=asm.served_model,
+            provider=asm.provider,
+            generation_id=asm.generation_id,
+            usage=asm.usage,
+            finish_reason=asm.finish_reason,
+            # Always true for SSE (a cut stream raised instead); a JSON body may lack a reason.
+            complete=asm.done or asm.finish_reason is not None,
+            latency_ms=(self._client._clock() - self.started) * 1000,
+            ttft_ms=self.ttft_ms,
+            attempts=list(self.run.attempts),
+        )
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+
+
+class OpenRouterClient:
+    """Async client for the OpenRouter API (or the simulated server at settings.base_url)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        api_key: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] | None = None,
+        call_log: CallLog | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        self._settings = settings
+        if api_key is None and settings.api_key is not None:
+            api_key = settings.api_key.get_secret_value()
+        self._api_key = api_key or None
+        self._sleep = sleep or asyncio.sleep
+        self._rng = rng or random.Random()
+        self._clock = clock or time.time
+        self._call_log = call_log
+        if call_log is not None:
+            call_log.add_secret(self._api_key)
+        # The default limiter keeps its own real clock and sleep: an injected instant sleep
+        # must never turn its window wait into a busy loop.
+        self._limiter = rate_limiter or RateLimiter.from_settings(settings)
+        self._chunk_timeout_s = settings.chunk_timeout_ms / 1000
+        self.retry_waits: list[float] = []
+        self.poll_waits: list[float] = []  # sleeps of get_generation while waiting out a 404
+        headers = {
+            "HTTP-Referer": settings.app_url,
+            "X-Title": settings.app_title,
+            "X-OpenRouter-Title": settings.app_title,
+            "User-Agent": f"devflow-tui/{__version__}",
+        }
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(
+                settings.timeout_ms / 1000, connect=settings.connect_timeout_ms / 1000
+            ),
+            limits=httpx.Limits(max_connections=max(10, settings.max_concurrency * 2)),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenRouterClient(base_url={self._settings.base_url!r}, key={mask_key(self._api_key)})"
+        )
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The limiter every request goes through."""
+        return self._limiter
+
+    async def __aenter__(self) -> OpenRouterClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ chat
+
+    async def chat(
+        self,
+        request: ChatRequest,
+        *,
+        on_attempt: Callable[[AttemptRecord], None] | None = None,
+    ) -> ChatResult:
+        """Send a non-streamed chat completion, retrying failures that may succeed later."""
+        payload = request.payload()
+        payload["stream"] = False
+        body = json.dumps(payload, default=str).encode()
+        run = self._new_run("/chat/completions", request, on_attempt, stream=False)
+        return await self._retrying(run, lambda: self._chat_attempt(run, body))
+
+    async def _chat_attempt(self, run: _Run, body: bytes) -> ChatResult:
+        run.attempt_no += 1
+        status: int | None = None
+        started = self._clock()
+        try:
+            async with self._limiter.slot():
+                started = self._clock()
+                try:
+                    async with asyncio.timeout(self._settings.timeout_ms / 1000):
+                        response = await self._http.post(
+                            "/chat/completions", content=body, headers=_JSON_HEADERS
+                        )
+                except TimeoutError:
+                    raise timeout_error(
+                        "timeout_ms", self._settings.timeout_ms, model=run.model
+                    ) from None
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, model=run.model) from None
+            status = response.status_code
+            latency_ms = (self._clock() - started) * 1000
+            if status >= 400:
+                raise self._error_from_response(response, response.content, run.model)
+            result = self._parse_chat_body(response, response.content, run.model, latency_ms)
+        except OpenRouterError as exc:
+            self._record_failure(run, exc, status, started)
+            raise self._check_wait(exc) from None
+        self._record_success(run, result, status)
+        result.attempts = list(run.attempts)
+        return result
+
+    def _parse_chat_body(
+        self, response: httpx.Response, payload: bytes, model: str, latency_ms: float
+    ) -> ChatResult:
+        """A 200 non-streamed body to a ChatResult, or the typed error it carries."""
+        header_id = response.headers.get("x-generation-id")
+        try:
+            data = json.loads(payload, parse_float=Decimal)
+        except ValueError:
+            raise invalid_response("the body is not JSON", model=model) from None
+        if not isinstance(data, dict):
+            raise invalid_response("the body is not a JSON object", model=model)
+        try:
+            parsed = ChatResponse.model_validate(data)
+        except ValidationError as exc:
+            raise invalid_response(
+                f"unexpected body shape ({exc.error_count()} problems)", model=model
+            ) from None
+        served = parsed.model or model
+        generation_id = parsed.id or header_id
+        if parsed.error is not None and not parsed.choices:
+            raise self._error_from_info(parsed.error, served, generation_id=generation_id)
+        if not parsed.choices:
+            raise invalid_response("the answer has no choices", model=served)
+        choice = parsed.choices[0]
+        message = choice.message
+        text = message.content or ""
+        if choice.error is not None or choice.finish_reason == "error":
+            info = choice.error or ErrorInfo(code=502, message="The provider ended with an error")
+            raise self._error_from_info(info, served, generation_id=generation_id, partial=text)
+        if (
+            not text
+            and not message.reasoning
+            and not message.tool_calls
+            and not choice.finish_reason
+        ):
+            raise OpenRouterError(
+                f"{served} returned an empty answer with no finish reason "
+                "(the provider may be warming up).",
+                category=ErrorCategory.PROVIDER,
+                retryable=True,
+                model=served,
+                hint="Retry in a few seconds, or choose another model.",
+                generation_id=generation_id,
+            )
+        return ChatResult(
+            text=text,
+            reasoning=message.reasoning,
+            model=served,
+            provider=parsed.provider,
+            generation_id=generation_id,
+            usage=parsed.usage,
+            finish_reason=choice.finish_reason,
+            complete=choice.finish_reason is not None,
+            latency_ms=latency_ms,
+            ttft_ms=None,
+        )
+
+    async def stream_chat(
+        self,
+        request: ChatRequest,
+        *,
+        on_attempt: Callable[[AttemptRecord], None] | None = None,
+    ) -> AsyncGenerator[StreamItem, None]:
+        """Stream a chat completion: `TextChunk`s, then exactly one `StreamDone`.
+
+        Errors are raised as `OpenRouterError` (with `mid_stream=True` and `partial_text` once
+        text was yielded). Closing the generator or cancelling its task closes the connection.
+        """
+        payload = request.payload()
+        payload["stream"] = True
+        body = json.dumps(payload, default=str).encode()
+        run = self._new_run("/chat/completions", request, on_attempt, stream=True)
+        opened, first = await self._retrying(run, lambda: self._open_stream(run, body))
+        try:
+            piece: TextChunk | None = first
+            while piece is not None:
+                yield piece
+                piece = await opened.next_piece()
+            result = opened.result()
+            self._record_success(run, result, opened.status)
+            result.attempts = list(run.attempts)
+        except OpenRouterError as exc:
+            self._record_failure(run, exc, opened.status, opened.started, opened.ttft_ms)
+            exc.attempts = list(run.attempts)
+            raise
+        finally:
+            await opened.aclose()
+        yield StreamDone(result)
+
+    async def _open_stream(self, run: _Run, body: bytes) -> tuple[_StreamAttempt, TextChunk | None]:
+        """One attempt up to the first piece of text (the part that may be retried)."""
+        run.attempt_no += 1
+        stack = contextlib.AsyncExitStack()
+        started = self._clock()
+        attempt: _StreamAttempt | None = None
+        try:
+            await stack.enter_async_context(self._limiter.slot())
+            started = self._clock()
+            attempt = _StreamAttempt(self, run, stack, started, run.model)
+            await attempt.connect(body)
+            first = await attempt.next_piece()
+        except OpenRouterError as exc:
+            await stack.aclose()
+            status = attempt.status if attempt else None
+            self._record_failure(run, exc, status, started)
+            raise self._check_wait(exc) from None
+        except BaseException:
+            await stack.aclose()
+            raise
+        return attempt, first
+
+    # ------------------------------------------------------------------ other endpoints
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The model catalog (GET /models)."""
+        parsed = await self._get("/models", ModelsResponse)
+        return parsed.data
+
+    async def get_generation(self, generation_id: str, *, wait_s: float = 3.0) -> Generation:
+        """Stats and exact cost of one generation (GET /generation?id=...).
+
+        Right after a completion OpenRouter may answer 404 for a while; this keeps asking
+        (sleeping with the injected sleep) until `wait_s` seconds of waiting are used up.
+        """
+        waited = 0.0
+        while True:
+            try:
+                parsed = await self._get(
+                    "/generation", GenerationResponse, params={"id": generation_id}
+                )
+            except OpenRouterError as exc:
+                if exc.status != 404 or waited >= wait_s:
+                    raise
+                pause = min(GENERATION_POLL_S, wait_s - waited)
+                self.poll_waits.append(pause)
+                await self._sleep(pause)
+                waited += pause
+                continue
+            return parsed.data
+
+    async def get_key(self) -> KeyInfo:
+        """Limits and usage of the calling key: GET /key, or the legacy /auth/key on 404."""
+        try:
+            parsed = await self._get("/key", KeyResponse)
+        except OpenRouterError as exc:
+            if exc.status != 404:
+                raise
+            parsed = await self._get("/auth/key", KeyResponse)
+        return parsed.data
+
+    async def get_credits(self) -> Credits | None:
+        """Account credits (GET /credits); None when the key may not see them (401/403)."""
+        try:
+            parsed = await self._get("/credits", CreditsResponse)
+        except OpenRouterError as exc:
+            if exc.status in (401, 403):
+                return None
+            raise
+        return parsed.data
+
+    async def _get(
+        self, endpoint: str, model: type[_M], *, params: Mapping[str, str] | None = None
+    ) -> _M:
+        run = _Run(request_id=uuid.uuid4().hex[:16], endpoint=endpoint, model="-")
+        return await self._retrying(run, lambda: self._get_attempt(run, endpoint, model, params))
+
+    async def _get_attempt(
+        self,
+        run: _Run,
+        endpoint: str,
+        model: type[_M],
+        params: Mapping[str, str] | None,
+    ) -> _M:
+        run.attempt_no += 1
+        status: int | None = None
+        started = self._clock()
+        try:
+            async with self._limiter.slot():
+                started = self._clock()
+                try:
+                    async with asyncio.timeout(self._settings.timeout_ms / 1000):
+                        response = await self._http.get(endpoint.lstrip("/"), params=params)
+                except TimeoutError:
+                    raise timeout_error("timeout_ms", self._settings.timeout_ms) from None
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, model=None) from None
+            status = response.status_code
+            if status >= 400:
+                raise self._error_from_response(response, response.content, None)
+            try:
+                data = json.loads(response.content, parse_float=Decimal)
+                parsed = model.model_validate(data)
+            except (ValueError, ValidationError):
+                info = parse_error_body(response.content)
+                if info is not None:
+                    raise self._error_from_info(info, None) from None
+                raise invalid_response(f"unexpected body from {endpoint}") from None
+        except OpenRouterError as exc:
+            self._record_failure(run, exc, status, started, notify=False)
+            raise self._check_wait(exc) from None
+        self._log(
+            CallEntry(
+                endpoint=endpoint,
+                request_id=run.request_id,
+                attempt=run.attempt_no,
+                status=status,
+                latency_ms=round((self._clock() - started) * 1000, 3),
+                wait_before_s=run.wait_before_s or None,
+            )
+        )
+        return parsed
+
+    # ------------------------------------------------------------------ retries
+
+    def _new_run(
+        self,
+        endpoint: str,
+        request: ChatRequest,
+        on_attempt: Callable[[AttemptRecord], None] | None,
+        *,
+        stream: bool,
+    ) -> _Run:
+        model = request.model or (request.models[0] if request.models else "default")
+        prompt = [m.model_dump(exclude_none=True) for m in request.messages]
+        return _Run(
+            request_id=uuid.uuid4().hex[:16],
+            endpoint=endpoint,
+            model=model,
+            stream=stream,
+            on_attempt=on_attempt,
+            prompt=prompt if self._call_log and self._call_log.log_prompts else None,
+        )
+
+    async def _retrying(self, run: _Run, attempt: Callable[[], Awaitable[_T]]) -> _T:
+        async def sleep(seconds: float) -> None:
+            self.retry_waits.append(seconds)
+            run.wait_before_s = seconds
+            await self._sleep(seconds)
+
+        retrying = AsyncRetrying(
+            sleep=sleep,
+            stop=stop_after_attempt(self._settings.max_retries + 1),
+            wait=self._wait_s,
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+
+        async def once() -> _T:
+            # tenacity only awaits what is a coroutine *function*, not a lambda returning one.
+            return await attempt()
+
+        try:
+            return await retrying(once)
+        except OpenRouterError as exc:
+            exc.attempts = list(run.attempts)
+            raise
+
+    def _wait_s(self, state: RetryCallState) -> float:
+        """Server-given wait when there is one, else full-jitter exponential backoff."""
+        cap = self._settings.max_retry_wait_s
+        exc = state.outcome.exception() if state.outcome else None
+        server = exc.retry_after_s if isinstance(exc, OpenRouterError) else None
+        if server is not None:
+            return min(server, cap)
+        ceiling = min(cap, self._settings.backoff_base_s * 2 ** (state.attempt_number - 1))
+        return self._rng.uniform(0.0, ceiling)
+
+    def _check_wait(self, exc: OpenRouterError) -> OpenRouterError:
+        """A retryable error whose server wait exceeds the cap fails now, saying when to retry."""
+        cap = self._settings.max_retry_wait_s
+        if exc.retryable and exc.retry_after_s is not None and exc.retry_after_s > cap:
+            return wait_too_long(exc, exc.retry_after_s, cap, self._clock())
+        return exc
+
+    # ------------------------------------------------------------------ errors and records
+
+    def _transport_error(
+        self,
+        exc: Exception,
+        *,
+        model: str | None,
+        mid_stream: bool = False,
+        partial: str = "",
+    ) -> OpenRouterError:
+        return transport_error(
+            exc,
+            base_url=self._settings.base_url,
+            model=model,
+            mid_stream=mid_stream,
+            partial_text=partial,
+            connect_timeout_ms=self._settings.connect_timeout_ms,
+        )
+
+    def _error_from_response(
+        self, response: httpx.Response, payload: bytes, model: str | None
+    ) -> OpenRouterError:
+        error = error_from_response(
+            response.status_code,
+            payload,
+            headers=response.headers,
+            model=model,
+            api_key=self._api_key,
+            now_s=self._clock(),
+        )
+        error.generation_id = response.headers.get("x-generation-id")
+        return error
+
+    def _error_from_info(
+        self,
+        info: ErrorInfo,
+        model: str | None,
+        *,
+        generation_id: str | None = None,
+        partial: str = "",
+    ) -> OpenRouterError:
+        return error_from_info(
+            info,
+            http_status=200,
+            model=model,
+            api_key=self._api_key,
+            now_s=self._clock(),
+            partial_text=partial,
+            generation_id=generation_id,
+        )
+
+    def _add_attempt(self, run: _Run, record: AttemptRecord, notify: bool = True) -> None:
+        run.attempts.append(record)
+        if notify and run.on_attempt is not None:
+            run.on_attempt(record)
+
+    def _record_failure(
+        self,
+        run: _Run,
+        exc: OpenRouterError,
+        status: int | None,
+        started: float,
+        ttft_ms: float | None = None,
+        *,
+        notify: bool = True,
+    ) -> None:
+        latency_ms = (self._clock() - started) * 1000
+        record = AttemptRecord(
+            model=exc.model or run.model,
+            status=status,
+            error=exc.category.value,
+            message=exc.message,
+            latency_ms=latency_ms,
+            wait_before_s=run.wait_before_s,
+        )
+        if notify:
+            self._add_attempt(run, record)
+        self._log(
+            CallEntry(
+                endpoint=run.endpoint,
+                request_id=run.request_id,
+                generation_id=exc.generation_id,
+                model=record.model if run.model != "-" else None,
+                attempt=run.attempt_no,
+                status=status,
+                error=exc.category.value,
+                message=exc.message,
+                latency_ms=round(latency_ms, 3),
+                ttft_ms=round(ttft_ms, 3) if ttft_ms is not None else None,
+                wait_before_s=run.wait_before_s or None,
+                stream=run.stream if run.model != "-" else None,
+                extra={"mid_stream": True} if exc.mid_stream else {},
+            ),
+            prompt=run.prompt,
+        )
+
+    def _record_success(self, run: _Run, result: ChatResult, status: int | None) -> None:
+        record = AttemptRecord(
+            model=result.model or run.model,
+            status=status,
+            latency_ms=result.latency_ms,
+            wait_before_s=run.wait_before_s,
+        )
+        self._add_attempt(run, record)
+        usage = result.usage
+        self._log(
+            CallEntry(
+                endpoint=run.endpoint,
+                request_id=run.request_id,
+                generation_id=result.generation_id,
+                model=record.model,
+                attempt=run.attempt_no,
+                status=status,
+                latency_ms=round(result.latency_ms, 3),
+                ttft_ms=round(result.ttft_ms, 3) if result.ttft_ms is not None else None,
+                prompt_tokens=usage.prompt_tokens if usage else None,
+                completion_tokens=usage.completion_tokens if usage else None,
+                cost_usd=usage.cost if usage else None,
+                wait_before_s=run.wait_before_s or None,
+                stream=run.stream,
+                complete=result.complete,
+            ),
+            prompt=run.prompt,
+        )
+
+    def _log(self, entry: CallEntry, prompt: list[dict[str, Any]] | None = None) -> None:
+        if self._call_log is None:
+            return
+        try:
+            self._call_log.record(entry, prompt=prompt)
+        except OSError as exc:  # a full disk must not break the call itself
+            _log.warning("cannot write the API call log: %s", exc)

@@ -1,0 +1,47 @@
+"""What a chat call returns: the final `ChatResult`, and the items a stream yields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from devflow_tui.gateway.events import AttemptRecord
+from devflow_tui.openrouter.wire import Usage
+
+
+@dataclass
+class ChatResult:
+    """The answer and what is known about how it was produced.
+
+    `complete` is True only when the response or stream ended normally (a finish reason or
+    `[DONE]`); `model` is the model that served, which may differ from the one requested.
+    """
+
+    text: str
+    reasoning: str | None
+    model: str | None
+    provider: str | None
+    generation_id: str | None
+    usage: Usage | None
+    finish_reason: str | None
+    complete: bool
+    latency_ms: float
+    ttft_ms: float | None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    """A piece of the answer (and/or of the model's reasoning) as it streams in."""
+
+    text: str
+    reasoning: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamDone:
+    """The last item of every successful stream."""
+
+    result: ChatResult
+
+
+StreamItem = TextChunk | StreamDone

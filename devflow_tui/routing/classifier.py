@@ -1,0 +1,704 @@
+"""Rule-based task classifier: what kind of task a prompt is, how hard, and why.
+
+Deterministic and explainable: every rule that fires adds a weight to one task type and a
+human-readable signal ("code block", "verb 'prove'", "file name app.py"). The type with the
+highest score wins; ties go to the earlier type in `_TIE_ORDER`. English and Italian rules
+live side by side (a prompt may mix both), and the language is reported as a signal.
+Keyword rules are word-set and word-stem lookups over the tokens of the prompt (one pass);
+only structural rules (code, math, phrases) are regular expressions.
+
+Only the first `SCAN_CHARS` characters are scanned: the kind of task shows at the start of a
+prompt, and a bounded scan keeps a decision well under a millisecond for pasted files.
+
+Conversation and context:
+- a short follow-up with no strong signal of its own ("and the same in Java?", "e in
+  inglese?") inherits the type of the previous two turns;
+- the injected context size and the length of the conversation raise the complexity.
+
+Complexity points: a real task starts at 1 (small talk at 0); prompt length +1/+2/+3 (40,
+120, 400 tokens); 4+/7+ constraints (commas, "with", "must", bullet lines...) +1/+2;
+demanding words ("design", "architecture", "optimize", "2000 words"...) +1 each, at most 2;
+a proof +1; injected context +1 from 8k tokens, +3 from 32k; 6+ turns of conversation +1;
+light requests ("haiku", "slogan", "how do I", "one line") -1. Then 0 or less is low, 1-2
+medium, 3 or more high.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from devflow_tui.context.tokens import estimate_tokens
+
+Complexity = Literal["low", "medium", "high"]
+Language = Literal["en", "it"]
+SCAN_CHARS = 6000
+_TIE_ORDER = ("coding", "reasoning", "analysis", "creative", "chat")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What the classifier decided and the signals behind it."""
+
+    task_type: str
+    complexity: Complexity
+    signals: tuple[str, ...]
+    language: Language
+    prompt_tokens: int
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One rule: exact words and word stems (fast set lookups), and/or a regular expression."""
+
+    task: str
+    weight: float
+    label: str  # "{m}" is replaced by the matched text
+    pattern: re.Pattern[str] | None = None
+    exact: frozenset[str] = frozenset()
+    stems: tuple[str, ...] = ()
+    on_lower: bool = True  # the pattern runs on the lower-cased text (no re.I needed)
+
+    def match(self, text: str, lower: str, tokens: Sequence[str]) -> str | None:
+        """The matched text, or None."""
+        if self.exact or self.stems:
+            exact, stems = self.exact, self.stems
+            for token in tokens:
+                if token in exact or (stems and token.startswith(stems)):
+                    return token
+        if self.pattern is not None:
+            found = self.pattern.search(lower if self.on_lower else text)
+            if found is not None:
+                return found.group(0)
+        return None
+
+
+def _rule(
+    task: str,
+    weight: float,
+    label: str,
+    *,
+    words: str = "",
+    pattern: str | None = None,
+    flags: int = 0,
+    on_lower: bool = True,
+) -> _Rule:
+    """`words`: space-separated; a trailing `*` makes a stem ("implement*")."""
+    items = words.split()
+    return _Rule(
+        task=task,
+        weight=weight,
+        label=label,
+        pattern=re.compile(pattern, flags) if pattern else None,
+        exact=frozenset(w for w in items if not w.endswith("*")),
+        stems=tuple(w[:-1] for w in items if w.endswith("*")),
+        on_lower=on_lower,
+    )
+
+
+_CODE_EXT = (
+    r"py|pyi|js|mjs|ts|tsx|jsx|go|rs|java|kt|c|cc|cpp|h|hpp|cs|rb|php|swift|sql|sh|bash|ps1|"
+    r"ya?ml|toml|json|ini|cfg|html?|css|scss|vue|svelte|dart|ipynb|tf|gradle|lock|env|xml|csproj"
+)
+
+_RULES: tuple[_Rule, ...] = (
+    # ---- coding
+    _rule("coding", 5, "code block", pattern=r"```|^(?: {4}|\t)\S.*[(){}=;:]\s*$", flags=re.M),
+    _rule(
+        "coding",
+        5,
+        "stack trace or error message",
+        pattern=r"Traceback \(most recent call last\)|^\s+at [\w.$<>]+\("
+        r"|(?<=\w)(?:Error|Exception)\b|\bpanic:|segmentation fault|\berror\[E\d+\]"
+        r"|\bexit (?:code|status) \d+"
+        r"|\bnot live long enough|\bundefined is not|\b[Cc]annot read propert",
+        flags=re.M,
+        on_lower=False,
+    ),
+    _rule(
+        "coding",
+        3,
+        "file name {m}",
+        pattern=rf"\b[\w/-]+\.(?:{_CODE_EXT})\b|\b(?:Dockerfile|Makefile)\b",
+        on_lower=False,
+    ),
+    _rule(
+        "coding",
+        3,
+        "code syntax",
+        # Anchored on rare characters first ("(", "=", ".") so a miss fails fast.
+        pattern=r"\bdef \w+\(|\bfunction\s*\w*\s*\(|=>|\b(?:const|let|var) \w+\s*="
+        r"|^\s*import [\w.]+|#include|\bpublic (?:static )?\w+|\bselect\b[^;]{0,300}?\bfrom\b"
+        r"|\+=|===?|!=="
+        r"|(?<=\w)\.[a-z_]\w*\([^)]{0,80}\)|\bfor \(|\bfor \w+ in \w+|=\s*\[\]|\*\*kwargs",
+    ),
+    _rule(
+        "coding",
+        2,
+        "mentions {m}",
+        words="python javascript typescript java rust golang kotlin swift ruby php c++ c# bash"
+        " powershell sql regex regexp docker kubernetes k8s react vue angular svelte django flask"
+        " fastapi express node npm pip pandas numpy spark kafka flutter git gitlab css html flexbox"
+        " mypy pytest jest terraform graphql webpack goroutine goroutines generics mutex lint"
+        " oauth oauth2 api endpoint crashloopbackoff pod dockerfile json yaml repo repository"
+        " useeffect usestate hook hooks props maven gradle linux curl ssh cron nginx",
+        pattern=r"spring boot|github actions|async/await|ci/cd",
+    ),
+    _rule(
+        "coding",
+        2,
+        "mentions Go",
+        pattern=r"\bin Go\b|\bGo\b (?:code|program|service)",
+        on_lower=False,
+    ),
+    _rule(
+        "coding",
+        2,
+        "coding term '{m}'",
+        words="implement* refactor* debug* compil* deploy* function method variable bug script"
+        " query queries component commit branch merge rebase install package module library"
+        " segfault iterator class constructor benchmark benchmarks code funzione funzioni metodo"
+        " metodi variabile variabili codice componente comando pacchetto pacchetti install*"
+        " dichiar* rifattorizz* classe libreria modulo",
+        pattern=r"unit tests?|test suite|type hints|list comprehension|re-?renders?|stack ?trace"
+        r"|null pointer|test unitari",
+    ),
+    _rule("coding", 1, "mentions an error", words="error errore crash* exception eccezione"),
+    # ---- reasoning
+    _rule(
+        "reasoning",
+        4,
+        "verb 'prove'",
+        words="prove proof dimostra*",
+        pattern=r"\bshow that\b|\bdemonstrate that\b",
+    ),
+    _rule(
+        "reasoning",
+        3,
+        "math",
+        words="sqrt equation equations equazion*",
+        pattern=r"\d\s*[-+*/^×÷]\s*\d|\b\d*[a-z]\^\d|\b\d+[xyn]\b|\b[xyn]\s*[-+=<>]\s*\d|√",
+    ),
+    _rule(
+        "reasoning",
+        3,
+        "verb '{m}'",
+        words="solve risolv*",
+        pattern=r"\bfind all\b|\btrova tutt",
+    ),
+    _rule("reasoning", 3, "probability", words="probabilit* odds"),
+    _rule(
+        "reasoning",
+        3,
+        "combinatorics",
+        words="permutation* combination* combinazion* disposizion*",
+        pattern=r"how many (?:different )?ways|in quanti modi",
+    ),
+    _rule(
+        "reasoning",
+        3,
+        "logic puzzle",
+        words="liar liars riddle* puzzle* indovinell* rompicapo weighing weighings pesate",
+        pattern=r"always (?:lie|tells? the truth)|tells? the truth|mente sempre|dice la verità"
+        r"|\betichett\w+ .{0,30}sbagliat|where is the missing|bilancia a due piatti",
+    ),
+    _rule(
+        "reasoning",
+        3,
+        "syllogism",
+        pattern=r"\bif all\b|\bse tutti\b|\ball \w+ are \w+|possiamo concludere|can we conclude"
+        r"|\bdefinitely\b.{0,20}\?",
+    ),
+    _rule(
+        "reasoning",
+        2,
+        "asks for step-by-step reasoning",
+        words="justify giustifica* ragiona*",
+        pattern=r"step by step|passo (?:per|dopo) passo|show(?:ing)? your (?:reasoning|work)"
+        r"|spiegando le ipotesi",
+    ),
+    _rule(
+        "reasoning",
+        3,
+        "estimation",
+        words="fermi",
+        pattern=r"estimate how many|\bstima quant|how many .{0,40} (?:are there|in a year)",
+    ),
+    _rule("reasoning", 3, "percentage", pattern=r"\d+(?:[.,]\d+)?\s*%\s*(?:of|di|del|della)\b"),
+    _rule(
+        "reasoning",
+        1.5,
+        "math term '{m}'",
+        words="integer integers interi prime primes primo primi irrational irrazional* divisible"
+        " divisibil* theorem teorema raggiung* larger maggiore widget widgets machines die dice"
+        " dado dadi coin coins moneta monete exactly esattamente",
+        pattern=r"km/h|catch(?:es)? up|expected (?:value|number)|valore atteso|minimum number"
+        r"|numero minimo",
+    ),
+    # ---- analysis
+    _rule(
+        "analysis",
+        4,
+        "asks for a summary",
+        words="summar* riassum* sintesi tldr",
+        pattern=r"tl;dr|\bsum up\b|\bkey points\b",
+    ),
+    _rule(
+        "analysis",
+        3,
+        "comparison",
+        words="compare comparison confronta* confronto versus",
+        pattern=r"\bvs\.?\s|difference between|differenza (?:tra|fra|c'è tra)"
+        r"|\bor an? .{1,40}\bbetter\b|\bè meglio\b|which is better",
+    ),
+    _rule(
+        "analysis",
+        4,
+        "pros and cons",
+        words="advantages disadvantages vantaggi svantaggi strengths weaknesses weak tradeoff"
+        " tradeoffs",
+        pattern=r"pros and cons|pro e contro|punti (?:deboli|di forza)|trade-offs?",
+    ),
+    _rule(
+        "analysis",
+        3,
+        "verb '{m}'",
+        words="evaluat* assess* valuta* review commenta* critique critica*",
+        pattern=r"\bis (?:it|this) (?:worth|a good idea)",
+    ),
+    _rule(
+        "analysis",
+        3,
+        "analysis verb '{m}'",
+        words="analys* analyz* analizz* analisi interpret* trend trends andament* insight insights",
+        pattern=r"what does this suggest|\bcosa not|what do you see|most common|più frequent"
+        r"|problemi principali",
+    ),
+    _rule(
+        "analysis",
+        2,
+        "risk or recommendation",
+        words="risk risks rischi* mitigat* contromisur* recommendation raccomandazion*"
+        " consequences conseguenze implication implications",
+    ),
+    _rule(
+        "analysis",
+        1.5,
+        "asks for an explanation",
+        words="explain* spiega* why perché significato",
+        pattern=r"how does\b|come funziona|in (?:simple|plain) (?:words|terms)|in parole semplici"
+        r"|main idea|idea principale|\bcos'è|meaning of",
+    ),
+    _rule(
+        "analysis",
+        1,
+        "business or research term '{m}'",
+        words="data dati sales vendite churn market mercato revenue fatturato quarter trimestre"
+        " strateg* customer customers clienti review reviews recensioni complaints bilancio"
+        " margin* cfo inflation inflazione crisis crisi econom* gdpr compliance assumptions"
+        " ipotesi abstract methodolog* research ricerca conclusion* conclusione conclusioni"
+        " articolo article",
+        pattern=r"business plan",
+    ),
+    # ---- creative
+    _rule(
+        "creative",
+        4,
+        "creative form '{m}'",
+        words="poem poems poetry haiku limerick limericks sonnet sonnets song songs lyrics story"
+        " stories tale tales novel chapter screenplay scene dialogue slogan tagline jingle"
+        " backstory fable instagram tweet caption toast speech headline motto rhyme verse verses"
+        " poesia poesie filastrocc* canzone canzoni storia storie favola favole fiaba fiabe"
+        " racconto romanzo capitolo sceneggiatura scena dialogo nomi descrizione didascalia"
+        " brindisi discorso rima versi",
+        pattern=r"names for|product description|linkedin post|titles? for|testo di una canzone"
+        r"|post per|titol[oi] per",
+    ),
+    _rule(
+        "creative",
+        2,
+        "writing verb '{m}'",
+        pattern=r"^\s*(?:please |per favore )?(?:write|draft|compose|create|invent|come up with"
+        r"|describe|give me \w+ (?:catchy |original )?names|scrivi\w*|componi|crea|inventa"
+        r"|prepara|racconta|descrivi|dammi \w+ nomi)\b",
+    ),
+    _rule(
+        "creative",
+        4,
+        "rewrite for style",
+        pattern=r"\b(?:rewrite|rephrase|riscrivi|riformula)\b.{0,60}\b(?:more|più|sound|tono|tone"
+        r"|elegant|formal|enthusiastic)",
+    ),
+    _rule(
+        "creative",
+        2,
+        "style word '{m}'",
+        words="poetic* rhym* whimsical catchy accattivant* cordiale friendly warm elegant*"
+        " enthusiastic entusiast* originale originali cheesy stile",
+        pattern=r"in the style of|in stile|in rima",
+    ),
+    _rule(
+        "creative",
+        2,
+        "writing term '{m}'",
+        words="email mail letter lettera announc* annunci* invitation invito newsletter bedtime"
+        " fantasy dragon drago tavern*",
+        pattern=r"e-mail|once upon a time|c'era una volta",
+    ),
+    # ---- chat
+    _rule(
+        "chat",
+        5,
+        "small talk",
+        pattern=r"^\W*(?:hi|hello|hey|ciao|salve|buongiorno|buonasera|buonanotte|good (?:morning"
+        r"|evening|night)|thanks|thank you|thx|grazie|ok|okay|bye|goodbye|arrivederci|a dopo|lol"
+        r"|haha|ahah\w*|lmao|cool|great|perfetto|va bene)\b",
+    ),
+    _rule(
+        "chat",
+        5,
+        "personal question",
+        pattern=r"\bwho are you\b|\bchi sei\b|\bwhat(?:'s| is) your name\b|\bcome ti chiami\b"
+        r"|\bhow are you\b|\bcome stai\b|\bcome va\b|\bare you an? (?:bot|ai)\b",
+    ),
+    _rule(
+        "chat",
+        3,
+        "casual request",
+        words="favorite favourite preferito preferita",
+        pattern=r"\bdo you like\b|\bti piace\b|\bdo you enjoy\b"
+        r"|\brecommend (?:me )?an? (?:good )?(?:movie|film|book|song|restaurant)\b"
+        r"|\bconsigli\w* un (?:film|libro|ristorante)\b|\bmovie for tonight\b",
+    ),
+)
+
+_CHAT_FACT = re.compile(
+    r"^\s*(?:what(?:'s| is)|who(?:'s| is)|when|where|which|qual è|qual'è|chi è|dove|quando"
+    r"|che|quanti anni)\b[^?]{0,70}\?\s*$",
+    re.I,
+)
+_FOLLOW_UP = re.compile(
+    r"^\W*(?:and|also|now|then|what about|how about|same|again|e|ed|anche|ora|adesso|poi|invece"
+    r"|e se|lo stesso|ancora|ok(?:ay)?,? (?:but|ma|now|ora))\b",
+    re.I,
+)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s", re.M)
+_CONSTRAINT_WORDS = frozenset(
+    "and with without must should including con senza deve devono".split()  # noqa: SIM905
+)
+_DEMANDING = _rule(
+    "any",
+    1,
+    "demanding",
+    words="design* architecture architettura progett* system sistema migrat* rollout production"
+    " produzione scal* optimis* optimiz* ottimizz* concurren* distributed distribuit* chapter"
+    " capitolo novel romanzo screenplay teatral* prove dimostra* rank* ordina recommend*"
+    " raccomandazion* propon* propose mitigat* contromisur* idempoten* subtext sottintesi twist"
+    " methodolog* confounder confounders complete completa migliaia billion billions miliardi 1m",
+    pattern=r"lock-free|thread-safe|end-to-end|\d{3,5} (?:words|parole)|show that|colpo di scena"
+    r"|step by step|passo per passo",
+)
+_LIGHT = re.compile(
+    r"\b(?:haiku|slogan|tagline|one[- ]line|una riga|in one sentence|in una frase|quick"
+    r"|veloce|short summary|breve riassunto|names? for|nomi per|nome di|\d+ (?:catchy )?names"
+    r"|\w+ nomi|what's the difference|che differenza|how do i|how to|come faccio|come si"
+    r"|qual è il|what's the \w+ command|regex|one-liner)\b"
+)
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?")
+_QUANTITY_QUESTION = re.compile(
+    r"\bhow (?:much|many|long|far|fast|can you|do you)\b|\bcome (?:puoi|posso|misuri|fai)\b"
+    r"|\bwhen does\b|\bwhat time\b|\bquant[oiae]\b"
+    r"|\ba che ora\b|\bdopo quanto\b|\bwhich is (?:larger|bigger|smaller)\b"
+)
+_ANALYSIS_STRONG = frozenset(
+    {
+        "asks for a summary",
+        "pros and cons",
+        "verb '{m}'",
+        "analysis verb '{m}'",
+        "business or research term '{m}'",
+        "risk or recommendation",
+    }
+)
+_TOKEN = re.compile(r"[\w+#]+")
+_WORD = re.compile(r"[a-zàèéìíòóùç']+", re.I)
+_IT_WORDS = frozenset(
+    {
+        "il",
+        "lo",
+        "la",
+        "gli",
+        "le",
+        "un",
+        "una",
+        "uno",
+        "di",
+        "da",
+        "del",
+        "della",
+        "dei",
+        "delle",
+        "che",
+        "non",
+        "per",
+        "con",
+        "come",
+        "è",
+        "sono",
+        "questo",
+        "questa",
+        "quale",
+        "qual",
+        "cosa",
+        "perché",
+        "scrivi",
+        "fammi",
+        "dammi",
+        "ciao",
+        "grazie",
+        "mi",
+        "ti",
+        "ho",
+        "hai",
+        "mio",
+        "mia",
+        "nel",
+        "nella",
+        "e",
+        "sul",
+        "sulla",
+        "al",
+        "alla",
+        "ed",
+        "anche",
+        "più",
+        "molto",
+        "quanto",
+        "quanti",
+        "ma",
+        "se",
+        "tra",
+        "fra",
+        "ci",
+        "si",
+        "tutti",
+        "troppo",
+        "chi",
+        "sei",
+        "dopo",
+        "buongiorno",
+        "buonasera",
+        "fa",
+        "solito",
+        "quando",
+        "dove",
+        "questi",
+        "bene",
+        "tutto",
+        "buona",
+        "ehi",
+    }
+)
+_EN_WORDS = frozenset(
+    {
+        "the",
+        "an",
+        "and",
+        "is",
+        "are",
+        "to",
+        "of",
+        "what",
+        "how",
+        "can",
+        "you",
+        "this",
+        "that",
+        "my",
+        "write",
+        "with",
+        "for",
+        "on",
+        "it",
+        "does",
+        "why",
+        "which",
+        "your",
+        "me",
+        "be",
+        "was",
+        "have",
+        "has",
+        "from",
+        "by",
+        "at",
+        "or",
+        "if",
+        "not",
+        "but",
+        "please",
+        "hello",
+        "thanks",
+    }
+)
+_ACCENT = re.compile(r"[àèéìòù]|^(?:l|un|dell|all|nell|sull|dall|c|quest|dev|po)'")
+_HIGH_CONTEXT = 32_000
+_MEDIUM_CONTEXT = 8_000
+_LONG_CONVERSATION = 6
+
+
+def _language(words: Sequence[str]) -> Language:
+    # Accented words ("è", "perché", "città") count twice: strong Italian markers.
+    italian = sum(1 for w in words if w in _IT_WORDS) + sum(1 for w in words if _ACCENT.search(w))
+    english = sum(1 for w in words if w in _EN_WORDS)
+    return "it" if italian > english else "en"
+
+
+class TaskClassifier:
+    """Classifies prompts into task type and complexity with transparent rules."""
+
+    def classify(
+        self, prompt: str, *, history: Sequence[str] = (), context_tokens: int = 0
+    ) -> Classification:
+        """Classify `prompt`, given the earlier turns and the injected context size in tokens."""
+        head = prompt[:SCAN_CHARS]
+        lower = head.lower()
+        tokens = _TOKEN.findall(lower)
+        scores, signals = _score(head, lower, tokens)
+        words = _WORD.findall(lower[:1000])
+        language = _language(words)
+        prompt_tokens = estimate_tokens(prompt)
+        word_count = len(words)
+
+        if word_count > 40:
+            scores["chat"] *= 0.2  # long prompts are not small talk
+        best_own = max(scores.values())
+        if best_own < 0.5 and word_count <= 10 and _CHAT_FACT.match(head):
+            scores["chat"] += 2.0
+            signals.append("short factual question")
+            best_own = max(scores.values())
+
+        history_texts = [h for h in history[-2:] if h]
+        if history_texts and word_count <= 15 and best_own < 3.0 and scores["chat"] < 5:
+            past_text = "\n".join(history_texts)[:SCAN_CHARS]
+            past_lower = past_text.lower()
+            past, _ = _score(past_text, past_lower, _TOKEN.findall(past_lower))
+            past_type = _pick(past)
+            if past[past_type] > 0:
+                bonus = 2.0 if _FOLLOW_UP.match(head) else 1.0
+                scores[past_type] += bonus + min(past[past_type], 6.0) * 0.3
+                signals.append(f"follow-up to a {past_type} conversation")
+
+        if max(scores.values()) <= 0:
+            fallback = "chat" if word_count <= 8 else "analysis"
+            scores[fallback] += 0.5
+            signals.append("no strong signal" + (" (short message)" if fallback == "chat" else ""))
+
+        task = _pick(scores)
+        complexity = _complexity(
+            head, lower, tokens, task, prompt_tokens, context_tokens, len(history), signals
+        )
+        signals.append("italian" if language == "it" else "english")
+        return Classification(
+            task_type=task,
+            complexity=complexity,
+            signals=tuple(signals),
+            language=language,
+            prompt_tokens=prompt_tokens,
+            scores={k: round(v, 2) for k, v in scores.items()},
+        )
+
+
+def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, float], list[str]]:
+    scores = dict.fromkeys(_TIE_ORDER, 0.0)
+    signals: list[str] = []
+    fired: set[str] = set()
+    for rule in _RULES:
+        found = rule.match(text, lower, tokens)
+        if found is None:
+            continue
+        scores[rule.task] += rule.weight
+        fired.add(rule.label)
+        if "{m}" in rule.label:
+            shown = " ".join(found.split())[:40].lower()
+            signals.append(rule.label.replace("{m}", shown or "?"))
+        else:
+            signals.append(rule.label)
+    # A question with several quantities in it is a word problem ("how long do 10 workers take").
+    numbers = len(_NUMBER.findall(text[:1000]))
+    if numbers >= 2 and scores["coding"] < 3 and _QUANTITY_QUESTION.search(lower[:1000]):
+        scores["reasoning"] += 3
+        signals.append(f"word problem ({numbers} quantities)")
+    # "Difference between X and Y in JavaScript" is a programming question, not an essay.
+    if "mentions {m}" in fired and scores["analysis"] <= 4.5 and not fired & _ANALYSIS_STRONG:
+        scores["coding"] += 2
+        signals.append("question about a programming topic")
+    return scores, signals
+
+
+def _pick(scores: Mapping[str, float]) -> str:
+    best = _TIE_ORDER[0]
+    for task in _TIE_ORDER[1:]:
+        if scores[task] > scores[best]:
+            best = task
+    return best
+
+
+def _complexity(
+    text: str,
+    lower: str,
+    tokens: Sequence[str],
+    task: str,
+    prompt_tokens: int,
+    context_tokens: int,
+    turns: int,
+    signals: list[str],
+) -> Complexity:
+    # Any real task starts at medium; small talk starts at low.
+    points = 0 if task == "chat" else 1
+    if prompt_tokens >= 400:
+        points += 3
+        signals.append(f"long prompt ({prompt_tokens:,} tokens)")
+    elif prompt_tokens >= 120:
+        points += 2
+        signals.append(f"long prompt ({prompt_tokens:,} tokens)")
+    elif prompt_tokens >= 40:
+        points += 1
+    head = lower[:2000]
+    constraints = (
+        head.count(",")
+        + head.count(";")
+        + sum(1 for t in tokens if t in _CONSTRAINT_WORDS or t.startswith("inclus"))
+        + len(_BULLET.findall(text[:2000]))
+    )
+    if constraints >= 4:
+        points += 2 if constraints >= 7 else 1
+        signals.append(f"{constraints} constraints")
+    demanding = {t for t in tokens if t in _DEMANDING.exact or t.startswith(_DEMANDING.stems)}
+    if _DEMANDING.pattern is not None:
+        demanding.update(m.group(0) for m in _DEMANDING.pattern.finditer(head))
+    if demanding and task != "chat":
+        points += min(2, len(demanding))
+        signals.append("demanding: " + ", ".join(sorted(demanding)[:3]))
+    if task == "reasoning" and "verb 'prove'" in signals:
+        points += 1  # a proof is never a quick answer
+    if _LIGHT.search(lower[:400]):
+        points -= 1
+        signals.append("light request")
+    if context_tokens >= _HIGH_CONTEXT:
+        points += 3
+        signals.append(f"large context ({context_tokens:,} tokens)")
+    elif context_tokens >= _MEDIUM_CONTEXT:
+        points += 1
+        signals.append(f"large context ({context_tokens:,} tokens)")
+    if turns >= _LONG_CONVERSATION:
+        points += 1
+        signals.append(f"long conversation ({turns} turns)")
+    if points >= 3:
+        return "high"
+    if points >= 1:
+        return "medium"
+    return "low"

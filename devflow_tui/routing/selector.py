@@ -1,0 +1,633 @@
+"""Model selection: hard filters, then a transparent score, then a ranked list with reasons.
+
+Hard filters, in order (the first that fails is the reason shown in `excluded`):
+1. the model is in the excluded list (settings or criteria);
+2. it lacks a required capability ("tools", "vision", ...);
+3. the context does not fit: `context_tokens` + output tokens must be <= its window, where the
+   output is `max_output_tokens` (clamped to the model's own maximum) or, when not given, the
+   expected output below;
+4. it is in cooldown (circuit breaker open, see health.py);
+5. its worst-case cost exceeds the remaining budget. Worst case = prompt price x
+   `context_tokens` + completion price x output bound + request price, where the output bound
+   is `max_output_tokens` (clamped to the model's maximum), else the model's maximum
+   completion tokens, else what is left of its window. With a budget set, a model whose price
+   is unknown is excluded too (its worst case is unknowable).
+
+The pool is every chat model, or the preferred models (criteria, else the task's `models` in
+settings) when any of them exists in the catalog; when none does, the pool falls back to every
+chat model with a warning.
+
+Score (0..1) = weighted mean of
+- quality: the family table / prior for this task type (families.py);
+- price: the estimated cost of this request on a log scale, 1 for the cheapest survivor and
+  0 for 1000x dearer. Every cost gets half the cheapest paid cost added (so "free" is a small
+  advantage, not an infinite one) plus $0.002 x (1 - cost_priority) (so at balanced
+  priorities saving a fraction of a cent does not outweigh a clearly better model);
+- performance: 0.7 x smoothed success rate (prior 95 %, worth 4 samples) + 0.3 x speed, where
+  speed comes from p50 latency and p50 time to first token (no data = neutral 0.5).
+Weights: quality = complexity factor (low 0.35, medium 1.2, high 1.8) x (0.4 + 1.2 x
+performance_priority); price = 0.2 + 1.6 x cost_priority; performance = 0.3 + 0.5 x
+performance_priority. Models below the quality bar for the complexity (low 0.35, medium 0.5,
+high 0.68) rank after every model that clears it, so "cheapest" always means cheapest capable.
+
+A pinned model (criteria, else settings) goes first whenever it passes the hard filters. If it
+does not, or is not in the catalog, routing continues normally with a warning rather than an
+error: the user gets an answer, and the warning says why the pin was not honoured.
+
+Expected output tokens (for the estimated cost), by task type and complexity:
+
+    task       low   medium  high
+    chat       150    300     600
+    coding     400    900    2000
+    analysis   350    800    1600
+    creative   300    900    2500
+    reasoning  300   1000    2500
+
+All per-model numbers are precomputed once per catalog; a decision does float arithmetic
+over the pool and Decimal arithmetic only for the candidates it returns (and for the budget
+filter when a budget is set), so it stays well under a millisecond for 400 models.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from devflow_tui.config import RoutingSettings
+from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
+from devflow_tui.routing.families import match_family, quality_profile
+from devflow_tui.routing.health import HealthTracker, ModelHealth
+
+EXPECTED_OUTPUT_TOKENS: dict[str, dict[str, int]] = {
+    "chat": {"low": 150, "medium": 300, "high": 600},
+    "coding": {"low": 400, "medium": 900, "high": 2000},
+    "analysis": {"low": 350, "medium": 800, "high": 1600},
+    "creative": {"low": 300, "medium": 900, "high": 2500},
+    "reasoning": {"low": 300, "medium": 1000, "high": 2500},
+}
+QUALITY_BAR = {"low": 0.35, "medium": 0.5, "high": 0.68}
+_COMPLEXITY_WEIGHT = {"low": 0.35, "medium": 1.2, "high": 1.8}
+_INDIFFERENCE_USD = 0.002
+_PRIOR_SUCCESS = 0.95
+_PRIOR_WEIGHT = 4.0
+_LATENCY_REF_MS = 5000.0
+_TTFT_REF_MS = 1500.0
+MAX_FALLBACKS = 3
+MAX_CANDIDATES = 12
+
+
+@dataclass(frozen=True)
+class SelectionCriteria:
+    """What the request needs and what the user cares about."""
+
+    task_type: str = "chat"
+    complexity: str = "medium"
+    cost_priority: float = 0.5
+    performance_priority: float = 0.5
+    context_tokens: int = 0  # prompt + history + injected context
+    max_output_tokens: int | None = None
+    required_capabilities: Collection[str] = frozenset()
+    remaining_budget_usd: Decimal | None = None
+    preferred_models: Sequence[str] = ()
+    pinned_model: str | None = None
+    excluded_models: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model that passed the hard filters, with its score and why."""
+
+    model: CatalogModel
+    score: float
+    estimated_cost_usd: Decimal | None
+    worst_case_cost_usd: Decimal | None
+    quality: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    """The ranked candidates, the fallback chain, and what was left out and why."""
+
+    candidates: list[Candidate]
+    fallbacks: list[str]
+    excluded: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    expected_output_tokens: int = 0
+
+    @property
+    def chosen(self) -> CatalogModel | None:
+        """The winning model, None when nothing passed the filters."""
+        return self.candidates[0].model if self.candidates else None
+
+    @property
+    def chain(self) -> list[str]:
+        """The winner followed by its fallbacks, in the order to try them."""
+        return ([self.candidates[0].model.id] if self.candidates else []) + self.fallbacks
+
+
+@dataclass(slots=True)
+class _Entry:
+    """Per-model numbers precomputed once per catalog."""
+
+    model: CatalogModel
+    prompt: float | None
+    completion: float | None
+    request: float
+    quality: dict[str, float]
+    known_family: bool
+    max_completion: int | None
+
+
+@dataclass(slots=True)
+class _Scored:
+    entry: _Entry
+    cost: float | None
+    score: float
+    quality: float
+    capable: bool
+    success: float | None
+    latency: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    cheapest: float  # lowest estimated cost among capable survivors
+    best_quality: float
+
+
+@dataclass(slots=True)
+class _Ranking:
+    """Every survivor's sort row `(key, id, index)`; `_Scored` is built only for the ones shown."""
+
+    rows: list[tuple[float, str, int]]
+    survivors: list[_Entry]
+    costs: list[float | None]
+    task: str
+    measured: dict[str, ModelHealth]
+    summary: _Summary
+
+    def scored(self, row: tuple[float, str, int]) -> _Scored:
+        key, model_id, index = row
+        entry = self.survivors[index]
+        capable = key <= -2.0
+        health = self.measured.get(model_id)
+        return _Scored(
+            entry=entry,
+            cost=self.costs[index],
+            score=-key - (2.0 if capable else 0.0),
+            quality=entry.quality[self.task],
+            capable=capable,
+            success=health.success_rate if health is not None and health.samples else None,
+            latency=health.latency_p50 if health is not None else None,
+        )
+
+
+def _perf(health: ModelHealth) -> float:
+    """Measured performance in 0..1: smoothed success rate and p50 latency."""
+    if health.samples:
+        rate = health.success_rate or 0.0
+        success = (rate * health.samples + _PRIOR_SUCCESS * _PRIOR_WEIGHT) / (
+            health.samples + _PRIOR_WEIGHT
+        )
+    else:
+        success = _PRIOR_SUCCESS
+    latency, ttft = health.latency_p50, health.ttft_p50
+    speed = 0.5 if latency is None else min(1.0, 1.0 / (1.0 + latency / _LATENCY_REF_MS) + 0.1)
+    if ttft is not None:
+        # Time to first token is what a streaming user feels; weigh it like the total.
+        speed = 0.5 * speed + 0.5 * min(1.0, 1.0 / (1.0 + ttft / _TTFT_REF_MS) + 0.1)
+    return 0.7 * success + 0.3 * speed
+
+
+def expected_output_tokens(task_type: str, complexity: str) -> int:
+    """How many tokens an answer of this kind usually takes (see the module table)."""
+    row = EXPECTED_OUTPUT_TOKENS.get(task_type, EXPECTED_OUTPUT_TOKENS["analysis"])
+    return row.get(complexity, row["medium"])
+
+
+def _money(value: Decimal | None) -> str:
+    if value is None:
+        return "cost unknown"
+    if value == 0:
+        return "$0"
+    if value < Decimal("0.0001"):
+        return "<$0.0001"
+    return f"${value:.4f}" if value < 1 else f"${value:.2f}"
+
+
+def _tokens(count: int) -> str:
+    return f"{count / 1000:.0f}k" if count >= 10_000 else f"{count:,}"
+
+
+class ModelSelector:
+    """Ranks the catalog's models for one request; pure CPU, no I/O."""
+
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        health: HealthTracker,
+        routing_settings: RoutingSettings | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.health = health
+        self.settings = routing_settings or RoutingSettings()
+        newest = max((m.created for m in catalog if m.created), default=None)
+        self._entries: dict[str, _Entry] = {}
+        for model in catalog:
+            prompt = model.prompt_price
+            completion = model.completion_price
+            request = model.prices.get("request")
+            self._entries[model.id] = _Entry(
+                model=model,
+                prompt=float(prompt) if prompt is not None else None,
+                completion=float(completion) if completion is not None else None,
+                request=float(request) if request is not None else 0.0,
+                quality=quality_profile(model, newest),
+                known_family=match_family(model.id) is not None,
+                max_completion=model.max_completion_tokens,
+            )
+        self._chat = [self._entries[m.id] for m in catalog.chat_models()]
+        self._perf_cache: dict[str, float] = {}
+        self._perf_version = -1
+
+    # ------------------------------------------------------------------ public
+
+    def select(self, criteria: SelectionCriteria) -> RoutingDecision:
+        """Filter, score and rank the catalog for `criteria`."""
+        warnings: list[str] = []
+        excluded: list[tuple[str, str]] = []
+        task_defaults = self.settings.tasks.get(criteria.task_type)  # type: ignore[call-overload]
+        expected_out = expected_output_tokens(criteria.task_type, criteria.complexity)
+        if criteria.max_output_tokens:
+            expected_out = min(expected_out, criteria.max_output_tokens)
+
+        preferred = list(criteria.preferred_models) or (
+            list(task_defaults.models) if task_defaults else []
+        )
+        pool = self._pool(preferred, warnings)
+        banned = set(criteria.excluded_models) | set(self.settings.excluded_models)
+        survivors = self._filter(pool, criteria, banned, expected_out, excluded)
+
+        pinned_id = criteria.pinned_model or self.settings.pinned_model
+        pinned = self._pinned(pinned_id, criteria, banned, expected_out, survivors, warnings)
+
+        ranking = self._rank(survivors, criteria, expected_out)
+        rows = ranking.rows
+        if pinned is not None:
+            rows = [r for r in rows if r[1] == pinned.model.id] + [
+                r for r in rows if r[1] != pinned.model.id
+            ]
+        if ranking.rows and ranking.rows[0][0] > -2.0:
+            warnings.append(
+                f"no model clears the quality bar for {criteria.complexity} "
+                f"{criteria.task_type} tasks; using the best available"
+            )
+
+        chain = self._chain(rows, survivors)
+        keep_rows = rows[:MAX_CANDIDATES]
+        keep_rows.extend(r for r in rows[MAX_CANDIDATES:] if r[1] in chain)
+        keep = [ranking.scored(row) for row in keep_rows]
+        summary = ranking.summary
+        candidates = [
+            self._candidate(r, i, summary, criteria, expected_out, r.entry is pinned)
+            for i, r in enumerate(keep)
+        ]
+        return RoutingDecision(
+            candidates=candidates,
+            fallbacks=chain[1:],
+            excluded=excluded,
+            warnings=warnings,
+            expected_output_tokens=expected_out,
+        )
+
+    def _filter(
+        self,
+        pool: list[_Entry],
+        criteria: SelectionCriteria,
+        banned: set[str],
+        expected_out: int,
+        excluded: list[tuple[str, str]],
+    ) -> list[_Entry]:
+        """The hard filters: a float fast path for clear cases; `_reject` explains the rest."""
+        ctx = criteria.context_tokens
+        out = criteria.max_output_tokens or expected_out
+        required = frozenset(criteria.required_capabilities)
+        cooling = self.health.cooldowns() if self.health.has_open_breakers() else {}
+        budget = criteria.remaining_budget_usd
+        budget_f = float(budget) * 0.999 if budget is not None else math.inf
+        survivors: list[_Entry] = []
+        for entry in pool:
+            model = entry.model
+            limit = entry.max_completion
+            bound = out if not limit or out < limit else limit
+            if (
+                ctx + bound <= model.context_length
+                and model.id not in banned
+                and (not required or required <= model.capabilities)
+                and model.id not in cooling
+                and (budget is None or self._worst_case_f(entry, ctx, criteria) < budget_f)
+            ):
+                survivors.append(entry)
+                continue
+            why = self._reject(entry, criteria, banned, expected_out)
+            if why is None:
+                survivors.append(entry)  # on the budget line: the exact Decimal check passed
+            else:
+                excluded.append((model.id, why))
+        return survivors
+
+    @staticmethod
+    def _worst_case_f(entry: _Entry, ctx: int, criteria: SelectionCriteria) -> float:
+        if entry.prompt is None or entry.completion is None:
+            return math.inf
+        limit = entry.max_completion
+        out = criteria.max_output_tokens or limit
+        if out is None:
+            out = max(0, entry.model.context_length - ctx)
+        if limit and out > limit:
+            out = limit
+        return entry.prompt * ctx + entry.completion * out + entry.request
+
+    # ------------------------------------------------------------------ steps
+
+    def _pool(self, preferred: list[str], warnings: list[str]) -> list[_Entry]:
+        if not preferred:
+            return self._chat
+        found = [self._entries[m] for m in dict.fromkeys(preferred) if m in self._entries]
+        missing = [m for m in preferred if m not in self._entries]
+        if not found:
+            warnings.append(
+                "none of the preferred models is in the catalog ("
+                + ", ".join(missing[:5])
+                + "); choosing among every chat model"
+            )
+            return self._chat
+        if missing:
+            warnings.append("preferred models not in the catalog: " + ", ".join(missing[:5]))
+        return found
+
+    def _reject(
+        self,
+        entry: _Entry,
+        criteria: SelectionCriteria,
+        banned: set[str],
+        expected_out: int,
+    ) -> str | None:
+        model = entry.model
+        if model.id in banned:
+            return "excluded in settings"
+        for capability in criteria.required_capabilities:
+            if capability not in model.capabilities:
+                return f"no {capability} support"
+        out = self._output_bound(model, criteria, expected_out)
+        need = criteria.context_tokens + out
+        if need > model.context_length:
+            return f"context {model.context_length:,} < {need:,} tokens needed"
+        if self.health.in_cooldown(model.id):
+            left = self.health.cooldowns().get(model.id, 0.0)
+            return f"in cooldown after repeated failures ({left:.0f} s left)"
+        budget = criteria.remaining_budget_usd
+        if budget is not None:
+            worst = self._worst_case(entry, criteria)
+            if worst is None:
+                return "price unknown while a budget is set"
+            if worst > budget:
+                return f"worst case {_money(worst)} > {_money(budget)} left in the budget"
+        return None
+
+    @staticmethod
+    def _output_bound(model: CatalogModel, criteria: SelectionCriteria, expected: int) -> int:
+        out = criteria.max_output_tokens or expected
+        if model.max_completion_tokens:
+            out = min(out, model.max_completion_tokens)
+        return out
+
+    @staticmethod
+    def _worst_case(entry: _Entry, criteria: SelectionCriteria) -> Decimal | None:
+        model = entry.model
+        prompt, completion = model.prompt_price, model.completion_price
+        if prompt is None or completion is None:
+            return None
+        out = criteria.max_output_tokens or model.max_completion_tokens
+        if out is None:
+            out = max(0, model.context_length - criteria.context_tokens)
+        if model.max_completion_tokens:
+            out = min(out, model.max_completion_tokens)
+        request = model.prices.get("request", Decimal(0))
+        return prompt * criteria.context_tokens + completion * out + request
+
+    @staticmethod
+    def _estimate(model: CatalogModel, prompt_tokens: int, out: int) -> Decimal | None:
+        prompt, completion = model.prompt_price, model.completion_price
+        if prompt is None or completion is None:
+            return None
+        return prompt * prompt_tokens + completion * out + model.prices.get("request", Decimal(0))
+
+    def _pinned(
+        self,
+        pinned_id: str | None,
+        criteria: SelectionCriteria,
+        banned: set[str],
+        expected_out: int,
+        survivors: list[_Entry],
+        warnings: list[str],
+    ) -> _Entry | None:
+        if not pinned_id:
+            return None
+        entry = self._entries.get(pinned_id)
+        if entry is None:
+            warnings.append(
+                f"pinned model {pinned_id} is not in the catalog; routing automatically"
+            )
+            return None
+        if any(e is entry for e in survivors):
+            return entry
+        why = self._reject(entry, criteria, banned, expected_out)
+        if why is None:
+            survivors.append(entry)  # pinned but outside the preferred pool: still honoured
+            return entry
+        warnings.append(
+            f"pinned model {pinned_id} cannot take this request ({why}); routing automatically"
+        )
+        return None
+
+    def _rank(
+        self, survivors: list[_Entry], criteria: SelectionCriteria, expected_out: int
+    ) -> _Ranking:
+        """Score every survivor; best first (models clearing the quality bar before the rest)."""
+        if not survivors:
+            return _Ranking([], survivors, [], "chat", {}, _Summary(math.inf, 0.0))
+        ctx = criteria.context_tokens
+        costs: list[float | None] = []
+        cheapest_paid = math.inf
+        for entry in survivors:
+            if entry.prompt is None or entry.completion is None:
+                costs.append(None)
+                continue
+            limit = entry.max_completion
+            out = expected_out if not limit or expected_out < limit else limit
+            value = entry.prompt * ctx + entry.completion * out + entry.request
+            costs.append(value)
+            if 0 < value < cheapest_paid:
+                cheapest_paid = value
+        if cheapest_paid == math.inf:
+            cheapest_paid = 1e-6
+        cost_p = min(1.0, max(0.0, criteria.cost_priority))
+        # Savings of a fraction of a cent per request matter less the less the user
+        # cares about cost; at cost_priority 1 every fraction of a cent counts.
+        floor = cheapest_paid / 2 + _INDIFFERENCE_USD * (1.0 - cost_p)
+        log10 = math.log10
+        low = log10(floor + max(0.0, min((c for c in costs if c is not None), default=0.0)))
+
+        perf_p = min(1.0, max(0.0, criteria.performance_priority))
+        w_quality = _COMPLEXITY_WEIGHT.get(criteria.complexity, 1.0) * (0.4 + 1.2 * perf_p)
+        w_price = 0.2 + 1.6 * cost_p
+        w_perf = 0.3 + 0.5 * perf_p
+        total = w_quality + w_price + w_perf
+        bar = QUALITY_BAR.get(criteria.complexity, QUALITY_BAR["medium"])
+        task = criteria.task_type if criteria.task_type in EXPECTED_OUTPUT_TOKENS else "analysis"
+        measured = self.health.snapshot()
+        perfs = self._perfs(measured)
+        default_perf = 0.7 * _PRIOR_SUCCESS + 0.3 * 0.5
+        cheapest_capable = math.inf
+        best_quality = 0.0
+        any_capable = False
+
+        rows: list[tuple[float, str, int]] = []
+        for index, (entry, cost) in enumerate(zip(survivors, costs, strict=True)):
+            quality = entry.quality[task]
+            if cost is None:
+                price_score = 0.0  # unknown price: assume the worst
+            else:
+                price_score = 1.0 - (log10((cost if cost > 0 else 0.0) + floor) - low) / 3.0
+                if price_score < 0.0:
+                    price_score = 0.0
+            perf = perfs.get(entry.model.id, default_perf)
+            score = (w_quality * quality + w_price * price_score + w_perf * perf) / total
+            capable = quality >= bar
+            if capable:
+                any_capable = True
+                if cost is not None and cost < cheapest_capable:
+                    cheapest_capable = cost
+                if quality > best_quality:
+                    best_quality = quality
+            # One float orders everything: capable models first, then by score.
+            rows.append((-(score + (2.0 if capable else 0.0)), entry.model.id, index))
+        rows.sort()
+        if not any_capable:
+            cheapest_capable = min((c for c in costs if c is not None), default=math.inf)
+            best_quality = max(e.quality[task] for e in survivors)
+
+        return _Ranking(
+            rows=rows,
+            survivors=survivors,
+            costs=costs,
+            task=task,
+            measured=measured,
+            summary=_Summary(cheapest_capable, best_quality),
+        )
+
+    def _perfs(self, measured: dict[str, ModelHealth]) -> dict[str, float]:
+        """Performance score per measured model, recomputed only when the health data changed."""
+        if self._perf_version != self.health.version:
+            self._perf_cache = {model: _perf(health) for model, health in measured.items()}
+            self._perf_version = self.health.version
+        return self._perf_cache
+
+    @staticmethod
+    def _chain(rows: list[tuple[float, str, int]], survivors: list[_Entry]) -> list[str]:
+        """Winner and up to MAX_FALLBACKS next ones; one of them has a larger window if any does."""
+        if not rows:
+            return []
+        chain = [row[1] for row in rows[: 1 + MAX_FALLBACKS]]
+        window = survivors[rows[0][2]].model.context_length
+        if not any(
+            survivors[r[2]].model.context_length > window for r in rows[1 : 1 + MAX_FALLBACKS]
+        ):
+            larger = next(
+                (
+                    r[1]
+                    for r in rows[1 + MAX_FALLBACKS :]
+                    if survivors[r[2]].model.context_length > window
+                ),
+                None,
+            )
+            if larger is not None:  # only found past a full chain: replace its last fallback
+                chain[-1] = larger
+        return chain
+
+    def _candidate(
+        self,
+        scored: _Scored,
+        rank: int,
+        summary: _Summary,
+        criteria: SelectionCriteria,
+        expected_out: int,
+        pinned: bool,
+    ) -> Candidate:
+        model = scored.entry.model
+        out = expected_out
+        if model.max_completion_tokens:
+            out = min(out, model.max_completion_tokens)
+        estimate = self._estimate(model, criteria.context_tokens, out)
+        worst = self._worst_case(scored.entry, criteria)
+        return Candidate(
+            model=model,
+            score=scored.score,
+            estimated_cost_usd=estimate,
+            worst_case_cost_usd=worst,
+            quality=scored.quality,
+            reason=self._reason(scored, rank, summary, criteria, estimate, pinned),
+        )
+
+    @staticmethod
+    def _reason(
+        scored: _Scored,
+        rank: int,
+        summary: _Summary,
+        criteria: SelectionCriteria,
+        estimate: Decimal | None,
+        pinned: bool,
+    ) -> str:
+        task = criteria.task_type
+        quality = scored.quality
+        word = (
+            "top"
+            if quality >= 0.85
+            else "strong"
+            if quality >= 0.7
+            else "good"
+            if quality >= 0.5
+            else "basic"
+        )
+        if pinned:
+            lead = "pinned model"
+        elif not scored.capable:
+            lead = f"below the quality bar for {criteria.complexity} {task} tasks"
+        elif quality >= summary.best_quality and (
+            criteria.performance_priority > criteria.cost_priority
+            or scored.cost is None
+            or scored.cost > summary.cheapest
+        ):
+            lead = f"strongest {task} model"
+        elif scored.cost is not None and scored.cost <= summary.cheapest:
+            lead = f"cheapest model with {word} {task} quality"
+        elif scored.cost is not None and scored.cost <= max(summary.cheapest * 3, 1e-4):
+            lead = f"{word} {task} quality at a low price"
+        else:
+            lead = f"{word} {task} quality"
+        if not scored.entry.known_family and rank == 0:
+            lead += " (unknown family: judged by price, window and capabilities)"
+        size = criteria.context_tokens
+        parts = [f"{lead} that fits {_tokens(size)} tokens" if size >= 1000 else lead]
+        if scored.success is not None:
+            health = f"{scored.success:.0%} success"
+            if scored.latency is not None:
+                health += f", p50 {scored.latency / 1000:.1f} s"
+            parts.append(health)
+        cost = _money(estimate)
+        parts.append(cost if estimate is None else f"{cost} est.")
+        return "; ".join(parts)

@@ -1,0 +1,47 @@
+"""Every dashboard action with its key and description: one table for the bindings, the
+footer, the help screen and the command palette, so they cannot drift apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Action:
+    """One user action of the app."""
+
+    name: str  # the App action name, without `action_`
+    key: str
+    title: str  # shown in the footer and the command palette
+    description: str
+    show: bool = True
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("cancel", "escape", "Cancel", "Cancel the streaming answer (the partial text is kept)"),
+    Action("retry", "ctrl+r", "Retry", "Send the last prompt again (after a cut-off or cancel)"),
+    Action("copy_answer", "f2", "Copy", "Copy the last answer to the clipboard"),
+    Action("copy_code", "f3", "Copy code", "Copy the last code block of the last answer"),
+    Action("history", "f4", "History", "Past conversations, search, export, analytics report"),
+    Action("models", "f5", "Models", "Model catalog: prices, context, health; pin/exclude/prefer"),
+    Action("toggle_compact", "f6", "Compact", "Toggle compact mode (auto below 100 columns)"),
+    Action("new_conversation", "ctrl+n", "New", "Start a new conversation"),
+    Action("focus_prompt", "ctrl+l", "Prompt", "Focus the prompt editor", show=False),
+    Action("focus_overrides", "ctrl+o", "Overrides", "Focus the overrides (model pin, priorities)"),
+    Action("focus_context", "ctrl+g", "Context", "Add context (file, glob, claude:latest)", False),
+    Action("next_theme", "ctrl+t", "Theme", "Switch to the next theme", show=False),
+    Action("help", "f1", "Help", "Show this help"),
+)
+
+
+def bindings() -> list[Binding]:
+    """App bindings built from the action table (plus `?` for help)."""
+    # Function keys win over the focused widget (TextArea binds F5-F7 to selections).
+    result = [
+        Binding(a.key, a.name, a.title, show=a.show, priority=a.key.startswith("f"))
+        for a in ACTIONS
+    ]
+    result.append(Binding("question_mark", "help", "Help", show=False))
+    return result

@@ -1,0 +1,248 @@
+"""The Textual app and its factory, shared by `devflow` (the CLI) and the tests.
+
+First paint never waits for the network or the database: the gateway is opened in a worker
+while the dashboard shows "connecting…", and history is read in a thread worker afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.resources
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding
+
+from devflow_tui.config import Settings
+from devflow_tui.errors import DevflowError
+from devflow_tui.tui.actions import bindings
+from devflow_tui.tui.commands import DevflowCommands
+from devflow_tui.tui.gateway_port import DashboardGateway
+from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable
+from devflow_tui.tui.request_stats import RequestStats
+from devflow_tui.tui.screens.dashboard import DashboardScreen
+from devflow_tui.tui.screens.help import HelpScreen
+from devflow_tui.tui.screens.history import HistoryScreen
+from devflow_tui.tui.screens.models import ModelsScreen
+
+GatewayFactory = Callable[..., Awaitable[DashboardGateway]]
+
+COMPACT_BELOW = 110  # columns
+STYLES = importlib.resources.files("devflow_tui.styles")
+
+
+def _style_paths() -> list[str | Path]:
+    return [Path(str(STYLES / "app.tcss")), Path(str(STYLES / "screens.tcss"))]
+
+
+# What `open_gateway` imports on its way; loaded in a thread so the event loop keeps painting.
+WARM_MODULES = (
+    "devflow_tui.gateway.pipeline",
+    "devflow_tui.accounting.store",
+    "devflow_tui.accounting.budget",
+    "devflow_tui.accounting.cache",
+    "devflow_tui.accounting.reports",
+    "devflow_tui.openrouter.client",
+    "devflow_tui.routing.catalog",
+    "devflow_tui.routing.classifier",
+    "devflow_tui.routing.selector",
+    "devflow_tui.routing.health",
+    "devflow_tui.context.files",
+    "devflow_tui.keystore",
+    "devflow_tui.sim.server",
+)
+
+
+def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> int:
+    """Import the gateway's modules; returns how many loaded (a missing one is not an error here:
+    opening the gateway reports it properly)."""
+    loaded = 0
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+        loaded += 1
+    return loaded
+
+
+async def default_gateway_factory(settings: Settings, *, demo: bool | None = None) -> Any:
+    """`open_gateway` from the pipeline, imported late so the first paint does not wait for it."""
+    await asyncio.to_thread(warm_imports)
+    from devflow_tui.gateway.pipeline import open_gateway
+
+    return await open_gateway(settings, demo=demo)
+
+
+def default_request_builder(**fields: Any) -> Any:
+    """A `GatewayRequest` for the pipeline."""
+    from devflow_tui.gateway.pipeline import GatewayRequest
+
+    return GatewayRequest(**fields)
+
+
+class DevflowApp(App[None]):
+    """devflow's dashboard."""
+
+    TITLE = "devflow"
+    SUB_TITLE = "cost-aware model routing"
+    CSS_PATH: ClassVar[Any] = _style_paths()
+    COMMANDS: ClassVar[Any] = {*App.COMMANDS, DevflowCommands}
+    BINDINGS: ClassVar[Any] = [*bindings(), Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        gateway_factory: GatewayFactory = default_gateway_factory,
+        demo: bool | None = None,
+        request_builder: Callable[..., Any] = default_request_builder,
+        compact: bool | None = None,
+        claude_session: str | None = None,
+        project_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.gateway: DashboardGateway | None = None
+        self.gateway_error: str | None = None
+        self.stats = RequestStats()
+        self.build_request = request_builder
+        self._gateway_factory = gateway_factory
+        self._demo = demo
+        self._compact_forced = compact
+        self.compact = False
+        self.project_dir = project_dir
+        self.dashboard = DashboardScreen(self.stats, claude_session=claude_session)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.dashboard)
+        self._apply_compact(self.size.width)
+        # Paint first; the gateway (network, database, maybe the simulator) opens afterwards.
+        self.call_after_refresh(self._open_gateway)
+
+    async def on_unmount(self) -> None:
+        if self.gateway is not None:
+            gateway, self.gateway = self.gateway, None
+            try:
+                await gateway.aclose()
+            except Exception:  # closing is best effort; the user is already leaving
+                self.log.warning("gateway did not close cleanly")
+
+    @work(exclusive=True, group="gateway")
+    async def _open_gateway(self) -> None:
+        try:
+            gateway = await self._gateway_factory(self.settings, demo=self._demo)
+        except DevflowError as exc:
+            self.post_message(GatewayUnavailable(exc.message, exc.hint))
+            return
+        except Exception as exc:  # e.g. a port clash starting the demo server
+            self.post_message(GatewayUnavailable(f"Could not start: {exc}", None))
+            return
+        self.post_message(GatewayOpened(gateway))
+
+    def on_gateway_opened(self, message: GatewayOpened) -> None:
+        self.gateway = message.gateway
+        self.dashboard.gateway_ready(message.gateway)
+
+    def on_gateway_unavailable(self, message: GatewayUnavailable) -> None:
+        self.gateway_error = message.message
+        self.dashboard.gateway_unavailable(message.message)
+        text = message.message + (f"\n{message.hint}" if message.hint else "")
+        self.notify(text, title="Not connected", severity="error", timeout=30)
+
+    # ------------------------------------------------------------ layout
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_compact(event.size.width)
+
+    def _apply_compact(self, width: int) -> None:
+        forced = self._compact_forced
+        self.compact = forced if forced is not None else width < COMPACT_BELOW
+        self.dashboard.set_class(self.compact, "-compact")
+
+    # ------------------------------------------------------------ actions
+
+    async def action_cancel(self) -> None:
+        if self.screen is self.dashboard:
+            if self.dashboard.cancel_stream():
+                self.notify("Cancelled; the partial answer is kept.")
+        elif len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    async def action_retry(self) -> None:
+        await self.dashboard.retry()
+
+    def action_copy_answer(self) -> None:
+        self.dashboard.copy_answer()
+
+    def action_copy_code(self) -> None:
+        self.dashboard.copy_code()
+
+    def action_history(self) -> None:
+        """Open the screen, or close it when it is already showing (the key toggles)."""
+        if isinstance(self.screen, HistoryScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HistoryScreen())
+
+    def action_models(self) -> None:
+        """Open the screen, or close it when it is already showing (the key toggles)."""
+        if isinstance(self.screen, ModelsScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(ModelsScreen())
+
+    def action_help(self) -> None:
+        """Open the screen, or close it when it is already showing (the key toggles)."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen())
+
+    def action_toggle_compact(self) -> None:
+        self._compact_forced = not self.compact
+        self._apply_compact(self.size.width)
+
+    async def action_new_conversation(self) -> None:
+        await self.dashboard.new_conversation()
+
+    def action_focus_prompt(self) -> None:
+        self.dashboard.query_one("#prompt").focus()
+
+    def action_focus_overrides(self) -> None:
+        self.dashboard.query_one("#override-model").focus()
+
+    def action_focus_context(self) -> None:
+        self.dashboard.query_one("#context-input").focus()
+
+    def action_next_theme(self) -> None:
+        names = sorted(self.available_themes)
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    gateway_factory: GatewayFactory = default_gateway_factory,
+    demo: bool | None = None,
+    claude_session: str | None = None,
+    project_dir: Path | None = None,
+) -> DevflowApp:
+    """The dashboard for these settings; `demo=None` means demo mode when no API key is set.
+
+    `claude_session` ("latest", an id or a .jsonl path) is attached as context from the start;
+    `project_dir` is the project whose files, notes and Claude sessions are used.
+    """
+    return DevflowApp(
+        settings,
+        gateway_factory=gateway_factory,
+        demo=demo,
+        claude_session=claude_session,
+        project_dir=project_dir,
+    )

@@ -1,0 +1,34 @@
+"""Command palette entries (ctrl+p) for every dashboard action."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from devflow_tui.tui.actions import ACTIONS
+
+
+class DevflowCommands(Provider):
+    """One palette entry per action in `ACTIONS`, runnable from any screen."""
+
+    async def discover(self) -> Hits:
+        for action in ACTIONS:
+            yield DiscoveryHit(
+                f"{action.title} ({action.key})",
+                partial(self.app.run_action, action.name),
+                help=action.description,
+            )
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for action in ACTIONS:
+            text = f"{action.title} ({action.key})"
+            score = max(matcher.match(text), matcher.match(action.description))
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    partial(self.app.run_action, action.name),
+                    help=action.description,
+                )

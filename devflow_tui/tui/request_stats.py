@@ -1,0 +1,154 @@
+"""The numbers behind the latency and spend charts: recent requests per model.
+
+A small view model, fed once from the database at start-up and then by each completed
+request; the charts read it and never compute anything themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from devflow_tui.gateway.events import RequestOutcome
+from devflow_tui.tui.gateway_port import field_of
+
+
+@dataclass(frozen=True)
+class RequestSample:
+    """One finished request as the charts see it."""
+
+    model: str
+    ts: float
+    latency_ms: float | None
+    ttft_ms: float | None
+    tokens_per_s: float | None
+    cost_usd: Decimal | None
+
+
+@dataclass(frozen=True)
+class ModelLatency:
+    """Percentiles for one model over its recent requests."""
+
+    model: str
+    samples: int
+    ttft_p50: float | None
+    ttft_p95: float | None
+    latency_p50: float | None
+    latency_p95: float | None
+    tokens_per_s: float | None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no data."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def sample_from_row(row: Any) -> RequestSample | None:
+    """A chart sample from a store row; None for rows that never reached a model."""
+    model = field_of(row, "model")
+    if not model:
+        return None
+    return RequestSample(
+        model=str(model),
+        ts=_float(field_of(row, "ts")) or 0.0,
+        latency_ms=_float(field_of(row, "latency_ms")),
+        ttft_ms=_float(field_of(row, "ttft_ms")),
+        tokens_per_s=_float(field_of(row, "tokens_per_s")),
+        cost_usd=_decimal(field_of(row, "cost_usd")),
+    )
+
+
+def sample_from_outcome(outcome: RequestOutcome, ts: float) -> RequestSample | None:
+    """A chart sample from a finished request; None when no model served it."""
+    if not outcome.model:
+        return None
+    return RequestSample(
+        model=outcome.model,
+        ts=ts,
+        latency_ms=outcome.latency_ms,
+        ttft_ms=outcome.ttft_ms,
+        tokens_per_s=outcome.tokens_per_s,
+        cost_usd=outcome.cost_usd,
+    )
+
+
+class RequestStats:
+    """Recent samples per model (bounded) and the spend series, oldest first."""
+
+    def __init__(self, window: int = 50, spend_points: int = 500) -> None:
+        self.window = window
+        self._by_model: dict[str, deque[RequestSample]] = {}
+        self._spend: deque[tuple[float, Decimal]] = deque(maxlen=spend_points)
+        self.total_spend = Decimal(0)
+        self.unknown_cost = 0
+
+    def add(self, sample: RequestSample) -> None:
+        """Record one finished request."""
+        self._by_model.setdefault(sample.model, deque(maxlen=self.window)).append(sample)
+        if sample.cost_usd is None:
+            self.unknown_cost += 1
+        else:
+            self.total_spend += sample.cost_usd
+        self._spend.append((sample.ts, self.total_spend))
+
+    def extend(self, samples: Iterable[RequestSample]) -> None:
+        """Record many requests, in time order."""
+        for sample in sorted(samples, key=lambda s: s.ts):
+            self.add(sample)
+
+    def __len__(self) -> int:
+        return sum(len(samples) for samples in self._by_model.values())
+
+    def models(self) -> list[str]:
+        return sorted(self._by_model)
+
+    def latency(self) -> list[ModelLatency]:
+        """p50/p95 of time to first token and total latency, and mean tokens/s, per model."""
+        result = []
+        for model in self.models():
+            samples = self._by_model[model]
+            ttft = [s.ttft_ms for s in samples if s.ttft_ms is not None]
+            total = [s.latency_ms for s in samples if s.latency_ms is not None]
+            tps = [s.tokens_per_s for s in samples if s.tokens_per_s]
+            result.append(
+                ModelLatency(
+                    model=model,
+                    samples=len(samples),
+                    ttft_p50=percentile(ttft, 50),
+                    ttft_p95=percentile(ttft, 95),
+                    latency_p50=percentile(total, 50),
+                    latency_p95=percentile(total, 95),
+                    tokens_per_s=sum(tps) / len(tps) if tps else None,
+                )
+            )
+        return result
+
+    def spend_series(self) -> list[tuple[float, Decimal]]:
+        """Cumulative spend after each request, as (unix time, USD)."""
+        return list(self._spend)

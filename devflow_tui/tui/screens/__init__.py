@@ -1,0 +1,1 @@
+"""The dashboard's screens: main dashboard, history and analytics, models, help."""

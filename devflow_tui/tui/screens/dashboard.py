@@ -1,0 +1,400 @@
+"""The main dashboard: prompt, context and overrides; routing; conversation; budgets and charts.
+
+This screen turns gateway events into widget updates. It holds no routing or accounting logic:
+the gateway decides, records and reports; the screen only shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker
+
+from devflow_tui.errors import DevflowError
+from devflow_tui.gateway.events import (
+    AttemptFailed,
+    AttemptStarted,
+    BudgetAlert,
+    CacheHit,
+    ChunkReceived,
+    Completed,
+    Failed,
+    FirstToken,
+    GatewayEvent,
+    RequestOutcome,
+    RoutingDecided,
+)
+from devflow_tui.openrouter.wire import ChatMessage
+from devflow_tui.tui.gateway_port import DashboardGateway
+from devflow_tui.tui.messages import (
+    CreditsLoaded,
+    GatewayEventPosted,
+    HistoryLoaded,
+    RequestEnded,
+)
+from devflow_tui.tui.request_stats import RequestStats, sample_from_outcome, sample_from_row
+from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
+from devflow_tui.tui.widgets.context_list import ContextList
+from devflow_tui.tui.widgets.conversation import AnswerBlock, Conversation, code_blocks
+from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
+from devflow_tui.tui.widgets.latency_charts import (
+    LatencyChart,
+    SpendChart,
+    StatsChart,
+    ThroughputChart,
+)
+from devflow_tui.tui.widgets.overrides import Overrides
+from devflow_tui.tui.widgets.prompt_editor import PromptEditor
+from devflow_tui.tui.widgets.routing_pane import RoutingPane
+
+if TYPE_CHECKING:
+    from devflow_tui.tui.app import DevflowApp
+
+STREAM_GROUP = "stream"
+
+
+class DashboardScreen(Screen[None]):
+    """The screen the user lives in."""
+
+    app: DevflowApp
+
+    def __init__(self, stats: RequestStats, *, claude_session: str | None = None) -> None:
+        super().__init__(id="dashboard")
+        self.stats = stats
+        self._claude_session = claude_session
+        self.turns: list[ChatMessage] = []  # the conversation so far, sent as history
+        # None until the gateway creates the conversation in the store on the first request.
+        self.conversation_id: str | None = None
+        self.current: AnswerBlock | None = None
+        self._stream_worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        yield DemoIndicator(id="demo-indicator")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield ContextList(id="context")
+                yield Overrides(id="overrides")
+            with Vertical(id="center"):
+                yield Conversation(id="conversation")
+                yield PromptEditor(id="prompt")
+            with Vertical(id="right"):
+                yield RoutingPane(id="routing")
+                yield BudgetGauges(id="budgets", thresholds=self.app.settings.budget.thresholds)
+                with TabbedContent(id="charts"):
+                    with TabPane("Latency", id="tab-latency"):
+                        yield LatencyChart(self.stats, id="chart-latency")
+                    with TabPane("Tokens/s", id="tab-throughput"):
+                        yield ThroughputChart(self.stats, id="chart-throughput")
+                    with TabPane("Spend", id="tab-spend"):
+                        yield SpendChart(self.stats, id="chart-spend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._claude_session:
+            self.query_one(ContextList).add_spec(f"claude:{self._claude_session}")
+        self.query_one(PromptEditor).focus()
+
+    # ------------------------------------------------------------ gateway lifecycle
+
+    def gateway_ready(self, gateway: DashboardGateway) -> None:
+        """Fill the panes that depend on the gateway; slow reads go to workers."""
+        indicator = self.query_one(DemoIndicator)
+        if gateway.demo:
+            indicator.show_demo()
+        else:
+            indicator.show_live(gateway.settings.base_url)
+        models = [str(getattr(m, "id", m)) for m in (gateway.catalog or [])]
+        self.query_one(Overrides).set_models(sorted(models))
+        self.refresh_budgets()
+        self._load_history()
+        self._load_credits()
+
+    def gateway_unavailable(self, message: str) -> None:
+        self.query_one(DemoIndicator).show_offline(message)
+
+    def refresh_budgets(self, views: list[Any] | None = None) -> None:
+        gateway = self.app.gateway
+        if gateway is None:
+            return
+        if views is None:
+            try:
+                views = gateway.budget_status()
+            except DevflowError as exc:
+                self.notify(exc.message, title="Budgets", severity="warning")
+                return
+        self.run_worker(self.query_one(BudgetGauges).show_budgets(views), group="budgets")
+
+    @work(thread=True, group="history", exclusive=True)
+    def _load_history(self) -> None:
+        """Seed the charts from the database without blocking the event loop."""
+        gateway = self.app.gateway
+        if gateway is None:
+            return
+        try:
+            rows = gateway.store.recent_requests(500)
+        except Exception as exc:  # a locked/corrupt DB must not take the dashboard down
+            self.app.call_from_thread(
+                self.notify, f"Could not read history: {exc}", severity="warning"
+            )
+            return
+        samples = [s for s in (sample_from_row(r) for r in rows) if s is not None]
+        self.post_message(HistoryLoaded(samples))
+
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        self.stats.extend(message.samples)
+        self.replot()
+
+    @work(group="credits", exclusive=True)
+    async def _load_credits(self) -> None:
+        gateway = self.app.gateway
+        if gateway is None:
+            return
+        try:
+            key, credits = await gateway.credits()
+        except Exception:  # credits are optional decoration; never an error for the user
+            key, credits = None, None
+        self.post_message(CreditsLoaded(key, credits))
+
+    def on_credits_loaded(self, message: CreditsLoaded) -> None:
+        self.query_one(BudgetGauges).show_credits(message.key, message.credits)
+
+    def replot(self) -> None:
+        for chart in self.query(StatsChart):
+            chart.replot()
+
+    # ------------------------------------------------------------ sending
+
+    async def on_prompt_editor_submitted(self, message: PromptEditor.Submitted) -> None:
+        await self.send_prompt(message.text)
+
+    async def send_prompt(self, prompt: str) -> None:
+        """Start one request: show the turn, then stream it in an async worker."""
+        gateway = self.app.gateway
+        if gateway is None:
+            self.notify("Still connecting; try again in a moment.", severity="warning")
+            return
+        if self.streaming:
+            self.notify("A request is streaming; press esc to cancel it first.")
+            return
+        overrides = self.query_one(Overrides).values()
+        context = self.query_one(ContextList)
+        request = self.app.build_request(
+            prompt=prompt,
+            history=list(self.turns),
+            model=overrides.model,
+            cost_priority=overrides.cost_priority,
+            performance_priority=overrides.performance_priority,
+            max_tokens=overrides.max_tokens,
+            conversation_id=self.conversation_id,
+            context_specs=context.file_specs,
+            claude_session=context.claude_session,
+            project_dir=self.app.project_dir,
+        )
+        routing = self.query_one(RoutingPane)
+        routing.reset()
+        if overrides.model:
+            routing.show_pinned(overrides.model)
+        local_id = uuid.uuid4().hex
+        self.current = await self.query_one(Conversation).add_turn(local_id, prompt)
+        self._stream_worker = self._stream(gateway, request, local_id, prompt)
+
+    @property
+    def streaming(self) -> bool:
+        worker = self._stream_worker
+        return worker is not None and not worker.is_finished
+
+    @work(exclusive=True, group=STREAM_GROUP)
+    async def _stream(
+        self, gateway: DashboardGateway, request: Any, local_id: str, prompt: str
+    ) -> None:
+        """Run the request; events come back as messages, the outcome as RequestEnded."""
+
+        def on_event(event: GatewayEvent) -> None:
+            self.post_message(GatewayEventPosted(event))
+
+        try:
+            outcome = await gateway.run(request, on_event)
+        except asyncio.CancelledError:
+            self._adopt_conversation(request)
+            self.post_message(RequestEnded(local_id, None, cancelled=True))
+            raise
+        except DevflowError as exc:
+            self.post_message(
+                RequestEnded(
+                    local_id, None, error=exc.message, hint=exc.hint, category=str(exc.category)
+                )
+            )
+            return
+        except Exception as exc:  # the app never crashes on a provider or network surprise
+            self.post_message(
+                RequestEnded(local_id, None, error=f"Unexpected error: {exc}", category="internal")
+            )
+            return
+        self._adopt_conversation(request)
+        self.post_message(RequestEnded(local_id, outcome))
+
+    def _adopt_conversation(self, request: Any) -> None:
+        # The gateway creates the stored conversation on the first request and sets its id.
+        conversation_id = getattr(request, "conversation_id", None)
+        if conversation_id:
+            self.conversation_id = str(conversation_id)
+
+    # ------------------------------------------------------------ events
+
+    async def on_gateway_event_posted(self, message: GatewayEventPosted) -> None:
+        event = message.event
+        answer = self.current
+        routing = self.query_one(RoutingPane)
+        if isinstance(event, ChunkReceived):
+            if answer is not None:
+                await answer.append(event.text)
+        elif isinstance(event, RoutingDecided):
+            routing.show_decision(event)
+            if answer is not None:
+                answer.set_label(f"{event.model} · {event.task_type}/{event.complexity}…")
+        elif isinstance(event, AttemptStarted):
+            routing.attempt_started(event)
+            if answer is not None:
+                answer.set_label(f"{event.model} · attempt {event.attempt}…")
+        elif isinstance(event, AttemptFailed):
+            routing.attempt_failed(event)
+        elif isinstance(event, FirstToken):
+            routing.first_token(event)
+            if answer is not None:
+                answer.set_label(f"{event.model} · streaming…")
+        elif isinstance(event, CacheHit):
+            routing.cache_hit(event)
+        elif isinstance(event, BudgetAlert):
+            text = event.message or (
+                f"Budget {event.budget}: {event.threshold:.0%} reached "
+                f"(${event.spent_usd} of ${event.limit_usd})."
+            )
+            self.notify(
+                text, title="Budget", severity="warning" if event.threshold < 1 else "error"
+            )
+        elif isinstance(event, Failed):
+            refused = event.category == "budget"
+            if refused:
+                routing.refused(event.message)
+            else:
+                routing.failed(event.category, event.message, event.hint)
+            self.notify(
+                event.message + (f"\n{event.hint}" if event.hint else ""),
+                title="Refused: over budget" if refused else f"Request failed ({event.category})",
+                severity="error",
+            )
+        elif isinstance(event, Completed):
+            routing.completed(event.outcome)
+
+    async def on_request_ended(self, message: RequestEnded) -> None:
+        answer = self.current
+        routing = self.query_one(RoutingPane)
+        if message.cancelled:
+            if answer is not None:
+                await answer.mark_cancelled()
+                self._remember(answer.prompt, answer.text)
+            routing.log_line("cancelled by user", "yellow")
+            return
+        if message.outcome is not None:
+            await self._finish(message.outcome)
+            return
+        text = message.error or "The request failed."
+        if message.category == "budget":
+            routing.refused(text)
+        else:
+            routing.failed(message.category or "error", text, message.hint)
+        self.notify(
+            text + (f"\n{message.hint}" if message.hint else ""),
+            title="Refused" if message.category == "budget" else "Request failed",
+            severity="error",
+        )
+        if answer is not None:
+            await answer.mark_failed("refused" if message.category == "budget" else text)
+
+    async def _finish(self, outcome: RequestOutcome) -> None:
+        answer = self.current
+        if answer is not None:
+            await answer.finish(outcome)
+            self._remember(answer.prompt, answer.text or outcome.text)
+        if outcome.context:
+            self.query_one(ContextList).show_injected(outcome.context)
+        # Ask the gateway rather than trusting outcome.budget: it is read after the store settled.
+        self.refresh_budgets()
+        sample = sample_from_outcome(outcome, time.time())
+        if sample is not None and outcome.status in {"ok", "error", "cancelled"}:
+            self.stats.add(sample)
+            self.replot()
+
+    def _remember(self, prompt: str, text: str) -> None:
+        self.turns.append(ChatMessage(role="user", content=prompt))
+        if text:
+            self.turns.append(ChatMessage(role="assistant", content=text))
+
+    # ------------------------------------------------------------ actions
+
+    def cancel_stream(self) -> bool:
+        """Cancel the running stream, if any; the partial answer stays on screen."""
+        if self._stream_worker is not None and not self._stream_worker.is_finished:
+            self._stream_worker.cancel()
+            return True
+        return False
+
+    async def retry(self) -> None:
+        """Send the last prompt again (after a cut-off, cancelled or failed answer)."""
+        answer = self.query_one(Conversation).last_answer
+        if answer is None:
+            self.notify("Nothing to retry yet.")
+            return
+        # The earlier attempt stays visible but is not sent as history twice.
+        if self.turns and self.turns[-1].role == "assistant":
+            self.turns = self.turns[:-2]
+        elif self.turns and self.turns[-1].role == "user":
+            self.turns = self.turns[:-1]
+        await self.send_prompt(answer.prompt)
+
+    def copy_answer(self) -> None:
+        answer = self.query_one(Conversation).last_answer
+        if answer is None or not answer.text:
+            self.notify("No answer to copy yet.")
+            return
+        self.app.copy_to_clipboard(answer.text)
+        self.notify("Answer copied to the clipboard.")
+
+    def copy_code(self) -> None:
+        answer = self.query_one(Conversation).last_answer
+        blocks = code_blocks(answer.text) if answer is not None else []
+        if not blocks:
+            self.notify("The last answer has no code block.")
+            return
+        self.app.copy_to_clipboard(blocks[-1])
+        self.notify(f"Code block copied ({len(blocks[-1].splitlines())} lines).")
+
+    async def new_conversation(self) -> None:
+        self.cancel_stream()
+        self.turns = []
+        self.conversation_id = None
+        self.current = None
+        await self.query_one(Conversation).clear_turns()
+        self.query_one(RoutingPane).reset()
+
+    async def open_conversation(
+        self, conversation_id: str, messages: list[tuple[str, str, str | None]]
+    ) -> None:
+        """Continue a saved conversation: show its turns and send them as history."""
+        self.cancel_stream()
+        self.conversation_id = conversation_id
+        self.current = None
+        self.turns = [
+            ChatMessage(role="user" if role == "user" else "assistant", content=content)
+            for role, content, _ in messages
+        ]
+        await self.query_one(Conversation).load(messages)

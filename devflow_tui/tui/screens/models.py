@@ -1,0 +1,198 @@
+"""The models screen: catalog with prices, context, capabilities and measured health.
+
+Pin, exclude and prefer change the live settings and are saved to the config file.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from devflow_tui.errors import ConfigError
+from devflow_tui.tui.config_file import save_routing_preferences
+from devflow_tui.tui.gateway_port import catalog_models, field_of
+from devflow_tui.tui.money import ms
+
+if TYPE_CHECKING:
+    from devflow_tui.tui.app import DevflowApp
+
+MILLION = Decimal(1_000_000)
+
+
+def per_million(price: Decimal | None) -> str:
+    """USD per million tokens, or "unknown"."""
+    if price is None:
+        return "unknown"
+    value = (price * MILLION).quantize(Decimal("0.001")).normalize()
+    return f"${value:f}"
+
+
+def health_text(health: Any, model: str) -> str:
+    """`98% ok · p50 840 ms` from the health tracker; `no data` before any request."""
+    if health is None:
+        return "—"
+    try:
+        if health.in_cooldown(model):
+            return "cooldown"
+        stats = health.stats(model)
+    except Exception:  # health is advisory; an odd tracker must not break the screen
+        return "—"
+    samples = field_of(stats, "samples", 0) or 0
+    if not samples:
+        return "no data"
+    rate = field_of(stats, "success_rate")
+    p50 = field_of(stats, "latency_p50")
+    rate_text = f"{rate:.0%} ok" if rate is not None else "?"
+    return f"{rate_text} · p50 {ms(p50)} · n={samples}"
+
+
+class ModelsScreen(Screen[None]):
+    """A table of every model; keys change the routing preferences."""
+
+    app: DevflowApp
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("p", "pin", "Pin"),
+        Binding("x", "exclude", "Exclude"),
+        Binding("f", "prefer", "Prefer"),
+        Binding("f5", "app.pop_screen", "Back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="models")
+        self.model_ids: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        yield Static("", id="models-prefs")
+        table: DataTable[str] = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("", "model", "in $/M", "out $/M", "context", "capabilities", "health")
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_table()
+        self.query_one("#models-table", DataTable).focus()
+
+    @property
+    def routing(self) -> Any:
+        return self.app.settings.routing
+
+    def _flags(self, model: str) -> str:
+        flags = ""
+        if self.routing.pinned_model == model:
+            flags += "📌"
+        if model in self.routing.excluded_models:
+            flags += "✗"
+        if model in self.app.settings.preferred_models:
+            flags += "★"
+        return flags
+
+    def refresh_table(self) -> None:
+        gateway = self.app.gateway
+        table = self.query_one("#models-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        self.model_ids = []
+        models = catalog_models(gateway.catalog if gateway is not None else None)
+        health = gateway.health if gateway is not None else None
+        for model in models:
+            model_id = str(field_of(model, "id"))
+            prices = field_of(model, "prices", {}) or {}
+            context = field_of(model, "context_length")
+            capabilities = ", ".join(sorted(field_of(model, "capabilities", ()) or ()))
+            if field_of(model, "free", False):
+                capabilities = ", ".join(filter(None, ["free", capabilities]))
+            self.model_ids.append(model_id)
+            table.add_row(
+                self._flags(model_id),
+                model_id,
+                per_million(prices.get("prompt")),
+                per_million(prices.get("completion")),
+                f"{context:,}" if context else "?",
+                capabilities or "text",
+                health_text(health, model_id),
+                key=model_id,
+            )
+        if self.model_ids and cursor >= 0:
+            table.move_cursor(row=min(cursor, len(self.model_ids) - 1))
+        prefs = [
+            f"pinned: {self.routing.pinned_model or 'none'}",
+            f"excluded: {len(self.routing.excluded_models)}",
+            f"preferred: {', '.join(self.app.settings.preferred_models) or 'all'}",
+        ]
+        if not models:
+            prefs.append("catalog not loaded yet")
+        self.query_one("#models-prefs", Static).update(" · ".join(prefs))
+
+    @property
+    def selected(self) -> str | None:
+        table = self.query_one("#models-table", DataTable)
+        if not self.model_ids or table.cursor_row < 0:
+            return None
+        return self.model_ids[min(table.cursor_row, len(self.model_ids) - 1)]
+
+    def action_pin(self) -> None:
+        """Pin the selected model for every request (again to unpin)."""
+        model = self.selected
+        if model is None:
+            return
+        self.routing.pinned_model = None if self.routing.pinned_model == model else model
+        self._save(f"Pinned {model}." if self.routing.pinned_model else "Unpinned.")
+
+    def action_exclude(self) -> None:
+        """Never route to the selected model (again to allow it)."""
+        model = self.selected
+        if model is None:
+            return
+        excluded = list(self.routing.excluded_models)
+        if model in excluded:
+            excluded.remove(model)
+            note = f"{model} allowed again."
+        else:
+            excluded.append(model)
+            note = f"{model} excluded from routing."
+        self.routing.excluded_models = excluded
+        self._save(note)
+
+    def action_prefer(self) -> None:
+        """Add the selected model to (or remove it from) the preferred pool."""
+        model = self.selected
+        if model is None:
+            return
+        preferred = list(self.app.settings.preferred_models)
+        if model in preferred:
+            preferred.remove(model)
+            note = f"{model} removed from preferred models."
+        else:
+            preferred.append(model)
+            note = f"{model} added to preferred models."
+        self.app.settings.preferred_models = preferred
+        gateway = self.app.gateway
+        if gateway is not None and gateway.settings is not self.app.settings:
+            # Demo mode runs on a copy of the settings (its base URL points at the simulator).
+            gateway.settings.preferred_models = preferred
+        self._save(note)
+
+    def _save(self, note: str) -> None:
+        path = self.app.settings.config_path
+        if path is not None:
+            try:
+                save_routing_preferences(
+                    path,
+                    pinned_model=self.routing.pinned_model,
+                    excluded_models=list(self.routing.excluded_models),
+                    preferred_models=list(self.app.settings.preferred_models),
+                )
+            except ConfigError as exc:
+                self.notify(str(exc), title="Not saved", severity="error")
+                return
+            note += f" Saved to {path}."
+        self.notify(note)
+        self.refresh_table()

@@ -1,0 +1,245 @@
+"""The conversation: user turns and streamed Markdown answers with a footer per answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from devflow_tui.gateway.events import RequestOutcome
+from devflow_tui.tui.money import ms, usd
+
+# Textual re-parses the last Markdown block on every append, so one huge block (a long code
+# listing, or text without blank lines) costs O(n^2). Long answers are therefore streamed into
+# a new Markdown widget every SEGMENT_CHARS characters, at a line break.
+SEGMENT_CHARS = 2000
+
+_FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The contents of the fenced code blocks in `markdown`, in order."""
+    return [match.group(2) for match in _FENCE.finditer(markdown)]
+
+
+def answer_footer(outcome: RequestOutcome) -> str:
+    """`model · $cost · tokens · latency · ttft` for one finished answer."""
+    tokens = f"{outcome.prompt_tokens:,}→{outcome.completion_tokens:,} tok"
+    parts = [
+        outcome.model or "no model",
+        usd(outcome.cost_usd),
+        tokens,
+        f"latency {ms(outcome.latency_ms)}",
+        f"ttft {ms(outcome.ttft_ms)}",
+    ]
+    if outcome.tokens_per_s:
+        parts.append(f"{outcome.tokens_per_s:.0f} tok/s")
+    if outcome.cache_hit:
+        parts.append("cache hit")
+    if outcome.fallbacks:
+        parts.append("after " + ", ".join(outcome.fallbacks))
+    return " · ".join(parts)
+
+
+class UserTurn(Static):
+    """One prompt as the user sent it."""
+
+
+class AnswerBlock(Vertical):
+    """One answer: label, streamed Markdown body and a footer with model, cost and timings."""
+
+    def __init__(self, request_id: str, prompt: str, *, text: str = "") -> None:
+        super().__init__(classes="answer")
+        self.request_id = request_id
+        self.prompt = prompt
+        self.text = text
+        self.state = "streaming" if not text else "done"
+        self._stream: MarkdownStream | None = None
+        self._segment_chars = 0  # characters streamed into the current Markdown widget
+        self._partial_line = ""  # text after the last newline, to follow code fences
+        self._fence: str | None = None  # the opening line of the code fence we are inside
+        self._synthetic = 0  # fence lines added at segment boundaries (not part of the answer)
+
+    def compose(self) -> ComposeResult:
+        yield Static("waiting for a model…", classes="answer-label")
+        yield Markdown(self.text or None, classes="answer-body")
+        yield Static("", classes="answer-footer")
+
+    @property
+    def label(self) -> str:
+        return str(self.query_one(".answer-label", Static).content)
+
+    @property
+    def footer(self) -> str:
+        return str(self.query_one(".answer-footer", Static).content)
+
+    def set_label(self, text: str) -> None:
+        self.query_one(".answer-label", Static).update(text)
+
+    def set_footer(self, text: str) -> None:
+        self.query_one(".answer-footer", Static).update(text)
+
+    @property
+    def segments(self) -> list[Markdown]:
+        """The Markdown widgets holding this answer (more than one for long answers)."""
+        return list(self.query(".answer-body").results(Markdown))
+
+    @property
+    def shown_chars(self) -> int:
+        """How many characters of the answer the Markdown widgets hold so far."""
+        return sum(len(m.source) for m in self.segments) - self._synthetic
+
+    async def append(self, fragment: str) -> None:
+        """Add streamed text; MarkdownStream batches fragments when they come faster than frames."""
+        if not fragment:
+            return
+        self.text += fragment
+        cut = fragment.rfind("\n")
+        if self._segment_chars + len(fragment) > SEGMENT_CHARS and cut >= 0:
+            head, tail = fragment[: cut + 1], fragment[cut + 1 :]
+            await self._write(head)
+            await self._next_segment()
+            await self._write(tail)
+        else:
+            await self._write(fragment)
+
+    async def _write(self, text: str) -> None:
+        if not text:
+            return
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.segments[-1])
+        self._segment_chars += len(text)
+        self._track_fences(text)
+        await self._stream.write(text)
+
+    def _track_fences(self, text: str) -> None:
+        lines = (self._partial_line + text).split("\n")
+        self._partial_line = lines.pop()
+        for line in lines:
+            marker = line.strip()
+            if self._fence is None:
+                if marker.startswith(("```", "~~~")):
+                    self._fence = marker
+            elif marker.startswith(self._fence[:3]) and not marker.strip(self._fence[0]):
+                self._fence = None
+
+    async def _next_segment(self) -> None:
+        """Close the current Markdown widget and continue the answer in a new one."""
+        fence = self._fence
+        if fence is not None and self._stream is not None:
+            closing = fence[:3] + "\n"
+            self._synthetic += len(closing)
+            await self._stream.write(closing)
+        await self._end_stream()
+        segment = Markdown(classes="answer-body")
+        await self.mount(segment, after=self.segments[-1])
+        self._segment_chars = 0
+        self._stream = Markdown.get_stream(segment)
+        if fence is not None:
+            # Reopen the code block (same language) so highlighting carries on.
+            self._synthetic += len(fence) + 1
+            await self._stream.write(fence + "\n")
+
+    async def _end_stream(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.stop()
+
+    async def finish(self, outcome: RequestOutcome) -> None:
+        """The answer is complete (or ended early): show its footer and any incomplete mark."""
+        await self._end_stream()
+        if outcome.text and not self.text:
+            # A cache hit or a non-streamed answer arrives whole.
+            self.text = outcome.text
+            await self.segments[0].update(outcome.text)
+        self.set_label(f"{outcome.model or 'no model'}")
+        footer = answer_footer(outcome)
+        if outcome.status == "cancelled":
+            self.state = "cancelled"
+            self.add_class("-cancelled")
+            footer = "CANCELLED · " + footer
+        elif outcome.status in {"refused", "error"} and not self.text:
+            self.state = "failed"
+            self.add_class("-incomplete")
+            word = "REFUSED" if outcome.status == "refused" else "FAILED"
+            footer = f"{word} · {outcome.error_message or outcome.error_category or 'error'}"
+            self.set_label(word.lower())
+            self.set_footer(footer)
+            return
+        elif outcome.status != "ok" or not outcome.complete:
+            self.state = "incomplete"
+            self.add_class("-incomplete")
+            why = outcome.error_message or outcome.finish_reason or "cut off"
+            footer = f"INCOMPLETE ({why}) · ctrl+r retry · " + footer
+        else:
+            self.state = "done"
+        self.set_footer(footer)
+
+    async def mark_cancelled(self) -> None:
+        """The user cancelled the stream; the partial answer stays."""
+        await self._end_stream()
+        if self.state == "streaming":
+            self.state = "cancelled"
+            self.add_class("-cancelled")
+            self.set_footer("CANCELLED · partial answer kept · ctrl+r retry")
+
+    async def mark_failed(self, message: str) -> None:
+        """The request failed; keep any partial text and offer a retry."""
+        await self._end_stream()
+        if self.state in {"streaming", "done"}:
+            self.state = "incomplete" if self.text else "failed"
+            self.add_class("-incomplete")
+            self.set_footer(f"INCOMPLETE · {message} · ctrl+r retry")
+
+
+class Conversation(VerticalScroll):
+    """The scrolling list of turns; anchored so streamed text stays in view."""
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    @property
+    def answers(self) -> list[AnswerBlock]:
+        return list(self.query(AnswerBlock))
+
+    @property
+    def last_answer(self) -> AnswerBlock | None:
+        answers = self.answers
+        return answers[-1] if answers else None
+
+    def answer_for(self, request_id: str) -> AnswerBlock | None:
+        for answer in reversed(self.answers):
+            if answer.request_id == request_id:
+                return answer
+        return None
+
+    async def add_turn(self, request_id: str, prompt: str) -> AnswerBlock:
+        """Show the prompt and an empty answer waiting for the stream."""
+        answer = AnswerBlock(request_id, prompt)
+        await self.mount_all([UserTurn(prompt, classes="user-turn", markup=False), answer])
+        self.anchor()
+        return answer
+
+    async def load(self, turns: Sequence[tuple[str, str, str | None]]) -> None:
+        """Replace the view with a saved conversation: (role, content, model) per message."""
+        await self.remove_children()
+        widgets: list[Static | AnswerBlock] = []
+        prompt = ""
+        for index, (role, content, model) in enumerate(turns):
+            if role == "user":
+                prompt = content
+                widgets.append(UserTurn(content, classes="user-turn", markup=False))
+            else:
+                answer = AnswerBlock(f"saved-{index}", prompt, text=content)
+                widgets.append(answer)
+                answer.call_after_refresh(answer.set_label, model or "assistant")
+        if widgets:
+            await self.mount_all(widgets)
+        self.scroll_end(animate=False)
+
+    async def clear_turns(self) -> None:
+        await self.remove_children()

@@ -1,0 +1,95 @@
+"""Latency, throughput and spend charts (plotext), redrawn when a request completes."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+from devflow_tui.tui.request_stats import RequestStats
+
+
+def short_model(model: str, width: int = 14) -> str:
+    """`openai/gpt-4o-mini` -> `gpt-4o-mini`, cut to fit a bar label."""
+    name = model.rsplit("/", 1)[-1]
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+class StatsChart(PlotextPlot):
+    """A plot that owns a reference to the stats and redraws only when told to."""
+
+    title = ""
+
+    def __init__(self, stats: RequestStats, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.stats = stats
+        self.points = 0  # how many data points the last replot drew
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.replot()
+
+    def replot(self) -> None:
+        """Rebuild the figure from the stats (called on completion, never per token)."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title)
+        self.points = self.draw()
+        if not self.points:
+            plt.title(f"{self.title} — no data yet")
+        self.refresh()
+
+    def draw(self) -> int:
+        raise NotImplementedError
+
+
+class LatencyChart(StatsChart):
+    """Time to first token and total latency per model, p50 and p95 (seconds)."""
+
+    title = "latency per model (s): ttft p50/p95, total p50/p95"
+
+    def draw(self) -> int:
+        rows = self.stats.latency()
+        if not rows:
+            return 0
+        labels = [short_model(r.model) for r in rows]
+        series = [
+            [(r.ttft_p50 or 0) / 1000 for r in rows],
+            [(r.ttft_p95 or 0) / 1000 for r in rows],
+            [(r.latency_p50 or 0) / 1000 for r in rows],
+            [(r.latency_p95 or 0) / 1000 for r in rows],
+        ]
+        # textual-plotext's stub names it `label`; plotext 5 itself takes `labels`.
+        self.plt.multiple_bar(
+            labels,
+            series,
+            labels=["ttft p50", "ttft p95", "total p50", "total p95"],  # type: ignore[call-arg]
+        )
+        return len(rows)
+
+
+class ThroughputChart(StatsChart):
+    """Mean output tokens per second per model."""
+
+    title = "tokens/s per model"
+
+    def draw(self) -> int:
+        rows = [r for r in self.stats.latency() if r.tokens_per_s]
+        if not rows:
+            return 0
+        self.plt.bar([short_model(r.model) for r in rows], [r.tokens_per_s or 0 for r in rows])
+        return len(rows)
+
+
+class SpendChart(StatsChart):
+    """Cumulative spend after each request."""
+
+    title = "spend over requests (USD)"
+
+    def draw(self) -> int:
+        series = self.stats.spend_series()
+        if not series:
+            return 0
+        # Plotext draws floats; the figures shown as text elsewhere stay Decimal.
+        self.plt.plot(list(range(1, len(series) + 1)), [float(v) for _, v in series])
+        self.plt.xlabel("request #")
+        return len(series)

@@ -1,0 +1,58 @@
+"""The multi-line prompt editor: enter sends, shift+enter or ctrl+j starts a new line."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j"})
+
+
+class PromptEditor(TextArea):
+    """A TextArea where enter submits the prompt instead of inserting a newline."""
+
+    DEFAULT_CSS = """
+    PromptEditor { height: 5; min-height: 3; }
+    """
+
+    class Submitted(Message):
+        """The user pressed enter on a non-empty prompt."""
+
+        def __init__(self, editor: PromptEditor, text: str) -> None:
+            super().__init__()
+            self.editor = editor
+            self.text = text
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(
+            "",
+            id=id,
+            classes=classes,
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            placeholder="Ask anything… (enter sends, shift+enter/ctrl+j new line)",
+        )
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.submit()
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            start, end = self.selection
+            self._replace_via_keyboard("\n", start, end)
+            return
+        await super()._on_key(event)
+
+    def submit(self) -> None:
+        """Send the prompt (when not blank) and clear the editor."""
+        text = self.text.strip()
+        if not text:
+            return
+        self.post_message(self.Submitted(self, text))
+        self.clear()

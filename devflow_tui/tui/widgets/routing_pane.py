@@ -1,0 +1,116 @@
+"""The routing decision as it happens: classification, ranked candidates, then each attempt."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, RichLog, Static
+
+from devflow_tui.gateway.events import (
+    AttemptFailed,
+    AttemptStarted,
+    CacheHit,
+    FirstToken,
+    RequestOutcome,
+    RoutingDecided,
+)
+from devflow_tui.tui.money import ms, usd
+
+
+class RoutingPane(Vertical):
+    """Decision summary, candidates table and the attempts log of the current request."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # Plain copies of what the log shows, for tests and the help of screen readers.
+        self.lines: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Routing", classes="pane-title")
+        yield Static("Send a prompt to see how it is routed.", id="routing-decision")
+        table: DataTable[str] = DataTable(id="routing-candidates", cursor_type="row")
+        table.add_columns("model", "score", "est. cost", "reason")
+        yield table
+        yield RichLog(id="routing-attempts", markup=True, wrap=True, max_lines=200)
+
+    @property
+    def decision_text(self) -> str:
+        return str(self.query_one("#routing-decision", Static).content)
+
+    def reset(self) -> None:
+        """Clear the pane for a new request."""
+        self.lines.clear()
+        self.query_one("#routing-decision", Static).update("Routing…")
+        self.query_one("#routing-candidates", DataTable).clear()
+        self.query_one("#routing-attempts", RichLog).clear()
+
+    def log_line(self, text: str, style: str | None = None) -> None:
+        """Append one line to the attempts log."""
+        self.lines.append(text)
+        log = self.query_one("#routing-attempts", RichLog)
+        log.write(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
+
+    def show_decision(self, event: RoutingDecided) -> None:
+        signals = ", ".join(event.signals) if event.signals else "none"
+        lines = [
+            f"task {event.task_type} · complexity {event.complexity}",
+            f"signals: {signals}",
+            f"chosen: {event.model}",
+        ]
+        if event.fallbacks:
+            lines.append("fallbacks: " + " → ".join(event.fallbacks))
+        if event.context_tokens:
+            lines.append(f"context: {event.context_tokens:,} tokens")
+        self.query_one("#routing-decision", Static).update("\n".join(lines))
+        table = self.query_one("#routing-candidates", DataTable)
+        table.clear()
+        for candidate in event.candidates:
+            table.add_row(
+                candidate.model,
+                f"{candidate.score:.2f}",
+                usd(candidate.estimated_cost_usd),
+                candidate.reason,
+            )
+
+    def show_pinned(self, model: str) -> None:
+        self.query_one("#routing-decision", Static).update(f"pinned: {model} (routing skipped)")
+
+    def attempt_started(self, event: AttemptStarted) -> None:
+        self.log_line(f"#{event.attempt} → {event.model}")
+
+    def attempt_failed(self, event: AttemptFailed) -> None:
+        record = event.record
+        status = f"HTTP {record.status}" if record.status else "no response"
+        what = record.error or "error"
+        if event.next_model is None:
+            then = "giving up"
+        elif event.next_model == record.model:
+            then = "retrying"
+        else:
+            then = f"falling back to {event.next_model}"
+        cooldown = " · model in cooldown" if event.cooldown else ""
+        message = f" — {record.message}" if record.message else ""
+        self.log_line(f"✗ {record.model}: {what} ({status}){message}; {then}{cooldown}", "red")
+
+    def first_token(self, event: FirstToken) -> None:
+        self.log_line(f"first token from {event.model} after {ms(event.ttft_ms)}", "green")
+
+    def cache_hit(self, event: CacheHit) -> None:
+        saved = f", saved {usd(event.saved_usd)}" if event.saved_usd is not None else ""
+        self.log_line(f"cache hit for {event.model}{saved}", "green")
+
+    def completed(self, outcome: RequestOutcome) -> None:
+        self.log_line(
+            f"✓ {outcome.model}: {usd(outcome.cost_usd)} · {ms(outcome.latency_ms)}", "green"
+        )
+
+    def failed(self, category: str, message: str, hint: str | None = None) -> None:
+        self.log_line(f"✗ {category}: {message}" + (f" {hint}" if hint else ""), "red")
+
+    def refused(self, message: str) -> None:
+        self.query_one("#routing-decision", Static).update(f"Refused: {message}")
+        self.log_line(f"refused: {message}", "red")
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")

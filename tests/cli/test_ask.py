@@ -1,0 +1,155 @@
+"""`devflow ask`: streaming, JSON, exit codes, stdin, and no traceback on any failure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from devflow_tui.sim import Fault, SimServer
+from tests.cli.conftest import Invoke
+
+ASK_KEYS = {
+    "text",
+    "model",
+    "requested_model",
+    "task_type",
+    "complexity",
+    "fallbacks",
+    "attempts",
+    "usage",
+    "cost_usd",
+    "cost_source",
+    "latency_ms",
+    "ttft_ms",
+    "generation_id",
+    "complete",
+    "cache_hit",
+    "budget",
+    "context",
+}
+
+
+def test_ask_streams_plain_text(devflow: Invoke) -> None:
+    result = devflow("ask", "write a haiku about rain")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("[simulated answer from ")
+    assert result.stderr == ""
+
+
+def test_ask_json_has_every_documented_key(devflow: Invoke, sim: SimServer) -> None:
+    result = devflow("ask", "--json", "--no-stream", "Explain how a B-tree index works")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data.keys() >= ASK_KEYS
+    assert data["model"] == sim.requests[-1].json["model"]
+    assert data["cost_source"] == "reported"
+    assert data["usage"]["prompt_tokens"] > 0
+    assert data["complete"] is True
+    assert data["attempts"] == [
+        {
+            "model": data["model"],
+            "status": 200,
+            "error": None,
+            "latency_ms": data["attempts"][0]["latency_ms"],
+        }
+    ]
+    assert isinstance(data["cost_usd"], str)
+
+
+def test_ask_reads_stdin(devflow: Invoke, sim: SimServer) -> None:
+    result = devflow("ask", "-", "--json", input="Scrivi una poesia sul mare d'inverno")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["task_type"] == "creative"
+    assert "Scrivi una poesia" in json.dumps(sim.requests[-1].json)
+
+
+def test_no_key_exits_2_with_guidance(devflow: Invoke) -> None:
+    result = devflow("ask", "hello", key=False)
+    assert result.exit_code == 2
+    assert "devflow auth set" in result.stderr
+    assert "--demo" in result.stderr
+
+
+def test_demo_flag_works_without_key(devflow: Invoke) -> None:
+    result = devflow("ask", "--demo", "--json", "hello", key=False)
+    assert result.exit_code == 0, result.stderr
+    assert "[simulated answer" in json.loads(result.stdout)["text"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(401, 3), (402, 4), (403, 6), (400, 6), (503, 5), (429, 5)],
+)
+def test_exit_codes(devflow: Invoke, sim: SimServer, status: int, code: int, fake_key: str) -> None:
+    sim.add_fault(Fault(kind="http_error", status=status, times=None))
+    result = devflow("ask", "--model", "openai/gpt-4o-mini", "hello")
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("devflow: ")
+    assert fake_key not in result.stderr + result.stdout
+
+
+def test_cut_off_stream_prints_what_arrived_and_exits_5(devflow: Invoke, sim: SimServer) -> None:
+    sim.add_fault(Fault(kind="abrupt_close", after_chunks=4))
+    result = devflow("ask", "--model", "openai/gpt-4o-mini", "tell me a story")
+    assert result.exit_code == 5
+    assert result.stdout.startswith("[simulated answer")
+    assert "cut off" in result.stderr
+
+
+def test_cut_off_json_marks_incomplete(devflow: Invoke, sim: SimServer) -> None:
+    sim.add_fault(Fault(kind="mid_stream_error", after_chunks=2, status=502))
+    result = devflow("ask", "--json", "--model", "openai/gpt-4o-mini", "tell me a story")
+    assert result.exit_code == 5
+    data = json.loads(result.stdout)
+    assert data["complete"] is False
+    assert data["text"]
+
+
+def test_empty_prompt_is_a_usage_error(devflow: Invoke) -> None:
+    result = devflow("ask", "-", input="   \n")
+    assert result.exit_code == 2
+    assert "empty" in result.stderr
+
+
+def test_bad_setting_exits_2_naming_it(devflow: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "abc")
+    result = devflow("ask", "hello")
+    assert result.exit_code == 2
+    assert "OPENROUTER_MAX_RETRIES" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_budget_refusal_exits_4(
+    devflow: Invoke, sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_COST_BUDGET_USD", "0.0000001")
+    result = devflow("ask", "--model", "anthropic/claude-opus-4.1", "hello")
+    assert result.exit_code == 4
+    assert "budget" in result.stderr
+    assert not [r for r in sim.requests if r.path == "/chat/completions"]
+
+
+def test_context_file_is_injected_and_listed(
+    devflow: Invoke, sim: SimServer, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("The deploy script lives in tools/deploy.sh\n")
+    result = devflow("ask", "--json", "--context", str(notes), "where is the deploy script?")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert any("notes.md" in c["source"] for c in data["context"])
+    assert "tools/deploy.sh" in json.dumps(sim.requests[-1].json)
+
+
+def test_cache_hit_reported(devflow: Invoke, sim: SimServer) -> None:
+    first = devflow("ask", "--json", "What is a monad?")
+    second = devflow("ask", "--json", "What is a monad?")
+    assert json.loads(first.stdout)["cache_hit"] is False
+    assert json.loads(second.stdout)["cache_hit"] is True
+    third = devflow("ask", "--json", "--no-cache", "What is a monad?")
+    assert json.loads(third.stdout)["cache_hit"] is False
+    assert len([r for r in sim.requests if r.path == "/chat/completions"]) == 2

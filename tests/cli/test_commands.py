@@ -1,0 +1,169 @@
+"""The other commands: route, models, auth, note, context show, report, sim config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from devflow_tui.sim import SimServer
+from tests.cli.conftest import Invoke
+
+
+def test_route_json_sends_nothing(devflow: Invoke, sim: SimServer) -> None:
+    result = devflow("route", "--json", "Prove that the square root of 2 is irrational")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["task_type"] == "reasoning"
+    assert data["model"] == data["candidates"][0]["model"]
+    assert {"model", "score", "estimated_cost_usd", "reason"} <= data["candidates"][0].keys()
+    assert data["signals"]
+    assert isinstance(data["fallbacks"], list) and data["fallbacks"]
+    assert not [r for r in sim.requests if r.path == "/chat/completions"]
+
+
+def test_route_overrides(devflow: Invoke) -> None:
+    cheap = json.loads(
+        devflow(
+            "route", "--json", "--cost-priority", "1", "--task", "coding", "fix this bug"
+        ).stdout
+    )
+    strong = json.loads(
+        devflow(
+            "route",
+            "--json",
+            "--cost-priority",
+            "0",
+            "--performance-priority",
+            "1",
+            "--task",
+            "coding",
+            "fix this bug",
+        ).stdout
+    )
+    assert cheap["task_type"] == strong["task_type"] == "coding"
+    price = {c["model"]: c["estimated_cost_usd"] for c in cheap["candidates"]}
+    assert cheap["model"] != strong["model"]
+    assert price[cheap["model"]] is not None
+
+
+def test_route_text_output(devflow: Invoke) -> None:
+    result = devflow("route", "ciao, come stai?")
+    assert result.exit_code == 0
+    assert "task: chat" in result.stdout
+    assert "model:" in result.stdout
+
+
+def test_route_rejects_bad_priority(devflow: Invoke) -> None:
+    result = devflow("route", "--cost-priority", "3", "x")
+    assert result.exit_code == 2
+
+
+def test_models_lists_catalog_with_prices(devflow: Invoke) -> None:
+    result = devflow("models", "--json", "--refresh")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["source"] == "live"
+    nano = next(m for m in data["models"] if m["id"] == "openai/gpt-5-nano")
+    assert nano["prompt_per_million_usd"] == "0.05"
+    assert nano["completion_per_million_usd"] == "0.4"
+    assert devflow("models").stdout.splitlines()[0].endswith("per million tokens")
+
+
+def test_auth_set_status_clear(devflow: Invoke, fake_key: str) -> None:
+    home = Path(os.environ["DEVFLOW_HOME"])
+    result = devflow("auth", "set", input=fake_key + "\n", key=False)
+    assert result.exit_code == 0, result.stderr
+    assert fake_key not in result.stdout
+    assert fake_key[-4:] in result.stdout
+    cred = home / "credentials"
+    assert cred.read_text().strip() == fake_key
+    assert stat.S_IMODE(cred.stat().st_mode) == 0o600
+    status = devflow("auth", "status", key=False)
+    assert status.exit_code == 0
+    assert "from file" in status.stdout
+    assert "label" in status.stdout
+    assert fake_key not in status.stdout
+    cleared = devflow("auth", "clear", key=False)
+    assert cleared.exit_code == 0
+    assert not cred.exists()
+    assert devflow("auth", "status", key=False).exit_code == 2
+
+
+def test_auth_set_rejects_junk(devflow: Invoke) -> None:
+    result = devflow("auth", "set", "--key", "not a key", key=False)
+    assert result.exit_code == 2
+
+
+def test_auth_status_with_rejected_key(devflow: Invoke, sim: SimServer, fake_key: str) -> None:
+    sim.config.valid_keys = {"sk-or-v1-someoneelse"}
+    result = devflow("auth", "status")
+    assert result.exit_code == 3
+    assert fake_key not in result.stderr
+
+
+def test_notes_round_trip_and_injection(devflow: Invoke, sim: SimServer) -> None:
+    assert devflow("note", "list").stdout.startswith("No notes")
+    added = devflow("note", "add", "Always answer with type hints")
+    assert added.exit_code == 0
+    devflow("note", "add", "--global", "Prefer metric units")
+    listed = json.loads(devflow("note", "list", "--json").stdout)
+    assert {n["text"] for n in listed} == {"Always answer with type hints", "Prefer metric units"}
+    result = devflow("ask", "--json", "write a python add function")
+    assert "Always answer with type hints" in json.dumps(sim.requests[-1].json)
+    assert any(c["kind"] == "note" for c in json.loads(result.stdout)["context"])
+    note_id = str(listed[0]["id"])
+    assert devflow("note", "rm", note_id).exit_code == 0
+    assert devflow("note", "rm", note_id).exit_code == 2
+
+
+def test_context_show_json(devflow: Invoke, tmp_path: Path, sim: SimServer) -> None:
+    src = tmp_path / "app.py"
+    src.write_text("API_KEY=sk-or-v1-" + "ab" * 20 + "\nprint('hi')\n")
+    result = devflow("context", "show", "--json", "--context", str(src), "review @" + str(src))
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["sources"][-1]["kind"] == "file"
+    assert data["secrets_removed"] >= 1
+    assert "ab" * 20 not in result.stdout
+    assert not [r for r in sim.requests if r.path == "/chat/completions"]
+    text = devflow("context", "show", "--context", str(src), "x")
+    assert "tok" in text.stdout
+
+
+def test_context_show_missing_file(devflow: Invoke, tmp_path: Path) -> None:
+    result = devflow("context", "show", "--context", str(tmp_path / "nope.py"), "x")
+    assert result.exit_code in (2, 6)
+    assert "nope.py" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_handoff_without_claude_data_is_clear(devflow: Invoke) -> None:
+    result = devflow("handoff")
+    assert result.exit_code == 2
+    assert "CLAUDE_CONFIG_DIR" in result.stderr
+
+
+def test_sim_bad_config(devflow: Invoke, tmp_path: Path) -> None:
+    bad = tmp_path / "sim.toml"
+    bad.write_text("time_scale = 'fast'\n")
+    result = devflow("sim", "--config", str(bad))
+    assert result.exit_code == 2
+    assert "sim.toml" in result.stderr
+
+
+@pytest.mark.parametrize("by", ["model", "task", "day"])
+def test_report_json_after_requests(devflow: Invoke, by: str, tmp_path: Path) -> None:
+    devflow("ask", "write a python add function")
+    devflow("ask", "ciao!")
+    csv_path = tmp_path / "r.csv"
+    result = devflow("report", "--json", "--by", by, "--csv", str(csv_path))
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["totals"]["requests"] == 2
+    assert {"by_model", "by_task", "savings", "recommendations", "budgets"} <= data.keys()
+    assert csv_path.read_text().count("\n") >= 2
+    assert devflow("report").exit_code == 0

@@ -1,0 +1,154 @@
+"""Files as context: paths, globs, directories with .gitignore, refusals, @mentions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devflow_tui.context.errors import ContextError
+from devflow_tui.context.files import extract_mentions, file_sources
+
+
+def _tree(base: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = base / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    base = tmp_path / "repo"
+    (base / ".git").mkdir(parents=True)
+    _tree(
+        base,
+        {
+            ".gitignore": "build/\n*.log\n!keep.log\n",
+            "src/app.py": "print('app')\n",
+            "src/util.py": "X = 1",
+            "src/.gitignore": "generated.py\n",
+            "src/generated.py": "# generated\n",
+            "src/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00",
+            "src/latin1.txt": "caf\xe9".encode("latin-1"),
+            "build/out.py": "print('built')\n",
+            "debug.log": "noise\n",
+            "keep.log": "kept\n",
+            ".git/config": "[core]\n",
+            "README.md": "# Readme\n",
+        },
+    )
+    return base
+
+
+def test_directory_walk_respects_gitignore_and_records_refusals(repo: Path) -> None:
+    sources = file_sources(["."], repo)
+    read = {s.ref: s for s in sources if s.refused is None}
+    refused = {s.ref: s.refused for s in sources if s.refused is not None}
+    assert sorted(read) == [
+        "file:.gitignore",
+        "file:README.md",
+        "file:keep.log",
+        "file:src/.gitignore",
+        "file:src/app.py",
+        "file:src/util.py",
+    ]
+    assert refused == {
+        "file:src/latin1.txt": "binary or not UTF-8 text",
+        "file:src/logo.png": "binary (contains NUL bytes)",
+    }
+    app = read["file:src/app.py"]
+    assert (app.name, app.kind, app.content) == (
+        "file src/app.py (1 lines)",
+        "file",
+        "print('app')\n",
+    )
+    assert read["file:src/util.py"].name == "file src/util.py (1 lines)"
+    assert app.tokens > 0 and app.path == repo / "src" / "app.py"
+
+
+def test_globs_are_filtered_by_gitignore(repo: Path) -> None:
+    sources = file_sources(["**/*.py"], repo)
+    assert [s.ref for s in sources] == ["file:src/app.py", "file:src/util.py"]
+    with pytest.raises(ContextError, match=r"no files match '\*\*/\*.rs'"):
+        file_sources(["**/*.rs"], repo)
+
+
+def test_explicit_files_are_read_even_when_ignored_but_refused_loudly(repo: Path) -> None:
+    [built] = file_sources(["build/out.py"], repo)
+    assert built.content == "print('built')\n"
+    with pytest.raises(ContextError, match=r"cannot use src/logo.png as context: binary"):
+        file_sources(["src/logo.png"], repo)
+    with pytest.raises(ContextError, match=r"no such file or directory: nope\.py"):
+        file_sources(["nope.py"], repo)
+
+
+def test_ignored_or_empty_directory_is_an_error(repo: Path) -> None:
+    with pytest.raises(ContextError, match="no files to read in build"):
+        file_sources(["build"], repo)
+    (repo / "empty").mkdir()
+    with pytest.raises(ContextError, match="it is empty or ignored"):
+        file_sources(["empty"], repo)
+
+
+def test_size_limits(repo: Path) -> None:
+    _tree(repo, {"big.txt": "x" * 2048})
+    with pytest.raises(
+        ContextError, match=r"big.txt as context: too large \(2 KB; the limit is 1 KB\)"
+    ):
+        file_sources(["big.txt"], repo, max_bytes=1024)
+    sources = file_sources(["*.txt"], repo, max_bytes=1024)
+    assert [(s.ref, s.refused) for s in sources] == [
+        ("file:big.txt", "too large (2 KB; the limit is 1 KB)")
+    ]
+    with pytest.raises(ContextError, match="more than 3 files"):
+        file_sources(["."], repo, max_files=3)
+
+
+def test_absolute_and_home_paths(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "notes.md"
+    outside.write_text("outside", encoding="utf-8")
+    [source] = file_sources([str(outside)], repo)
+    assert source.ref == f"file:{outside}"
+    home = Path.home()
+    (home / "h.txt").parent.mkdir(parents=True, exist_ok=True)
+    (home / "h.txt").write_text("home file", encoding="utf-8")
+    assert file_sources(["~/h.txt"], repo)[0].content == "home file"
+
+
+def test_directory_outside_a_repository(tmp_path: Path) -> None:
+    base = tmp_path / "plain"
+    _tree(base, {".gitignore": "*.tmp\n", "a.txt": "a", "b.tmp": "b", "sub/c.txt": "c"})
+    refs = [s.ref for s in file_sources(["."], base)]
+    assert refs == ["file:.gitignore", "file:a.txt", "file:sub/c.txt"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "cleaned", "paths"),
+    [
+        ("Explain @src/app.py please", "Explain src/app.py please", ["src/app.py"]),
+        ("Compare @a.py, @b.py.", "Compare a.py, b.py.", ["a.py", "b.py"]),
+        ('Read @"docs/My Notes.md" now', "Read docs/My Notes.md now", ["docs/My Notes.md"]),
+        ("Read @'x y/z.txt'", "Read x y/z.txt", ["x y/z.txt"]),
+        (
+            "mail dev@example.com about @~/todo.md",
+            "mail dev@example.com about ~/todo.md",
+            ["~/todo.md"],
+        ),
+        ("use @dataclass and ask @alice", "use @dataclass and ask @alice", []),
+        ("code `@src/skip.py` stays", "code `@src/skip.py` stays", []),
+        (
+            "```\n@src/fenced.py\n```\nand @src/real.py",
+            "```\n@src/fenced.py\n```\nand src/real.py",
+            ["src/real.py"],
+        ),
+        ("(see @lib/x.ts)", "(see lib/x.ts)", ["lib/x.ts"]),
+        ("@first.md then @first.md again", "first.md then first.md again", ["first.md"]),
+        ("no mentions here", "no mentions here", []),
+    ],
+)
+def test_extract_mentions(prompt: str, cleaned: str, paths: list[str]) -> None:
+    assert extract_mentions(prompt) == (cleaned, paths)

@@ -1,0 +1,110 @@
+"""Secret scrubbing, one test per kind, and ordinary code left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from devflow_tui.context.scrub import ScrubReport, scrub, scrub_all
+
+# Built from pieces so that no real-looking key sits in the source as one literal.
+OPENAI = "sk-" + "proj-" + "Ab3" * 16
+OPENAI_LEGACY = "sk-" + "a1B2c3D4" * 6
+ANTHROPIC = "sk-" + "ant-api03-" + "Zz9_" * 20
+AWS_ID = "AKIA" + "IOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
+GITHUB = "ghp_" + "x1Y2" * 9
+GITHUB_PAT = "github_pat_" + "11ABCDEFG0" * 3
+SLACK = "xoxb-" + "1234567890-abcdefghij"
+GOOGLE = "AIza" + "Sy" + "D" * 33
+JWT = (
+    "eyJhbGciOiJIUzI1NiJ9."
+    + "eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+    + "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+)
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc/def+ghi\n-----END RSA PRIVATE KEY-----"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "kind"),
+    [
+        (f"key: {OPENAI}", "key: [REDACTED:openai]", "openai"),
+        (f"OPENAI_API_KEY={OPENAI_LEGACY}", "OPENAI_API_KEY=[REDACTED:openai]", "openai"),
+        (f"x-api-key: {ANTHROPIC}", "x-api-key: [REDACTED:anthropic]", "anthropic"),
+        (f"id {AWS_ID} here", "id [REDACTED:aws] here", "aws"),
+        (
+            f"aws_secret_access_key = {AWS_SECRET}",
+            "aws_secret_access_key = [REDACTED:aws]",
+            "aws",
+        ),
+        (f"token {GITHUB}.", "token [REDACTED:github].", "github"),
+        (f"pat {GITHUB_PAT}", "pat [REDACTED:github]", "github"),
+        (f"slack {SLACK}", "slack [REDACTED:slack]", "slack"),
+        (f"maps {GOOGLE}", "maps [REDACTED:google]", "google"),
+        (f"cookie={JWT};", "cookie=[REDACTED:jwt];", "jwt"),
+        (
+            "Authorization: Bearer abcDEF123456ghiJKL7890mno",
+            "Authorization: Bearer [REDACTED:bearer]",
+            "bearer",
+        ),
+        (f"before\n{PEM}\nafter", "before\n[REDACTED:private-key]\nafter", "private-key"),
+        ("DB_PASSWORD='hunter2hunter2'", "DB_PASSWORD='[REDACTED:env]'", "env"),
+        (
+            "export STRIPE_SECRET_KEY=rk_live_51Habc",
+            "export STRIPE_SECRET_KEY=[REDACTED:env]",
+            "env",
+        ),
+        ("  GITHUB_TOKEN: abcdef123456", "  GITHUB_TOKEN: [REDACTED:env]", "env"),
+        ("SERVICE_CREDENTIALS=c3VwZXJzZWNyZXQ=", "SERVICE_CREDENTIALS=[REDACTED:env]", "env"),
+    ],
+)
+def test_each_kind_is_replaced(text: str, expected: str, kind: str) -> None:
+    clean, report = scrub(text)
+    assert clean == expected
+    assert report.counts == {kind: 1}
+
+
+def test_openrouter_key(fake_key: str) -> None:
+    clean, report = scrub(f"OPENROUTER_API_KEY={fake_key}\nthen {fake_key}")
+    assert clean == "OPENROUTER_API_KEY=[REDACTED:openrouter]\nthen [REDACTED:openrouter]"
+    assert report.counts == {"openrouter": 2}
+    assert fake_key not in clean
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "token = tokenizer(x)",
+        "tokens = estimate_tokens(text)",
+        "MAX_TOKENS=4096",
+        "TOKENIZER_PATH=/models/tok",
+        "password = get_password()",
+        "API_KEY = os.environ['API_KEY']",
+        "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
+        "SECRET_KEY=$SECRET_FROM_VAULT",
+        "PASSWORD=<your password here>",
+        "DEBUG_TOKEN=true",
+        "from sklearn import svm  # sk-learn-compatible-estimators",
+        "the task-abcdefghijklmnopqrstuvwxyz runs",
+        "Use a bearer token in the Authorization header.",
+        "class PrivateKeyLoader: ...",
+        "e-mail me at dev@example.com",
+    ],
+)
+def test_ordinary_code_and_prose_is_left_alone(text: str) -> None:
+    clean, report = scrub(text)
+    assert clean == text
+    assert report.total == 0
+
+
+def test_report_summary_and_merge() -> None:
+    texts, report = scrub_all([f"a {GITHUB}", "nothing", f"{AWS_ID} {GOOGLE}"])
+    assert texts == ["a [REDACTED:github]", "nothing", "[REDACTED:aws] [REDACTED:google]"]
+    assert report.total == 3
+    assert report.summary() == "removed 3 secrets (1 aws, 1 github, 1 google)"
+    assert report.as_dict() == {"aws": 1, "github": 1, "google": 1}
+    assert ScrubReport().summary() == "no secrets found"
+    single = ScrubReport()
+    single.counts["jwt"] += 1
+    assert single.summary() == "removed 1 secret (1 jwt)"

@@ -1,0 +1,260 @@
+"""The gateway end to end against the simulated OpenRouter: events, fallbacks, budgets, cache."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from devflow_tui.gateway.events import (
+    AttemptFailed,
+    AttemptStarted,
+    BudgetAlert,
+    CacheHit,
+    ChunkReceived,
+    Completed,
+    Failed,
+    FirstToken,
+    GatewayEvent,
+    RoutingDecided,
+)
+from devflow_tui.gateway.pipeline import GatewayRequest
+from devflow_tui.sim import Fault, SimServer
+from tests.gateway.conftest import GatewayFactory
+
+CODE_PROMPT = "Write a Python function that parses an ISO 8601 date and add unit tests."
+
+
+def chat_requests(sim: SimServer) -> list[object]:
+    return [r for r in sim.requests if r.path == "/chat/completions"]
+
+
+async def test_streamed_request_emits_events_in_order_and_is_recorded(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    events: list[GatewayEvent] = []
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT), events.append)
+
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "RoutingDecided"
+    assert kinds[1] == "AttemptStarted"
+    assert kinds[2] == "FirstToken"
+    assert kinds[-1] == "Completed"
+    assert kinds.count("Completed") == 1
+    decided = events[0]
+    assert isinstance(decided, RoutingDecided)
+    assert decided.task_type == "coding"
+    assert decided.candidates and decided.model == decided.candidates[0].model
+
+    streamed = "".join(e.text for e in events if isinstance(e, ChunkReceived))
+    assert streamed == outcome.text
+    assert "[simulated answer" in outcome.text
+    assert outcome.status == "ok" and outcome.complete
+    assert outcome.model == decided.model
+    assert outcome.cost_source == "reported"
+    assert outcome.cost_usd is not None and outcome.cost_usd > 0
+    assert outcome.generation_id and outcome.generation_id.startswith("gen-")
+    assert len(outcome.attempts) == 1 and outcome.attempts[0].status == 200
+
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None
+    assert row.status == "ok"
+    assert row.model == outcome.model
+    assert Decimal(str(row.cost_usd)) == outcome.cost_usd
+    assert row.completion_tokens == outcome.completion_tokens
+    messages = gateway.store.load_conversation((outcome.request_id and row.conversation_id) or "")
+    assert [m.role for m in messages] == ["user", "assistant"]
+    # the server billed exactly what we recorded
+    assert sim.spent == outcome.cost_usd
+
+
+async def test_non_streamed_request(make_gateway: GatewayFactory, sim: SimServer) -> None:
+    gateway = await make_gateway()
+    outcome = await gateway.run(GatewayRequest(prompt="hi there!", stream=False))
+    assert outcome.status == "ok" and outcome.text
+    body = chat_requests(sim)[-1].json  # type: ignore[attr-defined]
+    assert body["stream"] is False
+
+
+async def test_503_then_fallback_to_next_model(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
+    first = decision.candidates[0].model.id
+    sim.add_fault(Fault(kind="http_error", status=503, model=first, times=None))
+    events: list[GatewayEvent] = []
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT), events.append)
+
+    assert outcome.status == "ok"
+    assert outcome.model == decision.fallbacks[0]
+    assert [a.model for a in outcome.attempts] == [first, first, decision.fallbacks[0]]
+    assert [a.status for a in outcome.attempts] == [503, 503, 200]
+    failed = [e for e in events if isinstance(e, AttemptFailed)]
+    assert len(failed) == 2 and all(e.record.error == "provider" for e in failed)
+    started = [e.model for e in events if isinstance(e, AttemptStarted)]
+    assert started == [first, decision.fallbacks[0]]
+    assert (gateway.health.stats(first).success_rate or 0.0) < 1.0
+    attempts = gateway.store.attempts_for(outcome.request_id)
+    assert [a.status for a in attempts] == [503, 503, 200]
+
+
+async def test_context_length_error_moves_to_a_larger_model(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
+    first = decision.candidates[0].model
+    sim.add_fault(
+        Fault(kind="http_error", status=400, error_type="context_length_exceeded", model=first.id)
+    )
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    assert outcome.status == "ok"
+    served = gateway.catalog.get(outcome.model or "")
+    assert served is not None
+    assert (served.context_length or 0) > (first.context_length or 0)
+    assert outcome.attempts[0].status == 400  # not retried on the same model
+
+
+@pytest.mark.parametrize(
+    ("status", "category"), [(402, "credits"), (401, "auth"), (403, "moderation")]
+)
+async def test_stop_errors_do_not_fall_back(
+    make_gateway: GatewayFactory, sim: SimServer, status: int, category: str
+) -> None:
+    gateway = await make_gateway()
+    sim.add_fault(Fault(kind="http_error", status=status, times=None))
+    events: list[GatewayEvent] = []
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT), events.append)
+    assert outcome.status == "error"
+    assert outcome.error_category == category
+    assert len(chat_requests(sim)) == 1
+    assert isinstance(events[-1], Failed)
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None and row.status == "error" and row.error_category == category
+
+
+async def test_mid_stream_error_is_not_retried_elsewhere(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    sim.add_fault(Fault(kind="mid_stream_error", after_chunks=3, status=502))
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    assert outcome.status == "error"
+    assert not outcome.complete
+    assert outcome.text  # the partial answer is kept
+    assert len(chat_requests(sim)) == 1
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None and row.status == "error" and not row.complete
+
+
+async def test_cancel_keeps_partial_answer(make_gateway: GatewayFactory, sim: SimServer) -> None:
+    gateway = await make_gateway()
+    sim.config.time_scale = 1.0
+    sim.config.answer_tokens = 3000  # a long stream at the model's real pace
+    got_chunks = asyncio.Event()
+    chunks: list[str] = []
+
+    def on_event(event: GatewayEvent) -> None:
+        if isinstance(event, ChunkReceived):
+            chunks.append(event.text)
+            if len(chunks) >= 3:
+                got_chunks.set()
+
+    task = asyncio.create_task(gateway.run(GatewayRequest(prompt=CODE_PROMPT), on_event))
+    await asyncio.wait_for(got_chunks.wait(), 20)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sim.wait_until_done(timeout_s=10)
+    assert chat_requests(sim)[-1].cancelled  # type: ignore[attr-defined]
+    row = gateway.store.recent_requests(5)[0]
+    assert row.status == "cancelled"
+    assert not row.complete
+    messages = gateway.store.load_conversation(row.conversation_id or "")
+    assert messages[-1].role == "assistant"
+    assert messages[-1].content == "".join(chunks)
+
+
+async def test_budget_refusal_sends_nothing(make_gateway: GatewayFactory, sim: SimServer) -> None:
+    gateway = await make_gateway(cost_budget_usd=Decimal("0.000001"))
+    events: list[GatewayEvent] = []
+    outcome = await gateway.run(
+        GatewayRequest(prompt=CODE_PROMPT, model="anthropic/claude-opus-4.1"), events.append
+    )
+    assert outcome.status == "refused"
+    assert outcome.error_category == "budget"
+    assert "budget" in (outcome.error_message or "").lower()
+    assert chat_requests(sim) == []
+    assert isinstance(events[-1], Failed)
+
+
+async def test_budget_alert_when_threshold_crossed(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway(cost_budget_usd=Decimal("0.05"))
+    events: list[GatewayEvent] = []
+    request = GatewayRequest(prompt=CODE_PROMPT, model="openai/gpt-4o-mini", max_tokens=200)
+    spent = Decimal(0)
+    for _ in range(40):
+        outcome = await gateway.run(request, events.append)
+        spent += outcome.cost_usd or 0
+        request.use_cache = False
+        if any(isinstance(e, BudgetAlert) for e in events) or outcome.status != "ok":
+            break
+    # total spend never exceeds the limit, whatever happened
+    assert spent <= Decimal("0.05")
+
+
+async def test_cache_hit_sends_nothing_and_costs_nothing(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    first = await gateway.run(GatewayRequest(prompt="Explain the CAP theorem briefly."))
+    events: list[GatewayEvent] = []
+    second = await gateway.run(
+        GatewayRequest(prompt="Explain the CAP theorem briefly."), events.append
+    )
+    assert second.cache_hit
+    assert second.text == first.text
+    assert second.cost_usd == 0
+    assert len(chat_requests(sim)) == 1
+    assert any(isinstance(e, CacheHit) for e in events)
+    assert isinstance(events[-1], Completed)
+    third = await gateway.run(
+        GatewayRequest(prompt="Explain the CAP theorem briefly.", use_cache=False)
+    )
+    assert not third.cache_hit and len(chat_requests(sim)) == 2
+
+
+async def test_pinned_model_is_used(make_gateway: GatewayFactory, sim: SimServer) -> None:
+    gateway = await make_gateway()
+    outcome = await gateway.run(GatewayRequest(prompt="hello", model="openai/gpt-5-nano"))
+    assert outcome.model == "openai/gpt-5-nano"
+    assert chat_requests(sim)[-1].json["model"] == "openai/gpt-5-nano"  # type: ignore[attr-defined]
+
+
+async def test_history_is_sent(make_gateway: GatewayFactory, sim: SimServer) -> None:
+    from devflow_tui.openrouter.wire import ChatMessage
+
+    gateway = await make_gateway()
+    history = [
+        ChatMessage(role="user", content="Write a sort in Go"),
+        ChatMessage(role="assistant", content="func sort() {}"),
+    ]
+    await gateway.run(GatewayRequest(prompt="and now in Rust?", history=history))
+    sent = chat_requests(sim)[-1].json["messages"]  # type: ignore[attr-defined]
+    contents = [m["content"] for m in sent]
+    assert "Write a sort in Go" in contents
+    assert "func sort() {}" in contents
+    assert any("and now in Rust?" in c for c in contents)
+
+
+async def test_first_token_event_reports_ttft(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway()
+    events: list[GatewayEvent] = []
+    await gateway.run(GatewayRequest(prompt="hi"), events.append)
+    firsts = [e for e in events if isinstance(e, FirstToken)]
+    assert len(firsts) == 1 and firsts[0].ttft_ms >= 0

@@ -1,0 +1,241 @@
+"""Wire shapes the simulator does not emit, served byte for byte by a raw server on 127.0.0.1:
+a malformed chunk, a stream cut without [DONE], stalls, JSON where SSE was expected."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from devflow_tui.config import Settings
+from devflow_tui.errors import ErrorCategory, OpenRouterError
+from devflow_tui.openrouter.client import OpenRouterClient, StreamDone, StreamItem, TextChunk
+from tests.openrouter.conftest import RecordingSleep, chat_request
+from tests.openrouter.raw_server import (
+    CLOSE,
+    END,
+    RawServer,
+    chunk,
+    event,
+    json_response,
+    raw_server,
+    sse_head,
+)
+
+
+def text_event(text: str, finish: str | None = None) -> bytes:
+    payload = {
+        "id": "gen-1-raw",
+        "model": "m/raw",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}],
+    }
+    return event(json.dumps(payload))
+
+
+def client_for(
+    server: RawServer, settings: Settings, fake_key: str, **updates: object
+) -> OpenRouterClient:
+    local = settings.model_copy(update={"base_url": server.base_url, "max_retries": 0, **updates})
+    return OpenRouterClient(local, api_key=fake_key, sleep=RecordingSleep())
+
+
+async def run_stream(client: OpenRouterClient) -> tuple[list[StreamItem], OpenRouterError | None]:
+    items: list[StreamItem] = []
+    try:
+        async for item in client.stream_chat(chat_request()):
+            items.append(item)
+    except OpenRouterError as exc:
+        return items, exc
+    return items, None
+
+
+async def test_malformed_json_chunk(settings: Settings, fake_key: str) -> None:
+    script = [sse_head(), text_event("Hi"), event("{not json"), END]
+    async with raw_server([script]) as server, client_for(server, settings, fake_key) as client:
+        items, error = await run_stream(client)
+    assert items == [TextChunk("Hi")]
+    assert error is not None and error.category is ErrorCategory.INVALID_RESPONSE
+    assert error.mid_stream and error.partial_text == "Hi"
+
+
+async def test_stream_ending_without_done_or_finish_reason(
+    settings: Settings, fake_key: str
+) -> None:
+    script = [sse_head(), chunk(b": OPENROUTER PROCESSING\n\n"), text_event("Hal"), END]
+    async with raw_server([script]) as server, client_for(server, settings, fake_key) as client:
+        items, error = await run_stream(client)
+    assert items == [TextChunk("Hal")]
+    assert error is not None and error.category is ErrorCategory.NETWORK
+    assert "before the answer was complete" in error.message and error.mid_stream
+
+
+async def test_finish_reason_without_done_is_complete(settings: Settings, fake_key: str) -> None:
+    script = [sse_head(), text_event("Done"), text_event("", "stop"), END]
+    async with raw_server([script]) as server, client_for(server, settings, fake_key) as client:
+        items, error = await run_stream(client)
+    assert error is None and isinstance(items[-1], StreamDone)
+    assert items[-1].result.complete and items[-1].result.text == "Done"
+    assert items[-1].result.generation_id == "gen-1-raw"
+    assert items[-1].result.usage is None  # usage is optional; never required
+
+
+async def test_server_holding_the_body_open_after_done(settings: Settings, fake_key: str) -> None:
+    script = [sse_head(), text_event("ok", "stop"), event("[DONE]"), 2.0, END]
+    async with raw_server([script]) as server, client_for(server, settings, fake_key) as client:
+        items, error = await run_stream(client)
+    assert error is None and isinstance(items[-1], StreamDone)
+    assert items[-1].result.text == "ok"
+
+
+async def test_chunk_timeout_mid_stream(settings: Settings, fake_key: str) -> None:
+    script = [sse_head(), text_event("slow"), 3.0, END]
+    async with (
+        raw_server([script]) as server,
+        client_for(server, settings, fake_key, chunk_timeout_ms=100) as client,
+    ):
+        items, error = await run_stream(client)
+    assert items == [TextChunk("slow")]
+    assert error is not None and error.category is ErrorCategory.TIMEOUT
+    assert error.mid_stream and "chunk_timeout_ms=100" in error.message
+    assert error.partial_text == "slow" and error.generation_id == "gen-1-raw"
+
+
+async def test_total_timeout(settings: Settings, fake_key: str) -> None:
+    steps: list[object] = [sse_head()]
+    for index in range(40):
+        steps += [text_event(f"t{index}"), 0.01]
+    async with (
+        raw_server([[*steps, END]]) as server,
+        client_for(server, settings, fake_key, timeout_ms=150) as client,
+    ):
+        items, error = await run_stream(client)
+    assert 0 < len(items) < 40
+    assert error is not None and error.category is ErrorCategory.TIMEOUT
+    assert "timeout_ms=150" in error.message and error.mid_stream
+
+
+async def test_json_answer_where_sse_was_expected(settings: Settings, fake_key: str) -> None:
+    body = {
+        "id": "gen-1-json",
+        "model": "m/raw",
+        "choices": [{"index": 0, "message": {"content": "whole"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "cost": 0.00001},
+    }
+    script = [json_response(200, json.dumps(body).encode())]
+    async with raw_server([script]) as server, client_for(server, settings, fake_key) as client:
+        items, error = await run_stream(client)
+    assert error is None
+    assert items[0] == TextChunk("whole")
+    assert isinstance(items[-1], StreamDone) and items[-1].result.generation_id == "gen-1-json"
+
+
+async def test_error_page_for_a_stream(settings: Settings, fake_key: str) -> None:
+    script = [json_response(502, b"<html>bad gateway</html>", "text/html")]
+    async with raw_server([script]) as server, client_for(server, settings, fake_key) as client:
+        items, error = await run_stream(client)
+    assert items == [] and error is not None
+    assert error.category is ErrorCategory.PROVIDER and error.status == 502
+
+
+@pytest.mark.parametrize(
+    ("body", "category"),
+    [
+        (b"not json", ErrorCategory.INVALID_RESPONSE),
+        (b"[1]", ErrorCategory.INVALID_RESPONSE),
+        (b'{"choices": "x"}', ErrorCategory.INVALID_RESPONSE),
+        (b'{"id": "gen-1-x", "choices": []}', ErrorCategory.INVALID_RESPONSE),
+        (
+            b'{"choices": [{"message": {"content": ""}, "finish_reason": null}]}',
+            ErrorCategory.PROVIDER,
+        ),
+    ],
+)
+async def test_bad_non_stream_bodies(
+    settings: Settings, fake_key: str, body: bytes, category: ErrorCategory
+) -> None:
+    async with (
+        raw_server([[json_response(200, body)]]) as server,
+        client_for(server, settings, fake_key) as client,
+    ):
+        with pytest.raises(OpenRouterError) as info:
+            await client.chat(chat_request())
+    assert info.value.category is category
+
+
+async def test_non_stream_without_finish_reason_is_incomplete(
+    settings: Settings, fake_key: str
+) -> None:
+    body = b'{"choices": [{"message": {"content": "half"}, "finish_reason": null}]}'
+    async with (
+        raw_server([[json_response(200, body)]]) as server,
+        client_for(server, settings, fake_key) as client,
+    ):
+        result = await client.chat(chat_request())
+    assert result.text == "half" and not result.complete
+
+
+async def test_abrupt_close_of_a_get(settings: Settings, fake_key: str) -> None:
+    async with raw_server([[CLOSE]]) as server, client_for(server, settings, fake_key) as client:
+        with pytest.raises(OpenRouterError) as info:
+            await client.list_models()
+    assert info.value.category is ErrorCategory.NETWORK
+
+
+async def test_invalid_get_body(settings: Settings, fake_key: str) -> None:
+    scripts = [
+        [json_response(200, b'{"data": "nope"}')],
+        [json_response(200, b'{"error": {"code": 500, "message": "x"}}')],
+    ]
+    async with raw_server(scripts) as server, client_for(server, settings, fake_key) as client:
+        with pytest.raises(OpenRouterError) as first:
+            await client.list_models()
+        with pytest.raises(OpenRouterError) as second:
+            await client.list_models()
+    assert first.value.category is ErrorCategory.INVALID_RESPONSE
+    assert second.value.category is ErrorCategory.PROVIDER
+
+
+async def test_connection_refused_is_network_and_retried(settings: Settings, fake_key: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    local = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}/api/v1"})
+    sleeper = RecordingSleep()
+    async with OpenRouterClient(local, api_key=fake_key, sleep=sleeper) as client:
+        with pytest.raises(OpenRouterError) as info:
+            await client.chat(chat_request())
+        with pytest.raises(OpenRouterError) as streamed:
+            await run_stream_raise(client)
+    assert info.value.category is ErrorCategory.NETWORK and info.value.retryable
+    assert len(info.value.attempts) == 3 and len(sleeper.waits) == 4
+    assert "Cannot reach OpenRouter" in info.value.message
+    assert streamed.value.category is ErrorCategory.NETWORK
+
+
+async def run_stream_raise(client: OpenRouterClient) -> None:
+    async for _ in client.stream_chat(chat_request()):
+        pass
+
+
+@pytest.mark.parametrize("what", ["chat", "stream", "get"])
+async def test_slow_headers_hit_the_deadline(settings: Settings, fake_key: str, what: str) -> None:
+    body = b'{"data": []}'
+    script = [1.5, json_response(200, body)]
+    async with (
+        raw_server([script]) as server,
+        client_for(
+            server, settings, fake_key, timeout_ms=120, first_token_timeout_ms=100
+        ) as client,
+    ):
+        with pytest.raises(OpenRouterError) as info:
+            if what == "chat":
+                await client.chat(chat_request())
+            elif what == "stream":
+                await run_stream_raise(client)
+            else:
+                await client.list_models()
+    assert info.value.category is ErrorCategory.TIMEOUT and info.value.retryable
+    assert not info.value.mid_stream
+    if what == "stream":
+        assert "first_token_timeout_ms=100" in info.value.message

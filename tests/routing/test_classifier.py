@@ -1,0 +1,164 @@
+"""TaskClassifier: accuracy on labelled English and Italian prompts, history, context, signals.
+
+`labelled_prompts.jsonl` (146 prompts, 72 Italian) was written before the rules and the rules
+were then tuned against it, so its figures are training figures. `holdout_prompts.jsonl` (40
+prompts, 20 Italian) was written after the first version of the rules and scored once before
+any further change (80 % type accuracy at that point); later general fixes were informed by
+its misses, so it is not blind any more either. Both are asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devflow_tui.routing.classifier import Classification, TaskClassifier
+
+HERE = Path(__file__).parent
+
+
+def _load(name: str) -> list[dict[str, Any]]:
+    lines = (HERE / name).read_text("utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+LABELLED = _load("labelled_prompts.jsonl")
+HOLDOUT = _load("holdout_prompts.jsonl")
+
+
+@pytest.fixture(scope="module")
+def classifier() -> TaskClassifier:
+    return TaskClassifier()
+
+
+def _accuracy(classifier: TaskClassifier, rows: list[dict[str, Any]]) -> dict[str, float]:
+    hits: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    complexity_hits = 0
+    for row in rows:
+        result = classifier.classify(row["prompt"])
+        totals[row["lang"]] += 1
+        hits[row["lang"]] += result.task_type == row["task_type"]
+        complexity_hits += result.complexity == row["complexity"]
+    figures = {lang: hits[lang] / totals[lang] for lang in totals}
+    figures["overall"] = sum(hits.values()) / len(rows)
+    figures["complexity"] = complexity_hits / len(rows)
+    return figures
+
+
+def test_labelled_set_is_big_varied_and_bilingual() -> None:
+    assert len(LABELLED) >= 140
+    langs = Counter(row["lang"] for row in LABELLED)
+    assert langs["it"] >= 60 and langs["en"] >= 60
+    types = Counter(row["task_type"] for row in LABELLED)
+    assert set(types) == {"coding", "analysis", "creative", "reasoning", "chat"}
+    assert min(types.values()) >= 20
+    assert len({row["prompt"] for row in LABELLED}) == len(LABELLED)
+
+
+def test_accuracy_on_the_labelled_set(classifier: TaskClassifier) -> None:
+    figures = _accuracy(classifier, LABELLED)
+    print(f"\nlabelled set: {figures}")
+    assert figures["overall"] >= 0.90
+    assert figures["en"] >= 0.90
+    assert figures["it"] >= 0.90
+    assert figures["complexity"] >= 0.70
+
+
+def test_accuracy_on_the_holdout_set(classifier: TaskClassifier) -> None:
+    figures = _accuracy(classifier, HOLDOUT)
+    print(f"\nholdout set: {figures}")
+    assert figures["overall"] >= 0.85
+    assert figures["en"] >= 0.80 and figures["it"] >= 0.80
+    assert figures["complexity"] >= 0.65
+
+
+def test_language_detection(classifier: TaskClassifier) -> None:
+    rows = LABELLED + HOLDOUT
+    agree = sum(classifier.classify(r["prompt"]).language == r["lang"] for r in rows)
+    assert agree / len(rows) >= 0.95
+
+
+def test_signals_explain_the_decision(classifier: TaskClassifier) -> None:
+    result = classifier.classify(
+        'My app.py crashes:\nTraceback (most recent call last):\n  File "app.py", line 3\n'
+        "ValueError: bad\n```python\nprint(1)\n```"
+    )
+    assert result.task_type == "coding"
+    assert "code block" in result.signals
+    assert "stack trace or error message" in result.signals
+    assert "file name app.py" in result.signals
+    assert "english" in result.signals
+    assert result.scores["coding"] > result.scores["analysis"]
+    proof = classifier.classify("Dimostra che esistono infiniti numeri primi.")
+    assert (proof.task_type, proof.language) == ("reasoning", "it")
+    assert "verb 'prove'" in proof.signals and "italian" in proof.signals
+    assert proof.complexity == "high"
+
+
+def test_short_follow_up_inherits_the_conversation_type(classifier: TaskClassifier) -> None:
+    history = ["Write a Python function that parses ISO dates", "def parse(s): ..."]
+    alone = classifier.classify("and now the same thing?")
+    follow = classifier.classify("and now the same thing?", history=history)
+    assert alone.task_type != "coding"
+    assert follow.task_type == "coding"
+    assert "follow-up to a coding conversation" in follow.signals
+    poem = classifier.classify("e adesso in inglese?", history=["Scrivi una poesia sul mare"])
+    assert poem.task_type == "creative"
+
+
+def test_strong_own_signals_beat_the_history(classifier: TaskClassifier) -> None:
+    history = ["Write a Python function that parses ISO dates"]
+    assert classifier.classify("thanks!", history=history).task_type == "chat"
+    assert classifier.classify("Write a haiku about rain", history=history).task_type == "creative"
+
+
+def test_big_context_and_long_conversations_raise_complexity(classifier: TaskClassifier) -> None:
+    prompt = "What does this function do?"
+    base = classifier.classify(prompt)
+    medium = classifier.classify(prompt, context_tokens=12_400)
+    high = classifier.classify(prompt, context_tokens=60_000)
+    order = {"low": 0, "medium": 1, "high": 2}
+    assert order[medium.complexity] >= order[base.complexity]
+    assert "large context (12,400 tokens)" in medium.signals
+    assert high.complexity == "high"
+    long_chat = classifier.classify(prompt, history=["q", "a"] * 4)
+    assert "long conversation (8 turns)" in long_chat.signals
+
+
+def test_long_prompt_signal_and_token_estimate(classifier: TaskClassifier) -> None:
+    prompt = "Review this design document and list the risks. " + "The service " * 400
+    result = classifier.classify(prompt)
+    assert result.prompt_tokens > 400
+    assert any(s.startswith("long prompt (") for s in result.signals)
+    assert result.complexity == "high"
+
+
+def test_unrecognised_messages_fall_back(classifier: TaskClassifier) -> None:
+    short = classifier.classify("purple elephants")
+    assert short.task_type == "chat"
+    assert "no strong signal (short message)" in short.signals
+    long = classifier.classify(" ".join(["blue"] * 30))
+    assert long.task_type == "analysis"
+
+
+def test_empty_prompt_is_handled(classifier: TaskClassifier) -> None:
+    result = classifier.classify("")
+    assert isinstance(result, Classification)
+    assert result.prompt_tokens == 0 and result.complexity == "low"
+
+
+def test_deterministic(classifier: TaskClassifier) -> None:
+    prompt = LABELLED[7]["prompt"]
+    assert classifier.classify(prompt) == classifier.classify(prompt)
+
+
+def test_huge_pastes_are_scanned_only_at_the_start(classifier: TaskClassifier) -> None:
+    prompt = "Summarize this log for me.\n" + ("INFO ok\n" * 50_000) + "Write a poem"
+    result = classifier.classify(prompt)
+    assert result.task_type == "analysis"
+    assert result.prompt_tokens > 50_000

@@ -1,0 +1,390 @@
+"""ModelSelector on synthetic catalogs: filters, scoring, pins, fallbacks, reasons."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from devflow_tui.config import RoutingSettings, TaskDefaults
+from devflow_tui.routing.catalog import ModelCatalog
+from devflow_tui.routing.health import HealthTracker
+from devflow_tui.routing.selector import (
+    ModelSelector,
+    SelectionCriteria,
+    expected_output_tokens,
+)
+from tests.routing.conftest import catalog_of, model_entry
+
+TOOLS = ("max_tokens", "tools", "tool_choice", "response_format")
+
+
+def made_up_catalog() -> ModelCatalog:
+    """Models the router has never heard of: only price, window and capabilities speak."""
+    return catalog_of(
+        model_entry("zeta/pico-1", prompt="0.00000002", completion="0.00000005", context=8_192),
+        model_entry(
+            "orbit/mid-7", prompt="0.0000003", completion="0.0000012", context=131_072, params=TOOLS
+        ),
+        model_entry(
+            "quasar/ultra-x",
+            prompt="0.000005",
+            completion="0.00003",
+            context=400_000,
+            params=(*TOOLS, "reasoning"),
+            inputs=("text", "image"),
+        ),
+        model_entry("nimbus/lite-2", prompt="0.0000001", completion="0.0000004", context=32_768),
+    )
+
+
+def select(catalog: ModelCatalog, health: HealthTracker | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    selector = ModelSelector(catalog, health or HealthTracker(), RoutingSettings())
+    return selector.select(SelectionCriteria(**kw))  # type: ignore[arg-type]
+
+
+def test_cheapest_capable_model_wins_when_cost_matters() -> None:
+    catalog = catalog_of(
+        model_entry("openai/gpt-5", prompt="0.00000125", completion="0.00001"),
+        model_entry("deepseek/deepseek-v3.2-exp", prompt="0.00000027", completion="0.00000041"),
+        model_entry("openai/gpt-3.5-turbo", prompt="0.00000005", completion="0.0000001"),
+    )
+    decision = select(
+        catalog,
+        task_type="coding",
+        complexity="medium",
+        cost_priority=1.0,
+        performance_priority=0.0,
+        context_tokens=2_000,
+    )
+    # gpt-3.5 is cheaper but below the bar for a medium coding task.
+    assert decision.chosen is not None
+    assert decision.chosen.id == "deepseek/deepseek-v3.2-exp"
+    assert decision.candidates[0].reason.startswith("cheapest model with")
+    below = next(c for c in decision.candidates if c.model.id == "openai/gpt-3.5-turbo")
+    assert "below the quality bar" in below.reason
+    assert decision.candidates[-1].model.id == "openai/gpt-3.5-turbo"
+
+
+def test_strongest_model_wins_when_performance_matters_for_high_complexity() -> None:
+    decision = select(
+        made_up_catalog(),
+        task_type="reasoning",
+        complexity="high",
+        cost_priority=0.0,
+        performance_priority=1.0,
+        context_tokens=3_000,
+    )
+    assert decision.chosen is not None and decision.chosen.id == "quasar/ultra-x"
+    assert "strongest reasoning model" in decision.candidates[0].reason
+    assert "unknown family" in decision.candidates[0].reason
+
+
+def test_unseen_models_get_sensible_choices() -> None:
+    catalog = made_up_catalog()
+    chat = select(
+        catalog,
+        task_type="chat",
+        complexity="low",
+        cost_priority=0.7,
+        performance_priority=0.3,
+        context_tokens=20,
+    )
+    assert chat.chosen is not None and chat.chosen.id in {"zeta/pico-1", "nimbus/lite-2"}
+    hard = select(catalog, task_type="coding", complexity="high", context_tokens=6_000)
+    assert hard.chosen is not None and hard.chosen.id in {"orbit/mid-7", "quasar/ultra-x"}
+    assert not hard.warnings
+
+
+def test_context_filter_excludes_models_that_cannot_fit() -> None:
+    decision = select(
+        made_up_catalog(),
+        task_type="analysis",
+        context_tokens=100_000,
+        max_output_tokens=4_000,
+        cost_priority=1.0,
+    )
+    ids = {c.model.id for c in decision.candidates}
+    assert ids == {"orbit/mid-7", "quasar/ultra-x"}
+    reasons = dict(decision.excluded)
+    assert reasons["zeta/pico-1"] == "context 8,192 < 104,000 tokens needed"
+    assert "nimbus/lite-2" in reasons
+
+
+def test_output_is_clamped_to_the_models_maximum_when_checking_the_fit() -> None:
+    catalog = catalog_of(model_entry("acme/small", context=10_000, max_completion=1_000))
+    decision = select(catalog, context_tokens=8_500, max_output_tokens=4_000)
+    assert decision.chosen is not None  # 8,500 + 1,000 fits in 10,000
+
+
+def test_capability_filter() -> None:
+    decision = select(
+        made_up_catalog(), task_type="coding", required_capabilities={"tools"}, cost_priority=1.0
+    )
+    assert {c.model.id for c in decision.candidates} == {"orbit/mid-7", "quasar/ultra-x"}
+    assert dict(decision.excluded)["zeta/pico-1"] == "no tools support"
+    vision = select(made_up_catalog(), required_capabilities=frozenset({"vision", "tools"}))
+    assert [c.model.id for c in vision.candidates] == ["quasar/ultra-x"]
+
+
+def test_budget_filter_uses_the_worst_case() -> None:
+    # ultra-x worst case with 1,000 output tokens: 10,000*5e-6 + 1,000*3e-5 = $0.08.
+    decision = select(
+        made_up_catalog(),
+        task_type="analysis",
+        context_tokens=10_000,
+        max_output_tokens=1_000,
+        remaining_budget_usd=Decimal("0.05"),
+        performance_priority=1.0,
+        cost_priority=0.0,
+    )
+    assert "quasar/ultra-x" not in {c.model.id for c in decision.candidates}
+    assert dict(decision.excluded)["quasar/ultra-x"] == (
+        "worst case $0.0800 > $0.0500 left in the budget"
+    )
+    ok = select(
+        made_up_catalog(),
+        task_type="analysis",
+        context_tokens=10_000,
+        max_output_tokens=1_000,
+        remaining_budget_usd=Decimal("0.08"),
+        performance_priority=1.0,
+        cost_priority=0.0,
+    )
+    assert ok.chosen is not None and ok.chosen.id == "quasar/ultra-x"
+    assert ok.candidates[0].worst_case_cost_usd == Decimal("0.08")
+
+
+def test_budget_worst_case_without_max_tokens_uses_the_models_maximum() -> None:
+    catalog = catalog_of(
+        model_entry("acme/big-out", prompt="0.000001", completion="0.00001", max_completion=64_000),
+        model_entry(
+            "acme/no-limit",
+            prompt="0.000001",
+            completion="0.00001",
+            context=50_000,
+            max_completion=None,
+        ),
+    )
+    decision = select(catalog, context_tokens=1_000, remaining_budget_usd=Decimal("0.5"))
+    reasons = dict(decision.excluded)
+    assert reasons["acme/big-out"] == "worst case $0.6410 > $0.5000 left in the budget"
+    assert decision.chosen is not None and decision.chosen.id == "acme/no-limit"
+    assert decision.candidates[0].worst_case_cost_usd == Decimal("0.491")
+
+
+def test_unknown_price_is_excluded_only_when_a_budget_is_set() -> None:
+    catalog = catalog_of(
+        model_entry("openrouter/auto", prompt="-1", completion="-1"), model_entry("acme/priced")
+    )
+    decision = select(catalog, remaining_budget_usd=Decimal("10"))
+    assert dict(decision.excluded)["openrouter/auto"] == "price unknown while a budget is set"
+    free_for_all = select(catalog, cost_priority=1.0)
+    auto = next(c for c in free_for_all.candidates if c.model.id == "openrouter/auto")
+    assert auto.estimated_cost_usd is None
+    assert "cost unknown" in auto.reason
+    assert free_for_all.chosen is not None and free_for_all.chosen.id == "acme/priced"
+
+
+def test_models_in_cooldown_are_excluded_and_come_back() -> None:
+    now = [0.0]
+    health = HealthTracker(cooldown_failures=1, cooldown_s=30, clock=lambda: now[0])
+    catalog = made_up_catalog()
+    before = select(catalog, health, task_type="chat", complexity="low", cost_priority=1.0)
+    assert before.chosen is not None
+    winner = before.chosen.id
+    health.record_failure(winner, "provider")
+    during = select(catalog, health, task_type="chat", complexity="low", cost_priority=1.0)
+    assert during.chosen is not None and during.chosen.id != winner
+    assert dict(during.excluded)[winner] == "in cooldown after repeated failures (30 s left)"
+    now[0] = 31.0
+    after = select(catalog, health, task_type="chat", complexity="low", cost_priority=1.0)
+    assert winner in {c.model.id for c in after.candidates}
+
+
+def test_measured_health_moves_the_ranking() -> None:
+    catalog = catalog_of(
+        model_entry("acme/twin-a", prompt="0.000001", completion="0.000002"),
+        model_entry("acme/twin-b", prompt="0.000001", completion="0.000002"),
+    )
+    health = HealthTracker()
+    for _ in range(10):
+        health.record_success("acme/twin-b", latency_ms=800, ttft_ms=200, tokens_per_s=80)
+        health.record_failure("acme/twin-a", "provider")
+        health.record_success("acme/twin-a", latency_ms=9000)
+    decision = select(catalog, health, performance_priority=1.0)
+    assert decision.chosen is not None and decision.chosen.id == "acme/twin-b"
+    assert "100% success, p50 0.8 s" in decision.candidates[0].reason
+
+
+def test_preferred_models_restrict_the_pool() -> None:
+    decision = select(
+        made_up_catalog(),
+        preferred_models=["nimbus/lite-2", "ghost/none"],
+        cost_priority=0.0,
+        performance_priority=1.0,
+    )
+    assert [c.model.id for c in decision.candidates] == ["nimbus/lite-2"]
+    assert decision.warnings[0] == "preferred models not in the catalog: ghost/none"
+
+
+def test_no_preferred_model_in_the_catalog_means_every_chat_model_with_a_warning() -> None:
+    decision = select(made_up_catalog(), preferred_models=["ghost/one", "ghost/two"])
+    assert len(decision.candidates) == 4
+    assert (
+        "none of the preferred models is in the catalog (ghost/one, ghost/two)"
+        in (decision.warnings[0])
+    )
+
+
+def test_task_defaults_from_settings_pin_the_pool_and_the_exclusions() -> None:
+    settings = RoutingSettings(
+        tasks={"coding": TaskDefaults(models=["orbit/mid-7", "quasar/ultra-x"])},
+        excluded_models=["quasar/ultra-x"],
+    )
+    selector = ModelSelector(made_up_catalog(), HealthTracker(), settings)
+    decision = selector.select(SelectionCriteria(task_type="coding"))
+    assert [c.model.id for c in decision.candidates] == ["orbit/mid-7"]
+    assert dict(decision.excluded) == {"quasar/ultra-x": "excluded in settings"}
+    other = selector.select(SelectionCriteria(task_type="chat"))
+    assert len(other.candidates) == 3
+
+
+def test_pinned_model_wins_when_it_passes_the_filters() -> None:
+    decision = select(
+        made_up_catalog(),
+        pinned_model="quasar/ultra-x",
+        cost_priority=1.0,
+        task_type="chat",
+        complexity="low",
+    )
+    assert decision.chosen is not None and decision.chosen.id == "quasar/ultra-x"
+    assert decision.candidates[0].reason.startswith("pinned model")
+    assert decision.fallbacks  # the rest of the ranking still backs it up
+
+
+def test_pinned_model_outside_the_preferred_pool_is_still_honoured() -> None:
+    decision = select(
+        made_up_catalog(), pinned_model="quasar/ultra-x", preferred_models=["zeta/pico-1"]
+    )
+    assert [c.model.id for c in decision.candidates] == ["quasar/ultra-x", "zeta/pico-1"]
+
+
+def test_pinned_model_that_cannot_fit_falls_back_with_a_warning() -> None:
+    decision = select(made_up_catalog(), pinned_model="zeta/pico-1", context_tokens=50_000)
+    assert decision.chosen is not None and decision.chosen.id != "zeta/pico-1"
+    assert decision.warnings == [
+        "pinned model zeta/pico-1 cannot take this request "
+        "(context 8,192 < 50,300 tokens needed); routing automatically"
+    ]
+    unknown = select(made_up_catalog(), pinned_model="ghost/x")
+    assert unknown.warnings == ["pinned model ghost/x is not in the catalog; routing automatically"]
+
+
+def test_settings_pin_applies_when_the_criteria_have_none() -> None:
+    selector = ModelSelector(
+        made_up_catalog(), HealthTracker(), RoutingSettings(pinned_model="orbit/mid-7")
+    )
+    decision = selector.select(SelectionCriteria(cost_priority=1.0))
+    assert decision.chosen is not None and decision.chosen.id == "orbit/mid-7"
+
+
+def test_fallbacks_include_a_larger_window_for_context_errors() -> None:
+    catalog = catalog_of(
+        *[
+            model_entry(f"tiny/m{i}", prompt="0.00000001", completion="0.00000002", context=16_000)
+            for i in range(5)
+        ],
+        model_entry("vast/window", prompt="0.00001", completion="0.00003", context=1_000_000),
+    )
+    decision = select(catalog, task_type="chat", complexity="low", cost_priority=1.0)
+    assert decision.chosen is not None and decision.chosen.id.startswith("tiny/")
+    assert len(decision.fallbacks) == 3
+    assert decision.fallbacks[-1] == "vast/window"
+    assert decision.chain[0] == decision.chosen.id
+    assert "vast/window" in {c.model.id for c in decision.candidates}
+
+
+def test_short_chain_appends_the_larger_window() -> None:
+    catalog = catalog_of(
+        model_entry("tiny/a", prompt="0.00000001", completion="0.00000002", context=16_000),
+        model_entry("vast/window", prompt="0.00001", completion="0.00003", context=1_000_000),
+    )
+    decision = select(catalog, task_type="chat", complexity="low", cost_priority=1.0)
+    assert decision.chain == ["tiny/a", "vast/window"]
+
+
+def test_empty_result_explains_every_exclusion() -> None:
+    decision = select(made_up_catalog(), context_tokens=10_000_000)
+    assert decision.candidates == [] and decision.chosen is None
+    assert decision.fallbacks == [] and decision.chain == []
+    assert len(decision.excluded) == 4
+
+
+def test_estimated_cost_is_exact_decimal_for_expected_tokens() -> None:
+    catalog = catalog_of(
+        model_entry(
+            "acme/one",
+            prompt="0.0000003",
+            completion="0.0000012",
+            extra_prices={"request": "0.0001"},
+        )
+    )
+    decision = select(
+        catalog,
+        task_type="coding",
+        complexity="medium",
+        context_tokens=12_000,
+        max_output_tokens=4_096,
+    )
+    candidate = decision.candidates[0]
+    assert decision.expected_output_tokens == 900
+    assert candidate.estimated_cost_usd == (
+        Decimal("0.0000003") * 12_000 + Decimal("0.0000012") * 900 + Decimal("0.0001")
+    )
+    assert candidate.reason.endswith("that fits 12k tokens; $0.0048 est.") or (
+        "fits 12k tokens" in candidate.reason and "$0.0048 est." in candidate.reason
+    )
+
+
+def test_free_model_reason_and_zero_cost() -> None:
+    catalog = catalog_of(
+        model_entry("meta-llama/llama-3.3-70b-instruct:free", prompt="0", completion="0"),
+        model_entry(
+            "meta-llama/llama-3.3-70b-instruct", prompt="0.0000001", completion="0.00000025"
+        ),
+    )
+    decision = select(catalog, task_type="chat", complexity="low", cost_priority=1.0)
+    assert decision.chosen is not None and decision.chosen.free
+    assert decision.candidates[0].estimated_cost_usd == Decimal(0)
+    assert "$0 est." in decision.candidates[0].reason
+
+
+def test_expected_output_table_defaults() -> None:
+    assert expected_output_tokens("creative", "high") == 2500
+    assert expected_output_tokens("unknown-task", "weird") == 800
+
+
+@pytest.mark.parametrize("task", ["coding", "analysis", "creative", "reasoning", "chat"])
+def test_bundled_catalog_routes_every_task(task: str) -> None:
+    decision = select(
+        ModelCatalog.bundled(),
+        task_type=task,
+        complexity="medium",
+        context_tokens=500,
+        max_output_tokens=2_048,
+    )
+    assert decision.chosen is not None
+    assert 1 <= len(decision.fallbacks) <= 3
+    scores = [c.score for c in decision.candidates]
+    assert all(0 <= s <= 1 for s in scores)
+    assert all(c.reason for c in decision.candidates)
+
+
+def test_a_weak_pinned_model_does_not_raise_the_quality_warning() -> None:
+    decision = select(
+        made_up_catalog(), pinned_model="zeta/pico-1", task_type="coding", complexity="high"
+    )
+    assert decision.chosen is not None and decision.chosen.id == "zeta/pico-1"
+    assert decision.warnings == []
+    assert decision.candidates[0].reason.startswith("pinned model")

@@ -1,0 +1,144 @@
+"""Settings: precedence, the legacy key name, secrets, and bad values named precisely."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from devflow_tui.config import DEFAULT_BASE_URL, load_settings
+from devflow_tui.errors import ConfigError
+from devflow_tui.redaction import mask_key, redact
+
+
+def env(tmp_path: Path, **values: str) -> dict[str, str]:
+    return {"DEVFLOW_CONFIG": str(tmp_path / "config.toml"), **values}
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = load_settings(env=env(tmp_path))
+    assert s.base_url == DEFAULT_BASE_URL
+    assert s.max_retries == 3
+    assert s.timeout_ms == 30_000
+    assert s.api_key is None
+    assert s.cost_budget_usd is None
+    assert s.preferred_models == []
+
+
+def test_env_values_and_legacy_key_name(tmp_path: Path, fake_key: str) -> None:
+    s = load_settings(
+        env=env(
+            tmp_path,
+            OPEN_ROUTER_API_KEY=fake_key,
+            OPENROUTER_PREFERRED_MODELS="openai/gpt-5-mini, anthropic/claude-haiku-4.5,",
+            OPENROUTER_COST_BUDGET_USD="12.50",
+            OPENROUTER_TIMEOUT_MS="1500",
+            DEVFLOW_HOME=str(tmp_path / "h"),
+        )
+    )
+    assert s.api_key is not None and s.api_key.get_secret_value() == fake_key
+    assert s.preferred_models == ["openai/gpt-5-mini", "anthropic/claude-haiku-4.5"]
+    assert s.cost_budget_usd == Decimal("12.50")
+    assert s.timeout_ms == 1500
+    assert s.db_path == tmp_path / "h" / "devflow.db"
+
+
+def test_precedence_cli_over_env_over_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("max_retries = 7\ntimeout_ms = 1000\n")
+    s = load_settings(env=env(tmp_path, OPENROUTER_MAX_RETRIES="5"))
+    assert s.max_retries == 5  # env beats file
+    assert s.timeout_ms == 1000  # file beats default
+    s = load_settings(cli={"max_retries": 1}, env=env(tmp_path, OPENROUTER_MAX_RETRIES="5"))
+    assert s.max_retries == 1  # flag beats env
+
+
+def test_nested_sections_from_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[budget]\ndaily_usd = "2.5"\nthresholds = [0.5, 0.9]\n'
+        "[routing.tasks.coding]\ncost_priority = 0.2\nmodels = ['qwen/qwen3-coder']\n"
+    )
+    s = load_settings(env=env(tmp_path))
+    assert s.budget.daily_usd == Decimal("2.5")
+    assert s.budget.thresholds == [0.5, 0.9]
+    assert s.routing.tasks["coding"].models == ["qwen/qwen3-coder"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("OPENROUTER_MAX_RETRIES", "abc", "OPENROUTER_MAX_RETRIES='abc'"),
+        ("OPENROUTER_BASE_URL", "ftp://example", "http:// or https://"),
+        ("OPENROUTER_TIMEOUT_MS", "-5", "OPENROUTER_TIMEOUT_MS"),
+        ("OPENROUTER_COST_BUDGET_USD", "lots", "OPENROUTER_COST_BUDGET_USD"),
+        ("DEVFLOW_LOG_LEVEL", "chatty", "DEVFLOW_LOG_LEVEL"),
+    ],
+)
+def test_bad_env_value_names_the_variable(
+    tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env(tmp_path, **{name: value}))
+    text = str(info.value)
+    assert expected in text
+    assert "\n" not in text
+
+
+def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("max_retries = 3\nbase_url = \n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env(tmp_path))
+    assert "config.toml" in str(info.value)
+    assert "line 2" in str(info.value)
+
+
+def test_bad_file_value_names_key_and_line(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('# budgets\n[budget]\nlimit_usd = "-1"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env(tmp_path))
+    assert "line 3" in str(info.value)
+    assert "budget.limit_usd" in str(info.value)
+
+
+def test_unknown_file_key_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("max_retrys = 3\n")
+    with pytest.raises(ConfigError, match="max_retrys"):
+        load_settings(env=env(tmp_path))
+
+
+def test_key_in_config_file_is_refused(tmp_path: Path, fake_key: str) -> None:
+    (tmp_path / "config.toml").write_text(f'api_key = "{fake_key}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env(tmp_path))
+    assert fake_key not in str(info.value)
+    assert "devflow auth set" in str(info.value)
+
+
+def test_unreadable_config_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").mkdir()
+    with pytest.raises(ConfigError, match="Cannot read config file"):
+        load_settings(env=env(tmp_path))
+
+
+def test_key_never_in_repr_or_dump(tmp_path: Path, fake_key: str) -> None:
+    s = load_settings(env=env(tmp_path, OPENROUTER_API_KEY=fake_key))
+    assert fake_key not in repr(s)
+    assert fake_key not in str(s)
+    assert fake_key not in s.model_dump_json()
+    assert s.key_hint == "sk-or-…" + fake_key[-4:]
+
+
+def test_bad_cli_value_names_the_option(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--max-retries"):
+        load_settings(cli={"max_retries": -2}, env=env(tmp_path))
+
+
+def test_mask_and_redact(fake_key: str) -> None:
+    assert mask_key(None) == "(not set)"
+    assert mask_key("short") == "…"
+    assert mask_key(fake_key).endswith(fake_key[-4:])
+    text = f"Authorization: Bearer {fake_key} and sk-proj-{'x' * 30}"
+    cleaned = redact(text)
+    assert fake_key not in cleaned
+    assert "x" * 30 not in cleaned
+    assert redact("key abcdEFGH", "abcdEFGH") == "key …"

@@ -1,0 +1,34 @@
+"""Fixtures for the dashboard tests: settings under tmp_path and app factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from devflow_tui.config import Settings, load_settings
+from devflow_tui.tui.app import DevflowApp
+from tests.sim_fixture import sim  # noqa: F401  (the fixture, for test_against_sim.py)
+from tests.tui.scripted_gateway import ScriptedGateway
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def scripted(settings: Settings) -> ScriptedGateway:
+    return ScriptedGateway(settings)
+
+
+@pytest.fixture
+def make_app(settings: Settings, scripted: ScriptedGateway) -> Callable[..., DevflowApp]:
+    def make(**kwargs: Any) -> DevflowApp:
+        async def factory(_settings: Settings, *, demo: bool | None = None) -> ScriptedGateway:
+            return scripted
+
+        return DevflowApp(settings, gateway_factory=factory, **kwargs)
+
+    return make

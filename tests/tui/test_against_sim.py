@@ -1,0 +1,206 @@
+"""The real app, the real gateway pipeline and the simulated OpenRouter server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from devflow_tui.config import Settings, load_settings
+from devflow_tui.gateway.pipeline import open_gateway
+from devflow_tui.sim import Fault, SimServer
+from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.money import usd
+from devflow_tui.tui.screens.history import HistoryScreen
+from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
+from devflow_tui.tui.widgets.conversation import Conversation
+from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
+from devflow_tui.tui.widgets.latency_charts import LatencyChart, SpendChart
+from devflow_tui.tui.widgets.prompt_editor import PromptEditor
+from devflow_tui.tui.widgets.routing_pane import RoutingPane
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def wait_for(predicate: Callable[[], bool], pilot: Pilot[None], limit: float = 15) -> None:
+    """Run the app until `predicate` holds, polling (bounded, never a fixed sleep)."""
+    steps = int(limit / 0.02)
+    for _ in range(steps):
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def app_on(server: SimServer, settings: Settings, key: str) -> DevflowApp:
+    """The dashboard on a real gateway whose base URL is the simulated server."""
+
+    async def factory(s: Settings, *, demo: bool | None = None) -> object:
+        return await open_gateway(
+            s.model_copy(update={"base_url": server.base_url}), demo=False, api_key=key
+        )
+
+    return DevflowApp(settings, gateway_factory=factory)  # type: ignore[arg-type]
+
+
+async def send(pilot: Pilot[None], app: DevflowApp, text: str) -> None:
+    editor = app.dashboard.query_one(PromptEditor)
+    editor.focus()
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
+def chat_requests(server: SimServer) -> list[Any]:
+    return [r for r in server.requests if r.path.endswith("/chat/completions")]
+
+
+async def test_prompt_routes_streams_and_updates_cost_and_gauges(
+    sim: SimServer, fake_key: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[budget]\nsession_usd = "5"\ndaily_usd = "10"\n')
+    settings = load_settings()
+    app = app_on(sim, settings, fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        assert app.dashboard.query_one(DemoIndicator).mode == "live"
+        await send(pilot, app, "write a python function that reverses a list")
+        dash = app.dashboard
+        await wait_for(
+            lambda: dash.current is not None and dash.current.state != "streaming", pilot
+        )
+        answer = dash.current
+        assert answer is not None and answer.state == "done"
+        assert answer.text.startswith("[simulated answer from ")
+        served = answer.label
+        assert served in answer.text.splitlines()[0]
+        assert "```" in answer.text
+        # cost is reported by the server: never "unknown", never $0 for a paid model
+        assert "unknown" not in answer.footer and "latency" in answer.footer
+        routing = dash.query_one(RoutingPane)
+        assert "task coding" in routing.decision_text
+        assert f"chosen: {served}" in routing.decision_text
+        assert routing.query_one("#routing-candidates", DataTable).row_count >= 2
+        # The session gauge shows exactly what the store recorded for this request.
+        row = app.gateway.store.recent_requests(1)[0]  # type: ignore[union-attr]
+        assert row.model == served and row.status == "ok"
+        gauges = dash.query_one(BudgetGauges)
+
+        def session_spent() -> Decimal | None:
+            gauge = gauges.gauge("session")
+            return gauge.view.spent_usd if gauge is not None else None
+
+        await wait_for(lambda: session_spent() == Decimal(row.cost_usd or 0), pilot)
+        if row.cost_usd is not None:
+            assert usd(Decimal(row.cost_usd)) in answer.footer
+        assert len(chat_requests(sim)) == 1
+        await wait_for(lambda: dash.query_one(LatencyChart).points == 1, pilot)
+        assert dash.query_one(SpendChart).points == 1
+
+
+async def test_503_then_fallback_shows_both_attempts(sim: SimServer, fake_key: str) -> None:
+    settings = load_settings()
+    settings.max_retries = 0
+    app = app_on(sim, settings, fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        gateway = app.gateway
+        assert gateway is not None
+        from devflow_tui.gateway.pipeline import GatewayRequest
+
+        decision = gateway.route(GatewayRequest(prompt="hello there, how are you?"))  # type: ignore[attr-defined]
+        chosen = decision.chosen.id
+        sim.add_fault(Fault(kind="http_error", status=503, model=chosen, times=5))
+        await send(pilot, app, "hello there, how are you?")
+        dash = app.dashboard
+        await wait_for(
+            lambda: dash.current is not None and dash.current.state != "streaming", pilot
+        )
+        lines = dash.query_one(RoutingPane).lines
+        failed = [line for line in lines if line.startswith(f"✗ {chosen}")]
+        assert failed and "HTTP 503" in failed[0]
+        assert dash.current is not None and dash.current.state == "done"
+        served = dash.current.label
+        assert served != chosen
+        assert any(line.endswith(f"→ {served}") for line in lines)
+
+
+async def test_escape_cancels_a_long_stream(fake_key: str) -> None:
+    from devflow_tui.sim import SimConfig
+
+    slow = SimServer(SimConfig(time_scale=1.0, answer_tokens=4000)).start()
+    try:
+        settings = load_settings()
+        app = app_on(slow, settings, fake_key)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(lambda: app.gateway is not None, pilot)
+            await send(pilot, app, "tell me a long story")
+            dash = app.dashboard
+            await wait_for(lambda: dash.current is not None and len(dash.current.text) > 20, pilot)
+            await pilot.press("escape")
+            await wait_for(
+                lambda: dash.current is not None and dash.current.state == "cancelled", pilot
+            )
+            assert "CANCELLED" in dash.current.footer  # type: ignore[union-attr]
+            partial = dash.current.text  # type: ignore[union-attr]
+            assert partial.startswith("[simulated answer")
+            await wait_for(lambda: not dash.streaming, pilot)
+            rows = app.gateway.store.recent_requests(5)  # type: ignore[union-attr]
+            assert rows[0].status == "cancelled"
+    finally:
+        slow.stop()
+
+
+async def test_budget_refusal_sends_nothing(sim: SimServer, fake_key: str, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[budget]\nsession_usd = "0.0000001"\n')
+    settings = load_settings()
+    app = app_on(sim, settings, fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        overrides = app.dashboard.query_one("#override-model")
+        overrides.value = "anthropic/claude-sonnet-4.5"  # type: ignore[attr-defined]
+        await send(pilot, app, "explain quantum computing in depth")
+        dash = app.dashboard
+        await wait_for(
+            lambda: dash.current is not None and dash.current.state != "streaming", pilot
+        )
+        assert dash.current is not None and dash.current.state == "failed"
+        assert "REFUSED" in dash.current.footer
+        assert dash.query_one(RoutingPane).decision_text.startswith("Refused:")
+        assert chat_requests(sim) == []
+
+
+async def test_history_reopens_a_conversation(sim: SimServer, fake_key: str) -> None:
+    settings = load_settings()
+    app = app_on(sim, settings, fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await send(pilot, app, "what is a monad")
+        dash = app.dashboard
+        await wait_for(lambda: dash.current is not None and dash.current.state == "done", pilot)
+        first_id = dash.conversation_id
+        assert first_id is not None
+        first_answer = dash.current.text  # type: ignore[union-attr]
+        await pilot.press("ctrl+n")
+        await wait_for(lambda: dash.query_one(Conversation).answers == [], pilot)
+        await pilot.press("f4")
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await wait_for(lambda: screen.conversation_ids == [first_id], pilot)
+        await wait_for(lambda: screen.report is not None, pilot)
+        await pilot.press("ctrl+o")
+        await wait_for(lambda: len(dash.query_one(Conversation).answers) == 1, pilot)
+        assert dash.conversation_id == first_id
+        assert dash.turns[1].content == first_answer
+        await send(pilot, app, "and a functor?")
+        await wait_for(lambda: dash.current is not None and dash.current.state == "done", pilot)
+        sent = chat_requests(sim)[-1].json
+        assert [m["content"] for m in sent["messages"] if m["role"] == "user"][-2:] == [
+            "what is a monad",
+            "and a functor?",
+        ]

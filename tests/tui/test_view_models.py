@@ -1,0 +1,208 @@
+"""The dashboard's non-widget pieces: money formatting, chart statistics, config saving."""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from devflow_tui.errors import ConfigError
+from devflow_tui.gateway.events import RequestOutcome
+from devflow_tui.tui.actions import ACTIONS, bindings
+from devflow_tui.tui.config_file import save_routing_preferences
+from devflow_tui.tui.gateway_port import catalog_models, field_of
+from devflow_tui.tui.money import ms, usd
+from devflow_tui.tui.request_stats import (
+    RequestSample,
+    RequestStats,
+    percentile,
+    sample_from_outcome,
+    sample_from_row,
+)
+from devflow_tui.tui.screens.help import help_markdown
+from devflow_tui.tui.screens.history import message_tuples
+from devflow_tui.tui.screens.models import health_text, per_million
+from devflow_tui.tui.widgets.budget_gauges import level_for
+from devflow_tui.tui.widgets.conversation import answer_footer, code_blocks
+from devflow_tui.tui.widgets.latency_charts import short_model
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (None, "unknown"),
+        (Decimal(0), "$0"),
+        (Decimal("1.234"), "$1.23"),
+        (Decimal("0.0000516"), "$0.0000516"),
+        (Decimal("0.00123456"), "$0.00123"),
+        (Decimal("12"), "$12.00"),
+    ],
+)
+def test_usd(amount: Decimal | None, text: str) -> None:
+    assert usd(amount) == text
+
+
+def test_ms() -> None:
+    assert ms(None) == "—"
+    assert ms(840.4) == "840 ms"
+    assert ms(2340) == "2.3 s"
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([], 50) is None
+    values = [float(v) for v in range(1, 21)]  # 1..20
+    assert percentile(values, 50) == 10.0
+    assert percentile(values, 95) == 19.0
+    assert percentile(values, 100) == 20.0
+    assert percentile([5.0], 95) == 5.0
+
+
+def test_request_stats_per_model_and_spend() -> None:
+    stats = RequestStats(window=3)
+    for i, latency in enumerate([100.0, 200.0, 300.0, 400.0]):
+        stats.add(RequestSample("a/x", float(i), latency, latency / 2, 50.0, Decimal("0.01")))
+    stats.add(RequestSample("b/y", 10.0, None, None, None, None))
+    rows = {r.model: r for r in stats.latency()}
+    assert rows["a/x"].samples == 3  # the window keeps the last three
+    assert rows["a/x"].latency_p50 == 300.0 and rows["a/x"].latency_p95 == 400.0
+    assert rows["a/x"].ttft_p50 == 150.0 and rows["a/x"].tokens_per_s == 50.0
+    assert rows["b/y"].latency_p50 is None and rows["b/y"].tokens_per_s is None
+    assert stats.total_spend == Decimal("0.04") and stats.unknown_cost == 1
+    assert [v for _, v in stats.spend_series()] == [
+        Decimal("0.01"),
+        Decimal("0.02"),
+        Decimal("0.03"),
+        Decimal("0.04"),
+        Decimal("0.04"),
+    ]
+    assert len(stats) == 4 and stats.models() == ["a/x", "b/y"]
+
+
+def test_samples_from_rows_and_outcomes() -> None:
+    row = {"model": "m", "ts": "5", "latency_ms": 10, "ttft_ms": None, "cost_usd": "0.5"}
+    sample = sample_from_row(row)
+    assert sample == RequestSample("m", 5.0, 10.0, None, None, Decimal("0.5"))
+    assert sample_from_row({"model": None}) is None
+    assert sample_from_row({"model": "m", "cost_usd": "n/a", "latency_ms": "?"}) == RequestSample(
+        "m", 0.0, None, None, None, None
+    )
+    outcome = RequestOutcome(request_id="r", model="m", latency_ms=3.0, cost_usd=None)
+    assert sample_from_outcome(outcome, 7.0) == RequestSample("m", 7.0, 3.0, None, None, None)
+    assert sample_from_outcome(RequestOutcome(request_id="r"), 1.0) is None
+    stats = RequestStats()
+    stats.extend(
+        [RequestSample("m", 2.0, 1, 1, 1, Decimal(2)), RequestSample("m", 1.0, 1, 1, 1, Decimal(1))]
+    )
+    assert [v for _, v in stats.spend_series()] == [Decimal(1), Decimal(3)]
+
+
+def test_budget_levels() -> None:
+    marks = [0.5, 0.8, 1.0]
+    assert level_for(Decimal("0.1"), Decimal(1), marks) == "-ok"
+    assert level_for(Decimal("0.5"), Decimal(1), marks) == "-caution"
+    assert level_for(Decimal("0.85"), Decimal(1), marks) == "-warning"
+    assert level_for(Decimal("1"), Decimal(1), marks) == "-over"
+    assert level_for(Decimal(3), None, marks) == "-ok"
+    assert level_for(Decimal(0), Decimal(0), marks) == "-ok"
+    assert level_for(Decimal("0.01"), Decimal(0), marks) == "-over"
+    assert level_for(Decimal("0.9"), Decimal(1), [0.9]) == "-over"
+
+
+def test_code_blocks_and_footer() -> None:
+    text = "intro\n```python\nprint(1)\n```\nmid\n~~~\nraw\n~~~\n```unterminated\nx"
+    assert code_blocks(text) == ["print(1)\n", "raw\n"]
+    outcome = RequestOutcome(
+        request_id="r",
+        model="m",
+        cost_usd=None,
+        prompt_tokens=1200,
+        completion_tokens=30,
+        latency_ms=1500,
+        ttft_ms=300,
+        cache_hit=True,
+        fallbacks=["x"],
+    )
+    assert answer_footer(outcome) == (
+        "m · unknown · 1,200→30 tok · latency 1.5 s · ttft 300 ms · cache hit · after x"
+    )
+
+
+def test_models_screen_formatting() -> None:
+    assert per_million(None) == "unknown"
+    assert per_million(Decimal("0.000003")) == "$3"
+    assert per_million(Decimal("2.7e-7")) == "$0.27"
+    assert per_million(Decimal(0)) == "$0"
+
+    class Tracker:
+        def __init__(self, samples: int) -> None:
+            self.samples = samples
+
+        def in_cooldown(self, model: str) -> bool:
+            return model == "cold"
+
+        def stats(self, model: str) -> dict[str, float]:
+            if model == "boom":
+                raise RuntimeError("broken")
+            return {"samples": self.samples, "success_rate": 0.5, "latency_p50": 1200.0}
+
+    assert health_text(None, "m") == "—"
+    assert health_text(Tracker(2), "cold") == "cooldown"
+    assert health_text(Tracker(2), "boom") == "—"
+    assert health_text(Tracker(0), "m") == "no data"
+    assert health_text(Tracker(2), "m") == "50% ok · p50 1.2 s · n=2"
+
+
+def test_save_preferences_keeps_other_keys(tmp_path: Path) -> None:
+    path = tmp_path / "cfg" / "config.toml"
+    save_routing_preferences(
+        path, pinned_model="a", excluded_models=["z", "b"], preferred_models=["p"]
+    )
+    data = tomllib.loads(path.read_text())
+    assert data == {
+        "preferred_models": ["p"],
+        "routing": {"pinned_model": "a", "excluded_models": ["b", "z"]},
+    }
+    path.write_text('log_level = "DEBUG"\n[routing]\ncost_priority = 0.7\npinned_model = "a"\n')
+    save_routing_preferences(path, pinned_model=None, excluded_models=[], preferred_models=[])
+    data = tomllib.loads(path.read_text())
+    assert data["log_level"] == "DEBUG"
+    assert data["routing"] == {"cost_priority": 0.7, "excluded_models": []}
+
+
+def test_save_preferences_reports_unwritable_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match=r"Cannot (read|save)"):
+        save_routing_preferences(
+            blocker / "config.toml", pinned_model=None, excluded_models=[], preferred_models=[]
+        )
+
+
+def test_field_of_and_catalog_models() -> None:
+    class Row:
+        model = "x"
+
+    assert field_of({"a": 1}, "a") == 1 and field_of(Row(), "model") == "x"
+    assert field_of(Row(), "missing", 3) == 3
+    assert catalog_models(None) == []
+    assert [m["id"] for m in catalog_models([{"id": "b"}, {"id": "a"}])] == ["a", "b"]
+    assert message_tuples([{"role": "assistant", "content": None, "model": "m"}]) == [
+        ("assistant", "", "m")
+    ]
+
+
+def test_every_action_has_a_binding_and_help_line() -> None:
+    keys = {b.key for b in bindings()}
+    assert all(a.key in keys for a in ACTIONS)
+    text = help_markdown()
+    assert all(a.description in text for a in ACTIONS)
+    assert short_model("openai/gpt-4o-mini") == "gpt-4o-mini"
+    assert short_model("x/" + "a" * 30, width=8) == "aaaaaaa…"
+
+
+def test_warm_imports_skips_missing_modules() -> None:
+    from devflow_tui.tui.app import warm_imports
+
+    assert warm_imports(("devflow_tui.no_such_module", "devflow_tui.config")) == 1
