@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
     from devflow_tui.gateway.pipeline import Gateway, GatewayRequest
 
+# httpx imports its own command-line client (and with it rich and pygments, ~30 ms) when they
+# are installed; we never use it. A None entry makes that optional import fail fast, and httpx
+# falls back to its stub, as it documents for installs without the CLI extra.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 T = TypeVar("T")
 
 EXIT_OK = 0

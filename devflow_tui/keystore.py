@@ -12,14 +12,13 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import keyring
-import keyring.errors
-from keyring.backend import KeyringBackend
-from keyring.backends import fail, null
+from typing import TYPE_CHECKING, Any
 
 from devflow_tui.config import Settings
+
+if TYPE_CHECKING:
+    # keyring costs ~15 ms to import; only commands that reach the keyring pay for it.
+    from keyring.backend import KeyringBackend
 from devflow_tui.errors import ConfigError
 from devflow_tui.redaction import mask_key
 
@@ -67,6 +66,9 @@ class KeyStore:
 
     def _keyring(self) -> KeyringBackend | None:
         """The keyring backend, or None when only the null/fail backends are there."""
+        import keyring
+        from keyring.backends import fail, null
+
         backend = self._backend if self._backend is not None else keyring.get_keyring()
         if isinstance(backend, null.Keyring | fail.Keyring):
             return None
@@ -78,6 +80,8 @@ class KeyStore:
 
     def _keyring_call(self, action: str, *args: Any) -> Any:
         """Run a keyring call; any backend failure (locked, no D-Bus…) reads as 'unusable'."""
+        import keyring.errors
+
         backend = self._keyring()
         if backend is None:
             raise keyring.errors.NoKeyringError("no usable keyring backend")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 from devflow_tui.accounting import rollup
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[Migration] = []
 
 
@@ -25,11 +27,24 @@ def migration(fn: Migration) -> Migration:
     return fn
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
+def schema_version(conn: sqlite3.Connection) -> int:
     """How many migrations this database has had applied."""
-    if not db["_migrations"].exists():
-        return 0
-    return int(db.execute("SELECT count(*) FROM _migrations").fetchone()[0])
+    return len(applied(conn))
+
+
+def applied(conn: sqlite3.Connection) -> set[str]:
+    """Names of the migrations already applied (plain SQL: no sqlite-utils import needed)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone()
+    if exists is None:
+        return set()
+    return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+
+def pending(conn: sqlite3.Connection) -> bool:
+    """True when some migration has not been applied to this database yet."""
+    return not {fn.__name__ for fn in MIGRATIONS} <= applied(conn)
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

@@ -26,8 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from devflow_tui.accounting import migrations, rollup
 from devflow_tui.accounting.errors import StoreError
 from devflow_tui.accounting.records import (
@@ -167,7 +165,10 @@ class AnalyticsStore:
             # memory only, even on a large database.
             conn.execute("PRAGMA cache_size=-32768")
             conn.execute("PRAGMA foreign_keys=ON")
-            migrations.migrate(sqlite_utils.Database(conn))
+            if migrations.pending(conn):
+                import sqlite_utils  # only when the schema must change: ~25 ms of import
+
+                migrations.migrate(sqlite_utils.Database(conn))
         except sqlite3.Error as exc:
             raise self._translate(exc) from None
 
@@ -191,7 +192,7 @@ class AnalyticsStore:
     def schema_version(self) -> int:
         """How many migrations the database has had."""
         with self._lock:
-            return migrations.schema_version(sqlite_utils.Database(self._conn))
+            return migrations.schema_version(self._conn)
 
     # ------------------------------------------------------------------ transactions
 

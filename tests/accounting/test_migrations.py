@@ -122,5 +122,6 @@ def test_failed_migration_rolls_back_and_keeps_previous_version(
 
 
 def test_schema_version_of_empty_database(tmp_path: Path) -> None:
-    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "empty.db"))
-    assert migrations.schema_version(db) == 0
+    conn = sqlite3.connect(tmp_path / "empty.db")
+    assert migrations.schema_version(conn) == 0
+    assert migrations.pending(conn)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from devflow_tui.accounting.store import AnalyticsStore
-from devflow_tui.context import ContextError, gather_context
 from devflow_tui.context.claude_sessions import project_slug
+from devflow_tui.context.errors import ContextError
+from devflow_tui.context.gather import gather_context
 from devflow_tui.context.notes import project_key
 from tests.context.builders import SessionBuilder, tool_use
 
