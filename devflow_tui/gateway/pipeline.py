@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 DEMO_KEY = "sk-or-demo-simulated-0000"  # accepted by the built-in simulated server only
 DEFAULT_MAX_TOKENS = 2048
+PROGRESS_EVERY_S = 0.5  # how often a running stream's partial answer is saved
 _UNKNOWN_WINDOW = 128_000  # assumed window of a pinned model missing from the catalog
 SYSTEM_PROMPT = None  # the model's own default; injected context brings its own framing
 # Errors after which trying another model cannot help: the user must act.
@@ -580,6 +581,11 @@ class Gateway:
                     continue
                 current = refit
                 outcome.context = _context_views(current)
+            if not self.health.is_available(model.id):
+                # Cooling down after repeated failures, or its half-open probe is in flight;
+                # when it is half-open, this call takes the one probe slot.
+                index += 1
+                continue
             attempt_no += 1
             emit(AttemptStarted(request_id, model.id, attempt_no))
 
@@ -646,8 +652,19 @@ class Gateway:
             return result
         started = time.perf_counter()
         first = True
+        last_saved = started
         async for item in self.client.stream_chat(chat_request, on_attempt=record):
             if isinstance(item, TextChunk):
+                now = time.perf_counter()
+                if now - last_saved >= PROGRESS_EVERY_S:
+                    # Durable progress: a killed process still leaves its partial answer.
+                    last_saved = now
+                    self.store.record_progress(
+                        request_id,
+                        completion_tokens=_estimate(outcome.text),
+                        model=chat_request.model,
+                        partial_text=outcome.text,
+                    )
                 if first and (item.text or item.reasoning):
                     first = False
                     emit(
@@ -701,6 +718,12 @@ class Gateway:
             ttft_ms=result.ttft_ms or result.latency_ms,
             tokens_per_s=outcome.tokens_per_s or 0.0,
         )
+
+    async def reconcile(self, limit: int = 20) -> list[Any]:
+        """Fetch the billed cost of recent requests from /generation and record it."""
+        from devflow_tui.accounting.reconcile import reconcile
+
+        return await reconcile(self.store, self.client.get_generation, limit=limit)
 
     async def aclose(self) -> None:
         await self.client.aclose()

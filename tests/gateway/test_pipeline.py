@@ -258,3 +258,50 @@ async def test_first_token_event_reports_ttft(make_gateway: GatewayFactory) -> N
     await gateway.run(GatewayRequest(prompt="hi"), events.append)
     firsts = [e for e in events if isinstance(e, FirstToken)]
     assert len(firsts) == 1 and firsts[0].ttft_ms >= 0
+
+
+async def test_running_stream_progress_is_durable(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    """While a stream runs, its partial answer is already in the database (crash safety)."""
+    gateway = await make_gateway()
+    sim.config.time_scale = 1.0
+    sim.config.answer_tokens = 4000
+    seen_progress = asyncio.Event()
+    request = GatewayRequest(prompt=CODE_PROMPT, model="openai/gpt-4o-mini")
+    task = asyncio.create_task(gateway.run(request))
+    for _ in range(200):  # bounded polling, up to ~20 s
+        await asyncio.sleep(0.1)
+        rows = gateway.store.recent_requests(1)
+        if rows and rows[0].status == "running" and rows[0].completion_tokens > 0:
+            seen_progress.set()
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen_progress.is_set()
+
+
+async def test_model_in_cooldown_is_skipped_then_probed(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway(max_retries=0)
+    decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
+    first = decision.candidates[0].model.id
+    for _ in range(gateway.settings.routing.cooldown_failures):
+        gateway.health.record_failure(first, "provider")
+    assert gateway.health.in_cooldown(first)
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    assert outcome.status == "ok"
+    assert outcome.model != first
+    assert first not in [a.model for a in outcome.attempts]
+
+
+async def test_reconcile_records_billed_cost(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway()
+    outcome = await gateway.run(GatewayRequest(prompt="hello there", model="openai/gpt-4o-mini"))
+    drifts = await gateway.reconcile()
+    assert [d.request_id for d in drifts] == [outcome.request_id]
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None and row.billed_cost_usd is not None
+    assert Decimal(str(row.billed_cost_usd)) == outcome.cost_usd
