@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -127,15 +126,3 @@ class Reservation(BaseModel):
     amount: Decimal | None
     created: float
     held: bool = Field(default=True, description="False when no budget applied")
-
-
-@dataclass(frozen=True)
-class HealthSample:
-    """One finished request as the routing health tracker sees it."""
-
-    model: str
-    ok: bool
-    latency_ms: float | None
-    ttft_ms: float | None
-    tokens_per_s: float | None
-    category: str | None

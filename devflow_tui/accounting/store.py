@@ -32,7 +32,6 @@ from devflow_tui.accounting.records import (
     TERMINAL_STATUSES,
     AttemptRow,
     Conversation,
-    HealthSample,
     Message,
     Note,
     RequestRow,
@@ -40,6 +39,7 @@ from devflow_tui.accounting.records import (
 )
 from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
 from devflow_tui.redaction import redact
+from devflow_tui.routing.health import HealthSample
 
 # A row still "running" after this long is taken as abandoned even if its pid is alive
 # (the pid may have been reused by an unrelated process).

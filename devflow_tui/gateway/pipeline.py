@@ -798,7 +798,7 @@ async def open_gateway(
     from devflow_tui.openrouter.client import OpenRouterClient
     from devflow_tui.routing.catalog import CatalogService
     from devflow_tui.routing.classifier import TaskClassifier
-    from devflow_tui.routing.health import HealthSample, HealthTracker
+    from devflow_tui.routing.health import HealthTracker
     from devflow_tui.routing.selector import ModelSelector
 
     key_source = "argument" if api_key else "none"
@@ -832,10 +832,7 @@ async def open_gateway(
             cooldown_failures=settings.routing.cooldown_failures,
             cooldown_s=settings.routing.cooldown_seconds,
         )
-        health.seed(
-            HealthSample(r.model, r.ok, r.latency_ms, r.ttft_ms, r.tokens_per_s, r.category)
-            for r in store.health_samples(50)
-        )
+        health.seed(store.health_samples(50))
         budget = BudgetManager(store, settings.budget, settings.cost_budget_usd)
         cache = ResponseCache(store, settings.cache.ttl_seconds)
         return Gateway(
