@@ -88,7 +88,21 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def read_prompt(prompt: str) -> str:
-    text = sys.stdin.read() if prompt == "-" else prompt
+    """The prompt argument, or stdin for "-"; text that is not UTF-8 is refused (exit 2)."""
+    if prompt == "-":
+        raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            fail("stdin is not UTF-8 text. Convert it (e.g. with iconv) and retry.", EXIT_USAGE)
+    else:
+        text = prompt
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        fail("the prompt is not valid UTF-8 text. Check your terminal's encoding.", EXIT_USAGE)
+    if "\x00" in text:
+        fail("the prompt contains a NUL byte; pass text, not a binary file.", EXIT_USAGE)
     if not text.strip():
         fail("the prompt is empty. Pass text, or - to read it from stdin.", EXIT_USAGE)
     return text
@@ -193,17 +207,33 @@ def build_request(prompt: str, **kw: Any) -> GatewayRequest:
     )
 
 
-async def _open(ctx: click.Context, settings: Settings, demo: bool) -> Gateway:
+async def _open(
+    ctx: click.Context,
+    settings: Settings,
+    demo: bool,
+    *,
+    demo_without_key: bool = False,
+    refresh: bool = False,
+) -> Gateway:
+    """The gateway; without a key it fails (exit 2), or with `demo_without_key` says so and
+    uses the simulated server (for commands that send nothing, like `route`)."""
     from devflow_tui.gateway.pipeline import open_gateway
 
     want_demo = demo or bool(ctx.obj.get("demo"))
-    if not want_demo:
-        from devflow_tui.keystore import KeyStore, resolve_api_key
-
-        key, _source = resolve_api_key(settings, KeyStore(settings.home))
-        if key is None:
+    if not want_demo and not _has_key(settings):
+        if not demo_without_key:
             fail(NO_KEY_MESSAGE, EXIT_USAGE)
-    return await open_gateway(settings, demo=want_demo, verbose=bool(ctx.obj.get("verbose")))
+        click.echo(
+            "devflow: no API key found; using the built-in simulated OpenRouter's catalog.",
+            err=True,
+        )
+        want_demo = True
+    return await open_gateway(
+        settings,
+        demo=want_demo,
+        verbose=bool(ctx.obj.get("verbose")),
+        force_catalog_refresh=refresh,
+    )
 
 
 def outcome_json(outcome: RequestOutcome) -> dict[str, Any]:
@@ -239,6 +269,8 @@ def outcome_json(outcome: RequestOutcome) -> dict[str, Any]:
             else None
         ),
         "cache_hit": data["cache_hit"],
+        "secrets_removed": data["secrets_removed"],
+        "warnings": data["warnings"],
         "budget": {
             b["name"]: {k: b[k] for k in ("limit_usd", "spent_usd", "remaining_usd")}
             for b in data["budget"]
@@ -264,9 +296,17 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, demo: bool, **kw: Any
     stream_to_stdout = not as_json
 
     def on_event(event: GatewayEvent) -> None:
-        from devflow_tui.gateway.events import AttemptFailed, BudgetAlert, ChunkReceived
+        from devflow_tui.gateway.events import (
+            AttemptFailed,
+            BudgetAlert,
+            ChunkReceived,
+            RoutingDecided,
+        )
 
-        if isinstance(event, ChunkReceived) and stream_to_stdout and event.text:
+        if isinstance(event, RoutingDecided):
+            for warning in event.warnings:
+                click.echo(f"devflow: warning: {warning}", err=True)
+        elif isinstance(event, ChunkReceived) and stream_to_stdout and event.text:
             sys.stdout.write(event.text)
             sys.stdout.flush()
         elif isinstance(event, AttemptFailed) and ctx.obj.get("verbose"):
@@ -290,8 +330,20 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, demo: bool, **kw: Any
         click.echo(dumps(outcome_json(outcome)))
     elif outcome.text and not outcome.text.endswith("\n"):
         sys.stdout.write("\n")
+    if outcome.secrets_removed:
+        click.echo(
+            f"devflow: removed {outcome.secrets_removed} secret(s) from the injected context "
+            "before sending (see `devflow context show`).",
+            err=True,
+        )
     if outcome.status == "ok":
-        if not outcome.complete and outcome.finish_reason != "length":
+        if outcome.finish_reason == "length":
+            click.echo(
+                "devflow: the answer reached the output token limit and was cut off; "
+                "raise --max-tokens for a complete answer.",
+                err=True,
+            )
+        elif not outcome.complete:
             click.echo("devflow: the answer was cut off before it was complete.", err=True)
             sys.exit(EXIT_FAILURE)
         return
@@ -317,7 +369,7 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     request = build_request(text, **kw)
 
     async def go() -> dict[str, Any]:
-        gateway = await _open(ctx, settings, demo=not _has_key(settings))
+        gateway = await _open(ctx, settings, demo=False, demo_without_key=True)
         try:
             prepared = gateway.prepare(request)
         finally:
@@ -381,10 +433,7 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
     settings = load(ctx)
 
     async def go() -> tuple[list[dict[str, Any]], str]:
-        from devflow_tui.gateway.pipeline import open_gateway
-
-        demo = True if ctx.obj.get("demo") else (None if not _has_key(settings) else False)
-        gateway = await open_gateway(settings, demo=demo, force_catalog_refresh=refresh)
+        gateway = await _open(ctx, settings, demo=False, demo_without_key=True, refresh=refresh)
         try:
             rows = []
             for m in sorted(gateway.catalog, key=lambda m: m.id):
@@ -481,13 +530,20 @@ def report(
         store.close()
     data = rep.model_dump(mode="json")
     if csv_path:
-        csv_path.write_text(report_to_csv(rep, by), encoding="utf-8")
+        _write(csv_path, report_to_csv(rep, by))
     if json_path:
-        json_path.write_text(dumps(data), encoding="utf-8")
+        _write(json_path, dumps(data))
     if as_json:
         click.echo(dumps(data))
     else:
         click.echo(render_report(rep))
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}. Pick a writable path.", EXIT_USAGE)
 
 
 def _usd(value: Decimal | None) -> str:
@@ -545,8 +601,10 @@ def render_report(rep: Any) -> str:
 
 
 def _open_store(settings: Settings, store_cls: Any) -> Any:
+    from devflow_tui.config import ensure_home
+
     try:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        ensure_home(settings)
         return store_cls(settings.db_path)
     except DevflowError as exc:
         fail(str(exc), EXIT_USAGE)
@@ -590,9 +648,25 @@ def reconcile(ctx: click.Context, limit: int, as_json: bool) -> None:
         )
         return
     if not drifts:
-        click.echo("Nothing to reconcile.")
+        click.echo("Nothing to reconcile: every recent request with a generation id is billed.")
+        return
+    from devflow_tui.accounting.reconcile import summarise
+
+    click.echo(f"{'model':<40} {'recorded':>12} {'billed':>12} {'drift':>12}")
     for d in drifts:
-        click.echo(str(d))
+        click.echo(
+            f"{(d.model or '?')[:40]:<40} {_usd(d.recorded_usd):>12} {_usd(d.billed_usd):>12} "
+            f"{_usd(d.drift_usd):>12}"
+        )
+    total = summarise(drifts)
+    fraction = total.drift_fraction
+    click.echo(
+        f"{total.requests} requests reconciled: billed {_usd(total.billed_usd)}; where we had "
+        f"a cost, recorded {_usd(total.recorded_usd)} against {_usd(total.billed_of_recorded_usd)}"
+        f" billed (drift {_usd(total.drift_usd)}"
+        + (f", {fraction:+.1%}" if fraction is not None else "")
+        + f"); {total.previously_unknown} had an unknown cost until now."
+    )
 
 
 # ---------------------------------------------------------------------- auth
@@ -624,6 +698,12 @@ def auth_set(ctx: click.Context, key: str | None) -> None:
         )
     where = KeyStore(settings.home).set(key)
     click.echo(f"Stored {mask_key(key)} in the {where}.")
+    if settings.api_key is not None:
+        click.echo(
+            f"devflow: note: OPENROUTER_API_KEY ({settings.key_hint}) is set and takes "
+            "precedence over the stored key; unset it to use the stored one.",
+            err=True,
+        )
     _show_key_status(ctx, settings, key)
 
 
@@ -671,6 +751,12 @@ def auth_clear(ctx: click.Context) -> None:
     settings = load(ctx)
     removed = KeyStore(settings.home).clear()
     click.echo(f"Removed the key from: {', '.join(removed)}." if removed else "No stored key.")
+    if settings.api_key is not None:
+        click.echo(
+            f"devflow: note: OPENROUTER_API_KEY ({settings.key_hint}) is still set in the "
+            "environment and is still used; unset it too.",
+            err=True,
+        )
 
 
 # ---------------------------------------------------------------------- sim
@@ -716,9 +802,13 @@ def note_add(ctx: click.Context, text: str, is_global: bool) -> None:
     from devflow_tui.accounting.store import AnalyticsStore
 
     settings = load(ctx)
+    from devflow_tui.context.notes import NoteSource, project_key
+
     store = _open_store(settings, AnalyticsStore)
     try:
-        note_id = store.add_note(text, None if is_global else str(Path.cwd().resolve()))
+        note_id = NoteSource(store, project_key(Path.cwd())).add(text, global_=is_global)
+    except DevflowError as exc:
+        fail(str(exc), EXIT_USAGE)
     finally:
         store.close()
     click.echo(f"Added note {note_id}.")
@@ -729,11 +819,12 @@ def note_add(ctx: click.Context, text: str, is_global: bool) -> None:
 @click.pass_context
 def note_list(ctx: click.Context, as_json: bool) -> None:
     from devflow_tui.accounting.store import AnalyticsStore
+    from devflow_tui.context.notes import project_key
 
     settings = load(ctx)
     store = _open_store(settings, AnalyticsStore)
     try:
-        notes = store.list_notes(str(Path.cwd().resolve()))
+        notes = store.list_notes(project_key(Path.cwd()))
     finally:
         store.close()
     if as_json:
@@ -789,7 +880,7 @@ def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -
     request = build_request(prompt, **kw)
 
     async def go() -> dict[str, Any]:
-        gateway = await _open(ctx, settings, demo=not _has_key(settings))
+        gateway = await _open(ctx, settings, demo=False, demo_without_key=True)
         try:
             prepared = gateway.prepare(request)
             if not prepared.decision.candidates:

@@ -79,7 +79,9 @@ class BudgetSettings(_Section):
     daily_usd: Decimal | None = Field(default=None, ge=0)
     monthly_usd: Decimal | None = Field(default=None, ge=0)
     session_usd: Decimal | None = Field(default=None, ge=0)
-    thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
+    thresholds: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [0.5, 0.8, 1.0]
+    )
 
 
 class CacheSettings(_Section):
@@ -135,6 +137,12 @@ class Settings(BaseSettings):
         default="INFO", validation_alias=AliasChoices("DEVFLOW_LOG_LEVEL", "log_level")
     )
     log_prompts: bool = False
+    demo_time_scale: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        validation_alias=AliasChoices("DEVFLOW_DEMO_TIME_SCALE", "demo_time_scale"),
+    )
     log_max_bytes: int = Field(default=5_000_000, ge=10_000)
     app_url: str = "https://github.com/devflow-tui/devflow-tui"
     app_title: str = "devflow-tui"
@@ -230,6 +238,7 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "preferred_models": ("OPENROUTER_PREFERRED_MODELS",),
     "home": ("DEVFLOW_HOME",),
     "log_level": ("DEVFLOW_LOG_LEVEL",),
+    "demo_time_scale": ("DEVFLOW_DEMO_TIME_SCALE",),
 }
 
 _FORBIDDEN_FILE_KEYS = {"api_key", "OPENROUTER_API_KEY", "OPEN_ROUTER_API_KEY"}
@@ -247,6 +256,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"Config file {path} is not UTF-8 text.",
+            hint="Save it as UTF-8, or point DEVFLOW_CONFIG at another file.",
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"Cannot read config file {path}: {exc.strerror}.",
@@ -287,8 +301,10 @@ def _describe(
     loc = [str(part) for part in error["loc"]]
     field = loc[0] if loc else "?"
     alias_to_field = {names[0]: name for name, names in _ENV_NAMES.items()}
-    if field in alias_to_field and alias_to_field[field] in cli:
+    from_env = field.upper() == field and field.upper() in {k.upper() for k in env}
+    if field in alias_to_field and not from_env:
         field = alias_to_field[field]
+        loc = [field, *loc[1:]]
     reason = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     shown = repr(value) if field != "api_key" and not isinstance(value, dict) else "(hidden)"
@@ -315,6 +331,24 @@ def _describe(
         f"Config file {where}: '{'.'.join(loc)}' = {shown} is invalid: {reason}.",
         hint="Fix the value in the file.",
     )
+
+
+def ensure_home(settings: Settings) -> Path:
+    """Create DEVFLOW_HOME if needed; a path that cannot be a folder is a clear ConfigError."""
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"DEVFLOW_HOME {settings.home} cannot be used as a folder: "
+            f"{exc.strerror or type(exc).__name__}.",
+            hint="Set DEVFLOW_HOME to a writable folder.",
+        ) from None
+    if not settings.home.is_dir():
+        raise ConfigError(
+            f"DEVFLOW_HOME {settings.home} is not a folder.",
+            hint="Set DEVFLOW_HOME to a writable folder.",
+        )
+    return settings.home
 
 
 def load_settings(cli: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Settings:

@@ -43,7 +43,12 @@ class DevflowError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}" if self.hint else self.message
+        if not self.hint:
+            return self.message
+        message = self.message.rstrip()
+        if not message.endswith((".", "!", "?", ":")):
+            message += "."
+        return f"{message} {self.hint}"
 
 
 class ConfigError(DevflowError):

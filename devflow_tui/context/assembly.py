@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from devflow_tui.context.errors import ContextError
+from devflow_tui.context.errors import ContextWindowError
 from devflow_tui.context.scrub import ScrubReport, scrub
 from devflow_tui.context.sources import PART_SEPARATOR, ContextPart, ContextSource
 from devflow_tui.context.tokens import (
@@ -409,7 +409,7 @@ def assemble(
     if has_system:
         fixed += MESSAGE_OVERHEAD_TOKENS + estimate_tokens(system_prompt or "")
     if fixed > budget:
-        raise ContextError(
+        raise ContextWindowError(
             f"the prompt alone needs about {fixed} tokens, but the model's window of "
             f"{context_length} tokens leaves {max(budget, 0)} after reserving "
             f"{max_output_tokens} for the answer and {reserve} as a margin",

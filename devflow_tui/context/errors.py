@@ -6,7 +6,13 @@ from devflow_tui.errors import DevflowError, ErrorCategory
 
 
 class ContextError(DevflowError):
-    """Context could not be gathered or fitted; the message says which source and what to do."""
+    """Context could not be found or read; the message says which source and what to do."""
+
+    category = ErrorCategory.CONFIG
+    retryable = False
+
+
+class ContextWindowError(ContextError):
+    """The prompt itself cannot fit the model's window: the request is rejected."""
 
     category = ErrorCategory.USER
-    retryable = False

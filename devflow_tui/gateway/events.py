@@ -83,6 +83,8 @@ class RequestOutcome(BaseModel):
     error_category: str | None = None
     error_message: str | None = None
     cache_hit: bool = False
+    secrets_removed: int = 0  # secrets scrubbed from the injected context before sending
+    warnings: list[str] = Field(default_factory=list)  # routing warnings the user should see
     budget: list[BudgetView] = Field(default_factory=list)
     context: list[ContextView] = Field(default_factory=list)
 
@@ -97,6 +99,7 @@ class RoutingDecided:
     candidates: tuple[CandidateView, ...]
     fallbacks: tuple[str, ...]
     context_tokens: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -333,6 +332,7 @@ class Gateway:
             )
         chosen = decision.candidates[0].model
         outcome.requested_model = request.model or chosen.id
+        outcome.warnings = list(decision.warnings)
         emit(
             RoutingDecided(
                 request_id=request_id,
@@ -351,6 +351,7 @@ class Gateway:
                 ),
                 fallbacks=tuple(decision.fallbacks),
                 context_tokens=prepared.context_tokens,
+                warnings=tuple(decision.warnings),
             )
         )
 
@@ -367,6 +368,7 @@ class Gateway:
                 ErrorCategory.USER,
             )
         outcome.context = _context_views(assembled)
+        outcome.secrets_removed = assembled.scrubbed.total
 
         # Exact-match cache: a hit costs nothing and sends nothing.
         cache_key = None
@@ -406,7 +408,8 @@ class Gateway:
             raise
         self._settle(reservation, outcome)
         self._finish(request_id, conversation_id, outcome)
-        for alert in self.budget.alerts_crossed(before, self.budget.status()):
+        outcome.budget = self.budget.status()  # now that the cost is recorded
+        for alert in self.budget.alerts_crossed(before, outcome.budget):
             emit(alert)
         if outcome.status == "ok":
             if cache_key and outcome.complete and outcome.model:
@@ -446,10 +449,12 @@ class Gateway:
         emit(Failed(outcome.request_id, outcome, category.value, error.message, error.hint))
         return outcome
 
-    def _assemble(self, prepared: PreparedRequest, model: CatalogModel) -> AssembledContext | None:
+    def _assemble(
+        self, prepared: PreparedRequest, model: CatalogModel, window_factor: float = 1.0
+    ) -> AssembledContext | None:
         from devflow_tui.context.errors import ContextError
 
-        window = model.context_length or 8192
+        window = int((model.context_length or 8192) * window_factor)
         max_out = min(prepared.max_tokens, model.max_completion_tokens or prepared.max_tokens)
         try:
             return prepared.context.assemble(
@@ -572,9 +577,10 @@ class Gateway:
         attempt_no = 0
         index = 0
         current = assembled
+        shrunk: set[str] = set()  # models already re-tried with a tighter fit
         while index < len(chain):
             model = chain[index]
-            if index > 0:
+            if index > 0 and model.id not in shrunk:
                 refit = self._assemble(prepared, model)
                 if refit is None:
                     index += 1
@@ -625,14 +631,50 @@ class Gateway:
                 if exc.category in _STOP_CATEGORIES:
                     return
                 if exc.is_context_length:
+                    # Our token estimate was low for this model: fit again 20% tighter and
+                    # retry once on the same model before moving to a larger window.
+                    tighter = None if model.id in shrunk else self._assemble(prepared, model, 0.8)
+                    if tighter is not None:
+                        shrunk.add(model.id)
+                        current = tighter
+                        outcome.context = _context_views(current)
+                        continue
                     index = _next_larger(chain, index)
                     continue
                 if exc.category not in _RETRYABLE_CATEGORIES:
                     return
                 index += 1
                 continue
+            if not result.text.strip() and result.finish_reason != "tool_calls":
+                if result.finish_reason == "length":
+                    outcome.status = "error"
+                    outcome.error_category = ErrorCategory.USER.value
+                    outcome.error_message = (
+                        f"{model.id} used all {chat_request.max_tokens} output tokens before "
+                        "writing any answer (reasoning models think first). Raise --max-tokens."
+                    )
+                    return
+                # A provider warming up can answer with nothing: that is a failure, not an
+                # answer; the next model gets the request.
+                self.health.record_failure(model.id, ErrorCategory.PROVIDER.value)
+                outcome.status = "error"
+                outcome.error_category = ErrorCategory.PROVIDER.value
+                outcome.error_message = (
+                    f"{model.id} returned an empty answer. Retry, or pin another model."
+                )
+                index += 1
+                continue
             self._complete(outcome, result, model)
             return
+        if attempt_no == 0:
+            left = self.health.cooldowns()
+            names = ", ".join(f"{m} ({s:.0f} s left)" for m, s in left.items()) or "all models"
+            outcome.status = "error"
+            outcome.error_category = ErrorCategory.PROVIDER.value
+            outcome.error_message = (
+                f"No model could be tried: {names} cooling down after repeated failures. "
+                "Retry shortly, or pin another model with --model."
+            )
 
     async def _call_one(
         self,
@@ -694,7 +736,8 @@ class Gateway:
         outcome.model = result.model or model.id
         outcome.generation_id = result.generation_id
         outcome.finish_reason = result.finish_reason
-        outcome.complete = result.complete
+        # An answer stopped by the token limit is cut off, even though the call succeeded.
+        outcome.complete = result.complete and result.finish_reason != "length"
         outcome.latency_ms = round(result.latency_ms, 2)
         outcome.ttft_ms = round(result.ttft_ms, 2) if result.ttft_ms is not None else None
         usage = result.usage
@@ -793,6 +836,7 @@ async def open_gateway(
     from devflow_tui.accounting.budget import BudgetManager
     from devflow_tui.accounting.cache import ResponseCache
     from devflow_tui.accounting.store import AnalyticsStore
+    from devflow_tui.config import ensure_home
     from devflow_tui.keystore import KeyStore, resolve_api_key
     from devflow_tui.openrouter.calllog import CallLog
     from devflow_tui.openrouter.client import OpenRouterClient
@@ -810,13 +854,21 @@ async def open_gateway(
     if demo:
         from devflow_tui.sim import SimConfig, SimServer
 
-        sim = SimServer(SimConfig(time_scale=float(os.environ.get("DEVFLOW_DEMO_SPEED", "1"))))
+        sim = SimServer(SimConfig(time_scale=settings.demo_time_scale))
         sim.start()
-        settings = settings.model_copy(update={"base_url": sim.base_url})
+        # Simulated traffic never mixes with real spend, budgets, health or history.
+        settings = settings.model_copy(
+            update={"base_url": sim.base_url, "home": settings.home / "demo"}
+        )
         api_key = DEMO_KEY
         key_source = "demo"
-    settings.home.mkdir(parents=True, exist_ok=True)
-    store = AnalyticsStore(settings.db_path)
+    try:
+        ensure_home(settings)
+        store = AnalyticsStore(settings.db_path)
+    except BaseException:
+        if sim is not None:
+            sim.stop()
+        raise
     try:
         store.mark_stale_running_as_interrupted()
         client = OpenRouterClient(
@@ -839,7 +891,7 @@ async def open_gateway(
             settings,
             client=client,
             catalog=catalog,
-            catalog_source=source,
+            catalog_source="simulated" if demo else source,
             health=health,
             store=store,
             budget=budget,

@@ -22,7 +22,7 @@ def devflow(
 ) -> Invoke:
     """`devflow(*args, input=None, key=True)` with the sim as OPENROUTER_BASE_URL."""
     monkeypatch.setenv("OPENROUTER_BASE_URL", sim.base_url)
-    monkeypatch.setenv("DEVFLOW_DEMO_SPEED", "0")
+    monkeypatch.setenv("DEVFLOW_DEMO_TIME_SCALE", "0")
     (_config := __import__("os").environ["DEVFLOW_CONFIG"])
     with open(_config, "w", encoding="utf-8") as fh:
         fh.write("backoff_base_s = 0.0\nmax_retries = 1\n")

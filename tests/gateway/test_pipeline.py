@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -108,14 +109,35 @@ async def test_context_length_error_moves_to_a_larger_model(
     decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
     first = decision.candidates[0].model
     sim.add_fault(
-        Fault(kind="http_error", status=400, error_type="context_length_exceeded", model=first.id)
+        Fault(
+            kind="http_error",
+            status=400,
+            error_type="context_length_exceeded",
+            model=first.id,
+            times=2,
+        )
     )
     outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
     assert outcome.status == "ok"
     served = gateway.catalog.get(outcome.model or "")
     assert served is not None
     assert (served.context_length or 0) > (first.context_length or 0)
-    assert outcome.attempts[0].status == 400  # not retried on the same model
+    # one tighter re-fit on the same model, then a larger window
+    assert [a.status for a in outcome.attempts] == [400, 400, 200]
+    assert [a.model for a in outcome.attempts][:2] == [first.id, first.id]
+
+
+async def test_context_length_error_refits_tighter_on_same_model(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    sim.add_fault(
+        Fault(kind="http_error", status=400, error_type="context_length_exceeded", times=1)
+    )
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT, model="openai/gpt-4o-mini"))
+    assert outcome.status == "ok"
+    assert outcome.model == "openai/gpt-4o-mini"
+    assert [a.status for a in outcome.attempts] == [400, 200]
 
 
 @pytest.mark.parametrize(
@@ -305,3 +327,77 @@ async def test_reconcile_records_billed_cost(make_gateway: GatewayFactory) -> No
     row = gateway.store.get_request(outcome.request_id)
     assert row is not None and row.billed_cost_usd is not None
     assert Decimal(str(row.billed_cost_usd)) == outcome.cost_usd
+
+
+async def test_empty_answer_falls_back_to_next_model(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    first = gateway.route(GatewayRequest(prompt=CODE_PROMPT)).candidates[0].model.id
+    sim.add_fault(Fault(kind="empty_content", model=first, times=None))
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    assert outcome.status == "ok"
+    assert outcome.model != first
+    assert outcome.text.strip()
+
+
+async def test_empty_answer_from_pinned_model_is_an_error(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    sim.add_fault(Fault(kind="empty_content", times=None))
+    outcome = await gateway.run(GatewayRequest(prompt="hi", model="openai/gpt-4o-mini"))
+    assert outcome.status == "error"
+    assert outcome.error_category == "provider"
+    assert "empty answer" in (outcome.error_message or "")
+
+
+async def test_pinned_model_in_cooldown_is_an_error_not_a_blank_answer(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway()
+    for _ in range(gateway.settings.routing.cooldown_failures):
+        gateway.health.record_failure("openai/gpt-4o-mini", "provider")
+    outcome = await gateway.run(GatewayRequest(prompt="hi", model="openai/gpt-4o-mini"))
+    assert outcome.status == "error"
+    assert "cooling down" in (outcome.error_message or "")
+    assert outcome.attempts == []
+
+
+async def test_token_limit_marks_answer_incomplete(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway()
+    outcome = await gateway.run(
+        GatewayRequest(prompt="write a long poem", model="openai/gpt-4o-mini", max_tokens=5)
+    )
+    assert outcome.status == "ok"
+    assert outcome.finish_reason == "length"
+    assert outcome.complete is False
+
+
+async def test_secrets_in_context_are_counted(
+    make_gateway: GatewayFactory, sim: SimServer, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("AWS_SECRET_ACCESS_KEY=" + "Ab1/" * 10 + "\nDEBUG=1\n")
+    gateway = await make_gateway()
+    outcome = await gateway.run(
+        GatewayRequest(prompt="explain this config", context_specs=[str(env_file)])
+    )
+    assert outcome.secrets_removed == 1
+    assert "Ab1/" * 10 not in str(chat_requests(sim)[-1].json)  # type: ignore[attr-defined]
+
+
+async def test_demo_mode_keeps_its_own_database(tmp_path: Path) -> None:
+    from devflow_tui.config import load_settings
+    from devflow_tui.gateway.pipeline import open_gateway
+
+    settings = load_settings(cli={"demo_time_scale": 0.0})
+    gateway = await open_gateway(settings, demo=True)
+    try:
+        assert gateway.demo and gateway.catalog_source == "simulated"
+        assert gateway.settings.db_path.parent == settings.home / "demo"
+        outcome = await gateway.run(GatewayRequest(prompt="hello"))
+        assert outcome.status == "ok"
+    finally:
+        await gateway.aclose()
+    assert not settings.db_path.exists()
