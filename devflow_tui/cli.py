@@ -517,7 +517,9 @@ def report(
     try:
         catalog = _cached_catalog(store, ModelCatalog)
         prices = {m.id: m.prices for m in catalog}
-        budgets = BudgetManager(store, settings.budget, settings.cost_budget_usd).status()
+        budgets = BudgetManager(store, settings.budget, settings.cost_budget_usd).status(
+            _key_info(settings)
+        )
         rep = build_report(
             store,
             since=since,
@@ -537,6 +539,26 @@ def report(
         click.echo(dumps(data))
     else:
         click.echo(render_report(rep))
+
+
+def _key_info(settings: Settings) -> Any:
+    """The key's OpenRouter credit limit and usage, best effort (None offline or keyless)."""
+    from devflow_tui.keystore import KeyStore, resolve_api_key
+    from devflow_tui.openrouter.client import OpenRouterClient
+
+    key, _source = resolve_api_key(settings, KeyStore(settings.home))
+    if key is None:
+        return None
+    quick = settings.model_copy(update={"max_retries": 0, "timeout_ms": 3000})
+
+    async def fetch() -> Any:
+        async with OpenRouterClient(quick, api_key=key) as client:
+            return await client.get_key()
+
+    try:
+        return asyncio.run(fetch())
+    except DevflowError:
+        return None
 
 
 def _write(path: Path, text: str) -> None:

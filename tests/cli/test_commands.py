@@ -167,3 +167,15 @@ def test_report_json_after_requests(devflow: Invoke, by: str, tmp_path: Path) ->
     assert {"by_model", "by_task", "savings", "recommendations", "budgets"} <= data.keys()
     assert csv_path.read_text().count("\n") >= 2
     assert devflow("report").exit_code == 0
+
+
+def test_report_shows_key_credit_limit(devflow: Invoke, sim: SimServer) -> None:
+    from decimal import Decimal
+
+    sim.config.key_limit = Decimal("25")
+    devflow("ask", "hello")
+    data = json.loads(devflow("report", "--json").stdout)
+    key = [b for b in data["budgets"] if b["name"] == "openrouter-key"]
+    assert key and Decimal(key[0]["limit_usd"]) == Decimal("25")
+    text = devflow("report").stdout
+    assert "openrouter-key" in text
