@@ -229,18 +229,18 @@ def m005_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_conversations_updated ON conversations (updated)")
 
 
+def _rollup_column(name: str) -> str:
+    """The SQL definition of a rollup column (money as decimal strings)."""
+    if name in {"cost_reported", "cost_estimated", "saved_cache"}:
+        return f"{name} TEXT NOT NULL DEFAULT '0'"
+    if name in {"tps_sum", "gen_ms"}:
+        return f"{name} REAL NOT NULL DEFAULT 0"
+    return f"{name} INTEGER NOT NULL DEFAULT 0"
+
+
 @migration
 def m006_rollups(db: sqlite_utils.Database) -> None:
-    money = {"cost_reported", "cost_estimated", "saved_cache"}
-    floats = {"tps_sum"}
-    defs = ", ".join(
-        f"{c} TEXT NOT NULL DEFAULT '0'"
-        if c in money
-        else f"{c} REAL NOT NULL DEFAULT 0"
-        if c in floats
-        else f"{c} INTEGER NOT NULL DEFAULT 0"
-        for c in rollup.COLUMNS
-    )
+    defs = ", ".join(_rollup_column(c) for c in rollup.COLUMNS)
     db.execute(
         "CREATE TABLE IF NOT EXISTS rollup_day (day INTEGER NOT NULL, model TEXT NOT NULL, "
         f"task_type TEXT NOT NULL, complexity TEXT NOT NULL, {defs}, "
@@ -254,6 +254,37 @@ def m006_rollups(db: sqlite_utils.Database) -> None:
     )
     # Backfill from the rows an older version wrote, in chunks to bound memory.
     conn: sqlite3.Connection = db.conn
+    cursor = conn.execute(
+        f"SELECT {rollup.FINISHED_COLUMNS} FROM requests WHERE status != 'running'"  # noqa: S608
+    )
+    while chunk := cursor.fetchmany(10_000):
+        rollup.apply(conn, [rollup.finished_from_row(row) for row in chunk])
+
+
+@migration
+def m007_unsent_cost_and_generation_time(db: sqlite_utils.Database) -> None:
+    """Failed requests never billed cost a known $0; tokens/s becomes total completion tokens
+    over total generation time. Both change the rollups, so they are rebuilt from the rows."""
+    conn: sqlite3.Connection = db.conn
+    for table in ("rollup_day", "rollup_total"):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column in rollup.COLUMNS:
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {_rollup_column(column)}")
+    conn.execute(
+        "UPDATE requests SET cost_usd = '0', cost_source = ? WHERE status = 'error' "
+        "AND cost_usd IS NULL AND coalesce(cache_hit, 0) = 0 AND coalesce(prompt_tokens, 0) = 0 "
+        "AND coalesce(completion_tokens, 0) = 0 AND coalesce(generation_id, '') = ''",
+        (rollup.UNSENT,),
+    )
+    # Unknown-cost requests `devflow reconcile` can still price: few, so a small index, and
+    # it covers the report's count of them per model.
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS idx_requests_reconcilable ON requests (ts, model) "
+        "WHERE cost_usd IS NULL AND generation_id IS NOT NULL AND billed_cost_usd IS NULL"
+    )
+    for table in ("rollup_day", "rollup_total", "rollup_hist"):
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant table names
     cursor = conn.execute(
         f"SELECT {rollup.FINISHED_COLUMNS} FROM requests WHERE status != 'running'"  # noqa: S608
     )

@@ -8,13 +8,16 @@ thousand rows. The window runs from `now - since` to the end of the rollup block
 Definitions:
 - `failed` = error + interrupted; `success_rate` = ok / (ok + failed) (cancelled and refused
   requests say nothing about a model).
-- `cost_usd` = reported + estimated; requests with unknown cost are counted in
-  `unknown_cost_requests`, never as $0. Cache hits cost nothing; their original cost is
-  `saved_by_cache_usd`.
-- Latency, time to first token and tokens/s are of successful, non-cached requests. Percentiles
-  use the nearest-rank method; they are exact when the window has at most `exact_limit`
-  successful requests, otherwise read from the 6 % histograms (within 3 %), and
-  `percentiles_exact` says which. Days carry no percentiles.
+- `cost_usd` = reported + estimated, the sum of the known costs; requests with unknown cost
+  are counted in `unknown_cost_requests`, never as $0, and when every request of a group that
+  could have cost money has unknown cost, `cost_usd` is None ("unknown" in CSV). Cache hits,
+  refused requests and errors that never reached a model (no tokens, no generation id) cost
+  a known $0; a cache hit's original cost is `saved_by_cache_usd`.
+- Latency, time to first token and tokens/s are of successful, non-cached requests. Tokens/s
+  is total completion tokens over total generation time (latency - time to first token), so
+  long answers weigh more than short ones. Percentiles (also per day) use the nearest-rank
+  method; they are exact when the window has at most `exact_limit` successful requests,
+  otherwise read from the 6 % histograms (within 3 %), and `percentiles_exact` says which.
 - Savings: what the priced requests (known cost, not cache hits) would have cost on the
   baseline model with the same token counts, next to what they cost. The baseline is the
   `baseline_model` given, else the most expensive model (prompt + completion price per token)
@@ -29,7 +32,7 @@ import io
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -59,7 +62,7 @@ class GroupStats(BaseModel):
     cancelled: int = 0
     refused: int = 0
     success_rate: float | None = None
-    cost_usd: Decimal = _ZERO
+    cost_usd: Decimal | None = _ZERO  # None: unknown (see the module docstring)
     cost_reported_usd: Decimal = _ZERO
     cost_estimated_usd: Decimal = _ZERO
     unknown_cost_requests: int = 0
@@ -183,23 +186,27 @@ Hist = dict[tuple[str, str, int], dict[int, int]]  # (dim, key, metric) -> bucke
 def _exact_samples(conn: sqlite3.Connection, start: float | None) -> Samples:
     samples: Samples = defaultdict(list)
     sql = (
-        "SELECT model, task_type, latency_ms, ttft_ms FROM requests "
+        "SELECT model, task_type, ts, latency_ms, ttft_ms FROM requests "
         "WHERE status = 'ok' AND cache_hit = 0"
     )
     rows = conn.execute(sql + " AND ts >= ?", (start,)) if start is not None else conn.execute(sql)
-    for model, task, latency, ttft in rows:
+    for model, task, ts, latency, ttft in rows:
+        day = str(rollup.day_of(ts))
         for metric, value in ((rollup.METRIC_LATENCY, latency), (rollup.METRIC_TTFT, ttft)):
             if value is None:
                 continue
             samples[("model", model or "", metric)].append(value)
             samples[("task", task or "", metric)].append(value)
+            samples[("day", day, metric)].append(value)
             samples[("all", "", metric)].append(value)
     for values in samples.values():
         values.sort()
     return samples
 
 
-def _histograms(conn: sqlite3.Connection, start: float | None, now: float) -> Hist:
+def _histograms(
+    conn: sqlite3.Connection, start: float | None, now: float, days: Iterable[int]
+) -> Hist:
     hist: Hist = defaultdict(lambda: defaultdict(int))
     periods = [
         p
@@ -209,24 +216,55 @@ def _histograms(conn: sqlite3.Connection, start: float | None, now: float) -> Hi
     rows = conn.execute(
         "SELECT dim, key, metric, bucket, sum(n) FROM rollup_hist WHERE "  # noqa: S608
         + _in(periods)
-        + " GROUP BY dim, key, metric, bucket",
+        + " AND dim IN ('model', 'task') GROUP BY dim, key, metric, bucket",
         periods,
     )
     for dim, key, metric, bucket, n in rows:
         hist[(dim, key, metric)][bucket] += n
         if dim == "model":
             hist[("all", "", metric)][bucket] += n
+    # Per day: the day's own "all" histogram, looked up by key for each day.
+    first_day = 0 if start is None else rollup.first_full_day(start)
+    day_periods = [rollup.day_period(d) for d in days if d >= first_day]
+    for i in range(0, len(day_periods), 500):  # bounded numbers of SQL parameters
+        chunk = day_periods[i : i + 500]
+        rows = conn.execute(
+            "SELECT day, metric, bucket, n FROM rollup_hist WHERE "  # noqa: S608
+            + _in(chunk)
+            + " AND dim = 'all' AND key = ''",
+            chunk,
+        )
+        for period, metric, bucket, n in rows:
+            hist[("day", str(period - rollup.day_period(0)), metric)][bucket] += n
     if start is not None:
         # Histograms start at whole days: the window's partial first day comes from its rows.
         end = rollup.first_full_day(start) * rollup.DAY_S
+        day = str(rollup.day_of(start))
         for model, task, latency, ttft, n in conn.execute(_SELECT_EDGE_HIST, (start, end)):
             for metric, bucket in ((rollup.METRIC_LATENCY, latency), (rollup.METRIC_TTFT, ttft)):
                 if bucket is None:
                     continue
                 hist[("model", model, metric)][bucket] += n
                 hist[("task", task, metric)][bucket] += n
+                hist[("day", day, metric)][bucket] += n
                 hist[("all", "", metric)][bucket] += n
     return hist
+
+
+_SELECT_RECONCILABLE = (
+    # Same condition as the partial index idx_requests_reconcilable, so only its rows are read.
+    "SELECT coalesce(model, ''), count(*) FROM requests WHERE cost_usd IS NULL "
+    "AND generation_id IS NOT NULL AND billed_cost_usd IS NULL"
+)
+
+
+def _reconcilable(conn: sqlite3.Connection, start: float | None) -> dict[str, int]:
+    """Unknown-cost requests per model that `devflow reconcile` can still price."""
+    if start is None:
+        rows = conn.execute(_SELECT_RECONCILABLE + " GROUP BY 1")
+    else:
+        rows = conn.execute(_SELECT_RECONCILABLE + " AND ts >= ? GROUP BY 1", (start,))
+    return {model: n for model, n in rows}
 
 
 class _Percentiles:
@@ -258,7 +296,7 @@ def _stats(key: str, t: Totals) -> GroupStats:
         cancelled=t.cancelled,
         refused=t.refused,
         success_rate=round(t.ok / judged, 6) if judged else None,
-        cost_usd=t.cost,
+        cost_usd=t.cost_or_unknown,
         cost_reported_usd=t.cost_reported,
         cost_estimated_usd=t.cost_estimated,
         unknown_cost_requests=t.unknown_cost,
@@ -268,7 +306,7 @@ def _stats(key: str, t: Totals) -> GroupStats:
         cached_tokens=t.cached,
         cache_hits=t.cache_hits,
         saved_by_cache_usd=t.saved_cache,
-        tokens_per_s=round(t.tps_sum / t.tps_n, 3) if t.tps_n else None,
+        tokens_per_s=round(tps, 3) if (tps := t.tokens_per_s) is not None else None,
     )
 
 
@@ -327,12 +365,64 @@ def _short_usd(amount: Decimal) -> str:
     return format_usd(Decimal(f"{amount:.3g}"))
 
 
+def _has_prices(prices: Mapping[str, Mapping[str, Decimal]], model: str) -> bool:
+    p = prices.get(model)
+    return p is not None and p.get("prompt") is not None and p.get("completion") is not None
+
+
+def _requests(n: int) -> str:
+    return f"{n} request{'s' if n != 1 else ''}"
+
+
+def _unknown_cost_advice(
+    cells: Mapping[Cell, Totals],
+    reconcilable: Mapping[str, int],
+    prices: Mapping[str, Mapping[str, Decimal]],
+) -> list[tuple[Decimal, str]]:
+    """Say which requests have no known cost; suggest `devflow reconcile` only for those it
+    can price (a generation id and no billed cost yet)."""
+    advice: list[tuple[Decimal, str]] = []
+    unknown: dict[str, int] = defaultdict(int)
+    for (model, _, _), t in cells.items():
+        if t.unknown_cost:
+            unknown[model] += t.unknown_cost
+    for model, n in sorted(unknown.items(), key=lambda item: (-item[1], item[0])):
+        name = model or "(no model)"
+        why = (
+            "no usage cost was reported"
+            if _has_prices(prices, model)
+            else "no usage cost was reported and the model has no catalog prices"
+        )
+        fixable = min(reconcilable.get(model, 0), n)
+        if fixable:
+            advice.append(
+                (
+                    _ZERO,
+                    f"{_requests(fixable)} to {name} {'has' if fixable == 1 else 'have'} no "
+                    f"known cost ({why}); run `devflow reconcile` to fetch what OpenRouter "
+                    "billed.",
+                )
+            )
+        rest = n - fixable
+        if rest:
+            advice.append(
+                (
+                    _ZERO,
+                    f"{_requests(rest)} to {name} {'has' if rest == 1 else 'have'} no known cost "
+                    f"({why}) and nothing to reconcile; "
+                    f"{'it counts' if rest == 1 else 'they count'} as unknown, not $0.",
+                )
+            )
+    return advice
+
+
 def _recommendations(
     cells: Mapping[Cell, Totals],
     window_days: float,
     budgets: list[BudgetView],
     min_class: int,
     min_samples: int,
+    unknown_advice: list[tuple[Decimal, str]],
 ) -> list[tuple[Decimal, str]]:
     advice: list[tuple[Decimal, str]] = []
     classes: dict[tuple[str, str], dict[str, Totals]] = defaultdict(dict)
@@ -377,19 +467,7 @@ def _recommendations(
                 f"{_short_usd(saving)}/month.",
             )
         )
-    unknown: dict[str, int] = defaultdict(int)
-    for (model, _, _), t in cells.items():
-        if t.unknown_cost:
-            unknown[model or "(no model)"] += t.unknown_cost
-    for model, n in sorted(unknown.items(), key=lambda item: -item[1]):
-        advice.append(
-            (
-                _ZERO,
-                f"{n} request{'s' if n != 1 else ''} to {model} have no known cost (no usage "
-                "cost reported and no catalog prices); run `devflow reconcile` to fetch what "
-                "OpenRouter billed.",
-            )
-        )
+    advice += unknown_advice
     total_cost = sum((t.cost for t in cells.values()), _ZERO)
     daily_rate = total_cost / Decimal(str(max(window_days, 1.0)))
     for view in budgets:
@@ -451,7 +529,8 @@ def build_report(
         if exact:
             percentiles = _Percentiles(_exact_samples(conn, start), None)
         else:
-            percentiles = _Percentiles(None, _histograms(conn, start, now))
+            percentiles = _Percentiles(None, _histograms(conn, start, now, days))
+        reconcilable = _reconcilable(conn, start)
         if start is None:
             first = conn.execute("SELECT min(ts) FROM requests").fetchone()[0]
             window_days = (now - first) / rollup.DAY_S if first is not None else 1.0
@@ -476,10 +555,19 @@ def build_report(
         stats = _stats(task or "(none)", t)
         percentiles.fill(stats, "task", task)
         by_task.append(stats)
-    by_day = [
-        _stats(_day_label(day), t) for day, t in sorted(days.items()) if day != rollup.ALL_TIME
-    ]
-    advice = _recommendations(cells, window_days, budgets, min_class, min_samples)
+    by_day = []
+    for day, t in sorted(days.items()):  # whole days only: the all-time row is never read
+        stats = _stats(_day_label(day), t)
+        percentiles.fill(stats, "day", str(day))
+        by_day.append(stats)
+    advice = _recommendations(
+        cells,
+        window_days,
+        budgets,
+        min_class,
+        min_samples,
+        _unknown_cost_advice(cells, reconcilable, prices),
+    )
     advice.sort(key=lambda item: -item[0])
     return Report(
         since=since,
@@ -513,6 +601,8 @@ def report_to_csv(report: Report, by: str | None = None) -> str:
     writer.writerow([by if n == "key" else n for n in names])
     for stats in [*groups[by], report.totals]:
         data = stats.model_dump(mode="json")
+        if data["cost_usd"] is None:
+            data["cost_usd"] = "unknown"  # never an empty cell that a spreadsheet reads as 0
         writer.writerow(["" if data[n] is None else data[n] for n in names])
     return out.getvalue()
 

@@ -8,9 +8,9 @@ request row itself:
   window of whole hours is the sum of about 20 periods (like a segment tree), and "all" of one.
 - `rollup_total`: the same numbers per UTC day only (and `-1`), for spend over time and budgets.
 - `rollup_hist`: log-spaced histograms of latency and time to first token of successful
-  requests, per (period of a day or more, "model"|"task", key). Buckets grow by 6 % each, so a
-  percentile read from them is within 3 % of the exact value; reports use exact values
-  whenever few rows are involved.
+  requests, per (period of a day or more, "model"|"task", key), and per UTC day for all
+  requests together ("all", ""). Buckets grow by 6 % each, so a percentile read from them is
+  within 3 % of the exact value; reports use exact values whenever few rows are involved.
 
 Money stays `Decimal`: the rollup columns are decimal strings summed by the `dec_add` and
 `dec_sum` SQL functions registered on every connection.
@@ -33,6 +33,18 @@ _ZERO_BUCKET = -100_000
 METRIC_LATENCY = 0
 METRIC_TTFT = 1
 FAILED_STATUSES = frozenset({"error", "interrupted"})
+# Cost source of a request that failed before any model saw it (no tokens, no generation id):
+# nothing was billed, so its cost is a known $0, not unknown. It is not "priced" either, so it
+# does not dilute average costs or count in the savings comparison.
+UNSENT = "unsent"
+
+
+def never_billed(
+    status: str, prompt_tokens: int, completion_tokens: int, generation_id: str | None
+) -> bool:
+    """True for a failed request OpenRouter never billed: an error (a 4xx before sending, or a
+    5xx) with no tokens and no generation id. Interrupted requests may have been billed."""
+    return status == "error" and not prompt_tokens and not completion_tokens and not generation_id
 
 
 def day_of(ts: float) -> int:
@@ -81,6 +93,11 @@ def window_periods(first_hour: int, last_hour: int) -> list[int]:
         periods.append(size * _PERIOD_KEY + hour // size)
         hour += size
     return periods
+
+
+def day_period(day: int) -> int:
+    """The period key of a UTC day (its aligned 24-hour block)."""
+    return 24 * _PERIOD_KEY + day
 
 
 def first_full_day(ts: float) -> int:
@@ -156,8 +173,8 @@ class Totals:
     priced_completion: int = 0
     priced_cached: int = 0
     priced_reasoning: int = 0
-    tps_sum: float = 0.0
-    tps_n: int = 0
+    gen_tokens: int = 0  # completion tokens of successful, non-cached requests with timings
+    gen_ms: float = 0.0  # their generation time: latency - time to first token
 
     def add(self, other: Totals, sign: int = 1) -> None:
         """Add (or with sign -1, subtract) another set of numbers."""
@@ -168,6 +185,19 @@ class Totals:
     def cost(self) -> Decimal:
         """Known cost: reported plus estimated."""
         return self.cost_reported + self.cost_estimated
+
+    @property
+    def cost_or_unknown(self) -> Decimal | None:
+        """Known cost, or None when every request that could have cost money has unknown cost
+        (so such a group reads "unknown", never $0)."""
+        if self.unknown_cost and not self.priced_n:
+            return None
+        return self.cost
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Completion tokens over generation time, of successful non-cached requests."""
+        return self.gen_tokens / (self.gen_ms / 1000) if self.gen_ms > 0 else None
 
     def values(self) -> list[Any]:
         """Column values in `COLUMNS` order, money as decimal strings."""
@@ -233,6 +263,8 @@ class Finished:
         t.cached = self.cached_tokens
         if self.cache_hit:
             t.saved_cache = self.saved_usd or Decimal(0)
+        elif self.cost_source == UNSENT:
+            pass  # never billed: a known $0, neither priced nor unknown
         elif self.cost_usd is None:
             # Refused requests never reached a model: nothing was spent, nothing is unknown.
             t.unknown_cost = int(self.status != "refused")
@@ -246,9 +278,15 @@ class Finished:
             t.priced_completion = self.completion_tokens
             t.priced_cached = self.cached_tokens
             t.priced_reasoning = self.reasoning_tokens
-        if ok and not self.cache_hit and self.tokens_per_s is not None:
-            t.tps_sum = self.tokens_per_s
-            t.tps_n = 1
+        if (
+            ok
+            and not self.cache_hit
+            and self.latency_ms is not None
+            and self.ttft_ms is not None
+            and self.latency_ms > self.ttft_ms
+        ):
+            t.gen_tokens = self.completion_tokens
+            t.gen_ms = self.latency_ms - self.ttft_ms
         return t
 
     def histogram_points(self) -> list[tuple[str, str, int, int]]:
@@ -270,7 +308,8 @@ SUM_COLUMNS = ", ".join(f"dec_sum({c})" if c in _MONEY else f"sum({c})" for c in
 
 # `Finished.totals()` as SQL over `requests` rows, in `COLUMNS` order (kept in step with it,
 # and tested against it).
-_PRICED = "(cache_hit = 0 AND cost_usd IS NOT NULL)"
+_PRICED = f"(cache_hit = 0 AND cost_usd IS NOT NULL AND cost_source != '{UNSENT}')"
+_TIMED = "(status = 'ok' AND cache_hit = 0 AND latency_ms > ttft_ms)"  # NULLs are not timed
 REQUEST_TOTALS = ", ".join(
     (
         "count(*)",
@@ -292,8 +331,8 @@ REQUEST_TOTALS = ", ".join(
         f"sum(CASE WHEN {_PRICED} THEN completion_tokens ELSE 0 END)",
         f"sum(CASE WHEN {_PRICED} THEN cached_tokens ELSE 0 END)",
         f"sum(CASE WHEN {_PRICED} THEN reasoning_tokens ELSE 0 END)",
-        "total(CASE WHEN status = 'ok' AND cache_hit = 0 THEN tokens_per_s END)",
-        "sum(status = 'ok' AND cache_hit = 0 AND tokens_per_s IS NOT NULL)",
+        f"sum(CASE WHEN {_TIMED} THEN completion_tokens ELSE 0 END)",
+        f"total(CASE WHEN {_TIMED} THEN latency_ms - ttft_ms END)",
     )
 )
 
@@ -383,6 +422,11 @@ def apply(conn: sqlite3.Connection, items: Iterable[Finished], sign: int = 1) ->
                 for dim, name, metric, bucket in points:
                     hkey = (d, dim, name, metric, bucket)
                     hist[hkey] = hist.get(hkey, 0) + sign
+        # Per-day percentiles read one small "all" histogram per day, not every model's.
+        for dim, _, metric, bucket in points:
+            if dim == "model":  # one point per metric
+                hkey = (day_period(day), "all", "", metric, bucket)
+                hist[hkey] = hist.get(hkey, 0) + sign
     conn.executemany(_UPSERT_ROLLUP, [[*key, *_sql(v)] for key, v in cells.items()])
     conn.executemany(_UPSERT_TOTAL, [[d, *_sql(v)] for d, v in days.items()])
     if hist:

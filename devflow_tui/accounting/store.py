@@ -368,6 +368,10 @@ class AnalyticsStore:
         source: str = outcome.cost_source
         if outcome.cache_hit:
             cost, source = Decimal(0), "cache"
+        elif cost is None and rollup.never_billed(
+            outcome.status, outcome.prompt_tokens, outcome.completion_tokens, outcome.generation_id
+        ):
+            cost, source = Decimal(0), rollup.UNSENT
         elif cost is None:
             source = "unknown"
         with self.transaction() as conn:

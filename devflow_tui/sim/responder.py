@@ -5,8 +5,11 @@ fenced code block for code questions, a short poem, a bullet analysis, numbered 
 reasoning or maths, a short reply for chat; in Italian when the prompt is Italian. Every answer
 starts with `[simulated answer from <model>]` so it can never pass for a real one.
 
-Tokens are estimated as one per 4 characters (rounded up), the same rule for prompts and
-answers; an answer is cut into 4-character "tokens" so usage always matches what was sent.
+Prompt tokens are counted with the project's estimator (`devflow_tui.context.tokens`, which is
+calibrated against real BPE tokenizers) and the same chat framing, so a request that context
+assembly fitted to a window is never rejected by the simulator as too long. Answers are cut
+into 4-character "tokens" (`answer_tokens`) so the streamed pieces and the reported completion
+usage always match exactly.
 """
 
 from __future__ import annotations
@@ -17,21 +20,29 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from devflow_tui.context.tokens import (
+    MESSAGE_OVERHEAD_TOKENS,
+    REPLY_PRIMING_TOKENS,
+    estimate_tokens,
+)
+
 PromptKind = Literal["code", "poem", "analysis", "reasoning", "chat"]
 Language = Literal["en", "it"]
 
-CHARS_PER_TOKEN = 4
-MESSAGE_OVERHEAD_TOKENS = 4  # role and separators, like chat templates add
-IMAGE_TOKENS = 85  # a low-detail image part
+CHARS_PER_TOKEN = 4  # size of a simulated answer "token"
+# A low-detail image part, as OpenAI bills it. The context estimator counts no image tokens
+# (assembly only places text), so image requests carry this on top of what assembly counted;
+# real providers bill images too, and the simulator should not hide that.
+IMAGE_TOKENS = 85
 
 
-def estimate_tokens(text: str) -> int:
-    """Tokens in `text`: one per 4 characters, rounded up (0 for empty text)."""
+def answer_tokens(text: str) -> int:
+    """Completion tokens of a simulated answer: its 4-character pieces, rounded up."""
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
 def split_tokens(text: str) -> list[str]:
-    """Cut `text` into the 4-character pieces counted by `estimate_tokens`."""
+    """Cut `text` into the 4-character pieces counted by `answer_tokens`."""
     return [text[i : i + CHARS_PER_TOKEN] for i in range(0, len(text), CHARS_PER_TOKEN)]
 
 
@@ -49,15 +60,24 @@ def content_text(content: Any) -> str:
 
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """Estimated prompt tokens of a message list (text, overhead per message, images)."""
-    total = 0
+    """Estimated prompt tokens of a message list, counted as `context.tokens.message_tokens`
+    counts them (reply priming, framing per message, each text part on its own) plus
+    `IMAGE_TOKENS` per image part."""
+    total = REPLY_PRIMING_TOKENS
     for message in messages:
+        total += MESSAGE_OVERHEAD_TOKENS
         content = message.get("content")
-        total += MESSAGE_OVERHEAD_TOKENS + estimate_tokens(content_text(content))
-        if isinstance(content, list):
-            total += IMAGE_TOKENS * sum(
-                1 for part in content if isinstance(part, dict) and part.get("type") == "image_url"
-            )
+        if isinstance(content, str):
+            total += estimate_tokens(content)
+        elif isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict):
+                    continue
+                text = part.get("text")
+                if isinstance(text, str):
+                    total += estimate_tokens(text)
+                if part.get("type") == "image_url":
+                    total += IMAGE_TOKENS
     return total
 
 

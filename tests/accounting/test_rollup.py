@@ -85,10 +85,10 @@ def test_decimal_sql_functions_are_exact(store: AnalyticsStore) -> None:
 
 
 def test_totals_add_and_subtract() -> None:
-    a = Totals(n=2, cost_reported=Decimal("0.5"), tps_sum=10.0)
-    b = Totals(n=1, cost_reported=Decimal("0.25"), tps_sum=2.5)
+    a = Totals(n=2, cost_reported=Decimal("0.5"), gen_ms=10.0)
+    b = Totals(n=1, cost_reported=Decimal("0.25"), gen_ms=2.5)
     a.add(b)
-    assert (a.n, a.cost_reported, a.tps_sum) == (3, Decimal("0.75"), 12.5)
+    assert (a.n, a.cost_reported, a.gen_ms) == (3, Decimal("0.75"), 12.5)
     a.add(b, -1)
     assert (a.n, a.cost_reported) == (2, Decimal("0.50"))
     assert Totals.from_values(a.values()) == a

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from devflow_tui.accounting import migrations
 from devflow_tui.accounting.errors import StoreError
 from devflow_tui.accounting.records import RequestStart, hash_prompt
 from devflow_tui.accounting.store import AnalyticsStore
@@ -41,7 +42,7 @@ def test_creates_database_in_wal_mode(store: AnalyticsStore, db_path: Path) -> N
         "rollup_total",
         "rollup_hist",
     } <= tables
-    assert store.schema_version == 6
+    assert store.schema_version == len(migrations.MIGRATIONS)
 
 
 def test_begin_is_durable_before_finish(store: AnalyticsStore, db_path: Path) -> None:

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 
+from devflow_tui.context.tokens import message_tokens
+from devflow_tui.openrouter.wire import ChatMessage
 from devflow_tui.sim.responder import (
+    answer_tokens,
     classify_prompt,
     compose_answer,
     content_text,
     detect_language,
-    estimate_tokens,
     guess_code_language,
     last_user_text,
     prompt_tokens,
@@ -103,32 +105,61 @@ def test_reasoning_text_is_longer_for_reasoning_prompts() -> None:
 def test_exact_tokens_gives_exactly_that_many_tokens() -> None:
     for tokens in (1, 7, 50, 1234):
         answer = compose_answer("hi", "openai/gpt-4o-mini", exact_tokens=tokens)
-        assert estimate_tokens(answer.content) == tokens
+        assert answer_tokens(answer.content) == tokens
         assert len(split_tokens(answer.content)) == tokens
 
 
-def test_token_estimate_and_split_agree() -> None:
-    assert estimate_tokens("") == 0
-    assert estimate_tokens("abcd") == 1
-    assert estimate_tokens("abcde") == 2
+def test_answer_tokens_and_split_agree() -> None:
+    assert answer_tokens("") == 0
+    assert answer_tokens("abcd") == 1
+    assert answer_tokens("abcde") == 2
     text = "a fairly ordinary sentence, with punctuation."
     assert "".join(split_tokens(text)) == text
-    assert len(split_tokens(text)) == estimate_tokens(text)
+    assert len(split_tokens(text)) == answer_tokens(text)
 
 
 def test_prompt_tokens_counts_text_overhead_and_images() -> None:
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "abcdefgh"},  # 2 tokens + 4 overhead
+        {"role": "system", "content": "abcdefgh"},  # 8 / 5.5 -> 2 tokens, + 4 framing
         {
             "role": "user",
             "content": [
-                {"type": "text", "text": "abcd"},  # 1 token + 4 overhead
+                {"type": "text", "text": "abcd"},  # 1 token + 4 framing
                 {"type": "image_url", "image_url": {"url": "data:,"}},  # 85
+                "not a part",  # ignored
             ],
         },
+        {"role": "assistant", "content": None},  # framing only
     ]
-    assert prompt_tokens(messages) == 6 + 5 + 85
+    assert prompt_tokens(messages) == 3 + (4 + 2) + (4 + 1 + 85) + 4
     assert content_text(None) == ""
     assert last_user_text(messages) == "abcd"
     assert last_user_text([{"role": "assistant", "content": "only"}]) == "only"
     assert last_user_text([]) == ""
+
+
+PROMPTS = [
+    "The quick brown fox jumps over the lazy dog. " * 40,
+    "def f(x):\n    return {'a': [x, x + 1]}\n" * 30,
+    '{"key": [1, 2, 3], "nested": {"v": null}}' * 25,
+    "Perché la funzione non è più veloce? Ça coûte très cher. " * 20,
+    "東京の天気はどうですか 🙂 " * 15,
+]
+
+
+@pytest.mark.parametrize("text", PROMPTS)
+def test_prompt_tokens_match_the_context_estimator(text: str) -> None:
+    """The simulator counts a text request exactly as context assembly does."""
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": text[: len(text) // 3]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": text}, {"type": "text", "text": "?"}],
+        },
+    ]
+    chat = [ChatMessage.model_validate(m) for m in messages]
+    assert prompt_tokens(messages) == message_tokens(chat)
+    # Chars/4 (the old rule) disagrees with the estimator on every one of these texts.
+    assert prompt_tokens(messages) != 3 + 8 + sum(
+        -(-len(t) // 4) for t in (text[: len(text) // 3], text + "\n?")
+    )

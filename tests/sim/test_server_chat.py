@@ -13,7 +13,7 @@ import pytest
 from devflow_tui.openrouter.wire import ChatResponse, StreamChunk
 from devflow_tui.sim import SimServer
 from devflow_tui.sim.catalog import load_snapshot
-from devflow_tui.sim.responder import estimate_tokens, prompt_tokens
+from devflow_tui.sim.responder import answer_tokens, prompt_tokens
 from tests.sim.sse import content_of, data_events, parse_sse
 
 GEN_ID = re.compile(r"gen-\d+-[A-Za-z0-9]{20}")
@@ -58,7 +58,7 @@ def test_non_streaming_shape(client: httpx.Client) -> None:
     assert "```python" in content
     usage = body["usage"]
     assert usage["prompt_tokens"] == prompt_tokens(MESSAGES)
-    assert usage["completion_tokens"] == estimate_tokens(content)
+    assert usage["completion_tokens"] == answer_tokens(content)
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert usage["is_byok"] is False
     assert usage["prompt_tokens_details"]["cached_tokens"] == 0
@@ -101,8 +101,8 @@ def test_reasoning_model_bills_reasoning_tokens(client: httpx.Client) -> None:
     message = body["choices"][0]["message"]
     usage = body["usage"]
     reasoning = usage["completion_tokens_details"]["reasoning_tokens"]
-    assert message["reasoning"] and reasoning == estimate_tokens(message["reasoning"])
-    assert usage["completion_tokens"] == reasoning + estimate_tokens(message["content"])
+    assert message["reasoning"] and reasoning == answer_tokens(message["reasoning"])
+    assert usage["completion_tokens"] == reasoning + answer_tokens(message["content"])
     prices = _prices("deepseek/deepseek-r1")
     assert (
         usage["cost"]
@@ -221,13 +221,11 @@ def test_stream_framing_and_chunk_shape(sim: SimServer, client: httpx.Client) ->
     content_chunks = chunks[:-2]
     assert all(c["choices"][0]["delta"]["role"] == "assistant" for c in content_chunks)
     assert all(c["choices"][0]["finish_reason"] is None for c in content_chunks)
-    assert all(
-        1 <= estimate_tokens(c["choices"][0]["delta"]["content"]) <= 3 for c in content_chunks
-    )
+    assert all(1 <= answer_tokens(c["choices"][0]["delta"]["content"]) <= 3 for c in content_chunks)
     text = content_of(response.text)
     assert text.startswith("[simulated answer from openai/gpt-4o-mini]")
     usage = chunks[-1]["usage"]
-    assert usage["completion_tokens"] == estimate_tokens(text)
+    assert usage["completion_tokens"] == answer_tokens(text)
     assert sim.requests[-1].chunks_sent == len(content_chunks)
     assert sim.requests[-1].stream is True
     assert sim.generations[gen_id]["streamed"] is True
@@ -289,4 +287,4 @@ def test_stream_with_excluded_reasoning_hides_it_but_bills_it(client: httpx.Clie
     usage = chunks[-1]["usage"]
     reasoning = usage["completion_tokens_details"]["reasoning_tokens"]
     assert reasoning > 0
-    assert usage["completion_tokens"] == reasoning + estimate_tokens(content_of(text))
+    assert usage["completion_tokens"] == reasoning + answer_tokens(content_of(text))

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from devflow_tui.sim import ModelProfile, SimConfig, SimServer, serve_forever
-from devflow_tui.sim.responder import estimate_tokens
+from devflow_tui.sim.responder import answer_tokens
 from tests.sim.sse import data_events
 
 CHAT = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
@@ -172,7 +172,7 @@ def test_serve_forever_announces_and_stops(fake_key: str) -> None:
     response = httpx.post(
         f"{url}/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {fake_key}"}
     )
-    assert estimate_tokens(response.json()["choices"][0]["message"]["content"]) > 0
+    assert answer_tokens(response.json()["choices"][0]["message"]["content"]) > 0
     stop.set()
     worker.join(10)
     assert not worker.is_alive()
