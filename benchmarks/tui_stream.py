@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -223,6 +224,8 @@ def main() -> int:
         try:
             assert server.stdout is not None
             base_url = server.stdout.readline().strip()
+            # Keep reading whatever the simulator prints, or a full pipe would stall it.
+            threading.Thread(target=server.stdout.read, daemon=True).start()
             r = asyncio.run(run(base_url, args.tokens, args.screenshot))
         finally:
             server.terminate()

@@ -13,11 +13,6 @@ from textual.widgets.markdown import MarkdownStream
 from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.tui.money import ms, usd
 
-# Textual re-parses the last Markdown block on every append, so one huge block (a long code
-# listing, or text without blank lines) costs O(n^2). Long answers are therefore streamed into
-# a new Markdown widget every SEGMENT_CHARS characters, at a line break.
-SEGMENT_CHARS = 2000
-
 _FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -59,10 +54,6 @@ class AnswerBlock(Vertical):
         self.text = text
         self.state = "streaming" if not text else "done"
         self._stream: MarkdownStream | None = None
-        self._segment_chars = 0  # characters streamed into the current Markdown widget
-        self._partial_line = ""  # text after the last newline, to follow code fences
-        self._fence: str | None = None  # the opening line of the code fence we are inside
-        self._synthetic = 0  # fence lines added at segment boundaries (not part of the answer)
 
     def compose(self) -> ComposeResult:
         yield Static("waiting for a model…", classes="answer-label")
@@ -84,65 +75,22 @@ class AnswerBlock(Vertical):
         self.query_one(".answer-footer", Static).update(text)
 
     @property
-    def segments(self) -> list[Markdown]:
-        """The Markdown widgets holding this answer (more than one for long answers)."""
-        return list(self.query(".answer-body").results(Markdown))
+    def body(self) -> Markdown:
+        return self.query_one(".answer-body", Markdown)
 
     @property
     def shown_chars(self) -> int:
-        """How many characters of the answer the Markdown widgets hold so far."""
-        return sum(len(m.source) for m in self.segments) - self._synthetic
+        """How many characters of the answer the Markdown widget holds so far."""
+        return len(self.body.source)
 
     async def append(self, fragment: str) -> None:
         """Add streamed text; MarkdownStream batches fragments when they come faster than frames."""
         if not fragment:
             return
-        self.text += fragment
-        cut = fragment.rfind("\n")
-        if self._segment_chars + len(fragment) > SEGMENT_CHARS and cut >= 0:
-            head, tail = fragment[: cut + 1], fragment[cut + 1 :]
-            await self._write(head)
-            await self._next_segment()
-            await self._write(tail)
-        else:
-            await self._write(fragment)
-
-    async def _write(self, text: str) -> None:
-        if not text:
-            return
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.segments[-1])
-        self._segment_chars += len(text)
-        self._track_fences(text)
-        await self._stream.write(text)
-
-    def _track_fences(self, text: str) -> None:
-        lines = (self._partial_line + text).split("\n")
-        self._partial_line = lines.pop()
-        for line in lines:
-            marker = line.strip()
-            if self._fence is None:
-                if marker.startswith(("```", "~~~")):
-                    self._fence = marker
-            elif marker.startswith(self._fence[:3]) and not marker.strip(self._fence[0]):
-                self._fence = None
-
-    async def _next_segment(self) -> None:
-        """Close the current Markdown widget and continue the answer in a new one."""
-        fence = self._fence
-        if fence is not None and self._stream is not None:
-            closing = fence[:3] + "\n"
-            self._synthetic += len(closing)
-            await self._stream.write(closing)
-        await self._end_stream()
-        segment = Markdown(classes="answer-body")
-        await self.mount(segment, after=self.segments[-1])
-        self._segment_chars = 0
-        self._stream = Markdown.get_stream(segment)
-        if fence is not None:
-            # Reopen the code block (same language) so highlighting carries on.
-            self._synthetic += len(fence) + 1
-            await self._stream.write(fence + "\n")
+            self._stream = Markdown.get_stream(self.body)
+        self.text += fragment
+        await self._stream.write(fragment)
 
     async def _end_stream(self) -> None:
         if self._stream is not None:
@@ -155,7 +103,7 @@ class AnswerBlock(Vertical):
         if outcome.text and not self.text:
             # A cache hit or a non-streamed answer arrives whole.
             self.text = outcome.text
-            await self.segments[0].update(outcome.text)
+            await self.body.update(outcome.text)
         self.set_label(f"{outcome.model or 'no model'}")
         footer = answer_footer(outcome)
         if outcome.status == "cancelled":
