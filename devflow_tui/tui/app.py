@@ -25,6 +25,7 @@ from devflow_tui.tui.gateway_port import DashboardGateway
 from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable
 from devflow_tui.tui.request_stats import RequestStats
 from devflow_tui.tui.screens.dashboard import DashboardScreen
+from devflow_tui.tui.screens.handoff import HandoffScreen
 from devflow_tui.tui.screens.help import HelpScreen
 from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.screens.models import ModelsScreen
@@ -116,6 +117,7 @@ class DevflowApp(App[None]):
         self._compact_forced = compact
         self.compact = False
         self.project_dir = project_dir
+        self.claude_session = claude_session
         self.dashboard = DashboardScreen(self.stats, claude_session=claude_session)
 
     def on_mount(self) -> None:
@@ -123,6 +125,23 @@ class DevflowApp(App[None]):
         self._apply_compact(self.size.width)
         # Paint first; the gateway (network, database, maybe the simulator) opens afterwards.
         self.call_after_refresh(self._open_gateway)
+        if self.claude_session:
+            self._summarise_session(self.claude_session)
+
+    @work(thread=True, exclusive=True, group="handoff")
+    def _summarise_session(self, spec: str) -> None:
+        """Read the handed-over session off the event loop, then show its summary."""
+        from devflow_tui.context.claude_sessions import claude_root, parse_session, resolve_session
+
+        try:
+            path = resolve_session(spec, (self.project_dir or Path.cwd()).resolve(), claude_root())
+            summary = parse_session(path).summary()
+        except DevflowError as exc:
+            self.call_from_thread(
+                self.notify, str(exc), title="Claude Code session", severity="error", timeout=20
+            )
+            return
+        self.call_from_thread(self.push_screen, HandoffScreen(summary))
 
     async def on_unmount(self) -> None:
         if self.gateway is not None:
