@@ -86,6 +86,9 @@ def default_request_builder(**fields: Any) -> Any:
     return GatewayRequest(**fields)
 
 
+RECONCILE_EVERY_S = 120.0
+
+
 class DevflowApp(App[None]):
     """devflow's dashboard."""
 
@@ -166,6 +169,21 @@ class DevflowApp(App[None]):
     def on_gateway_opened(self, message: GatewayOpened) -> None:
         self.gateway = message.gateway
         self.dashboard.gateway_ready(message.gateway)
+        # Background reconciliation: record what OpenRouter actually billed.
+        self.set_interval(RECONCILE_EVERY_S, self.reconcile_billing)
+
+    @work(exclusive=True, group="reconcile")
+    async def reconcile_billing(self) -> None:
+        """Fetch the billed cost of recent requests (/generation); failures are only logged."""
+        if self.gateway is None:
+            return
+        try:
+            drifts = await self.gateway.reconcile(limit=20)
+        except DevflowError as exc:
+            self.log.warning(f"reconcile skipped: {exc}")
+            return
+        if drifts:
+            self.log.info(f"reconciled {len(drifts)} requests with OpenRouter's bill")
 
     def on_gateway_unavailable(self, message: GatewayUnavailable) -> None:
         self.gateway_error = message.message

@@ -164,6 +164,7 @@ class ScriptedGateway:
             ),
         ]
         self.closed = False
+        self.reconciled = 0
 
     def __iter__(self) -> Iterator[Model]:
         return iter(self.catalog)
@@ -175,6 +176,10 @@ class ScriptedGateway:
         return KeyInfo(limit=Decimal(20), limit_remaining=Decimal("7.5")), Credits(
             total_credits=Decimal(25), total_usage=Decimal("10.25")
         )
+
+    async def reconcile(self, limit: int = 20) -> list[Any]:
+        self.reconciled += 1
+        return []
 
     async def aclose(self) -> None:
         self.closed = True

@@ -204,3 +204,20 @@ async def test_history_reopens_a_conversation(sim: SimServer, fake_key: str) -> 
             "what is a monad",
             "and a functor?",
         ]
+
+
+async def test_background_reconcile_records_billed_cost(
+    sim: SimServer, settings: Settings, fake_key: str
+) -> None:
+    app = app_on(sim, settings, fake_key)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await send(pilot, app, "hello there")
+        gateway: Any = app.gateway
+        await wait_for(lambda: bool(gateway.store.recent_requests(1)), pilot)
+        await wait_for(lambda: gateway.store.recent_requests(1)[0].status == "ok", pilot)
+        worker = app.reconcile_billing()
+        await worker.wait()
+        row = gateway.store.recent_requests(1)[0]
+        assert row.billed_cost_usd is not None
+        assert Decimal(str(row.billed_cost_usd)) == Decimal(str(row.cost_usd))
