@@ -179,3 +179,24 @@ def test_report_shows_key_credit_limit(devflow: Invoke, sim: SimServer) -> None:
     assert key and Decimal(key[0]["limit_usd"]) == Decimal("25")
     text = devflow("report").stdout
     assert "openrouter-key" in text
+
+
+def test_closed_stdout_is_a_quiet_exit(sim: SimServer, fake_key: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "OPENROUTER_BASE_URL": sim.base_url,
+        "OPENROUTER_API_KEY": fake_key,
+    }
+    code = "import sys; from devflow_tui.cli import main; sys.argv = ['devflow', 'models']; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away after one line, like `| head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1  # click's documented quiet exit on a closed pipe
+    assert "Traceback" not in err
