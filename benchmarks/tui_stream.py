@@ -130,8 +130,6 @@ async def run(base_url: str, tokens: int, screenshot: Path | None) -> dict[str, 
         # The pipeline caps answers at 2,048 tokens unless asked for more.
         app.dashboard.query_one("#override-max-tokens").value = str(tokens + 100)  # type: ignore[attr-defined]
         history_points = len(app.stats)
-        from textual.widgets import Markdown
-
         dash = app.dashboard
         stop = asyncio.Event()
 
@@ -140,11 +138,12 @@ async def run(base_url: str, tokens: int, screenshot: Path | None) -> dict[str, 
             # streaming app never is, and the samples would start late.
             while dash.current is None:  # noqa: ASYNC110 - polling on purpose
                 await asyncio.sleep(0.002)
-            markdown = dash.current.query_one(Markdown)
+            # A long answer spans several Markdown widgets: count the text they all hold.
+            answer = dash.current
             while not stop.is_set():
-                shown.append((time.perf_counter(), len(markdown.source)))
+                shown.append((time.perf_counter(), answer.shown_chars))
                 await asyncio.sleep(0.005)
-            shown.append((time.perf_counter(), len(markdown.source)))
+            shown.append((time.perf_counter(), answer.shown_chars))
 
         sampler = asyncio.create_task(sample())
         editor = app.dashboard.query_one(PromptEditor)
@@ -153,8 +152,8 @@ async def run(base_url: str, tokens: int, screenshot: Path | None) -> dict[str, 
         editor.submit()
         while dash.current is None or dash.streaming:  # noqa: ASYNC110 - polling on purpose
             await asyncio.sleep(0.01)
-        markdown = dash.current.query_one(Markdown)
-        while received and len(markdown.source) < received[-1][1]:  # noqa: ASYNC110
+        answer = dash.current
+        while received and answer.shown_chars < received[-1][1]:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         stop.set()
         await sampler

@@ -309,7 +309,14 @@ _TEXT: dict[Language, dict[str, list[str]]] = {
             "Consider the simplest approach, then check whether an edge case breaks it.",
             "The plan looks sound; now write the answer clearly and briefly.",
         ],
-        "filler": ["More detail on {topic} follows the same pattern."],
+        "filler": [
+            "More detail on {topic} follows the same pattern.",
+            "Each part can be checked on its own before the parts are combined.",
+            "A small example usually shows where {topic} needs more care.",
+            "Measure before and after every change, so the effect is clear.",
+            "Edge cases deserve a test of their own, written before the fix.",
+            "The simple version is often fast enough; keep it until numbers say otherwise.",
+        ],
     },
     "it": {
         "code_intro": [
@@ -357,7 +364,14 @@ _TEXT: dict[Language, dict[str, list[str]]] = {
             "Considero l'approccio più semplice e controllo se un caso limite lo rompe.",
             "Il piano regge; ora scrivo la risposta in modo chiaro e breve.",
         ],
-        "filler": ["Altri dettagli su {topic} seguono lo stesso schema."],
+        "filler": [
+            "Altri dettagli su {topic} seguono lo stesso schema.",
+            "Ogni parte si può verificare da sola prima di combinarle.",
+            "Un piccolo esempio mostra spesso dove {topic} richiede più attenzione.",
+            "Misura prima e dopo ogni modifica, così l'effetto è chiaro.",
+            "I casi limite meritano un test dedicato, scritto prima della correzione.",
+            "La versione semplice spesso basta; tienila finché i numeri non dicono altro.",
+        ],
     },
 }
 
@@ -397,12 +411,18 @@ def _body(kind: PromptKind, lang: Language, prompt: str, rng: random.Random, top
     return f"{opening} {rng.choice(text['chat_more'])}"
 
 
-def _fit(text: str, tokens: int, filler: str) -> str:
-    # Pad with filler sentences, then cut on a token boundary, for an exact token count.
-    missing = tokens * CHARS_PER_TOKEN - len(text)
-    if missing > 0:
-        text += f"\n{filler}" * (missing // (len(filler) + 1) + 1)
-    return text[: tokens * CHARS_PER_TOKEN]
+def _fit(text: str, tokens: int, sentences: list[str], rng: random.Random) -> str:
+    # Pad with paragraphs of filler sentences separated by blank lines, as a long real answer
+    # is written (one endless paragraph would be an unrealistic worst case for renderers),
+    # then cut on a token boundary, for an exact token count.
+    size = tokens * CHARS_PER_TOKEN
+    parts = [text]
+    length = len(text)
+    while length < size:
+        paragraph = " ".join(rng.choice(sentences) for _ in range(rng.randint(3, 6)))
+        parts.append(paragraph)
+        length += len(paragraph) + 2
+    return "\n\n".join(parts)[:size]
 
 
 def compose_answer(
@@ -420,7 +440,8 @@ def compose_answer(
     topic = _topic(prompt)
     content = f"{label(model)}\n\n{_body(kind, lang, prompt, rng, topic)}"
     if exact_tokens is not None:
-        content = _fit(content, exact_tokens, _TEXT[lang]["filler"][0].format(topic=topic))
+        filler = [line.format(topic=topic) for line in _TEXT[lang]["filler"]]
+        content = _fit(content, exact_tokens, filler, rng)
     thoughts = ""
     if reasoning:
         thoughts = " ".join(line.format(topic=topic) for line in _TEXT[lang]["thinking"])

@@ -163,3 +163,20 @@ def test_prompt_tokens_match_the_context_estimator(text: str) -> None:
     assert prompt_tokens(messages) != 3 + 8 + sum(
         -(-len(t) // 4) for t in (text[: len(text) // 3], text + "\n?")
     )
+
+
+def test_long_answers_are_padded_with_paragraphs_deterministically() -> None:
+    for prompt in ("tell me a very long story", "raccontami una storia molto lunga per favore"):
+        answer = compose_answer(prompt, "openai/gpt-4o-mini", exact_tokens=5000)
+        assert answer_tokens(answer.content) == 5000
+        assert "".join(split_tokens(answer.content)) == answer.content
+        paragraphs = answer.content.split("\n\n")
+        # Several short paragraphs separated by blank lines, not one 20,000-character block.
+        assert len(paragraphs) > 20
+        assert max(len(p) for p in paragraphs) < 600
+        assert len(set(paragraphs[2:])) > 1
+        again = compose_answer(prompt, "openai/gpt-4o-mini", exact_tokens=5000)
+        assert again.content == answer.content
+    english = compose_answer("tell me a very long story", "openai/gpt-4o-mini", exact_tokens=5000)
+    other = compose_answer("tell me a very long story", "x-ai/grok-4", exact_tokens=5000)
+    assert other.content.split("\n\n")[2:] != english.content.split("\n\n")[2:]

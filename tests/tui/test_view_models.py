@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devflow_tui.errors import ConfigError
-from devflow_tui.gateway.events import RequestOutcome
+from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
 from devflow_tui.tui.actions import ACTIONS, bindings
 from devflow_tui.tui.config_file import save_routing_preferences
 from devflow_tui.tui.gateway_port import catalog_models, field_of
@@ -122,11 +122,23 @@ def test_code_blocks_and_footer() -> None:
         latency_ms=1500,
         ttft_ms=300,
         cache_hit=True,
-        fallbacks=["x"],
+        fallbacks=["x", "y"],
     )
+    # The routing's fallbacks were never tried: the footer does not name them.
     assert answer_footer(outcome) == (
-        "m · unknown · 1,200→30 tok · latency 1.5 s · ttft 300 ms · cache hit · after x"
+        "m · unknown · 1,200→30 tok · latency 1.5 s · ttft 300 ms · cache hit"
     )
+    tried = outcome.model_copy(
+        update={
+            "attempts": [
+                AttemptRecord(model="x", status=503, error="provider"),
+                AttemptRecord(model="x", status=503, error="provider"),
+                AttemptRecord(model="y", status=None, error="timeout"),
+                AttemptRecord(model="m", status=200),
+            ]
+        }
+    )
+    assert answer_footer(tried).endswith("cache hit · after 503×2 on x, timeout on y")
 
 
 def test_models_screen_formatting() -> None:

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
-from devflow_tui.gateway.events import RequestOutcome
+from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
 from devflow_tui.tui.money import ms, usd
+from devflow_tui.tui.stream_segments import SegmentSplitter, ThrottledStream
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
@@ -35,9 +35,29 @@ def answer_footer(outcome: RequestOutcome) -> str:
         parts.append(f"{outcome.tokens_per_s:.0f} tok/s")
     if outcome.cache_hit:
         parts.append("cache hit")
-    if outcome.fallbacks:
-        parts.append("after " + ", ".join(outcome.fallbacks))
+    failures = failed_attempts(outcome.attempts)
+    if failures:
+        parts.append("after " + ", ".join(failures))
     return " · ".join(parts)
+
+
+def failed_attempts(attempts: Sequence[AttemptRecord]) -> list[str]:
+    """`503 on model` for each failed attempt, in order; repeats counted (`503×2 on model`).
+
+    Only attempts that were really made are named: the routing's fallback list is a plan,
+    and showing it would read as if those models had been tried.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for attempt in attempts:
+        if attempt.error is None and (attempt.status is None or attempt.status < 400):
+            continue
+        why = str(attempt.status) if attempt.status else (attempt.error or "error")
+        key = (why, attempt.model)
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        f"{why}{f'×{count}' if count > 1 else ''} on {model}"
+        for (why, model), count in counts.items()
+    ]
 
 
 class UserTurn(Static):
@@ -53,7 +73,9 @@ class AnswerBlock(Vertical):
         self.prompt = prompt
         self.text = text
         self.state = "streaming" if not text else "done"
-        self._stream: MarkdownStream | None = None
+        self._stream: ThrottledStream | None = None
+        self._splitter = SegmentSplitter()
+        self._segment: Markdown | None = None  # the Markdown widget being streamed into
 
     def compose(self) -> ComposeResult:
         yield Static("waiting for a model…", classes="answer-label")
@@ -76,21 +98,45 @@ class AnswerBlock(Vertical):
 
     @property
     def body(self) -> Markdown:
+        """The first Markdown widget of the answer (the only one unless it was streamed long)."""
         return self.query_one(".answer-body", Markdown)
 
     @property
+    def bodies(self) -> list[Markdown]:
+        """The answer's Markdown widgets, one per streamed segment, in order."""
+        return list(self.query(".answer-body").results(Markdown))
+
+    @property
     def shown_chars(self) -> int:
-        """How many characters of the answer the Markdown widget holds so far."""
-        return len(self.body.source)
+        """How many characters of the answer the Markdown widgets hold so far."""
+        shown = sum(len(body.source) for body in self.bodies)
+        return shown - self._splitter.synthetic_chars
 
     async def append(self, fragment: str) -> None:
-        """Add streamed text; MarkdownStream batches fragments when they come faster than frames."""
+        """Add streamed text; the stream appends it to the screen at most ~30 times a second.
+
+        A long answer continues in a new Markdown widget at a safe boundary (see
+        `stream_segments`), because Markdown re-parses its whole last block on every append.
+        `self.text` always keeps the whole answer, for copying and for the conversation.
+        """
         if not fragment:
             return
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.body)
         self.text += fragment
-        await self._stream.write(fragment)
+        for index, piece in enumerate(self._splitter.feed(fragment)):
+            if index:
+                await self._next_segment()
+            if piece:
+                if self._stream is None:
+                    self._stream = ThrottledStream(self._segment or self.body)
+                self._stream.write(piece)
+
+    async def _next_segment(self) -> None:
+        # The new widget must be mounted before its stream appends to it (Markdown mounts its
+        # blocks into itself); the old stream is flushed so the segments stay in order.
+        await self._end_stream()
+        segment = Markdown(classes="answer-body -continued")
+        await self.mount(segment, before=self.query_one(".answer-footer", Static))
+        self._segment = segment
 
     async def _end_stream(self) -> None:
         if self._stream is not None:

@@ -1,0 +1,153 @@
+"""Long streamed answers are cut into Markdown segments at safe boundaries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.await_complete import AwaitComplete
+from textual.widgets import Markdown
+
+from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.stream_segments import SegmentSplitter, ThrottledStream
+from devflow_tui.tui.widgets.conversation import code_blocks
+from tests.tui.scripted_gateway import Script, ScriptedGateway
+from tests.tui.test_dashboard import send, wait_for
+
+
+def feed_all(splitter: SegmentSplitter, fragments: list[str]) -> list[str]:
+    """Feed fragments in order; the list of segment texts that results."""
+    segments = [""]
+    for fragment in fragments:
+        pieces = splitter.feed(fragment)
+        segments[-1] += pieces[0]
+        segments.extend(pieces[1:])
+    return segments
+
+
+def pieces_of(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def test_paragraphs_roll_over_at_a_blank_line_after_the_soft_limit() -> None:
+    paragraphs = [f"paragraph {i} " + "word " * 12 for i in range(12)]
+    text = "\n\n".join(paragraphs) + "\n"
+    splitter = SegmentSplitter(soft_limit=150, hard_limit=10_000)
+    segments = feed_all(splitter, pieces_of(text, 4))
+    assert "".join(segments) == text
+    assert len(segments) > 3
+    for segment in segments[:-1]:
+        assert segment.endswith("\n\n") and len(segment) >= 150
+    assert splitter.synthetic_chars == 0
+
+
+def test_no_split_inside_a_fence_before_the_hard_limit() -> None:
+    code = "".join(f"x{i} = {i}\n" for i in range(40)) + "\n" + "y = 1\n"
+    text = f"an intro long enough to end a segment\n\n```python\n{code}```\n\nafter\n"
+    splitter = SegmentSplitter(soft_limit=20, hard_limit=100_000)
+    segments = feed_all(splitter, pieces_of(text, 3))
+    assert "".join(segments) == text
+    # The blank line inside the fence is not a boundary; the first one after it is.
+    assert segments[1] == f"```python\n{code}```\n\n"
+    assert not splitter.in_fence
+
+
+def test_an_over_long_code_block_is_closed_and_reopened() -> None:
+    code = "".join(f"line_{i:03d} = {i}\n" for i in range(60))
+    text = f"~~~~ text\n{code}~~~~\n"
+    splitter = SegmentSplitter(soft_limit=50, hard_limit=200)
+    segments = feed_all(splitter, [text[:5], text[5:500], text[500:]])
+    assert len(segments) > 3
+    for segment in segments[:-1]:
+        assert segment.startswith("~~~~ text\n") and segment.endswith("~~~~\n")
+    # Every segment renders as code and together they hold exactly the original lines.
+    assert "".join("".join(code_blocks(s)) for s in segments) == code
+    synthetic = sum(len(s) for s in segments) - len(text)
+    assert splitter.synthetic_chars == synthetic > 0
+
+
+def test_an_over_long_paragraph_is_cut_at_a_newline_only() -> None:
+    text = "".join(f"sentence {i} goes on\n" for i in range(50))
+    splitter = SegmentSplitter(soft_limit=100, hard_limit=250)
+    segments = feed_all(splitter, pieces_of(text, 7))
+    assert "".join(segments) == text
+    assert len(segments) > 2 and all(s.endswith("\n") for s in segments[:-1])
+    one_line = SegmentSplitter(soft_limit=10, hard_limit=20).feed("z" * 100)
+    assert one_line == ["z" * 100]
+
+
+def test_closing_fence_needs_the_same_character_and_length() -> None:
+    splitter = SegmentSplitter()
+    splitter.feed("````md\n```\n~~~~\n")
+    assert splitter.in_fence
+    splitter.feed("`````  \n")
+    assert not splitter.in_fence
+    splitter.feed("```a`b\n")  # a backtick in the info string: not a fence
+    assert not splitter.in_fence
+
+
+async def test_long_answer_streams_into_several_markdown_widgets(
+    make_app: Callable[..., DevflowApp], scripted: ScriptedGateway
+) -> None:
+    paragraphs = [f"Paragraph {i}: " + "some words here " * 20 for i in range(30)]
+    code = "".join(f"value_{i} = {i}\n" for i in range(700))
+    answer = (
+        "[simulated answer from deepseek/deepseek-v3.2-exp]\n\n"
+        + "\n\n".join(paragraphs)
+        + f"\n\n```python\n{code}```\n\nDone.\n"
+    )
+    scripted.scripts.append(Script(chunks=pieces_of(answer, 16)))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await send(pilot, app, "a long answer")
+        dash = app.dashboard
+        await wait_for(lambda: dash.current is not None and dash.current.state == "done", pilot)
+        current = dash.current
+        assert current is not None
+        await wait_for(lambda: current.shown_chars == len(answer), pilot)
+        bodies = current.bodies
+        assert len(bodies) > 4
+        assert all(isinstance(body, Markdown) for body in bodies)
+        # The footer stays last; the widgets hold the answer plus only the reopened fences.
+        assert list(current.children)[-1].has_class("answer-footer")
+        assert current.text == answer
+        await pilot.press("f2")
+        assert app.clipboard == answer
+        await pilot.press("f3")
+        assert app.clipboard == code
+
+
+class CountingMarkdown(Markdown):
+    """Counts how often the stream appended to it."""
+
+    appends = 0
+
+    def append(self, markdown: str) -> AwaitComplete:
+        self.appends += 1
+        return super().append(markdown)
+
+
+async def test_throttled_stream_coalesces_writes_and_flushes_on_stop() -> None:
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield CountingMarkdown()
+
+    app = One()
+    async with app.run_test() as pilot:
+        markdown = app.query_one(CountingMarkdown)
+        stream = ThrottledStream(markdown, interval=60.0)
+        stream.write("first ")
+        await pilot.pause()
+        for word in ("a ", "b ", "", "c\n"):
+            stream.write(word)  # all inside one interval: appended together on stop
+        await stream.stop()
+        assert markdown.source == "first a b c\n"
+        assert markdown.appends == 2
+        with pytest.raises(RuntimeError):
+            stream.write("late")
+        detached = ThrottledStream(CountingMarkdown(), interval=0.0)
+        detached.write("nowhere to go")
+        await detached.stop()  # a widget no longer on screen: the stream just ends
+        assert detached.markdown.source == ""
