@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from rich.markdown import Markdown as RichMarkdown
 from textual.app import App, ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.widgets import Markdown
 
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.stream_segments import SegmentSplitter, ThrottledStream
-from devflow_tui.tui.widgets.conversation import code_blocks
+from devflow_tui.tui.widgets.conversation import FinishedPart, code_blocks
 from tests.tui.scripted_gateway import Script, ScriptedGateway
 from tests.tui.test_dashboard import send, wait_for
 
@@ -107,11 +108,31 @@ async def test_long_answer_streams_into_several_markdown_widgets(
         current = dash.current
         assert current is not None
         await wait_for(lambda: current.shown_chars == len(answer), pilot)
+        # Each part the stream moved past becomes one FinishedPart; the last stays Markdown.
+        await wait_for(
+            lambda: all(isinstance(body, FinishedPart) for body in current.bodies[:-1]), pilot
+        )
         bodies = current.bodies
         assert len(bodies) > 4
-        assert all(isinstance(body, Markdown) for body in bodies)
-        # The footer stays last; the widgets hold the answer plus only the reopened fences.
+        assert isinstance(bodies[-1], Markdown)
+        assert not bodies[-1].query(FinishedPart)
+        # In order, the parts hold the answer plus only the reopened fences.
+        shown = "".join(body.source for body in bodies)
+        assert len(shown) == len(answer) + current._splitter.synthetic_chars
+        assert "".join(code_blocks(shown)) == code
+        assert shown.startswith(answer[:200]) and shown.endswith(answer[-200:])
+        # One widget per finished part, however many paragraphs it holds.
+        assert not any(body.children for body in bodies[:-1])
+        # Code in a finished part is still highlighted (Rich's Markdown with a code theme).
+        contents = [body.content for body in bodies[:-1] if isinstance(body, FinishedPart)]
+        assert len(contents) == len(bodies) - 1
+        assert all(isinstance(c, RichMarkdown) and c.code_theme == "monokai" for c in contents)
         assert list(current.children)[-1].has_class("answer-footer")
+        # A part scrolled away lets go of its rendered lines and draws again when asked.
+        first = bodies[0]
+        assert isinstance(first, FinishedPart)
+        first.release()
+        assert "simulated answer" in first.render_line(0).text
         assert current.text == answer
         await pilot.press("f2")
         assert app.clipboard == answer

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Sequence
 
+from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import NULL_SIZE
+from textual.widget import _RenderCache
 from textual.widgets import Markdown, Static
 
 from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
@@ -64,6 +68,34 @@ class UserTurn(Static):
     """One prompt as the user sent it."""
 
 
+# Whether the heap that was there before the first long answer has been frozen (see below).
+_startup_heap_frozen = False
+
+
+class FinishedPart(Static):
+    """A finished part of a long answer, drawn by one widget.
+
+    Textual's Markdown makes a widget per paragraph; a long answer holds hundreds of them, and
+    the garbage collector's full passes over all those objects stall the screen. A part the
+    stream has moved past never changes again, so one Static rendering the same Markdown with
+    Rich takes its place.
+    """
+
+    def __init__(self, source: str, *, dark: bool = True, classes: str = "") -> None:
+        theme = "monokai" if dark else "default"
+        super().__init__(RichMarkdown(source, code_theme=theme), classes=classes)
+        self.source = source  # what the Markdown widget held, reopened fences included
+        # Textual's Markdown ends with its last block's bottom margin; Rich's output does not.
+        self.styles.margin = (0, 0, 1, 0)
+
+    def release(self) -> None:
+        """Drop the rendered lines (drawn again if the part comes back into view)."""
+        # Every rendered line is a Strip with seven small caches; kept for a part scrolled
+        # away, they are most of the objects the garbage collector walks.
+        self.refresh()
+        self._render_cache = _RenderCache(NULL_SIZE, [])
+
+
 class AnswerBlock(Vertical):
     """One answer: label, streamed Markdown body and a footer with model, cost and timings."""
 
@@ -76,6 +108,7 @@ class AnswerBlock(Vertical):
         self._stream: ThrottledStream | None = None
         self._splitter = SegmentSplitter()
         self._segment: Markdown | None = None  # the Markdown widget being streamed into
+        self._finished_chars = 0  # characters in the parts the stream has moved past
 
     def compose(self) -> ComposeResult:
         yield Static("waiting for a model…", classes="answer-label")
@@ -99,17 +132,21 @@ class AnswerBlock(Vertical):
     @property
     def body(self) -> Markdown:
         """The first Markdown widget of the answer (the only one unless it was streamed long)."""
-        return self.query_one(".answer-body", Markdown)
+        # Not query_one(".answer-body", Markdown): a FinishedPart may come first.
+        return next(iter(self.query(".answer-body").results(Markdown)))
 
     @property
-    def bodies(self) -> list[Markdown]:
-        """The answer's Markdown widgets, one per streamed segment, in order."""
-        return list(self.query(".answer-body").results(Markdown))
+    def bodies(self) -> list[Markdown | FinishedPart]:
+        """The answer's body widgets, one per streamed segment, in order."""
+        return [
+            body for body in self.query(".answer-body") if isinstance(body, Markdown | FinishedPart)
+        ]
 
     @property
     def shown_chars(self) -> int:
-        """How many characters of the answer the Markdown widgets hold so far."""
-        shown = sum(len(body.source) for body in self.bodies)
+        """How many characters of the answer the body widgets hold so far."""
+        current = self._segment or self.body
+        shown = self._finished_chars + len(current.source)
         return shown - self._splitter.synthetic_chars
 
     async def append(self, fragment: str) -> None:
@@ -134,9 +171,38 @@ class AnswerBlock(Vertical):
         # The new widget must be mounted before its stream appends to it (Markdown mounts its
         # blocks into itself); the old stream is flushed so the segments stay in order.
         await self._end_stream()
+        finished = self._segment or self.body
+        self._finished_chars += len(finished.source)
         segment = Markdown(classes="answer-body -continued")
         await self.mount(segment, before=self.query_one(".answer-footer", Static))
         self._segment = segment
+        # Off the hot path: the swap runs once this append has returned.
+        self.call_later(self._replace_finished, finished)
+
+    async def _replace_finished(self, finished: Markdown) -> None:
+        """Put one `FinishedPart` in place of a finished part's Markdown widget."""
+        if not finished.is_attached:
+            return  # the answer left the screen meanwhile
+        part = FinishedPart(
+            finished.source,
+            dark=self.app.current_theme.dark,
+            classes=" ".join(finished.classes),
+        )
+        with self.app.batch_update():
+            mounted = self.mount(part, after=finished)
+            removed = finished.remove()
+        await mounted
+        await removed
+        for older in list(self.query(FinishedPart))[:-2]:
+            older.release()
+        global _startup_heap_frozen
+        if not _startup_heap_frozen:
+            # Once per process: the full collector's passes over the objects that were already
+            # there (app, history, charts: ~150k) take 30-70 ms each; frozen, they are skipped.
+            # Collected first so that no garbage is frozen with them.
+            _startup_heap_frozen = True
+            gc.collect()
+            gc.freeze()
 
     async def _end_stream(self) -> None:
         if self._stream is not None:
