@@ -403,9 +403,11 @@ class Gateway:
             outcome.complete = False
             outcome.error_category = ErrorCategory.CANCELLED.value
             outcome.error_message = "Cancelled by the user; the partial answer was kept."
+            self._price_partial(outcome, assembled.total_tokens)
             self._settle(reservation, outcome)
             self._finish(request_id, conversation_id, outcome)
             raise
+        self._price_partial(outcome, assembled.total_tokens)
         self._settle(reservation, outcome)
         self._finish(request_id, conversation_id, outcome)
         outcome.budget = self.budget.status()  # now that the cost is recorded
@@ -485,6 +487,28 @@ class Gateway:
             outcome.error_message = str(exc)
             outcome.budget = self.budget.status()
             return None
+
+    def _price_partial(self, outcome: RequestOutcome, prompt_tokens: int) -> None:
+        """A cut-off or cancelled answer got no usage from the server: estimate what the
+        tokens that did arrive cost (providers may bill them), rather than leave it unknown."""
+        if outcome.status == "ok" or outcome.cost_usd is not None or not outcome.text:
+            return
+        from devflow_tui.accounting.pricing import compute_cost
+        from devflow_tui.context.tokens import estimate_tokens
+        from devflow_tui.openrouter.wire import Usage
+
+        model = self.catalog.get(outcome.model or outcome.requested_model or "")
+        if model is None:
+            return
+        outcome.prompt_tokens = outcome.prompt_tokens or prompt_tokens
+        outcome.completion_tokens = outcome.completion_tokens or estimate_tokens(outcome.text)
+        usage = Usage(
+            prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens
+        )
+        cost = compute_cost(model.prices, usage)
+        if cost is not None:
+            outcome.cost_usd = cost
+            outcome.cost_source = "estimated"
 
     def _settle(self, reservation: Reservation, outcome: RequestOutcome) -> None:
         nothing_billed = outcome.completion_tokens == 0 and not outcome.text

@@ -170,6 +170,10 @@ async def test_mid_stream_error_is_not_retried_elsewhere(
     assert len(chat_requests(sim)) == 1
     row = gateway.store.get_request(outcome.request_id)
     assert row is not None and row.status == "error" and not row.complete
+    # no usage came back: the tokens that did arrive are priced from the catalog
+    assert outcome.cost_source == "estimated"
+    assert outcome.cost_usd is not None and outcome.cost_usd > 0
+    assert outcome.completion_tokens > 0
 
 
 async def test_cancel_keeps_partial_answer(make_gateway: GatewayFactory, sim: SimServer) -> None:
@@ -198,6 +202,7 @@ async def test_cancel_keeps_partial_answer(make_gateway: GatewayFactory, sim: Si
     messages = gateway.store.load_conversation(row.conversation_id or "")
     assert messages[-1].role == "assistant"
     assert messages[-1].content == "".join(chunks)
+    assert row.cost_source == "estimated" and row.completion_tokens > 0
 
 
 async def test_budget_refusal_sends_nothing(make_gateway: GatewayFactory, sim: SimServer) -> None:
