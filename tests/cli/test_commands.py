@@ -191,12 +191,19 @@ def test_closed_stdout_is_a_quiet_exit(sim: SimServer, fake_key: str, tmp_path: 
         "OPENROUTER_API_KEY": fake_key,
     }
     code = "import sys; from devflow_tui.cli import main; sys.argv = ['devflow', 'models']; main()"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()
-    proc.stdout.close()  # the reader goes away after one line, like `| head -1`
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 1  # click's documented quiet exit on a closed pipe
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is already gone, like `| head -1` after its line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    err = done.stderr.decode()
+    assert done.returncode == 1  # click's documented quiet exit on a closed pipe
     assert "Traceback" not in err
