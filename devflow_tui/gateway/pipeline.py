@@ -37,6 +37,7 @@ from devflow_tui.gateway.events import (
     RoutingDecided,
 )
 from devflow_tui.openrouter.wire import ChatMessage, ChatRequest
+from devflow_tui.routing.fallback import next_step
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.budget import BudgetManager
@@ -61,8 +62,6 @@ DEFAULT_MAX_TOKENS = 2048
 PROGRESS_EVERY_S = 0.5  # how often a running stream's partial answer is saved
 _UNKNOWN_WINDOW = 128_000  # assumed window of a pinned model missing from the catalog
 SYSTEM_PROMPT = None  # the model's own default; injected context brings its own framing
-# Errors after which trying another model cannot help: the user must act.
-_STOP_CATEGORIES = {ErrorCategory.AUTH, ErrorCategory.CREDITS, ErrorCategory.MODERATION}
 _RETRYABLE_CATEGORIES = {
     ErrorCategory.RATE_LIMIT,
     ErrorCategory.PROVIDER,
@@ -602,11 +601,14 @@ class Gateway:
         index = 0
         current = assembled
         shrunk: set[str] = set()  # models already re-tried with a tighter fit
+        tried: list[str] = []  # failed or skipped; the fallback policy never returns to them
+        chain_ids = [m.id for m in chain]
         while index < len(chain):
             model = chain[index]
             if index > 0 and model.id not in shrunk:
                 refit = self._assemble(prepared, model)
                 if refit is None:
+                    tried.append(model.id)
                     index += 1
                     continue
                 current = refit
@@ -614,6 +616,7 @@ class Gateway:
             if not self.health.is_available(model.id):
                 # Cooling down after repeated failures, or its half-open probe is in flight;
                 # when it is half-open, this call takes the one probe slot.
+                tried.append(model.id)
                 index += 1
                 continue
             attempt_no += 1
@@ -641,35 +644,12 @@ class Gateway:
                 max_tokens=min(prepared.max_tokens, model.max_completion_tokens or 10**9),
                 temperature=request.temperature,
             )
+            failure: OpenRouterError | None = None
             try:
                 result = await self._call_one(request_id, chat_request, outcome, emit, on_attempt)
             except OpenRouterError as exc:
-                outcome.error_category = exc.category.value
-                outcome.error_message = str(exc)
-                outcome.status = "error"
-                if exc.mid_stream or outcome.text:
-                    # Tokens already reached the user: never silently re-run on another model.
-                    outcome.complete = False
-                    outcome.model = model.id
-                    return
-                if exc.category in _STOP_CATEGORIES:
-                    return
-                if exc.is_context_length:
-                    # Our token estimate was low for this model: fit again 20% tighter and
-                    # retry once on the same model before moving to a larger window.
-                    tighter = None if model.id in shrunk else self._assemble(prepared, model, 0.8)
-                    if tighter is not None:
-                        shrunk.add(model.id)
-                        current = tighter
-                        outcome.context = _context_views(current)
-                        continue
-                    index = _next_larger(chain, index)
-                    continue
-                if exc.category not in _RETRYABLE_CATEGORIES:
-                    return
-                index += 1
-                continue
-            if not result.text.strip() and result.finish_reason != "tool_calls":
+                failure = exc
+            if failure is None and not result.text.strip() and result.finish_reason != "tool_calls":
                 if result.finish_reason == "length":
                     outcome.status = "error"
                     outcome.error_category = ErrorCategory.USER.value
@@ -681,15 +661,47 @@ class Gateway:
                 # A provider warming up can answer with nothing: that is a failure, not an
                 # answer; the next model gets the request.
                 self.health.record_failure(model.id, ErrorCategory.PROVIDER.value)
-                outcome.status = "error"
-                outcome.error_category = ErrorCategory.PROVIDER.value
-                outcome.error_message = (
-                    f"{model.id} returned an empty answer. Retry, or pin another model."
+                failure = OpenRouterError(
+                    f"{model.id} returned an empty answer. Retry, or pin another model.",
+                    category=ErrorCategory.PROVIDER,
+                    retryable=True,
+                    model=model.id,
                 )
-                index += 1
-                continue
-            self._complete(outcome, result, model)
-            return
+            if failure is None:
+                self._complete(outcome, result, model)
+                return
+            outcome.error_category = failure.category.value
+            outcome.error_message = str(failure)
+            outcome.status = "error"
+            if outcome.text:
+                # Tokens already reached the user: never silently re-run on another model.
+                outcome.complete = False
+                outcome.model = model.id
+                return
+            if failure.is_context_length and model.id not in shrunk:
+                # Our token estimate was low for this model: fit again 20% tighter and retry
+                # once on the same model before the policy looks for a larger window.
+                tighter = self._assemble(prepared, model, 0.8)
+                if tighter is not None:
+                    shrunk.add(model.id)
+                    current = tighter
+                    outcome.context = _context_views(current)
+                    continue
+            step = next_step(
+                failure,
+                failed_model=model.id,
+                chain=chain_ids,
+                tried=tried,
+                catalog=self.catalog,
+                health=self.health,
+            )
+            tried.append(model.id)
+            if step.action == "stop" or step.model is None:
+                if step.incomplete:
+                    outcome.complete = False
+                    outcome.model = model.id
+                return
+            index = chain_ids.index(step.model)
         if attempt_no == 0:
             left = self.health.cooldowns()
             names = ", ".join(f"{m} ({s:.0f} s left)" for m, s in left.items()) or "all models"
@@ -818,15 +830,6 @@ def _estimate(content: Any) -> int:
 def _replace_task(classification: Classification, task_type: str) -> Classification:
     signals = (*classification.signals, f"task set to {task_type} by the user")
     return dataclasses.replace(classification, task_type=task_type, signals=signals)
-
-
-def _next_larger(chain: Sequence[CatalogModel], index: int) -> int:
-    """Index of the next model in the chain with a larger window than chain[index]."""
-    current = chain[index].context_length or 0
-    for later in range(index + 1, len(chain)):
-        if (chain[later].context_length or 0) > current:
-            return later
-    return len(chain)
 
 
 def _context_views(assembled: AssembledContext) -> list[ContextView]:
