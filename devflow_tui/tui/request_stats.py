@@ -27,6 +27,23 @@ class RequestSample:
     ttft_ms: float | None
     tokens_per_s: float | None
     cost_usd: Decimal | None
+    completion_tokens: int = 0
+
+
+def throughput(samples: list[RequestSample]) -> float | None:
+    """Tokens per second as the report computes it: all completion tokens over all generation
+    time (latency minus time to first token); the mean of per-request rates only for samples
+    that lack token counts (rows from before they were kept)."""
+    tokens = 0.0
+    seconds = 0.0
+    for s in samples:
+        if s.completion_tokens and s.latency_ms is not None and s.ttft_ms is not None:
+            tokens += s.completion_tokens
+            seconds += max(s.latency_ms - s.ttft_ms, 1.0) / 1000
+    if seconds > 0:
+        return round(tokens / seconds, 1)
+    rates = [s.tokens_per_s for s in samples if s.tokens_per_s]
+    return sum(rates) / len(rates) if rates else None
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,7 @@ def sample_from_row(row: Any) -> RequestSample | None:
         ttft_ms=_float(field_of(row, "ttft_ms")),
         tokens_per_s=_float(field_of(row, "tokens_per_s")),
         cost_usd=_decimal(field_of(row, "cost_usd")),
+        completion_tokens=int(_float(field_of(row, "completion_tokens")) or 0),
     )
 
 
@@ -95,6 +113,7 @@ def sample_from_outcome(outcome: RequestOutcome, ts: float) -> RequestSample | N
         ttft_ms=outcome.ttft_ms,
         tokens_per_s=outcome.tokens_per_s,
         cost_usd=outcome.cost_usd,
+        completion_tokens=outcome.completion_tokens,
     )
 
 
@@ -129,13 +148,12 @@ class RequestStats:
         return sorted(self._by_model)
 
     def latency(self) -> list[ModelLatency]:
-        """p50/p95 of time to first token and total latency, and mean tokens/s, per model."""
+        """p50/p95 of time to first token and total latency, and tokens/s, per model."""
         result = []
         for model in self.models():
             samples = self._by_model[model]
             ttft = [s.ttft_ms for s in samples if s.ttft_ms is not None]
             total = [s.latency_ms for s in samples if s.latency_ms is not None]
-            tps = [s.tokens_per_s for s in samples if s.tokens_per_s]
             result.append(
                 ModelLatency(
                     model=model,
@@ -144,7 +162,7 @@ class RequestStats:
                     ttft_p95=percentile(ttft, 95),
                     latency_p50=percentile(total, 50),
                     latency_p95=percentile(total, 95),
-                    tokens_per_s=sum(tps) / len(tps) if tps else None,
+                    tokens_per_s=throughput(list(samples)),
                 )
             )
         return result

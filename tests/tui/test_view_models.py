@@ -20,6 +20,7 @@ from devflow_tui.tui.request_stats import (
     percentile,
     sample_from_outcome,
     sample_from_row,
+    throughput,
 )
 from devflow_tui.tui.screens.help import help_markdown
 from devflow_tui.tui.screens.history import message_tuples
@@ -70,6 +71,7 @@ def test_request_stats_per_model_and_spend() -> None:
     assert rows["a/x"].ttft_p50 == 150.0 and rows["a/x"].tokens_per_s == 50.0
     assert rows["b/y"].latency_p50 is None and rows["b/y"].tokens_per_s is None
     assert stats.total_spend == Decimal("0.04") and stats.unknown_cost == 1
+
     assert [v for _, v in stats.spend_series()] == [
         Decimal("0.01"),
         Decimal("0.02"),
@@ -218,3 +220,13 @@ def test_warm_imports_skips_missing_modules() -> None:
     from devflow_tui.tui.app import warm_imports
 
     assert warm_imports(("devflow_tui.no_such_module", "devflow_tui.config")) == 1
+
+
+def test_throughput_is_total_tokens_over_total_generation_time() -> None:
+    fast = RequestSample("m", 0.0, 1100.0, 100.0, 100.0, None, completion_tokens=100)  # 1 s
+    slow = RequestSample("m", 1.0, 10100.0, 100.0, 10.0, None, completion_tokens=100)  # 10 s
+    # 200 tokens in 11 s, not the mean of 100 and 10 tokens/s
+    assert throughput([fast, slow]) == round(200 / 11, 1)
+    legacy = RequestSample("m", 2.0, 500.0, 100.0, 40.0, None)  # no token count kept
+    assert throughput([legacy]) == 40.0
+    assert throughput([]) is None
