@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devflow_tui.context.notes import project_key
 from devflow_tui.errors import BudgetExceededError, DevflowError, ErrorCategory, OpenRouterError
 from devflow_tui.gateway.events import (
     AttemptFailed,
@@ -106,10 +107,6 @@ class PreparedRequest:
     classification: Classification
     decision: RoutingDecision
     max_tokens: int
-
-
-def _project_key(path: Path) -> str:
-    return str(path.resolve())
 
 
 class Gateway:
@@ -526,7 +523,7 @@ class Gateway:
             "user",
             prepared.prompt,
             request_id=request_id,
-            project=_project_key(request.project_dir or Path.cwd()),
+            project=project_key(request.project_dir or Path.cwd()),
         )
         return request.conversation_id
 
@@ -560,7 +557,7 @@ class Gateway:
             complexity=outcome.complexity,
             requested_model=outcome.requested_model,
             routing_reason=reason,
-            project=_project_key(prepared.request.project_dir or Path.cwd()),
+            project=project_key(prepared.request.project_dir or Path.cwd()),
         )
 
     def _serve_cached(
