@@ -23,11 +23,11 @@ from typing import Any
 
 from devflow_tui.accounting import rollup
 from devflow_tui.accounting.budget import BudgetManager
-from devflow_tui.accounting.records import RequestStart
+from devflow_tui.accounting.records import RequestOutcome, RequestStart
 from devflow_tui.accounting.reports import build_report
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.config import BudgetSettings
-from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
+from devflow_tui.openrouter.result import AttemptRecord
 
 MODELS = [f"vendor{i % 6}/model-{i}" for i in range(20)]
 TASKS = ["coding", "analysis", "creative", "reasoning", "chat"]

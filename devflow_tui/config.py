@@ -34,10 +34,9 @@ from pydantic_settings import (
 
 from devflow_tui.errors import ConfigError
 from devflow_tui.redaction import mask_key
+from devflow_tui.types import TaskType
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
-TaskType = Literal["coding", "analysis", "creative", "reasoning", "chat"]
-TASK_TYPES: tuple[TaskType, ...] = ("coding", "analysis", "creative", "reasoning", "chat")
 
 
 def default_home() -> Path:

@@ -8,12 +8,9 @@ the API key (`redact` runs in `__init__`) nor OpenRouter's `user_id`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devflow_tui.redaction import redact
-
-if TYPE_CHECKING:
-    from devflow_tui.gateway.events import AttemptRecord
 
 
 class ErrorCategory(StrEnum):
@@ -74,8 +71,8 @@ class OpenRouterError(DevflowError):
     `error.metadata.error_type` when OpenRouter sent one, `retry_after_s` a server-given wait,
     `mid_stream` True when tokens had already reached the caller (never retried silently),
     `raw` the provider's own error text, kept for the log only. `partial_text` is the answer
-    received before the failure, `generation_id` the `gen-` id when one was assigned, and
-    `attempts` every HTTP attempt made for the request so far (filled in by the client).
+    received before the failure and `generation_id` the `gen-` id when one was assigned. The
+    HTTP attempts made reach the caller through the client's `on_attempt`, not the error.
     """
 
     def __init__(
@@ -94,7 +91,6 @@ class OpenRouterError(DevflowError):
         metadata: dict[str, Any] | None = None,
         partial_text: str = "",
         generation_id: str | None = None,
-        attempts: list[AttemptRecord] | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.category = category
@@ -108,7 +104,6 @@ class OpenRouterError(DevflowError):
         self.metadata = {k: v for k, v in (metadata or {}).items() if k != "user_id"}
         self.partial_text = partial_text
         self.generation_id = generation_id
-        self.attempts: list[AttemptRecord] = list(attempts or [])
 
     def __repr__(self) -> str:
         return (

@@ -28,15 +28,25 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from devflow_tui.accounting.pricing import format_usd
-from devflow_tui.accounting.records import Reservation
+from devflow_tui.accounting.records import BudgetView, Reservation
 from devflow_tui.accounting.store import AnalyticsStore, spend_since
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError
-from devflow_tui.gateway.events import BudgetAlert, BudgetView
 from devflow_tui.openrouter.wire import KeyInfo
 
 RESERVATION_TTL_S = 600.0
 _ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class BudgetAlert:
+    """A budget crossed one of its alert thresholds (an event the gateway passes on)."""
+
+    budget: str
+    threshold: float  # 0.5, 0.8, 1.0 ...
+    spent_usd: Decimal
+    limit_usd: Decimal
+    message: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from devflow_tui.gateway.events import CostSource
 from devflow_tui.openrouter.wire import PRICE_KEYS, Pricing, Usage
+from devflow_tui.types import CostSource
 
 Prices = Mapping[str, Decimal]
 ZERO = Decimal(0)

@@ -1,4 +1,5 @@
-"""Pydantic models of the rows the analytics store writes and reads."""
+"""Pydantic models of the rows the analytics store writes and reads, and of the request
+outcome it records."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from devflow_tui.context.assembly import ContextView
+from devflow_tui.openrouter.result import AttemptRecord
+from devflow_tui.types import CostSource, Status
 
 RowStatus = Literal["ok", "error", "cancelled", "interrupted", "refused", "running"]
 TERMINAL_STATUSES: tuple[str, ...] = ("ok", "error", "cancelled", "interrupted", "refused")
@@ -126,3 +131,49 @@ class Reservation(BaseModel):
     amount: Decimal | None
     created: float
     held: bool = Field(default=True, description="False when no budget applied")
+
+
+class BudgetView(BaseModel):
+    """Spend against one budget, for `ask --json`, the report and the gauges.
+
+    It lives here rather than in `budget.py` because the outcome below carries it and the
+    store, which `budget.py` builds on, reads and writes outcomes."""
+
+    name: str  # "total", "daily", "monthly", "session", "openrouter-key"
+    limit_usd: Decimal | None
+    spent_usd: Decimal
+    remaining_usd: Decimal | None
+
+
+class RequestOutcome(BaseModel):
+    """Everything known about one user request once it ended (well or not); the store
+    records it as one `requests` row and its attempts."""
+
+    request_id: str
+    text: str = ""
+    model: str | None = None  # the model that served
+    requested_model: str | None = None
+    task_type: str | None = None
+    complexity: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: Decimal | None = None
+    cost_source: CostSource = "unknown"
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    tokens_per_s: float | None = None
+    generation_id: str | None = None
+    finish_reason: str | None = None
+    complete: bool = False
+    status: Status = "ok"
+    error_category: str | None = None
+    error_message: str | None = None
+    cache_hit: bool = False
+    secrets_removed: int = 0  # secrets scrubbed from the injected context before sending
+    warnings: list[str] = Field(default_factory=list)  # routing warnings the user should see
+    budget: list[BudgetView] = Field(default_factory=list)
+    context: list[ContextView] = Field(default_factory=list)

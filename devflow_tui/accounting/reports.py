@@ -40,9 +40,9 @@ from pydantic import BaseModel, Field
 
 from devflow_tui.accounting import rollup
 from devflow_tui.accounting.pricing import cost_of_tokens, format_usd
+from devflow_tui.accounting.records import BudgetView
 from devflow_tui.accounting.rollup import Totals
 from devflow_tui.accounting.store import AnalyticsStore
-from devflow_tui.gateway.events import BudgetView
 
 Since = Literal["24h", "7d", "30d", "all"]
 By = Literal["model", "task", "day"]

@@ -34,10 +34,11 @@ from devflow_tui.accounting.records import (
     Conversation,
     Message,
     Note,
+    RequestOutcome,
     RequestRow,
     RequestStart,
 )
-from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
+from devflow_tui.openrouter.result import AttemptRecord
 from devflow_tui.redaction import redact
 from devflow_tui.routing.health import HealthSample
 

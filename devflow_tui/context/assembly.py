@@ -34,7 +34,6 @@ from devflow_tui.context.tokens import (
     estimate_tokens,
     message_tokens,
 )
-from devflow_tui.gateway.events import ContextView
 from devflow_tui.openrouter.wire import ChatMessage
 
 Status = Literal["included", "trimmed", "dropped"]
@@ -44,6 +43,17 @@ MIN_TRIMMED_TOKENS = 48  # below this a trimmed block says too little to be wort
 BLOCK_SEPARATOR = "\n\n"
 _SEPARATOR_TOKENS = estimate_tokens(BLOCK_SEPARATOR)
 _MARKER = re.compile(r"\[REDACTED:([a-z-]+)\]")
+
+
+class ContextView(BaseModel):
+    """One context source as the request outcome and the dashboard show it."""
+
+    source: (
+        str  # e.g. "claude-session:3f2a…", "file:src/app.py", "note:12", "claude-md:/p/CLAUDE.md"
+    )
+    kind: str
+    tokens: int
+    status: Status = "included"
 
 
 class ContextItemReport(BaseModel):
@@ -60,7 +70,7 @@ class ContextItemReport(BaseModel):
     note: str = ""
 
     def to_view(self) -> ContextView:
-        """The gateway's view of this item (for `RequestOutcome.context`)."""
+        """The outcome's view of this item (for `RequestOutcome.context`)."""
         return ContextView(
             source=self.ref, kind=self.kind, tokens=self.tokens_after, status=self.status
         )
@@ -79,7 +89,7 @@ class AssembledContext:
     budget: int = 0  # prompt tokens that were available
 
     def views(self) -> list[ContextView]:
-        """The report as gateway `ContextView`s."""
+        """The report as `ContextView`s."""
         return [item.to_view() for item in self.report]
 
     @property

@@ -41,7 +41,6 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from devflow_tui import __version__
 from devflow_tui.config import Settings
 from devflow_tui.errors import ErrorCategory, OpenRouterError
-from devflow_tui.gateway.events import AttemptRecord
 from devflow_tui.openrouter.calllog import CallEntry, CallLog
 from devflow_tui.openrouter.error_map import (
     error_from_info,
@@ -53,7 +52,13 @@ from devflow_tui.openrouter.error_map import (
     wait_too_long,
 )
 from devflow_tui.openrouter.ratelimit import RateLimiter
-from devflow_tui.openrouter.result import ChatResult, StreamDone, StreamItem, TextChunk
+from devflow_tui.openrouter.result import (
+    AttemptRecord,
+    ChatResult,
+    StreamDone,
+    StreamItem,
+    TextChunk,
+)
 from devflow_tui.openrouter.stream import StreamAssembler
 from devflow_tui.openrouter.wire import (
     ChatRequest,
@@ -477,7 +482,6 @@ class OpenRouterClient:
             result.attempts = list(run.attempts)
         except OpenRouterError as exc:
             self._record_failure(run, exc, opened.status, opened.started, opened.ttft_ms)
-            exc.attempts = list(run.attempts)
             raise
         finally:
             await opened.aclose()
@@ -645,11 +649,7 @@ class OpenRouterClient:
             # tenacity only awaits what is a coroutine *function*, not a lambda returning one.
             return await attempt()
 
-        try:
-            return await retrying(once)
-        except OpenRouterError as exc:
-            exc.attempts = list(run.attempts)
-            raise
+        return await retrying(once)
 
     def _wait_s(self, state: RetryCallState) -> float:
         """Server-given wait when there is one, else full-jitter exponential backoff."""

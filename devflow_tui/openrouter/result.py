@@ -1,11 +1,26 @@
-"""What a chat call returns: the final `ChatResult`, and the items a stream yields."""
+"""What a chat call returns: the final `ChatResult`, the items a stream yields, and the record
+of each HTTP attempt made on the way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from devflow_tui.gateway.events import AttemptRecord
+from pydantic import BaseModel, ConfigDict
+
 from devflow_tui.openrouter.wire import Usage
+
+
+class AttemptRecord(BaseModel):
+    """One HTTP attempt against one model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    status: int | None = None  # HTTP status; None for network errors and timeouts
+    error: str | None = None  # error category, None on success
+    message: str | None = None
+    latency_ms: float = 0.0
+    wait_before_s: float = 0.0  # backoff slept before this attempt
 
 
 @dataclass

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
+from devflow_tui.data.snapshot import load_snapshot
 from devflow_tui.openrouter.wire import PRICE_KEYS, ModelInfo
 
 log = logging.getLogger(__name__)
@@ -165,8 +166,6 @@ class ModelCatalog:
     @classmethod
     def bundled(cls) -> ModelCatalog:
         """The snapshot shipped with the package (devflow_tui/data/models_snapshot.json)."""
-        from devflow_tui.sim.catalog import load_snapshot
-
         return cls.from_raw(load_snapshot())
 
     def get(self, model_id: str) -> CatalogModel | None:

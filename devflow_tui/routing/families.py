@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from devflow_tui.config import TASK_TYPES
 from devflow_tui.routing.catalog import CatalogModel
+from devflow_tui.types import TASK_TYPES
 
 _YEAR_S = 365 * 24 * 3600
 

@@ -1,6 +1,5 @@
 """The simulated OpenRouter server (real HTTP on 127.0.0.1) for the demo and the tests."""
 
-from devflow_tui.sim.catalog import load_snapshot
 from devflow_tui.sim.config import Fault, FaultKind, SimConfig
 from devflow_tui.sim.profiles import ModelProfile
 from devflow_tui.sim.server import RecordedRequest, SimServer, serve_forever
@@ -12,6 +11,5 @@ __all__ = [
     "RecordedRequest",
     "SimConfig",
     "SimServer",
-    "load_snapshot",
     "serve_forever",
 ]

@@ -24,7 +24,7 @@ from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from devflow_tui.sim.catalog import load_snapshot
+from devflow_tui.data.snapshot import load_snapshot
 from devflow_tui.sim.config import Fault, SimConfig
 from devflow_tui.sim.handler import API_PREFIX, SimRequestHandler
 from devflow_tui.sim.profiles import ModelProfile, resolve_profile

@@ -9,11 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from devflow_tui.accounting.budget import BudgetManager
-from devflow_tui.accounting.records import RequestStart
+from devflow_tui.accounting.records import RequestOutcome, RequestStart
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError
-from devflow_tui.gateway.events import RequestOutcome
 
 
 def main(argv: list[str]) -> int:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devflow_tui.accounting.records import RequestStart
+from devflow_tui.accounting.records import RequestOutcome, RequestStart
 from devflow_tui.accounting.store import AnalyticsStore
-from devflow_tui.gateway.events import RequestOutcome
 
 # 2026-03-10 12:00:00 UTC: a Tuesday, mid-month, mid-day.
 T0 = 1773144000.0

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from devflow_tui.accounting.budget import BudgetManager
-from devflow_tui.accounting.records import RequestStart
+from devflow_tui.accounting.records import BudgetView, RequestOutcome, RequestStart
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError, ErrorCategory
-from devflow_tui.gateway.events import BudgetView, RequestOutcome
 from devflow_tui.openrouter.wire import KeyInfo
 from tests.accounting.conftest import T0, FakeClock, record
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from devflow_tui.accounting import rollup
+from devflow_tui.accounting.records import BudgetView
 from devflow_tui.accounting.reports import (
     GroupStats,
     build_report,
@@ -21,7 +22,6 @@ from devflow_tui.accounting.reports import (
     report_to_json,
 )
 from devflow_tui.accounting.store import AnalyticsStore
-from devflow_tui.gateway.events import BudgetView
 from tests.accounting.conftest import T0, FakeClock, record
 
 D = Decimal

@@ -14,10 +14,10 @@ import pytest
 
 from devflow_tui.accounting import migrations
 from devflow_tui.accounting.errors import StoreError
-from devflow_tui.accounting.records import RequestStart, hash_prompt
+from devflow_tui.accounting.records import RequestOutcome, RequestStart, hash_prompt
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.errors import DevflowError
-from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
+from devflow_tui.openrouter.result import AttemptRecord
 from devflow_tui.routing.health import HealthSample
 from tests.accounting.conftest import FakeClock, record
 

@@ -9,6 +9,7 @@ import pytest
 from devflow_tui.config import Settings
 from devflow_tui.errors import ErrorCategory, OpenRouterError
 from devflow_tui.openrouter.client import StreamDone
+from devflow_tui.openrouter.result import AttemptRecord
 from devflow_tui.sim import Fault, SimServer
 from tests.openrouter.conftest import ClientFactory, FakeClock, RecordingSleep, chat_request
 
@@ -53,14 +54,15 @@ async def test_wait_longer_than_cap_fails_fast_saying_when(
 ) -> None:
     client = make_client()  # max_retry_wait_s = 30
     sim.add_fault(Fault(kind="rate_limit", times=None))  # resets at next UTC midnight
+    seen: list[AttemptRecord] = []
     with pytest.raises(OpenRouterError) as info:
-        await client.chat(chat_request())
+        await client.chat(chat_request(), on_attempt=seen.append)
     error = info.value
     assert error.category is ErrorCategory.RATE_LIMIT and not error.retryable
     assert error.hint is not None and error.hint.startswith("Retry after ")
     assert "max_retry_wait_s=30" in error.message
     assert chat_posts(sim) == 1 and client.retry_waits == [] and sleeper.waits == []
-    assert len(error.attempts) == 1
+    assert len(seen) == 1
 
 
 async def test_backoff_is_full_jitter_from_the_injected_rng(

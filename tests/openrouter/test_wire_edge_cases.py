@@ -11,6 +11,7 @@ import pytest
 from devflow_tui.config import Settings
 from devflow_tui.errors import ErrorCategory, OpenRouterError
 from devflow_tui.openrouter.client import OpenRouterClient, StreamDone, StreamItem, TextChunk
+from devflow_tui.openrouter.result import AttemptRecord
 from tests.openrouter.conftest import RecordingSleep, chat_request
 from tests.openrouter.raw_server import (
     CLOSE,
@@ -202,13 +203,14 @@ async def test_connection_refused_is_network_and_retried(settings: Settings, fak
         port = sock.getsockname()[1]
     local = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}/api/v1"})
     sleeper = RecordingSleep()
+    seen: list[AttemptRecord] = []
     async with OpenRouterClient(local, api_key=fake_key, sleep=sleeper) as client:
         with pytest.raises(OpenRouterError) as info:
-            await client.chat(chat_request())
+            await client.chat(chat_request(), on_attempt=seen.append)
         with pytest.raises(OpenRouterError) as streamed:
             await run_stream_raise(client)
     assert info.value.category is ErrorCategory.NETWORK and info.value.retryable
-    assert len(info.value.attempts) == 3 and len(sleeper.waits) == 4
+    assert len(seen) == 3 and len(sleeper.waits) == 4
     assert "Cannot reach OpenRouter" in info.value.message
     assert streamed.value.category is ErrorCategory.NETWORK
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from devflow_tui.data.snapshot import load_snapshot
 from devflow_tui.sim.billing import bill, price
-from devflow_tui.sim.catalog import load_snapshot
 from devflow_tui.sim.encoding import decimal_text, dumps
 
 

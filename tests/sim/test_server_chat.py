@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devflow_tui.data.snapshot import load_snapshot
 from devflow_tui.openrouter.wire import ChatResponse, StreamChunk
 from devflow_tui.sim import SimServer
-from devflow_tui.sim.catalog import load_snapshot
 from devflow_tui.sim.responder import answer_tokens, prompt_tokens
 from tests.sim.sse import content_of, data_events, parse_sse
 

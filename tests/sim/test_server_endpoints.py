@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from devflow_tui.context.tokens import message_tokens
+from devflow_tui.data.snapshot import load_snapshot
 from devflow_tui.openrouter.wire import ChatMessage, CreditsResponse, KeyResponse, ModelsResponse
 from devflow_tui.sim import SimConfig, SimServer
-from devflow_tui.sim.catalog import load_snapshot
 
 CHAT = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from devflow_tui.data.snapshot import load_snapshot, snapshot_date
 from devflow_tui.openrouter.wire import ModelsResponse
-from devflow_tui.sim.catalog import load_snapshot, snapshot_date
 
 SPEC = Path(__file__).resolve().parents[2] / "devflow_tui" / "data" / "models_snapshot.json"
 

@@ -1,4 +1,4 @@
-"""The bundled model catalog snapshot, shared by the simulated server and the router.
+"""The bundled model catalog snapshot: the router's offline catalog and the simulator's `/models`.
 
 `devflow_tui/data/models_snapshot.json` holds a `/models` response (`{"data": [...]}`) for a
 chosen set of well-known models, with OpenRouter's published prices as decimal strings per
