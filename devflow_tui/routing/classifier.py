@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from devflow_tui.context.tokens import estimate_tokens
+from devflow_tui.routing.learned import RouterModel, bundled_model, features
 
 Complexity = Literal["low", "medium", "high"]
+COMPLEXITIES: tuple[Complexity, ...] = ("low", "medium", "high")
 Language = Literal["en", "it"]
 SCAN_CHARS = 6000
 _TIE_ORDER = ("coding", "reasoning", "analysis", "creative", "chat")
@@ -162,11 +164,45 @@ _RULES: tuple[_Rule, ...] = (
         " query queries component commit branch merge rebase install package module library"
         " segfault iterator class constructor benchmark benchmarks code funzione funzioni metodo"
         " metodi variabile variabili codice componente comando pacchetto pacchetti install*"
-        " dichiar* rifattorizz* classe libreria modulo",
+        " dichiar* rifattorizz* classe libreria modulo test tests parser unittest",
         pattern=r"unit tests?|test suite|type hints|list comprehension|re-?renders?|stack ?trace"
         r"|null pointer|test unitari",
     ),
     _rule("coding", 1, "mentions an error", words="error errore crash* exception eccezione"),
+    _rule(
+        "coding",
+        3,
+        "asks for code: '{m}'",
+        # The deliverable is a program: "write a chrome plugin", "scrivi un'estensione per".
+        pattern=r"\b(?:write|create|make|build|generate|give|code|implement|develop|prepare|scrivi"
+        r"|crea|genera|implementa|sviluppa|dammi|fammi|mostrami)\b[^.?!\n,:]{0,35}?\b(?:program|programs|function|functions|script|scripts|code|codes|app"
+        r"|application|plugin|extension|bot|class|classes|query|kernel|routine|testbench|config"
+        r"|component|api|server|shader|macro|contract|snippet|regex|endpoint|schema|algorithm"
+        r"|implementation|cli|library|module|microservice|html|css|sql"
+        r"|programma|funzione|funzioni|codice|estensione|classe|applicazione|algoritmo"
+        r"|libreria|sito)\b",
+    ),
+    _rule(
+        "coding",
+        2,
+        "software term '{m}'",
+        words="excel vba sap drupal wordpress pyqt pyqt5 pyqt6 pyside pyside6 jax tensorflow"
+        " pytorch torch sklearn scikit keras streamlit gradio laravel odoo nix tailwind nextjs"
+        " sveltekit svelte vue3 matlab jq awk sed grep promql nodejs js ecmascript ssms tsql t-sql"
+        " roblox luau coroutine coroutines android ios kotlin xcode unity unreal godot shader"
+        " arduino raspberry esp32 verilog vhdl fpga assembly nasm x86 arm llvm gcc clang cmake"
+        " ffmpeg postgres postgresql mysql sqlite mongodb redis elasticsearch snowflake databricks"
+        " pyspark airflow dbt powerbi dax tableau langchain huggingface openai"
+        " selenium playwright puppeteer scrapy beautifulsoup bs4 requests httpx axios jquery"
+        " bootstrap nextjs nuxt remix vite babel eslint prettier typescript haskell ocaml scala"
+        " elixir erlang clojure lisp autolisp racket perl lua julia fortran cobol dart"
+        " solidity ethereum web3 blockchain apache htaccess systemd systemctl kubectl helm ansible"
+        " vagrant jenkins ci cd devops backend frontend fullstack array arrays dataframe dataframes"
+        " json csv xml yaml toml regex tcp udp dns localhost"
+        " gpu cuda opengl vulkan webgl threejs pygame tkinter wxpython qt gtk electron flutter"
+        " swiftui jetpack gui cli terminal console shell zsh powershell cmd"
+        " macro macros spreadsheet vlookup xlookup",
+    ),
     # ---- reasoning
     _rule(
         "reasoning",
@@ -180,7 +216,7 @@ _RULES: tuple[_Rule, ...] = (
         3,
         "math",
         words="sqrt equation equations equazion*",
-        pattern=r"\d\s*[-+*/^×÷]\s*\d|\b\d*[a-z]\^\d|\b\d+[xyn]\b|\b[xyn]\s*[-+=<>]\s*\d|√",
+        pattern=r"(?<![\d.])\d+(?:[.,]\d+)?\s*[-+*/^×÷]\s*\d+(?![\d./-])|\b\d*[a-z]\^\d|\b\d+[xyn]\b|\b[xyn]\s*[-+=<>]\s*\d|√",
     ),
     _rule(
         "reasoning",
@@ -190,6 +226,14 @@ _RULES: tuple[_Rule, ...] = (
         pattern=r"\bfind all\b|\btrova tutt",
     ),
     _rule("reasoning", 3, "probability", words="probabilit* odds"),
+    _rule(
+        "reasoning",
+        3,
+        "counting question",
+        pattern=r"\bhow many \w+(?: \w+)? (?:does|do|did|will|would|can|could|are|were|is|has"
+        r"|have)\b"
+        r"|\bquant[ie] \w+(?: \w+)? (?:ha|hanno|ci sono|servono|sono|può|possono)\b",
+    ),
     _rule(
         "reasoning",
         3,
@@ -233,8 +277,7 @@ _RULES: tuple[_Rule, ...] = (
         1.5,
         "math term '{m}'",
         words="integer integers interi prime primes primo primi irrational irrazional* divisible"
-        " divisibil* theorem teorema raggiung* larger maggiore widget widgets machines die dice"
-        " dado dadi coin coins moneta monete exactly esattamente",
+        " divisibil* theorem teorema raggiung* widget widgets dado dadi coin coins moneta monete",
         pattern=r"km/h|catch(?:es)? up|expected (?:value|number)|valore atteso|minimum number"
         r"|numero minimo",
     ),
@@ -279,10 +322,27 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         "analysis",
+        3,
+        "asks for a document: '{m}'",
+        pattern=r"\b(?:write|create|draft|prepare|make|give me|provide|design|build|scrivi|crea"
+        r"|prepara|redigi|fammi)\b[^.?!\n,:]{0,30}?\b(?:specifications?|requirements|scope of work"
+        r"|outline|plan|course|curriculum|syllabus|report|literature review|position paper|table"
+        r"|roadmap|swot|strategy|checklist|guide|proposal|workshops?|framework|deck|piano|corso"
+        r"|tabella|relazione|rapporto|strategia|schema|guida|proposta)\b",
+    ),
+    _rule(
+        "analysis",
         2,
         "risk or recommendation",
         words="risk risks rischi* mitigat* contromisur* recommendation raccomandazion*"
         " consequences conseguenze implication implications",
+    ),
+    _rule(
+        "analysis",
+        3,
+        "asks why or how",
+        pattern=r"^\W*(?:please |can you |could you )?(?:explain|spiega(?:mi)?)"
+        r" (?:why|how|perch|come)",
     ),
     _rule(
         "analysis",
@@ -311,6 +371,7 @@ _RULES: tuple[_Rule, ...] = (
         words="poem poems poetry haiku limerick limericks sonnet sonnets song songs lyrics story"
         " stories tale tales novel chapter screenplay scene dialogue slogan tagline jingle"
         " backstory fable instagram tweet caption toast speech headline motto rhyme verse verses"
+        " essay"
         " poesia poesie filastrocc* canzone canzoni storia storie favola favole fiaba fiabe"
         " racconto romanzo capitolo sceneggiatura scena dialogo nomi descrizione didascalia"
         " brindisi discorso rima versi",
@@ -321,9 +382,10 @@ _RULES: tuple[_Rule, ...] = (
         "creative",
         2,
         "writing verb '{m}'",
-        pattern=r"^\s*(?:please |per favore )?(?:write|draft|compose|create|invent|come up with"
-        r"|describe|give me \w+ (?:catchy |original )?names|scrivi\w*|componi|crea|inventa"
-        r"|prepara|racconta|descrivi|dammi \w+ nomi)\b",
+        pattern=r"^\s*(?:(?:now|then|and|ora|adesso|poi) )?(?:please |per favore )?"
+        r"(?:write|draft|compose|create|invent|come up with"
+        r"|give me \w+ (?:catchy |original )?names|scrivi\w*|componi|crea|inventa"
+        r"|prepara|racconta|dammi \w+ nomi)\b",
     ),
     _rule(
         "creative",
@@ -367,6 +429,16 @@ _RULES: tuple[_Rule, ...] = (
     _rule(
         "chat",
         3,
+        "casual advice",
+        pattern=r"^\W*(?:what are (?:some|the best|the most effective|good) (?:ways|tips|things)"
+        r"|how (?:can|do|should) i (?:improve|deal|cope|get better|stop|start|become|stay|be more"
+        r"|relax|sleep|learn to)|any tips|tips (?:for|on)|qualche consiglio|consigli per"
+        r"|come (?:posso|faccio a) (?:migliorare|gestire|smettere|dormire|rilassarmi"
+        r"|imparare a))\b",
+    ),
+    _rule(
+        "chat",
+        3,
         "casual request",
         words="favorite favourite preferito preferita",
         pattern=r"\bdo you like\b|\bti piace\b|\bdo you enjoy\b"
@@ -383,6 +455,23 @@ _CHAT_FACT = re.compile(
 _FOLLOW_UP = re.compile(
     r"^\W*(?:and|also|now|then|what about|how about|same|again|e|ed|anche|ora|adesso|poi|invece"
     r"|e se|lo stesso|ancora|ok(?:ay)?,? (?:but|ma|now|ora))\b",
+    re.I,
+)
+_REFERS_BACK = re.compile(
+    r"^\W*(?:why|how come|perch[ée]|e perch[ée]|really|davvero|shorter|longer|more|meno|pi[uù])\W*$"
+    r"|\b(?:make|rewrite|translate|shorten|explain|fix|change|rendil[oa]|riscrivil[oa]|traducil[oa]"
+    r"|accorcial[oa]|spiegal[oa]|correggil[oa]) (?:it|that|this|them|those)\b"
+    r"|\b(?:make|keep) it\b|\b(?:rendilo|rendila|fallo|falla)\b"
+    r"|\bin (?:english|italian|inglese|italiano|french|francese|spanish|spagnolo|german"
+    r"|tedesco)\W*$"
+    r"|^\W*(?:(?:and|also|now|then|e|ed|anche|ora|poi) )?(?:add|aggiungi)"
+    r" (?:some |dei |delle |degli )?(?:tests?|test|comments?|commenti|types?"
+    r"|docstrings?|examples?|esempi)\b",
+    re.I,
+)
+_NEW_REQUEST = re.compile(
+    r"^\W*(?:(?:and|also|now|then|ok(?:ay)?|e|ora|adesso|poi)\W+)*(?:write|create|draft|compose"
+    r"|generate|make me|give me|tell me|scrivi|crea|genera|componi|dammi|raccontami)\b",
     re.I,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s", re.M)
@@ -407,11 +496,48 @@ _LIGHT = re.compile(
     r"|\w+ nomi|what's the difference|che differenza|how do i|how to|come faccio|come si"
     r"|qual è il|what's the \w+ command|regex|one-liner)\b"
 )
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?")
+_PASTED = re.compile(
+    r"```|\n\s*\n|:\s*\n|(?:^|\n)\s*(?:import|#include|def|class|function|SELECT|<)\b"
+)
+_SENTENCE = re.compile(r"[.?!;](?:\s|$)|\n")
+_HOW_TO = re.compile(
+    r"^\W*(?:how (?:to|do i|do you|can i|would i|should i)"
+    r"|what(?:'s| is) the (?:best )?(?:way|command)"
+    r"|is there a way|come (?:si|faccio|posso)|qual è il modo)\b"
+)
+_EASY_WORDS = frozenset(
+    " ".join(
+        (
+            "simple small basic quick quickly short example brief easy trivial snippet one-line",
+            "oneliner semplice piccolo breve veloce esempio facile rapido",
+        )
+    ).split()
+)
+_HARD_WORDS = frozenset(
+    " ".join(
+        (
+            "complex complete full production efficient optimal optimum scalable advanced long",
+            "detailed comprehensive rigorous prove proof theorem algorithm architecture",
+            "distributed concurrent kernel compiler cryptographic cryptography protocol secure",
+            "security performance multiple constraints requirements must exactly robust thorough",
+            "extensive expert complesso completo completa dettagliato dettagliata efficiente",
+            "ottimale avanzato dimostra dimostrazione teorema algoritmo architettura vincoli",
+            "requisiti esperto",
+        )
+    ).split()
+)
+_NUMBER = re.compile(
+    r"(?<![\w.])\d+(?:[.,]\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|twelve|twenty"
+    r"|hundred|half|twice|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|dodici|venti|cento"
+    r"|met[àa]|doppio)\b"
+)
 _QUANTITY_QUESTION = re.compile(
     r"\bhow (?:much|many|long|far|fast|can you|do you)\b|\bcome (?:puoi|posso|misuri|fai)\b"
     r"|\bwhen does\b|\bwhat time\b|\bquant[oiae]\b"
     r"|\ba che ora\b|\bdopo quanto\b|\bwhich is (?:larger|bigger|smaller)\b"
+    r"|\bwhat (?:is|was|will be|would be) (?:its|the|his|her|their|my) (?:average|total|speed"
+    r"|final|new|net|expected|probability|value|area|volume|distance|age|price|cost|amount)\b"
+    r"|\bby what amount\b|\bhow old\b|\bche or[ae]\b|\bquale sarà\b|\bcalcola\b|\bcalculate\b"
 )
 _ANALYSIS_STRONG = frozenset(
     {
@@ -558,7 +684,23 @@ def _language(words: Sequence[str]) -> Language:
 
 
 class TaskClassifier:
-    """Classifies prompts into task type and complexity with transparent rules."""
+    """Classifies prompts into task type and complexity: rules first, then the learned stage.
+
+    The rules decide the task type and give their signals. The complexity comes from the second
+    stage (`routing.learned`, shipped weights), which reads the rule scores, the complexity cues
+    and the words; with `model=None` the rule points decide it (module docstring).
+    """
+
+    def __init__(self, model: RouterModel | None | Literal["bundled"] = "bundled") -> None:
+        self.model = bundled_model() if model == "bundled" else model
+
+    def complexity_features(self, prompt: str, task: str) -> set[str]:
+        """The second stage's features for the complexity of a `task` prompt."""
+        head = prompt[:SCAN_CHARS]
+        lower = head.lower()
+        tokens = _TOKEN.findall(lower)
+        scores, signals = _score(head, lower, tokens)
+        return features(lower, scores, _complexity_cues(head, lower, tokens, task, signals))
 
     def classify(
         self, prompt: str, *, history: Sequence[str] = (), context_tokens: int = 0
@@ -579,28 +721,36 @@ class TaskClassifier:
         if best_own < 0.5 and word_count <= 10 and _CHAT_FACT.match(head):
             scores["chat"] += 2.0
             signals.append("short factual question")
-            best_own = max(scores.values())
 
+        task: str | None = None
         history_texts = [h for h in history[-2:] if h]
-        if history_texts and word_count <= 15 and best_own < 3.0 and scores["chat"] < 5:
-            past_text = "\n".join(history_texts)[:SCAN_CHARS]
-            past_lower = past_text.lower()
-            past, _ = _score(past_text, past_lower, _TOKEN.findall(past_lower))
-            past_type = _pick(past)
-            if past[past_type] > 0:
-                bonus = 2.0 if _FOLLOW_UP.match(head) else 1.0
-                scores[past_type] += bonus + min(past[past_type], 6.0) * 0.3
-                signals.append(f"follow-up to a {past_type} conversation")
+        if history_texts and _is_follow_up(head, word_count, scores):
+            past = self._past_task("\n".join(history_texts)[:SCAN_CHARS])
+            if past is not None:
+                task = past
+                scores[past] += 3.0
+                signals.append(f"follow-up to a {past} conversation")
 
-        if max(scores.values()) <= 0:
+        if max(scores.values()) <= 0 and task is None:
             fallback = "chat" if word_count <= 8 else "analysis"
             scores[fallback] += 0.5
             signals.append("no strong signal" + (" (short message)" if fallback == "chat" else ""))
 
-        task = _pick(scores)
-        complexity = _complexity(
-            head, lower, tokens, task, prompt_tokens, context_tokens, len(history), signals
-        )
+        if task is None:
+            task = _pick(scores)
+        model = self.model
+
+        cues = _complexity_cues(head, lower, tokens, task, signals)
+        if model is not None and word_count > 0:
+            level = model.complexity.predict(features(lower, scores, cues))
+            complexity: Complexity = level.label  # type: ignore[assignment]
+            signals.append(_explain("complexity", level.label, level.probability, level.evidence))
+            if complexity == "high" and _only_long(cues):
+                complexity = "medium"
+                signals.append("a long paste with a short request: medium at most")
+        else:
+            complexity = _rule_complexity(cues)
+        complexity = _adjust_for_context(complexity, context_tokens, len(history), signals)
         signals.append("italian" if language == "it" else "english")
         return Classification(
             task_type=task,
@@ -610,6 +760,30 @@ class TaskClassifier:
             prompt_tokens=prompt_tokens,
             scores={k: round(v, 2) for k, v in scores.items()},
         )
+
+    @staticmethod
+    def _past_task(text: str) -> str | None:
+        """The task of the conversation so far, None when nothing in it is recognisable."""
+        lower = text.lower()
+        scores, _ = _score(text, lower, _TOKEN.findall(lower))
+        return _pick(scores) if max(scores.values()) > 0 else None
+
+
+def _explain(what: str, label: str, probability: float, evidence: Sequence[str]) -> str:
+    why = f" ({', '.join(evidence)})" if evidence else ""
+    return f"{what}: {label} {probability:.0%}{why}"
+
+
+def _is_follow_up(head: str, word_count: int, scores: Mapping[str, float]) -> bool:
+    """A reply that only makes sense after the previous turn: "and add tests", "why?"."""
+    if word_count == 0 or word_count > 15 or scores["chat"] >= 5:
+        return False
+    if _REFERS_BACK.search(head):
+        return True
+    if _FOLLOW_UP.match(head) and not _NEW_REQUEST.match(head) and max(scores.values()) <= 4.0:
+        return True  # "and in Java?"; but "now write a poem about cats" is a new request
+    # Very short and nothing of its own: "shorter", "in Java?", "why?".
+    return word_count <= 4 and max(scores.values()) < 3.0
 
 
 def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, float], list[str]]:
@@ -647,23 +821,24 @@ def _pick(scores: Mapping[str, float]) -> str:
     return best
 
 
-def _complexity(
-    text: str,
-    lower: str,
-    tokens: Sequence[str],
-    task: str,
-    prompt_tokens: int,
-    context_tokens: int,
-    turns: int,
-    signals: list[str],
-) -> Complexity:
-    # Any real task starts at medium; small talk starts at low.
+def _complexity_cues(
+    text: str, lower: str, tokens: Sequence[str], task: str, signals: list[str]
+) -> list[str]:
+    """What the prompt itself says about its difficulty, as feature names; adds signals.
+
+    The rule points (module docstring) give the `k:rule-<level>` cue, which is also the
+    complexity when there is no second stage.
+    """
+    cues = [f"t:{task}"]
     points = 0 if task == "chat" else 1
+    prompt_tokens = estimate_tokens(text)
     if prompt_tokens >= 400:
         points += 3
+        cues.append("k:long400")
         signals.append(f"long prompt ({prompt_tokens:,} tokens)")
     elif prompt_tokens >= 120:
         points += 2
+        cues.append("k:long120")
         signals.append(f"long prompt ({prompt_tokens:,} tokens)")
     elif prompt_tokens >= 40:
         points += 1
@@ -676,29 +851,76 @@ def _complexity(
     )
     if constraints >= 4:
         points += 2 if constraints >= 7 else 1
+        cues.append("k:constraints7" if constraints >= 7 else "k:constraints4")
         signals.append(f"{constraints} constraints")
     demanding = {t for t in tokens if t in _DEMANDING.exact or t.startswith(_DEMANDING.stems)}
     if _DEMANDING.pattern is not None:
         demanding.update(m.group(0) for m in _DEMANDING.pattern.finditer(head))
     if demanding and task != "chat":
         points += min(2, len(demanding))
+        cues.append("k:demanding" if len(demanding) == 1 else "k:demanding2")
         signals.append("demanding: " + ", ".join(sorted(demanding)[:3]))
     if task == "reasoning" and "verb 'prove'" in signals:
         points += 1  # a proof is never a quick answer
+        cues.append("k:proof")
     if _LIGHT.search(lower[:400]):
         points -= 1
+        cues.append("k:light")
         signals.append("light request")
+    level = "high" if points >= 3 else "medium" if points >= 1 else "low"
+    cues.append(f"k:rule-{level}")
+    # What the request itself says about its size, apart from anything pasted with it.
+    instruction = _PASTED.split(text[:3000], maxsplit=1)[0]
+    words = len(instruction.split())
+    cues.append(
+        "k:ask<12"
+        if words < 12
+        else "k:ask<30"
+        if words < 30
+        else "k:ask<80"
+        if words < 80
+        else "k:ask>=80"
+    )
+    if len(instruction) < len(text[:3000]) - 40:
+        cues.append("k:pasted")
+    sentences = len(_SENTENCE.findall(instruction))
+    cues.append("k:sent1" if sentences <= 1 else "k:sent2-3" if sentences <= 3 else "k:sent4+")
+    if _HOW_TO.search(lower[:200]):
+        cues.append("k:how-to")
+    cues.extend(f"k:easy:{t}" for t in set(tokens[:80]) & _EASY_WORDS)
+    cues.extend(f"k:hard:{t}" for t in set(tokens[:300]) & _HARD_WORDS)
+    return cues
+
+
+def _only_long(cues: Sequence[str]) -> bool:
+    """A short request over a long paste, with nothing hard about it ("summarise this: ...")."""
+    short_ask = "k:ask<12" in cues or "k:ask<30" in cues
+    hard = any(c.startswith(("k:hard:", "k:demanding", "k:proof")) for c in cues)
+    return short_ask and "k:pasted" in cues and not hard
+
+
+def _rule_complexity(cues: Sequence[str]) -> Complexity:
+    for cue in cues:
+        if cue.startswith("k:rule-"):
+            level = cue.removeprefix("k:rule-")
+            if level in ("low", "medium", "high"):
+                return level  # type: ignore[return-value]
+    return "medium"
+
+
+def _adjust_for_context(
+    complexity: Complexity, context_tokens: int, turns: int, signals: list[str]
+) -> Complexity:
+    """A large injected context or a long conversation needs a stronger model."""
+    order: tuple[Complexity, ...] = COMPLEXITIES
+    level = order.index(complexity)
     if context_tokens >= _HIGH_CONTEXT:
-        points += 3
+        level = 2
         signals.append(f"large context ({context_tokens:,} tokens)")
     elif context_tokens >= _MEDIUM_CONTEXT:
-        points += 1
+        level = min(2, level + 1)
         signals.append(f"large context ({context_tokens:,} tokens)")
     if turns >= _LONG_CONVERSATION:
-        points += 1
+        level = min(2, level + 1) if level == 0 else level
         signals.append(f"long conversation ({turns} turns)")
-    if points >= 3:
-        return "high"
-    if points >= 1:
-        return "medium"
-    return "low"
+    return order[level]

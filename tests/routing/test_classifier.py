@@ -4,7 +4,9 @@
 were then tuned against it, so its figures are training figures. `holdout_prompts.jsonl` (40
 prompts, 20 Italian) was written after the first version of the rules and scored once before
 any further change (80 % type accuracy at that point); later general fixes were informed by
-its misses, so it is not blind any more either. Both are asserted.
+its misses, so it is not blind any more either. Both are also training data of the shipped
+complexity model, so their complexity figures are fit, not generalisation; the honest figures
+come from the Arena-Hard held-out split (`benchmarks/routing_accuracy.py`).
 """
 
 from __future__ import annotations
@@ -100,21 +102,89 @@ def test_signals_explain_the_decision(classifier: TaskClassifier) -> None:
     assert proof.complexity == "high"
 
 
-def test_short_follow_up_inherits_the_conversation_type(classifier: TaskClassifier) -> None:
-    history = ["Write a Python function that parses ISO dates", "def parse(s): ..."]
-    alone = classifier.classify("and now the same thing?")
-    follow = classifier.classify("and now the same thing?", history=history)
-    assert alone.task_type != "coding"
-    assert follow.task_type == "coding"
-    assert "follow-up to a coding conversation" in follow.signals
-    poem = classifier.classify("e adesso in inglese?", history=["Scrivi una poesia sul mare"])
+# The issue's examples and the taxonomy's own: (prompt, task type, complexity or None).
+TAXONOMY_EXAMPLES = [
+    ("If a car travels 120 miles in 2 hours, what is its average speed?", "reasoning", "low"),
+    (
+        "David has three sisters. Each of them has one brother. How many brothers does David have?",
+        "reasoning",
+        None,
+    ),
+    (
+        "Draft a professional email seeking your supervisor's feedback on the quarterly report",
+        "creative",
+        None,
+    ),
+    ("What are the most effective ways to deal with stress?", "chat", "low"),
+    ("Write the tests for the parser we just changed", "coding", None),
+    ("What's 17*23?", "reasoning", "low"),
+    ("write a Python function that computes the nth prime", "coding", None),
+    ("prove that there are infinitely many primes", "reasoning", "high"),
+    ("write a poem about primes", "creative", None),
+    ("explain why RSA depends on primes", "analysis", None),
+    ("hi, are you there?", "chat", "low"),
+    ("Quanto fa 17*23?", "reasoning", "low"),
+    ("Scrivi un'email al mio capo per chiedere un giorno di ferie", "creative", None),
+    ("Come posso gestire meglio lo stress?", "chat", "low"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "task", "complexity"), TAXONOMY_EXAMPLES)
+def test_taxonomy_examples(
+    classifier: TaskClassifier, prompt: str, task: str, complexity: str | None
+) -> None:
+    result = classifier.classify(prompt)
+    assert result.task_type == task, result.signals
+    if complexity is not None:
+        assert result.complexity == complexity, result.signals
+    assert result.complexity != "high" or task == "reasoning"  # none of these is frontier work
+
+
+def test_length_alone_is_not_complexity(classifier: TaskClassifier) -> None:
+    pasted = "Summarise this text.\n\n" + "The council met on Monday and discussed roads. " * 60
+    assert classifier.classify(pasted).complexity != "high"
+    assert classifier.classify("Prove the Riemann hypothesis for function fields").complexity == (
+        "high"
+    )
+
+
+def test_follow_ups_inherit_the_conversation_task(classifier: TaskClassifier) -> None:
+    coding = ["Write a Python function that parses ISO dates", "def parse(s): ..."]
+    for follow_up in ("and add tests", "why?", "and now the same in Java?"):
+        result = classifier.classify(follow_up, history=coding)
+        assert result.task_type == "coding", follow_up
+        assert "follow-up to a coding conversation" in result.signals
+    poem = ["Write a poem about the winter sea"]
+    for follow_up in ("make it shorter", "e in italiano?"):
+        result = classifier.classify(follow_up, history=poem)
+        assert result.task_type == "creative", follow_up
+    assert classifier.classify("and now the same thing?").task_type != "coding"
+
+
+def test_a_new_request_is_classified_on_its_own(classifier: TaskClassifier) -> None:
+    coding = ["Write a Python function that parses ISO dates", "def parse(s): ..."]
+    essay = classifier.classify("Write a long essay about the history of Rome", history=coding)
+    assert essay.task_type != "coding"
+    assert not any(s.startswith("follow-up") for s in essay.signals)
+    assert classifier.classify("thanks!", history=coding).task_type == "chat"
+    assert classifier.classify("Write a haiku about rain", history=coding).task_type == "creative"
+    poem = classifier.classify("Now write a poem about cats", history=coding)
     assert poem.task_type == "creative"
 
 
-def test_strong_own_signals_beat_the_history(classifier: TaskClassifier) -> None:
-    history = ["Write a Python function that parses ISO dates"]
-    assert classifier.classify("thanks!", history=history).task_type == "chat"
-    assert classifier.classify("Write a haiku about rain", history=history).task_type == "creative"
+def test_complexity_explains_itself(classifier: TaskClassifier) -> None:
+    result = classifier.classify("prove that there are infinitely many primes")
+    model_signal = next(s for s in result.signals if s.startswith("complexity: high"))
+    assert "%" in model_signal and "(" in model_signal
+
+
+def test_rules_alone_when_there_is_no_model() -> None:
+    rules = TaskClassifier(model=None)
+    assert rules.model is None
+    result = rules.classify("prove that there are infinitely many primes")
+    assert (result.task_type, result.complexity) == ("reasoning", "high")
+    assert not any(s.startswith("complexity:") for s in result.signals)
+    assert rules.classify("hi!").complexity == "low"
 
 
 def test_big_context_and_long_conversations_raise_complexity(classifier: TaskClassifier) -> None:

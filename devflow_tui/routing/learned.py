@@ -1,0 +1,155 @@
+"""The classifier's second stage: a small linear model over words, cues and rule scores.
+
+A multinomial logistic regression reads sparse binary features of a prompt and gives its
+complexity: its words, coarse length buckets, the complexity cues of the first stage (how long
+the request is apart from what is pasted, "simple"/"rigorous" words, constraints...) and the rule
+scores. The same kind of model, with word pairs and character 4-grams, was tried for the task
+type too; in cross-validation on the development split it did not beat the rules, so only
+complexity ships. Weights are a JSON file in the package (`devflow_tui/data/router_model.json`),
+written by `routing.training`; run time is pure Python dictionary lookups, no download, no
+network.
+
+Every prediction can say which features pulled it towards the winning label, so the decision
+stays explainable: `Prediction.evidence`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+WORD_CHARS = 1500  # words are read from the first 1,500 characters
+_TOKEN = re.compile(r"[a-zàèéìíòóùç0-9_+#']+")
+_DIGITS = re.compile(r"^\d+$")
+_LENGTH_BUCKETS = (8, 20, 50, 150, 500)
+
+
+def _length_bucket(words: int) -> str:
+    for bound in _LENGTH_BUCKETS:
+        if words < bound:
+            return f"len:<{bound}"
+    return f"len:>={_LENGTH_BUCKETS[-1]}"
+
+
+def features(lower: str, rule_scores: Mapping[str, float], extra: Sequence[str] = ()) -> set[str]:
+    """The sparse binary features of a lower-cased prompt (plus `extra` names, e.g. the task)."""
+    tokens = [
+        "<num>" if _DIGITS.match(t) else t.strip("'") for t in _TOKEN.findall(lower[:WORD_CHARS])
+    ]
+    tokens = [t for t in tokens if t]
+    found: set[str] = {f"w:{t}" for t in tokens}
+    found.add(_length_bucket(len(tokens)))
+    if lower.rstrip().endswith("?"):
+        found.add("q:ends-with-question")
+    for task, score in rule_scores.items():
+        if score >= 1.0:
+            found.add(f"r:{task}")
+        if score >= 4.0:
+            found.add(f"r:{task}:strong")
+    found.update(extra)
+    return found
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The label, its probability, every label's probability and the strongest evidence."""
+
+    label: str
+    probability: float
+    probabilities: Mapping[str, float]
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Multinomial logistic regression over sparse binary features."""
+
+    labels: tuple[str, ...]
+    bias: tuple[float, ...]
+    weights: Mapping[str, tuple[float, ...]]
+
+    def predict(self, found: set[str]) -> Prediction:
+        """Softmax over the labels for these features."""
+        totals = list(self.bias)
+        active: list[tuple[str, tuple[float, ...]]] = []
+        weights = self.weights
+        n = len(totals)
+        for name in found:
+            row = weights.get(name)
+            if row is not None:
+                active.append((name, row))
+                for i in range(n):
+                    totals[i] += row[i]
+        top = max(totals)
+        exps = [math.exp(t - top) for t in totals]
+        norm = sum(exps)
+        best = totals.index(top)
+        others = [i for i in range(n) if i != best]
+        # Evidence: how much more a feature pulls to the winner than to the average other label.
+        pull = sorted(
+            ((row[best] - sum(row[i] for i in others) / len(others), name) for name, row in active),
+            reverse=True,
+        )
+        evidence = tuple(_show(name) for value, name in pull[:3] if value > 0.1)
+        return Prediction(
+            label=self.labels[best],
+            probability=exps[best] / norm,
+            probabilities={label: e / norm for label, e in zip(self.labels, exps, strict=True)},
+            evidence=evidence,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON shape `routing.training` writes and `from_json` reads."""
+        return {
+            "labels": list(self.labels),
+            "bias": [round(b, 4) for b in self.bias],
+            "weights": {k: [round(x, 3) for x in v] for k, v in sorted(self.weights.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LinearModel:
+        """Build from the JSON shape of `to_json`."""
+        labels = tuple(str(x) for x in data["labels"])
+        return cls(
+            labels=labels,
+            bias=tuple(float(x) for x in data["bias"]),
+            weights={str(k): tuple(float(x) for x in v) for k, v in data["weights"].items()},
+        )
+
+
+def _show(name: str) -> str:
+    kind, _, value = name.partition(":")
+    return {
+        "w": f"word '{value}'",
+        "r": f"rules: {value}",
+        "t": f"task {value}",
+        "k": f"cue {value}",
+    }.get(kind, name)
+
+
+@dataclass(frozen=True)
+class RouterModel:
+    """The shipped model and what it was trained on."""
+
+    complexity: LinearModel
+    trained_on: str
+
+
+@cache
+def bundled_model() -> RouterModel | None:
+    """The model shipped in the package, or None when the data file is absent."""
+    try:
+        text = resources.files("devflow_tui.data").joinpath("router_model.json").read_text("utf-8")
+    except FileNotFoundError:
+        return None
+    data = json.loads(text)
+    return RouterModel(
+        complexity=LinearModel.from_json(data["complexity"]),
+        trained_on=str(data.get("trained_on", "")),
+    )

@@ -1,0 +1,85 @@
+"""eval-routing's engine: reading labelled files, figures, confusion, worst misses, the split."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from devflow_tui.routing.evaluation import (
+    LabelledFileError,
+    evaluate,
+    load_labelled,
+    render_report,
+    split_of,
+)
+
+ROWS = [
+    {"prompt": "hi!", "task_type": "chat", "complexity": "low"},
+    {"prompt": "Write a Python function that reverses a string", "task_type": "coding"},
+    {"prompt": "Scrivi una poesia sul mare d'inverno", "task_type": "creative", "lang": "it"},
+    # Deliberately mislabelled: a proof labelled as low chat is a miss of severity 4.
+    {
+        "prompt": "Prove that there are infinitely many primes",
+        "task_type": "chat",
+        "complexity": "low",
+    },
+]
+
+
+def _write(tmp_path: Path, rows: Sequence[object]) -> Path:
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", "utf-8")
+    return path
+
+
+def test_figures_confusion_languages_and_worst_misses(tmp_path: Path) -> None:
+    report = evaluate(load_labelled(_write(tmp_path, ROWS)))
+    assert report.overall.prompts == 4
+    assert report.overall.task_accuracy == pytest.approx(3 / 4)
+    assert report.overall.complexity_labelled == 2
+    assert report.overall.low_high_swaps == 1  # the proof is high, labelled low
+    assert report.task_confusion["chat"] == {"chat": 1, "reasoning": 1}
+    assert set(report.languages) == {"en", "it"}
+    assert report.languages["it"].prompts == 1 and report.languages["it"].task_accuracy == 1.0
+    worst = report.worst_misses[0]
+    assert (worst.expected_task, worst.got_task, worst.got_complexity) == (
+        "chat",
+        "reasoning",
+        "high",
+    )
+    assert worst.severity == 4 and worst.signals
+    text = render_report(report)
+    assert "75.0%" in text and "worst misses" in text and "Prove that" in text
+
+
+def test_bad_files_name_the_line_and_the_fix(tmp_path: Path) -> None:
+    cases: list[tuple[list[object] | str, str]] = [
+        ("not json at all", "line 1: not valid JSON"),
+        ([["a list"]], "expected a JSON object"),
+        ([{"task_type": "chat"}], 'missing or empty "prompt"'),
+        ([{"prompt": "x", "task_type": "smalltalk"}], "is not one of coding"),
+        ([{"prompt": "x", "task_type": "chat", "complexity": "huge"}], "complexity 'huge'"),
+        ("", "no labelled prompts"),
+    ]
+    for content, message in cases:
+        path = tmp_path / "bad.jsonl"
+        text = content if isinstance(content, str) else "\n".join(json.dumps(c) for c in content)
+        path.write_text(text, "utf-8")
+        with pytest.raises(LabelledFileError, match=message):
+            load_labelled(path)
+    with pytest.raises(LabelledFileError, match="no such file"):
+        load_labelled(tmp_path / "missing.jsonl")
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"prompt": "caf\xe9"}')
+    with pytest.raises(LabelledFileError, match="UTF-8"):
+        load_labelled(tmp_path / "latin1.jsonl")
+
+
+def test_split_is_stable_and_keeps_translations_with_their_original() -> None:
+    ids = [f"arenahard-{i:032x}" for i in range(400)]
+    dev = [i for i in ids if split_of(i) == "dev"]
+    assert 0.6 < len(dev) / len(ids) < 0.8
+    assert all(split_of(i + "-it") == split_of(i) for i in ids)
+    assert split_of(ids[0]) == split_of(ids[0])

@@ -1,0 +1,113 @@
+"""The second stage: features, the linear model, its JSON form, training, the shipped file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from devflow_tui.routing.classifier import TaskClassifier
+from devflow_tui.routing.evaluation import LabelledPrompt, split_of
+from devflow_tui.routing.learned import LinearModel, bundled_model, features
+from devflow_tui.routing.training import (
+    TrainingSettings,
+    cross_validate,
+    main,
+    train_complexity_model,
+    train_linear,
+    training_rows,
+)
+
+
+def test_features_are_words_lengths_rules_and_extras() -> None:
+    found = features("how do i sort 3 lists?", {"coding": 4.5, "chat": 0.2}, ["t:coding"])
+    assert {"w:how", "w:sort", "w:<num>", "r:coding", "r:coding:strong", "t:coding"} <= found
+    assert "q:ends-with-question" in found and "len:<8" in found
+    assert "r:chat" not in found
+
+
+def test_prediction_gives_probabilities_and_evidence() -> None:
+    model = LinearModel(
+        labels=("low", "high"),
+        bias=(0.0, 0.0),
+        weights={"w:prove": (-1.0, 2.0), "w:the": (0.01, 0.0)},
+    )
+    guess = model.predict({"w:prove", "w:the", "w:unknown"})
+    assert guess.label == "high" and guess.probability > 0.9
+    assert abs(sum(guess.probabilities.values()) - 1.0) < 1e-9
+    assert guess.evidence == ("word 'prove'",)
+    again = LinearModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.predict({"w:prove"}).label == "high"
+
+
+def test_training_learns_a_separable_toy_problem() -> None:
+    samples = [({"w:easy", f"w:x{i % 3}"}, "low") for i in range(12)] + [
+        ({"w:hard", f"w:x{i % 3}"}, "high") for i in range(12)
+    ]
+    model = train_linear(samples, ("low", "medium", "high"), TrainingSettings(epochs=5))
+    assert model.predict({"w:easy"}).label == "low"
+    assert model.predict({"w:hard"}).label == "high"
+    noise = model.weights.get("w:x0", (0.0, 0.0, 0.0))
+    assert abs(noise[0] - noise[2]) < 0.3  # a word in both classes says little about either
+
+
+def test_complexity_model_from_labelled_rows_and_the_command(tmp_path: Path) -> None:
+    rows = [
+        LabelledPrompt(prompt=f"how do I rename a file {i}", task_type="coding", complexity="low")
+        for i in range(4)
+    ] + [
+        LabelledPrompt(
+            prompt=f"Design a distributed lock-free scheduler with strict guarantees {i}",
+            task_type="coding",
+            complexity="high",
+        )
+        for i in range(4)
+    ]
+    model = train_complexity_model(rows, TrainingSettings(epochs=5, learning_rate=0.3))
+    classifier = TaskClassifier(model=None)
+    low = classifier.complexity_features("how do I rename a file", "coding")
+    assert model.predict(low).label == "low"
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("\n".join(r.model_dump_json() for r in rows), "utf-8")
+    out = tmp_path / "model.json"
+    assert main(["--extra", str(data), "--out", str(out)]) == 0
+    saved = json.loads(out.read_text("utf-8"))
+    assert "8 prompts" in saved["trained_on"] and saved["complexity"]["labels"][0] == "low"
+
+
+def test_the_shipped_model_loads_and_says_what_it_learned_from() -> None:
+    model = bundled_model()
+    assert model is not None
+    assert "Apache-2.0" in model.trained_on and "development split" in model.trained_on
+    assert model.complexity.labels == ("low", "medium", "high")
+    assert 100 < len(model.complexity.weights) < 20_000
+
+
+def test_cross_validation_predicts_each_row_with_a_model_that_did_not_see_it(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        LabelledPrompt(
+            id=f"p{i}", prompt=f"how do I rename file {i}", task_type="coding", complexity="low"
+        )
+        for i in range(6)
+    ]
+    results = cross_validate(rows, folds=3, settings=TrainingSettings(epochs=3))
+    assert sorted(r.id or "" for r, _ in results) == [f"p{i}" for i in range(6)]
+    assert {got for _, got in results} <= {"low", "medium", "high"}
+    # --arena reads only the development split of the two files.
+    for lang in ("en", "it"):
+        lines = [
+            json.dumps(
+                {
+                    "id": f"arenahard-{i:04d}" + ("-it" if lang == "it" else ""),
+                    "prompt": f"prompt {i}",
+                    "task_type": "chat",
+                    "complexity": "low",
+                }
+            )
+            for i in range(40)
+        ]
+        (tmp_path / f"arena-hard-{lang}.jsonl").write_text("\n".join(lines), "utf-8")
+    picked = training_rows(tmp_path, [])
+    assert 30 < len(picked) < 80
+    assert all(split_of(r.id or "") == "dev" for r in picked)
