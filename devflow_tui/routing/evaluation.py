@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from devflow_tui.config import TASK_TYPES
+from devflow_tui.types import TASK_TYPES
 from devflow_tui.errors import DevflowError, ErrorCategory
 from devflow_tui.routing.classifier import COMPLEXITIES, TaskClassifier
 
