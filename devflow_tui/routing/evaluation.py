@@ -17,9 +17,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from devflow_tui.types import TASK_TYPES
 from devflow_tui.errors import DevflowError, ErrorCategory
 from devflow_tui.routing.classifier import COMPLEXITIES, TaskClassifier
+from devflow_tui.types import TASK_TYPES
 
 WORST_MISSES = 10
 _ORDER = {"low": 0, "medium": 1, "high": 2}
