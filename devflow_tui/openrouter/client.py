@@ -52,6 +52,15 @@ from devflow_tui.openrouter.error_map import (
     wait_too_long,
 )
 from devflow_tui.openrouter.ratelimit import RateLimiter
+from devflow_tui.openrouter.relay import (
+    ENDPOINTS,
+    FORWARDED_HEADERS,
+    Api,
+    RelayMeter,
+    RelayResult,
+    RelayStream,
+    frame,
+)
 from devflow_tui.openrouter.result import (
     AttemptRecord,
     ChatResult,
@@ -509,6 +518,246 @@ class OpenRouterClient:
             raise
         return attempt, first
 
+    # ------------------------------------------------------------------ pass-through
+
+    async def relay(
+        self,
+        api: Api,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        on_attempt: Callable[[AttemptRecord], None] | None = None,
+    ) -> RelayResult:
+        """Send a client's own request body (Anthropic Messages or OpenAI chat) unchanged but
+        for `stream: false`, retrying failures that may succeed later; the answer comes back
+        as received, with its model, id, usage and text read by a `RelayMeter`."""
+        payload = json.dumps({**body, "stream": False}, default=str).encode()
+        run = self._relay_run(api, body, on_attempt, stream=False)
+        extra = {**_JSON_HEADERS, **(headers or {})}
+        return await self._retrying(run, lambda: self._relay_attempt(run, api, payload, extra))
+
+    async def _relay_attempt(
+        self, run: _Run, api: Api, payload: bytes, headers: dict[str, str]
+    ) -> RelayResult:
+        run.attempt_no += 1
+        status: int | None = None
+        started = self._clock()
+        try:
+            async with self._limiter.slot():
+                started = self._clock()
+                try:
+                    async with asyncio.timeout(self._settings.timeout_ms / 1000):
+                        response = await self._http.post(
+                            run.endpoint, content=payload, headers=headers
+                        )
+                except TimeoutError:
+                    raise timeout_error(
+                        "timeout_ms", self._settings.timeout_ms, model=run.model
+                    ) from None
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, model=run.model) from None
+            status = response.status_code
+            if status >= 400:
+                raise self._error_from_response(response, response.content, run.model)
+            meter = RelayMeter(api, run.model)
+            meter.generation_id = response.headers.get("x-generation-id")
+            try:
+                data = json.loads(response.content)
+            except ValueError:
+                raise invalid_response("the body is not JSON", model=run.model) from None
+            info = meter.feed_body(data)
+            if info is not None:
+                raise self._error_from_info(
+                    info, meter.model, generation_id=meter.generation_id, partial=meter.text
+                )
+            result = RelayResult(
+                status=status,
+                headers=_forwarded(response),
+                body=response.content,
+                model=meter.model,
+                generation_id=meter.generation_id,
+                usage=meter.usage,
+                stop_reason=meter.stop_reason,
+                text=meter.text,
+                complete=True,
+                latency_ms=(self._clock() - started) * 1000,
+                ttft_ms=None,
+            )
+        except OpenRouterError as exc:
+            self._record_failure(run, exc, status, started)
+            raise self._check_wait(exc) from None
+        self._record_success(run, result, status)
+        result.attempts = list(run.attempts)
+        return result
+
+    async def relay_stream(
+        self,
+        api: Api,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        on_attempt: Callable[[AttemptRecord], None] | None = None,
+    ) -> RelayStream:
+        """Open a streamed pass-through call. Everything up to the first piece of the answer
+        (connecting, HTTP errors, error events, a stream start without content) is retried;
+        after that, `RelayStream.frames()` hands each event on and raises `OpenRouterError`
+        (`mid_stream=True`) after handing on an error event or when the stream breaks."""
+        payload = json.dumps({**body, "stream": True}, default=str).encode()
+        run = self._relay_run(api, body, on_attempt, stream=True)
+        extra = {**_STREAM_HEADERS, **(headers or {})}
+        return await self._retrying(run, lambda: self._open_relay(run, api, payload, extra))
+
+    def _relay_run(
+        self,
+        api: Api,
+        body: Mapping[str, Any],
+        on_attempt: Callable[[AttemptRecord], None] | None,
+        *,
+        stream: bool,
+    ) -> _Run:
+        return _Run(
+            request_id=uuid.uuid4().hex[:16],
+            endpoint=ENDPOINTS[api],
+            model=str(body.get("model") or "default"),
+            stream=stream,
+            on_attempt=on_attempt,
+        )
+
+    async def _open_relay(
+        self, run: _Run, api: Api, payload: bytes, headers: dict[str, str]
+    ) -> RelayStream:
+        run.attempt_no += 1
+        settings = self._settings
+        loop = asyncio.get_running_loop()
+        stack = contextlib.AsyncExitStack()
+        started = self._clock()
+        status: int | None = None
+        meter = RelayMeter(api, run.model)
+        pending: list[bytes] = []
+        ttft: list[float] = []
+        try:
+            await stack.enter_async_context(self._limiter.slot())
+            started = self._clock()
+            total_deadline = loop.time() + settings.timeout_ms / 1000
+            first_deadline = min(
+                total_deadline, loop.time() + settings.first_token_timeout_ms / 1000
+            )
+            try:
+                async with asyncio.timeout_at(first_deadline):
+                    response = await stack.enter_async_context(
+                        self._http.stream("POST", run.endpoint, content=payload, headers=headers)
+                    )
+                    status = response.status_code
+                    meter.generation_id = response.headers.get("x-generation-id")
+                    if status >= 400 or "text/event-stream" not in response.headers.get(
+                        "content-type", ""
+                    ):
+                        body = await response.aread()
+                        raise self._error_from_response(response, body, run.model)
+                    events = EventSource(response).aiter_sse()
+                    stack.push_async_callback(events.aclose)
+                    # Hold events back until the answer itself starts: up to there a failure
+                    # can still be retried or sent to another model, unseen by the caller.
+                    while not meter.has_output and not meter.done:
+                        sse = await anext(events, None)
+                        if sse is None:
+                            raise invalid_response(
+                                "the stream ended before any answer", model=meter.model
+                            )
+                        info = meter.feed_event(sse.event, sse.data)
+                        if info is not None:
+                            raise self._error_from_info(
+                                info, meter.model, generation_id=meter.generation_id
+                            )
+                        pending.append(frame(api, sse.event, sse.data))
+            except TimeoutError:
+                raise timeout_error(
+                    "first_token_timeout_ms", settings.first_token_timeout_ms, model=run.model
+                ) from None
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, model=run.model) from None
+        except OpenRouterError as exc:
+            await stack.aclose()
+            self._record_failure(run, exc, status, started)
+            raise self._check_wait(exc) from None
+        except BaseException:
+            await stack.aclose()
+            raise
+        ttft.append((self._clock() - started) * 1000)
+        chunk_s = self._chunk_timeout_s
+
+        def result() -> RelayResult:
+            return RelayResult(
+                status=status or 200,
+                headers=_forwarded(response),
+                body=b"",
+                model=meter.model,
+                generation_id=meter.generation_id,
+                usage=meter.usage,
+                stop_reason=meter.stop_reason,
+                text=meter.text,
+                complete=meter.done,
+                latency_ms=(self._clock() - started) * 1000,
+                ttft_ms=ttft[0],
+                attempts=list(run.attempts),
+            )
+
+        async def frames() -> AsyncGenerator[bytes, None]:
+            try:
+                for piece in pending:
+                    yield piece
+                while not meter.done:
+                    deadline = min(total_deadline, loop.time() + chunk_s)
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            sse = await anext(events, None)
+                    except TimeoutError:
+                        raise timeout_error(
+                            "chunk_timeout_ms",
+                            settings.chunk_timeout_ms,
+                            model=meter.model,
+                            mid_stream=True,
+                            partial_text=meter.text,
+                        ) from None
+                    except httpx.HTTPError as exc:
+                        raise self._transport_error(
+                            exc, model=meter.model, mid_stream=True, partial=meter.text
+                        ) from None
+                    if sse is None:
+                        raise invalid_response(
+                            "the stream ended before its end event",
+                            model=meter.model,
+                            mid_stream=True,
+                        )
+                    info = meter.feed_event(sse.event, sse.data)
+                    yield frame(api, sse.event, sse.data)
+                    if info is not None:
+                        raise self._error_from_info(
+                            info,
+                            meter.model,
+                            generation_id=meter.generation_id,
+                            partial=meter.text or " ",
+                        )
+            except OpenRouterError as exc:
+                exc.mid_stream = True
+                exc.retryable = False
+                exc.generation_id = exc.generation_id or meter.generation_id
+                self._record_failure(run, exc, status, started, ttft[0])
+                raise
+            finally:
+                await stack.aclose()
+            self._record_success(run, result(), status)
+
+        generator = frames()
+
+        async def close() -> None:
+            await generator.aclose()
+            await stack.aclose()
+
+        return RelayStream(
+            api, status or 200, _forwarded(response), meter, generator, result, close
+        )
+
     # ------------------------------------------------------------------ other endpoints
 
     async def list_models(self) -> list[ModelInfo]:
@@ -764,7 +1013,9 @@ class OpenRouterClient:
             prompt=run.prompt,
         )
 
-    def _record_success(self, run: _Run, result: ChatResult, status: int | None) -> None:
+    def _record_success(
+        self, run: _Run, result: ChatResult | RelayResult, status: int | None
+    ) -> None:
         record = AttemptRecord(
             model=result.model or run.model,
             status=status,
@@ -800,3 +1051,8 @@ class OpenRouterClient:
             self._call_log.record(entry, prompt=prompt)
         except OSError as exc:  # a full disk must not break the call itself
             _log.warning("cannot write the API call log: %s", exc)
+
+
+def _forwarded(response: httpx.Response) -> dict[str, str]:
+    """The response headers a pass-through caller gets back."""
+    return {name: response.headers[name] for name in FORWARDED_HEADERS if name in response.headers}

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from devflow_tui.sim.billing import Bill, bill
 from devflow_tui.sim.profiles import ModelProfile
-from devflow_tui.sim.responder import compose_answer, split_tokens
+from devflow_tui.sim.responder import compose_answer, label, split_tokens
+from devflow_tui.sim.tools import ToolCall
 
 
 @dataclass
@@ -31,6 +32,13 @@ class Completion:
     content_tokens: list[str]
     finish_reason: str
     show_reasoning: bool
+    tool_call: ToolCall | None = None  # the answer is a call of this tool
+
+    @property
+    def output_tokens(self) -> int:
+        """Completion tokens billed: reasoning, content and the tool call's arguments."""
+        tool = len(split_tokens(self.tool_call.arguments_json)) if self.tool_call else 0
+        return len(self.reasoning_tokens) + len(self.content_tokens) + tool
 
     def content_chunks(self, tokens_per_chunk: int) -> list[str]:
         """The content split into stream chunks of a few tokens each."""
@@ -58,9 +66,10 @@ class Completion:
 
     def bill(self, content_tokens_sent: int | None = None) -> Bill:
         """The bill for the whole answer, or for what was sent before a cancel or an error."""
-        content = len(self.content_tokens) if content_tokens_sent is None else content_tokens_sent
         reasoning = len(self.reasoning_tokens)
-        return bill(self.catalog, self.prompt_tokens, content + reasoning, reasoning)
+        if content_tokens_sent is None:
+            return bill(self.catalog, self.prompt_tokens, self.output_tokens, reasoning)
+        return bill(self.catalog, self.prompt_tokens, content_tokens_sent + reasoning, reasoning)
 
     # ------------------------------------------------------------ payloads
 
@@ -113,6 +122,23 @@ class Completion:
             ],
         }
 
+    def tool_call_delta(self) -> dict[str, Any] | None:
+        """The streamed tool call (whole, in one delta), when the answer is one."""
+        if self.tool_call is None:
+            return None
+        return {"role": "assistant", "content": "", "tool_calls": [self._tool_call_json(0)]}
+
+    def _tool_call_json(self, index: int | None = None) -> dict[str, Any]:
+        assert self.tool_call is not None
+        call: dict[str, Any] = {
+            "id": self.tool_call.id,
+            "type": "function",
+            "function": {"name": self.tool_call.name, "arguments": self.tool_call.arguments_json},
+        }
+        if index is not None:
+            call["index"] = index
+        return call
+
     def closing_chunks(self, shape: Literal[1, 2, 3]) -> list[dict[str, Any]]:
         """The finish chunk and the usage chunk, in one of the three documented shapes."""
         finish = self.chunk({"role": "assistant", "content": ""}, self.finish_reason)
@@ -145,6 +171,8 @@ class Completion:
             "refusal": None,
             "reasoning": self.reasoning if self.show_reasoning and self.reasoning else None,
         }
+        if self.tool_call is not None:
+            message["tool_calls"] = [self._tool_call_json()]
         payload["choices"] = [
             {
                 "index": 0,
@@ -205,6 +233,7 @@ def plan_completion(
     max_answer_tokens: int | None,
     answer_tokens: int | None,
     empty: bool = False,
+    tool_call: ToolCall | None = None,
 ) -> Completion:
     """Compose the answer and apply the caps: the request's max_tokens (finish "length") and
     the simulator's own cap (finish "stop")."""
@@ -212,6 +241,8 @@ def plan_completion(
     answer = compose_answer(prompt, model, reasoning=reasoning, exact_tokens=answer_tokens)
     thoughts = split_tokens(answer.reasoning)
     content = [] if empty else split_tokens(answer.content)
+    if tool_call is not None:
+        content = split_tokens(f"{label(model)} Calling {tool_call.name}.")
     if max_answer_tokens is not None:
         content = content[:max_answer_tokens]
     finish = "stop"
@@ -220,6 +251,9 @@ def plan_completion(
         thoughts = thoughts[:max_tokens]
         content = content[: max_tokens - len(thoughts)]
         finish = "length"
+        tool_call = None
+    elif tool_call is not None:
+        finish = "tool_calls"
     options = request.get("reasoning")
     excluded = isinstance(options, dict) and options.get("exclude") is True
     return Completion(
@@ -234,6 +268,7 @@ def plan_completion(
         content_tokens=content,
         finish_reason=finish,
         show_reasoning=not excluded,
+        tool_call=tool_call,
     )
 
 

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from devflow_tui.redaction import mask_key
 from devflow_tui.sim import error_bodies
+from devflow_tui.sim import messages as anthropic
 from devflow_tui.sim.completion import Completion, generation_record, plan_completion
 from devflow_tui.sim.config import PRE_STREAM_KINDS, Fault
 from devflow_tui.sim.encoding import dumps
@@ -27,6 +28,7 @@ from devflow_tui.sim.error_bodies import ErrorReply
 from devflow_tui.sim.profiles import ModelProfile
 from devflow_tui.sim.recording import RecordedRequest, masked_headers
 from devflow_tui.sim.responder import last_user_text, prompt_tokens
+from devflow_tui.sim.tools import plan_tool_call, tool_prompt
 
 if TYPE_CHECKING:
     from devflow_tui.sim.server import SimHTTPServer, SimServer
@@ -62,6 +64,8 @@ class SimRequestHandler(BaseHTTPRequestHandler):
     # Headers and body are separate writes; with Nagle on, delayed ACKs add ~40 ms per request.
     disable_nagle_algorithm = True
     server: SimHTTPServer
+    # The endpoint being served decides the shapes: "/chat/completions" or "/messages".
+    endpoint = "/chat/completions"
     timeout = 120  # idle keep-alive connections are closed after this many seconds
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -86,6 +90,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         raw_body = self.rfile.read(length) if length > 0 else b""
         path = url.path[len(API_PREFIX) :] if url.path.startswith(API_PREFIX) else url.path
         path = path.rstrip("/") or "/"
+        self.endpoint = "/messages" if path == "/messages" else "/chat/completions"
         body: Any = None
         bad_json = False
         if raw_body:
@@ -124,6 +129,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         routes: dict[str, tuple[str, Callable[[RecordedRequest, Any], None]]] = {
             "/models": ("GET", self._models),
             "/chat/completions": ("POST", self._chat),
+            "/messages": ("POST", self._messages),
             "/generation": ("GET", self._generation),
             "/key": ("GET", self._key),
             "/auth/key": ("GET", self._key),
@@ -145,7 +151,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         if bad_json:
             self._send_error(record, error_bodies.bad_request("Invalid JSON in request body"))
             return
-        if path not in {"/chat/completions", "/generation"}:
+        if path not in {"/chat/completions", "/messages", "/generation"}:
             fault = self.sim.take_fault(path, None, PRE_STREAM_KINDS)
             if fault is not None:
                 record.faults.append(fault.kind)
@@ -180,6 +186,15 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         record.status = status
 
+    def _start_stream(self, record: RecordedRequest, generation_id: str) -> None:
+        headers = {
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Generation-Id": generation_id,
+            "Transfer-Encoding": "chunked",
+        }
+        self._start(record, 200, headers)
+
     def _send_json(
         self,
         record: RecordedRequest,
@@ -203,7 +218,15 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(data)
 
-    def _send_error(self, record: RecordedRequest, reply: ErrorReply) -> None:
+    @property
+    def _anthropic(self) -> bool:
+        return self.endpoint == "/messages"
+
+    def _send_error(
+        self, record: RecordedRequest, reply: ErrorReply, generation_id: str | None = None
+    ) -> None:
+        if self._anthropic:
+            reply = anthropic.error_reply(reply, generation_id)
         self._send_json(record, reply.status, reply.body, reply.headers, chunked=True)
 
     def _write_chunk(self, data: bytes) -> None:
@@ -216,6 +239,11 @@ class SimRequestHandler(BaseHTTPRequestHandler):
 
     def _event(self, payload: dict[str, Any]) -> None:
         self._write_chunk(b"data: " + dumps(payload).encode() + b"\n\n")
+
+    def _named_event(self, payload: dict[str, Any]) -> None:
+        """An Anthropic SSE event: `event: <type>` then its data line."""
+        name = str(payload["type"]).encode()
+        self._write_chunk(b"event: " + name + b"\ndata: " + dumps(payload).encode() + b"\n\n")
 
     def _abrupt_close(self) -> None:
         # No terminating chunk: the client sees the connection drop mid-body.
@@ -301,6 +329,14 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             return error_bodies.rate_limit(fault, model, provider, self.sim.now())
         return error_bodies.http_error(fault, model, provider, prompt)
 
+    def _messages(self, record: RecordedRequest, body: Any) -> None:
+        problem = anthropic.invalid(body)
+        if problem is not None:
+            self._send_error(record, error_bodies.bad_request(problem))
+            return
+        view, answered = anthropic.chat_view(body)
+        self._generate(record, view, answered)
+
     def _chat(self, record: RecordedRequest, body: Any) -> None:
         if not isinstance(body, dict):
             body = {}
@@ -321,6 +357,14 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         ):
             self._send_error(record, error_bodies.bad_request("Invalid request parameters"))
             return
+        body = {**body, "messages": messages}
+        last = messages[-1]
+        self._generate(record, body, isinstance(last, dict) and last.get("role") == "tool")
+
+    def _generate(self, record: RecordedRequest, body: dict[str, Any], answered: bool) -> None:
+        """Serve a validated chat-shaped request: the `models` fallbacks, then one answer."""
+        messages: list[dict[str, Any]] = body["messages"]
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         record.stream = body.get("stream") is True
         candidates = self._candidates(body)
         for slug in candidates:
@@ -343,9 +387,11 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             if context and tokens_in + (max_tokens or 0) > context:
                 last_error = error_bodies.context_length(context, tokens_in, max_tokens or 0)
             else:
-                fault = self.sim.take_fault("/chat/completions", slug, PRE_STREAM_KINDS)
+                fault = self.sim.take_fault(self.endpoint, slug, PRE_STREAM_KINDS)
                 if fault is None:
-                    self._serve(record, body, slug, catalog, profile, text, tokens_in, failures)
+                    self._serve(
+                        record, body, slug, catalog, profile, text, tokens_in, failures, answered
+                    )
                     return
                 record.faults.append(fault.kind)
                 last_error = self._pre_stream_error(fault, slug, provider, text)
@@ -383,22 +429,24 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         text: str,
         tokens_in: int,
         failures: list[dict[str, Any]],
+        answered: bool = False,
     ) -> None:
         sim = self.sim
         config = sim.config
         faults: dict[str, Fault] = {}
         for kind in _STREAM_FAULT_KINDS:
-            fault = sim.take_fault("/chat/completions", slug, (kind,))
+            fault = sim.take_fault(self.endpoint, slug, (kind,))
             if fault is not None:
                 faults[kind] = fault
                 record.faults.append(kind)
         now = sim.now()
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+        gen_id = _new_generation_id(now)
         completion = plan_completion(
             request=body,
             prompt=text,
             prompt_tokens=tokens_in,
-            gen_id=_new_generation_id(now),
+            gen_id=gen_id,
             created=int(now),
             model=slug,
             catalog=catalog,
@@ -407,11 +455,18 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             max_answer_tokens=config.max_answer_tokens,
             answer_tokens=config.answer_tokens,
             empty="empty_content" in faults,
+            tool_call=plan_tool_call(
+                body.get("tools"), tool_prompt(body["messages"]), answered, gen_id
+            ),
         )
         record.model = slug
         record.generation_id = completion.id
         attempts = [*failures, self._attempt(slug, completion.provider, profile, 200)]
-        if record.stream:
+        if self._anthropic and record.stream:
+            self._stream_messages(record, completion, faults, body, attempts)
+        elif self._anthropic:
+            self._complete_message(record, completion, faults, body, attempts)
+        elif record.stream:
             self._stream(record, completion, faults, body, attempts)
         else:
             self._complete(record, completion, faults, body, attempts)
@@ -469,16 +524,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
     ) -> None:
         config = self.sim.config
         per_chunk = config.chunk_tokens
-        self._start(
-            record,
-            200,
-            {
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "X-Generation-Id": completion.id,
-                "Transfer-Encoding": "chunked",
-            },
-        )
+        self._start_stream(record, completion.id)
         sent_tokens = 0
         billed = False  # a disconnect after billing must not bill twice
         try:
@@ -504,6 +550,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
                 if index == 0 and keepalive is not None and keepalive.count > 0:
                     self._write_chunk(KEEPALIVE)
                 self.sim.sleep(self._token_time(completion, per_chunk))
+            tool_delta = completion.tool_call_delta()
+            if tool_delta is not None and failure is None:
+                self._event(completion.chunk(tool_delta))
             if failure is not None and failure.kind == "abrupt_close":
                 self._remember(record, completion, body, attempts, "error", sent_tokens)
                 self._abrupt_close()
@@ -519,6 +568,93 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             for payload in completion.closing_chunks(config.usage_shape):
                 self._event(payload)
             self._write_chunk(b"data: [DONE]\n\n")
+            self._end_chunks()
+        except _DISCONNECTS:
+            record.cancelled = True
+            self.close_connection = True
+            if not billed:
+                self._remember(
+                    record, completion, body, attempts, None, sent_tokens, cancelled=True
+                )
+
+    def _complete_message(
+        self,
+        record: RecordedRequest,
+        completion: Completion,
+        faults: dict[str, Fault],
+        body: dict[str, Any],
+        attempts: list[dict[str, Any]],
+    ) -> None:
+        """A non-streamed Anthropic `message` (a failed answer is an Anthropic error)."""
+        self.sim.sleep(self._first_token_wait(completion, faults))
+        self.sim.sleep(self._token_time(completion, completion.output_tokens))
+        headers = {"X-Generation-Id": completion.id}
+        if "abrupt_close" in faults:
+            self._abrupt_close()
+        failure = faults.get("error_200") or faults.get("mid_stream_error")
+        if failure is not None:
+            sent = 0 if failure.kind == "error_200" else failure.after_chunks
+            self._remember(record, completion, body, attempts, "error", sent)
+            error = error_bodies.mid_stream_error(failure)
+            reply = ErrorReply(failure.status, {"error": error}, headers)
+            self._send_error(record, reply, completion.id)
+            return
+        self._remember(record, completion, body, attempts, completion.finish_reason, None)
+        self._send_json(record, 200, anthropic.response(completion), headers)
+
+    def _stream_messages(
+        self,
+        record: RecordedRequest,
+        completion: Completion,
+        faults: dict[str, Fault],
+        body: dict[str, Any],
+        attempts: list[dict[str, Any]],
+    ) -> None:
+        """Anthropic SSE: message_start, ping, each block's start/deltas/stop, message_delta,
+        message_stop. Faults count text deltas as the chunks of `after_chunks`."""
+        per_chunk = self.sim.config.chunk_tokens
+        self._start_stream(record, completion.id)
+        sent_tokens = 0
+        billed = False
+        try:
+            keepalive = faults.get("keepalive")
+            for _ in range(keepalive.count if keepalive is not None else 0):
+                self._write_chunk(KEEPALIVE)
+            self.sim.sleep(self._first_token_wait(completion, faults))
+            if "error_200" in faults:
+                error = error_bodies.mid_stream_error(faults["error_200"])
+                self._named_event(anthropic.stream_error(error))
+                self._end_chunks()
+                return
+            self._named_event(anthropic.message_start(completion))
+            self._named_event(anthropic.PING)
+            failure = faults.get("mid_stream_error") or faults.get("abrupt_close")
+            text_deltas = 0
+            for kind, events in anthropic.block_events(completion, per_chunk):
+                for event in events:
+                    is_text = kind == "text" and event["type"] == "content_block_delta"
+                    if is_text and failure is not None and text_deltas >= failure.after_chunks:
+                        self._remember(record, completion, body, attempts, "error", sent_tokens)
+                        billed = True
+                        if failure.kind == "abrupt_close":
+                            self._abrupt_close()
+                        error = error_bodies.mid_stream_error(failure)
+                        self._named_event(anthropic.stream_error(error))
+                        self._end_chunks()
+                        return
+                    self._named_event(event)
+                    if event["type"] == "content_block_delta":
+                        if is_text:
+                            text_deltas += 1
+                            record.chunks_sent += 1
+                            sent_tokens = min(
+                                len(completion.content_tokens), sent_tokens + per_chunk
+                            )
+                        self.sim.sleep(self._token_time(completion, per_chunk))
+            self._remember(record, completion, body, attempts, completion.finish_reason, None)
+            billed = True
+            self._named_event(anthropic.message_delta(completion))
+            self._named_event(anthropic.MESSAGE_STOP)
             self._end_chunks()
         except _DISCONNECTS:
             record.cancelled = True

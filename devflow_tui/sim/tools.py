@@ -1,0 +1,106 @@
+"""When a simulated model answers with a tool call, and with what arguments.
+
+Deterministic: a request offering tools gets a tool call when its last user turn names one of
+them (case-sensitive, as a whole word, e.g. "use get_weather for Rome"), and never when that
+turn already carries a tool result (the model then answers from it). Arguments fill the
+schema's required properties with plausible values taken from the prompt. Both API shapes are
+read: OpenAI `{"type": "function", "function": {"name", "parameters"}}` and Anthropic
+`{"name", "input_schema"}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call planned by the simulated model."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+    @property
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments, separators=(",", ":"))
+
+
+def offered_tools(tools: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(name, JSON schema) of every tool in a request's `tools` list, in order."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if not isinstance(tools, list):
+        return found
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        function = tool.get("function")
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            schema = function.get("parameters")
+            found.append((function["name"], schema if isinstance(schema, dict) else {}))
+        elif isinstance(tool.get("name"), str):
+            schema = tool.get("input_schema")
+            found.append((tool["name"], schema if isinstance(schema, dict) else {}))
+    return found
+
+
+def _value(name: str, spec: Any, prompt: str) -> Any:
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if isinstance(spec, dict) and isinstance(spec.get("enum"), list) and spec["enum"]:
+        return spec["enum"][0]
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {}
+    words = re.findall(r"[A-Za-zÀ-ÿ]+", prompt)
+    return words[-1] if words else name
+
+
+def plan_tool_call(tools: Any, prompt: str, answered: bool, seed: str) -> ToolCall | None:
+    """The tool call for this turn, or None when the model should answer in text."""
+    if answered:
+        return None
+    for name, schema in offered_tools(tools):
+        if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", prompt):
+            continue
+        properties = schema.get("properties")
+        required = schema.get("required")
+        arguments: dict[str, Any] = {}
+        if isinstance(properties, dict) and isinstance(required, list):
+            for key in required:
+                if isinstance(key, str):
+                    arguments[key] = _value(key, properties.get(key), prompt)
+        digest = hashlib.sha256(f"{seed}\n{name}".encode()).hexdigest()[:24]
+        return ToolCall(id=f"toolu_{digest}", name=name, arguments=arguments)
+    return None
+
+
+def tool_prompt(messages: list[dict[str, Any]]) -> str:
+    """The text a tool name is looked for in: the last text part of the last user message.
+
+    Only the last part: agents such as Claude Code put reminders that name their tools in
+    earlier parts of the same turn, and those must not trigger a call.
+    """
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            texts = [
+                str(part.get("text", ""))
+                for part in content
+                if isinstance(part, dict) and part.get("type") == "text"
+            ]
+            return texts[-1] if texts else ""
+        return ""
+    return ""
