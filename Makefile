@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench sim clean tools
+.PHONY: run test lint typecheck pytest bench sim clean tools claude-code
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ tools:
 	      || echo "note: could not install tmux; the real-terminal test will be skipped"; \
 	  else echo "note: tmux not installed; the real-terminal test will be skipped"; fi; }
 
+# Claude Code, for the test that drives it against `devflow serve`: installed with npm into a
+# cache folder outside the repo. Without npm (or a reachable registry) that test skips.
+CLAUDE_CODE_DIR ?= $(HOME)/.cache/devflow-tui/claude-code
+claude-code:
+	@if command -v npm >/dev/null 2>&1; then \
+	  ls $(CLAUDE_CODE_DIR)/node_modules/@anthropic-ai/claude-code-linux-*/claude >/dev/null 2>&1 \
+	  || npm install --prefix "$(CLAUDE_CODE_DIR)" --no-audit --no-fund --silent \
+	       @anthropic-ai/claude-code >/dev/null 2>&1 \
+	  || echo "note: could not install Claude Code with npm; its test will be skipped"; \
+	else echo "note: npm not found; the Claude Code test will be skipped"; fi
+
 run: $(STAMP)
 	$(BIN)/devflow
 
@@ -31,8 +42,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
 
-pytest: $(STAMP) tools
-	$(BIN)/python -m pytest -n 2 --cov=devflow_tui --cov-report=term --cov-fail-under=90
+pytest: $(STAMP) tools claude-code
+	DEVFLOW_CLAUDE_CODE_DIR="$(CLAUDE_CODE_DIR)" $(BIN)/python -m pytest -n 2 --cov=devflow_tui --cov-report=term --cov-fail-under=90
 
 test: lint typecheck pytest
 

@@ -192,6 +192,7 @@ def build_request(prompt: str, **kw: Any) -> GatewayRequest:
     from devflow_tui.gateway.pipeline import GatewayRequest
 
     return GatewayRequest(
+        client="cli",
         prompt=prompt,
         model=kw.get("model"),
         task_type=kw.get("task"),
@@ -484,7 +485,7 @@ def _per_million(price: Decimal | None) -> str | None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--since", default="30d", type=click.Choice(["24h", "7d", "30d", "all"]))
-@click.option("--by", default="model", type=click.Choice(["model", "task", "day"]))
+@click.option("--by", default="model", type=click.Choice(["model", "task", "day", "client"]))
 @click.option(
     "--csv",
     "csv_path",
@@ -590,7 +591,12 @@ def render_report(rep: Any) -> str:
         f"{_ms(t.latency_p50_ms)}/{_ms(t.latency_p95_ms)}/{_ms(t.latency_p99_ms)} ms, "
         f"first token p50/p95 {_ms(t.ttft_p50_ms)}/{_ms(t.ttft_p95_ms)} ms",
     ]
-    groups = {"model": rep.by_model, "task": rep.by_task, "day": rep.by_day}[rep.by]
+    groups = {
+        "model": rep.by_model,
+        "task": rep.by_task,
+        "day": rep.by_day,
+        "client": rep.by_client,
+    }[rep.by]
     lines.append("")
     lines.append(
         f"{'by ' + rep.by:<44} {'req':>5} {'ok':>5} {'cost':>11} {'p50 ms':>7} "
@@ -806,6 +812,71 @@ def sim(port: int, config_path: Path | None) -> None:
         fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}. Pick another --port.", EXIT_USAGE)
     except KeyboardInterrupt:
         click.echo("stopped.")
+
+
+# ---------------------------------------------------------------------- serve and mcp
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help="Default 4141.")
+@click.option("--print-env", is_flag=True, help="Print the shell exports for clients and exit.")
+@click.option("--new-token", metavar="LABEL", help="Add a token whose label names its client.")
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    print_env: bool,
+    new_token: str | None,
+) -> None:
+    """Anthropic- and OpenAI-compatible proxy: Claude Code and SDKs through the router."""
+    from devflow_tui.serve.command import env_exports, serve_main
+    from devflow_tui.serve.tokens import ProxyTokens
+
+    settings = load(ctx)
+    host = host or settings.serve.host
+    port = settings.serve.port if port is None else port
+    try:
+        tokens = ProxyTokens.load(settings.home)
+        if new_token:
+            token = tokens.add(settings.home, new_token)
+            click.echo(env_exports(f"http://{host}:{port}", token))
+            return
+        if print_env:
+            click.echo(env_exports(f"http://{host}:{port}", tokens.default))
+            return
+        demo = bool(ctx.obj.get("demo"))
+        if not demo and not _has_key(settings):
+            fail(NO_KEY_MESSAGE, EXIT_AUTH)
+        serve_main(
+            settings,
+            host=host,
+            port=port,
+            demo=demo,
+            verbose=bool(ctx.obj.get("verbose")),
+            announce=click.echo,
+        )
+    except DevflowError as exc:
+        fail(str(exc), exit_code_for(exc.category.value))
+    except KeyboardInterrupt:
+        click.echo("stopped.")
+
+
+@main.command()
+@click.pass_context
+def mcp(ctx: click.Context) -> None:
+    """MCP server over stdio: tools ask, route and spend, for Claude Code to delegate."""
+    from devflow_tui.serve.mcp_server import run_stdio
+
+    settings = load(ctx)
+    demo = bool(ctx.obj.get("demo"))
+    if not demo and not _has_key(settings):
+        fail(NO_KEY_MESSAGE, EXIT_AUTH)
+    try:
+        run_stdio(settings, demo=demo)
+    except DevflowError as exc:
+        fail(str(exc), exit_code_for(exc.category.value))
 
 
 # ---------------------------------------------------------------------- notes

@@ -88,6 +88,22 @@ class CacheSettings(_Section):
     ttl_seconds: int = Field(default=24 * 3600, ge=0)
 
 
+class ServeSettings(_Section):
+    """`devflow serve`: where it listens, and what each incoming model name becomes.
+
+    `models` maps an incoming model name, exact or a glob such as `"*opus*"`, to `"auto"`
+    (route each request), `"passthrough"` (the same Anthropic model through OpenRouter) or a
+    fixed OpenRouter id. The first matching entry wins, exact names before globs; a name
+    nothing matches is routed (`auto`), except an OpenRouter id (`vendor/model`), which pins.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4141, ge=0, le=65535)
+    models: dict[str, str] = Field(default_factory=dict)
+    embedded: bool = False  # the dashboard starts the proxy itself
+    reconcile_seconds: float = Field(default=30.0, gt=0)  # /generation lookups of recent costs
+
+
 class Settings(BaseSettings):
     """Every knob of devflow-tui. Build with `load_settings()`, not directly."""
 
@@ -149,6 +165,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     # Where the settings came from; not a setting itself.
     config_path: Path | None = Field(default=None, exclude=True)
 

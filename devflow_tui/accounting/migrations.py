@@ -290,3 +290,14 @@ def m007_unsent_cost_and_generation_time(db: sqlite_utils.Database) -> None:
     )
     while chunk := cursor.fetchmany(10_000):
         rollup.apply(conn, [rollup.finished_from_row(row) for row in chunk])
+
+
+@migration
+def m_serve_request_client(db: sqlite_utils.Database) -> None:
+    """Which client sent each request (claude-code, openai-sdk, anthropic-sdk, dashboard, cli,
+    mcp, ...), for spend per client; older rows stay NULL and report as "(unknown)"."""
+    conn: sqlite3.Connection = db.conn
+    have = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    if "client" not in have:
+        conn.execute("ALTER TABLE requests ADD COLUMN client TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_requests_client ON requests (client, ts)")

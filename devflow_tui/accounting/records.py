@@ -38,6 +38,7 @@ class RequestStart(BaseModel):
     model: str | None = None
     routing_reason: str | None = None
     prompt_tokens: int = 0  # estimate before sending; replaced by the real count at the end
+    client: str | None = None  # who sent it: "cli", "dashboard", "claude-code", "mcp", ...
 
 
 class RequestRow(BaseModel):
@@ -74,6 +75,7 @@ class RequestRow(BaseModel):
     complete: bool = False
     partial_text: str | None = None
     pid: int | None = None
+    client: str | None = None
 
 
 class AttemptRow(BaseModel):

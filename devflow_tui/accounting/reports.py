@@ -104,6 +104,7 @@ class Report(BaseModel):
     by_model: list[GroupStats] = Field(default_factory=list)
     by_task: list[GroupStats] = Field(default_factory=list)
     by_day: list[GroupStats] = Field(default_factory=list)
+    by_client: list[GroupStats] = Field(default_factory=list)
     savings: Savings = Field(default_factory=Savings)
     recommendations: list[str] = Field(default_factory=list)
     budgets: list[BudgetView] = Field(default_factory=list)
@@ -130,6 +131,20 @@ _SELECT_EDGE_HIST = (
     "WHERE ts >= ? AND ts < ? AND status = 'ok' AND cache_hit = 0 "
     "GROUP BY 1, 2, 3, 4"
 )
+
+
+# Spend per client is read from the request rows (no rollup holds the client): an indexed scan
+# of the window, fine for the thousands of requests a proxy records in a week.
+_SELECT_CLIENTS = (
+    f"SELECT coalesce(client, ''), {rollup.REQUEST_TOTALS} FROM requests "  # noqa: S608
+    "WHERE status != 'running' AND ts >= ? GROUP BY 1"
+)
+
+
+def _read_clients(conn: sqlite3.Connection, start: float | None) -> dict[str, Totals]:
+    """Totals per client over the window."""
+    rows = conn.execute(_SELECT_CLIENTS, (start if start is not None else float("-inf"),))
+    return {row[0]: Totals.from_values(row[1:]) for row in rows}
 
 
 def _periods(start: float | None, now: float) -> list[int]:
@@ -186,11 +201,11 @@ Hist = dict[tuple[str, str, int], dict[int, int]]  # (dim, key, metric) -> bucke
 def _exact_samples(conn: sqlite3.Connection, start: float | None) -> Samples:
     samples: Samples = defaultdict(list)
     sql = (
-        "SELECT model, task_type, ts, latency_ms, ttft_ms FROM requests "
+        "SELECT model, task_type, ts, latency_ms, ttft_ms, client FROM requests "
         "WHERE status = 'ok' AND cache_hit = 0"
     )
     rows = conn.execute(sql + " AND ts >= ?", (start,)) if start is not None else conn.execute(sql)
-    for model, task, ts, latency, ttft in rows:
+    for model, task, ts, latency, ttft, client in rows:
         day = str(rollup.day_of(ts))
         for metric, value in ((rollup.METRIC_LATENCY, latency), (rollup.METRIC_TTFT, ttft)):
             if value is None:
@@ -198,6 +213,7 @@ def _exact_samples(conn: sqlite3.Connection, start: float | None) -> Samples:
             samples[("model", model or "", metric)].append(value)
             samples[("task", task or "", metric)].append(value)
             samples[("day", day, metric)].append(value)
+            samples[("client", client or "", metric)].append(value)
             samples[("all", "", metric)].append(value)
     for values in samples.values():
         values.sort()
@@ -497,6 +513,9 @@ def _recommendations(
 # ---------------------------------------------------------------------- entry points
 
 
+GROUPINGS = ("model", "task", "day", "client")
+
+
 def build_report(
     store: AnalyticsStore,
     *,
@@ -513,8 +532,8 @@ def build_report(
     """Build the report over the window `since` ("24h", "7d", "30d" or "all")."""
     if since not in (*SPANS_S, "all"):
         raise ValueError(f"since must be one of 24h, 7d, 30d, all; got {since!r}")
-    if by not in ("model", "task", "day"):
-        raise ValueError(f"by must be one of model, task, day; got {by!r}")
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}; got {by!r}")
     prices = prices or {}
     budgets = budgets or []
     now = store.clock() if now is None else now
@@ -531,6 +550,7 @@ def build_report(
         else:
             percentiles = _Percentiles(None, _histograms(conn, start, now, days))
         reconcilable = _reconcilable(conn, start)
+        clients = _read_clients(conn, start)
         if start is None:
             first = conn.execute("SELECT min(ts) FROM requests").fetchone()[0]
             window_days = (now - first) / rollup.DAY_S if first is not None else 1.0
@@ -560,6 +580,11 @@ def build_report(
         stats = _stats(_day_label(day), t)
         percentiles.fill(stats, "day", str(day))
         by_day.append(stats)
+    by_client = []
+    for client, t in sorted(clients.items(), key=lambda item: (-item[1].cost, item[0])):
+        stats = _stats(client or "(unknown)", t)
+        percentiles.fill(stats, "client", client)
+        by_client.append(stats)
     advice = _recommendations(
         cells,
         window_days,
@@ -579,6 +604,7 @@ def build_report(
         by_model=by_model,
         by_task=by_task,
         by_day=by_day,
+        by_client=by_client,
         savings=_savings(total, baseline_model, prices),
         recommendations=[sentence for _, sentence in advice],
         budgets=budgets,
@@ -592,9 +618,14 @@ def _day_label(day: int) -> str:
 def report_to_csv(report: Report, by: str | None = None) -> str:
     """One CSV row per group of `by` (default: the report's), then a `total` row."""
     by = by or report.by
-    groups = {"model": report.by_model, "task": report.by_task, "day": report.by_day}
+    groups = {
+        "model": report.by_model,
+        "task": report.by_task,
+        "day": report.by_day,
+        "client": report.by_client,
+    }
     if by not in groups:
-        raise ValueError(f"by must be one of model, task, day; got {by!r}")
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}; got {by!r}")
     out = io.StringIO()
     names = list(GroupStats.model_fields)
     writer = csv.writer(out, lineterminator="\n")

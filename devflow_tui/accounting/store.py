@@ -257,8 +257,8 @@ class AnalyticsStore:
             "INSERT INTO requests (id, ts, updated, conversation_id, project, prompt_hash, "
             "task_type, complexity, requested_model, model, routing_reason, status, "
             "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_source, "
-            "cache_hit, complete, pid) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, ?)",
+            "cache_hit, complete, pid, client) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, ?, ?)",
             (
                 request_id,
                 start.ts if start.ts is not None else now,
@@ -273,6 +273,7 @@ class AnalyticsStore:
                 start.routing_reason,
                 start.prompt_tokens,
                 os.getpid(),
+                start.client,
             ),
         )
         return request_id

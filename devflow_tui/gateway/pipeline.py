@@ -94,6 +94,7 @@ class GatewayRequest:
     include_claude_md: bool | None = None  # None: with a Claude session only
     project_dir: Path | None = None
     required_capabilities: frozenset[str] = frozenset()
+    client: str | None = None  # who sent it, for spend per client ("cli", "dashboard", "mcp")
 
 
 @dataclass
@@ -160,51 +161,23 @@ class Gateway:
 
     def prepare(self, request: GatewayRequest) -> PreparedRequest:
         """Context, classification and routing decision; nothing is sent."""
-        from devflow_tui.routing.selector import SelectionCriteria
-
         context = self.gather_context(request)
         prompt = context.prompt
         ctx_tokens = context.total_tokens
-        history_text = [m.content for m in request.history if isinstance(m.content, str)]
-        classification = self.classifier.classify(
-            prompt, history=history_text, context_tokens=ctx_tokens
-        )
-        task_type = request.task_type or classification.task_type
-        if request.task_type and request.task_type != classification.task_type:
-            classification = _replace_task(classification, request.task_type)
-        routing = self.settings.routing
-        task_defaults = routing.tasks.get(task_type)  # type: ignore[call-overload]
-        cost_priority = _first(
-            request.cost_priority,
-            task_defaults.cost_priority if task_defaults else None,
-            routing.cost_priority,
-        )
-        performance_priority = _first(
-            request.performance_priority,
-            task_defaults.performance_priority if task_defaults else None,
-            routing.performance_priority,
-        )
         max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
-        preferred = list(self.settings.preferred_models)
-        if task_defaults and task_defaults.models:
-            preferred = list(task_defaults.models)
-        history_tokens = sum(_estimate(m.content) for m in request.history)
-        criteria = SelectionCriteria(
-            task_type=task_type,
-            complexity=classification.complexity,
-            cost_priority=cost_priority,
-            performance_priority=performance_priority,
-            context_tokens=classification.prompt_tokens + ctx_tokens + history_tokens,
-            max_output_tokens=max_tokens,
+        history_text = [m.content for m in request.history if isinstance(m.content, str)]
+        classification, decision = self.decide(
+            prompt,
+            history=history_text,
+            context_tokens=ctx_tokens,
+            extra_tokens=sum(_estimate(m.content) for m in request.history),
+            max_tokens=max_tokens,
+            task_type=request.task_type,
+            model=request.model,
+            cost_priority=request.cost_priority,
+            performance_priority=request.performance_priority,
             required_capabilities=request.required_capabilities,
-            remaining_budget_usd=self._remaining_budget(),
-            preferred_models=preferred,
-            pinned_model=request.model or routing.pinned_model,
-            excluded_models=list(routing.excluded_models),
         )
-        decision = self.selector.select(criteria)
-        if request.model:
-            decision = self._pin(decision, request.model)
         return PreparedRequest(
             request=request,
             prompt=prompt,
@@ -214,6 +187,61 @@ class Gateway:
             decision=decision,
             max_tokens=max_tokens,
         )
+
+    def decide(
+        self,
+        prompt: str,
+        *,
+        history: Sequence[str] = (),
+        context_tokens: int = 0,
+        extra_tokens: int = 0,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        task_type: str | None = None,
+        model: str | None = None,
+        cost_priority: float | None = None,
+        performance_priority: float | None = None,
+        required_capabilities: frozenset[str] = frozenset(),
+    ) -> tuple[Classification, RoutingDecision]:
+        """Classify `prompt` and choose the models for it, with the configured priorities and
+        budgets; `extra_tokens` are sent besides the prompt and the context (e.g. history)."""
+        from devflow_tui.routing.selector import SelectionCriteria
+
+        classification = self.classifier.classify(
+            prompt, history=history, context_tokens=context_tokens
+        )
+        task = task_type or classification.task_type
+        if task_type and task_type != classification.task_type:
+            classification = _replace_task(classification, task_type)
+        routing = self.settings.routing
+        task_defaults = routing.tasks.get(task)  # type: ignore[call-overload]
+        preferred = list(self.settings.preferred_models)
+        if task_defaults and task_defaults.models:
+            preferred = list(task_defaults.models)
+        criteria = SelectionCriteria(
+            task_type=task,
+            complexity=classification.complexity,
+            cost_priority=_first(
+                cost_priority,
+                task_defaults.cost_priority if task_defaults else None,
+                routing.cost_priority,
+            ),
+            performance_priority=_first(
+                performance_priority,
+                task_defaults.performance_priority if task_defaults else None,
+                routing.performance_priority,
+            ),
+            context_tokens=classification.prompt_tokens + context_tokens + extra_tokens,
+            max_output_tokens=max_tokens,
+            required_capabilities=required_capabilities,
+            remaining_budget_usd=self._remaining_budget(),
+            preferred_models=preferred,
+            pinned_model=model or routing.pinned_model,
+            excluded_models=list(routing.excluded_models),
+        )
+        decision = self.selector.select(criteria)
+        if model:
+            decision = self._pin(decision, model)
+        return classification, decision
 
     def _remaining_budget(self) -> Decimal | None:
         """The smallest amount left under any active budget (None: no budget)."""
@@ -558,6 +586,7 @@ class Gateway:
             requested_model=outcome.requested_model,
             routing_reason=reason,
             project=project_key(prepared.request.project_dir or Path.cwd()),
+            client=prepared.request.client,
         )
 
     def _serve_cached(

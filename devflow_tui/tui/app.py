@@ -83,7 +83,7 @@ def default_request_builder(**fields: Any) -> Any:
     """A `GatewayRequest` for the pipeline."""
     from devflow_tui.gateway.pipeline import GatewayRequest
 
-    return GatewayRequest(**fields)
+    return GatewayRequest(**{"client": "dashboard", **fields})
 
 
 RECONCILE_EVERY_S = 120.0

@@ -155,7 +155,7 @@ def test_sim_bad_config(devflow: Invoke, tmp_path: Path) -> None:
     assert "sim.toml" in result.stderr
 
 
-@pytest.mark.parametrize("by", ["model", "task", "day"])
+@pytest.mark.parametrize("by", ["model", "task", "day", "client"])
 def test_report_json_after_requests(devflow: Invoke, by: str, tmp_path: Path) -> None:
     devflow("ask", "write a python add function")
     devflow("ask", "ciao!")

@@ -1,0 +1,332 @@
+"""The proxy's ASGI app (Starlette): the Anthropic Messages API and the OpenAI chat API in
+front of the gateway, plus models, health and metrics.
+
+Every request needs a proxy token (`Authorization: Bearer` or `x-api-key`), except `/` and
+`/health`. The OpenRouter key stays inside the gateway's client: no route returns it, and
+upstream errors are re-worded by the gateway before they get here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from devflow_tui.config import Settings
+from devflow_tui.errors import BudgetExceededError, DevflowError
+from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
+from devflow_tui.gateway.passthrough import Passthrough, PassthroughRequest, UpstreamError
+from devflow_tui.gateway.pipeline import Gateway
+from devflow_tui.openrouter.relay import Api
+from devflow_tui.serve.clients import client_name
+from devflow_tui.serve.metrics import CONTENT_TYPE, ProxyMetrics
+from devflow_tui.serve.model_map import ModelMap
+from devflow_tui.serve.requests import (
+    BadRequest,
+    anthropic_request,
+    count_tokens,
+    error_body,
+    openai_request,
+)
+from devflow_tui.serve.tokens import ProxyTokens
+
+log = logging.getLogger(__name__)
+
+GatewayOpener = Callable[[Settings], Awaitable[Gateway]]
+EventSink = Callable[[GatewayEvent], None]
+
+
+@dataclass
+class ProxyState:
+    """What the routes share; `gateway` is set once the app has started."""
+
+    settings: Settings
+    tokens: ProxyTokens
+    metrics: ProxyMetrics = field(default_factory=ProxyMetrics)
+    gateway: Gateway | None = None
+    passthrough: Passthrough | None = None
+    model_map: ModelMap | None = None
+    started: float = field(default_factory=time.time)
+    on_event: EventSink | None = None
+
+    def attach(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.model_map = ModelMap(self.settings.serve.models, [m.id for m in gateway.catalog])
+        self.passthrough = Passthrough(gateway, self.on_event, self._observe)
+
+    def _observe(self, request: PassthroughRequest, outcome: RequestOutcome) -> None:
+        self.metrics.observe(request.api, request.client, outcome)
+
+
+def create_app(
+    settings: Settings,
+    tokens: ProxyTokens,
+    *,
+    gateway: Gateway | None = None,
+    opener: GatewayOpener | None = None,
+    on_event: EventSink | None = None,
+) -> Starlette:
+    """The proxy app. With `gateway` it serves that one (and leaves it open); otherwise it
+    opens its own with `opener` (default `open_gateway`) at startup and closes it at exit."""
+    state = ProxyState(settings, tokens, on_event=on_event)
+    if gateway is not None:
+        state.attach(gateway)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        owned: Gateway | None = None
+        if state.gateway is None:
+            if opener is None:
+                from devflow_tui.gateway.pipeline import open_gateway
+
+                owned = await open_gateway(settings)
+            else:
+                owned = await opener(settings)
+            state.attach(owned)
+        reconciler = asyncio.create_task(_reconcile_forever(state))
+        try:
+            yield
+        finally:
+            reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciler
+            if owned is not None:
+                await owned.aclose()
+
+    routes = [
+        Route("/", _root, methods=["GET", "HEAD"]),
+        Route("/health", _health, methods=["GET"]),
+        Route("/metrics", _metrics, methods=["GET"]),
+        Route("/v1/models", _models, methods=["GET"]),
+        Route("/v1/messages", _messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", _count_tokens, methods=["POST"]),
+        Route("/v1/chat/completions", _chat, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.proxy = state
+    return app
+
+
+async def _reconcile_forever(state: ProxyState) -> None:
+    """Fetch billed costs of recent requests from /generation every few seconds."""
+    while True:
+        await asyncio.sleep(state.settings.serve.reconcile_seconds)
+        if state.gateway is None:
+            continue
+        try:
+            await state.gateway.reconcile(limit=50)
+        except DevflowError as exc:  # offline for a while: the next round catches up
+            log.info("reconcile failed: %s", exc)
+
+
+# ---------------------------------------------------------------------- plumbing
+
+
+def _state(request: Request) -> ProxyState:
+    state: ProxyState = request.app.state.proxy
+    return state
+
+
+def _error(api: Api, status: int, message: str, kind: str | None = None) -> JSONResponse:
+    return JSONResponse(error_body(api, status, message, kind), status_code=status)
+
+
+def _authorize(request: Request, api: Api) -> str | Response:
+    """The token's label, or the 401 answer."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    presented = value.strip() if scheme.lower() == "bearer" else ""
+    presented = presented or request.headers.get("x-api-key", "").strip()
+    if not presented:
+        return _error(
+            api,
+            401,
+            "No proxy token: send `Authorization: Bearer <token>` (see `devflow serve "
+            "--print-env`).",
+        )
+    label = _state(request).tokens.label_of(presented)
+    if label is None:
+        return _error(
+            api, 401, "Wrong proxy token. `devflow serve --print-env` shows the right one."
+        )
+    return label
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise BadRequest(f"The request body is not valid JSON ({exc}).") from None
+
+
+def _ready(state: ProxyState) -> tuple[Passthrough, ModelMap]:
+    assert state.passthrough is not None and state.model_map is not None
+    return state.passthrough, state.model_map
+
+
+# ---------------------------------------------------------------------- routes
+
+
+async def _root(request: Request) -> Response:
+    return JSONResponse({"name": "devflow serve", "apis": ["/v1/messages", "/v1/chat/completions"]})
+
+
+async def _health(request: Request) -> Response:
+    state = _state(request)
+    gateway = state.gateway
+    return JSONResponse(
+        {
+            "status": "ok" if gateway is not None else "starting",
+            "models": len(gateway.catalog) if gateway is not None else 0,
+            "demo": bool(gateway and gateway.demo),
+            "uptime_s": round(time.time() - state.started, 1),
+        }
+    )
+
+
+async def _metrics(request: Request) -> Response:
+    label = _authorize(request, "openai")
+    if isinstance(label, Response):
+        return label
+    return Response(_state(request).metrics.render(), media_type=CONTENT_TYPE)
+
+
+async def _models(request: Request) -> Response:
+    label = _authorize(request, "openai")
+    if isinstance(label, Response):
+        return label
+    state = _state(request)
+    assert state.gateway is not None
+    entries: list[dict[str, Any]] = [_model_entry("auto", "devflow routing", 0)]
+    entries += [_model_entry(name, "devflow mapping", 0) for name in state.settings.serve.models]
+    for model in state.gateway.catalog:
+        entries.append(_model_entry(model.id, model.name, model.created or 0))
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": entries,
+            "has_more": False,
+            "first_id": entries[0]["id"],
+            "last_id": entries[-1]["id"],
+        }
+    )
+
+
+def _model_entry(model_id: str, name: str, created: int) -> dict[str, Any]:
+    """One model in both the OpenAI and the Anthropic list shapes."""
+    return {
+        "id": model_id,
+        "object": "model",
+        "type": "model",
+        "created": created,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+        "owned_by": model_id.split("/")[0] if "/" in model_id else "devflow",
+        "display_name": name,
+    }
+
+
+async def _messages(request: Request) -> Response:
+    return await _proxy(request, "anthropic")
+
+
+async def _chat(request: Request) -> Response:
+    return await _proxy(request, "openai")
+
+
+async def _count_tokens(request: Request) -> Response:
+    label = _authorize(request, "anthropic")
+    if isinstance(label, Response):
+        return label
+    try:
+        body = await _json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            raise BadRequest("messages: Field required (a list of messages).")
+    except BadRequest as exc:
+        return _error("anthropic", 400, str(exc))
+    return JSONResponse({"input_tokens": count_tokens(body)})
+
+
+async def _proxy(request: Request, api: Api) -> Response:
+    label = _authorize(request, api)
+    if isinstance(label, Response):
+        return label
+    state = _state(request)
+    passthrough, model_map = _ready(state)
+    client = client_name(request.headers.get("user-agent"), label)
+    try:
+        body = await _json(request)
+        name = body.get("model") if isinstance(body, dict) else None
+        choice = model_map.choose(name if isinstance(name, str) else None)
+        if api == "anthropic":
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            wanted = anthropic_request(body, choice, client, headers)
+        else:
+            wanted = openai_request(body, choice, client)
+    except (BadRequest, DevflowError) as exc:
+        return _error(api, 400, str(exc))
+    stream = body.get("stream") is True
+    try:
+        if stream:
+            frames = await passthrough.open_stream(wanted)
+            return SSEResponse(frames)
+        result = await passthrough.send(wanted)
+    except BudgetExceededError as exc:
+        message = f"{exc.message} {exc.hint or ''}".strip()
+        return _error(api, 402, message, "billing_error" if api == "anthropic" else None)
+    except UpstreamError as exc:
+        message = f"{exc.error.message} {exc.error.hint or ''}".strip()
+        return _error(api, exc.status, message)
+    return Response(
+        result.body,
+        status_code=result.status,
+        headers=result.headers,
+        media_type="application/json",
+    )
+
+
+class SSEResponse(StreamingResponse):
+    """Streams SSE frames as they come; a client that hangs up cancels the upstream call
+    (the gateway records the partial answer), and the generator is always closed."""
+
+    def __init__(self, frames: AsyncGenerator[bytes, None]) -> None:
+        super().__init__(
+            frames,
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+            media_type="text/event-stream",
+        )
+        self.frames = frames
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def pump() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async for frame in self.frames:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def hang_up() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        pumping = asyncio.create_task(pump())
+        watching = asyncio.create_task(hang_up())
+        try:
+            await asyncio.wait({pumping, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pumping, watching):
+                task.cancel()
+            outcomes = await asyncio.gather(pumping, watching, return_exceptions=True)
+            await self.frames.aclose()
+        failure = outcomes[0]
+        if isinstance(failure, Exception) and not isinstance(failure, OSError):
+            log.warning("stream ended with %s", type(failure).__name__)

@@ -1,0 +1,83 @@
+"""`devflow serve`: settings, token and checks before the server starts, and `--print-env`."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from devflow_tui.config import Settings
+from devflow_tui.errors import ConfigError
+from devflow_tui.redaction import mask_key
+from devflow_tui.serve.tokens import ProxyTokens
+
+
+def env_exports(url: str, token: str) -> str:
+    """Shell exports that point Claude Code and OpenAI clients at the proxy."""
+    return "\n".join(
+        (
+            "# Claude Code and the anthropic SDK",
+            f"export ANTHROPIC_BASE_URL={url}",
+            f"export ANTHROPIC_AUTH_TOKEN={token}",
+            "export ANTHROPIC_API_KEY=",
+            "# OpenAI clients (openai SDK, and tools that read these)",
+            f"export OPENAI_BASE_URL={url}/v1",
+            f"export OPENAI_API_KEY={token}",
+        )
+    )
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early, with a clear message, when the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+                hint="Pick another --port, or stop what is using it.",
+            ) from None
+
+
+def banner(settings: Settings, host: str, port: int, tokens: ProxyTokens, demo: bool) -> str:
+    where = f"http://{host}:{port}"
+    lines = [
+        f"devflow serve listening on {where}"
+        + (" (simulated OpenRouter: answers are fake and free)" if demo else ""),
+        "  Anthropic Messages: POST /v1/messages    OpenAI chat: POST /v1/chat/completions",
+        f"  proxy token {mask_key(tokens.default)} ({tokens.source}); "
+        "`devflow serve --print-env` prints the exports",
+        f"  spend is recorded in {settings.db_path}; Ctrl+C stops",
+    ]
+    return "\n".join(lines)
+
+
+def serve_main(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    demo: bool,
+    verbose: bool,
+    announce: Callable[[str], None],
+) -> None:
+    """Start the proxy in the foreground (blocks until Ctrl+C)."""
+    from devflow_tui.gateway.pipeline import Gateway, open_gateway
+    from devflow_tui.serve.app import create_app
+    from devflow_tui.serve.server import is_loopback, run
+
+    tokens = ProxyTokens.load(settings.home)
+    check_port(host, port)
+    if not is_loopback(host):
+        announce(
+            f"warning: listening on {host}, reachable from other machines. Anyone with the "
+            "proxy token can spend your OpenRouter credit."
+        )
+
+    async def opener(current: Settings) -> Gateway:
+        return await open_gateway(current, demo=demo, verbose=verbose)
+
+    app = create_app(settings, tokens, opener=opener)
+    announce(banner(settings, host, port, tokens, demo))
+    run(app, host, port)

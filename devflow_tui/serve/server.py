@@ -1,0 +1,136 @@
+"""Running the proxy: in the foreground (`devflow serve`), on a background thread (tests,
+benchmarks), or as a task on a running event loop (the dashboard's embedded proxy).
+
+uvicorn serves the Starlette app; port 0 binds an ephemeral port, read back once started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import threading
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its host (thread or dashboard)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    @property
+    def port(self) -> int:
+        for server in self.servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        raise RuntimeError("The proxy is not listening yet.")
+
+
+def _config(app: Starlette, host: str, port: int, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        **extra,
+    )
+
+
+def run(app: Starlette, host: str, port: int) -> None:
+    """Serve in the foreground until Ctrl+C (uvicorn handles the signals)."""
+    uvicorn.Server(_config(app, host, port)).run()
+
+
+class BackgroundProxy:
+    """The proxy on its own thread and event loop; `start()` returns once it listens."""
+
+    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = _Server(_config(app, host, port))
+        self._thread: threading.Thread | None = None
+        self.host = host
+
+    def start(self, timeout_s: float = 30.0) -> BackgroundProxy:
+        self._thread = threading.Thread(target=self._server.run, name="devflow-serve", daemon=True)
+        self._thread.start()
+        waited = threading.Event()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("The proxy failed to start (see the log above).")
+            if waited.wait(0.01) or timeout_s <= 0:
+                break
+            timeout_s -= 0.01
+        if not self._server.started:
+            raise RuntimeError("The proxy did not start in time.")
+        return self
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(15)
+
+    def __enter__(self) -> BackgroundProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class EmbeddedProxy:
+    """The proxy as a task on the caller's event loop (the dashboard)."""
+
+    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = _Server(_config(app, host, port))
+        self._task: asyncio.Task[None] | None = None
+        self.host = host
+
+    async def start(self) -> EmbeddedProxy:
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+                raise RuntimeError("The proxy stopped while starting.")
+            await asyncio.sleep(0.01)
+        return self
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,70 @@
+"""Fixtures for the proxy tests: the simulated OpenRouter, and `devflow serve` in front of it
+on 127.0.0.1 (ephemeral ports), with settings and data under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from devflow_tui.accounting.records import RequestRow
+from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.config import Settings, load_settings
+from devflow_tui.serve.app import create_app
+from devflow_tui.serve.server import BackgroundProxy
+from devflow_tui.serve.tokens import ProxyTokens
+from devflow_tui.sim import SimServer
+from tests.sim_fixture import sim  # noqa: F401
+
+
+@dataclass
+class Proxy:
+    """A running proxy, its token, settings and the simulator behind it."""
+
+    url: str
+    token: str
+    settings: Settings
+    sim: SimServer
+
+    def rows(self) -> list[RequestRow]:
+        """Every recorded request, oldest first."""
+        with AnalyticsStore(self.settings.db_path) as store:
+            return list(reversed(store.recent_requests(10_000)))
+
+    def upstream(self, path: str) -> list[dict[str, Any]]:
+        """Bodies the simulator received on `path`."""
+        return [r.json for r in self.sim.requests if r.path == path]
+
+
+ProxyFactory = Callable[..., Proxy]
+
+
+@pytest.fixture
+def make_proxy(sim: SimServer, fake_key: str) -> Iterator[ProxyFactory]:  # noqa: F811
+    """Start proxies with setting overrides (e.g. a budget); all stopped at the end."""
+    running: list[BackgroundProxy] = []
+
+    def factory(**overrides: Any) -> Proxy:
+        cli = {
+            "base_url": sim.base_url,
+            "api_key": fake_key,
+            "max_retries": 0,
+            "backoff_base_s": 0.0,
+            **overrides,
+        }
+        settings = load_settings(cli=cli)
+        tokens = ProxyTokens.load(settings.home)
+        proxy = BackgroundProxy(create_app(settings, tokens)).start()
+        running.append(proxy)
+        return Proxy(proxy.url, tokens.default, settings, sim)
+
+    yield factory
+    for proxy in running:
+        proxy.stop()
+
+
+@pytest.fixture
+def proxy(make_proxy: ProxyFactory) -> Proxy:
+    return make_proxy()

@@ -1,0 +1,78 @@
+"""Health, metrics, bad input and concurrency of the proxy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anthropic
+import httpx
+
+from tests.serve.conftest import Proxy, ProxyFactory
+
+
+def _auth(proxy: Proxy) -> dict[str, str]:
+    return {"Authorization": f"Bearer {proxy.token}"}
+
+
+def test_health_needs_no_token_and_says_nothing_secret(proxy: Proxy, fake_key: str) -> None:
+    response = httpx.get(f"{proxy.url}/health")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert fake_key not in response.text and proxy.token not in response.text
+    assert httpx.head(f"{proxy.url}/").status_code == 200
+
+
+def test_metrics_count_requests_cost_and_latency(proxy: Proxy) -> None:
+    assert httpx.get(f"{proxy.url}/metrics").status_code == 401
+    httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers=_auth(proxy),
+        json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    text = httpx.get(f"{proxy.url}/metrics", headers=_auth(proxy)).text
+    assert (
+        'devflow_proxy_requests_total{api="openai",client="python-httpx",'
+        'model="openai/gpt-4o-mini",status="ok"} 1.0'
+    ) in text
+    assert 'devflow_proxy_cost_usd_total{client="python-httpx",model="openai/gpt-4o-mini"}' in text
+    assert 'devflow_proxy_request_duration_seconds_count{model="openai/gpt-4o-mini"} 1.0' in text
+
+
+def test_bad_json_and_bad_fields_name_the_problem(proxy: Proxy) -> None:
+    headers = {**_auth(proxy), "content-type": "application/json"}
+    response = httpx.post(f"{proxy.url}/v1/messages", headers=headers, content=b"{not json")
+    assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers=headers,
+        json={"model": "auto", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
+    )
+    assert response.status_code == 400 and "max_tokens" in response.json()["error"]["message"]
+    response = httpx.post(
+        f"{proxy.url}/v1/messages/count_tokens", headers=headers, json={"model": "x"}
+    )
+    assert response.status_code == 400
+
+
+async def test_hundred_concurrent_streams_lose_nothing(make_proxy: ProxyFactory) -> None:
+    # The client's own limits (60 requests a minute, 8 at once) would queue most of them.
+    proxy = make_proxy(rate_limit_requests=10_000, max_concurrency=128)
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=proxy.token, max_retries=0)
+
+    async def one(n: int) -> str:
+        async with client.messages.stream(
+            model="openai/gpt-4o-mini",
+            max_tokens=300,
+            messages=[{"role": "user", "content": f"Tell me fact number {n}"}],
+        ) as stream:
+            return await stream.get_final_text()
+
+    texts = await asyncio.gather(*(one(n) for n in range(100)))
+    await client.close()
+    assert all(t.startswith("[simulated answer") for t in texts)
+    rows = proxy.rows()
+    assert len(rows) == 100
+    assert {row.status for row in rows} == {"ok"}
+    assert all(row.cost_usd is not None and row.cost_usd > 0 for row in rows)
+    billed = sum(g["total_cost"] for g in proxy.sim.generations.values())
+    recorded = sum(row.cost_usd for row in rows if row.cost_usd is not None)
+    assert abs(float(recorded) - float(billed)) < 1e-9

@@ -1,0 +1,97 @@
+"""Claude Code itself against `devflow serve` in front of the simulated OpenRouter.
+
+`make test` installs `@anthropic-ai/claude-code` with npm into a cache folder outside the repo
+(DEVFLOW_CLAUDE_CODE_DIR); its native binary comes in the optional platform package and runs
+from node_modules. Without npm, or when the install failed, this test skips and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devflow_tui.cli import main
+from tests.serve.conftest import ProxyFactory
+
+CACHE = Path(
+    os.environ.get("DEVFLOW_CLAUDE_CODE_DIR")
+    or Path.home() / ".cache" / "devflow-tui" / "claude-code"
+)
+
+
+def _binary() -> Path | None:
+    arch = {"x86_64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "")
+    modules = CACHE / "node_modules"
+    for candidate in (
+        modules / "@anthropic-ai" / f"claude-code-linux-{arch}" / "claude",
+        modules / ".bin" / "claude",
+    ):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _skip_reason() -> str:
+    if shutil.which("npm") is None:
+        return "npm is not installed, so `make test` could not install Claude Code"
+    return (
+        f"Claude Code is not installed in {CACHE} (run `make test`, which installs it with "
+        "npm; the npm registry may have been unreachable)"
+    )
+
+
+CLAUDE = _binary()
+
+
+@pytest.mark.skipif(CLAUDE is None, reason=_skip_reason())
+def test_claude_code_answers_through_the_proxy(
+    make_proxy: ProxyFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert CLAUDE is not None
+    # Claude's model names go to the same Anthropic model through OpenRouter (a paid one,
+    # so the recorded cost is more than $0).
+    proxy = make_proxy(serve={"models": {"claude-*": "passthrough"}})
+    home = tmp_path / "claude-home"
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "ANTHROPIC_BASE_URL": proxy.url,
+        "ANTHROPIC_AUTH_TOKEN": proxy.token,
+        "ANTHROPIC_API_KEY": "",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    done = subprocess.run(
+        [str(CLAUDE), "-p", "say hello"],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    with capsys.disabled():
+        print(f"\nClaude Code answered through devflow serve:\n{done.stdout.strip()}\n")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "[simulated answer from " in done.stdout
+    messages = proxy.upstream("/messages")
+    assert messages and messages[0]["tools"], "Claude Code sends its tool definitions"
+    assert all(m["model"].startswith("anthropic/claude-") for m in messages)
+    report = CliRunner().invoke(main, ["report", "--by", "client", "--json", "--since", "all"])
+    assert report.exit_code == 0, report.stderr
+    by_client = {g["key"]: g for g in json.loads(report.stdout)["by_client"]}
+    claude = by_client["claude-code"]
+    assert claude["requests"] >= 1 and claude["ok"] >= 1
+    assert claude["cost_usd"] is not None and float(claude["cost_usd"]) > 0

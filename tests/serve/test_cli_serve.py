@@ -1,0 +1,89 @@
+"""`devflow serve` options, `devflow report --by client`, and spend per client."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from devflow_tui.accounting.reports import build_report
+from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.errors import ConfigError
+from devflow_tui.serve.command import banner, check_port
+from devflow_tui.serve.server import is_loopback
+from devflow_tui.serve.tokens import ProxyTokens
+from tests.cli.conftest import Invoke, devflow  # noqa: F401
+from tests.serve.conftest import Proxy
+
+
+def test_print_env_gives_the_exports(devflow: Invoke, tmp_path: Path) -> None:  # noqa: F811
+    result = devflow("serve", "--print-env", "--port", "5151")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "export ANTHROPIC_BASE_URL=http://127.0.0.1:5151\n" in out
+    assert "export OPENAI_BASE_URL=http://127.0.0.1:5151/v1\n" in out
+    token = out.split("ANTHROPIC_AUTH_TOKEN=")[1].split("\n")[0]
+    assert token.startswith("dfp-")
+    assert "sk-or-" not in out  # the OpenRouter key never leaves the process
+
+
+def test_new_token_is_labelled(devflow: Invoke) -> None:  # noqa: F811
+    result = devflow("serve", "--new-token", "claude-laptop")
+    assert result.exit_code == 0
+    token = result.stdout.split("ANTHROPIC_AUTH_TOKEN=")[1].split("\n")[0]
+    home = Path(__import__("os").environ["DEVFLOW_HOME"])
+    assert ProxyTokens.load(home, env={}).label_of(token) == "claude-laptop"
+    bad = devflow("serve", "--new-token", "Has Spaces")
+    assert bad.exit_code == 2 and "label" in bad.stderr
+
+
+def test_serve_without_a_key_says_what_to_do(devflow: Invoke) -> None:  # noqa: F811
+    result = devflow("serve", key=False)
+    assert result.exit_code == 3 and "--demo" in result.stderr
+
+
+def test_busy_port_is_a_clear_error(devflow: Invoke) -> None:  # noqa: F811
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = devflow("serve", "--port", str(port))
+    assert result.exit_code == 2 and f"127.0.0.1:{port}" in result.stderr
+    assert "another --port" in result.stderr
+
+
+def test_loopback_detection_and_banner(tmp_path: Path) -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("192.168.1.10") and not is_loopback("example.org")
+    with pytest.raises(ConfigError, match="Cannot listen"), socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        check_port("127.0.0.1", taken.getsockname()[1])
+    from devflow_tui.config import load_settings
+
+    settings = load_settings()
+    tokens = ProxyTokens.load(tmp_path, env={})
+    text = banner(settings, "127.0.0.1", 4141, tokens, demo=True)
+    assert "http://127.0.0.1:4141" in text and tokens.default not in text
+
+
+def test_report_by_client_splits_spend(proxy: Proxy) -> None:
+    import anthropic
+    import openai
+
+    anthropic.Anthropic(base_url=proxy.url, api_key=proxy.token).messages.create(
+        model="openai/gpt-4o-mini", max_tokens=200, messages=[{"role": "user", "content": "hi"}]
+    )
+    for _ in range(2):
+        openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=proxy.token).chat.completions.create(
+            model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    with AnalyticsStore(proxy.settings.db_path) as store:
+        report = build_report(store, since="all", by="client")
+    by_client = {g.key: g for g in report.by_client}
+    assert by_client["openai-sdk"].requests == 2 and by_client["anthropic-sdk"].requests == 1
+    total = sum((g.cost_usd or 0) for g in report.by_client)
+    assert total == report.totals.cost_usd
+    assert json.loads(report.model_dump_json())["by_client"][0]["latency_p50_ms"] is not None

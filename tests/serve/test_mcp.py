@@ -1,0 +1,62 @@
+"""`devflow mcp` driven by the mcp SDK's own stdio client: list tools, call them, and find the
+request in the report with client `mcp`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+import devflow_tui
+from devflow_tui.accounting.reports import build_report
+from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.config import load_settings
+from devflow_tui.sim import SimServer
+from tests.sim_fixture import sim  # noqa: F401
+
+ROOT = Path(devflow_tui.__file__).resolve().parent.parent
+
+
+async def test_mcp_tools_over_stdio(sim: SimServer, fake_key: str) -> None:  # noqa: F811
+    env = {
+        **os.environ,
+        "OPENROUTER_BASE_URL": sim.base_url,
+        "OPENROUTER_API_KEY": fake_key,
+        "PYTHONPATH": str(ROOT),
+    }
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-c", "from devflow_tui.cli import main; main()", "mcp"],
+        env=env,
+        cwd=str(ROOT),
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+        assert set(tools) == {"ask", "route", "spend"}
+        assert {"prompt", "task_type", "model", "max_tokens", "include_session"} <= set(
+            tools["ask"].input_schema["properties"]
+        )
+        routed = await session.call_tool("route", {"prompt": "write a sonnet about the sea"})
+        assert not routed.is_error and routed.structured_content is not None
+        assert routed.structured_content["model"]
+        asked = await session.call_tool(
+            "ask", {"prompt": "Write a python function that adds two numbers", "max_tokens": 300}
+        )
+        assert not asked.is_error
+        text = asked.content[0].text  # type: ignore[union-attr]
+        assert text.startswith("[simulated answer from ") and "cost: $" in text
+        bad = await session.call_tool("ask", {"prompt": "hi", "task_type": "dancing"})
+        assert bad.is_error
+        spent = await session.call_tool("spend", {"since": "all"})
+        assert spent.structured_content is not None
+        assert spent.structured_content["by_client"][0]["key"] == "mcp"
+    settings = load_settings()
+    with AnalyticsStore(settings.db_path) as store:
+        report = build_report(store, since="all", by="client")
+    (mcp_group,) = report.by_client
+    assert mcp_group.key == "mcp" and mcp_group.requests == 1
+    assert mcp_group.cost_usd is not None and mcp_group.cost_usd > 0
