@@ -90,6 +90,8 @@ def test_help_screen(snap_compare: Snap, make_app: Callable[..., DevflowApp], si
         app = pilot.app
         assert isinstance(app, DevflowApp)
         await _settle(pilot, lambda: app.gateway is not None)
+        # The dashboard stays visible under the help: its cursor must not blink either.
+        app.dashboard.query_one(PromptEditor).cursor_blink = False
         await pilot.press("f1")
         await _settle(pilot, lambda: app.screen.id != "dashboard")
 

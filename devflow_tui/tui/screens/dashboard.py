@@ -107,6 +107,8 @@ class DashboardScreen(Screen[None]):
 
     def gateway_ready(self, gateway: DashboardGateway) -> None:
         """Fill the panes that depend on the gateway; slow reads go to workers."""
+        if not self.query(DemoIndicator):
+            return  # the app is closing (the gateway opened after the screen went away)
         indicator = self.query_one(DemoIndicator)
         if gateway.demo:
             indicator.show_demo()
@@ -119,7 +121,8 @@ class DashboardScreen(Screen[None]):
         self._load_credits()
 
     def gateway_unavailable(self, message: str) -> None:
-        self.query_one(DemoIndicator).show_offline(message)
+        for indicator in self.query(DemoIndicator):  # none once the app is closing
+            indicator.show_offline(message)
 
     def refresh_budgets(self, views: list[Any] | None = None) -> None:
         gateway = self.app.gateway
