@@ -130,13 +130,19 @@ class Passthrough:
 
         gw = self.gateway
         request_id = str(uuid.uuid4())
-        classification, decision = gw.decide(
-            request.route_text,
-            extra_tokens=max(0, request.prompt_tokens - _estimate(request.route_text)),
-            max_tokens=request.max_tokens,
-            model=request.model,
-            required_capabilities=frozenset({"tools"}) if request.needs_tools else frozenset(),
-        )
+        if request.model:
+            # Pinned: only the classification is needed (for reports); no ranking.
+            classification = gw.classifier.classify(request.route_text)
+            decision = gw.pin(request.model)
+        else:
+            classification, decision = gw.decide(
+                request.route_text,
+                extra_tokens=max(0, request.prompt_tokens - _estimate(request.route_text)),
+                max_tokens=request.max_tokens,
+                required_capabilities=(
+                    frozenset({"tools"}) if request.needs_tools else frozenset()
+                ),
+            )
         outcome = RequestOutcome(
             request_id=request_id,
             task_type=classification.task_type,

@@ -243,6 +243,15 @@ class Gateway:
             decision = self._pin(decision, model)
         return classification, decision
 
+    def pin(self, model_id: str) -> RoutingDecision:
+        """The decision for an explicitly chosen model, without ranking the catalog."""
+        from devflow_tui.routing.selector import RoutingDecision
+
+        empty = RoutingDecision(
+            candidates=[], fallbacks=[], excluded=[], warnings=[], expected_output_tokens=0
+        )
+        return self._pin(empty, model_id)
+
     def _remaining_budget(self) -> Decimal | None:
         """The smallest amount left under any active budget (None: no budget)."""
         left = [v.remaining_usd for v in self.budget.status() if v.remaining_usd is not None]

@@ -738,6 +738,11 @@ class OpenRouterClient:
                             generation_id=meter.generation_id,
                             partial=meter.text or " ",
                         )
+                # Read the body's end, so the connection goes back to the pool.
+                with contextlib.suppress(TimeoutError, httpx.HTTPError):
+                    async with asyncio.timeout(_DRAIN_AFTER_DONE_S):
+                        async for _ in events:
+                            pass
             except OpenRouterError as exc:
                 exc.mid_stream = True
                 exc.retryable = False

@@ -12,12 +12,30 @@ import hashlib
 import json
 from typing import Any
 
-from devflow_tui.openrouter.relay import anthropic_error_type
 from devflow_tui.sim.completion import Completion
 from devflow_tui.sim.error_bodies import ErrorReply
 from devflow_tui.sim.responder import split_tokens
 
+# HTTP status to the Anthropic error type OpenRouter's /messages uses (spec section 9). The
+# simulator keeps its own copy: it stands apart from the client it imitates a server for.
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+
+def anthropic_error_type(status: int) -> str:
+    """The Anthropic `error.type` of an HTTP status."""
+    return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
 def _block_text(block: Any) -> str:

@@ -1,0 +1,360 @@
+"""Proxy benchmark: what `devflow serve` adds over calling the simulated OpenRouter directly,
+per request and per streamed chunk, at 1, 10 and 100 concurrent streams; side by side with
+LiteLLM's proxy and claude-code-router when they are installed; and the proxy's memory.
+
+Run: `.venv/bin/python benchmarks/serve.py [--rounds 3] [--install-peers]`.
+
+Every system streams the same answer (60 tokens in 20 chunks) from the same simulator, which
+answers instantly (`time_scale=0`), so the difference to the direct call is the proxy's own
+cost. Each proxy runs as its own process; the load generator and the simulator share this
+one. `--install-peers` installs the peers into ~/.cache/devflow-tui/bench-peers (litellm[proxy]
+from PyPI in its own venv, @musistudio/claude-code-router from npm); without them their rows
+say "not installed". Target: median added latency under 1 ms per request at 1 stream, below
+both peers at every level; under 100 MB resident at 100 streams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devflow_tui.sim import SimConfig, SimServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = Path.home() / ".cache" / "devflow-tui" / "bench-peers"
+LITELLM = PEERS / "litellm-venv" / "bin" / "litellm"
+CCR = PEERS / "ccr" / "node_modules" / ".bin" / "ccr"
+MODEL = "openai/gpt-4o-mini"
+TOKEN = "dfp-benchmark-token"
+FAKE_KEY = "sk-or-v1-" + "fa1e" * 16
+LEVELS = (1, 10, 100)
+
+
+@dataclass
+class Target:
+    """One way to stream the answer: a URL, a body and headers."""
+
+    name: str
+    url: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    baseline: str | None = None  # the direct target it is compared with
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {timeout_s:.0f} s")
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process in MB, from /proc."""
+    fields: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
+
+
+# ---------------------------------------------------------------------- the proxies
+
+
+def start_devflow(sim_url: str, work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    config = work / "devflow.toml"
+    config.write_text("rate_limit_requests = 1000000\nmax_concurrency = 512\nmax_retries = 0\n")
+    env = {
+        **os.environ,
+        "DEVFLOW_HOME": str(work / "devflow-home"),
+        "DEVFLOW_CONFIG": str(config),
+        "OPENROUTER_BASE_URL": sim_url,
+        "OPENROUTER_API_KEY": FAKE_KEY,
+        "DEVFLOW_PROXY_TOKEN": TOKEN,
+        "PYTHONPATH": str(ROOT),
+    }
+    code = "from devflow_tui.cli import main; main()"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until_up(f"http://127.0.0.1:{port}/health")
+    return process, port
+
+
+def start_litellm(sim_url: str, work: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    if not LITELLM.exists():
+        return None
+    port = free_port()
+    config = work / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: bench\n"
+        "    litellm_params:\n"
+        f"      model: openai/{MODEL}\n"
+        f"      api_base: {sim_url}\n"
+        f"      api_key: {FAKE_KEY}\n"
+        "litellm_settings:\n"
+        "  drop_params: true\n"
+        "  telemetry: false\n"
+    )
+    env = {**os.environ, "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"}
+    process = subprocess.Popen(
+        [str(LITELLM), "--config", str(config), "--port", str(port), "--host", "127.0.0.1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", timeout_s=120)
+    except RuntimeError:
+        process.kill()
+        return None
+    return process, port
+
+
+def start_ccr(sim_url: str, work: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    if not CCR.exists() or shutil.which("node") is None:
+        return None
+    port = free_port()
+    home = work / "ccr-home"
+    (home / ".claude-code-router").mkdir(parents=True)
+    config = {
+        "PORT": port,
+        "LOG": False,
+        "NON_INTERACTIVE_MODE": True,
+        "Providers": [
+            {
+                "name": "sim",
+                "api_base_url": f"{sim_url}/chat/completions",
+                "api_key": FAKE_KEY,
+                "models": [MODEL],
+            }
+        ],
+        "Router": {"default": f"sim,{MODEL}"},
+    }
+    (home / ".claude-code-router" / "config.json").write_text(json.dumps(config))
+    env = {**os.environ, "HOME": str(home)}
+    process = subprocess.Popen(
+        [str(CCR), "start"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/", timeout_s=60)
+    except RuntimeError:
+        process.kill()
+        return None
+    return process, port
+
+
+def install_peers() -> None:
+    PEERS.mkdir(parents=True, exist_ok=True)
+    if not LITELLM.exists():
+        venv = PEERS / "litellm-venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=False)
+    if not CCR.exists() and shutil.which("npm"):
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(PEERS / "ccr"),
+                "--no-audit",
+                "--no-fund",
+                "@musistudio/claude-code-router",
+            ],
+            check=False,
+        )
+
+
+# ---------------------------------------------------------------------- load
+
+
+async def one_stream(client: httpx.AsyncClient, target: Target) -> tuple[float, int]:
+    """Seconds from sending to the end of the stream, and how many SSE data events came."""
+    started = time.perf_counter()
+    events = 0
+    async with client.stream("POST", target.url, json=target.body, headers=target.headers) as r:
+        if r.status_code != 200:
+            raise RuntimeError(f"{target.name}: HTTP {r.status_code} {(await r.aread())[:200]!r}")
+        async for line in r.aiter_lines():
+            if line.startswith("data:"):
+                events += 1
+    return time.perf_counter() - started, events
+
+
+async def run_level(target: Target, level: int, rounds: int) -> tuple[list[float], int]:
+    limits = httpx.Limits(max_connections=level * 2, max_keepalive_connections=level * 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await asyncio.gather(*(one_stream(client, target) for _ in range(level)))  # warm up
+        times: list[float] = []
+        chunks = 0
+        for _ in range(rounds):
+            results = await asyncio.gather(*(one_stream(client, target) for _ in range(level)))
+            times += [t for t, _ in results]
+            chunks = results[0][1]
+        return times, chunks
+
+
+class PeakSampler:
+    """Samples a process's resident memory while a load runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, rss_mb(self.pid)[0])
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per concurrency level")
+    parser.add_argument("--install-peers", action="store_true")
+    args = parser.parse_args()
+    if args.install_peers:
+        install_peers()
+    config = SimConfig(time_scale=0.0, answer_tokens=60, chunk_tokens=3)
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    messages = {**chat, "max_tokens": 200}
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    with SimServer(config) as sim, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        key = {"Authorization": f"Bearer {FAKE_KEY}"}
+        devflow, port = start_devflow(sim.base_url, work)
+        processes.append(("devflow serve", devflow))
+        targets = [
+            Target("direct /chat/completions", f"{sim.base_url}/chat/completions", chat, key),
+            Target("direct /messages", f"{sim.base_url}/messages", messages, key),
+            Target(
+                "devflow serve (OpenAI)",
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                chat,
+                auth,
+                "direct /chat/completions",
+            ),
+            Target(
+                "devflow serve (Anthropic)",
+                f"http://127.0.0.1:{port}/v1/messages",
+                messages,
+                auth,
+                "direct /messages",
+            ),
+        ]
+        peers: list[tuple[str, Callable[[str, Path], Any]]] = [
+            ("LiteLLM proxy", start_litellm),
+            ("claude-code-router", start_ccr),
+        ]
+        missing: list[str] = []
+        for name, start in peers:
+            started = start(sim.base_url, work)
+            if started is None:
+                missing.append(name)
+                continue
+            process, peer_port = started
+            processes.append((name, process))
+            if name == "LiteLLM proxy":
+                body = {**chat, "model": "bench"}
+                url = f"http://127.0.0.1:{peer_port}/v1/chat/completions"
+                targets.append(Target(name, url, body, {}, "direct /chat/completions"))
+            else:
+                url = f"http://127.0.0.1:{peer_port}/v1/messages"
+                body = {**messages, "model": "claude-sonnet-4-5"}
+                targets.append(Target(name, url, body, {}, "direct /chat/completions"))
+        try:
+            report(targets, processes, args.rounds, missing)
+        finally:
+            for _name, process in processes:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def report(
+    targets: list[Target],
+    processes: list[tuple[str, subprocess.Popen[bytes]]],
+    rounds: int,
+    missing: list[str],
+) -> None:
+    pid_of = {name: p.pid for name, p in processes}
+    medians: dict[tuple[str, int], float] = {}
+    chunks_of: dict[str, int] = {}
+    peaks: dict[str, float] = {}
+    for level in LEVELS:
+        level_rounds = max(rounds, 30 // level)
+        for target in targets:
+            owner = next((n for n in pid_of if target.name.startswith(n)), None)
+            if owner is not None and level == 100:
+                with PeakSampler(pid_of[owner]) as sampler:
+                    times, chunks = asyncio.run(run_level(target, level, level_rounds))
+                peaks[owner] = max(peaks.get(owner, 0.0), sampler.peak)
+            else:
+                times, chunks = asyncio.run(run_level(target, level, level_rounds))
+            medians[(target.name, level)] = statistics.median(times) * 1000
+            chunks_of[target.name] = chunks
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print("median ms per streamed request (added over the direct call; per chunk)")
+    header = f"{'system':<28}" + "".join(f"{f'{n} stream(s)':>30}" for n in LEVELS)
+    print(header)
+    for target in targets:
+        cells = []
+        for level in LEVELS:
+            ms = medians[(target.name, level)]
+            if target.baseline is None:
+                cells.append(f"{ms:9.2f}")
+                continue
+            added = ms - medians[(target.baseline, level)]
+            per_chunk = added / max(chunks_of[target.name], 1)
+            cells.append(f"{ms:9.2f} (+{added:7.2f}; {per_chunk:6.3f})")
+        print(f"{target.name:<28}" + "".join(f"{c:>30}" for c in cells))
+    for name in missing:
+        print(f"{name:<28} not installed or did not start (see --install-peers)")
+    for name, peak in peaks.items():
+        print(f"{name}: peak resident memory at 100 streams {peak:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
