@@ -41,7 +41,7 @@ PEERS = Path.home() / ".cache" / "devflow-tui" / "bench-peers"
 LITELLM = PEERS / "litellm-venv" / "bin" / "litellm"
 CCR = PEERS / "ccr" / "node_modules" / ".bin" / "ccr"
 MODEL = "openai/gpt-4o-mini"
-TOKEN = "dfp-benchmark-token"
+TOKEN = "dfp-benchmark-token"  # noqa: S105 - a local token the benchmark sets itself
 FAKE_KEY = "sk-or-v1-" + "fa1e" * 16
 LEVELS = (1, 10, 100)
 
