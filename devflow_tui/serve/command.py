@@ -40,6 +40,13 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
+def _db_path(settings: Settings, demo: bool) -> str:
+    # Demo traffic is kept apart from real spend, in the demo home (see open_gateway).
+    if demo:
+        return str(settings.model_copy(update={"home": settings.home / "demo"}).db_path)
+    return str(settings.db_path)
+
+
 def banner(settings: Settings, host: str, port: int, tokens: ProxyTokens, demo: bool) -> str:
     where = f"http://{host}:{port}"
     lines = [
@@ -48,7 +55,7 @@ def banner(settings: Settings, host: str, port: int, tokens: ProxyTokens, demo: 
         "  Anthropic Messages: POST /v1/messages    OpenAI chat: POST /v1/chat/completions",
         f"  proxy token {mask_key(tokens.default)} ({tokens.source}); "
         "`devflow serve --print-env` prints the exports",
-        f"  spend is recorded in {settings.db_path}; Ctrl+C stops",
+        f"  spend is recorded in {_db_path(settings, demo)}; Ctrl+C stops",
     ]
     return "\n".join(lines)
 

@@ -28,7 +28,7 @@ from devflow_tui.sim.error_bodies import ErrorReply
 from devflow_tui.sim.profiles import ModelProfile
 from devflow_tui.sim.recording import RecordedRequest, masked_headers
 from devflow_tui.sim.responder import last_user_text, prompt_tokens
-from devflow_tui.sim.tools import plan_tool_call, tool_prompt
+from devflow_tui.sim.tools import called_tools, plan_tool_call, tool_prompt
 
 if TYPE_CHECKING:
     from devflow_tui.sim.server import SimHTTPServer, SimServer
@@ -334,8 +334,8 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         if problem is not None:
             self._send_error(record, error_bodies.bad_request(problem))
             return
-        view, answered = anthropic.chat_view(body)
-        self._generate(record, view, answered)
+        view, called = anthropic.chat_view(body)
+        self._generate(record, view, called)
 
     def _chat(self, record: RecordedRequest, body: Any) -> None:
         if not isinstance(body, dict):
@@ -358,10 +358,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             self._send_error(record, error_bodies.bad_request("Invalid request parameters"))
             return
         body = {**body, "messages": messages}
-        last = messages[-1]
-        self._generate(record, body, isinstance(last, dict) and last.get("role") == "tool")
+        self._generate(record, body, called_tools(messages))
 
-    def _generate(self, record: RecordedRequest, body: dict[str, Any], answered: bool) -> None:
+    def _generate(self, record: RecordedRequest, body: dict[str, Any], called: set[str]) -> None:
         """Serve a validated chat-shaped request: the `models` fallbacks, then one answer."""
         messages: list[dict[str, Any]] = body["messages"]
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -390,7 +389,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
                 fault = self.sim.take_fault(self.endpoint, slug, PRE_STREAM_KINDS)
                 if fault is None:
                     self._serve(
-                        record, body, slug, catalog, profile, text, tokens_in, failures, answered
+                        record, body, slug, catalog, profile, text, tokens_in, failures, called
                     )
                     return
                 record.faults.append(fault.kind)
@@ -429,7 +428,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         text: str,
         tokens_in: int,
         failures: list[dict[str, Any]],
-        answered: bool = False,
+        called: set[str] | None = None,
     ) -> None:
         sim = self.sim
         config = sim.config
@@ -456,7 +455,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             answer_tokens=config.answer_tokens,
             empty="empty_content" in faults,
             tool_call=plan_tool_call(
-                body.get("tools"), tool_prompt(body["messages"]), answered, gen_id
+                body.get("tools"), tool_prompt(body["messages"]), called or set(), gen_id
             ),
         )
         record.model = slug

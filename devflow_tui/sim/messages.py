@@ -60,7 +60,8 @@ def _content_text(content: Any) -> str:
 
 
 def _parts(content: Any) -> list[dict[str, Any]]:
-    """Message content as chat parts: text, and images counted as images."""
+    """Message content as chat parts: text, images counted as images, and tool calls and
+    results as parts of their own kind (their tokens count; they are not the user's words)."""
     if not isinstance(content, list):
         return [{"type": "text", "text": _content_text(content)}]
     parts: list[dict[str, Any]] = []
@@ -69,9 +70,13 @@ def _parts(content: Any) -> list[dict[str, Any]]:
             parts.append({"type": "image_url", "image_url": {"url": "data:"}})
         else:
             text = _block_text(block)
+            kind = block.get("type") if isinstance(block, dict) else "text"
             if text:
-                parts.append({"type": "text", "text": text})
+                parts.append({"type": kind if kind in _TOOL_BLOCKS else "text", "text": text})
     return parts
+
+
+_TOOL_BLOCKS = ("tool_use", "tool_result")
 
 
 def invalid(body: Any) -> str | None:
@@ -91,9 +96,9 @@ def invalid(body: Any) -> str | None:
     return None
 
 
-def chat_view(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """The request as the chat body the simulator answers, and whether the last user turn
-    carries a tool result (then the model answers in text)."""
+def chat_view(body: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """The request as the chat body the simulator answers, and the tools already called in
+    the conversation (the model answers those in text)."""
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system:
@@ -101,13 +106,13 @@ def chat_view(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     for message in body["messages"]:
         role = str(message.get("role"))
         messages.append({"role": role, "content": _parts(message.get("content"))})
-    last = body["messages"][-1]
-    content = last.get("content")
-    answered = (
-        last.get("role") == "user"
-        and isinstance(content, list)
-        and any(isinstance(block, dict) and block.get("type") == "tool_result" for block in content)
-    )
+    called = {
+        str(block.get("name"))
+        for message in body["messages"]
+        if message.get("role") == "assistant" and isinstance(message.get("content"), list)
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_use"
+    }
     view: dict[str, Any] = {
         "model": body["model"],
         "messages": messages,
@@ -127,7 +132,7 @@ def chat_view(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     fallbacks = body.get("fallbacks")
     if isinstance(fallbacks, list) and "models" not in view:
         view["models"] = [f.get("model") for f in fallbacks if isinstance(f, dict)]
-    return view, answered
+    return view, called
 
 
 def error_reply(reply: ErrorReply, generation_id: str | None = None) -> ErrorReply:

@@ -1,8 +1,10 @@
 """When a simulated model answers with a tool call, and with what arguments.
 
 Deterministic: a request offering tools gets a tool call when its last user turn names one of
-them (case-sensitive, as a whole word, e.g. "use get_weather for Rome"), and never when that
-turn already carries a tool result (the model then answers from it). Arguments fill the
+them (case-sensitive, as a whole word, e.g. "use get_weather for Rome") that the conversation
+has not called yet (once called, the model answers from its result). A named MCP tool
+(`mcp__server__tool`) that is not offered yet, while Claude Code offers `WaitForMcpServers`,
+gets that call first, as a model would wait for the server to connect. Arguments fill the
 schema's required properties with plausible values taken from the prompt. Both API shapes are
 read: OpenAI `{"type": "function", "function": {"name", "parameters"}}` and Anthropic
 `{"name", "input_schema"}`.
@@ -48,7 +50,10 @@ def offered_tools(tools: Any) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def _value(name: str, spec: Any, prompt: str) -> Any:
+_FREE_TEXT = {"prompt", "query", "question", "text", "task", "description", "message"}
+
+
+def _value(name: str, spec: Any, prompt: str, tail: str = "") -> Any:
     kind = spec.get("type") if isinstance(spec, dict) else None
     if isinstance(spec, dict) and isinstance(spec.get("enum"), list) and spec["enum"]:
         return spec["enum"][0]
@@ -60,31 +65,52 @@ def _value(name: str, spec: Any, prompt: str) -> Any:
         return []
     if kind == "object":
         return {}
+    if name in _FREE_TEXT and tail:
+        return tail  # the request itself: what follows the tool's name in the prompt
     words = re.findall(r"[A-Za-zÀ-ÿ]+", prompt)
     return words[-1] if words else name
 
 
-def plan_tool_call(tools: Any, prompt: str, answered: bool, seed: str) -> ToolCall | None:
+WAIT_FOR_MCP = "WaitForMcpServers"
+_MCP_NAME = re.compile(r"(?<![\w-])mcp__\w+")
+
+
+def called_tools(messages: list[dict[str, Any]]) -> set[str]:
+    """Names of the tools an assistant turn of a chat conversation has called."""
+    return {
+        str((call.get("function") or {}).get("name"))
+        for message in messages
+        if message.get("role") == "assistant" and isinstance(message.get("tool_calls"), list)
+        for call in message["tool_calls"]
+        if isinstance(call, dict)
+    }
+
+
+def plan_tool_call(tools: Any, prompt: str, called: set[str], seed: str) -> ToolCall | None:
     """The tool call for this turn, or None when the model should answer in text."""
-    if answered:
-        return None
-    for name, schema in offered_tools(tools):
-        if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", prompt):
+    offered = offered_tools(tools)
+    names = {name for name, _ in offered}
+    waiting = [m for m in _MCP_NAME.findall(prompt) if m not in names and m not in called]
+    for name, schema in offered:
+        mentioned = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", prompt)
+        if name in called or not (mentioned or (name == WAIT_FOR_MCP and waiting)):
             continue
         properties = schema.get("properties")
         required = schema.get("required")
+        tail = prompt[mentioned.end() :].strip(" :,-") if mentioned else ""
         arguments: dict[str, Any] = {}
         if isinstance(properties, dict) and isinstance(required, list):
             for key in required:
                 if isinstance(key, str):
-                    arguments[key] = _value(key, properties.get(key), prompt)
+                    arguments[key] = _value(key, properties.get(key), prompt, tail)
         digest = hashlib.sha256(f"{seed}\n{name}".encode()).hexdigest()[:24]
         return ToolCall(id=f"toolu_{digest}", name=name, arguments=arguments)
     return None
 
 
 def tool_prompt(messages: list[dict[str, Any]]) -> str:
-    """The text a tool name is looked for in: the last text part of the last user message.
+    """The text a tool name is looked for in: the last text part of the last user message
+    that has text (a turn holding only tool results does not count).
 
     Only the last part: agents such as Claude Code put reminders that name their tools in
     earlier parts of the same turn, and those must not trigger a call.
@@ -93,14 +119,14 @@ def tool_prompt(messages: list[dict[str, Any]]) -> str:
         if message.get("role") != "user":
             continue
         content = message.get("content")
-        if isinstance(content, str):
+        if isinstance(content, str) and content:
             return content
         if isinstance(content, list):
             texts = [
                 str(part.get("text", ""))
                 for part in content
-                if isinstance(part, dict) and part.get("type") == "text"
+                if isinstance(part, dict) and part.get("type") == "text" and part.get("text")
             ]
-            return texts[-1] if texts else ""
-        return ""
+            if texts:
+                return texts[-1]
     return ""

@@ -27,6 +27,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("history", "f4", "History", "Past conversations, search, export, analytics report"),
     Action("models", "f5", "Models", "Model catalog: prices, context, health; pin/exclude/prefer"),
     Action("toggle_compact", "f6", "Compact", "Toggle compact mode (auto below 100 columns)"),
+    Action(
+        "proxy", "f7", "Proxy", "Proxy traffic (Claude Code, SDKs, MCP); start the proxy", False
+    ),
     Action("new_conversation", "ctrl+n", "New", "Start a new conversation"),
     Action("focus_prompt", "ctrl+l", "Prompt", "Focus the prompt editor", show=False),
     Action("focus_overrides", "ctrl+o", "Overrides", "Focus the overrides (model pin, priorities)"),

@@ -122,6 +122,7 @@ class DevflowApp(App[None]):
         self.project_dir = project_dir
         self.claude_session = claude_session
         self.dashboard = DashboardScreen(self.stats, claude_session=claude_session)
+        self.proxy: Any = None  # the proxy running inside the dashboard (EmbeddedProxy)
 
     def on_mount(self) -> None:
         self.push_screen(self.dashboard)
@@ -147,6 +148,8 @@ class DevflowApp(App[None]):
         self.call_from_thread(self.push_screen, HandoffScreen(summary))
 
     async def on_unmount(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.stop()
         if self.gateway is not None:
             gateway, self.gateway = self.gateway, None
             try:
@@ -171,6 +174,8 @@ class DevflowApp(App[None]):
         self.dashboard.gateway_ready(message.gateway)
         # Background reconciliation: record what OpenRouter actually billed.
         self.set_interval(RECONCILE_EVERY_S, self.reconcile_billing)
+        if self.settings.serve.embedded:
+            self.call_later(self.start_proxy)
 
     @work(exclusive=True, group="reconcile")
     async def reconcile_billing(self) -> None:
@@ -232,6 +237,42 @@ class DevflowApp(App[None]):
             self.pop_screen()
         else:
             self.push_screen(ModelsScreen())
+
+    def action_proxy(self) -> None:
+        """Open the proxy traffic screen, or close it (the key toggles)."""
+        from devflow_tui.tui.screens.proxy import ProxyScreen
+
+        if isinstance(self.screen, ProxyScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(ProxyScreen())
+
+    async def toggle_proxy(self) -> None:
+        """Start the proxy inside the dashboard (with its gateway), or stop it."""
+        if self.proxy is not None:
+            proxy, self.proxy = self.proxy, None
+            await proxy.stop()
+            self.notify("Proxy stopped.")
+            return
+        await self.start_proxy()
+
+    async def start_proxy(self) -> None:
+        if self.gateway is None:
+            self.notify("The gateway is not open yet.", severity="warning")
+            return
+        from devflow_tui.serve.app import create_app
+        from devflow_tui.serve.server import EmbeddedProxy
+        from devflow_tui.serve.tokens import ProxyTokens
+
+        serve = self.settings.serve
+        try:
+            tokens = ProxyTokens.load(self.settings.home)
+            app = create_app(self.settings, tokens, gateway=self.gateway)  # type: ignore[arg-type]
+            self.proxy = await EmbeddedProxy(app, serve.host, serve.port).start()
+        except (DevflowError, OSError, SystemExit) as exc:
+            self.notify(f"The proxy could not start: {exc}", severity="error", timeout=20)
+            return
+        self.notify(f"Proxy at {self.proxy.url}; `devflow serve --print-env` gives the exports.")
 
     def action_help(self) -> None:
         """Open the screen, or close it when it is already showing (the key toggles)."""

@@ -12,13 +12,18 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import devflow_tui
+from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.cli import main
-from tests.serve.conftest import ProxyFactory
+from tests.serve.conftest import Proxy, ProxyFactory
+
+ROOT = Path(devflow_tui.__file__).resolve().parent.parent
 
 CACHE = Path(
     os.environ.get("DEVFLOW_CLAUDE_CODE_DIR")
@@ -54,34 +59,10 @@ CLAUDE = _binary()
 def test_claude_code_answers_through_the_proxy(
     make_proxy: ProxyFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert CLAUDE is not None
     # Claude's model names go to the same Anthropic model through OpenRouter (a paid one,
     # so the recorded cost is more than $0).
     proxy = make_proxy(serve={"models": {"claude-*": "passthrough"}})
-    home = tmp_path / "claude-home"
-    project = tmp_path / "project"
-    project.mkdir()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
-        "ANTHROPIC_BASE_URL": proxy.url,
-        "ANTHROPIC_AUTH_TOKEN": proxy.token,
-        "ANTHROPIC_API_KEY": "",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    }
-    done = subprocess.run(
-        [str(CLAUDE), "-p", "say hello"],
-        env=env,
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    done = _claude(proxy, tmp_path, "say hello")
     with capsys.disabled():
         print(f"\nClaude Code answered through devflow serve:\n{done.stdout.strip()}\n")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -95,3 +76,68 @@ def test_claude_code_answers_through_the_proxy(
     claude = by_client["claude-code"]
     assert claude["requests"] >= 1 and claude["ok"] >= 1
     assert claude["cost_usd"] is not None and float(claude["cost_usd"]) > 0
+
+
+@pytest.mark.skipif(CLAUDE is None, reason=_skip_reason())
+def test_claude_code_delegates_through_devflow_mcp(
+    make_proxy: ProxyFactory, tmp_path: Path, fake_key: str
+) -> None:
+    proxy = make_proxy()
+    server = {
+        "command": sys.executable,
+        "args": ["-c", "from devflow_tui.cli import main; main()", "mcp"],
+        "env": {
+            "DEVFLOW_HOME": str(proxy.settings.home),
+            "DEVFLOW_CONFIG": os.environ["DEVFLOW_CONFIG"],
+            "OPENROUTER_BASE_URL": proxy.sim.base_url,
+            "OPENROUTER_API_KEY": fake_key,
+            "PYTHONPATH": str(ROOT),
+        },
+    }
+    config = json.dumps({"mcpServers": {"devflow": server}})
+    prompt = "Delegate this with mcp__devflow__ask: write a haiku about rivers"
+    extra = ["--mcp-config", config, "--allowedTools", "mcp__devflow__ask"]
+    done = _claude(proxy, tmp_path, prompt, extra)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with AnalyticsStore(proxy.settings.db_path) as store:
+        clients = [row.client for row in store.recent_requests(50)]
+    assert "mcp" in clients and "claude-code" in clients
+    results = [
+        block
+        for body in proxy.upstream("/messages")
+        for message in body["messages"]
+        if message["role"] == "user" and isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result" and "simulated answer" in json.dumps(block)
+    ]
+    assert results, "Claude Code sent devflow's answer back as the tool result"
+
+
+def _claude(
+    proxy: Proxy, tmp_path: Path, prompt: str, extra: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    assert CLAUDE is not None
+    home = tmp_path / "claude-home"
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "ANTHROPIC_BASE_URL": proxy.url,
+        "ANTHROPIC_AUTH_TOKEN": proxy.token,
+        "ANTHROPIC_API_KEY": "",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    return subprocess.run(
+        [str(CLAUDE), "-p", prompt, *(extra or [])],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )

@@ -229,3 +229,33 @@ def test_chat_completions_answer_with_tool_calls(client: httpx.Client) -> None:
     ]
     again = client.post("/chat/completions", json={**body, "messages": answered}).json()
     assert again["choices"][0]["finish_reason"] == "stop"
+
+
+def test_named_mcp_tool_not_offered_yet_waits_for_the_servers(client: httpx.Client) -> None:
+    wait = {"name": "WaitForMcpServers", "input_schema": {"type": "object", "properties": {}}}
+    ask_tool = {
+        "name": "mcp__devflow__ask",
+        "input_schema": {
+            "type": "object",
+            "properties": {"prompt": {"type": "string"}},
+            "required": ["prompt"],
+        },
+    }
+    prompt = "Delegate with mcp__devflow__ask: write a haiku"
+    first = client.post("/messages", json=_body(prompt, tools=[wait])).json()
+    assert first["content"][-1]["name"] == "WaitForMcpServers"
+    waited = [
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": first["content"]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": first["content"][-1]["id"], "content": "ok"}
+            ],
+        },
+    ]
+    body = _body(tools=[wait, ask_tool])
+    body["messages"] = waited
+    second = client.post("/messages", json=body).json()
+    call = second["content"][-1]
+    assert call["name"] == "mcp__devflow__ask" and call["input"] == {"prompt": "write a haiku"}

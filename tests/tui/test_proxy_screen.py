@@ -1,0 +1,71 @@
+"""The proxy traffic screen: the dashboard starts `devflow serve` inside itself (its own
+gateway, real HTTP to the simulated OpenRouter) and shows the requests that come through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import httpx
+from textual.widgets import DataTable, Static
+
+from devflow_tui.config import Settings, load_settings
+from devflow_tui.gateway.pipeline import open_gateway
+from devflow_tui.serve.tokens import ProxyTokens
+from devflow_tui.sim import SimServer
+from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.screens.proxy import ProxyScreen, proxy_rows
+from tests.sim_fixture import sim  # noqa: F401
+
+
+async def _wait(pilot: object, predicate: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if predicate():
+            return
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+    raise AssertionError("condition not reached")
+
+
+async def test_embedded_proxy_traffic_shows_live(sim: SimServer, fake_key: str) -> None:  # noqa: F811
+    settings = load_settings(
+        cli={"base_url": sim.base_url, "api_key": fake_key, "serve": {"port": 0}}
+    )
+
+    async def factory(current: Settings, *, demo: bool | None = None) -> object:
+        return await open_gateway(current, demo=False)
+
+    app = DevflowApp(settings, gateway_factory=factory)  # type: ignore[arg-type]
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _wait(pilot, lambda: app.gateway is not None)
+        await pilot.press("f7")
+        await _wait(pilot, lambda: isinstance(app.screen, ProxyScreen))
+        await pilot.press("s")
+        await _wait(pilot, lambda: app.proxy is not None)
+        token = ProxyTokens.load(settings.home).default
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{app.proxy.url}/v1/messages",
+                headers={"x-api-key": token, "user-agent": "claude-cli/2.1.197"},
+                json={
+                    "model": "openai/gpt-4o-mini",
+                    "max_tokens": 100,
+                    "messages": [{"role": "user", "content": "hello"}],
+                },
+            )
+        assert response.status_code == 200
+        table = app.screen.query_one("#proxy-table", DataTable)
+        await _wait(pilot, lambda: table.row_count == 1)
+        clients = app.screen.query_one("#proxy-clients", Static)
+        assert "claude-code: 1 req" in str(clients.content)
+        await pilot.press("s")
+        await _wait(pilot, lambda: app.proxy is None)
+
+
+def test_local_requests_are_not_proxy_traffic() -> None:
+    class Row:
+        def __init__(self, client: str | None) -> None:
+            self.client = client
+            self.cost_usd = None
+
+    kept, by_client = proxy_rows([Row("dashboard"), Row("cli"), Row(None), Row("mcp")])
+    assert [r.client for r in kept] == ["mcp"] and by_client == {"mcp": (1, Decimal(0))}
