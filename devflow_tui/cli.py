@@ -147,8 +147,21 @@ def open_dashboard(
     settings = load(ctx)
     from devflow_tui.tui.app import create_app
 
-    app = create_app(settings, demo=demo, claude_session=claude_session, project_dir=project)
+    app = create_app(
+        settings,
+        demo=demo,
+        claude_session=claude_session,
+        project_dir=project,
+        proxy_starter=_start_proxy,
+    )
     app.run()
+
+
+async def _start_proxy(settings: Settings, gateway: Any) -> Any:
+    """`devflow serve` inside the dashboard; imported only when asked for (start-up time)."""
+    from devflow_tui.serve.server import start_embedded
+
+    return await start_embedded(settings, gateway)
 
 
 # ---------------------------------------------------------------------- ask

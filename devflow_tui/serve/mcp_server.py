@@ -17,8 +17,9 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from devflow_tui.accounting.pricing import format_usd
-from devflow_tui.config import TASK_TYPES, Settings
+from devflow_tui.config import Settings
 from devflow_tui.gateway.pipeline import Gateway, GatewayRequest
+from devflow_tui.types import TASK_TYPES
 
 GatewayOpener = Callable[[Settings], Awaitable[Gateway]]
 INSTRUCTIONS = (

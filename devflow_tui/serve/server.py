@@ -16,6 +16,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from devflow_tui.config import Settings
+from devflow_tui.gateway.pipeline import Gateway
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -134,3 +137,14 @@ class EmbeddedProxy:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+async def start_embedded(settings: Settings, gateway: Gateway) -> EmbeddedProxy:
+    """The proxy on the running loop, serving `gateway` at the configured host and port
+    (the dashboard's embedded proxy)."""
+    from devflow_tui.serve.app import create_app
+    from devflow_tui.serve.tokens import ProxyTokens
+
+    tokens = ProxyTokens.load(settings.home)
+    app = create_app(settings, tokens, gateway=gateway)
+    return await EmbeddedProxy(app, settings.serve.host, settings.serve.port).start()

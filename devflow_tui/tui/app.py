@@ -21,7 +21,7 @@ from devflow_tui.config import Settings
 from devflow_tui.errors import DevflowError
 from devflow_tui.tui.actions import bindings
 from devflow_tui.tui.commands import DevflowCommands
-from devflow_tui.tui.gateway_port import DashboardGateway
+from devflow_tui.tui.gateway_port import DashboardGateway, ProxyStarter, RunningProxy
 from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable
 from devflow_tui.tui.request_stats import RequestStats
 from devflow_tui.tui.screens.dashboard import DashboardScreen
@@ -108,8 +108,10 @@ class DevflowApp(App[None]):
         compact: bool | None = None,
         claude_session: str | None = None,
         project_dir: Path | None = None,
+        proxy_starter: ProxyStarter | None = None,
     ) -> None:
         super().__init__()
+        self._proxy_starter = proxy_starter
         self.settings = settings
         self.gateway: DashboardGateway | None = None
         self.gateway_error: str | None = None
@@ -122,7 +124,7 @@ class DevflowApp(App[None]):
         self.project_dir = project_dir
         self.claude_session = claude_session
         self.dashboard = DashboardScreen(self.stats, claude_session=claude_session)
-        self.proxy: Any = None  # the proxy running inside the dashboard (EmbeddedProxy)
+        self.proxy: RunningProxy | None = None  # the proxy running inside the dashboard
 
     def on_mount(self) -> None:
         self.push_screen(self.dashboard)
@@ -257,18 +259,14 @@ class DevflowApp(App[None]):
         await self.start_proxy()
 
     async def start_proxy(self) -> None:
+        if self._proxy_starter is None:
+            self.notify("This dashboard cannot run the proxy; use `devflow serve`.")
+            return
         if self.gateway is None:
             self.notify("The gateway is not open yet.", severity="warning")
             return
-        from devflow_tui.serve.app import create_app
-        from devflow_tui.serve.server import EmbeddedProxy
-        from devflow_tui.serve.tokens import ProxyTokens
-
-        serve = self.settings.serve
         try:
-            tokens = ProxyTokens.load(self.settings.home)
-            app = create_app(self.settings, tokens, gateway=self.gateway)  # type: ignore[arg-type]
-            self.proxy = await EmbeddedProxy(app, serve.host, serve.port).start()
+            self.proxy = await self._proxy_starter(self.settings, self.gateway)
         except (DevflowError, OSError, SystemExit) as exc:
             self.notify(f"The proxy could not start: {exc}", severity="error", timeout=20)
             return
@@ -311,6 +309,7 @@ def create_app(
     demo: bool | None = None,
     claude_session: str | None = None,
     project_dir: Path | None = None,
+    proxy_starter: ProxyStarter | None = None,
 ) -> DevflowApp:
     """The dashboard for these settings; `demo=None` means demo mode when no API key is set.
 
@@ -323,4 +322,5 @@ def create_app(
         demo=demo,
         claude_session=claude_session,
         project_dir=project_dir,
+        proxy_starter=proxy_starter,
     )

@@ -7,7 +7,7 @@ parts it uses, so the widgets can be type-checked and tested against any object 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -72,6 +72,20 @@ class DashboardGateway(Protocol):
     async def credits(self) -> tuple[KeyInfo | None, Credits | None]: ...
     async def reconcile(self, limit: int = 20) -> list[Any]: ...
     async def aclose(self) -> None: ...
+
+
+class RunningProxy(Protocol):
+    """`devflow serve` running inside the dashboard (serve.server.EmbeddedProxy)."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def stop(self) -> None: ...
+
+
+# Starts the proxy with the dashboard's settings and gateway. The CLI passes serve's; the
+# dashboard never imports serve (they are peers, both clients of the gateway).
+ProxyStarter = Callable[[Settings, Any], Awaitable[RunningProxy]]
 
 
 def field_of(row: Any, name: str, default: Any = None) -> Any:

@@ -110,10 +110,11 @@ async def test_abrupt_close_mid_stream_raises(sim: SimServer, make_client: Clien
 
 async def test_user_errors_are_not_retried(sim: SimServer, make_client: ClientFactory) -> None:
     sim.add_fault(Fault(kind="http_error", status=400, path="/messages"))
+    attempts: list[Any] = []
     with pytest.raises(OpenRouterError) as caught:
-        await make_client().relay("anthropic", _anthropic())
+        await make_client().relay("anthropic", _anthropic(), on_attempt=attempts.append)
     assert caught.value.category is ErrorCategory.USER and caught.value.status == 400
-    assert len(caught.value.attempts) == 1
+    assert len(attempts) == 1
 
 
 async def test_closing_a_stream_early_closes_the_connection(

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from devflow_tui.accounting.store import AnalyticsStore
-from devflow_tui.config import TASK_TYPES
 from devflow_tui.sim import Fault
+from devflow_tui.types import TASK_TYPES
 from tests.serve.conftest import Proxy, ProxyFactory
 
 PINNED = "anthropic/claude-sonnet-4.5"

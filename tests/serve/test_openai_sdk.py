@@ -9,8 +9,8 @@ from typing import Any
 import openai
 import pytest
 
-from devflow_tui.config import TASK_TYPES
 from devflow_tui.sim import Fault
+from devflow_tui.types import TASK_TYPES
 from tests.serve.conftest import Proxy, ProxyFactory
 
 TOOLS: list[Any] = [

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from devflow_tui.data.snapshot import load_snapshot
 from devflow_tui.errors import ConfigError
 from devflow_tui.serve.clients import client_name
 from devflow_tui.serve.model_map import ModelMap
 from devflow_tui.serve.tokens import ENV_VAR, FILE_NAME, ProxyTokens
-from devflow_tui.sim.catalog import load_snapshot
 
 IDS = [str(m["id"]) for m in load_snapshot()]
 

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 
 from devflow_tui.config import Settings, load_settings
 from devflow_tui.gateway.pipeline import open_gateway
+from devflow_tui.serve.server import start_embedded
 from devflow_tui.serve.tokens import ProxyTokens
 from devflow_tui.sim import SimServer
 from devflow_tui.tui.app import DevflowApp
@@ -34,13 +35,18 @@ async def test_embedded_proxy_traffic_shows_live(sim: SimServer, fake_key: str) 
     async def factory(current: Settings, *, demo: bool | None = None) -> object:
         return await open_gateway(current, demo=False)
 
-    app = DevflowApp(settings, gateway_factory=factory)  # type: ignore[arg-type]
+    app = DevflowApp(
+        settings,
+        gateway_factory=factory,  # type: ignore[arg-type]
+        proxy_starter=start_embedded,
+    )
     async with app.run_test(size=(140, 40)) as pilot:
         await _wait(pilot, lambda: app.gateway is not None)
         await pilot.press("f7")
         await _wait(pilot, lambda: isinstance(app.screen, ProxyScreen))
         await pilot.press("s")
         await _wait(pilot, lambda: app.proxy is not None)
+        assert app.proxy is not None
         token = ProxyTokens.load(settings.home).default
         async with httpx.AsyncClient() as client:
             response = await client.post(
@@ -59,6 +65,20 @@ async def test_embedded_proxy_traffic_shows_live(sim: SimServer, fake_key: str) 
         assert "claude-code: 1 req" in str(clients.content)
         await pilot.press("s")
         await _wait(pilot, lambda: app.proxy is None)
+
+
+async def test_without_a_proxy_starter_the_dashboard_says_so(
+    make_app: Callable[..., DevflowApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait(pilot, lambda: app.gateway is not None)
+        await pilot.press("f7")
+        await _wait(pilot, lambda: isinstance(app.screen, ProxyScreen))
+        await pilot.press("s")
+        await _wait(pilot, lambda: bool(app._notifications))
+        assert app.proxy is None
+        assert "devflow serve" in " ".join(n.message for n in app._notifications)
 
 
 def test_local_requests_are_not_proxy_traffic() -> None:
