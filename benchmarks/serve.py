@@ -43,6 +43,7 @@ CCR = PEERS / "ccr" / "node_modules" / ".bin" / "ccr"
 MODEL = "openai/gpt-4o-mini"
 TOKEN = "dfp-benchmark-token"  # noqa: S105 - a local token the benchmark sets itself
 FAKE_KEY = "sk-or-v1-" + "fa1e" * 16
+LITELLM_KEY = "sk-litellm-benchmark-" + "0" * 16  # its proxy refuses to start without one
 LEVELS = (1, 10, 100)
 
 
@@ -127,7 +128,12 @@ def start_litellm(sim_url: str, work: Path) -> tuple[subprocess.Popen[bytes], in
         "  drop_params: true\n"
         "  telemetry: false\n"
     )
-    env = {**os.environ, "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"}
+    env = {
+        **os.environ,
+        "LITELLM_LOG": "ERROR",
+        "DISABLE_SCHEMA_UPDATE": "true",
+        "LITELLM_MASTER_KEY": LITELLM_KEY,
+    }
     process = subprocess.Popen(
         [str(LITELLM), "--config", str(config), "--port", str(port), "--host", "127.0.0.1"],
         env=env,
@@ -297,7 +303,8 @@ def main() -> None:
             if name == "LiteLLM proxy":
                 body = {**chat, "model": "bench"}
                 url = f"http://127.0.0.1:{peer_port}/v1/chat/completions"
-                targets.append(Target(name, url, body, {}, "direct /chat/completions"))
+                master = {"Authorization": f"Bearer {LITELLM_KEY}"}
+                targets.append(Target(name, url, body, master, "direct /chat/completions"))
             else:
                 url = f"http://127.0.0.1:{peer_port}/v1/messages"
                 body = {**messages, "model": "claude-sonnet-4-5"}
