@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.config import Settings
@@ -53,7 +54,7 @@ class _Holder:
 
 def _check_task(task_type: str | None) -> str | None:
     if task_type is not None and task_type not in TASK_TYPES:
-        raise ValueError(f"task_type must be one of {', '.join(TASK_TYPES)}; got {task_type!r}.")
+        raise ToolError(f"task_type must be one of {', '.join(TASK_TYPES)}; got {task_type!r}.")
     return task_type
 
 
@@ -105,7 +106,8 @@ def build_server(
         )
         outcome = await gateway.run(request)
         if outcome.status != "ok":
-            raise RuntimeError(outcome.error_message or f"The request ended as {outcome.status}.")
+            # A ToolError's message reaches the client (other exceptions are hidden as crashes).
+            raise ToolError(outcome.error_message or f"The request ended as {outcome.status}.")
         cost = format_usd(outcome.cost_usd)
         return (
             f"{outcome.text}\n\n---\nmodel: {outcome.model}; cost: {cost} "

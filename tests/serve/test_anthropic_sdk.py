@@ -204,7 +204,8 @@ def test_beta_query_string_is_served(proxy: Proxy) -> None:
 
 
 async def test_closing_a_stream_early_records_it_cancelled(proxy: Proxy) -> None:
-    proxy.sim.config.time_scale = 0.2  # slow enough to hang up mid-answer
+    proxy.sim.config.time_scale = 0.2  # slow enough to hang up mid-answer...
+    proxy.sim.config.answer_tokens = 3000  # ...of an answer long enough to still be running
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=proxy.token, max_retries=0)
     async with client.messages.stream(
         model=PINNED, max_tokens=2000, messages=_user("Write a long essay about rivers")

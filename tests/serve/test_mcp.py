@@ -7,14 +7,16 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.server.mcpserver.exceptions import ToolError
 
 import devflow_tui
 from devflow_tui.accounting.reports import build_report
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.config import load_settings
-from devflow_tui.sim import SimServer
+from devflow_tui.sim import Fault, SimServer
 from tests.sim_fixture import sim  # noqa: F401
 
 ROOT = Path(devflow_tui.__file__).resolve().parent.parent
@@ -60,3 +62,36 @@ async def test_mcp_tools_over_stdio(sim: SimServer, fake_key: str) -> None:  # n
     (mcp_group,) = report.by_client
     assert mcp_group.key == "mcp" and mcp_group.requests == 1
     assert mcp_group.cost_usd is not None and mcp_group.cost_usd > 0
+
+
+async def test_mcp_tools_in_process(sim: SimServer, fake_key: str) -> None:  # noqa: F811
+    from devflow_tui.gateway.pipeline import open_gateway
+    from devflow_tui.serve.mcp_server import build_server
+
+    settings = load_settings(cli={"base_url": sim.base_url, "api_key": fake_key})
+    gateway = await open_gateway(settings, demo=False)
+
+    async def opener(_settings: object) -> object:
+        return gateway
+
+    try:
+        server = build_server(settings, opener=opener)  # type: ignore[arg-type]
+        names = {tool.name for tool in await server.list_tools()}
+        assert names == {"ask", "route", "spend"}
+        asked = await server.call_tool(
+            "ask", {"prompt": "Explain recursion briefly", "task_type": "chat", "max_tokens": 200}
+        )
+        text = asked.content[0].text  # type: ignore[union-attr]
+        assert "model: " in text and "tokens: " in text
+        routed = await server.call_tool("route", {"prompt": "prove that 2+2=4"})
+        assert routed.structured_content is not None  # type: ignore[union-attr]
+        spent = await server.call_tool("spend", {"since": "24h"})
+        data = spent.structured_content  # type: ignore[union-attr]
+        assert data is not None and data["by_client"][0]["key"] == "mcp"
+        sim.add_fault(Fault(kind="http_error", status=400))
+        with pytest.raises(ToolError, match="HTTP 400"):
+            await server.call_tool("ask", {"prompt": "this one fails"})
+        with pytest.raises(ToolError, match="task_type must be one of"):
+            await server.call_tool("ask", {"prompt": "x", "task_type": "dancing"})
+    finally:
+        await gateway.aclose()
