@@ -58,8 +58,10 @@ class ModelMap:
                     target, rule = value, f"[serve.models] {pattern!r}"
                     break
         if target is None:
-            if name in self._ids:
-                return ModelChoice(name, "a catalog id pins its model")
+            if "/" in name:
+                # An OpenRouter id pins its model; an unknown one goes on as asked and
+                # OpenRouter's answer says what is wrong with it.
+                return ModelChoice(name, "an OpenRouter id pins its model")
             return ModelChoice(None, "default: auto")
         if target == AUTO:
             return ModelChoice(None, rule)

@@ -7,6 +7,7 @@ import asyncio
 import anthropic
 import httpx
 
+from devflow_tui.sim import Fault
 from tests.serve.conftest import Proxy, ProxyFactory
 
 
@@ -76,3 +77,36 @@ async def test_hundred_concurrent_streams_lose_nothing(make_proxy: ProxyFactory)
     billed = sum(g["total_cost"] for g in proxy.sim.generations.values())
     recorded = sum(row.cost_usd for row in rows if row.cost_usd is not None)
     assert abs(float(recorded) - float(billed)) < 1e-9
+
+
+def test_mid_stream_failure_reaches_the_client_and_is_recorded(proxy: Proxy) -> None:
+    proxy.sim.add_fault(
+        Fault(kind="mid_stream_error", status=502, path="/messages", after_chunks=2)
+    )
+    response = httpx.post(
+        f"{proxy.url}/v1/messages",
+        headers=_auth(proxy),
+        json={
+            "model": "openai/gpt-4o-mini",
+            "max_tokens": 300,
+            "stream": True,
+            "messages": [{"role": "user", "content": "Tell me about rivers"}],
+        },
+    )
+    assert response.status_code == 200
+    assert "event: error\n" in response.text and "event: message_stop" not in response.text
+    (row,) = proxy.rows()
+    assert row.status == "error" and not row.complete and row.partial_text
+    assert row.cost_usd is not None and row.cost_source == "estimated"
+
+
+def test_unknown_pinned_id_goes_to_openrouter_which_judges_it(proxy: Proxy) -> None:
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers=_auth(proxy),
+        json={"model": "nobody/no-such-model", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 400
+    assert "nobody/no-such-model" in response.json()["error"]["message"]
+    (row,) = proxy.rows()
+    assert row.status == "error" and row.cost_usd == 0
