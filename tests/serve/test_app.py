@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import anthropic
 import httpx
@@ -110,3 +111,25 @@ def test_unknown_pinned_id_goes_to_openrouter_which_judges_it(proxy: Proxy) -> N
     assert "nobody/no-such-model" in response.json()["error"]["message"]
     (row,) = proxy.rows()
     assert row.status == "error" and row.cost_usd == 0
+
+
+def test_billed_costs_are_reconciled_in_the_background(make_proxy: ProxyFactory) -> None:
+    proxy = make_proxy(serve={"reconcile_seconds": 0.05})
+    response = httpx.post(
+        f"{proxy.url}/v1/messages",
+        headers=_auth(proxy),
+        json={
+            "model": "anthropic/claude-sonnet-4.5",
+            "max_tokens": 200,
+            "messages": [{"role": "user", "content": "hello"}],
+        },
+    )
+    assert response.status_code == 200
+    billed = proxy.sim.generations[response.headers["x-generation-id"]]["total_cost"]
+    for _ in range(200):
+        (row,) = proxy.rows()
+        if row.billed_cost_usd is not None:
+            break
+        time.sleep(0.05)
+    assert row.cost_source == "estimated"
+    assert row.billed_cost_usd == billed
