@@ -76,8 +76,8 @@ def seed_history(db: Path, count: int) -> None:
 
 
 async def run(base_url: str, tokens: int, screenshot: Path | None) -> dict[str, Any]:
+    from devflow_tui.compose import open_gateway
     from devflow_tui.config import load_settings
-    from devflow_tui.gateway.pipeline import open_gateway
     from devflow_tui.tui.app import DevflowApp
     from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 

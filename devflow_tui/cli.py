@@ -231,7 +231,7 @@ async def _open(
 ) -> Gateway:
     """The gateway; without a key it fails (exit 2), or with `demo_without_key` says so and
     uses the simulated server (for commands that send nothing, like `route`)."""
-    from devflow_tui.gateway.pipeline import open_gateway
+    from devflow_tui.compose import open_gateway
 
     want_demo = demo or bool(ctx.obj.get("demo"))
     if not want_demo and not _has_key(settings):

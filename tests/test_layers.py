@@ -36,15 +36,6 @@ LAYERS: tuple[frozenset[str], ...] = (
 SIM = "sim"
 SIM_MAY_IMPORT = LAYERS[0] | LAYERS[1] | LAYERS[2]
 MAY_IMPORT_SIM = frozenset({"compose", "cli"})
-# Known crossings being removed by issue 10 item 2 (composition out of the pipeline, the
-# simulator's own token count); this list only shrinks.
-KNOWN: frozenset[str] = frozenset(
-    {
-        "devflow_tui/gateway/pipeline.py -> devflow_tui.sim.server",
-        "devflow_tui/gateway/pipeline.py -> devflow_tui.sim",
-        "devflow_tui/sim/responder.py -> devflow_tui.context.tokens",
-    }
-)
 
 
 def rank(part: str) -> int:
@@ -93,8 +84,6 @@ def violations() -> list[str]:
         for line, target_module in imported_modules(path):
             target = part_of(target_module)
             if target == source:
-                continue
-            if f"{path.relative_to(PACKAGE.parent)} -> {target_module}" in KNOWN:
                 continue
             where = f"{path.relative_to(PACKAGE.parent)}:{line} imports {target_module}"
             if source == SIM:

@@ -9,6 +9,7 @@ after the partial answer has been recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from devflow_tui.context.notes import project_key
@@ -54,11 +56,9 @@ if TYPE_CHECKING:
     from devflow_tui.routing.classifier import Classification, TaskClassifier
     from devflow_tui.routing.health import HealthTracker
     from devflow_tui.routing.selector import ModelSelector, RoutingDecision
-    from devflow_tui.sim.server import SimServer
 
 log = logging.getLogger(__name__)
 
-DEMO_KEY = "sk-or-demo-simulated-0000"  # accepted by the built-in simulated server only
 DEFAULT_MAX_TOKENS = 2048
 PROGRESS_EVERY_S = 0.5  # how often a running stream's partial answer is saved
 _UNKNOWN_WINDOW = 128_000  # assumed window of a pinned model missing from the catalog
@@ -111,7 +111,9 @@ class PreparedRequest:
 
 
 class Gateway:
-    """The pipeline. Build with `open_gateway`; close with `aclose`."""
+    """The pipeline. Built by `devflow_tui.compose.open_gateway`; use it as an async context
+    manager (or call `aclose`), which closes the resources it was handed (client, store, and
+    the simulated server in demo mode) through one exit stack."""
 
     def __init__(
         self,
@@ -127,8 +129,8 @@ class Gateway:
         classifier: TaskClassifier,
         selector: ModelSelector,
         demo: bool = False,
-        sim: SimServer | None = None,
         key_source: str = "none",
+        resources: contextlib.AsyncExitStack | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -141,8 +143,8 @@ class Gateway:
         self.classifier = classifier
         self.selector = selector
         self.demo = demo
-        self.sim = sim
         self.key_source = key_source
+        self._resources = resources or contextlib.AsyncExitStack()
 
     # ------------------------------------------------------------------ preparation
 
@@ -840,10 +842,19 @@ class Gateway:
         return await reconcile(self.store, self.client.get_generation, limit=limit)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
-        self.store.close()
-        if self.sim is not None:
-            self.sim.stop()
+        """Close everything the gateway was built with, in reverse order of opening."""
+        await self._resources.aclose()
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 # ---------------------------------------------------------------------- helpers
@@ -884,88 +895,3 @@ def _cache_inputs(
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
     }
-
-
-async def open_gateway(
-    settings: Settings,
-    *,
-    demo: bool | None = None,
-    api_key: str | None = None,
-    verbose: bool = False,
-    force_catalog_refresh: bool = False,
-) -> Gateway:
-    """Build a ready gateway. demo=None: demo mode when no API key is found anywhere."""
-    from devflow_tui.accounting.budget import BudgetManager
-    from devflow_tui.accounting.cache import ResponseCache
-    from devflow_tui.accounting.store import AnalyticsStore
-    from devflow_tui.config import ensure_home
-    from devflow_tui.keystore import KeyStore, resolve_api_key
-    from devflow_tui.openrouter.calllog import CallLog
-    from devflow_tui.openrouter.client import OpenRouterClient
-    from devflow_tui.routing.catalog import CatalogService
-    from devflow_tui.routing.classifier import TaskClassifier
-    from devflow_tui.routing.health import HealthTracker
-    from devflow_tui.routing.selector import ModelSelector
-
-    key_source = "argument" if api_key else "none"
-    if api_key is None and demo is not True:
-        api_key, key_source = resolve_api_key(settings, KeyStore(settings.home))
-    sim: SimServer | None = None
-    if demo is None:
-        demo = api_key is None
-    if demo:
-        from devflow_tui.sim import SimConfig, SimServer
-
-        sim = SimServer(SimConfig(time_scale=settings.demo_time_scale))
-        sim.start()
-        # Simulated traffic never mixes with real spend, budgets, health or history.
-        settings = settings.model_copy(
-            update={"base_url": sim.base_url, "home": settings.home / "demo"}
-        )
-        api_key = DEMO_KEY
-        key_source = "demo"
-    try:
-        ensure_home(settings)
-        store = AnalyticsStore(settings.db_path)
-    except BaseException:
-        if sim is not None:
-            sim.stop()
-        raise
-    try:
-        store.mark_stale_running_as_interrupted()
-        client = OpenRouterClient(
-            settings, api_key=api_key, call_log=CallLog.from_settings(settings, verbose)
-        )
-        service = CatalogService(
-            fetch=client.list_models,
-            cache=store,
-            refresh_hours=settings.routing.catalog_refresh_hours,
-        )
-        catalog, source = await service.load(force_refresh=force_catalog_refresh or demo)
-        health = HealthTracker(
-            cooldown_failures=settings.routing.cooldown_failures,
-            cooldown_s=settings.routing.cooldown_seconds,
-        )
-        health.seed(store.health_samples(50))
-        budget = BudgetManager(store, settings.budget, settings.cost_budget_usd)
-        cache = ResponseCache(store, settings.cache.ttl_seconds)
-        return Gateway(
-            settings,
-            client=client,
-            catalog=catalog,
-            catalog_source="simulated" if demo else source,
-            health=health,
-            store=store,
-            budget=budget,
-            cache=cache,
-            classifier=TaskClassifier(),
-            selector=ModelSelector(catalog, health, settings.routing),
-            demo=demo,
-            sim=sim,
-            key_source=key_source,
-        )
-    except BaseException:
-        store.close()
-        if sim is not None:
-            sim.stop()
-        raise

@@ -5,11 +5,11 @@ fenced code block for code questions, a short poem, a bullet analysis, numbered 
 reasoning or maths, a short reply for chat; in Italian when the prompt is Italian. Every answer
 starts with `[simulated answer from <model>]` so it can never pass for a real one.
 
-Prompt tokens are counted with the project's estimator (`devflow_tui.context.tokens`, which is
-calibrated against real BPE tokenizers) and the same chat framing, so a request that context
-assembly fitted to a window is never rejected by the simulator as too long. Answers are cut
-into 4-character "tokens" (`answer_tokens`) so the streamed pieces and the reported completion
-usage always match exactly.
+Prompt tokens are counted by the simulator's own rough BPE (`sim.tokens`), not the client's
+estimator, so the demo and the tests see the drift between an estimate and a real count (a
+request fitted to a window by the estimate can still be too long, as with a real provider).
+Answers are cut into 4-character "tokens" (`answer_tokens`) so the streamed pieces and the
+reported completion usage always match exactly.
 """
 
 from __future__ import annotations
@@ -20,11 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from devflow_tui.context.tokens import (
-    MESSAGE_OVERHEAD_TOKENS,
-    REPLY_PRIMING_TOKENS,
-    estimate_tokens,
-)
+from devflow_tui.sim.tokens import MESSAGE_TOKENS, REPLY_PRIMING, count_tokens
 
 PromptKind = Literal["code", "poem", "analysis", "reasoning", "chat"]
 Language = Literal["en", "it"]
@@ -60,22 +56,21 @@ def content_text(content: Any) -> str:
 
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """Estimated prompt tokens of a message list, counted as `context.tokens.message_tokens`
-    counts them (reply priming, framing per message, each text part on its own) plus
-    `IMAGE_TOKENS` per image part."""
-    total = REPLY_PRIMING_TOKENS
+    """Prompt tokens of a message list as the simulated provider bills them: reply priming,
+    framing per message, each text part on its own, plus `IMAGE_TOKENS` per image part."""
+    total = REPLY_PRIMING
     for message in messages:
-        total += MESSAGE_OVERHEAD_TOKENS
+        total += MESSAGE_TOKENS
         content = message.get("content")
         if isinstance(content, str):
-            total += estimate_tokens(content)
+            total += count_tokens(content)
         elif isinstance(content, list):
             for part in content:
                 if not isinstance(part, dict):
                     continue
                 text = part.get("text")
                 if isinstance(text, str):
-                    total += estimate_tokens(text)
+                    total += count_tokens(text)
                 if part.get("type") == "image_url":
                     total += IMAGE_TOKENS
     return total

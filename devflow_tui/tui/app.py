@@ -42,6 +42,7 @@ def _style_paths() -> list[str | Path]:
 
 # What `open_gateway` imports on its way; loaded in a thread so the event loop keeps painting.
 WARM_MODULES = (
+    "devflow_tui.compose",
     "devflow_tui.gateway.pipeline",
     "devflow_tui.accounting.store",
     "devflow_tui.accounting.budget",
@@ -72,9 +73,10 @@ def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> int:
 
 
 async def default_gateway_factory(settings: Settings, *, demo: bool | None = None) -> Any:
-    """`open_gateway` from the pipeline, imported late so the first paint does not wait for it."""
+    """`open_gateway` from the composition root, imported late so the first paint does not
+    wait for it."""
     await asyncio.to_thread(warm_imports)
-    from devflow_tui.gateway.pipeline import open_gateway
+    from devflow_tui.compose import open_gateway
 
     return await open_gateway(settings, demo=demo)
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from devflow_tui.compose import open_gateway
 from devflow_tui.config import load_settings
-from devflow_tui.gateway.pipeline import Gateway, open_gateway
+from devflow_tui.gateway.pipeline import Gateway
 from devflow_tui.sim import SimServer
 from tests.sim_fixture import sim  # noqa: F401
 

@@ -390,19 +390,3 @@ async def test_secrets_in_context_are_counted(
     )
     assert outcome.secrets_removed == 1
     assert "Ab1/" * 10 not in str(chat_requests(sim)[-1].json)  # type: ignore[attr-defined]
-
-
-async def test_demo_mode_keeps_its_own_database(tmp_path: Path) -> None:
-    from devflow_tui.config import load_settings
-    from devflow_tui.gateway.pipeline import open_gateway
-
-    settings = load_settings(cli={"demo_time_scale": 0.0})
-    gateway = await open_gateway(settings, demo=True)
-    try:
-        assert gateway.demo and gateway.catalog_source == "simulated"
-        assert gateway.settings.db_path.parent == settings.home / "demo"
-        outcome = await gateway.run(GatewayRequest(prompt="hello"))
-        assert outcome.status == "ok"
-    finally:
-        await gateway.aclose()
-    assert not settings.db_path.exists()

@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from devflow_tui.context.tokens import message_tokens
 from devflow_tui.data.snapshot import load_snapshot
-from devflow_tui.openrouter.wire import ChatMessage, CreditsResponse, KeyResponse, ModelsResponse
+from devflow_tui.openrouter.wire import CreditsResponse, KeyResponse, ModelsResponse
 from devflow_tui.sim import SimConfig, SimServer
 
 CHAT = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
@@ -204,8 +203,8 @@ def test_unknown_model_is_a_400_naming_it(client: httpx.Client) -> None:
 
 
 def test_context_length_exceeded(sim: SimServer, client: httpx.Client) -> None:
-    # 100,000 chars of plain words at 5.5 chars a token (the context estimator): 18,182 tokens,
-    # + 4 for the message + 3 reply priming; over gpt-3.5-turbo's 16,385.
+    # 20,000 common words, one token each in the simulator's count, + 1 for the trailing space,
+    # + 3 for the message + 3 reply priming; over gpt-3.5-turbo's 16,385.
     long_prompt = "word " * 20_000
     body = {"model": "openai/gpt-3.5-turbo", "messages": [{"role": "user", "content": long_prompt}]}
     response = client.post("/chat/completions", json={**body, "max_tokens": 500})
@@ -213,13 +212,13 @@ def test_context_length_exceeded(sim: SimServer, client: httpx.Client) -> None:
     error = response.json()["error"]
     assert error["metadata"]["error_type"] == "context_length_exceeded"
     assert "maximum context length is 16385 tokens" in error["message"]
-    assert "(18189 of text input, 500 in the output)" in error["message"]
+    assert "(20007 of text input, 500 in the output)" in error["message"]
     fits = client.post("/chat/completions", json={**body, "model": "openai/gpt-4o-mini"})
     assert fits.status_code == 200
 
 
 def test_context_length_moves_to_the_next_fallback(client: httpx.Client) -> None:
-    long_prompt = "word " * 20_000  # 18,189 tokens + 16,000 out: over mistral's 32,768
+    long_prompt = "word " * 20_000  # 20,007 tokens + 16,000 out: over mistral's 32,768
     body = {
         "model": "openai/gpt-3.5-turbo",
         "models": ["mistralai/mistral-7b-instruct", "openai/gpt-4o-mini"],
@@ -232,21 +231,15 @@ def test_context_length_moves_to_the_next_fallback(client: httpx.Client) -> None
 
 
 def _fill(budget: int) -> list[dict[str, Any]]:
-    """A plain-prose request whose context-estimator count is exactly `budget` tokens."""
-    base = "Explain how the scheduler decides which job runs next and why. " * 1000
-    text = base[: int(budget * 5.2)]  # a little under budget: the loop tops it up
-    while message_tokens([ChatMessage(role="user", content=text)]) < budget:
-        text += "a"
-    return [{"role": "user", "content": text}]
+    """A plain-prose request the simulator counts as exactly `budget` prompt tokens."""
+    words = budget - 3 - 3  # reply priming and one message's framing
+    return [{"role": "user", "content": "word" + " word" * (words - 1)}]
 
 
-def test_request_fitted_to_the_window_by_our_estimator_is_accepted(client: httpx.Client) -> None:
-    """What context assembly fits to a window, the simulator takes (QA: it used chars/4)."""
+def test_a_request_that_fills_the_window_exactly_is_accepted(client: httpx.Client) -> None:
+    """The window is prompt + max_tokens in the simulator's own count, to the token."""
     window, out = 16_385, 500  # openai/gpt-3.5-turbo
     messages = _fill(window - out)
-    text = messages[0]["content"]
-    assert message_tokens([ChatMessage(role="user", content=text)]) == window - out
-    assert len(text) / 4 > window  # chars/4 would have called this far too long
     body = {"model": "openai/gpt-3.5-turbo", "messages": messages, "max_tokens": out}
     response = client.post("/chat/completions", json=body)
     assert response.status_code == 200

@@ -11,8 +11,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from devflow_tui.compose import open_gateway
 from devflow_tui.config import Settings, load_settings
-from devflow_tui.gateway.pipeline import open_gateway
 from devflow_tui.sim import Fault, SimServer
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.money import usd
