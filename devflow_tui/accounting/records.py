@@ -152,6 +152,7 @@ class RequestOutcome(BaseModel):
     records it as one `requests` row and its attempts."""
 
     request_id: str
+    conversation_id: str | None = None  # set once the user's message is saved
     text: str = ""
     model: str | None = None  # the model that served
     requested_model: str | None = None

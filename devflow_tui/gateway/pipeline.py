@@ -27,6 +27,7 @@ from devflow_tui.gateway.events import (
     AttemptFailed,
     AttemptRecord,
     AttemptStarted,
+    BudgetAlert,
     BudgetView,
     CacheHit,
     CandidateView,
@@ -39,13 +40,14 @@ from devflow_tui.gateway.events import (
     RequestOutcome,
     RoutingDecided,
 )
+from devflow_tui.gateway.recorder import Recorder
 from devflow_tui.openrouter.wire import ChatMessage, ChatRequest
 from devflow_tui.routing.fallback import next_step
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.budget import BudgetManager
-    from devflow_tui.accounting.cache import ResponseCache
-    from devflow_tui.accounting.records import Reservation
+    from devflow_tui.accounting.cache import CachedAnswer, ResponseCache
+    from devflow_tui.accounting.records import RequestStart, Reservation
     from devflow_tui.accounting.store import AnalyticsStore
     from devflow_tui.config import Settings
     from devflow_tui.context.assembly import AssembledContext
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
     from devflow_tui.routing.classifier import Classification, TaskClassifier
     from devflow_tui.routing.health import HealthTracker
-    from devflow_tui.routing.selector import ModelSelector, RoutingDecision
+    from devflow_tui.routing.selector import ModelSelector, RoutingDecision, SelectionCriteria
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +65,6 @@ DEFAULT_MAX_TOKENS = 2048
 PROGRESS_EVERY_S = 0.5  # how often a running stream's partial answer is saved
 _UNKNOWN_WINDOW = 128_000  # assumed window of a pinned model missing from the catalog
 SYSTEM_PROMPT = None  # the model's own default; injected context brings its own framing
-_RETRYABLE_CATEGORIES = {
-    ErrorCategory.RATE_LIMIT,
-    ErrorCategory.PROVIDER,
-    ErrorCategory.NETWORK,
-    ErrorCategory.TIMEOUT,
-    ErrorCategory.INVALID_RESPONSE,
-}
 
 EventSink = Callable[[GatewayEvent], None]
 
@@ -106,8 +101,25 @@ class PreparedRequest:
     context: ContextSet
     context_tokens: int
     classification: Classification
+    criteria: SelectionCriteria
     decision: RoutingDecision
     max_tokens: int
+
+
+@dataclass
+class _RunState:
+    """One request on its way through `run`, up to its single end (`Gateway._end`)."""
+
+    request: GatewayRequest
+    emit: EventSink
+    outcome: RequestOutcome
+    prepared: PreparedRequest | None = None
+    prompt_tokens: int = 0  # estimated prompt tokens of what is sent
+    cache_key: str | None = None
+    reservation: Reservation | None = None
+    budget_before: list[BudgetView] | None = None
+    begun: bool = False  # the request row exists
+    ended: bool = False
 
 
 class Gateway:
@@ -145,6 +157,7 @@ class Gateway:
         self.demo = demo
         self.key_source = key_source
         self._resources = resources or contextlib.AsyncExitStack()
+        self.recorder = Recorder()  # every store write of a request goes through it
 
     # ------------------------------------------------------------------ preparation
 
@@ -168,7 +181,7 @@ class Gateway:
         ctx_tokens = context.total_tokens
         max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
         history_text = [m.content for m in request.history if isinstance(m.content, str)]
-        classification, decision = self.decide(
+        classification, criteria = self._criteria(
             prompt,
             history=history_text,
             context_tokens=ctx_tokens,
@@ -180,12 +193,14 @@ class Gateway:
             performance_priority=request.performance_priority,
             required_capabilities=request.required_capabilities,
         )
+        decision = self._select(criteria, request.model)
         return PreparedRequest(
             request=request,
             prompt=prompt,
             context=context,
             context_tokens=ctx_tokens,
             classification=classification,
+            criteria=criteria,
             decision=decision,
             max_tokens=max_tokens,
         )
@@ -206,6 +221,39 @@ class Gateway:
     ) -> tuple[Classification, RoutingDecision]:
         """Classify `prompt` and choose the models for it, with the configured priorities and
         budgets; `extra_tokens` are sent besides the prompt and the context (e.g. history)."""
+        classification, criteria = self._criteria(
+            prompt,
+            history=history,
+            context_tokens=context_tokens,
+            extra_tokens=extra_tokens,
+            max_tokens=max_tokens,
+            task_type=task_type,
+            model=model,
+            cost_priority=cost_priority,
+            performance_priority=performance_priority,
+            required_capabilities=required_capabilities,
+        )
+        return classification, self._select(criteria, model)
+
+    def _select(self, criteria: SelectionCriteria, model: str | None) -> RoutingDecision:
+        decision = self.selector.select(criteria)
+        return self._pin(decision, model) if model else decision
+
+    def _criteria(
+        self,
+        prompt: str,
+        *,
+        history: Sequence[str],
+        context_tokens: int,
+        extra_tokens: int,
+        max_tokens: int,
+        task_type: str | None,
+        model: str | None,
+        cost_priority: float | None,
+        performance_priority: float | None,
+        required_capabilities: frozenset[str],
+    ) -> tuple[Classification, SelectionCriteria]:
+        """The classification of `prompt` and what the selector is asked for."""
         from devflow_tui.routing.selector import SelectionCriteria
 
         classification = self.classifier.classify(
@@ -240,10 +288,7 @@ class Gateway:
             pinned_model=model or routing.pinned_model,
             excluded_models=list(routing.excluded_models),
         )
-        decision = self.selector.select(criteria)
-        if model:
-            decision = self._pin(decision, model)
-        return classification, decision
+        return classification, criteria
 
     def pin(self, model_id: str) -> RoutingDecision:
         """The decision for an explicitly chosen model, without ranking the catalog."""
@@ -328,47 +373,48 @@ class Gateway:
     async def run(
         self, request: GatewayRequest, on_event: EventSink | None = None
     ) -> RequestOutcome:
-        """Run one request end to end; every outcome is recorded before this returns."""
-        emit: EventSink = on_event or (lambda _event: None)
-        request_id = str(uuid.uuid4())
-        outcome = RequestOutcome(request_id=request_id)
+        """Run one request end to end. Every outcome, early failures and cancellation included,
+        ends in `_end`, which records it before this returns (or re-raises CancelledError)."""
+        state = _RunState(
+            request=request,
+            emit=on_event or (lambda _event: None),
+            outcome=RequestOutcome(request_id=str(uuid.uuid4())),
+        )
         try:
-            prepared = self.prepare(request)
-        except DevflowError as exc:
-            outcome.status = "refused" if isinstance(exc, BudgetExceededError) else "error"
-            outcome.error_category = exc.category.value
-            outcome.error_message = str(exc)
-            emit(Failed(request_id, outcome, exc.category.value, exc.message, exc.hint))
-            return outcome
-        return await self._run_prepared(request_id, prepared, emit)
+            await self._run(state)
+        except asyncio.CancelledError:
+            if not state.ended:
+                outcome = state.outcome
+                outcome.status = "cancelled"
+                outcome.complete = False
+                outcome.error_category = ErrorCategory.CANCELLED.value
+                outcome.error_message = "Cancelled by the user; the partial answer was kept."
+                await self._end(state)
+            raise
+        return state.outcome
 
-    async def _run_prepared(
-        self, request_id: str, prepared: PreparedRequest, emit: EventSink
-    ) -> RequestOutcome:
+    async def _run(self, state: _RunState) -> None:
+        outcome = state.outcome
+        request_id = outcome.request_id
+        try:
+            prepared = await asyncio.to_thread(self.prepare, state.request)
+        except DevflowError as exc:
+            await self._end(state, exc)
+            return
+        state.prepared = prepared
         request = prepared.request
         decision = prepared.decision
         cls = prepared.classification
-        outcome = RequestOutcome(
-            request_id=request_id,
-            task_type=cls.task_type,
-            complexity=cls.complexity,
-            fallbacks=list(decision.fallbacks),
-        )
+        outcome.task_type = cls.task_type
+        outcome.complexity = cls.complexity
+        outcome.fallbacks = list(decision.fallbacks)
         if not decision.candidates:
-            why = "; ".join(f"{m}: {r}" for m, r in decision.excluded[:5]) or "empty catalog"
-            return self._fail_early(
-                outcome,
-                emit,
-                DevflowError(
-                    f"No model can take this request ({why}).",
-                    hint="Lower --max-tokens, trim the context, or change the preferred models.",
-                ),
-                ErrorCategory.USER,
-            )
+            await self._end(state, await self._no_candidate_error(prepared))
+            return
         chosen = decision.candidates[0].model
         outcome.requested_model = request.model or chosen.id
         outcome.warnings = list(decision.warnings)
-        emit(
+        state.emit(
             RoutingDecided(
                 request_id=request_id,
                 task_type=cls.task_type,
@@ -393,98 +439,150 @@ class Gateway:
         chain = [chosen, *(m for m in (self.catalog.get(f) for f in decision.fallbacks) if m)]
         assembled = self._assemble(prepared, chain[0])
         if assembled is None:
-            return self._fail_early(
-                outcome,
-                emit,
-                DevflowError(
-                    f"The prompt alone does not fit {chain[0].id}'s context window.",
-                    hint="Shorten the prompt or pin a model with a larger window.",
-                ),
-                ErrorCategory.USER,
+            error = DevflowError(
+                f"The prompt alone does not fit {chain[0].id}'s context window.",
+                hint="Shorten the prompt or pin a model with a larger window.",
             )
+            await self._end(state, error)
+            return
+        state.prompt_tokens = assembled.total_tokens
         outcome.context = _context_views(assembled)
         outcome.secrets_removed = assembled.scrubbed.total
 
         # Exact-match cache: a hit costs nothing and sends nothing.
-        cache_key = None
         if request.use_cache and self.settings.cache.enabled:
-            cache_key = self.cache.key_for(_cache_inputs(request, assembled, chain[0].id))
-            hit = self.cache.get(cache_key)
+            state.cache_key = self.cache.key_for(_cache_inputs(request, assembled, chain[0].id))
+            hit = await self.recorder.call(self.cache.get, state.cache_key)
             if hit is not None:
-                return self._serve_cached(outcome, hit, prepared, emit)
+                _serve_cached(outcome, hit)
+                await self._end(state, hit=hit)
+                return
 
-        reservation = self._reserve(request_id, chain[0], assembled.total_tokens, prepared, outcome)
-        if reservation is None:
-            self.store.begin_request(self._start_row(request_id, prepared, outcome))
-            self.store.finish_request(request_id, outcome)
-            emit(
-                Failed(
-                    request_id,
-                    outcome,
-                    ErrorCategory.BUDGET.value,
-                    outcome.error_message or "",
-                    None,
-                )
-            )
-            return outcome
+        from devflow_tui.accounting.pricing import worst_case_cost
 
-        conversation_id = self._save_user_message(request_id, prepared)
-        self.store.begin_request(self._start_row(request_id, prepared, outcome))
-        before = self.budget.status()
+        worst = worst_case_cost(chain[0].prices, assembled.total_tokens, prepared.max_tokens)
         try:
-            await self._call_chain(request_id, prepared, chain, assembled, outcome, emit)
-        except asyncio.CancelledError:
-            outcome.status = "cancelled"
-            outcome.complete = False
-            outcome.error_category = ErrorCategory.CANCELLED.value
-            outcome.error_message = "Cancelled by the user; the partial answer was kept."
-            self._price_partial(outcome, assembled.total_tokens)
-            self._settle(reservation, outcome)
-            self._finish(request_id, conversation_id, outcome)
-            raise
-        self._price_partial(outcome, assembled.total_tokens)
-        self._settle(reservation, outcome)
-        self._finish(request_id, conversation_id, outcome)
-        outcome.budget = self.budget.status()  # now that the cost is recorded
-        for alert in self.budget.alerts_crossed(before, outcome.budget):
-            emit(alert)
+            state.reservation = await self.recorder.call(self.budget.reserve, request_id, worst)
+        except BudgetExceededError as exc:
+            await self._end(state, exc)
+            return
+        state.budget_before = await self.recorder.call(self.recorder_begin, state)
+        await self._call_chain(state, chain, assembled)
+        await self._end(state)
+
+    async def _no_candidate_error(self, prepared: PreparedRequest) -> DevflowError:
+        """Why no model can take the request. When the budget is what excluded every model
+        (the same request would route without it), that is a budget refusal naming the
+        budget, not a request no model can take."""
+        decision = prepared.decision
+        without_budget = dataclasses.replace(prepared.criteria, remaining_budget_usd=None)
+        if prepared.criteria.remaining_budget_usd is not None and (
+            self.selector.select(without_budget).candidates
+        ):
+            views = await self.recorder.call(self.budget.status)
+            return _budget_exhausted(views)
+        why = "; ".join(f"{m}: {r}" for m, r in decision.excluded[:5]) or "empty catalog"
+        return DevflowError(
+            f"No model can take this request ({why}).",
+            hint="Lower --max-tokens, trim the context, or change the preferred models.",
+        )
+
+    async def _end(
+        self,
+        state: _RunState,
+        error: DevflowError | None = None,
+        *,
+        hit: CachedAnswer | None = None,
+    ) -> None:
+        """The one exit of every request: close its books in one recorder job (price a partial
+        answer, settle or release the reservation, write the row and the answer, cache it),
+        then tell the front end how it ended."""
+        state.ended = True
+        outcome = state.outcome
+        if error is not None:
+            outcome.status = "refused" if isinstance(error, BudgetExceededError) else "error"
+            outcome.error_category = error.category.value
+            outcome.error_message = str(error)
+        alerts = await self.recorder.call(self._close_books, state, hit)
+        request_id = outcome.request_id
+        for alert in alerts:
+            state.emit(alert)
+        if hit is not None:
+            state.emit(CacheHit(request_id, hit.model, hit.cost_usd))
+            state.emit(ChunkReceived(request_id, hit.text))
         if outcome.status == "ok":
-            if cache_key and outcome.complete and outcome.model:
-                self.cache.put(
-                    cache_key,
-                    text=outcome.text,
-                    model=outcome.model,
-                    prompt_tokens=outcome.prompt_tokens,
-                    completion_tokens=outcome.completion_tokens,
-                    reasoning_tokens=outcome.reasoning_tokens,
-                    cached_tokens=outcome.cached_tokens,
-                    cost_usd=outcome.cost_usd,
-                )
-            emit(Completed(request_id, outcome))
+            state.emit(Completed(request_id, outcome))
+        elif error is not None:
+            state.emit(Failed(request_id, outcome, error.category.value, error.message, error.hint))
         else:
-            emit(
+            state.emit(
                 Failed(
                     request_id,
                     outcome,
-                    outcome.error_category or "provider",
+                    outcome.error_category or ErrorCategory.PROVIDER.value,
                     outcome.error_message or "The request failed.",
                     None,
                 )
             )
-        return outcome
 
-    def _fail_early(
-        self,
-        outcome: RequestOutcome,
-        emit: EventSink,
-        error: DevflowError,
-        category: ErrorCategory,
-    ) -> RequestOutcome:
-        outcome.status = "error"
-        outcome.error_category = category.value
-        outcome.error_message = str(error)
-        emit(Failed(outcome.request_id, outcome, category.value, error.message, error.hint))
-        return outcome
+    def recorder_begin(self, state: _RunState) -> list[BudgetView]:
+        """Recorder job when a request is about to be sent: its user message, its "running"
+        row, and the budget as it stood (to see which alert thresholds the request crosses)."""
+        self._begin(state, with_message=True)
+        return self.budget.status()
+
+    def _begin(self, state: _RunState, *, with_message: bool) -> None:
+        prepared = state.prepared
+        project = project_key(state.request.project_dir or Path.cwd())
+        if with_message and prepared is not None:
+            request = state.request
+            state.outcome.conversation_id = request.conversation_id = self.store.save_message(
+                request.conversation_id,
+                "user",
+                prepared.prompt,
+                request_id=state.outcome.request_id,
+                project=project,
+            )
+        self.store.begin_request(self._start_row(state, project))
+        state.begun = True
+
+    def _close_books(self, state: _RunState, hit: CachedAnswer | None) -> list[BudgetAlert]:
+        """Recorder job at the end of every request; returns the budget alerts it crossed."""
+        outcome = state.outcome
+        if hit is None:
+            self._price_partial(outcome, state.prompt_tokens)
+        if state.reservation is not None:
+            nothing_billed = outcome.completion_tokens == 0 and not outcome.text
+            if outcome.cost_usd is None and outcome.status != "ok" and nothing_billed:
+                # An error before any token costs nothing: give the reservation back.
+                self.budget.release(state.reservation)
+            else:
+                self.budget.settle(state.reservation, outcome.cost_usd)
+        if not state.begun:
+            self._begin(state, with_message=hit is not None)
+        self.store.finish_request(
+            outcome.request_id, outcome, saved_usd=hit.cost_usd if hit is not None else None
+        )
+        if outcome.text and outcome.conversation_id:
+            self.store.save_message(
+                outcome.conversation_id, "assistant", outcome.text, request_id=outcome.request_id
+            )
+        outcome.budget = self.budget.status()  # now that the cost is recorded
+        cacheable = outcome.status == "ok" and outcome.complete and outcome.model
+        if hit is None and state.cache_key and cacheable:
+            self.cache.put(
+                state.cache_key,
+                text=outcome.text,
+                model=outcome.model or "",
+                prompt_tokens=outcome.prompt_tokens,
+                completion_tokens=outcome.completion_tokens,
+                reasoning_tokens=outcome.reasoning_tokens,
+                cached_tokens=outcome.cached_tokens,
+                cost_usd=outcome.cost_usd,
+            )
+        if state.budget_before is None:
+            return []
+        return self.budget.alerts_crossed(state.budget_before, outcome.budget)
 
     def _assemble(
         self, prepared: PreparedRequest, model: CatalogModel, window_factor: float = 1.0
@@ -501,26 +599,6 @@ class Gateway:
                 history=prepared.request.history,
             )
         except ContextError:
-            return None
-
-    def _reserve(
-        self,
-        request_id: str,
-        model: CatalogModel,
-        prompt_tokens: int,
-        prepared: PreparedRequest,
-        outcome: RequestOutcome,
-    ) -> Reservation | None:
-        from devflow_tui.accounting.pricing import worst_case_cost
-
-        worst = worst_case_cost(model.prices, prompt_tokens, prepared.max_tokens)
-        try:
-            return self.budget.reserve(request_id, worst)
-        except BudgetExceededError as exc:
-            outcome.status = "refused"
-            outcome.error_category = ErrorCategory.BUDGET.value
-            outcome.error_message = str(exc)
-            outcome.budget = self.budget.status()
             return None
 
     def _price_partial(self, outcome: RequestOutcome, prompt_tokens: int) -> None:
@@ -545,95 +623,49 @@ class Gateway:
             outcome.cost_usd = cost
             outcome.cost_source = "estimated"
 
-    def _settle(self, reservation: Reservation, outcome: RequestOutcome) -> None:
-        nothing_billed = outcome.completion_tokens == 0 and not outcome.text
-        if outcome.cost_usd is None and outcome.status != "ok" and nothing_billed:
-            # An error before any token costs nothing: give the reservation back.
-            self.budget.release(reservation)
-            outcome.budget = self.budget.status()
-            return
-        self.budget.settle(reservation, outcome.cost_usd)
-        outcome.budget = self.budget.status()
-
-    def _save_user_message(self, request_id: str, prepared: PreparedRequest) -> str:
-        request = prepared.request
-        request.conversation_id = self.store.save_message(
-            request.conversation_id,
-            "user",
-            prepared.prompt,
-            request_id=request_id,
-            project=project_key(request.project_dir or Path.cwd()),
-        )
-        return request.conversation_id
-
-    def _finish(
-        self,
-        request_id: str,
-        conversation_id: str,
-        outcome: RequestOutcome,
-        saved_usd: Decimal | None = None,
-    ) -> None:
-        self.store.finish_request(request_id, outcome, saved_usd=saved_usd)
-        if outcome.text:
-            self.store.save_message(
-                conversation_id, "assistant", outcome.text, request_id=request_id
-            )
-
-    def _start_row(
-        self, request_id: str, prepared: PreparedRequest, outcome: RequestOutcome
-    ) -> Any:
+    def _start_row(self, state: _RunState, project: str | None) -> RequestStart:
         from devflow_tui.accounting.records import RequestStart, hash_prompt
 
+        prepared = state.prepared
+        outcome = state.outcome
+        if prepared is None:  # failed before routing: what the user asked is all there is
+            return RequestStart(
+                request_id=outcome.request_id,
+                ts=time.time(),
+                conversation_id=state.request.conversation_id,
+                prompt_hash=hash_prompt(state.request.prompt),
+                task_type=state.request.task_type,
+                requested_model=state.request.model,
+                project=project,
+            )
         decision = prepared.decision
         reason = decision.candidates[0].reason if decision.candidates else None
         return RequestStart(
-            request_id=request_id,
+            request_id=outcome.request_id,
             ts=time.time(),
-            conversation_id=prepared.request.conversation_id,
+            conversation_id=outcome.conversation_id or prepared.request.conversation_id,
             prompt_hash=hash_prompt(prepared.prompt),
             prompt_tokens=prepared.classification.prompt_tokens + prepared.context_tokens,
             task_type=outcome.task_type,
             complexity=outcome.complexity,
-            requested_model=outcome.requested_model,
+            requested_model=outcome.requested_model or prepared.request.model,
             routing_reason=reason,
-            project=project_key(prepared.request.project_dir or Path.cwd()),
+            project=project,
             client=prepared.request.client,
         )
 
-    def _serve_cached(
-        self, outcome: RequestOutcome, hit: Any, prepared: PreparedRequest, emit: EventSink
-    ) -> RequestOutcome:
-        outcome.text = hit.text
-        outcome.model = hit.model
-        outcome.prompt_tokens = hit.prompt_tokens
-        outcome.completion_tokens = hit.completion_tokens
-        outcome.cost_usd = Decimal(0)
-        outcome.cost_source = "reported"
-        outcome.cache_hit = True
-        outcome.complete = True
-        outcome.status = "ok"
-        outcome.latency_ms = 0.0
-        outcome.ttft_ms = 0.0
-        outcome.budget = self.budget.status()
-        conversation_id = self._save_user_message(outcome.request_id, prepared)
-        self.store.begin_request(self._start_row(outcome.request_id, prepared, outcome))
-        self._finish(outcome.request_id, conversation_id, outcome, saved_usd=hit.cost_usd)
-        emit(CacheHit(outcome.request_id, hit.model, hit.cost_usd))
-        emit(ChunkReceived(outcome.request_id, hit.text))
-        emit(Completed(outcome.request_id, outcome))
-        return outcome
-
     async def _call_chain(
-        self,
-        request_id: str,
-        prepared: PreparedRequest,
-        chain: Sequence[CatalogModel],
-        assembled: AssembledContext,
-        outcome: RequestOutcome,
-        emit: EventSink,
+        self, state: _RunState, chain: list[CatalogModel], assembled: AssembledContext
     ) -> None:
-        """Try each model of the chain in turn, as the fallback rules say."""
+        """Try each model of the chain in turn, as the fallback rules say. Every failed
+        attempt is announced once, with what really comes next: the same model when the
+        client retries it, the next model the policy picked, or nothing when it gives up."""
+        prepared = state.prepared
+        assert prepared is not None
         request = prepared.request
+        outcome = state.outcome
+        emit = state.emit
+        request_id = outcome.request_id
         attempt_no = 0
         index = 0
         current = assembled
@@ -658,21 +690,22 @@ class Gateway:
                 continue
             attempt_no += 1
             emit(AttemptStarted(request_id, model.id, attempt_no))
+            last_failed: list[AttemptRecord] = []  # the attempt the client gave up on
 
-            def on_attempt(record: AttemptRecord, _model: str = model.id) -> None:
+            def on_attempt(
+                record: AttemptRecord,
+                _model: str = model.id,
+                _last: list[AttemptRecord] = last_failed,
+            ) -> None:
                 outcome.attempts.append(record)
-                self.store.record_attempt(request_id, record)
-                if record.error:
-                    self.health.record_failure(_model, record.error)
-                    emit(
-                        AttemptFailed(
-                            request_id,
-                            record,
-                            retryable=record.error in {c.value for c in _RETRYABLE_CATEGORIES},
-                            next_model=None,
-                            cooldown=self.health.in_cooldown(_model),
-                        )
-                    )
+                self.recorder.post(self.store.record_attempt, request_id, record)
+                if not record.error:
+                    return
+                self.health.record_failure(_model, record.error)
+                if record.retried:
+                    emit(self._attempt_failed(request_id, record, _model, _model))
+                else:
+                    _last.append(record)
 
             chat_request = ChatRequest(
                 model=model.id,
@@ -683,7 +716,7 @@ class Gateway:
             )
             failure: OpenRouterError | None = None
             try:
-                result = await self._call_one(request_id, chat_request, outcome, emit, on_attempt)
+                result = await self._call_one(state, chat_request, on_attempt)
             except OpenRouterError as exc:
                 failure = exc
             if failure is None and not result.text.strip() and result.finish_reason != "tool_calls":
@@ -707,6 +740,13 @@ class Gateway:
             if failure is None:
                 self._complete(outcome, result, model)
                 return
+            failed_record = (
+                last_failed[-1]
+                if last_failed
+                else AttemptRecord(
+                    model=model.id, error=failure.category.value, message=failure.message
+                )
+            )
             outcome.error_category = failure.category.value
             outcome.error_message = str(failure)
             outcome.status = "error"
@@ -714,15 +754,18 @@ class Gateway:
                 # Tokens already reached the user: never silently re-run on another model.
                 outcome.complete = False
                 outcome.model = model.id
+                emit(self._attempt_failed(request_id, failed_record, model.id, None))
                 return
             if failure.is_context_length and model.id not in shrunk:
                 # Our token estimate was low for this model: fit again 20% tighter and retry
-                # once on the same model before the policy looks for a larger window.
+                # once on the same model, but only if that changes what is sent; an identical
+                # request would fail the same way.
                 tighter = self._assemble(prepared, model, 0.8)
-                if tighter is not None:
-                    shrunk.add(model.id)
+                shrunk.add(model.id)
+                if tighter is not None and tighter.messages != current.messages:
                     current = tighter
                     outcome.context = _context_views(current)
+                    emit(self._attempt_failed(request_id, failed_record, model.id, model.id))
                     continue
             step = next_step(
                 failure,
@@ -733,6 +776,14 @@ class Gateway:
                 health=self.health,
             )
             tried.append(model.id)
+            if step.action == "stop" and failure.is_context_length and not request.model:
+                larger = self._larger_window(prepared, model, tried)
+                if larger is not None:
+                    chain.append(larger)
+                    chain_ids.append(larger.id)
+                    outcome.fallbacks.append(larger.id)
+                    step = dataclasses.replace(step, action="next", model=larger.id)
+            emit(self._attempt_failed(request_id, failed_record, model.id, step.model))
             if step.action == "stop" or step.model is None:
                 if step.incomplete:
                     outcome.complete = False
@@ -749,15 +800,48 @@ class Gateway:
                 "Retry shortly, or pin another model with --model."
             )
 
-    async def _call_one(
+    def _attempt_failed(
         self,
         request_id: str,
+        record: AttemptRecord,
+        model: str,
+        next_model: str | None,
+    ) -> AttemptFailed:
+        """The failure of `record` on `model`, announced with what comes next: the same model
+        again (a retry), another model (a fallback), or None (the request gives up)."""
+        return AttemptFailed(
+            request_id,
+            record,
+            retryable=next_model == model,
+            next_model=next_model,
+            cooldown=self.health.in_cooldown(model),
+        )
+
+    def _larger_window(
+        self, prepared: PreparedRequest, failed: CatalogModel, tried: Sequence[str]
+    ) -> CatalogModel | None:
+        """The routed candidate with the smallest window larger than `failed`'s, for a request
+        that did not fit and has nothing left to trim (the fallback chain had none)."""
+        larger = [
+            c.model
+            for c in prepared.decision.candidates
+            if c.model.id not in tried
+            and c.model.context_length > failed.context_length
+            and self.health.is_available(c.model.id)
+        ]
+        return min(larger, key=lambda m: m.context_length) if larger else None
+
+    async def _call_one(
+        self,
+        state: _RunState,
         chat_request: ChatRequest,
-        outcome: RequestOutcome,
-        emit: EventSink,
         record: Callable[[AttemptRecord], None],
     ) -> ChatResult:
         from devflow_tui.openrouter.client import StreamDone, TextChunk
+
+        outcome = state.outcome
+        emit = state.emit
+        request_id = outcome.request_id
 
         if not chat_request.stream:
             result = await self.client.chat(chat_request, on_attempt=record)
@@ -774,7 +858,8 @@ class Gateway:
                 if now - last_saved >= PROGRESS_EVERY_S:
                     # Durable progress: a killed process still leaves its partial answer.
                     last_saved = now
-                    self.store.record_progress(
+                    self.recorder.post(
+                        self.store.record_progress,
                         request_id,
                         completion_tokens=_estimate(outcome.text),
                         model=chat_request.model,
@@ -842,7 +927,9 @@ class Gateway:
         return await reconcile(self.store, self.client.get_generation, limit=limit)
 
     async def aclose(self) -> None:
-        """Close everything the gateway was built with, in reverse order of opening."""
+        """Finish the queued store writes, then close everything the gateway was built with,
+        in reverse order of opening."""
+        await asyncio.to_thread(self.recorder.close)
         await self._resources.aclose()
 
     async def __aenter__(self) -> Gateway:
@@ -895,3 +982,38 @@ def _cache_inputs(
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
     }
+
+
+def _serve_cached(outcome: RequestOutcome, hit: CachedAnswer) -> None:
+    outcome.text = hit.text
+    outcome.model = hit.model
+    outcome.prompt_tokens = hit.prompt_tokens
+    outcome.completion_tokens = hit.completion_tokens
+    outcome.cost_usd = Decimal(0)
+    outcome.cost_source = "reported"
+    outcome.cache_hit = True
+    outcome.complete = True
+    outcome.status = "ok"
+    outcome.latency_ms = 0.0
+    outcome.ttft_ms = 0.0
+
+
+def _budget_exhausted(views: Sequence[BudgetView]) -> BudgetExceededError:
+    """The refusal when no model's worst case fits what is left: names the tightest budget."""
+    limited = [v for v in views if v.remaining_usd is not None and v.limit_usd is not None]
+    if not limited:
+        return BudgetExceededError(
+            "Request refused by the budget: no model's worst-case cost fits what is left.",
+            hint="Raise the budget or lower --max-tokens.",
+        )
+    from devflow_tui.accounting.pricing import format_usd
+
+    tightest = min(limited, key=lambda v: v.remaining_usd or Decimal(0))
+    return BudgetExceededError(
+        f"Request refused by the {tightest.name} budget: spent {format_usd(tightest.spent_usd)} "
+        f"of a {format_usd(tightest.limit_usd or Decimal(0))} limit, "
+        f"{format_usd(tightest.remaining_usd or Decimal(0))} left; no model's worst-case cost "
+        "fits in it.",
+        hint="Raise the budget (OPENROUTER_COST_BUDGET_USD or [budget] in the config file), "
+        "lower --max-tokens, or wait for the period to reset.",
+    )

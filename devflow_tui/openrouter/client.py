@@ -915,6 +915,13 @@ class OpenRouterClient:
         ceiling = min(cap, self._settings.backoff_base_s * 2 ** (state.attempt_number - 1))
         return self._rng.uniform(0.0, ceiling)
 
+    def _will_retry(self, run: _Run, exc: OpenRouterError) -> bool:
+        """Whether this failed attempt is followed by another of the same request: the one
+        place that says so, read by the retry loop and reported on the attempt record."""
+        if not exc.retryable or run.attempt_no > self._settings.max_retries:
+            return False
+        return self._check_wait(exc) is exc
+
     def _check_wait(self, exc: OpenRouterError) -> OpenRouterError:
         """A retryable error whose server wait exceeds the cap fails now, saying when to retry."""
         cap = self._settings.max_retry_wait_s
@@ -996,6 +1003,7 @@ class OpenRouterClient:
             message=exc.message,
             latency_ms=latency_ms,
             wait_before_s=run.wait_before_s,
+            retried=self._will_retry(run, exc),
         )
         if notify:
             self._add_attempt(run, record)

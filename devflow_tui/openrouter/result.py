@@ -21,6 +21,7 @@ class AttemptRecord(BaseModel):
     message: str | None = None
     latency_ms: float = 0.0
     wait_before_s: float = 0.0  # backoff slept before this attempt
+    retried: bool = False  # the client sends the same request again after this failure
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,21 @@ def test_budget_refusal_exits_4(
     result = devflow("ask", "--model", "anthropic/claude-opus-4.1", "hello")
     assert result.exit_code == 4
     assert "budget" in result.stderr
+    assert not [r for r in sim.requests if r.path == "/chat/completions"]
+
+
+@pytest.mark.parametrize("limit", ["0", "0.0000001"])
+def test_a_budget_no_routed_model_fits_exits_4_naming_it(
+    devflow: Invoke, sim: SimServer, monkeypatch: pytest.MonkeyPatch, limit: str
+) -> None:
+    monkeypatch.setenv("OPENROUTER_COST_BUDGET_USD", limit)
+    config = Path(os.environ["DEVFLOW_CONFIG"])
+    free = "meta-llama/llama-3.3-70b-instruct:free"  # the one model $0 pays for
+    config.write_text(config.read_text() + f'[routing]\nexcluded_models = ["{free}"]\n')
+    result = devflow("ask", "hello")
+    assert result.exit_code == 4, result.stderr
+    assert "total budget" in result.stderr
+    assert "No model can take" not in result.stderr
     assert not [r for r in sim.requests if r.path == "/chat/completions"]
 
 

@@ -24,6 +24,7 @@ from devflow_tui.gateway.pipeline import GatewayRequest
 from devflow_tui.sim import Fault, SimServer
 from tests.gateway.conftest import GatewayFactory
 
+FREE_MODEL = "meta-llama/llama-3.3-70b-instruct:free"  # the one model a $0 budget can pay for
 CODE_PROMPT = "Write a Python function that parses an ISO 8601 date and add unit tests."
 
 
@@ -95,6 +96,11 @@ async def test_503_then_fallback_to_next_model(
     assert [a.status for a in outcome.attempts] == [503, 503, 200]
     failed = [e for e in events if isinstance(e, AttemptFailed)]
     assert len(failed) == 2 and all(e.record.error == "provider" for e in failed)
+    # Each failure says what really followed: the client's retry, then the fallback.
+    assert [(e.retryable, e.next_model) for e in failed] == [
+        (True, first),
+        (False, decision.fallbacks[0]),
+    ]
     started = [e.model for e in events if isinstance(e, AttemptStarted)]
     assert started == [first, decision.fallbacks[0]]
     assert (gateway.health.stats(first).success_rate or 0.0) < 1.0
@@ -105,6 +111,7 @@ async def test_503_then_fallback_to_next_model(
 async def test_context_length_error_moves_to_a_larger_model(
     make_gateway: GatewayFactory, sim: SimServer
 ) -> None:
+    """Nothing to trim (no context): the same request is never sent again to the same model."""
     gateway = await make_gateway()
     decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
     first = decision.candidates[0].model
@@ -114,30 +121,62 @@ async def test_context_length_error_moves_to_a_larger_model(
             status=400,
             error_type="context_length_exceeded",
             model=first.id,
-            times=2,
+            times=1,
         )
     )
-    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    events: list[GatewayEvent] = []
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT), events.append)
     assert outcome.status == "ok"
     served = gateway.catalog.get(outcome.model or "")
     assert served is not None
     assert (served.context_length or 0) > (first.context_length or 0)
-    # one tighter re-fit on the same model, then a larger window
-    assert [a.status for a in outcome.attempts] == [400, 400, 200]
-    assert [a.model for a in outcome.attempts][:2] == [first.id, first.id]
+    assert [a.status for a in outcome.attempts] == [400, 200]
+    assert [r.json["model"] for r in chat_requests(sim)] == [first.id, served.id]  # type: ignore[attr-defined]
+    failed = [e for e in events if isinstance(e, AttemptFailed)]
+    assert [e.next_model for e in failed] == [served.id]
+
+
+def _context_file(tmp_path: Path, tokens: int) -> Path:
+    """A prose file of roughly `tokens` estimated tokens (about 5.5 characters each)."""
+    line = "The scheduler picks the job with the earliest deadline among those ready to run.\n"
+    path = tmp_path / "notes.md"
+    path.write_text(line * (tokens * 55 // 10 // len(line)))
+    return path
 
 
 async def test_context_length_error_refits_tighter_on_same_model(
-    make_gateway: GatewayFactory, sim: SimServer
+    make_gateway: GatewayFactory, sim: SimServer, tmp_path: Path
 ) -> None:
+    """With context to trim, one tighter (so different) request goes to the same model."""
     gateway = await make_gateway()
     sim.add_fault(
         Fault(kind="http_error", status=400, error_type="context_length_exceeded", times=1)
     )
-    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT, model="openai/gpt-4o-mini"))
+    request = GatewayRequest(
+        prompt="Summarise these notes.",
+        model="openai/gpt-3.5-turbo",  # a 16,385-token window
+        context_specs=[str(_context_file(tmp_path, 15_000))],
+        max_tokens=500,
+    )
+    outcome = await gateway.run(request)
     assert outcome.status == "ok"
-    assert outcome.model == "openai/gpt-4o-mini"
+    assert outcome.model == "openai/gpt-3.5-turbo"
     assert [a.status for a in outcome.attempts] == [400, 200]
+    first, second = (r.json for r in chat_requests(sim))  # type: ignore[attr-defined]
+    assert len(str(second["messages"])) < len(str(first["messages"]))
+
+
+async def test_context_length_error_with_nothing_to_trim_is_not_resent_to_a_pinned_model(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    sim.add_fault(
+        Fault(kind="http_error", status=400, error_type="context_length_exceeded", times=None)
+    )
+    pinned = "openai/gpt-4o-mini"
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT, model=pinned))
+    assert outcome.status == "error" and outcome.error_category == "user"
+    assert len(chat_requests(sim)) == 1  # before: an identical second request
 
 
 @pytest.mark.parametrize(
@@ -216,6 +255,49 @@ async def test_budget_refusal_sends_nothing(make_gateway: GatewayFactory, sim: S
     assert "budget" in (outcome.error_message or "").lower()
     assert chat_requests(sim) == []
     assert isinstance(events[-1], Failed)
+
+
+@pytest.mark.parametrize("limit", ["0", "0.0000001"])
+async def test_a_budget_no_model_fits_is_a_refusal_naming_it(
+    make_gateway: GatewayFactory, sim: SimServer, limit: str
+) -> None:
+    """Routed (not pinned), no free model: the budget excluded every model. Before, this was
+    a USER error "No model can take this request" (exit 6) that never named the budget."""
+    gateway = await make_gateway(cost_budget_usd=Decimal(limit))
+    gateway.settings.routing.excluded_models.append(FREE_MODEL)
+    events: list[GatewayEvent] = []
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT), events.append)
+    assert outcome.status == "refused" and outcome.error_category == "budget"
+    assert "total budget" in (outcome.error_message or "")
+    assert chat_requests(sim) == []
+    assert isinstance(events[-1], Failed) and events[-1].category == "budget"
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None and row.status == "refused"
+
+
+async def test_early_failures_are_recorded(make_gateway: GatewayFactory, sim: SimServer) -> None:
+    """A pinned model asked for more output than its window holds fails before sending;
+    its outcome is still a request row, as `run` promises for every outcome."""
+    gateway = await make_gateway()
+    pinned = "mistralai/codestral-2508"  # no output cap of its own: max_tokens is taken as is
+    request = GatewayRequest(prompt=CODE_PROMPT, model=pinned, max_tokens=10**6)
+    outcome = await gateway.run(request)
+    assert outcome.status == "error" and chat_requests(sim) == []
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None
+    assert (row.status, row.error_category) == ("error", outcome.error_category)
+    assert row.requested_model == pinned
+
+
+async def test_a_bad_context_mention_is_recorded(
+    make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway()
+    missing = str(tmp_path / "missing.py")
+    outcome = await gateway.run(GatewayRequest(prompt="explain", context_specs=[missing]))
+    assert outcome.status == "error"
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None and row.status == "error"
 
 
 async def test_budget_alert_when_threshold_crossed(
