@@ -43,6 +43,7 @@ from devflow_tui.accounting.pricing import cost_of_tokens, format_usd
 from devflow_tui.accounting.records import BudgetView
 from devflow_tui.accounting.rollup import Totals
 from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.stats import percentile
 
 Since = Literal["24h", "7d", "30d", "all"]
 By = Literal["model", "task", "day"]
@@ -290,7 +291,7 @@ class _Percentiles:
 
     def get(self, dim: str, key: str, metric: int, p: float) -> float | None:
         if self.samples is not None:
-            return rollup.percentile_exact(self.samples.get((dim, key, metric), []), p)
+            return percentile(self.samples.get((dim, key, metric), []), p)
         assert self.hist is not None
         return rollup.percentile_from_histogram(self.hist.get((dim, key, metric), {}), p)
 

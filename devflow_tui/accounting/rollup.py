@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
+from devflow_tui.stats import Throughput
+
 ALL_TIME = -1
 DAY_S = 86_400
 HIST_BASE = 1.06
@@ -197,7 +199,7 @@ class Totals:
     @property
     def tokens_per_s(self) -> float | None:
         """Completion tokens over generation time, of successful non-cached requests."""
-        return self.gen_tokens / (self.gen_ms / 1000) if self.gen_ms > 0 else None
+        return Throughput(self.gen_tokens, self.gen_ms).rate
 
     def values(self) -> list[Any]:
         """Column values in `COLUMNS` order, money as decimal strings."""
@@ -278,15 +280,12 @@ class Finished:
             t.priced_completion = self.completion_tokens
             t.priced_cached = self.cached_tokens
             t.priced_reasoning = self.reasoning_tokens
-        if (
-            ok
-            and not self.cache_hit
-            and self.latency_ms is not None
-            and self.ttft_ms is not None
-            and self.latency_ms > self.ttft_ms
-        ):
-            t.gen_tokens = self.completion_tokens
-            t.gen_ms = self.latency_ms - self.ttft_ms
+        throughput = Throughput()
+        throughput.add(
+            self.completion_tokens, self.latency_ms, self.ttft_ms, ok=ok, cache_hit=self.cache_hit
+        )
+        t.gen_tokens = throughput.tokens
+        t.gen_ms = throughput.gen_ms
         return t
 
     def histogram_points(self) -> list[tuple[str, str, int, int]]:
@@ -435,15 +434,6 @@ def apply(conn: sqlite3.Connection, items: Iterable[Finished], sign: int = 1) ->
 
 def _sql(values: list[Any]) -> list[Any]:
     return [str(v) if isinstance(v, Decimal) else v for v in values]
-
-
-def percentile_exact(values: Sequence[float], p: float) -> float | None:
-    """Nearest-rank percentile of values (sorted ascending): the smallest value with at least
-    p % of the values at or below it."""
-    if not values:
-        return None
-    rank = max(1, math.ceil(p / 100 * len(values)))
-    return values[rank - 1]
 
 
 def percentile_from_histogram(counts: dict[int, int], p: float) -> float | None:

@@ -43,6 +43,7 @@ from devflow_tui.gateway.events import (
 from devflow_tui.gateway.recorder import Recorder
 from devflow_tui.openrouter.wire import ChatMessage, ChatRequest
 from devflow_tui.routing.fallback import next_step
+from devflow_tui.stats import generation_ms, tokens_per_s
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.budget import BudgetManager
@@ -907,9 +908,10 @@ class Gateway:
         cost, source = resolve_cost(usage, prices)
         outcome.cost_usd = cost
         outcome.cost_source = source
-        if outcome.completion_tokens and result.latency_ms and result.ttft_ms is not None:
-            gen_ms = max(result.latency_ms - result.ttft_ms, 1.0)
-            outcome.tokens_per_s = round(outcome.completion_tokens / (gen_ms / 1000), 1)
+        rate = tokens_per_s(
+            outcome.completion_tokens, generation_ms(result.latency_ms, result.ttft_ms)
+        )
+        outcome.tokens_per_s = round(rate, 1) if rate is not None else None
         outcome.status = "ok"
         outcome.error_category = None
         outcome.error_message = None

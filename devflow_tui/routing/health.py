@@ -19,11 +19,12 @@ or the account's fault and do not touch the window nor the breaker.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from devflow_tui.stats import percentile
 
 HEALTH_CATEGORIES = frozenset({"provider", "network", "timeout", "rate_limit", "invalid_response"})
 
@@ -72,12 +73,6 @@ class _Windows:
     tps: deque[float]
     summary: ModelHealth | None = None  # cached until the next record
     breaker: _Breaker = field(default_factory=_Breaker)
-
-
-def _percentile(ordered: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending list (non-empty)."""
-    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
-    return ordered[rank - 1]
 
 
 class HealthTracker:
@@ -243,17 +238,15 @@ class HealthTracker:
     @staticmethod
     def _summarise(windows: _Windows) -> ModelHealth:
         outcomes = windows.outcomes
-        latency = sorted(windows.latency)
-        ttft = sorted(windows.ttft)
-        tps = sorted(windows.tps)
+        latency, ttft, tps = windows.latency, windows.ttft, windows.tps
         return ModelHealth(
             samples=len(outcomes),
             success_rate=(sum(outcomes) / len(outcomes)) if outcomes else None,
-            latency_p50=_percentile(latency, 0.5) if latency else None,
-            latency_p95=_percentile(latency, 0.95) if latency else None,
-            ttft_p50=_percentile(ttft, 0.5) if ttft else None,
-            ttft_p95=_percentile(ttft, 0.95) if ttft else None,
-            tokens_per_s=_percentile(tps, 0.5) if tps else None,
+            latency_p50=percentile(latency, 50),
+            latency_p95=percentile(latency, 95),
+            ttft_p50=percentile(ttft, 50),
+            ttft_p95=percentile(ttft, 95),
+            tokens_per_s=percentile(tps, 50),
         )
 
     def known_models(self) -> list[str]:

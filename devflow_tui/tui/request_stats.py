@@ -6,7 +6,6 @@ request; the charts read it and never compute anything themselves.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from devflow_tui.gateway.events import RequestOutcome
+from devflow_tui.stats import Throughput, percentile
 from devflow_tui.tui.gateway_port import field_of
 
 
@@ -28,22 +28,17 @@ class RequestSample:
     tokens_per_s: float | None
     cost_usd: Decimal | None
     completion_tokens: int = 0
+    cache_hit: bool = False
+    ok: bool = True
 
 
 def throughput(samples: list[RequestSample]) -> float | None:
-    """Tokens per second as the report computes it: all completion tokens over all generation
-    time (latency minus time to first token); the mean of per-request rates only for samples
-    that lack token counts (rows from before they were kept)."""
-    tokens = 0.0
-    seconds = 0.0
+    """Tokens per second exactly as the report computes it (`devflow_tui.stats`)."""
+    total = Throughput()
     for s in samples:
-        if s.completion_tokens and s.latency_ms is not None and s.ttft_ms is not None:
-            tokens += s.completion_tokens
-            seconds += max(s.latency_ms - s.ttft_ms, 1.0) / 1000
-    if seconds > 0:
-        return round(tokens / seconds, 1)
-    rates = [s.tokens_per_s for s in samples if s.tokens_per_s]
-    return sum(rates) / len(rates) if rates else None
+        total.add(s.completion_tokens, s.latency_ms, s.ttft_ms, ok=s.ok, cache_hit=s.cache_hit)
+    rate = total.rate
+    return round(rate, 1) if rate is not None else None
 
 
 @dataclass(frozen=True)
@@ -57,15 +52,6 @@ class ModelLatency:
     latency_p50: float | None
     latency_p95: float | None
     tokens_per_s: float | None
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no data."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def _float(value: Any) -> float | None:
@@ -99,6 +85,8 @@ def sample_from_row(row: Any) -> RequestSample | None:
         tokens_per_s=_float(field_of(row, "tokens_per_s")),
         cost_usd=_decimal(field_of(row, "cost_usd")),
         completion_tokens=int(_float(field_of(row, "completion_tokens")) or 0),
+        cache_hit=bool(field_of(row, "cache_hit")),
+        ok=field_of(row, "status") in (None, "ok"),
     )
 
 
@@ -114,6 +102,8 @@ def sample_from_outcome(outcome: RequestOutcome, ts: float) -> RequestSample | N
         tokens_per_s=outcome.tokens_per_s,
         cost_usd=outcome.cost_usd,
         completion_tokens=outcome.completion_tokens,
+        cache_hit=outcome.cache_hit,
+        ok=outcome.status == "ok",
     )
 
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import pytest
 
-from devflow_tui.accounting import rollup
 from devflow_tui.accounting.records import BudgetView
 from devflow_tui.accounting.reports import (
     GroupStats,
@@ -22,6 +21,7 @@ from devflow_tui.accounting.reports import (
     report_to_json,
 )
 from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.stats import percentile
 from tests.accounting.conftest import T0, FakeClock, record
 
 D = Decimal
@@ -250,7 +250,7 @@ def test_report_matches_brute_force_on_random_data(
     assert t.prompt_tokens == expected["prompt"] and t.saved_by_cache_usd == expected["saved"]
     latencies = expected["latencies"]
     assert isinstance(latencies, list)
-    assert t.latency_p95_ms == rollup.percentile_exact(latencies, 95)
+    assert t.latency_p95_ms == percentile(latencies, 95)
     assert sum(d.requests for d in report.by_day) == t.requests
     # A day whose every priced request has unknown cost reads None ("unknown"), not 0.
     assert sum((d.cost_usd or D(0) for d in report.by_day), D(0)) == t.cost_usd

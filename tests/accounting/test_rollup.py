@@ -63,8 +63,6 @@ def test_buckets_are_within_three_percent() -> None:
 
 
 def test_percentile_helpers() -> None:
-    assert rollup.percentile_exact([], 50) is None
-    assert rollup.percentile_exact([3.0], 99) == 3.0
     assert rollup.percentile_from_histogram({}, 50) is None
     assert rollup.percentile_from_histogram({5: 0, 7: -1}, 50) is None
     b = rollup.bucket_of(100.0)

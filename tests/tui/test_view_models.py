@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,6 @@ from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.request_stats import (
     RequestSample,
     RequestStats,
-    percentile,
     sample_from_outcome,
     sample_from_row,
     throughput,
@@ -51,24 +51,17 @@ def test_ms() -> None:
     assert ms(2340) == "2.3 s"
 
 
-def test_percentile_nearest_rank() -> None:
-    assert percentile([], 50) is None
-    values = [float(v) for v in range(1, 21)]  # 1..20
-    assert percentile(values, 50) == 10.0
-    assert percentile(values, 95) == 19.0
-    assert percentile(values, 100) == 20.0
-    assert percentile([5.0], 95) == 5.0
-
-
 def test_request_stats_per_model_and_spend() -> None:
     stats = RequestStats(window=3)
     for i, latency in enumerate([100.0, 200.0, 300.0, 400.0]):
-        stats.add(RequestSample("a/x", float(i), latency, latency / 2, 50.0, Decimal("0.01")))
+        tokens = int(latency / 20)  # over latency / 2 of generation: 100 tokens/s
+        sample = RequestSample("a/x", float(i), latency, latency / 2, 100.0, Decimal("0.01"))
+        stats.add(dataclasses.replace(sample, completion_tokens=tokens))
     stats.add(RequestSample("b/y", 10.0, None, None, None, None))
     rows = {r.model: r for r in stats.latency()}
     assert rows["a/x"].samples == 3  # the window keeps the last three
     assert rows["a/x"].latency_p50 == 300.0 and rows["a/x"].latency_p95 == 400.0
-    assert rows["a/x"].ttft_p50 == 150.0 and rows["a/x"].tokens_per_s == 50.0
+    assert rows["a/x"].ttft_p50 == 150.0 and rows["a/x"].tokens_per_s == 100.0
     assert rows["b/y"].latency_p50 is None and rows["b/y"].tokens_per_s is None
     assert stats.total_spend == Decimal("0.04") and stats.unknown_cost == 1
 
@@ -227,6 +220,8 @@ def test_throughput_is_total_tokens_over_total_generation_time() -> None:
     slow = RequestSample("m", 1.0, 10100.0, 100.0, 10.0, None, completion_tokens=100)  # 10 s
     # 200 tokens in 11 s, not the mean of 100 and 10 tokens/s
     assert throughput([fast, slow]) == round(200 / 11, 1)
-    legacy = RequestSample("m", 2.0, 500.0, 100.0, 40.0, None)  # no token count kept
-    assert throughput([legacy]) == 40.0
+    # A cache hit has no generation time: it must not move the figure (it moved it by 25 %).
+    hit = RequestSample("m", 3.0, 0.0, 0.0, None, None, completion_tokens=100, cache_hit=True)
+    failed = RequestSample("m", 4.0, 900.0, 100.0, None, None, completion_tokens=100, ok=False)
+    assert throughput([fast, slow, hit, failed]) == round(200 / 11, 1)
     assert throughput([]) is None
