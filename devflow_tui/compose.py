@@ -8,6 +8,7 @@ dashboard, the local proxy) call `open_gateway` and use the result as an async c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
@@ -68,7 +69,9 @@ async def open_gateway(
         ensure_home(settings)
         store = AnalyticsStore(settings.db_path)
         stack.callback(store.close)
-        store.mark_stale_running_as_interrupted()
+        await asyncio.to_thread(store.mark_stale_running_as_interrupted)
+        cache = ResponseCache(store, settings.cache.ttl_seconds)
+        await asyncio.to_thread(cache.purge_expired)  # else expired answers stay forever
         client = OpenRouterClient(
             settings, api_key=api_key, call_log=CallLog.from_settings(settings, verbose)
         )
@@ -92,7 +95,7 @@ async def open_gateway(
             health=health,
             store=store,
             budget=BudgetManager(store, settings.budget, settings.cost_budget_usd),
-            cache=ResponseCache(store, settings.cache.ttl_seconds),
+            cache=cache,
             classifier=TaskClassifier(),
             selector=ModelSelector(catalog, health, settings.routing),
             demo=demo,

@@ -7,8 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devflow_tui.compose import open_gateway
-from devflow_tui.config import load_settings
+from devflow_tui.accounting.cache import ResponseCache
+from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.compose import demo_settings, open_gateway
+from devflow_tui.config import ensure_home, load_settings
 from devflow_tui.errors import ConfigError
 from devflow_tui.gateway.pipeline import GatewayRequest
 from devflow_tui.sim import SimServer
@@ -52,3 +54,22 @@ async def test_a_failure_while_opening_stops_the_simulator(
     with pytest.raises(ConfigError, match=r"cannot be used as a folder|is not a folder"):
         await open_gateway(settings, demo=True)
     assert len(started) == 1 and not started[0].running
+
+
+async def test_opening_purges_expired_cached_answers() -> None:
+    settings = load_settings(cli={"demo_time_scale": 0.0})
+    demo = demo_settings(settings)
+    ensure_home(demo)
+    store = AnalyticsStore(demo.db_path)
+    try:
+        old = ResponseCache(store, ttl_s=60, clock=lambda: 1_000.0)  # expired long ago
+        old.put("k", text="answer", model="m", cost_usd=None)
+        fresh = ResponseCache(store, ttl_s=3600)
+        fresh.put("k2", text="answer", model="m", cost_usd=None)
+    finally:
+        store.close()
+    async with await open_gateway(settings, demo=True) as gateway:
+        assert gateway.cache.get("k2") is not None
+        with gateway.store.transaction() as conn:
+            keys = [row[0] for row in conn.execute("SELECT key FROM response_cache")]
+    assert keys == ["k2"]

@@ -19,21 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from devflow_tui.openrouter.wire import PRICE_KEYS, Pricing, Usage
+from devflow_tui.openrouter.wire import Usage
 from devflow_tui.types import CostSource
 
 Prices = Mapping[str, Decimal]
 ZERO = Decimal(0)
-
-
-def prices_from_pricing(pricing: Pricing) -> dict[str, Decimal]:
-    """The known per-token prices of a catalog entry, keyed like `PRICE_KEYS`."""
-    prices: dict[str, Decimal] = {}
-    for key in PRICE_KEYS:
-        value = pricing.per_token(key)
-        if value is not None:
-            prices[key] = value
-    return prices
 
 
 def cost_of_tokens(

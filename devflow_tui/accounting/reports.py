@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -637,8 +636,3 @@ def report_to_csv(report: Report, by: str | None = None) -> str:
             data["cost_usd"] = "unknown"  # never an empty cell that a spreadsheet reads as 0
         writer.writerow(["" if data[n] is None else data[n] for n in names])
     return out.getvalue()
-
-
-def report_to_json(report: Report) -> str:
-    """The report as indented JSON (money as decimal strings)."""
-    return json.dumps(report.model_dump(mode="json"), indent=2)

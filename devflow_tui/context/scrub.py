@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -156,14 +156,3 @@ def scrub(text: str) -> tuple[str, ScrubReport]:
         if any(hint in text for hint in rule.hints):
             text = _apply(rule, text, report)
     return text, report
-
-
-def scrub_all(texts: Iterable[str]) -> tuple[list[str], ScrubReport]:
-    """Scrub several texts and add up their counts."""
-    report = ScrubReport()
-    out: list[str] = []
-    for text in texts:
-        clean, part = scrub(text)
-        report.merge(part)
-        out.append(clean)
-    return out, report

@@ -347,10 +347,6 @@ class Gateway:
             expected_output_tokens=decision.expected_output_tokens,
         )
 
-    def route(self, request: GatewayRequest) -> RoutingDecision:
-        """The routing decision for a request, without sending anything."""
-        return self.prepare(request).decision
-
     def budget_status(self) -> list[BudgetView]:
         return self.budget.status()
 

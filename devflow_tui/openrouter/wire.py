@@ -227,6 +227,15 @@ class Pricing(Wire):
             return None
         return value
 
+    def known_prices(self) -> dict[str, Decimal]:
+        """Every price that `per_token` can read, keyed like `PRICE_KEYS`."""
+        prices: dict[str, Decimal] = {}
+        for key in PRICE_KEYS:
+            value = self.per_token(key)
+            if value is not None:
+                prices[key] = value
+        return prices
+
 
 class Architecture(Wire):
     modality: str | None = None

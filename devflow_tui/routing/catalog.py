@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 from pydantic import ValidationError
 
 from devflow_tui.data.snapshot import load_snapshot
-from devflow_tui.openrouter.wire import PRICE_KEYS, ModelInfo
+from devflow_tui.openrouter.wire import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,7 @@ class CatalogModel:
     @classmethod
     def from_wire(cls, info: ModelInfo) -> CatalogModel:
         """Derive the router's view of one `/models` entry."""
-        prices: dict[str, Decimal] = {}
-        for key in PRICE_KEYS:
-            value = info.pricing.per_token(key)
-            if value is not None:
-                prices[key] = value
+        prices = info.pricing.known_prices()
         context = info.context_length or info.top_provider.context_length
         return cls(
             id=info.id,

@@ -248,7 +248,3 @@ class HealthTracker:
             ttft_p95=percentile(ttft, 95),
             tokens_per_s=percentile(tps, 50),
         )
-
-    def known_models(self) -> list[str]:
-        """Models with any recorded data."""
-        return list(self._models)

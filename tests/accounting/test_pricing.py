@@ -10,7 +10,6 @@ from devflow_tui.accounting.pricing import (
     compute_cost,
     cost_of_tokens,
     format_usd,
-    prices_from_pricing,
     resolve_cost,
     worst_case_cost,
 )
@@ -148,7 +147,7 @@ def test_reported_cost_from_json_number_keeps_its_digits() -> None:
     assert source == "reported" and cost == D("0.0000801")
 
 
-def test_prices_from_pricing_reads_every_key_and_skips_unknown() -> None:
+def test_known_prices_reads_every_key_and_skips_unknown() -> None:
     pricing = Pricing.model_validate(
         {
             "prompt": "0.000003",
@@ -165,11 +164,11 @@ def test_prices_from_pricing_reads_every_key_and_skips_unknown() -> None:
             "bogus": "not-a-number",
         }
     )
-    prices = prices_from_pricing(pricing)
+    prices = pricing.known_prices()
     assert prices["prompt"] == D("0.000003") and prices["input_cache_write_1h"] == D("0.000006")
     assert prices["audio"] == D("0.00001") and prices["request"] == D("0")
     assert "bogus" not in prices and "discount" not in prices
-    router = prices_from_pricing(Pricing.model_validate({"prompt": "-1", "completion": "-1"}))
+    router = Pricing.model_validate({"prompt": "-1", "completion": "-1"}).known_prices()
     assert router == {}
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from devflow_tui.accounting.pricing import prices_from_pricing, resolve_cost
+from devflow_tui.accounting.pricing import resolve_cost
 from devflow_tui.accounting.reconcile import Drift, reconcile, summarise
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.config import load_settings
@@ -46,7 +46,7 @@ async def test_reconcile_records_bill_and_reports_drift(
     sim: SimServer,  # noqa: F811
 ) -> None:
     models = await client.list_models()
-    prices = prices_from_pricing(next(m for m in models if m.id == MODEL).pricing)
+    prices = next(m for m in models if m.id == MODEL).pricing.known_prices()
     gen_a, usage_a = await _completion(client, "first question")
     gen_b, usage_b = await _completion(client, "second, longer question about SQLite")
     billed_a = Decimal(usage_a.cost) if usage_a.cost is not None else None

@@ -18,7 +18,6 @@ from devflow_tui.accounting.reports import (
     build_report,
     default_baseline,
     report_to_csv,
-    report_to_json,
 )
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.stats import percentile
@@ -319,7 +318,7 @@ def test_json_shape_money_as_strings(data: AnalyticsStore) -> None:
     budgets = [BudgetView(name="total", limit_usd=D("5"), spent_usd=D("1.0066"),
                           remaining_usd=D("3.9934"))]  # fmt: skip
     report = build_report(data, since="all", prices=PRICES, budgets=budgets, now=T0)
-    payload = json.loads(report_to_json(report))
+    payload = json.loads(report.model_dump_json())
     assert payload == report.model_dump(mode="json")
     assert {"totals", "by_model", "by_task", "by_day", "savings", "recommendations",
             "budgets"} <= payload.keys()  # fmt: skip

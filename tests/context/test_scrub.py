@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devflow_tui.context.scrub import ScrubReport, scrub, scrub_all
+from devflow_tui.context.scrub import ScrubReport, scrub
 
 # Built from pieces so that no real-looking key sits in the source as one literal.
 OPENAI = "sk-" + "proj-" + "Ab3" * 16
@@ -99,7 +99,12 @@ def test_ordinary_code_and_prose_is_left_alone(text: str) -> None:
 
 
 def test_report_summary_and_merge() -> None:
-    texts, report = scrub_all([f"a {GITHUB}", "nothing", f"{AWS_ID} {GOOGLE}"])
+    report = ScrubReport()
+    texts = []
+    for text in (f"a {GITHUB}", "nothing", f"{AWS_ID} {GOOGLE}"):
+        clean, part = scrub(text)
+        report.merge(part)
+        texts.append(clean)
     assert texts == ["a [REDACTED:github]", "nothing", "[REDACTED:aws] [REDACTED:google]"]
     assert report.total == 3
     assert report.summary() == "removed 3 secrets (1 aws, 1 github, 1 google)"

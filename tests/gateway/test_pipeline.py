@@ -84,7 +84,7 @@ async def test_503_then_fallback_to_next_model(
     make_gateway: GatewayFactory, sim: SimServer
 ) -> None:
     gateway = await make_gateway()
-    decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
+    decision = gateway.prepare(GatewayRequest(prompt=CODE_PROMPT)).decision
     first = decision.candidates[0].model.id
     sim.add_fault(Fault(kind="http_error", status=503, model=first, times=None))
     events: list[GatewayEvent] = []
@@ -113,7 +113,7 @@ async def test_context_length_error_moves_to_a_larger_model(
 ) -> None:
     """Nothing to trim (no context): the same request is never sent again to the same model."""
     gateway = await make_gateway()
-    decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
+    decision = gateway.prepare(GatewayRequest(prompt=CODE_PROMPT)).decision
     first = decision.candidates[0].model
     sim.add_fault(
         Fault(
@@ -395,7 +395,7 @@ async def test_model_in_cooldown_is_skipped_then_probed(
     make_gateway: GatewayFactory, sim: SimServer
 ) -> None:
     gateway = await make_gateway(max_retries=0)
-    decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
+    decision = gateway.prepare(GatewayRequest(prompt=CODE_PROMPT)).decision
     first = decision.candidates[0].model.id
     for _ in range(gateway.settings.routing.cooldown_failures):
         gateway.health.record_failure(first, "provider")
@@ -420,7 +420,7 @@ async def test_empty_answer_falls_back_to_next_model(
     make_gateway: GatewayFactory, sim: SimServer
 ) -> None:
     gateway = await make_gateway()
-    first = gateway.route(GatewayRequest(prompt=CODE_PROMPT)).candidates[0].model.id
+    first = gateway.prepare(GatewayRequest(prompt=CODE_PROMPT)).decision.candidates[0].model.id
     sim.add_fault(Fault(kind="empty_content", model=first, times=None))
     outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
     assert outcome.status == "ok"

@@ -146,7 +146,7 @@ def test_seed_fills_windows_but_never_opens_the_breaker() -> None:
     assert stats.latency_p50 == 1000.0 and stats.ttft_p50 == 200.0 and stats.tokens_per_s == 40.0
     assert not tracker.in_cooldown("a")
     assert tracker.stats("b").ttft_p50 is None
-    assert sorted(tracker.known_models()) == ["a", "b"]
+    assert tracker.stats("b").samples > 0
 
 
 def test_positional_rows_from_the_database_work() -> None:

@@ -113,7 +113,7 @@ async def test_503_then_fallback_shows_both_attempts(sim: SimServer, fake_key: s
         assert gateway is not None
         from devflow_tui.gateway.pipeline import GatewayRequest
 
-        decision = gateway.route(GatewayRequest(prompt="hello there, how are you?"))  # type: ignore[attr-defined]
+        decision = gateway.prepare(GatewayRequest(prompt="hello there, how are you?")).decision  # type: ignore[attr-defined]
         chosen = decision.chosen.id
         sim.add_fault(Fault(kind="http_error", status=503, model=chosen, times=5))
         await send(pilot, app, "hello there, how are you?")

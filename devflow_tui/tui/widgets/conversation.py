@@ -271,12 +271,6 @@ class Conversation(VerticalScroll):
         answers = self.answers
         return answers[-1] if answers else None
 
-    def answer_for(self, request_id: str) -> AnswerBlock | None:
-        for answer in reversed(self.answers):
-            if answer.request_id == request_id:
-                return answer
-        return None
-
     async def add_turn(self, request_id: str, prompt: str) -> AnswerBlock:
         """Show the prompt and an empty answer waiting for the stream."""
         answer = AnswerBlock(request_id, prompt)
