@@ -7,6 +7,7 @@ command that needs them, so `devflow ask` starts fast.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from collections.abc import Callable, Coroutine
@@ -19,6 +20,7 @@ import click
 from devflow_tui.errors import DevflowError, ErrorCategory
 
 if TYPE_CHECKING:
+    from devflow_tui.accounting.reconcile import Reconciliation
     from devflow_tui.config import Settings
     from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
     from devflow_tui.gateway.pipeline import Gateway, GatewayRequest
@@ -76,6 +78,44 @@ def load(ctx: click.Context, **overrides: Any) -> Settings:
         return load_settings(cli=overrides)
     except DevflowError as exc:
         fail(str(exc), EXIT_USAGE)
+
+
+def _set_demo(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.ensure_object(dict)["demo"] = True
+    return value
+
+
+demo_option = click.option(
+    "--demo",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_demo,
+    help="Use the built-in simulated OpenRouter and the demo database ($DEVFLOW_HOME/demo/).",
+)
+
+
+def is_demo(ctx: click.Context) -> bool:
+    """`--demo` given before the command or after it."""
+    return bool(ctx.ensure_object(dict).get("demo"))
+
+
+def data_settings(ctx: click.Context, settings: Settings) -> Settings:
+    """The settings whose database this command reads or writes: the one the dashboard shows
+    in the same situation. That is the demo database with `--demo`, and also when no API key
+    is found (the dashboard then runs in demo mode, so its notes and traffic are there)."""
+    if not is_demo(ctx):
+        if _has_key(settings):
+            return settings
+        click.echo(
+            "devflow: no API key found; using the demo database, as the dashboard does "
+            f"({settings.home / 'demo'}).",
+            err=True,
+        )
+        ctx.ensure_object(dict)["demo"] = True
+    from devflow_tui.compose import demo_settings
+
+    return demo_settings(settings)
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -224,7 +264,6 @@ def build_request(prompt: str, **kw: Any) -> GatewayRequest:
 async def _open(
     ctx: click.Context,
     settings: Settings,
-    demo: bool,
     *,
     demo_without_key: bool = False,
     refresh: bool = False,
@@ -233,7 +272,7 @@ async def _open(
     uses the simulated server (for commands that send nothing, like `route`)."""
     from devflow_tui.compose import open_gateway
 
-    want_demo = demo or bool(ctx.obj.get("demo"))
+    want_demo = is_demo(ctx)
     if not want_demo and not _has_key(settings):
         if not demo_without_key:
             fail(NO_KEY_MESSAGE, EXIT_USAGE)
@@ -300,9 +339,9 @@ def outcome_json(outcome: RequestOutcome) -> dict[str, Any]:
 @click.option("--no-stream", is_flag=True, help="Wait for the whole answer instead of streaming.")
 @click.option("--no-cache", is_flag=True, help="Do not answer from the response cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@click.option("--demo", is_flag=True, help="Use the built-in simulated OpenRouter.")
+@demo_option
 @click.pass_context
-def ask(ctx: click.Context, /, prompt: str, as_json: bool, demo: bool, **kw: Any) -> None:
+def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     """Send PROMPT (- reads stdin) to the routed model and stream the answer to stdout."""
     text = read_prompt(prompt)
     settings = load(ctx)
@@ -333,7 +372,7 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, demo: bool, **kw: Any
             click.echo(f"devflow: {event.message}", err=True)
 
     async def go() -> RequestOutcome:
-        gateway = await _open(ctx, settings, demo)
+        gateway = await _open(ctx, settings)
         try:
             return await gateway.run(request, on_event)
         finally:
@@ -375,6 +414,7 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, demo: bool, **kw: Any
 @click.argument("prompt")
 @request_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@demo_option
 @click.pass_context
 def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     """Show the routing decision for PROMPT (- reads stdin) without sending anything."""
@@ -383,7 +423,7 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     request = build_request(text, **kw)
 
     async def go() -> dict[str, Any]:
-        gateway = await _open(ctx, settings, demo=False, demo_without_key=True)
+        gateway = await _open(ctx, settings, demo_without_key=True)
         try:
             prepared = gateway.prepare(request)
         finally:
@@ -441,13 +481,14 @@ def _has_key(settings: Settings) -> bool:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--refresh", is_flag=True, help="Fetch the catalog now instead of using the cache.")
+@demo_option
 @click.pass_context
 def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
     """List the model catalog with prices per million tokens, context and capabilities."""
     settings = load(ctx)
 
     async def go() -> tuple[list[dict[str, Any]], str]:
-        gateway = await _open(ctx, settings, demo=False, demo_without_key=True, refresh=refresh)
+        gateway = await _open(ctx, settings, demo_without_key=True, refresh=refresh)
         try:
             rows = []
             for m in sorted(gateway.catalog, key=lambda m: m.id):
@@ -511,6 +552,7 @@ def _per_million(price: Decimal | None) -> str | None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also export the whole report to this JSON file.",
 )
+@demo_option
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -521,7 +563,7 @@ def report(
     json_path: Path | None,
 ) -> None:
     """Requests, cost, latency, savings against a baseline model, and recommendations."""
-    settings = load(ctx)
+    settings = data_settings(ctx, load(ctx))
     from devflow_tui.accounting.budget import BudgetManager
     from devflow_tui.accounting.reports import build_report, report_to_csv
     from devflow_tui.accounting.store import AnalyticsStore
@@ -531,9 +573,9 @@ def report(
     try:
         catalog = _cached_catalog(store, ModelCatalog)
         prices = {m.id: m.prices for m in catalog}
-        budgets = BudgetManager(store, settings.budget, settings.cost_budget_usd).status(
-            _key_info(settings)
-        )
+        # The key's credit limit is real money: not part of the demo's figures.
+        key_info = None if is_demo(ctx) else _key_info(settings)
+        budgets = BudgetManager(store, settings.budget, settings.cost_budget_usd).status(key_info)
         rep = build_report(
             store,
             since=since,
@@ -663,33 +705,38 @@ def _cached_catalog(store: Any, catalog_cls: Any) -> Any:
 @main.command()
 @click.option("--limit", default=50, type=click.IntRange(1, 1000), help="Requests to check.")
 @click.option("--json", "as_json", is_flag=True)
+@demo_option
 @click.pass_context
 def reconcile(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Fetch the billed cost of recent requests from /generation and report drift."""
     settings = load(ctx)
 
-    async def go() -> list[Any]:
+    async def go() -> Reconciliation:
         from devflow_tui.accounting.reconcile import reconcile as do_reconcile
 
-        gateway = await _open(ctx, settings, demo=False)
+        gateway = await _open(ctx, settings)
         try:
-            return await do_reconcile(gateway.store, gateway.client.get_generation, limit=limit)
+            # A 404 is reported as not billed yet, not waited on: run this again later.
+            fetch = functools.partial(gateway.client.get_generation, wait_s=0.0)
+            return await do_reconcile(gateway.store, fetch, limit=limit)
         finally:
             await gateway.aclose()
 
-    drifts = run_async(go())
+    done = run_async(go())
+    drifts = done.drifts
     if as_json:
-        click.echo(
-            dumps(
-                [
-                    d.model_dump(mode="json") if hasattr(d, "model_dump") else d.__dict__
-                    for d in drifts
-                ]
-            )
-        )
+        click.echo(dumps([d.model_dump(mode="json") for d in drifts]))
         return
+    if done.unresolved:
+        where = (
+            "the simulated server of this run never saw them (each demo run starts its own)"
+            if is_demo(ctx)
+            else "OpenRouter has no bill for them yet; run this again in a minute"
+        )
+        click.echo(f"{done.unresolved} request(s) not reconciled: {where}.")
     if not drifts:
-        click.echo("Nothing to reconcile: every recent request with a generation id is billed.")
+        if not done.unresolved:
+            click.echo("Nothing to reconcile: every recent request with a generation id is billed.")
         return
     from devflow_tui.accounting.reconcile import summarise
 
@@ -903,11 +950,12 @@ def note() -> None:
 @note.command("add")
 @click.argument("text")
 @click.option("--global", "is_global", is_flag=True, help="For every project.")
+@demo_option
 @click.pass_context
 def note_add(ctx: click.Context, text: str, is_global: bool) -> None:
     from devflow_tui.accounting.store import AnalyticsStore
 
-    settings = load(ctx)
+    settings = data_settings(ctx, load(ctx))
     from devflow_tui.context.notes import NoteSource, project_key
 
     store = _open_store(settings, AnalyticsStore)
@@ -922,12 +970,13 @@ def note_add(ctx: click.Context, text: str, is_global: bool) -> None:
 
 @note.command("list")
 @click.option("--json", "as_json", is_flag=True)
+@demo_option
 @click.pass_context
 def note_list(ctx: click.Context, as_json: bool) -> None:
     from devflow_tui.accounting.store import AnalyticsStore
     from devflow_tui.context.notes import project_key
 
-    settings = load(ctx)
+    settings = data_settings(ctx, load(ctx))
     store = _open_store(settings, AnalyticsStore)
     try:
         notes = store.list_notes(project_key(Path.cwd()))
@@ -952,11 +1001,12 @@ def note_list(ctx: click.Context, as_json: bool) -> None:
 
 @note.command("rm")
 @click.argument("note_id", type=int)
+@demo_option
 @click.pass_context
 def note_rm(ctx: click.Context, note_id: int) -> None:
     from devflow_tui.accounting.store import AnalyticsStore
 
-    settings = load(ctx)
+    settings = data_settings(ctx, load(ctx))
     store = _open_store(settings, AnalyticsStore)
     try:
         removed = store.remove_note(note_id)
@@ -979,6 +1029,7 @@ def context() -> None:
 @click.argument("prompt", default="(no prompt)")
 @request_options
 @click.option("--json", "as_json", is_flag=True)
+@demo_option
 @click.pass_context
 def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     """Print what would be sent for PROMPT, without sending it."""
@@ -986,7 +1037,7 @@ def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -
     request = build_request(prompt, **kw)
 
     async def go() -> dict[str, Any]:
-        gateway = await _open(ctx, settings, demo=False, demo_without_key=True)
+        gateway = await _open(ctx, settings, demo_without_key=True)
         try:
             prepared = gateway.prepare(request)
             if not prepared.decision.candidates:
@@ -1040,6 +1091,7 @@ def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -
     type=click.Path(file_okay=False, path_type=Path),
     help="Project directory whose sessions to look in (default: current).",
 )
+@demo_option
 @click.pass_context
 def handoff(ctx: click.Context, session: str, project: Path | None) -> None:
     """Open the dashboard with a Claude Code SESSION (latest, id, prefix or .jsonl) as context."""
@@ -1051,5 +1103,5 @@ def handoff(ctx: click.Context, session: str, project: Path | None) -> None:
     except DevflowError as exc:
         fail(str(exc), EXIT_USAGE)
     open_dashboard(
-        ctx, demo=True if ctx.obj.get("demo") else None, claude_session=session, project=project_dir
+        ctx, demo=True if is_demo(ctx) else None, claude_session=session, project=project_dir
     )

@@ -12,10 +12,9 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from devflow_tui.gateway.pipeline import Gateway
-
 if TYPE_CHECKING:
     from devflow_tui.config import Settings
+    from devflow_tui.gateway.pipeline import Gateway
 
 DEMO_KEY = "sk-or-demo-simulated-0000"  # accepted by the built-in simulated server only
 
@@ -43,6 +42,7 @@ async def open_gateway(
     from devflow_tui.accounting.cache import ResponseCache
     from devflow_tui.accounting.store import AnalyticsStore
     from devflow_tui.config import ensure_home
+    from devflow_tui.gateway.pipeline import Gateway
     from devflow_tui.keystore import KeyStore, resolve_api_key
     from devflow_tui.openrouter.calllog import CallLog
     from devflow_tui.openrouter.client import OpenRouterClient

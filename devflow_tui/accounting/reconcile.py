@@ -50,6 +50,15 @@ class DriftSummary(BaseModel):
         return float(self.drift_usd / self.billed_of_recorded_usd)
 
 
+class Reconciliation(BaseModel):
+    """What one reconciliation run found: the requests now billed (with their drift), and
+    how many OpenRouter could not tell about yet (404, or no total cost); those stay unbilled
+    and are asked about again next time."""
+
+    drifts: list[Drift]
+    unresolved: int = 0
+
+
 def summarise(drifts: list[Drift]) -> DriftSummary:
     """Add up the drift of reconciled requests, for `devflow reconcile` to print."""
     known = [d for d in drifts if d.recorded_usd is not None]
@@ -71,11 +80,13 @@ async def reconcile(
     *,
     limit: int = 50,
     concurrency: int = 4,
-) -> list[Drift]:
-    """Record the billed cost of up to `limit` recent requests that lack one; returns the drift.
+) -> Reconciliation:
+    """Record the billed cost of up to `limit` recent requests that lack one.
 
     A generation that cannot be fetched yet (OpenRouter answers 404 for a while after a
-    completion) or has no `total_cost` is skipped and tried again next time.
+    completion) or has no `total_cost` is counted as unresolved, never as billed, and asked
+    about again next time. Pass a `fetch_generation` that does not wait on a 404: this is run
+    again later anyway, and waiting on every unknown generation made it take a minute.
     """
     pending = await asyncio.to_thread(store.unbilled_requests, limit)
     gate = asyncio.Semaphore(max(1, concurrency))
@@ -89,8 +100,10 @@ async def reconcile(
 
     generations = await asyncio.gather(*(one(row.generation_id or "") for row in pending))
     drifts: list[Drift] = []
+    unresolved = 0
     for row, generation in zip(pending, generations, strict=True):
         if generation is None or generation.total_cost is None or row.generation_id is None:
+            unresolved += 1
             continue
         billed = Decimal(generation.total_cost)
         await asyncio.to_thread(store.set_billed_cost, row.id, billed)
@@ -105,4 +118,4 @@ async def reconcile(
                 drift_usd=billed - row.cost_usd if row.cost_usd is not None else None,
             )
         )
-    return drifts
+    return Reconciliation(drifts=drifts, unresolved=unresolved)

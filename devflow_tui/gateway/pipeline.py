@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 import uuid
@@ -922,7 +923,10 @@ class Gateway:
         """Fetch the billed cost of recent requests from /generation and record it."""
         from devflow_tui.accounting.reconcile import reconcile
 
-        return await reconcile(self.store, self.client.get_generation, limit=limit)
+        done = await reconcile(
+            self.store, functools.partial(self.client.get_generation, wait_s=0.0), limit=limit
+        )
+        return list(done.drifts)
 
     async def aclose(self) -> None:
         """Finish the queued store writes, then close everything the gateway was built with,

@@ -58,7 +58,9 @@ async def test_reconcile_records_bill_and_reports_drift(
     missing = record(store, model=MODEL, generation_id="gen-1-doesnotexist")
     record(store, model=MODEL)  # no generation id: nothing to reconcile
 
-    drifts = await reconcile(store, lambda g: client.get_generation(g, wait_s=0.0))
+    done = await reconcile(store, lambda g: client.get_generation(g, wait_s=0.0))
+    assert done.unresolved == 1  # the missing generation: not billed, asked again next time
+    drifts = done.drifts
 
     by_id = {d.request_id: d for d in drifts}
     assert set(by_id) == {a, b}
@@ -92,7 +94,8 @@ async def test_reconcile_records_bill_and_reports_drift(
 
     # Already reconciled requests are not fetched again; the missing one is retried.
     before = len(sim.requests)
-    assert await reconcile(store, lambda g: client.get_generation(g, wait_s=0.0)) == []
+    again = await reconcile(store, lambda g: client.get_generation(g, wait_s=0.0))
+    assert again.drifts == [] and again.unresolved == 1
     fetched = [r.path for r in sim.requests[before:]]
     assert fetched == ["/generation"]
 
@@ -103,7 +106,8 @@ async def test_reconcile_skips_generation_without_total_cost(store: AnalyticsSto
     async def fetch(generation_id: str) -> Generation:
         return Generation(id=generation_id, total_cost=None)
 
-    assert await reconcile(store, fetch) == []
+    done = await reconcile(store, fetch)
+    assert done.drifts == [] and done.unresolved == 1
     zero = Drift(request_id="r", generation_id="g", model=None, recorded_usd=Decimal(0),
                  cost_source="reported", billed_usd=Decimal(0), drift_usd=Decimal(0))  # fmt: skip
     assert zero.drift_fraction is None
