@@ -290,46 +290,9 @@ async def _open(
 
 
 def outcome_json(outcome: RequestOutcome) -> dict[str, Any]:
-    data = outcome.model_dump(mode="json")
-    return {
-        "text": data["text"],
-        "model": data["model"],
-        "requested_model": data["requested_model"],
-        "task_type": data["task_type"],
-        "complexity": data["complexity"],
-        "fallbacks": data["fallbacks"],
-        "attempts": [
-            {k: a[k] for k in ("model", "status", "error", "latency_ms")} for a in data["attempts"]
-        ],
-        "usage": {
-            "prompt_tokens": data["prompt_tokens"],
-            "completion_tokens": data["completion_tokens"],
-            "reasoning_tokens": data["reasoning_tokens"],
-            "cached_tokens": data["cached_tokens"],
-        },
-        "cost_usd": data["cost_usd"],
-        "cost_source": data["cost_source"],
-        "latency_ms": data["latency_ms"],
-        "ttft_ms": data["ttft_ms"],
-        "tokens_per_s": data["tokens_per_s"],
-        "generation_id": data["generation_id"],
-        "finish_reason": data["finish_reason"],
-        "complete": data["complete"],
-        "status": data["status"],
-        "error": (
-            {"category": data["error_category"], "message": data["error_message"]}
-            if data["error_category"]
-            else None
-        ),
-        "cache_hit": data["cache_hit"],
-        "secrets_removed": data["secrets_removed"],
-        "warnings": data["warnings"],
-        "budget": {
-            b["name"]: {k: b[k] for k in ("limit_usd", "spent_usd", "remaining_usd")}
-            for b in data["budget"]
-        },
-        "context": data["context"],
-    }
+    from devflow_tui.cli_output import ask_json
+
+    return ask_json(outcome)
 
 
 @main.command()
@@ -983,14 +946,7 @@ def note_list(ctx: click.Context, as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
-        click.echo(
-            dumps(
-                [
-                    {"id": n.id, "text": n.text, "project": n.project, "created": n.created}
-                    for n in notes
-                ]
-            )
-        )
+        click.echo(dumps([n.model_dump(mode="json") for n in notes]))
         return
     if not notes:
         click.echo("No notes. Add one with `devflow note add TEXT`.")

@@ -29,6 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"gateway"}),
     frozenset({"compose"}),  # the composition root: the one place that builds a gateway
     frozenset({"tui", "serve"}),
+    frozenset({"cli_output"}),  # the CLI's JSON documents
     frozenset({"cli"}),
 )
 # The simulator stands apart: only the bottom layer beneath it, and only the composition root,

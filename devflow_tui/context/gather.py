@@ -13,19 +13,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devflow_tui.context.assembly import AssembledContext, assemble, context_tokens
-from devflow_tui.context.claude_md import memory_sources
-from devflow_tui.context.claude_sessions import (
-    ClaudeSession,
-    parse_session,
-    resolve_session,
-    session_source,
-)
 from devflow_tui.context.files import MAX_FILE_BYTES, extract_mentions, file_sources
 from devflow_tui.context.notes import NoteSource, NotesStore, project_key
 from devflow_tui.context.sources import ContextSource
 from devflow_tui.openrouter.wire import ChatMessage
+
+if TYPE_CHECKING:
+    # Imported where used: a plain `devflow ask` reads no Claude files, and these modules
+    # are a noticeable part of its start-up.
+    from devflow_tui.context.claude_sessions import ClaudeSession
 
 
 @dataclass
@@ -94,8 +93,16 @@ def gather_context(
     if include_memory is None:
         include_memory = claude_session is not None
     if include_memory:
+        from devflow_tui.context.claude_md import memory_sources
+
         sources += memory_sources(project_dir, root, home)
     if claude_session is not None:
+        from devflow_tui.context.claude_sessions import (
+            parse_session,
+            resolve_session,
+            session_source,
+        )
+
         path = resolve_session(claude_session, project_dir, root)
         session = parse_session(path, include_sidechains=include_sidechains)
         sources.append(session_source(session))

@@ -1,0 +1,97 @@
+"""The JSON documents the CLI prints, as pydantic models built from the core's own models.
+
+Each document names its fields once, here; values are read from the outcome, attempt, budget
+and note models by attribute (`from_attributes`), never copied key by key, so a field the core
+renames fails validation instead of silently printing a stale key. Money is a decimal string.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from devflow_tui.accounting.records import RequestOutcome
+from devflow_tui.context.assembly import ContextView
+from devflow_tui.types import CostSource, Status
+
+
+class _FromAttributes(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AttemptJson(_FromAttributes):
+    model: str
+    status: int | None
+    error: str | None
+    latency_ms: float
+
+
+class UsageJson(_FromAttributes):
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    cached_tokens: int
+
+
+class ErrorJson(BaseModel):
+    category: str
+    message: str | None
+
+
+class BudgetJson(_FromAttributes):
+    limit_usd: Decimal | None
+    spent_usd: Decimal
+    remaining_usd: Decimal | None
+
+
+class AskJson(_FromAttributes):
+    """`devflow ask --json`: one object per request (see the README)."""
+
+    text: str
+    model: str | None
+    requested_model: str | None
+    task_type: str | None
+    complexity: str | None
+    fallbacks: list[str]
+    attempts: list[AttemptJson]
+    usage: UsageJson
+    cost_usd: Decimal | None
+    cost_source: CostSource
+    latency_ms: float | None
+    ttft_ms: float | None
+    tokens_per_s: float | None
+    generation_id: str | None
+    finish_reason: str | None
+    complete: bool
+    status: Status
+    error: ErrorJson | None
+    cache_hit: bool
+    secrets_removed: int
+    warnings: list[str]
+    budget: dict[str, BudgetJson]
+    context: list[ContextView]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_outcome(cls, value: Any) -> Any:
+        if not isinstance(value, RequestOutcome):
+            return value
+        fields = {name: getattr(value, name) for name in cls.model_fields if hasattr(value, name)}
+        error = (
+            ErrorJson(category=value.error_category, message=value.error_message)
+            if value.error_category
+            else None
+        )
+        return {
+            **fields,
+            "usage": value,
+            "error": error,
+            "budget": {view.name: view for view in value.budget},
+        }
+
+
+def ask_json(outcome: RequestOutcome) -> dict[str, Any]:
+    """The `ask --json` document of an outcome, JSON-ready."""
+    return AskJson.model_validate(outcome).model_dump(mode="json")
