@@ -825,7 +825,7 @@ class Gateway:
             for c in prepared.decision.candidates
             if c.model.id not in tried
             and c.model.context_length > failed.context_length
-            and self.health.is_available(c.model.id)
+            and not self.health.in_cooldown(c.model.id)
         ]
         return min(larger, key=lambda m: m.context_length) if larger else None
 
