@@ -235,6 +235,7 @@ async def test_charts_have_data_after_requests(
             "latency_ms": 500,
             "ttft_ms": 100,
             "tokens_per_s": 80,
+            "completion_tokens": 32,  # a real row has its tokens: tokens/s is computed from them
             "cost_usd": "0.001",
         }
     )
