@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from devflow_tui.gateway.events import (
     GatewayEvent,
     RoutingDecided,
 )
-from devflow_tui.gateway.pipeline import GatewayRequest
+from devflow_tui.gateway.pipeline import GatewayRequest, PreparedRequest
 from devflow_tui.sim import Fault, SimServer
 from tests.gateway.conftest import GatewayFactory
 
@@ -134,6 +135,35 @@ async def test_context_length_error_moves_to_a_larger_model(
     assert [r.json["model"] for r in chat_requests(sim)] == [first.id, served.id]  # type: ignore[attr-defined]
     failed = [e for e in events if isinstance(e, AttemptFailed)]
     assert [e.next_model for e in failed] == [served.id]
+
+
+async def test_context_length_with_no_larger_fallback_takes_a_larger_routed_candidate(
+    make_gateway: GatewayFactory, sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback chain has no larger window: the routed candidate with the next larger
+    window takes the request, announced as the real next step."""
+    gateway = await make_gateway()
+    real_prepare = gateway.prepare
+
+    def no_fallbacks(request: GatewayRequest) -> PreparedRequest:
+        prepared = real_prepare(request)
+        decision = dataclasses.replace(prepared.decision, fallbacks=[])
+        return dataclasses.replace(prepared, decision=decision)
+
+    monkeypatch.setattr(gateway, "prepare", no_fallbacks)
+    first = no_fallbacks(GatewayRequest(prompt=CODE_PROMPT)).decision.candidates[0].model
+    sim.add_fault(
+        Fault(kind="http_error", status=400, error_type="context_length_exceeded",
+              model=first.id, times=None)
+    )  # fmt: skip
+    events: list[GatewayEvent] = []
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT), events.append)
+    assert outcome.status == "ok"
+    served = gateway.catalog.get(outcome.model or "")
+    assert served is not None and served.context_length > first.context_length
+    assert [r.json["model"] for r in chat_requests(sim)] == [first.id, served.id]  # type: ignore[attr-defined]
+    assert [e.next_model for e in events if isinstance(e, AttemptFailed)] == [served.id]
+    assert served.id in outcome.fallbacks
 
 
 def _context_file(tmp_path: Path, tokens: int) -> Path:
