@@ -391,29 +391,9 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
             prepared = gateway.prepare(request)
         finally:
             await gateway.aclose()
-        decision = prepared.decision
-        cls = prepared.classification
-        return {
-            "task_type": cls.task_type,
-            "complexity": cls.complexity,
-            "signals": list(cls.signals),
-            "language": cls.language,
-            "model": decision.candidates[0].model.id if decision.candidates else None,
-            "candidates": [
-                {
-                    "model": c.model.id,
-                    "score": round(c.score, 4),
-                    "estimated_cost_usd": c.estimated_cost_usd,
-                    "reason": c.reason,
-                }
-                for c in decision.candidates
-            ],
-            "fallbacks": list(decision.fallbacks),
-            "excluded": [{"model": m, "reason": r} for m, r in decision.excluded],
-            "warnings": list(decision.warnings),
-            "context_tokens": prepared.context_tokens,
-            "catalog_source": gateway.catalog_source,
-        }
+        from devflow_tui.cli_output import route_json
+
+        return route_json(prepared, gateway.catalog_source)
 
     data = run_async(go())
     if as_json:
@@ -428,7 +408,7 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
         click.echo(f"warning: {warning}")
     for c in data["candidates"][:10]:
         cost = c["estimated_cost_usd"]
-        cost_text = f"${cost:.6f}" if cost is not None else "unknown"
+        cost_text = f"${Decimal(cost):.6f}" if cost is not None else "unknown"
         click.echo(f"  {c['score']:6.3f}  {cost_text:>11}  {c['model']:<44} {c['reason']}")
 
 
@@ -1008,17 +988,7 @@ def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -
             "model": model.id,
             "context_length": model.context_length,
             "total_tokens": assembled.total_tokens,
-            "sources": [
-                {
-                    "name": item.name,
-                    "kind": item.kind,
-                    "tokens_before": item.tokens_before,
-                    "tokens_after": item.tokens_after,
-                    "status": item.status,
-                    "note": item.note,
-                }
-                for item in assembled.report
-            ],
+            "sources": [item.model_dump(mode="json") for item in assembled.report],
             "secrets_removed": assembled.scrubbed.total,
             "messages": [m.model_dump(exclude_none=True) for m in assembled.messages],
         }

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from devflow_tui.accounting.records import RequestOutcome
 from devflow_tui.context.assembly import ContextView
+from devflow_tui.gateway.events import CandidateView
+from devflow_tui.gateway.pipeline import PreparedRequest, candidate_views
 from devflow_tui.types import CostSource, Status
 
 
@@ -95,3 +97,44 @@ class AskJson(_FromAttributes):
 def ask_json(outcome: RequestOutcome) -> dict[str, Any]:
     """The `ask --json` document of an outcome, JSON-ready."""
     return AskJson.model_validate(outcome).model_dump(mode="json")
+
+
+class ExcludedJson(BaseModel):
+    model: str
+    reason: str
+
+
+class RouteJson(BaseModel):
+    """`devflow route --json`: the decision for a prompt, nothing sent."""
+
+    task_type: str
+    complexity: str
+    signals: list[str]
+    language: str
+    model: str | None
+    candidates: list[CandidateView]  # the same views the routing pane shows
+    fallbacks: list[str]
+    excluded: list[ExcludedJson]
+    warnings: list[str]
+    context_tokens: int
+    catalog_source: str
+
+
+def route_json(prepared: PreparedRequest, catalog_source: str) -> dict[str, Any]:
+    """The `route --json` document of a prepared request, JSON-ready."""
+    decision = prepared.decision
+    cls = prepared.classification
+    document = RouteJson(
+        task_type=cls.task_type,
+        complexity=cls.complexity,
+        signals=list(cls.signals),
+        language=cls.language,
+        model=decision.chosen.id if decision.chosen else None,
+        candidates=candidate_views(decision),
+        fallbacks=list(decision.fallbacks),
+        excluded=[ExcludedJson(model=m, reason=r) for m, r in decision.excluded],
+        warnings=list(decision.warnings),
+        context_tokens=prepared.context_tokens,
+        catalog_source=catalog_source,
+    )
+    return document.model_dump(mode="json")

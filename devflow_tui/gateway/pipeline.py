@@ -419,15 +419,7 @@ class Gateway:
                 complexity=cls.complexity,
                 signals=tuple(cls.signals),
                 model=chosen.id,
-                candidates=tuple(
-                    CandidateView(
-                        model=c.model.id,
-                        score=round(c.score, 4),
-                        estimated_cost_usd=c.estimated_cost_usd,
-                        reason=c.reason,
-                    )
-                    for c in decision.candidates[:8]
-                ),
+                candidates=tuple(candidate_views(decision)[:8]),
                 fallbacks=tuple(decision.fallbacks),
                 context_tokens=prepared.context_tokens,
                 warnings=tuple(decision.warnings),
@@ -984,6 +976,19 @@ def _cache_inputs(
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
     }
+
+
+def candidate_views(decision: RoutingDecision) -> list[CandidateView]:
+    """The ranked candidates as the routing pane and `devflow route --json` show them."""
+    return [
+        CandidateView(
+            model=c.model.id,
+            score=round(c.score, 4),
+            estimated_cost_usd=c.estimated_cost_usd,
+            reason=c.reason,
+        )
+        for c in decision.candidates
+    ]
 
 
 def _serve_cached(outcome: RequestOutcome, hit: CachedAnswer) -> None:
