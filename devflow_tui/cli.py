@@ -101,18 +101,11 @@ def is_demo(ctx: click.Context) -> bool:
 
 
 def data_settings(ctx: click.Context, settings: Settings) -> Settings:
-    """The settings whose database this command reads or writes: the one the dashboard shows
-    in the same situation. That is the demo database with `--demo`, and also when no API key
-    is found (the dashboard then runs in demo mode, so its notes and traffic are there)."""
+    """The settings whose database this command reads or writes: with `--demo` the demo
+    database, the one the dashboard and `ask` use in demo mode; otherwise the real one (even
+    without a key: a proxy or another process may be recording real traffic there)."""
     if not is_demo(ctx):
-        if _has_key(settings):
-            return settings
-        click.echo(
-            "devflow: no API key found; using the demo database, as the dashboard does "
-            f"({settings.home / 'demo'}).",
-            err=True,
-        )
-        ctx.ensure_object(dict)["demo"] = True
+        return settings
     from devflow_tui.compose import demo_settings
 
     return demo_settings(settings)

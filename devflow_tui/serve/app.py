@@ -88,7 +88,7 @@ def create_app(
         owned: Gateway | None = None
         if state.gateway is None:
             if opener is None:
-                from devflow_tui.gateway.pipeline import open_gateway
+                from devflow_tui.compose import open_gateway
 
                 owned = await open_gateway(settings)
             else:

@@ -41,10 +41,10 @@ def check_port(host: str, port: int) -> None:
 
 
 def _db_path(settings: Settings, demo: bool) -> str:
-    # Demo traffic is kept apart from real spend, in the demo home (see open_gateway).
-    if demo:
-        return str(settings.model_copy(update={"home": settings.home / "demo"}).db_path)
-    return str(settings.db_path)
+    # Demo traffic is kept apart from real spend, in the demo home: one rule, compose's.
+    from devflow_tui.compose import demo_settings
+
+    return str((demo_settings(settings) if demo else settings).db_path)
 
 
 def banner(settings: Settings, host: str, port: int, tokens: ProxyTokens, demo: bool) -> str:
@@ -70,7 +70,8 @@ def serve_main(
     announce: Callable[[str], None],
 ) -> None:
     """Start the proxy in the foreground (blocks until Ctrl+C)."""
-    from devflow_tui.gateway.pipeline import Gateway, open_gateway
+    from devflow_tui.compose import open_gateway
+    from devflow_tui.gateway.pipeline import Gateway
     from devflow_tui.serve.app import create_app
     from devflow_tui.serve.server import is_loopback, run
 

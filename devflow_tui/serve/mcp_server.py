@@ -64,7 +64,7 @@ def build_server(
     """The MCP server with its three tools."""
 
     async def default_opener(current: Settings) -> Gateway:
-        from devflow_tui.gateway.pipeline import open_gateway
+        from devflow_tui.compose import open_gateway
 
         return await open_gateway(current, demo=demo)
 

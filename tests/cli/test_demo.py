@@ -43,14 +43,6 @@ def test_notes_are_sent_in_demo_mode(devflow: Invoke) -> None:
     assert devflow("note", "rm", "--demo", note_id).exit_code == 0
 
 
-def test_without_a_key_commands_use_the_dashboards_demo_database(devflow: Invoke) -> None:
-    assert devflow("--demo", "ask", "hello").exit_code == 0
-    result = devflow("report", "--json", "--since", "all", key=False)
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["totals"]["requests"] == 1
-    assert "no API key found; using the demo database" in result.stderr
-
-
 def test_demo_reconcile_does_not_claim_unknown_generations_are_billed(devflow: Invoke) -> None:
     assert devflow("--demo", "ask", "hello").exit_code == 0  # served by that run's simulator
     result = devflow("--demo", "reconcile")

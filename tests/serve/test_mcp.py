@@ -65,7 +65,7 @@ async def test_mcp_tools_over_stdio(sim: SimServer, fake_key: str) -> None:  # n
 
 
 async def test_mcp_tools_in_process(sim: SimServer, fake_key: str) -> None:  # noqa: F811
-    from devflow_tui.gateway.pipeline import open_gateway
+    from devflow_tui.compose import open_gateway
     from devflow_tui.serve.mcp_server import build_server
 
     settings = load_settings(cli={"base_url": sim.base_url, "api_key": fake_key})

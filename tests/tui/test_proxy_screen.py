@@ -9,8 +9,8 @@ from decimal import Decimal
 import httpx
 from textual.widgets import DataTable, Static
 
+from devflow_tui.compose import open_gateway
 from devflow_tui.config import Settings, load_settings
-from devflow_tui.gateway.pipeline import open_gateway
 from devflow_tui.serve.server import start_embedded
 from devflow_tui.serve.tokens import ProxyTokens
 from devflow_tui.sim import SimServer
