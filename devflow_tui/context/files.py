@@ -19,11 +19,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from devflow_tui.context.errors import ContextError
 from devflow_tui.context.sources import ContextSource
+
+if TYPE_CHECKING:
+    # Imported where a folder is walked: a plain `devflow ask` never needs it, and it is one
+    # of the larger imports of its start-up.
+    import pathspec
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES = 200
@@ -77,6 +81,8 @@ class _Ignores:
                 lines = (folder / ".gitignore").read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError):
                 lines = []
+            import pathspec
+
             self.specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
         return self.specs[folder]
 
