@@ -3,8 +3,12 @@ tmp_path, no API key from the real environment, and no real OS keyring."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +45,37 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 @pytest.fixture
 def fake_key() -> str:
     return FAKE_KEY
+
+
+# Lines a test wants shown at the end of the run (e.g. Claude Code's answer through the
+# proxy). Workers of pytest-xdist do not show their output, so they write files into a folder
+# the controlling process created and prints in the terminal summary.
+NOTES_ENV = "DEVFLOW_TEST_NOTES_DIR"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and NOTES_ENV not in os.environ:
+        os.environ[NOTES_ENV] = tempfile.mkdtemp(prefix="devflow-test-notes-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = os.environ.get(NOTES_ENV)
+    if not hasattr(config, "workerinput") and folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        del os.environ[NOTES_ENV]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    folder = os.environ.get(NOTES_ENV)
+    if not folder or not os.path.isdir(folder):
+        return
+    for note in sorted(Path(folder).glob("*.txt")):
+        terminalreporter.write_sep("-", note.stem)
+        terminalreporter.write_line(note.read_text(encoding="utf-8").rstrip())
+
+
+def show_at_end(title: str, text: str) -> None:
+    """Show `text` under `title` in the summary at the end of the test run."""
+    folder = os.environ.get(NOTES_ENV)
+    if folder:
+        (Path(folder) / f"{title}.txt").write_text(text, encoding="utf-8")

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 import devflow_tui
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.cli import main
+from tests.conftest import show_at_end
 from tests.serve.conftest import Proxy, ProxyFactory
 
 ROOT = Path(devflow_tui.__file__).resolve().parent.parent
@@ -56,15 +57,12 @@ CLAUDE = _binary()
 
 
 @pytest.mark.skipif(CLAUDE is None, reason=_skip_reason())
-def test_claude_code_answers_through_the_proxy(
-    make_proxy: ProxyFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_claude_code_answers_through_the_proxy(make_proxy: ProxyFactory, tmp_path: Path) -> None:
     # Claude's model names go to the same Anthropic model through OpenRouter (a paid one,
     # so the recorded cost is more than $0).
     proxy = make_proxy(serve={"models": {"claude-*": "passthrough"}})
     done = _claude(proxy, tmp_path, "say hello")
-    with capsys.disabled():
-        print(f"\nClaude Code answered through devflow serve:\n{done.stdout.strip()}\n")
+    show_at_end("Claude Code's answer through devflow serve", done.stdout.strip())
     assert done.returncode == 0, done.stderr[-2000:]
     assert "[simulated answer from " in done.stdout
     messages = proxy.upstream("/messages")
