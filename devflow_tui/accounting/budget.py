@@ -141,7 +141,8 @@ class BudgetManager:
             for (value,) in conn.execute("SELECT amount FROM budget_reservations"):
                 reserved += Decimal(value) if value is not None else _ZERO
             wanted = amount or _ZERO
-            for budget in self.budgets:
+            # A request that cannot cost anything (a free model) never exceeds a budget.
+            for budget in self.budgets if amount != 0 else ():
                 spent = spend_since(conn, self.period_start(budget.name, now))
                 if spent + reserved + wanted > budget.limit_usd:
                     raise BudgetExceededError(

@@ -11,7 +11,7 @@ import importlib
 import importlib.resources
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
 from textual.app import App
@@ -29,6 +29,9 @@ from devflow_tui.tui.screens.handoff import HandoffScreen
 from devflow_tui.tui.screens.help import HelpScreen
 from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.screens.models import ModelsScreen
+
+if TYPE_CHECKING:
+    from devflow_tui.gateway.pipeline import GatewayRequest
 
 GatewayFactory = Callable[..., Awaitable[DashboardGateway]]
 
@@ -72,7 +75,9 @@ def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> int:
     return loaded
 
 
-async def default_gateway_factory(settings: Settings, *, demo: bool | None = None) -> Any:
+async def default_gateway_factory(
+    settings: Settings, *, demo: bool | None = None
+) -> DashboardGateway:
     """`open_gateway` from the composition root, imported late so the first paint does not
     wait for it."""
     await asyncio.to_thread(warm_imports)
@@ -81,8 +86,8 @@ async def default_gateway_factory(settings: Settings, *, demo: bool | None = Non
     return await open_gateway(settings, demo=demo)
 
 
-def default_request_builder(**fields: Any) -> Any:
-    """A `GatewayRequest` for the pipeline."""
+def default_request_builder(**fields: Any) -> GatewayRequest:
+    """A `GatewayRequest` for the pipeline (imported late: the first paint does not wait)."""
     from devflow_tui.gateway.pipeline import GatewayRequest
 
     return GatewayRequest(**{"client": "dashboard", **fields})
@@ -106,7 +111,7 @@ class DevflowApp(App[None]):
         *,
         gateway_factory: GatewayFactory = default_gateway_factory,
         demo: bool | None = None,
-        request_builder: Callable[..., Any] = default_request_builder,
+        request_builder: Callable[..., GatewayRequest] = default_request_builder,
         compact: bool | None = None,
         claude_session: str | None = None,
         project_dir: Path | None = None,

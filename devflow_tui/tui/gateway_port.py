@@ -1,55 +1,41 @@
-"""What the dashboard needs from the gateway, as structural types.
+"""What the dashboard needs from the gateway, as typed structural protocols.
 
 The TUI is a client of `devflow_tui.gateway.pipeline.Gateway`; these protocols name only the
-parts it uses, so the widgets can be type-checked and tested against any object that has them
-(the real gateway in the app, a scripted one in widget tests).
+parts it uses, with the core's own types (catalog models, the analytics store and its typed
+rows and conversations, the report), so every screen is type-checked against what the gateway
+really returns. The core's modules are imported for types only: the first paint does not wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from devflow_tui.config import Settings
 from devflow_tui.gateway.events import BudgetView, GatewayEvent, RequestOutcome
 from devflow_tui.openrouter.wire import Credits, KeyInfo
 
-
-class CatalogEntry(Protocol):
-    """One model of the routing catalog (routing.catalog.CatalogModel)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def context_length(self) -> int | None: ...
-    @property
-    def prices(self) -> Mapping[str, Decimal]: ...
-    @property
-    def capabilities(self) -> frozenset[str]: ...
+if TYPE_CHECKING:
+    from devflow_tui.accounting.reports import Report
+    from devflow_tui.accounting.store import AnalyticsStore
+    from devflow_tui.gateway.pipeline import GatewayRequest
+    from devflow_tui.routing.catalog import CatalogModel
+    from devflow_tui.routing.health import ModelHealth
 
 
-class Catalog(Protocol):
+class CatalogPort(Protocol):
     """The routing catalog (routing.catalog.ModelCatalog)."""
 
-    def __iter__(self) -> Iterator[Any]: ...
+    def __iter__(self) -> Iterator[CatalogModel]: ...
     def __len__(self) -> int: ...
+    def get(self, model_id: str) -> CatalogModel | None: ...
 
 
-class Health(Protocol):
+class HealthPort(Protocol):
     """The per-model health tracker (routing.health.HealthTracker)."""
 
-    def stats(self, model: str) -> Any: ...
+    def stats(self, model: str) -> ModelHealth: ...
     def in_cooldown(self, model: str) -> bool: ...
-
-
-class Store(Protocol):
-    """The analytics store (accounting.store.AnalyticsStore), read side."""
-
-    def recent_requests(self, limit: int) -> Sequence[Any]: ...
-    def list_conversations(self, search: str | None, limit: int) -> Sequence[Any]: ...
-    def load_conversation(self, conversation_id: str) -> Sequence[Any]: ...
-    def export_markdown(self, conversation_id: str) -> str: ...
 
 
 class DashboardGateway(Protocol):
@@ -59,14 +45,14 @@ class DashboardGateway(Protocol):
     demo: bool
 
     @property
-    def catalog(self) -> Any: ...
+    def catalog(self) -> CatalogPort: ...
     @property
-    def health(self) -> Any: ...
+    def health(self) -> HealthPort: ...
     @property
-    def store(self) -> Any: ...
+    def store(self) -> AnalyticsStore: ...
 
     async def run(
-        self, request: Any, on_event: Callable[[GatewayEvent], None] | None = None
+        self, request: GatewayRequest, on_event: Callable[[GatewayEvent], None] | None = None
     ) -> RequestOutcome: ...
     def budget_status(self) -> list[BudgetView]: ...
     async def credits(self) -> tuple[KeyInfo | None, Credits | None]: ...
@@ -88,16 +74,27 @@ class RunningProxy(Protocol):
 ProxyStarter = Callable[[Settings, Any], Awaitable[RunningProxy]]
 
 
-def field_of(row: Any, name: str, default: Any = None) -> Any:
-    """Read `name` from a store row that may be a pydantic model, a dataclass or a mapping."""
-    if isinstance(row, Mapping):
-        return row.get(name, default)
-    return getattr(row, name, default)
-
-
-def catalog_models(catalog: Any) -> list[Any]:
+def catalog_models(catalog: CatalogPort | None) -> list[CatalogModel]:
     """The catalog's models sorted by id; an absent catalog is empty."""
     if catalog is None:
         return []
-    models: Iterable[Any] = catalog
-    return sorted(models, key=lambda m: str(field_of(m, "id", "")))
+    return sorted(catalog, key=lambda m: m.id)
+
+
+def dashboard_report(gateway: DashboardGateway, *, since: str, now: float) -> Report:
+    """The accounting report over `since` ("1h", "1d", "30d"…), priced with the live catalog.
+
+    Blocking SQLite work: call it from a thread worker.
+    """
+    from devflow_tui.accounting.reports import build_report
+
+    prices = {m.id: dict(m.prices) for m in catalog_models(gateway.catalog)}
+    return build_report(
+        gateway.store,
+        since=since,
+        by="model",
+        baseline_model=gateway.settings.baseline_model,
+        prices=prices,
+        budgets=gateway.budget_status(),
+        now=now,
+    )

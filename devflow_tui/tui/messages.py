@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
@@ -10,6 +10,9 @@ from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
 from devflow_tui.openrouter.wire import Credits, KeyInfo
 from devflow_tui.tui.gateway_port import DashboardGateway
 from devflow_tui.tui.request_stats import RequestSample
+
+if TYPE_CHECKING:
+    from devflow_tui.accounting.reports import Report
 
 
 class GatewayEventPosted(Message):
@@ -79,7 +82,7 @@ class CreditsLoaded(Message):
 class ReportReady(Message):
     """The accounting report, built in a thread worker."""
 
-    def __init__(self, report: Any, error: str | None = None) -> None:
+    def __init__(self, report: Report | None, error: str | None = None) -> None:
         super().__init__()
         self.report = report
         self.error = error

@@ -10,11 +10,13 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.stats import Throughput, percentile
-from devflow_tui.tui.gateway_port import field_of
+
+if TYPE_CHECKING:
+    from devflow_tui.accounting.records import RequestRow
 
 
 @dataclass(frozen=True)
@@ -54,39 +56,20 @@ class ModelLatency:
     tokens_per_s: float | None
 
 
-def _float(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        return None
-
-
-def sample_from_row(row: Any) -> RequestSample | None:
+def sample_from_row(row: RequestRow) -> RequestSample | None:
     """A chart sample from a store row; None for rows that never reached a model."""
-    model = field_of(row, "model")
-    if not model:
+    if not row.model:
         return None
     return RequestSample(
-        model=str(model),
-        ts=_float(field_of(row, "ts")) or 0.0,
-        latency_ms=_float(field_of(row, "latency_ms")),
-        ttft_ms=_float(field_of(row, "ttft_ms")),
-        tokens_per_s=_float(field_of(row, "tokens_per_s")),
-        cost_usd=_decimal(field_of(row, "cost_usd")),
-        completion_tokens=int(_float(field_of(row, "completion_tokens")) or 0),
-        cache_hit=bool(field_of(row, "cache_hit")),
-        ok=field_of(row, "status") in (None, "ok"),
+        model=row.model,
+        ts=row.ts,
+        latency_ms=row.latency_ms,
+        ttft_ms=row.ttft_ms,
+        tokens_per_s=row.tokens_per_s,
+        cost_usd=row.cost_usd,
+        completion_tokens=row.completion_tokens,
+        cache_hit=row.cache_hit,
+        ok=row.status == "ok",
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from devflow_tui.config import Settings, load_settings
 from devflow_tui.tui.app import DevflowApp
 from tests.sim_fixture import sim  # noqa: F401  (the fixture, for test_against_sim.py)
-from tests.tui.scripted_gateway import ScriptedGateway
+from tests.tui.recorded_gateway import ReplayGateway
 
 
 @pytest.fixture
@@ -19,15 +19,19 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def scripted(settings: Settings) -> ScriptedGateway:
-    return ScriptedGateway(settings)
+def replay(settings: Settings) -> Iterator[ReplayGateway]:
+    gateway = ReplayGateway(settings)
+    try:
+        yield gateway
+    finally:
+        gateway.store.close()
 
 
 @pytest.fixture
-def make_app(settings: Settings, scripted: ScriptedGateway) -> Callable[..., DevflowApp]:
+def make_app(settings: Settings, replay: ReplayGateway) -> Callable[..., DevflowApp]:
     def make(**kwargs: Any) -> DevflowApp:
-        async def factory(_settings: Settings, *, demo: bool | None = None) -> ScriptedGateway:
-            return scripted
+        async def factory(_settings: Settings, *, demo: bool | None = None) -> ReplayGateway:
+            return replay
 
         return DevflowApp(settings, gateway_factory=factory, **kwargs)
 

@@ -22,7 +22,8 @@ from devflow_tui.tui.widgets.conversation import Conversation
 from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
 from devflow_tui.tui.widgets.latency_charts import LatencyChart, SpendChart
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
-from devflow_tui.tui.widgets.routing_pane import RoutingPane
+from devflow_tui.tui.widgets.routing_pane import IDLE, RoutingPane
+from tests.tui.store_rows import seed_request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -197,6 +198,13 @@ async def test_history_reopens_a_conversation(sim: SimServer, fake_key: str) -> 
         await wait_for(lambda: len(dash.query_one(Conversation).answers) == 1, pilot)
         assert dash.conversation_id == first_id
         assert dash.turns[1].content == first_answer
+        # Issue 12, bug 6: the answer's footer comes back; the routing pane is not the last
+        # request's any more.
+        reopened = dash.query_one(Conversation).answers[0]
+        row = app.gateway.store.recent_requests(1)[0]  # type: ignore[union-attr]
+        assert reopened.label == row.model
+        assert reopened.footer.startswith(f"{row.model} · ") and "latency" in reopened.footer
+        assert dash.query_one(RoutingPane).decision_text == IDLE
         await send(pilot, app, "and a functor?")
         await wait_for(lambda: dash.current is not None and dash.current.state == "done", pilot)
         sent = chat_requests(sim)[-1].json
@@ -221,3 +229,30 @@ async def test_background_reconcile_records_billed_cost(
         row = gateway.store.recent_requests(1)[0]
         assert row.billed_cost_usd is not None
         assert Decimal(str(row.billed_cost_usd)) == Decimal(str(row.cost_usd))
+
+
+async def test_free_model_is_not_refused_when_over_budget(
+    sim: SimServer, fake_key: str, tmp_path: Path
+) -> None:
+    """Issue 12, bug 3: over budget, a free model was refused ("could cost up to $0")."""
+    (tmp_path / "config.toml").write_text('[budget]\ndaily_usd = "0.001"\n')
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    from devflow_tui.accounting.store import AnalyticsStore
+
+    store = AnalyticsStore(settings.db_path)
+    seed_request(store, "openai/gpt-4o-mini", "0.002")  # today: over the daily budget
+    store.close()
+    app = app_on(sim, settings, fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        overrides = app.dashboard.query_one("#override-model")
+        overrides.value = "meta-llama/llama-3.3-70b-instruct:free"  # type: ignore[attr-defined]
+        await send(pilot, app, "say hello")
+        dash = app.dashboard
+        await wait_for(
+            lambda: dash.current is not None and dash.current.state != "streaming", pilot
+        )
+        assert dash.current is not None
+        assert dash.current.state == "done", dash.current.footer
+        assert len(chat_requests(sim)) == 1

@@ -2,56 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from decimal import Decimal
+from collections.abc import Callable
 
-import pytest
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Markdown, Static, TabbedContent
 
-from devflow_tui.accounting.records import RequestStart
-from devflow_tui.accounting.store import AnalyticsStore
-from devflow_tui.config import Settings
-from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.history import HistoryScreen, ReportChart
 from devflow_tui.tui.widgets.conversation import Conversation
 from devflow_tui.tui.widgets.latency_charts import LatencyChart
-from tests.tui.scripted_gateway import ScriptedGateway
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[AnalyticsStore]:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    db = AnalyticsStore(settings.db_path)
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def record(store: AnalyticsStore, model: str, cost: str, prompt: str, answer: str) -> str:
-    request_id = store.begin_request(RequestStart(task_type="coding", model=model))
-    store.finish_request(
-        request_id,
-        RequestOutcome(
-            request_id=request_id,
-            text=answer,
-            model=model,
-            task_type="coding",
-            complexity="low",
-            prompt_tokens=100,
-            completion_tokens=50,
-            cost_usd=Decimal(cost),
-            cost_source="reported",
-            latency_ms=800.0,
-            ttft_ms=200.0,
-            tokens_per_s=60.0,
-            complete=True,
-        ),
-    )
-    conversation = store.save_message(None, "user", prompt, request_id=request_id)
-    store.save_message(conversation, "assistant", answer, request_id=request_id)
-    return conversation
+from tests.tui.recorded_gateway import ReplayGateway
+from tests.tui.store_rows import seed_request
 
 
 async def wait_for(predicate: Callable[[], bool], pilot: object) -> None:
@@ -63,35 +23,63 @@ async def wait_for(predicate: Callable[[], bool], pilot: object) -> None:
 
 
 async def test_report_and_reopen_from_the_database(
-    settings: Settings,
-    scripted: ScriptedGateway,
-    store: AnalyticsStore,
-    make_app: Callable[..., DevflowApp],
+    replay: ReplayGateway, make_app: Callable[..., DevflowApp]
 ) -> None:
-    record(store, "openai/gpt-4o-mini", "0.002", "sort a list", "use sorted()")
-    wanted = record(store, "anthropic/claude-sonnet-4.5", "0.03", "what is rust", "a language")
-    scripted.store = store  # type: ignore[assignment]
+    store = replay.store
+    seed_request(store, "openai/gpt-4o-mini", "0.002", prompt="sort a list", answer="sorted()")
+    _, wanted = seed_request(
+        store,
+        "anthropic/claude-sonnet-4.5",
+        "0.03",
+        prompt="what is rust",
+        answer="a language",
+        status="cancelled",
+    )
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(lambda: app.dashboard.query_one(LatencyChart).points == 2, pilot)
         await pilot.press("f4")
         screen = app.screen
         assert isinstance(screen, HistoryScreen)
+        # Issue 12, bug 11: the search box has the focus; ctrl+r reaches the report.
+        assert app.focused is screen.query_one("#history-search", Input)
         await wait_for(
             lambda: screen.report is not None and len(screen.conversation_ids) == 2, pilot
         )
-        assert screen.report.totals.requests == 2
-        assert screen.query_one("#report-by-model", DataTable).row_count == 2
+        assert screen.report is not None and screen.report.totals.requests == 2
+        await pilot.press("ctrl+r")
+        assert screen.query_one("#history-tabs", TabbedContent).active == "tab-report"
+        by_model = screen.query_one("#report-by-model", DataTable)
+        assert by_model.row_count == 2
+        assert [str(c.label) for c in by_model.columns.values()][:4] == [
+            "model",
+            "requests",
+            "ok",
+            "cost",
+        ]
         totals = str(screen.query_one("#report-totals", Static).content)
-        assert "requests: 2" in totals
+        assert totals.startswith("2 requests · 100% succeeded · spent $0.03\n")
+        assert "latency p50 800 ms" in totals and "success_rate" not in totals
         assert str(screen.query_one("#report-savings", Static).content).startswith("Savings")
         assert screen.query_one(ReportChart).plt is not None
-        screen.query_one("#history-search").value = "rust"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+r")
+        assert app.focused is screen.query_one("#history-search", Input)
+        await pilot.press(*"rust")
         await wait_for(lambda: screen.conversation_ids == [wanted], pilot)
+        # The preview follows the filter.
+        preview = screen.query_one("#history-preview", Markdown)
+        await wait_for(lambda: "what is rust" in preview.source, pilot)
+        await pilot.press("ctrl+e")
+        assert screen.exported is not None and screen.exported.is_relative_to(replay.settings.home)
+        assert "what is rust" in screen.exported.read_text(encoding="utf-8")
         await pilot.press("ctrl+o")
         await wait_for(lambda: app.screen is app.dashboard, pilot)
         answers = app.dashboard.query_one(Conversation)
         await wait_for(lambda: len(answers.answers) == 1, pilot)
         await pilot.pause()
-        assert answers.answers[0].label == "anthropic/claude-sonnet-4.5"
+        # Issue 12, bug 6: the footer and the cancelled mark come back with the answer.
+        answer = answers.answers[0]
+        assert answer.label == "anthropic/claude-sonnet-4.5 · cancelled"
+        assert answer.footer.startswith("CANCELLED · anthropic/claude-sonnet-4.5 · $0.03")
+        assert "100→50 tok" in answer.footer and "latency 800 ms" in answer.footer
         assert app.dashboard.conversation_id == wanted

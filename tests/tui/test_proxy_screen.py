@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 from textual.widgets import DataTable, Static
 
+from devflow_tui.accounting.records import RequestRow
 from devflow_tui.compose import open_gateway
 from devflow_tui.config import Settings, load_settings
 from devflow_tui.serve.server import start_embedded
@@ -82,10 +83,8 @@ async def test_without_a_proxy_starter_the_dashboard_says_so(
 
 
 def test_local_requests_are_not_proxy_traffic() -> None:
-    class Row:
-        def __init__(self, client: str | None) -> None:
-            self.client = client
-            self.cost_usd = None
+    def row(client: str | None) -> RequestRow:
+        return RequestRow(id=f"r-{client}", ts=1.0, status="ok", client=client)
 
-    kept, by_client = proxy_rows([Row("dashboard"), Row("cli"), Row(None), Row("mcp")])
+    kept, by_client = proxy_rows([row("dashboard"), row("cli"), row(None), row("mcp")])
     assert [r.client for r in kept] == ["mcp"] and by_client == {"mcp": (1, Decimal(0))}

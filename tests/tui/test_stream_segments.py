@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from rich.markdown import Markdown as RichMarkdown
 from textual.app import App, ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.widgets import Markdown
 
-from devflow_tui.tui.app import DevflowApp
+from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.tui.stream_segments import SegmentSplitter, ThrottledStream
-from devflow_tui.tui.widgets.conversation import FinishedPart, code_blocks
-from tests.tui.scripted_gateway import Script, ScriptedGateway
-from tests.tui.test_dashboard import send, wait_for
+from devflow_tui.tui.widgets.conversation import Conversation, FinishedPart, code_blocks
+from tests.tui.test_dashboard import wait_for
 
 
 def feed_all(splitter: SegmentSplitter, fragments: list[str]) -> list[str]:
@@ -88,9 +85,14 @@ def test_closing_fence_needs_the_same_character_and_length() -> None:
     assert not splitter.in_fence
 
 
-async def test_long_answer_streams_into_several_markdown_widgets(
-    make_app: Callable[..., DevflowApp], scripted: ScriptedGateway
-) -> None:
+class OneConversation(App[None]):
+    """Just the conversation widget, fed the way the dashboard feeds it."""
+
+    def compose(self) -> ComposeResult:
+        yield Conversation()
+
+
+async def test_long_answer_streams_into_several_markdown_widgets() -> None:
     paragraphs = [f"Paragraph {i}: " + "some words here " * 20 for i in range(30)]
     code = "".join(f"value_{i} = {i}\n" for i in range(700))
     answer = (
@@ -98,15 +100,13 @@ async def test_long_answer_streams_into_several_markdown_widgets(
         + "\n\n".join(paragraphs)
         + f"\n\n```python\n{code}```\n\nDone.\n"
     )
-    scripted.scripts.append(Script(chunks=pieces_of(answer, 16)))
-    app = make_app()
+    app = OneConversation()
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: app.gateway is not None, pilot)
-        await send(pilot, app, "a long answer")
-        dash = app.dashboard
-        await wait_for(lambda: dash.current is not None and dash.current.state == "done", pilot)
-        current = dash.current
-        assert current is not None
+        current = await app.query_one(Conversation).add_turn("r", "a long answer")
+        for piece in pieces_of(answer, 16):
+            await current.append(piece)
+        await current.finish(RequestOutcome(request_id="r", text=answer, model="m", complete=True))
+        assert current.state == "done"
         await wait_for(lambda: current.shown_chars == len(answer), pilot)
         # Each part the stream moved past becomes one FinishedPart; the last stays Markdown.
         await wait_for(
@@ -134,10 +134,7 @@ async def test_long_answer_streams_into_several_markdown_widgets(
         first.release()
         assert "simulated answer" in first.render_line(0).text
         assert current.text == answer
-        await pilot.press("f2")
-        assert app.clipboard == answer
-        await pilot.press("f3")
-        assert app.clipboard == code
+        assert code_blocks(current.text) == [code]
 
 
 class CountingMarkdown(Markdown):

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from devflow_tui.accounting.records import RequestRow
 from devflow_tui.errors import ConfigError
 from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
+from devflow_tui.routing.catalog import ModelCatalog
+from devflow_tui.routing.health import ModelHealth
 from devflow_tui.tui.actions import ACTIONS, bindings
 from devflow_tui.tui.config_file import save_routing_preferences
-from devflow_tui.tui.gateway_port import catalog_models, field_of
+from devflow_tui.tui.gateway_port import catalog_models
 from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.request_stats import (
     RequestSample,
@@ -23,7 +26,6 @@ from devflow_tui.tui.request_stats import (
     throughput,
 )
 from devflow_tui.tui.screens.help import help_markdown
-from devflow_tui.tui.screens.history import message_tuples
 from devflow_tui.tui.screens.models import health_text, per_million
 from devflow_tui.tui.widgets.budget_gauges import level_for
 from devflow_tui.tui.widgets.conversation import answer_footer, code_blocks
@@ -76,13 +78,11 @@ def test_request_stats_per_model_and_spend() -> None:
 
 
 def test_samples_from_rows_and_outcomes() -> None:
-    row = {"model": "m", "ts": "5", "latency_ms": 10, "ttft_ms": None, "cost_usd": "0.5"}
-    sample = sample_from_row(row)
-    assert sample == RequestSample("m", 5.0, 10.0, None, None, Decimal("0.5"))
-    assert sample_from_row({"model": None}) is None
-    assert sample_from_row({"model": "m", "cost_usd": "n/a", "latency_ms": "?"}) == RequestSample(
-        "m", 0.0, None, None, None, None
+    row = RequestRow(
+        id="r", ts=5.0, status="ok", model="m", latency_ms=10.0, cost_usd=Decimal("0.5")
     )
+    assert sample_from_row(row) == RequestSample("m", 5.0, 10.0, None, None, Decimal("0.5"))
+    assert sample_from_row(RequestRow(id="r", ts=1.0, status="refused")) is None
     outcome = RequestOutcome(request_id="r", model="m", latency_ms=3.0, cost_usd=None)
     assert sample_from_outcome(outcome, 7.0) == RequestSample("m", 7.0, 3.0, None, None, None)
     assert sample_from_outcome(RequestOutcome(request_id="r"), 1.0) is None
@@ -149,10 +149,10 @@ def test_models_screen_formatting() -> None:
         def in_cooldown(self, model: str) -> bool:
             return model == "cold"
 
-        def stats(self, model: str) -> dict[str, float]:
+        def stats(self, model: str) -> ModelHealth:
             if model == "boom":
                 raise RuntimeError("broken")
-            return {"samples": self.samples, "success_rate": 0.5, "latency_p50": 1200.0}
+            return ModelHealth(samples=self.samples, success_rate=0.5, latency_p50=1200.0)
 
     assert health_text(None, "m") == "—"
     assert health_text(Tracker(2), "cold") == "cooldown"
@@ -187,17 +187,11 @@ def test_save_preferences_reports_unwritable_folder(tmp_path: Path) -> None:
         )
 
 
-def test_field_of_and_catalog_models() -> None:
-    class Row:
-        model = "x"
-
-    assert field_of({"a": 1}, "a") == 1 and field_of(Row(), "model") == "x"
-    assert field_of(Row(), "missing", 3) == 3
+def test_catalog_models_sorted_by_id() -> None:
+    catalog = ModelCatalog.bundled()
+    ids = [m.id for m in catalog_models(catalog)]
+    assert ids == sorted(ids) and len(ids) == len(catalog)
     assert catalog_models(None) == []
-    assert [m["id"] for m in catalog_models([{"id": "b"}, {"id": "a"}])] == ["a", "b"]
-    assert message_tuples([{"role": "assistant", "content": None, "model": "m"}]) == [
-        ("assistant", "", "m")
-    ]
 
 
 def test_every_action_has_a_binding_and_help_line() -> None:

@@ -7,9 +7,10 @@ the gateway decides, records and reports; the screen only shows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -23,6 +24,7 @@ from devflow_tui.gateway.events import (
     AttemptFailed,
     AttemptStarted,
     BudgetAlert,
+    BudgetView,
     CacheHit,
     ChunkReceived,
     Completed,
@@ -33,7 +35,7 @@ from devflow_tui.gateway.events import (
     RoutingDecided,
 )
 from devflow_tui.openrouter.wire import ChatMessage
-from devflow_tui.tui.gateway_port import DashboardGateway
+from devflow_tui.tui.gateway_port import DashboardGateway, catalog_models
 from devflow_tui.tui.messages import (
     CreditsLoaded,
     GatewayEventPosted,
@@ -43,7 +45,12 @@ from devflow_tui.tui.messages import (
 from devflow_tui.tui.request_stats import RequestStats, sample_from_outcome, sample_from_row
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
 from devflow_tui.tui.widgets.context_list import ContextList
-from devflow_tui.tui.widgets.conversation import AnswerBlock, Conversation, code_blocks
+from devflow_tui.tui.widgets.conversation import (
+    AnswerBlock,
+    Conversation,
+    SavedTurn,
+    code_blocks,
+)
 from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
 from devflow_tui.tui.widgets.latency_charts import (
     LatencyChart,
@@ -56,6 +63,7 @@ from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from devflow_tui.tui.widgets.routing_pane import RoutingPane
 
 if TYPE_CHECKING:
+    from devflow_tui.gateway.pipeline import GatewayRequest
     from devflow_tui.tui.app import DevflowApp
 
 STREAM_GROUP = "stream"
@@ -75,6 +83,10 @@ class DashboardScreen(Screen[None]):
         self.conversation_id: str | None = None
         self.current: AnswerBlock | None = None
         self._stream_worker: Worker[None] | None = None
+        self.queued: list[str] = []  # prompts typed while an answer streamed, sent in order
+        # Set once the start-up reads have been shown (tests and snapshots wait for them).
+        self.history_loaded = False
+        self.credits_loaded = False
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -114,8 +126,7 @@ class DashboardScreen(Screen[None]):
             indicator.show_demo()
         else:
             indicator.show_live(gateway.settings.base_url)
-        models = [str(getattr(m, "id", m)) for m in (gateway.catalog or [])]
-        self.query_one(Overrides).set_models(sorted(models))
+        self.query_one(Overrides).set_models([m.id for m in catalog_models(gateway.catalog)])
         self.refresh_budgets()
         self._load_history()
         self._load_credits()
@@ -124,7 +135,7 @@ class DashboardScreen(Screen[None]):
         for indicator in self.query(DemoIndicator):  # none once the app is closing
             indicator.show_offline(message)
 
-    def refresh_budgets(self, views: list[Any] | None = None) -> None:
+    def refresh_budgets(self, views: list[BudgetView] | None = None) -> None:
         gateway = self.app.gateway
         if gateway is None:
             return
@@ -155,6 +166,7 @@ class DashboardScreen(Screen[None]):
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.stats.extend(message.samples)
         self.replot()
+        self.history_loaded = True
 
     @work(group="credits", exclusive=True)
     async def _load_credits(self) -> None:
@@ -168,7 +180,10 @@ class DashboardScreen(Screen[None]):
         self.post_message(CreditsLoaded(key, credits))
 
     def on_credits_loaded(self, message: CreditsLoaded) -> None:
-        self.query_one(BudgetGauges).show_credits(message.key, message.credits)
+        gateway = self.app.gateway
+        simulated = gateway is not None and gateway.demo
+        self.query_one(BudgetGauges).show_credits(message.key, message.credits, simulated=simulated)
+        self.credits_loaded = True
 
     def replot(self) -> None:
         for chart in self.query(StatsChart):
@@ -177,7 +192,38 @@ class DashboardScreen(Screen[None]):
     # ------------------------------------------------------------ sending
 
     async def on_prompt_editor_submitted(self, message: PromptEditor.Submitted) -> None:
+        """Take the typed prompt: send it, queue it behind a streaming answer, or keep it in
+        the editor with a message when it cannot be sent (the text is never thrown away)."""
+        problems = self.query_one(Overrides).problems()
+        if problems:
+            self.notify("\n".join(problems), title="Not sent", severity="error")
+            return
+        if self.app.gateway is None:
+            self.notify("Still connecting; try again in a moment.", severity="warning")
+            return
+        message.editor.clear()
+        if self.streaming or self.queued:
+            self.queued.append(message.text)
+            self._show_queue()
+            self.notify("Queued: it is sent when the current answer ends.")
+            return
         await self.send_prompt(message.text)
+
+    def _show_queue(self) -> None:
+        editor = self.query_one(PromptEditor)
+        count = len(self.queued)
+        editor.border_subtitle = f"{count} queued · sent when the answer ends" if count else ""
+
+    async def _send_queued(self) -> None:
+        """Send the next queued prompt once the stream worker has really finished."""
+        worker = self._stream_worker
+        if worker is not None and not worker.is_finished:
+            with contextlib.suppress(Exception):
+                await worker.wait()
+        if self.queued and not self.streaming:
+            prompt = self.queued.pop(0)
+            self._show_queue()
+            await self.send_prompt(prompt)
 
     async def send_prompt(self, prompt: str) -> None:
         """Start one request: show the turn, then stream it in an async worker."""
@@ -217,7 +263,7 @@ class DashboardScreen(Screen[None]):
 
     @work(exclusive=True, group=STREAM_GROUP)
     async def _stream(
-        self, gateway: DashboardGateway, request: Any, local_id: str, prompt: str
+        self, gateway: DashboardGateway, request: GatewayRequest, local_id: str, prompt: str
     ) -> None:
         """Run the request; events come back as messages, the outcome as RequestEnded."""
 
@@ -227,7 +273,6 @@ class DashboardScreen(Screen[None]):
         try:
             outcome = await gateway.run(request, on_event)
         except asyncio.CancelledError:
-            self._adopt_conversation(request)
             self.post_message(RequestEnded(local_id, None, cancelled=True))
             raise
         except DevflowError as exc:
@@ -242,14 +287,13 @@ class DashboardScreen(Screen[None]):
                 RequestEnded(local_id, None, error=f"Unexpected error: {exc}", category="internal")
             )
             return
-        self._adopt_conversation(request)
         self.post_message(RequestEnded(local_id, outcome))
 
-    def _adopt_conversation(self, request: Any) -> None:
-        # The gateway creates the stored conversation on the first request and sets its id.
-        conversation_id = getattr(request, "conversation_id", None)
-        if conversation_id:
-            self.conversation_id = str(conversation_id)
+    def _adopt_conversation(self, outcome: RequestOutcome) -> None:
+        # The gateway creates the stored conversation on the first request; later requests
+        # continue it.
+        if outcome.conversation_id:
+            self.conversation_id = outcome.conversation_id
 
     # ------------------------------------------------------------ events
 
@@ -263,16 +307,19 @@ class DashboardScreen(Screen[None]):
         elif isinstance(event, RoutingDecided):
             routing.show_decision(event)
             if answer is not None:
+                answer.model = event.model
                 answer.set_label(f"{event.model} · {event.task_type}/{event.complexity}…")
         elif isinstance(event, AttemptStarted):
             routing.attempt_started(event)
             if answer is not None:
+                answer.model = event.model
                 answer.set_label(f"{event.model} · attempt {event.attempt}…")
         elif isinstance(event, AttemptFailed):
             routing.attempt_failed(event)
         elif isinstance(event, FirstToken):
             routing.first_token(event)
             if answer is not None:
+                answer.model = event.model
                 answer.set_label(f"{event.model} · streaming…")
         elif isinstance(event, CacheHit):
             routing.cache_hit(event)
@@ -285,6 +332,9 @@ class DashboardScreen(Screen[None]):
                 text, title="Budget", severity="warning" if event.threshold < 1 else "error"
             )
         elif isinstance(event, Failed):
+            self._adopt_conversation(event.outcome)
+            if event.category == "cancelled":
+                return  # the worker reports the cancellation itself
             refused = event.category == "budget"
             if refused:
                 routing.refused(event.message)
@@ -296,9 +346,15 @@ class DashboardScreen(Screen[None]):
                 severity="error",
             )
         elif isinstance(event, Completed):
+            self._adopt_conversation(event.outcome)
             routing.completed(event.outcome)
 
     async def on_request_ended(self, message: RequestEnded) -> None:
+        await self._show_ended(message)
+        if self.queued:
+            self.call_later(self._send_queued)
+
+    async def _show_ended(self, message: RequestEnded) -> None:
         answer = self.current
         routing = self.query_one(RoutingPane)
         if message.cancelled:
@@ -324,6 +380,7 @@ class DashboardScreen(Screen[None]):
             await answer.mark_failed("refused" if message.category == "budget" else text)
 
     async def _finish(self, outcome: RequestOutcome) -> None:
+        self._adopt_conversation(outcome)
         answer = self.current
         if answer is not None:
             await answer.finish(outcome)
@@ -387,17 +444,17 @@ class DashboardScreen(Screen[None]):
         self.conversation_id = None
         self.current = None
         await self.query_one(Conversation).clear_turns()
-        self.query_one(RoutingPane).reset()
+        self.query_one(RoutingPane).show_idle()
 
-    async def open_conversation(
-        self, conversation_id: str, messages: list[tuple[str, str, str | None]]
-    ) -> None:
+    async def open_conversation(self, conversation_id: str, turns: list[SavedTurn]) -> None:
         """Continue a saved conversation: show its turns and send them as history."""
         self.cancel_stream()
         self.conversation_id = conversation_id
         self.current = None
         self.turns = [
-            ChatMessage(role="user" if role == "user" else "assistant", content=content)
-            for role, content, _ in messages
+            ChatMessage(role="user" if t.role == "user" else "assistant", content=t.content)
+            for t in turns
         ]
-        await self.query_one(Conversation).load(messages)
+        # The routing pane described the previous conversation's last request.
+        self.query_one(RoutingPane).show_idle()
+        await self.query_one(Conversation).load(turns)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,47 +26,35 @@ from textual.widgets import (
 )
 from textual_plotext import PlotextPlot
 
-from devflow_tui.tui.gateway_port import catalog_models, field_of
+from devflow_tui.tui.gateway_port import dashboard_report
 from devflow_tui.tui.messages import ReportReady
+from devflow_tui.tui.money import ms, usd
+from devflow_tui.tui.widgets.conversation import AnswerFacts, SavedTurn
+from devflow_tui.tui.widgets.latency_charts import short_model
 
 if TYPE_CHECKING:
+    from devflow_tui.accounting.records import Conversation, Message
+    from devflow_tui.accounting.reports import GroupStats, Report
+    from devflow_tui.accounting.store import AnalyticsStore
     from devflow_tui.tui.app import DevflowApp
 
 
-def _when(value: Any) -> str:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value or "")
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def message_tuples(
-    messages: Sequence[Any], model_of: Callable[[str], str | None] | None = None
-) -> list[tuple[str, str, str | None]]:
-    """(role, content, model) for each stored message; `model_of(request_id)` fills the model."""
-    result = []
+def saved_turns(store: AnalyticsStore, messages: Sequence[Message]) -> list[SavedTurn]:
+    """The stored messages with, for each answer, the facts of the request that produced it
+    (model, cost, tokens, timings, and whether it was cancelled or cut off)."""
+    turns = []
     for message in messages:
-        model = field_of(message, "model")
-        request_id = field_of(message, "request_id")
-        if not model and request_id and model_of is not None:
-            model = model_of(str(request_id))
-        result.append(
-            (
-                str(field_of(message, "role", "user")),
-                str(field_of(message, "content", "") or ""),
-                str(model) if model else None,
-            )
-        )
-    return result
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return str(value)
+        facts = None
+        if message.role != "user" and message.request_id:
+            row = store.get_request(message.request_id)
+            if row is not None:
+                facts = AnswerFacts.of_row(row, store.attempts_for(row.id))
+        turns.append(SavedTurn(message.role, message.content or "", facts))
+    return turns
 
 
 class ReportChart(PlotextPlot):
@@ -88,15 +77,18 @@ class HistoryScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("ctrl+e", "export", "Export .md"),
-        Binding("ctrl+o", "reopen", "Reopen"),
+        # Priority: the search box has the focus and would take ctrl+e (end of line).
+        Binding("ctrl+e", "export", "Export .md", priority=True),
+        Binding("ctrl+o", "reopen", "Reopen", priority=True),
+        # Priority: on this screen ctrl+r switches tabs instead of the dashboard's retry.
+        Binding("ctrl+r", "switch_tab", "Report/Conversations", priority=True),
         Binding("f4", "app.pop_screen", "Back", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="history")
         self.conversation_ids: list[str] = []
-        self.report: Any = None
+        self.report: Report | None = None
         self.exported: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -124,11 +116,21 @@ class HistoryScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#history-search", Input).focus()
         self.load_conversations(None)
         self.build_report()
 
+    def action_switch_tab(self) -> None:
+        """Show the report, or the conversations when the report is showing."""
+        tabs = self.query_one("#history-tabs", TabbedContent)
+        tabs.active = "tab-report" if tabs.active == "tab-conversations" else "tab-conversations"
+        if tabs.active == "tab-conversations":
+            self.query_one("#history-search", Input).focus()
+        else:
+            self.query_one("#report-by-model", DataTable).focus()
+
     @property
-    def store(self) -> Any:
+    def store(self) -> AnalyticsStore | None:
         gateway = self.app.gateway
         return gateway.store if gateway is not None else None
 
@@ -152,17 +154,19 @@ class HistoryScreen(Screen[None]):
             return
         self.app.call_from_thread(self._show_conversations, rows)
 
-    def _show_conversations(self, rows: list[Any]) -> None:
+    def _show_conversations(self, rows: list[Conversation]) -> None:
         table = self.query_one("#history-table", DataTable)
         table.clear()
         self.conversation_ids = []
         for row in rows:
-            conversation_id = str(field_of(row, "id"))
-            self.conversation_ids.append(conversation_id)
-            title = str(field_of(row, "title") or "(untitled)")
-            table.add_row(_when(field_of(row, "updated")), title, key=conversation_id)
+            self.conversation_ids.append(row.id)
+            table.add_row(Text(_when(row.updated)), Text(row.title or "(untitled)"), key=row.id)
         if not rows:
-            self.query_one("#history-preview", Markdown).update("No conversations yet.")
+            self.query_one("#history-preview", Markdown).update("No conversations match.")
+        else:
+            # The preview follows the filter: show the first match.
+            table.move_cursor(row=0)
+            self._preview(rows[0].id)
 
     @property
     def selected_id(self) -> str | None:
@@ -172,12 +176,18 @@ class HistoryScreen(Screen[None]):
         return self.conversation_ids[min(table.cursor_row, len(self.conversation_ids) - 1)]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "history-table" and self.selected_id and self.store is not None:
-            try:
-                text = self.store.export_markdown(self.selected_id)
-            except Exception as exc:  # a broken row should not end the screen
-                text = f"Cannot show this conversation: {exc}"
-            self.query_one("#history-preview", Markdown).update(text)
+        if event.data_table.id == "history-table" and self.selected_id:
+            self._preview(self.selected_id)
+
+    def _preview(self, conversation_id: str) -> None:
+        store = self.store
+        if store is None:
+            return
+        try:
+            text = store.export_markdown(conversation_id)
+        except Exception as exc:  # a broken row should not end the screen
+            text = f"Cannot show this conversation: {exc}"
+        self.query_one("#history-preview", Markdown).update(text)
 
     async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "history-table":
@@ -190,12 +200,10 @@ class HistoryScreen(Screen[None]):
             self.notify("Select a conversation first.")
             return
         store = self.store
-        messages = message_tuples(
-            store.load_conversation(conversation_id), lambda rid: _served_model(store, rid)
-        )
+        turns = saved_turns(store, store.load_conversation(conversation_id))
         self.app.pop_screen()
-        await self.app.dashboard.open_conversation(conversation_id, messages)
-        self.app.notify(f"Reopened conversation ({len(messages)} messages).")
+        await self.app.dashboard.open_conversation(conversation_id, turns)
+        self.app.notify(f"Reopened conversation ({len(turns)} messages).")
 
     def action_export(self) -> None:
         """Write the selected conversation as Markdown under DEVFLOW_HOME/exports."""
@@ -224,21 +232,7 @@ class HistoryScreen(Screen[None]):
             self.post_message(ReportReady(None, "Not connected yet."))
             return
         try:
-            from devflow_tui.accounting.reports import build_report
-
-            prices = {
-                str(field_of(m, "id")): dict(field_of(m, "prices", {}) or {})
-                for m in catalog_models(gateway.catalog)
-            }
-            report = build_report(
-                gateway.store,
-                since="30d",
-                by="model",
-                baseline_model=gateway.settings.baseline_model,
-                prices=prices,
-                budgets=gateway.budget_status(),
-                now=time.time(),
-            )
+            report = dashboard_report(gateway, since="30d", now=time.time())
         except Exception as exc:  # a report failure is shown in the tab, never a crash
             self.post_message(ReportReady(None, f"Could not build the report: {exc}"))
             return
@@ -246,71 +240,90 @@ class HistoryScreen(Screen[None]):
 
     def on_report_ready(self, message: ReportReady) -> None:
         status = self.query_one("#report-status", Static)
-        if message.report is None:
+        report = message.report
+        if report is None:
             status.update(message.error or "No report.")
             return
-        self.report = message.report
-        data: dict[str, Any] = message.report.model_dump(mode="json")
+        self.report = report
         status.update("Last 30 days")
-        self.query_one("#report-totals", Static).update(_key_values(data.get("totals") or {}))
-        _fill_table(self.query_one("#report-by-model", DataTable), data.get("by_model") or [])
-        _fill_table(self.query_one("#report-by-task", DataTable), data.get("by_task") or [])
-        savings = data.get("savings") or {}
-        self.query_one("#report-savings", Static).update(
-            "Savings vs baseline: " + _key_values(savings, sep=" · ") if savings else ""
-        )
-        recommendations = data.get("recommendations") or []
+        self.query_one("#report-totals", Static).update(totals_text(report.totals))
+        _fill_groups(self.query_one("#report-by-model", DataTable), report.by_model, "model")
+        _fill_groups(self.query_one("#report-by-task", DataTable), report.by_task, "task")
+        self.query_one("#report-savings", Static).update(savings_text(report))
         self.query_one("#report-recommendations", Static).update(
-            "\n".join(f"• {_recommendation(r)}" for r in recommendations) or "None yet."
+            "\n".join(f"• {r}" for r in report.recommendations) or "None yet."
         )
-        rows = _rows(data.get("by_model") or [])
-        labels = [str(r.get("model") or r.get("key") or "?").rsplit("/", 1)[-1] for r in rows]
-        values = [_number(r.get("cost_usd")) for r in rows]
+        rows = [g for g in report.by_model if g.cost_usd is not None]
+        labels = [short_model(g.key) for g in rows]
+        values = [float(g.cost_usd or 0) for g in rows]  # plotext draws floats
         self.query_one(ReportChart).show(labels, values, "cost per model (USD)")
 
 
-def _served_model(store: Any, request_id: str) -> str | None:
-    """The model that served a stored request, when the store can tell."""
-    get_request = getattr(store, "get_request", None)
-    if get_request is None:
-        return None
-    row = get_request(request_id)
-    model = field_of(row, "model") if row is not None else None
-    return str(model) if model else None
+def _percent(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "—"
 
 
-def _rows(value: Any) -> list[Mapping[str, Any]]:
-    if isinstance(value, Mapping):
-        return [
-            {"key": k, **(v if isinstance(v, Mapping) else {"value": v})} for k, v in value.items()
-        ]
-    return [r for r in value if isinstance(r, Mapping)]
+def totals_text(totals: GroupStats) -> str:
+    """The report's totals as one short paragraph with units."""
+    unknown = (
+        f" ({totals.unknown_cost_requests} with unknown cost)"
+        if totals.unknown_cost_requests
+        else ""
+    )
+    return (
+        f"{totals.requests:,} requests · {_percent(totals.success_rate)} succeeded · "
+        f"spent {usd(totals.cost_usd)}{unknown}\n"
+        f"tokens {totals.prompt_tokens:,} in → {totals.completion_tokens:,} out · "
+        f"latency p50 {ms(totals.latency_p50_ms)}, p95 {ms(totals.latency_p95_ms)} · "
+        f"first token p50 {ms(totals.ttft_p50_ms)} · "
+        f"{_rate(totals.tokens_per_s)} · {totals.cache_hits:,} cache hits "
+        f"(saved {usd(totals.saved_by_cache_usd)})"
+    )
 
 
-def _fill_table(table: DataTable[str], value: Any) -> None:
-    rows = _rows(value)
+def _rate(value: float | None) -> str:
+    return f"{value:,.0f} tok/s" if value is not None else "— tok/s"
+
+
+def savings_text(report: Report) -> str:
+    """What routing saved against the baseline model, or why it cannot be said."""
+    savings = report.savings
+    if savings.baseline_model is None:
+        return "Savings: no baseline model configured."
+    if savings.saved_usd is None or savings.baseline_cost_usd is None:
+        return f"Savings vs {savings.baseline_model}: {savings.note or 'not enough priced data'}."
+    share = f" ({savings.saved_fraction:.0%})" if savings.saved_fraction is not None else ""
+    return (
+        f"Savings vs {savings.baseline_model}: {usd(savings.saved_usd)}{share} — "
+        f"{usd(savings.actual_cost_usd)} spent instead of {usd(savings.baseline_cost_usd)} "
+        f"over {savings.priced_requests:,} priced requests."
+    )
+
+
+GROUP_COLUMNS = (
+    "requests",
+    "ok",
+    "cost",
+    "tokens in→out",
+    "latency p50",
+    "latency p95",
+    "first token p50",
+    "tok/s",
+)
+
+
+def _fill_groups(table: DataTable[Text], groups: Sequence[GroupStats], what: str) -> None:
     table.clear(columns=True)
-    if not rows:
-        table.add_column("no data")
-        return
-    columns = [c for c in rows[0] if not isinstance(rows[0][c], dict | list)]
-    table.add_columns(*columns)
-    for row in rows:
-        table.add_row(*[_cell(row.get(c)) for c in columns])
-
-
-def _key_values(data: Mapping[str, Any], sep: str = "\n") -> str:
-    return sep.join(f"{k}: {_cell(v)}" for k, v in data.items() if not isinstance(v, dict | list))
-
-
-def _recommendation(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return str(value.get("text") or value.get("message") or value)
-    return str(value)
-
-
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
+    table.add_columns(what, *GROUP_COLUMNS)
+    for g in groups:
+        table.add_row(
+            Text(g.key or "(none)"),
+            Text(f"{g.requests:,}", justify="right"),
+            Text(_percent(g.success_rate), justify="right"),
+            Text(usd(g.cost_usd), justify="right"),
+            Text(f"{g.prompt_tokens:,}→{g.completion_tokens:,}", justify="right"),
+            Text(ms(g.latency_p50_ms), justify="right"),
+            Text(ms(g.latency_p95_ms), justify="right"),
+            Text(ms(g.ttft_p50_ms), justify="right"),
+            Text(_rate(g.tokens_per_s).removesuffix(" tok/s"), justify="right"),
+        )

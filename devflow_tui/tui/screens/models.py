@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -15,7 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from devflow_tui.errors import ConfigError
 from devflow_tui.tui.config_file import save_routing_preferences
-from devflow_tui.tui.gateway_port import catalog_models, field_of
+from devflow_tui.tui.gateway_port import HealthPort, catalog_models
 from devflow_tui.tui.money import ms
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def per_million(price: Decimal | None) -> str:
     return f"${value:f}"
 
 
-def health_text(health: Any, model: str) -> str:
+def health_text(health: HealthPort | None, model: str) -> str:
     """`98% ok · p50 840 ms` from the health tracker; `no data` before any request."""
     if health is None:
         return "—"
@@ -42,13 +43,11 @@ def health_text(health: Any, model: str) -> str:
         stats = health.stats(model)
     except Exception:  # health is advisory; an odd tracker must not break the screen
         return "—"
-    samples = field_of(stats, "samples", 0) or 0
-    if not samples:
+    if not stats.samples:
         return "no data"
-    rate = field_of(stats, "success_rate")
-    p50 = field_of(stats, "latency_p50")
+    rate = stats.success_rate
     rate_text = f"{rate:.0%} ok" if rate is not None else "?"
-    return f"{rate_text} · p50 {ms(p50)} · n={samples}"
+    return f"{rate_text} · p50 {ms(stats.latency_p50)} · n={stats.samples}"
 
 
 class ModelsScreen(Screen[None]):
@@ -103,21 +102,21 @@ class ModelsScreen(Screen[None]):
         models = catalog_models(gateway.catalog if gateway is not None else None)
         health = gateway.health if gateway is not None else None
         for model in models:
-            model_id = str(field_of(model, "id"))
-            prices = field_of(model, "prices", {}) or {}
-            context = field_of(model, "context_length")
-            capabilities = ", ".join(sorted(field_of(model, "capabilities", ()) or ()))
-            if field_of(model, "free", False):
+            model_id = model.id
+            context = model.context_length
+            capabilities = ", ".join(sorted(model.capabilities))
+            if model.free:
                 capabilities = ", ".join(filter(None, ["free", capabilities]))
             self.model_ids.append(model_id)
+            # Text cells: ids such as `x:free:` or `[beta]` are not markup or emoji codes.
             table.add_row(
-                self._flags(model_id),
-                model_id,
-                per_million(prices.get("prompt")),
-                per_million(prices.get("completion")),
-                f"{context:,}" if context else "?",
-                capabilities or "text",
-                health_text(health, model_id),
+                Text(self._flags(model_id)),
+                Text(model_id),
+                Text(per_million(model.prices.get("prompt"))),
+                Text(per_million(model.prices.get("completion"))),
+                Text(f"{context:,}" if context else "?"),
+                Text(capabilities or "text"),
+                Text(health_text(health, model_id)),
                 key=model_id,
             )
         if self.model_ids and cursor >= 0:

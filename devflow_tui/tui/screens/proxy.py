@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from devflow_tui.accounting.pricing import format_usd
-from devflow_tui.tui.gateway_port import field_of
+from devflow_tui.accounting.records import RequestRow
 
 # Clients of the dashboard itself; everything else came through the proxy or MCP.
 LOCAL_CLIENTS = frozenset({"dashboard", "cli"})
@@ -33,17 +33,22 @@ ROWS = 200
 class ProxyRows(Message):
     """What the worker read: the newest proxy requests and the spend per client."""
 
-    rows: list[Any]
+    rows: list[RequestRow]
     by_client: dict[str, tuple[int, Decimal]]
 
 
-def proxy_rows(rows: list[Any]) -> tuple[list[Any], dict[str, tuple[int, Decimal]]]:
+def proxy_rows(
+    rows: list[RequestRow],
+) -> tuple[list[RequestRow], dict[str, tuple[int, Decimal]]]:
     """The requests of proxy clients, newest first, and (requests, known cost) per client."""
-    kept = [r for r in rows if field_of(r, "client") and field_of(r, "client") not in LOCAL_CLIENTS]
     by_client: dict[str, tuple[int, Decimal]] = {}
-    for row in kept:
+    kept = []
+    for row in rows:
+        if not row.client or row.client in LOCAL_CLIENTS:
+            continue
+        kept.append(row)
         n, cost = by_client.get(row.client, (0, Decimal(0)))
-        by_client[row.client] = (n + 1, cost + (field_of(row, "cost_usd") or Decimal(0)))
+        by_client[row.client] = (n + 1, cost + (row.cost_usd or Decimal(0)))
     return kept, by_client
 
 
@@ -96,14 +101,14 @@ class ProxyScreen(Screen[None]):
         table = self.query_one("#proxy-table", DataTable)
         table.clear()
         for row in message.rows[:50]:
-            latency = field_of(row, "latency_ms")
+            latency = row.latency_ms
             table.add_row(
-                time.strftime("%H:%M:%S", time.localtime(field_of(row, "ts", 0.0))),
-                str(field_of(row, "client")),
-                str(field_of(row, "requested_model") or "-"),
-                str(field_of(row, "model") or "-"),
-                str(field_of(row, "status")),
-                format_usd(field_of(row, "cost_usd")),
+                time.strftime("%H:%M:%S", time.localtime(row.ts)),
+                str(row.client),
+                str(row.requested_model or "-"),
+                str(row.model or "-"),
+                str(row.status),
+                format_usd(row.cost_usd),
                 f"{latency:.0f}" if latency is not None else "-",
             )
 

@@ -75,6 +75,8 @@ class BudgetGauges(Vertical):
     ) -> None:
         super().__init__(id=id)
         self.thresholds = list(thresholds)
+        # Budgets reported before the gauges were composed (the gateway can open first).
+        self._pending: list[BudgetView] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Budgets", classes="pane-title")
@@ -88,9 +90,18 @@ class BudgetGauges(Vertical):
                 return gauge
         return None
 
+    async def on_mount(self) -> None:
+        if self._pending is not None:
+            views, self._pending = self._pending, None
+            await self.show_budgets(views)
+
     async def show_budgets(self, views: Sequence[BudgetView]) -> None:
-        """Update or add one gauge per budget."""
-        rows = self.query_one("#budget-rows", Vertical)
+        """Update or add one gauge per budget; kept for later when not composed yet."""
+        found = self.query("#budget-rows").results(Vertical)
+        rows = next(found, None)
+        if rows is None or not self.is_mounted:
+            self._pending = list(views)
+            return
         new: list[BudgetGauge] = []
         for view in views:
             existing = self.gauge(view.name)
@@ -104,7 +115,9 @@ class BudgetGauges(Vertical):
                 gauge.show(gauge.view, self.thresholds)
         self.query_one("#budget-empty", Static).display = not views
 
-    def show_credits(self, key: KeyInfo | None, credits: Credits | None) -> None:
+    def show_credits(
+        self, key: KeyInfo | None, credits: Credits | None, *, simulated: bool = False
+    ) -> None:
         """Show the key's credit balance and limit when OpenRouter reports them."""
         parts = []
         if credits is not None:
@@ -112,5 +125,6 @@ class BudgetGauges(Vertical):
         if key is not None and key.limit is not None:
             remaining = usd(key.limit_remaining) if key.limit_remaining is not None else "?"
             parts.append(f"key limit {usd(key.limit)} ({remaining} left)")
-        text = "credits: " + (" · ".join(parts) if parts else "not reported")
+        label = "simulated credits: " if simulated else "credits: "
+        text = label + (" · ".join(parts) if parts else "not reported")
         self.query_one("#budget-credits", Static).update(text)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
 
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -13,7 +18,8 @@ from textual.geometry import NULL_SIZE
 from textual.widget import _RenderCache
 from textual.widgets import Markdown, Static
 
-from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
+from devflow_tui.accounting.records import RequestRow
+from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.stream_segments import SegmentSplitter, ThrottledStream
 
@@ -25,27 +31,96 @@ def code_blocks(markdown: str) -> list[str]:
     return [match.group(2) for match in _FENCE.finditer(markdown)]
 
 
-def answer_footer(outcome: RequestOutcome) -> str:
+class AttemptLike(Protocol):
+    """An attempt as the gateway reports it (AttemptRecord) or the store keeps it (AttemptRow)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class AnswerFacts:
+    """What an answer's footer and marks show, from a live outcome or a stored request row."""
+
+    model: str | None
+    status: str
+    complete: bool
+    cost_usd: Decimal | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    tokens_per_s: float | None = None
+    cache_hit: bool = False
+    error_message: str | None = None
+    error_category: str | None = None
+    finish_reason: str | None = None
+    failures: tuple[str, ...] = ()
+
+    @classmethod
+    def of_outcome(cls, outcome: RequestOutcome) -> AnswerFacts:
+        return cls(
+            model=outcome.model,
+            status=outcome.status,
+            complete=outcome.complete,
+            cost_usd=outcome.cost_usd,
+            prompt_tokens=outcome.prompt_tokens,
+            completion_tokens=outcome.completion_tokens,
+            latency_ms=outcome.latency_ms,
+            ttft_ms=outcome.ttft_ms,
+            tokens_per_s=outcome.tokens_per_s,
+            cache_hit=outcome.cache_hit,
+            error_message=outcome.error_message,
+            error_category=outcome.error_category,
+            finish_reason=outcome.finish_reason,
+            failures=tuple(failed_attempts(outcome.attempts)),
+        )
+
+    @classmethod
+    def of_row(cls, row: RequestRow, attempts: Sequence[AttemptLike] = ()) -> AnswerFacts:
+        return cls(
+            model=row.model,
+            status=row.status,
+            complete=row.complete,
+            cost_usd=row.cost_usd,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            latency_ms=row.latency_ms,
+            ttft_ms=row.ttft_ms,
+            tokens_per_s=row.tokens_per_s,
+            cache_hit=row.cache_hit,
+            error_message=row.error_message,
+            error_category=row.error_category,
+            finish_reason=row.finish_reason,
+            failures=tuple(failed_attempts(attempts)),
+        )
+
+
+def answer_footer(outcome: RequestOutcome | AnswerFacts) -> str:
     """`model · $cost · tokens · latency · ttft` for one finished answer."""
-    tokens = f"{outcome.prompt_tokens:,}→{outcome.completion_tokens:,} tok"
+    facts = outcome if isinstance(outcome, AnswerFacts) else AnswerFacts.of_outcome(outcome)
+    tokens = f"{facts.prompt_tokens:,}→{facts.completion_tokens:,} tok"
     parts = [
-        outcome.model or "no model",
-        usd(outcome.cost_usd),
+        facts.model or "no model",
+        usd(facts.cost_usd),
         tokens,
-        f"latency {ms(outcome.latency_ms)}",
-        f"ttft {ms(outcome.ttft_ms)}",
+        f"latency {ms(facts.latency_ms)}",
+        f"ttft {ms(facts.ttft_ms)}",
     ]
-    if outcome.tokens_per_s:
-        parts.append(f"{outcome.tokens_per_s:.0f} tok/s")
-    if outcome.cache_hit:
+    if facts.tokens_per_s:
+        parts.append(f"{facts.tokens_per_s:.0f} tok/s")
+    if facts.cache_hit:
         parts.append("cache hit")
-    failures = failed_attempts(outcome.attempts)
-    if failures:
-        parts.append("after " + ", ".join(failures))
+    if facts.failures:
+        parts.append("after " + ", ".join(facts.failures))
     return " · ".join(parts)
 
 
-def failed_attempts(attempts: Sequence[AttemptRecord]) -> list[str]:
+def failed_attempts(attempts: Sequence[AttemptLike]) -> list[str]:
     """`503 on model` for each failed attempt, in order; repeats counted (`503×2 on model`).
 
     Only attempts that were really made are named: the routing's fallback list is a plan,
@@ -62,6 +137,38 @@ def failed_attempts(attempts: Sequence[AttemptRecord]) -> list[str]:
         f"{why}{f'×{count}' if count > 1 else ''} on {model}"
         for (why, model), count in counts.items()
     ]
+
+
+@dataclass(frozen=True)
+class SavedTurn:
+    """One stored message of a conversation being reopened, with its request when known."""
+
+    role: str
+    content: str
+    facts: AnswerFacts | None = None
+
+
+def turn_facts_known(facts: AnswerFacts) -> bool:
+    """Whether a stored answer has its request row (older rows may not)."""
+    return facts.model is not None or facts.status != "ok"
+
+
+def _hard_breaks(state: StateCore) -> None:
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+
+
+def answer_parser() -> MarkdownIt:
+    """Markdown as models write it: a single newline is a line break (poems, addresses).
+
+    markdown-it's `breaks` option only changes its HTML renderer; Textual reads the tokens, so
+    a core rule turns every soft break into a hard one.
+    """
+    parser = MarkdownIt("gfm-like")
+    parser.core.ruler.push("hard_breaks", _hard_breaks)
+    return parser
 
 
 class UserTurn(Static):
@@ -109,11 +216,13 @@ class AnswerBlock(Vertical):
         self._splitter = SegmentSplitter()
         self._segment: Markdown | None = None  # the Markdown widget being streamed into
         self._finished_chars = 0  # characters in the parts the stream has moved past
+        self.model: str | None = None  # the model streaming (or that served) this answer
 
     def compose(self) -> ComposeResult:
-        yield Static("waiting for a model…", classes="answer-label")
-        yield Markdown(self.text or None, classes="answer-body")
-        yield Static("", classes="answer-footer")
+        # Model ids, file names and messages are shown literally (no markup, no emoji codes).
+        yield Static("waiting for a model…", classes="answer-label", markup=False)
+        yield Markdown(self.text or None, classes="answer-body", parser_factory=answer_parser)
+        yield Static("", classes="answer-footer", markup=False)
 
     @property
     def label(self) -> str:
@@ -173,7 +282,7 @@ class AnswerBlock(Vertical):
         await self._end_stream()
         finished = self._segment or self.body
         self._finished_chars += len(finished.source)
-        segment = Markdown(classes="answer-body -continued")
+        segment = Markdown(classes="answer-body -continued", parser_factory=answer_parser)
         await self.mount(segment, before=self.query_one(".answer-footer", Static))
         self._segment = segment
         # Off the hot path: the swap runs once this append has returned.
@@ -216,24 +325,28 @@ class AnswerBlock(Vertical):
             # A cache hit or a non-streamed answer arrives whole.
             self.text = outcome.text
             await self.body.update(outcome.text)
-        self.set_label(f"{outcome.model or 'no model'}")
-        footer = answer_footer(outcome)
-        if outcome.status == "cancelled":
+        self.show_end(AnswerFacts.of_outcome(outcome))
+
+    def show_end(self, facts: AnswerFacts) -> None:
+        """Label, footer and mark (cancelled, cut off, failed) of an answer that has ended."""
+        self.model = facts.model
+        self.set_label(f"{facts.model or 'no model'}")
+        footer = answer_footer(facts)
+        if facts.status in {"cancelled", "interrupted"}:
             self.state = "cancelled"
             self.add_class("-cancelled")
-            footer = "CANCELLED · " + footer
-        elif outcome.status in {"refused", "error"} and not self.text:
+            self.set_label(f"{facts.model or 'no model'} · {facts.status}")
+            footer = f"{facts.status.upper()} · " + footer
+        elif facts.status in {"refused", "error"} and not self.text:
             self.state = "failed"
             self.add_class("-incomplete")
-            word = "REFUSED" if outcome.status == "refused" else "FAILED"
-            footer = f"{word} · {outcome.error_message or outcome.error_category or 'error'}"
+            word = "REFUSED" if facts.status == "refused" else "FAILED"
+            footer = f"{word} · {facts.error_message or facts.error_category or 'error'}"
             self.set_label(word.lower())
-            self.set_footer(footer)
-            return
-        elif outcome.status != "ok" or not outcome.complete:
+        elif facts.status != "ok" or not facts.complete:
             self.state = "incomplete"
             self.add_class("-incomplete")
-            why = outcome.error_message or outcome.finish_reason or "cut off"
+            why = facts.error_message or facts.finish_reason or "cut off"
             footer = f"INCOMPLETE ({why}) · ctrl+r retry · " + footer
         else:
             self.state = "done"
@@ -245,6 +358,7 @@ class AnswerBlock(Vertical):
         if self.state == "streaming":
             self.state = "cancelled"
             self.add_class("-cancelled")
+            self.set_label(f"{self.model or 'no model'} · cancelled")
             self.set_footer("CANCELLED · partial answer kept · ctrl+r retry")
 
     async def mark_failed(self, message: str) -> None:
@@ -278,21 +392,28 @@ class Conversation(VerticalScroll):
         self.anchor()
         return answer
 
-    async def load(self, turns: Sequence[tuple[str, str, str | None]]) -> None:
-        """Replace the view with a saved conversation: (role, content, model) per message."""
+    async def load(self, turns: Sequence[SavedTurn]) -> None:
+        """Replace the view with a saved conversation, each answer with its footer and marks."""
         await self.remove_children()
         widgets: list[Static | AnswerBlock] = []
+        ended: list[tuple[AnswerBlock, AnswerFacts]] = []
         prompt = ""
-        for index, (role, content, model) in enumerate(turns):
-            if role == "user":
-                prompt = content
-                widgets.append(UserTurn(content, classes="user-turn", markup=False))
-            else:
-                answer = AnswerBlock(f"saved-{index}", prompt, text=content)
-                widgets.append(answer)
-                answer.call_after_refresh(answer.set_label, model or "assistant")
+        for index, turn in enumerate(turns):
+            if turn.role == "user":
+                prompt = turn.content
+                widgets.append(UserTurn(turn.content, classes="user-turn", markup=False))
+                continue
+            answer = AnswerBlock(f"saved-{index}", prompt, text=turn.content)
+            widgets.append(answer)
+            facts = turn.facts or AnswerFacts(model=None, status="ok", complete=True)
+            ended.append((answer, facts))
         if widgets:
             await self.mount_all(widgets)
+        for answer, facts in ended:
+            if turn_facts_known(facts):
+                answer.show_end(facts)
+            else:
+                answer.set_label("assistant")
         self.scroll_end(animate=False)
 
     async def clear_turns(self) -> None:

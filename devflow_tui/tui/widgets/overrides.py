@@ -74,6 +74,21 @@ class Overrides(Vertical):
         if isinstance(current, str) and current in models:
             select.value = current
 
+    def problems(self) -> list[str]:
+        """What is wrong with the typed fields, one sentence each naming the fix."""
+        found = []
+        for field_id, name in (
+            ("#override-cost", "Cost priority"),
+            ("#override-performance", "Performance priority"),
+        ):
+            text = self.query_one(field_id, Input).value.strip()
+            if text and _float_or_none(text) is None:
+                found.append(f"{name} must be a number from 0 to 1 (got {text!r}).")
+        text = self.query_one("#override-max-tokens", Input).value.strip()
+        if text and _int_or_none(text) is None:
+            found.append(f"Max tokens must be a whole number of at least 1 (got {text!r}).")
+        return found
+
     def values(self) -> RequestOverrides:
         """The overrides for the next request; blank or invalid fields mean "default"."""
         select = self.query_one("#override-model", Select)

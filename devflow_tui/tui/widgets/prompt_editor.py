@@ -50,9 +50,9 @@ class PromptEditor(TextArea):
         await super()._on_key(event)
 
     def submit(self) -> None:
-        """Send the prompt (when not blank) and clear the editor."""
+        """Offer the prompt (when not blank) to the screen, which clears the editor once it has
+        taken the text: a prompt that cannot be sent yet is never lost."""
         text = self.text.strip()
         if not text:
             return
         self.post_message(self.Submitted(self, text))
-        self.clear()

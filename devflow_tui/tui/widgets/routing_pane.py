@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, RichLog, Static
@@ -16,6 +17,8 @@ from devflow_tui.gateway.events import (
 )
 from devflow_tui.tui.money import ms, usd
 
+IDLE = "Send a prompt to see how it is routed."
+
 
 class RoutingPane(Vertical):
     """Decision summary, candidates table and the attempts log of the current request."""
@@ -27,7 +30,7 @@ class RoutingPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Routing", classes="pane-title")
-        yield Static("Send a prompt to see how it is routed.", id="routing-decision")
+        yield Static(IDLE, id="routing-decision", markup=False)
         table: DataTable[str] = DataTable(id="routing-candidates", cursor_type="row")
         table.add_columns("model", "score", "est. cost", "reason")
         yield table
@@ -36,6 +39,11 @@ class RoutingPane(Vertical):
     @property
     def decision_text(self) -> str:
         return str(self.query_one("#routing-decision", Static).content)
+
+    def show_idle(self) -> None:
+        """Back to the empty pane (a new or reopened conversation)."""
+        self.reset()
+        self.query_one("#routing-decision", Static).update(IDLE)
 
     def reset(self) -> None:
         """Clear the pane for a new request."""
@@ -48,7 +56,8 @@ class RoutingPane(Vertical):
         """Append one line to the attempts log."""
         self.lines.append(text)
         log = self.query_one("#routing-attempts", RichLog)
-        log.write(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
+        # A Text, not markup: model ids like `x:free:` and brackets are shown as they are.
+        log.write(Text(text, style=style or ""))
 
     def show_decision(self, event: RoutingDecided) -> None:
         signals = ", ".join(event.signals) if event.signals else "none"
@@ -66,10 +75,10 @@ class RoutingPane(Vertical):
         table.clear()
         for candidate in event.candidates:
             table.add_row(
-                candidate.model,
-                f"{candidate.score:.2f}",
-                usd(candidate.estimated_cost_usd),
-                candidate.reason,
+                Text(candidate.model),
+                Text(f"{candidate.score:.2f}"),
+                Text(usd(candidate.estimated_cost_usd)),
+                Text(candidate.reason),
             )
 
     def show_pinned(self, model: str) -> None:
@@ -110,7 +119,3 @@ class RoutingPane(Vertical):
     def refused(self, message: str) -> None:
         self.query_one("#routing-decision", Static).update(f"Refused: {message}")
         self.log_line(f"refused: {message}", "red")
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
