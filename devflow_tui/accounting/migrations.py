@@ -301,3 +301,16 @@ def m_serve_request_client(db: sqlite_utils.Database) -> None:
     if "client" not in have:
         conn.execute("ALTER TABLE requests ADD COLUMN client TEXT")
     conn.execute("CREATE INDEX IF NOT EXISTS idx_requests_client ON requests (client, ts)")
+
+
+@migration
+def m_dashboard_comparison_tag(db: sqlite_utils.Database) -> None:
+    """Requests sent side by side by the dashboard's compare mode share a comparison id."""
+    conn: sqlite3.Connection = db.conn
+    have = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    if "comparison" not in have:
+        conn.execute("ALTER TABLE requests ADD COLUMN comparison TEXT")
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS idx_requests_comparison ON requests (comparison) "
+        "WHERE comparison IS NOT NULL"
+    )

@@ -39,6 +39,7 @@ class RequestStart(BaseModel):
     routing_reason: str | None = None
     prompt_tokens: int = 0  # estimate before sending; replaced by the real count at the end
     client: str | None = None  # who sent it: "cli", "dashboard", "claude-code", "mcp", ...
+    comparison: str | None = None  # the compare-mode run this request belongs to
 
 
 class RequestRow(BaseModel):
@@ -76,6 +77,7 @@ class RequestRow(BaseModel):
     partial_text: str | None = None
     pid: int | None = None
     client: str | None = None
+    comparison: str | None = None  # the compare-mode run this request belongs to
 
 
 class AttemptRow(BaseModel):

@@ -257,8 +257,9 @@ class AnalyticsStore:
             "INSERT INTO requests (id, ts, updated, conversation_id, project, prompt_hash, "
             "task_type, complexity, requested_model, model, routing_reason, status, "
             "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_source, "
-            "cache_hit, complete, pid, client) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, ?, ?)",
+            "cache_hit, complete, pid, client, comparison) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, "
+            "?, ?, ?)",
             (
                 request_id,
                 start.ts if start.ts is not None else now,
@@ -274,6 +275,7 @@ class AnalyticsStore:
                 start.prompt_tokens,
                 os.getpid(),
                 start.client,
+                start.comparison,
             ),
         )
         return request_id

@@ -92,6 +92,7 @@ class GatewayRequest:
     project_dir: Path | None = None
     required_capabilities: frozenset[str] = frozenset()
     client: str | None = None  # who sent it, for spend per client ("cli", "dashboard", "mcp")
+    comparison: str | None = None  # recorded with the request: one compare-mode run
 
 
 @dataclass
@@ -626,6 +627,7 @@ class Gateway:
                 prompt_hash=hash_prompt(state.request.prompt),
                 task_type=state.request.task_type,
                 requested_model=state.request.model,
+                comparison=state.request.comparison,
                 project=project,
             )
         decision = prepared.decision
@@ -640,6 +642,7 @@ class Gateway:
             complexity=outcome.complexity,
             requested_model=outcome.requested_model or prepared.request.model,
             routing_reason=reason,
+            comparison=prepared.request.comparison,
             project=project,
             client=prepared.request.client,
         )

@@ -22,7 +22,7 @@ class Action:
 ACTIONS: tuple[Action, ...] = (
     Action("cancel", "escape", "Cancel", "Cancel the streaming answer (the partial text is kept)"),
     Action("retry", "ctrl+r", "Retry", "Send the last prompt again (after a cut-off or cancel)"),
-    Action("copy_answer", "f2", "Copy", "Copy the last answer to the clipboard"),
+    Action("copy_answer", "f2", "Copy", "Copy the selected message, or the last answer"),
     Action("copy_code", "f3", "Copy code", "Copy the last code block of the last answer"),
     Action("history", "f4", "History", "Past conversations, search, export, analytics report"),
     Action("models", "f5", "Models", "Model catalog: prices, context, health; pin/exclude/prefer"),
@@ -34,7 +34,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("focus_prompt", "ctrl+l", "Prompt", "Focus the prompt editor", show=False),
     Action("focus_overrides", "ctrl+o", "Overrides", "Focus the overrides (model pin, priorities)"),
     Action("focus_context", "ctrl+g", "Context", "Add context (file, glob, claude:latest)", False),
-    Action("next_theme", "ctrl+t", "Theme", "Switch to the next theme", show=False),
+    Action("add_note", "f9", "Note", "Add a note, sent as context with this project's prompts"),
+    Action("next_theme", "ctrl+t", "Theme", "Switch to the next theme (remembered)", show=False),
     Action("help", "f1", "Help", "Show this help"),
 )
 

@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from platformdirs import user_downloads_path
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.theme import Theme
 
 from devflow_tui.config import Settings
 from devflow_tui.errors import DevflowError
@@ -25,10 +27,12 @@ from devflow_tui.tui.gateway_port import DashboardGateway, ProxyStarter, Running
 from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable
 from devflow_tui.tui.request_stats import RequestStats
 from devflow_tui.tui.screens.dashboard import DashboardScreen
+from devflow_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
 from devflow_tui.tui.screens.handoff import HandoffScreen
 from devflow_tui.tui.screens.help import HelpScreen
 from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.screens.models import ModelsScreen
+from devflow_tui.tui.ui_state import UiState, load_ui_state, save_ui_state
 
 if TYPE_CHECKING:
     from devflow_tui.gateway.pipeline import GatewayRequest
@@ -134,6 +138,10 @@ class DevflowApp(App[None]):
         self.proxy: RunningProxy | None = None  # the proxy running inside the dashboard
 
     def on_mount(self) -> None:
+        saved = load_ui_state(self.settings.home).theme
+        if saved in self.available_themes:
+            self.theme = saved
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.push_screen(self.dashboard)
         self._apply_compact(self.size.width)
         # Paint first; the gateway (network, database, maybe the simulator) opens afterwards.
@@ -301,6 +309,78 @@ class DevflowApp(App[None]):
 
     def action_focus_context(self) -> None:
         self.dashboard.query_one("#context-input").focus()
+
+    def _remember_theme(self, theme: Theme) -> None:
+        problem = save_ui_state(self.settings.home, UiState(theme=theme.name))
+        if problem:
+            self.notify(problem, title="Theme not saved", severity="warning")
+
+    async def action_quit(self) -> None:
+        """Quit; while an answer streams, ask first (its partial text would be lost)."""
+        if not self.dashboard.streaming:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmDialog("An answer is still streaming. Quit anyway?", id="confirm-quit"),
+            answered,
+        )
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Save an SVG of the screen: in the Downloads folder when there is one, else under
+        DEVFLOW_HOME/screenshots; the notification says where, or why it could not."""
+        if path is None:
+            downloads = user_downloads_path()
+            folder = downloads if downloads.is_dir() else self.settings.home / "screenshots"
+        else:
+            folder = Path(path)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as exc:
+            self.notify(
+                f"Cannot save a screenshot in {folder}: {exc.strerror}.",
+                title="Screenshot",
+                severity="error",
+            )
+            return None
+        self.notify(f"Saved to {saved}", title="Screenshot")
+        return saved
+
+    def action_add_note(self) -> None:
+        """Ask for a note and keep it for this project (sent as context with every prompt)."""
+        gateway = self.gateway
+        if gateway is None:
+            self.notify("Still connecting; try again in a moment.", severity="warning")
+            return
+
+        def save(text: str | None) -> None:
+            if not text:
+                return
+            from devflow_tui.context.notes import project_key
+
+            project = project_key((self.project_dir or Path.cwd()).resolve())
+            try:
+                note_id = gateway.store.add_note(text, project)
+            except DevflowError as exc:
+                self.notify(exc.message, title="Note not saved", severity="error")
+                return
+            self.notify(f"Note #{note_id} saved; it goes with every prompt of this project.")
+            self.dashboard.recount_context()
+
+        self.push_screen(
+            TextDialog("Add a note (sent as context with this project's prompts)", id="note"),
+            save,
+        )
 
     def action_next_theme(self) -> None:
         names = sorted(self.available_themes)

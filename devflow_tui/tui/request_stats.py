@@ -120,11 +120,14 @@ class RequestStats:
     def models(self) -> list[str]:
         return sorted(self._by_model)
 
-    def latency(self) -> list[ModelLatency]:
-        """p50/p95 of time to first token and total latency, and tokens/s, per model."""
+    def latency(self, since: float | None = None) -> list[ModelLatency]:
+        """p50/p95 of time to first token and total latency, and tokens/s, per model, over the
+        recent requests (only those at or after `since`, unix seconds, when given)."""
         result = []
         for model in self.models():
-            samples = self._by_model[model]
+            samples = [s for s in self._by_model[model] if since is None or s.ts >= since]
+            if not samples:
+                continue
             ttft = [s.ttft_ms for s in samples if s.ttft_ms is not None]
             total = [s.latency_ms for s in samples if s.latency_ms is not None]
             result.append(
@@ -135,7 +138,7 @@ class RequestStats:
                     ttft_p95=percentile(ttft, 95),
                     latency_p50=percentile(total, 50),
                     latency_p95=percentile(total, 95),
-                    tokens_per_s=throughput(list(samples)),
+                    tokens_per_s=throughput(samples),
                 )
             )
         return result

@@ -20,7 +20,8 @@ from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
 from devflow_tui.tui.widgets.conversation import Conversation
 from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
-from devflow_tui.tui.widgets.latency_charts import LatencyChart, SpendChart
+from devflow_tui.tui.widgets.latency_charts import SpendChart
+from devflow_tui.tui.widgets.latency_view import LatencyView
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from devflow_tui.tui.widgets.routing_pane import IDLE, RoutingPane
 from tests.tui.store_rows import seed_request
@@ -100,7 +101,7 @@ async def test_prompt_routes_streams_and_updates_cost_and_gauges(
         if row.cost_usd is not None:
             assert usd(Decimal(row.cost_usd)) in answer.footer
         assert len(chat_requests(sim)) == 1
-        await wait_for(lambda: dash.query_one(LatencyChart).points == 1, pilot)
+        await wait_for(lambda: dash.query_one(LatencyView).points == 1, pilot)
         assert dash.query_one(SpendChart).points == 1
 
 

@@ -8,9 +8,11 @@ behaviours end to end, on the live pipeline, are in test_against_sim.py.
 from __future__ import annotations
 
 import asyncio
+import time
 import tomllib
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 from rich.text import Text
 from textual.color import Color
@@ -18,8 +20,10 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, ProgressBar, RichLog, Select, Static
 
 from devflow_tui.config import Settings
+from devflow_tui.context.notes import project_key
 from devflow_tui.gateway.events import BudgetAlert, BudgetView, ChunkReceived
 from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
 from devflow_tui.tui.screens.help import HelpScreen
 from devflow_tui.tui.screens.models import ModelsScreen
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
@@ -27,6 +31,7 @@ from devflow_tui.tui.widgets.context_list import ContextList
 from devflow_tui.tui.widgets.conversation import Conversation
 from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
 from devflow_tui.tui.widgets.latency_charts import SpendChart, ThroughputChart
+from devflow_tui.tui.widgets.latency_view import LatencyFigure, LatencyView, rows_text
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from devflow_tui.tui.widgets.routing_pane import RoutingPane
 from tests.tui.recorded_gateway import FREE_MODEL, Play, Recording, ReplayGateway
@@ -296,7 +301,8 @@ async def test_full_budget_bar_is_red_not_green(make_app: MakeApp, replay: Repla
         gauges = app.dashboard.query_one(BudgetGauges)
         await wait_for(lambda: gauges.gauge("total") is not None, pilot)
         gauge = gauges.gauge("total")
-        assert gauge is not None and gauge.level == "-over"
+        assert gauge is not None
+        await wait_for(lambda: bool(gauge.query("Bar")) and gauge.level == "-over", pilot)
         bar = gauge.query_one(ProgressBar).query_one("Bar")
         error = Color.parse(app.theme_variables["error"]).rich_color.triplet
 
@@ -431,7 +437,9 @@ async def test_editor_newlines_and_context_entry(make_app: MakeApp, replay: Repl
         await pilot.press(*"docs/*.md", "enter")
         context = app.dashboard.query_one(ContextList)
         assert context.specs == ["docs/*.md"]
-        assert "1 attached" in str(context.query_one("#context-total", Static).content)
+        total = context.query_one("#context-total", Static)
+        # Counted before sending: a pattern that matches nothing says so at once.
+        await wait_for(lambda: "no files match 'docs/*.md'" in str(total.content), pilot)
         context.query_one("#context-table", DataTable).focus()
         await pilot.press("delete")
         assert context.specs == []
@@ -450,3 +458,135 @@ async def test_python_m_entry_point(monkeypatch: object, settings: Settings) -> 
     assert settings.config_path is not None
     settings.config_path.write_text("not toml = = =")
     assert entry.main() == 2
+
+
+async def test_theme_is_remembered_across_runs(make_app: MakeApp) -> None:
+    """Issue 12, bug 13: the theme was not saved."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await pilot.press("ctrl+t")
+        chosen = app.theme
+    again = make_app()
+    async with again.run_test(size=(100, 30)) as pilot:
+        await wait_for(lambda: again.gateway is not None, pilot)
+        assert again.theme == chosen
+
+
+async def test_quit_while_streaming_asks_first(make_app: MakeApp, replay: ReplayGateway) -> None:
+    """Issue 12, bug 13: ctrl+q mid-stream quit without asking."""
+    hold = asyncio.Event()
+    replay.plays.append(Play(hold=hold))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await send(pilot, app, "long one")
+        await wait_for(lambda: app.dashboard.streaming and app.dashboard.current is not None, pilot)
+        await pilot.press("ctrl+q")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("n")
+        await wait_for(lambda: app.screen is app.dashboard, pilot)
+        assert app.dashboard.streaming and app.return_code is None
+        await pilot.press("ctrl+q")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(lambda: app.return_code == 0, pilot)
+
+
+async def test_screenshot_without_a_downloads_folder_says_where_it_went(
+    make_app: MakeApp, settings: Settings
+) -> None:
+    """Issue 12, bug 13: the palette's Screenshot failed silently without ~/Downloads."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        saved = app.deliver_screenshot()
+        assert saved is not None and Path(saved).parent == settings.home / "screenshots"
+        assert Path(saved).read_text(encoding="utf-8").startswith("<svg")
+        await wait_for(lambda: any(saved in n.message for n in app._notifications), pilot)
+
+
+async def test_any_message_can_be_selected_and_copied(
+    make_app: MakeApp, replay: ReplayGateway
+) -> None:
+    """Issue 12, bug 13: only the last answer could be copied."""
+    replay.plays.extend([Play("coding"), Play("fallback")])
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        dash = app.dashboard
+        await send(pilot, app, "first prompt")
+        await answered(pilot, app)
+        await send(pilot, app, "second prompt")
+        await wait_for(lambda: len(replay.requests) == 2, pilot)
+        await answered(pilot, app)
+        conversation = dash.query_one(Conversation)
+        conversation.focus()
+        await pilot.press("up", "up")  # the last answer, then the prompt before it
+        await pilot.press("c")
+        assert app.clipboard == "second prompt"
+        await pilot.press("up")  # the first answer
+        await pilot.press("f2")
+        assert app.clipboard == CODING.outcome.text
+
+
+async def test_notes_and_context_tokens_before_sending(
+    make_app: MakeApp, replay: ReplayGateway, tmp_path: Path
+) -> None:
+    """Issue 12, bug 14: no notes from the dashboard; context showed "—" until a send."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text("def main() -> None:\n    print('hello world')\n" * 20)
+    app = make_app(project_dir=project)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        context = app.dashboard.query_one(ContextList)
+        context.add_spec("app.py")
+        await wait_for(lambda: context.preview is not None, pilot)
+        assert context.preview is not None
+        (item,) = context.preview
+        assert item.name == "file app.py (40 lines)" and item.tokens > 100
+        total = str(context.query_one("#context-total", Static).content)
+        assert total == f"next request: 1 sources · {item.tokens:,} tokens"
+        await pilot.press("f9")
+        await wait_for(lambda: isinstance(app.screen, TextDialog), pilot)
+        await pilot.press(*"use tabs, not spaces", "enter")
+        await wait_for(lambda: app.screen is app.dashboard, pilot)
+        notes = replay.store.list_notes(project_key(project.resolve()), include_global=False)
+        assert [n.text for n in notes] == ["use tabs, not spaces"]
+        await wait_for(lambda: context.preview is not None and len(context.preview) == 2, pilot)
+        assert replay.requests == []  # all of this before anything was sent
+
+
+async def test_latency_view_reads_for_four_models_and_filters_by_period(
+    make_app: MakeApp, replay: ReplayGateway
+) -> None:
+    """Issue 12, bug 4: with more than two models labels overlapped and went missing."""
+    now = time.time()
+    models = {
+        "anthropic/claude-sonnet-4.5": (2400.0, 900.0, now - 30),
+        "openai/gpt-4o-mini": (700.0, 200.0, now - 60),
+        "deepseek/deepseek-v3.2-exp": (1500.0, 400.0, now - 90),
+        "meta-llama/llama-3.3-70b-instruct:free": (3100.0, 1300.0, now - 7200),
+    }
+    for model, (latency, ttft, ts) in models.items():
+        for _ in range(3):
+            seed_request(replay.store, model, "0", ts=ts, latency_ms=latency, ttft_ms=ttft)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        view = app.dashboard.query_one(LatencyView)
+        await wait_for(lambda: view.points == 4, pilot)
+        figure = view.query_one(LatencyFigure)
+        heads = [r.model for r in sorted(figure.rows, key=lambda r: r.latency_p50 or 0)]
+        assert heads == [
+            "openai/gpt-4o-mini",
+            "deepseek/deepseek-v3.2-exp",
+            "anthropic/claude-sonnet-4.5",
+            "meta-llama/llama-3.3-70b-instruct:free",
+        ]
+        rendered = [str(line) for line in rows_text(figure.rows, 60).renderables]
+        assert [rendered[i].split()[0] for i in range(0, 12, 3)] == heads
+        assert all("n=3" in rendered[i] for i in range(0, 12, 3))
+        view.query_one("#latency-window", Select).value = "3600.0"
+        await wait_for(lambda: view.points == 3, pilot)
+        assert FREE_MODEL not in {r.model for r in figure.rows}

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input, Markdown, Static, TabbedContent
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.history import HistoryScreen, ReportChart
 from devflow_tui.tui.widgets.conversation import Conversation
-from devflow_tui.tui.widgets.latency_charts import LatencyChart
+from devflow_tui.tui.widgets.latency_view import LatencyView
 from tests.tui.recorded_gateway import ReplayGateway
 from tests.tui.store_rows import seed_request
 
@@ -37,7 +37,7 @@ async def test_report_and_reopen_from_the_database(
     )
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(lambda: app.dashboard.query_one(LatencyChart).points == 2, pilot)
+        await wait_for(lambda: app.dashboard.query_one(LatencyView).points == 2, pilot)
         await pilot.press("f4")
         screen = app.screen
         assert isinstance(screen, HistoryScreen)

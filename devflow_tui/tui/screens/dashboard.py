@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -44,7 +45,7 @@ from devflow_tui.tui.messages import (
 )
 from devflow_tui.tui.request_stats import RequestStats, sample_from_outcome, sample_from_row
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
-from devflow_tui.tui.widgets.context_list import ContextList
+from devflow_tui.tui.widgets.context_list import ContextList, PreviewItem
 from devflow_tui.tui.widgets.conversation import (
     AnswerBlock,
     Conversation,
@@ -53,11 +54,11 @@ from devflow_tui.tui.widgets.conversation import (
 )
 from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
 from devflow_tui.tui.widgets.latency_charts import (
-    LatencyChart,
     SpendChart,
     StatsChart,
     ThroughputChart,
 )
+from devflow_tui.tui.widgets.latency_view import LatencyView
 from devflow_tui.tui.widgets.overrides import Overrides
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from devflow_tui.tui.widgets.routing_pane import RoutingPane
@@ -103,7 +104,7 @@ class DashboardScreen(Screen[None]):
                 yield BudgetGauges(id="budgets", thresholds=self.app.settings.budget.thresholds)
                 with TabbedContent(id="charts"):
                     with TabPane("Latency", id="tab-latency"):
-                        yield LatencyChart(self.stats, id="chart-latency")
+                        yield LatencyView(self.stats, id="chart-latency")
                     with TabPane("Tokens/s", id="tab-throughput"):
                         yield ThroughputChart(self.stats, id="chart-throughput")
                     with TabPane("Spend", id="tab-spend"):
@@ -130,6 +131,7 @@ class DashboardScreen(Screen[None]):
         self.refresh_budgets()
         self._load_history()
         self._load_credits()
+        self._count_context()
 
     def gateway_unavailable(self, message: str) -> None:
         for indicator in self.query(DemoIndicator):  # none once the app is closing
@@ -163,6 +165,38 @@ class DashboardScreen(Screen[None]):
         samples = [s for s in (sample_from_row(r) for r in rows) if s is not None]
         self.post_message(HistoryLoaded(samples))
 
+    def on_context_list_changed(self, message: ContextList.Changed) -> None:
+        self._count_context()
+
+    def recount_context(self) -> None:
+        """Count the next request's context again (a note was added, for example)."""
+        self._count_context()
+
+    @work(thread=True, group="context-preview", exclusive=True)
+    def _count_context(self) -> None:
+        """Count what the next request would carry, before it is sent (files, session, notes)."""
+        gateway = self.app.gateway
+        if gateway is None:
+            return
+        context = self.query_one(ContextList)
+        from devflow_tui.context.gather import gather_context
+
+        items: list[PreviewItem] = []
+        error = None
+        try:
+            gathered = gather_context(
+                (self.app.project_dir or Path.cwd()).resolve(),
+                claude_session=context.claude_session,
+                context_paths=context.file_specs,
+                notes=gateway.store,
+            )
+            items = [PreviewItem(s.name, s.tokens, s.refused) for s in gathered.sources]
+        except DevflowError as exc:
+            error = exc.message
+        except Exception as exc:  # a preview must never take the dashboard down
+            error = f"could not count: {exc}"
+        self.app.call_from_thread(context.show_preview, items, error)
+
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.stats.extend(message.samples)
         self.replot()
@@ -188,6 +222,7 @@ class DashboardScreen(Screen[None]):
     def replot(self) -> None:
         for chart in self.query(StatsChart):
             chart.replot()
+        self.query_one(LatencyView).replot()
 
     # ------------------------------------------------------------ sending
 
@@ -422,12 +457,25 @@ class DashboardScreen(Screen[None]):
         await self.send_prompt(answer.prompt)
 
     def copy_answer(self) -> None:
-        answer = self.query_one(Conversation).last_answer
+        """Copy the selected message (see Conversation), or else the last answer."""
+        conversation = self.query_one(Conversation)
+        selected = conversation.selected
+        if selected is not None:
+            conversation.action_copy_selected()
+            return
+        answer = conversation.last_answer
         if answer is None or not answer.text:
             self.notify("No answer to copy yet.")
             return
         self.app.copy_to_clipboard(answer.text)
         self.notify("Answer copied to the clipboard.")
+
+    def on_conversation_copy_requested(self, message: Conversation.CopyRequested) -> None:
+        if not message.text:
+            self.notify(f"The selected {message.what} is empty.")
+            return
+        self.app.copy_to_clipboard(message.text)
+        self.notify(f"Selected {message.what} copied to the clipboard.")
 
     def copy_code(self) -> None:
         answer = self.query_one(Conversation).last_answer

@@ -32,9 +32,10 @@ def level_for(spent: Decimal, limit: Decimal | None, thresholds: Sequence[float]
 class BudgetGauge(Horizontal):
     """One budget: name, bar, `$spent / $limit`."""
 
-    def __init__(self, view: BudgetView) -> None:
+    def __init__(self, view: BudgetView, thresholds: Sequence[float] = (0.5, 0.8, 1.0)) -> None:
         super().__init__(classes="budget-gauge")
         self.view = view
+        self.thresholds = list(thresholds)
 
     def compose(self) -> ComposeResult:
         yield Label(self.view.name, classes="budget-name")
@@ -42,11 +43,15 @@ class BudgetGauge(Horizontal):
         yield Label("", classes="budget-amount")
 
     def on_mount(self) -> None:
-        self.show(self.view, [0.5, 0.8, 1.0])
+        self.show(self.view, self.thresholds)
 
     def show(self, view: BudgetView, thresholds: Sequence[float]) -> None:
+        """Draw `view`; before the gauge is composed it is kept and drawn on mount."""
         self.view = view
-        bar = self.query_one(ProgressBar)
+        self.thresholds = list(thresholds)
+        bar = next(self.query(ProgressBar).results(ProgressBar), None)
+        if bar is None:
+            return
         amount = self.query_one(".budget-amount", Label)
         if view.limit_usd is None:
             # An indeterminate bar would animate forever; an unlimited budget has no bar.
@@ -106,13 +111,11 @@ class BudgetGauges(Vertical):
         for view in views:
             existing = self.gauge(view.name)
             if existing is None:
-                new.append(BudgetGauge(view))
+                new.append(BudgetGauge(view, self.thresholds))
             else:
                 existing.show(view, self.thresholds)
         if new:
             await rows.mount_all(new)
-            for gauge in new:
-                gauge.show(gauge.view, self.thresholds)
         self.query_one("#budget-empty", Static).display = not views
 
     def show_credits(

@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from devflow_tui.gateway.events import ContextView
 
 
+@dataclass(frozen=True)
+class PreviewItem:
+    """One source the next request would carry, with its size before any trimming."""
+
+    name: str
+    tokens: int
+    refused: str | None = None
+
+
 class ContextList(Vertical):
-    """Context specs the user attached (files, globs, `claude:latest`) and what was injected."""
+    """Context specs the user attached (files, globs, `claude:latest`) and what was injected.
+
+    Before a send, the list shows what the next request would carry (each source and its tokens,
+    counted by the dashboard in a thread worker); after it, what the gateway injected.
+    """
+
+    class Changed(Message):
+        """The attached specs changed: the preview should be counted again."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("delete", "remove_selected", "Remove context", show=False)
@@ -24,6 +43,8 @@ class ContextList(Vertical):
         super().__init__(id=id)
         self.specs: list[str] = []
         self.views: list[ContextView] = []
+        self.preview: list[PreviewItem] | None = None  # None: not counted yet
+        self.preview_error: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Context", classes="pane-title")
@@ -45,11 +66,24 @@ class ContextList(Vertical):
         """Attach a path, glob or `claude:<session>` to the next prompts."""
         if spec not in self.specs:
             self.specs.append(spec)
-        self._refresh_table()
+        self._changed()
 
     def remove_spec(self, spec: str) -> None:
         if spec in self.specs:
             self.specs.remove(spec)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.views = []  # what was injected last time no longer describes the next request
+        self.preview = None
+        self._refresh_table()
+        self.post_message(self.Changed())
+
+    def show_preview(self, items: Sequence[PreviewItem], error: str | None = None) -> None:
+        """Show what the next request would carry (counted before sending)."""
+        self.preview = list(items)
+        self.preview_error = error
+        self.views = []
         self._refresh_table()
 
     def action_remove_selected(self) -> None:
@@ -78,16 +112,31 @@ class ContextList(Vertical):
     def _refresh_table(self) -> None:
         table = self.query_one("#context-table", DataTable)
         table.clear()
-        shown = {view.source for view in self.views}
-        for view in self.views:
-            table.add_row(view.source, f"{view.tokens:,}", view.status)
+        total = self.query_one("#context-total", Static)
+        if self.views:
+            for view in self.views:
+                table.add_row(Text(view.source), _tokens(view.tokens), Text(view.status))
+            sent = sum(v.tokens for v in self.views if v.status != "dropped")
+            total.update(f"{len(self.views)} injected · {sent:,} tokens · last request")
+            return
+        if self.preview:
+            for item in self.preview:
+                status = "refused" if item.refused else "next"
+                table.add_row(Text(item.name), _tokens(item.tokens), Text(status))
+            counted = sum(i.tokens for i in self.preview if not i.refused)
+            summary = f"next request: {len(self.preview)} sources · {counted:,} tokens"
+            total.update(f"{summary} · {self.preview_error}" if self.preview_error else summary)
+            return
+        if self.preview_error and self.preview is not None:
+            for spec in self.specs:
+                table.add_row(Text(spec), Text("—", justify="right"), Text("error"))
+            total.update(self.preview_error)
+            return
         for spec in self.specs:
-            if spec not in shown:
-                table.add_row(spec, "—", "next")
-        total = sum(v.tokens for v in self.views if v.status != "dropped")
-        summary = (
-            f"{len(self.views)} injected · {total:,} tokens" if self.views else "nothing injected"
-        )
-        if self.specs:
-            summary += f" · {len(self.specs)} attached"
-        self.query_one("#context-total", Static).update(summary)
+            table.add_row(Text(spec), Text("…", justify="right"), Text("counting"))
+        counting = f"{len(self.specs)} attached · counting…"
+        total.update(counting if self.specs else "nothing attached")
+
+
+def _tokens(count: int) -> Text:
+    return Text(f"{count:,}", justify="right")

@@ -7,15 +7,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.geometry import NULL_SIZE
-from textual.widget import _RenderCache
+from textual.message import Message
+from textual.widget import Widget, _RenderCache
 from textual.widgets import Markdown, Static
 
 from devflow_tui.accounting.records import RequestRow
@@ -171,8 +173,12 @@ def answer_parser() -> MarkdownIt:
     return parser
 
 
-class UserTurn(Static):
-    """One prompt as the user sent it."""
+class UserTurn(Static, can_focus=True):
+    """One prompt as the user sent it; focusable, so it can be selected and copied."""
+
+    @property
+    def text(self) -> str:
+        return str(self.content)
 
 
 # Whether the heap that was there before the first long answer has been frozen (see below).
@@ -203,8 +209,11 @@ class FinishedPart(Static):
         self._render_cache = _RenderCache(NULL_SIZE, [])
 
 
-class AnswerBlock(Vertical):
-    """One answer: label, streamed Markdown body and a footer with model, cost and timings."""
+class AnswerBlock(Vertical, can_focus=True):
+    """One answer: label, streamed Markdown body and a footer with model, cost and timings.
+
+    Focusable, so any answer (not only the last) can be selected and copied.
+    """
 
     def __init__(self, request_id: str, prompt: str, *, text: str = "") -> None:
         super().__init__(classes="answer")
@@ -371,10 +380,62 @@ class AnswerBlock(Vertical):
 
 
 class Conversation(VerticalScroll):
-    """The scrolling list of turns; anchored so streamed text stays in view."""
+    """The scrolling list of turns; anchored so streamed text stays in view.
+
+    With the focus in the conversation, up/down select the previous/next message and `c`
+    copies the selected one (prompt or answer), as in Elia.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "select(-1)", "Previous message", show=False),
+        Binding("down", "select(1)", "Next message", show=False),
+        Binding("c", "copy_selected", "Copy message"),
+    ]
+
+    class CopyRequested(Message):
+        """The user asked to copy one message's text."""
+
+        def __init__(self, text: str, what: str) -> None:
+            super().__init__()
+            self.text = text
+            self.what = what
 
     def on_mount(self) -> None:
         self.anchor()
+
+    @property
+    def messages(self) -> list[UserTurn | AnswerBlock]:
+        return [w for w in self.children if isinstance(w, UserTurn | AnswerBlock)]
+
+    @property
+    def selected(self) -> UserTurn | AnswerBlock | None:
+        """The message that has the focus, if any."""
+        focused = self.screen.focused
+        while focused is not None and focused is not self:
+            if isinstance(focused, UserTurn | AnswerBlock):
+                return focused
+            parent = focused.parent
+            focused = parent if isinstance(parent, Widget) else None
+        return None
+
+    def action_select(self, step: int) -> None:
+        messages = self.messages
+        if not messages:
+            return
+        current = self.selected
+        if current is None:
+            index = len(messages) - 1 if step < 0 else 0
+        else:
+            index = max(0, min(len(messages) - 1, messages.index(current) + step))
+        messages[index].focus()
+        messages[index].scroll_visible(animate=False)
+
+    def action_copy_selected(self) -> None:
+        message = self.selected
+        if message is None:
+            return
+        what = "prompt" if isinstance(message, UserTurn) else "answer"
+        self.post_message(self.CopyRequested(message.text, what))
 
     @property
     def answers(self) -> list[AnswerBlock]:

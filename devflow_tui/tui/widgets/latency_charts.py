@@ -1,4 +1,5 @@
-"""Latency, throughput and spend charts (plotext), redrawn when a request completes."""
+"""Throughput and spend charts (plotext), redrawn when a request completes (latency per model
+has its own view: latency_view.py)."""
 
 from __future__ import annotations
 
@@ -40,31 +41,6 @@ class StatsChart(PlotextPlot):
 
     def draw(self) -> int:
         raise NotImplementedError
-
-
-class LatencyChart(StatsChart):
-    """Time to first token and total latency per model, p50 and p95 (seconds)."""
-
-    title = "latency per model (s): ttft p50/p95, total p50/p95"
-
-    def draw(self) -> int:
-        rows = self.stats.latency()
-        if not rows:
-            return 0
-        labels = [short_model(r.model) for r in rows]
-        series = [
-            [(r.ttft_p50 or 0) / 1000 for r in rows],
-            [(r.ttft_p95 or 0) / 1000 for r in rows],
-            [(r.latency_p50 or 0) / 1000 for r in rows],
-            [(r.latency_p95 or 0) / 1000 for r in rows],
-        ]
-        # textual-plotext's stub names it `label`; plotext 5 itself takes `labels`.
-        self.plt.multiple_bar(
-            labels,
-            series,
-            labels=["ttft p50", "ttft p95", "total p50", "total p95"],  # type: ignore[call-arg]
-        )
-        return len(rows)
 
 
 class ThroughputChart(StatsChart):
