@@ -239,22 +239,22 @@ def main() -> None:
     import os
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="devflow-record-") as tmp:
-        os.environ["DEVFLOW_HOME"] = str(Path(tmp) / "home")
-        os.environ["DEVFLOW_CONFIG"] = str(Path(tmp) / "config.toml")
-        os.environ.pop("OPENROUTER_API_KEY", None)
-        from devflow_tui.config import load_settings
+    os.environ.pop("OPENROUTER_API_KEY", None)
+    from devflow_tui.config import load_settings
 
-        RECORDINGS.mkdir(exist_ok=True)
-        for name in SCENARIOS:
+    RECORDINGS.mkdir(exist_ok=True)
+    for name in SCENARIOS:
+        # A fresh home per scenario, as each test has: no health data or budget carried over.
+        with tempfile.TemporaryDirectory(prefix="devflow-record-") as tmp:
+            os.environ["DEVFLOW_HOME"] = str(Path(tmp) / "home")
+            os.environ["DEVFLOW_CONFIG"] = str(Path(tmp) / "config.toml")
             # Real-time pacing, so the recorded timings read like a real request's.
             with SimServer(SimConfig(time_scale=1.0)) as sim:
                 recording = asyncio.run(
                     record(name, sim, load_settings(), "sk-or-v1-" + "fa1e" * 16)
                 )
-            (RECORDINGS / f"{name}.json").write_text(recording.to_json(), encoding="utf-8")
-            print(f"recorded {name}: {len(recording.events)} events, {recording.outcome.status}")
-
+        (RECORDINGS / f"{name}.json").write_text(recording.to_json(), encoding="utf-8")
+        print(f"recorded {name}: {len(recording.events)} events, {recording.outcome.status}")
 
 if __name__ == "__main__":
     main()

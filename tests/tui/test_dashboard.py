@@ -85,7 +85,7 @@ async def test_send_prompt_shows_routing_answer_cost_and_gauges(
         assert answer.label == "deepseek/deepseek-v3.2-exp"
         assert "$0.0000" in answer.footer and "15→99 tok" in answer.footer
         routing = dash.query_one(RoutingPane)
-        assert "task coding · complexity medium" in routing.decision_text
+        assert "task coding · complexity low" in routing.decision_text
         assert "chosen: deepseek/deepseek-v3.2-exp" in routing.decision_text
         assert routing.query_one("#routing-candidates", DataTable).row_count == 8
         assert routing.lines[0] == "#1 → deepseek/deepseek-v3.2-exp"

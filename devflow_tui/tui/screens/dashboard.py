@@ -176,9 +176,9 @@ class DashboardScreen(Screen[None]):
     def _count_context(self) -> None:
         """Count what the next request would carry, before it is sent (files, session, notes)."""
         gateway = self.app.gateway
-        if gateway is None:
+        context = next(self.query(ContextList).results(), None)
+        if gateway is None or context is None:
             return
-        context = self.query_one(ContextList)
         from devflow_tui.context.gather import gather_context
 
         items: list[PreviewItem] = []

@@ -102,9 +102,11 @@ class BudgetGauges(Vertical):
 
     async def show_budgets(self, views: Sequence[BudgetView]) -> None:
         """Update or add one gauge per budget; kept for later when not composed yet."""
-        found = self.query("#budget-rows").results(Vertical)
-        rows = next(found, None)
-        if rows is None or not self.is_mounted:
+        # Both parts are looked up before any await: the screen may be composing, or already
+        # tearing down (the app quitting) while this runs in a worker.
+        rows = next(self.query("#budget-rows").results(Vertical), None)
+        empty = next(self.query("#budget-empty").results(Static), None)
+        if rows is None or empty is None or not self.is_mounted:
             self._pending = list(views)
             return
         new: list[BudgetGauge] = []
@@ -114,9 +116,9 @@ class BudgetGauges(Vertical):
                 new.append(BudgetGauge(view, self.thresholds))
             else:
                 existing.show(view, self.thresholds)
-        if new:
+        empty.display = not views
+        if new and rows.is_attached:
             await rows.mount_all(new)
-        self.query_one("#budget-empty", Static).display = not views
 
     def show_credits(
         self, key: KeyInfo | None, credits: Credits | None, *, simulated: bool = False

@@ -110,9 +110,12 @@ class ContextList(Vertical):
         return None
 
     def _refresh_table(self) -> None:
-        table = self.query_one("#context-table", DataTable)
+        # Workers report here; the screen may not be composed yet, or already torn down.
+        table = next(self.query("#context-table").results(DataTable), None)
+        total = next(self.query("#context-total").results(Static), None)
+        if table is None or total is None:
+            return
         table.clear()
-        total = self.query_one("#context-total", Static)
         if self.views:
             for view in self.views:
                 table.add_row(Text(view.source), _tokens(view.tokens), Text(view.status))
