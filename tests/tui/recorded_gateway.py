@@ -256,5 +256,6 @@ def main() -> None:
         (RECORDINGS / f"{name}.json").write_text(recording.to_json(), encoding="utf-8")
         print(f"recorded {name}: {len(recording.events)} events, {recording.outcome.status}")
 
+
 if __name__ == "__main__":
     main()

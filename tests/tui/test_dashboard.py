@@ -23,6 +23,7 @@ from devflow_tui.config import Settings
 from devflow_tui.context.notes import project_key
 from devflow_tui.gateway.events import BudgetAlert, BudgetView, ChunkReceived
 from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.money import usd
 from devflow_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
 from devflow_tui.tui.screens.help import HelpScreen
 from devflow_tui.tui.screens.models import ModelsScreen
@@ -83,7 +84,9 @@ async def test_send_prompt_shows_routing_answer_cost_and_gauges(
         assert answer is not None and answer.state == "done"
         assert answer.text == CODING.outcome.text
         assert answer.label == "deepseek/deepseek-v3.2-exp"
-        assert "$0.0000" in answer.footer and "15→99 tok" in answer.footer
+        served = CODING.outcome
+        assert f" · {usd(served.cost_usd)} · " in answer.footer
+        assert f"{served.prompt_tokens}→{served.completion_tokens} tok" in answer.footer
         routing = dash.query_one(RoutingPane)
         assert "task coding · complexity low" in routing.decision_text
         assert "chosen: deepseek/deepseek-v3.2-exp" in routing.decision_text
@@ -219,6 +222,8 @@ async def test_fallback_attempts_are_listed(make_app: MakeApp, replay: ReplayGat
         await answered(pilot, app)
         lines = app.dashboard.query_one(RoutingPane).lines
         assert lines[1].startswith("✗ deepseek/deepseek-v3.2-exp: provider (HTTP 503)")
+        # The event carries the real next step (issue 10, item 4): not "giving up".
+        assert lines[1].endswith("; falling back to deepseek/deepseek-r1")
         assert lines[2] == "#2 → deepseek/deepseek-r1"
         assert app.dashboard.current is not None
         assert "after 503 on deepseek/deepseek-v3.2-exp" in app.dashboard.current.footer
