@@ -29,6 +29,7 @@ from devflow_tui.gateway.events import (
 )
 from devflow_tui.openrouter.relay import Api, RelayResult, RelayStream
 from devflow_tui.routing.fallback import next_step
+from devflow_tui.stats import generation_ms, tokens_per_s
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.records import Reservation
@@ -335,9 +336,9 @@ class Passthrough:
             if cost is None and outcome.text and priced is not None:
                 cost, source = _estimate_partial(priced, outcome, call.request.prompt_tokens)
             outcome.cost_usd, outcome.cost_source = cost, source
-            if outcome.completion_tokens and result.ttft_ms is not None:
-                gen_ms = max(result.latency_ms - result.ttft_ms, 1.0)
-                outcome.tokens_per_s = round(outcome.completion_tokens / (gen_ms / 1000), 1)
+            gen_ms = generation_ms(result.latency_ms, result.ttft_ms)
+            rate = tokens_per_s(outcome.completion_tokens, gen_ms)
+            outcome.tokens_per_s = round(rate, 1) if rate is not None else None
             cut = result.stop_reason in ("max_tokens", "length")
             outcome.complete = result.complete and not cut
         if cancelled:
