@@ -426,24 +426,12 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
     async def go() -> tuple[list[dict[str, Any]], str]:
         gateway = await _open(ctx, settings, demo_without_key=True, refresh=refresh)
         try:
-            rows = []
-            for m in sorted(gateway.catalog, key=lambda m: m.id):
-                health = gateway.health.stats(m.id)
-                rows.append(
-                    {
-                        "id": m.id,
-                        "name": m.name,
-                        "context_length": m.context_length,
-                        "max_completion_tokens": m.max_completion_tokens,
-                        "prompt_per_million_usd": _per_million(m.prices.get("prompt")),
-                        "completion_per_million_usd": _per_million(m.prices.get("completion")),
-                        "capabilities": sorted(m.capabilities),
-                        "free": m.free,
-                        "moderated": m.moderated,
-                        "success_rate": health.success_rate if health.samples else None,
-                        "latency_p50_ms": health.latency_p50 if health.samples else None,
-                    }
-                )
+            from devflow_tui.cli_output import ModelJson
+
+            rows = [
+                ModelJson.of(m, gateway.health.stats(m.id)).model_dump(mode="json")
+                for m in sorted(gateway.catalog, key=lambda m: m.id)
+            ]
             return rows, gateway.catalog_source
         finally:
             await gateway.aclose()
@@ -461,12 +449,6 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
             f"{c if c is not None else 'unknown':>8}  ctx {r['context_length'] or '?':>8}  "
             f"{','.join(r['capabilities'])}"
         )
-
-
-def _per_million(price: Decimal | None) -> str | None:
-    if price is None:
-        return None
-    return format((price * 1_000_000).normalize(), "f")
 
 
 # ---------------------------------------------------------------------- report

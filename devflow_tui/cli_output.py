@@ -16,6 +16,8 @@ from devflow_tui.accounting.records import RequestOutcome
 from devflow_tui.context.assembly import ContextView
 from devflow_tui.gateway.events import CandidateView
 from devflow_tui.gateway.pipeline import PreparedRequest, candidate_views
+from devflow_tui.routing.catalog import CatalogModel
+from devflow_tui.routing.health import ModelHealth
 from devflow_tui.types import CostSource, Status
 
 
@@ -138,3 +140,41 @@ def route_json(prepared: PreparedRequest, catalog_source: str) -> dict[str, Any]
         catalog_source=catalog_source,
     )
     return document.model_dump(mode="json")
+
+
+class ModelJson(_FromAttributes):
+    """One entry of `devflow models --json`: the catalog model, its prices per million tokens
+    and what the health tracker measured (None before any request)."""
+
+    id: str
+    name: str
+    context_length: int
+    max_completion_tokens: int | None
+    prompt_per_million_usd: str | None  # a plain decimal string, never an exponent
+    completion_per_million_usd: str | None
+    capabilities: list[str]
+    free: bool
+    moderated: bool
+    success_rate: float | None
+    latency_p50_ms: float | None
+
+    @classmethod
+    def of(cls, model: CatalogModel, health: ModelHealth) -> ModelJson:
+        measured = health.samples > 0
+        return cls(
+            id=model.id,
+            name=model.name,
+            context_length=model.context_length,
+            max_completion_tokens=model.max_completion_tokens,
+            prompt_per_million_usd=_normal(model.price_per_million("prompt")),
+            completion_per_million_usd=_normal(model.price_per_million("completion")),
+            capabilities=sorted(model.capabilities),
+            free=model.free,
+            moderated=model.moderated,
+            success_rate=health.success_rate if measured else None,
+            latency_p50_ms=health.latency_p50 if measured else None,
+        )
+
+
+def _normal(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
