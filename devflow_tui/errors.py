@@ -21,6 +21,9 @@ class ErrorCategory(StrEnum):
     RATE_LIMIT = "rate_limit"
     PROVIDER = "provider"
     NETWORK = "network"
+    # No connection to the API host at all (DNS failure, connection refused): the local network
+    # or the base URL is at fault, never the model, so no other model is tried.
+    NETWORK_DOWN = "network_down"
     TIMEOUT = "timeout"
     INVALID_RESPONSE = "invalid_response"
     BUDGET = "budget"

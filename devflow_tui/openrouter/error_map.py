@@ -417,12 +417,15 @@ def transport_error(
             partial_text=partial_text,
         )
     if isinstance(exc, httpx.ConnectError):
+        # Nothing reached the server: a local network failure. Every model behind this base
+        # URL would fail the same way, so it is neither retried nor blamed on the model.
         return OpenRouterError(
-            f"Cannot reach OpenRouter at {base_url}: {exc or type(exc).__name__}.",
-            category=ErrorCategory.NETWORK,
-            retryable=True,
+            f"Cannot reach OpenRouter at {base_url}: the network is down or the host is wrong "
+            f"({exc or type(exc).__name__}).",
+            category=ErrorCategory.NETWORK_DOWN,
+            retryable=False,
             model=model,
-            hint="Check your network connection and OPENROUTER_BASE_URL.",
+            hint="Check your network connection and OPENROUTER_BASE_URL, then retry.",
         )
     what = (
         "The connection closed in the middle of the answer"

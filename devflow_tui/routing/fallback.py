@@ -7,8 +7,9 @@ Rules, in order:
 1. tokens already reached the user (`mid_stream`): stop; the answer is kept and marked
    incomplete, and the user may re-run. Re-running silently on another model would show two
    different answers glued together, and bill both.
-2. auth, credits, moderation, budget, config, cancelled: stop; another model cannot help,
-   the user must act (the error's own message and hint say how).
+2. auth, credits, moderation, budget, config, cancelled, network down (no connection to the
+   API host at all): stop; another model cannot help, the user must act (the error's own
+   message and hint say how).
 3. context length: the next untried model in the chain whose window is larger than the
    failed model's; stop when there is none.
 4. any other invalid request (user category): stop; the same request would fail anywhere.
@@ -34,6 +35,7 @@ STOP_CATEGORIES = frozenset(
         ErrorCategory.BUDGET,
         ErrorCategory.CONFIG,
         ErrorCategory.CANCELLED,
+        ErrorCategory.NETWORK_DOWN,
     }
 )
 

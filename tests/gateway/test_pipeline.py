@@ -109,6 +109,25 @@ async def test_503_then_fallback_to_next_model(
     assert [a.status for a in attempts] == [503, 503, 200]
 
 
+async def test_network_down_fails_fast_without_cooling_models_down(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway(max_retries=3)
+    decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
+    assert len(decision.fallbacks) >= 2
+    sim.stop()  # the port now refuses connections, as when the network is down
+    events: list[GatewayEvent] = []
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT), events.append)
+
+    assert outcome.status == "error" and outcome.error_category == "network_down"
+    assert "Cannot reach OpenRouter" in (outcome.error_message or "")
+    first = decision.candidates[0].model.id
+    assert [a.model for a in outcome.attempts] == [first]
+    assert [e.model for e in events if isinstance(e, AttemptStarted)] == [first]
+    assert gateway.health.cooldowns() == {}
+    assert all(gateway.health.is_available(m) for m in (first, *decision.fallbacks))
+
+
 async def test_context_length_error_moves_to_a_larger_model(
     make_gateway: GatewayFactory, sim: SimServer
 ) -> None:

@@ -204,7 +204,13 @@ def test_transport_and_timeout_errors() -> None:
     read = transport_error(httpx.ReadTimeout("t", request=request), base_url="u")
     assert read.category is ErrorCategory.TIMEOUT
     refused = transport_error(httpx.ConnectError("refused", request=request), base_url="u")
-    assert refused.category is ErrorCategory.NETWORK and refused.retryable
+    assert refused.category is ErrorCategory.NETWORK_DOWN and not refused.retryable
+    dns = transport_error(
+        httpx.ConnectError("[Errno -2] Name or service not known", request=request),
+        base_url="https://openrouter.example",
+    )
+    assert dns.category is ErrorCategory.NETWORK_DOWN and not dns.retryable
+    assert "network is down" in dns.message and "OPENROUTER_BASE_URL" in str(dns)
     cut = transport_error(
         httpx.RemoteProtocolError("peer closed", request=request),
         base_url="u",

@@ -197,7 +197,9 @@ async def test_invalid_get_body(settings: Settings, fake_key: str) -> None:
     assert second.value.category is ErrorCategory.PROVIDER
 
 
-async def test_connection_refused_is_network_and_retried(settings: Settings, fake_key: str) -> None:
+async def test_connection_refused_fails_fast_as_network_down(
+    settings: Settings, fake_key: str
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -209,10 +211,11 @@ async def test_connection_refused_is_network_and_retried(settings: Settings, fak
             await client.chat(chat_request(), on_attempt=seen.append)
         with pytest.raises(OpenRouterError) as streamed:
             await run_stream_raise(client)
-    assert info.value.category is ErrorCategory.NETWORK and info.value.retryable
-    assert len(seen) == 3 and len(sleeper.waits) == 4
+    # Nothing reached the server: retrying would only make the user wait for the same answer.
+    assert info.value.category is ErrorCategory.NETWORK_DOWN and not info.value.retryable
+    assert len(seen) == 1 and sleeper.waits == []
     assert "Cannot reach OpenRouter" in info.value.message
-    assert streamed.value.category is ErrorCategory.NETWORK
+    assert streamed.value.category is ErrorCategory.NETWORK_DOWN
 
 
 async def run_stream_raise(client: OpenRouterClient) -> None:

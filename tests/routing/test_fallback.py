@@ -73,6 +73,11 @@ def test_models_in_cooldown_are_skipped() -> None:
     assert step.model == "acme/large"
 
 
+def test_network_down_stops_the_chain() -> None:
+    step = _step(_error(ErrorCategory.NETWORK_DOWN))
+    assert (step.action, step.model) == ("stop", None)
+
+
 def test_context_length_goes_to_a_larger_window() -> None:
     error = _error(ErrorCategory.USER, status=400, error_type="context_length_exceeded")
     step = _step(error)
