@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from decimal import Decimal
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import (
@@ -30,6 +32,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    TomlConfigSettingsSource,
 )
 
 from devflow_tui.errors import ConfigError
@@ -220,67 +223,93 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _FileSource(settings_cls))
+        return (init_settings, env_settings, ConfigFileSource(settings_cls, resolve_config_path()))
 
 
-class _FileSource(PydanticBaseSettingsSource):
-    """The TOML config file, parsed earlier by `load_settings` and handed over here."""
+class ConfigFileSource(TomlConfigSettingsSource):
+    """pydantic-settings' own TOML source, reading the file through `read_config_file` so a
+    FIFO, a device, a huge file or an API key in the file is refused with a clear error."""
 
-    data: ClassVar[dict[str, Any]] = {}
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls, toml_file=path)
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # pragma: no cover - __call__ is used instead
+    def _read_files(self, files: Any, deep_merge: bool = False) -> dict[str, Any]:
+        # The base class skips anything that is not a regular file; a FIFO or a folder given
+        # as DEVFLOW_CONFIG is a mistake the user should hear about, so every path is read.
+        return read_config_file(Path(files))
 
-    def __call__(self) -> dict[str, Any]:
-        return _to_aliases(_FileSource.data)
-
-
-def _to_aliases(values: dict[str, Any]) -> dict[str, Any]:
-    """Key by each field's primary alias, so env, file and CLI values of one field merge."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        names = _ENV_NAMES.get(key)
-        out[names[0] if names else key] = value
-    return out
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        return read_config_file(Path(str(file_path)))  # pragma: no cover - _read_files reads
 
 
-# Environment variable names per field, for error messages.
-_ENV_NAMES: dict[str, tuple[str, ...]] = {
-    "api_key": ("OPENROUTER_API_KEY", "OPEN_ROUTER_API_KEY"),
-    "base_url": ("OPENROUTER_BASE_URL",),
-    "max_retries": ("OPENROUTER_MAX_RETRIES",),
-    "timeout_ms": ("OPENROUTER_TIMEOUT_MS",),
-    "cost_budget_usd": ("OPENROUTER_COST_BUDGET_USD",),
-    "preferred_models": ("OPENROUTER_PREFERRED_MODELS",),
-    "home": ("DEVFLOW_HOME",),
-    "log_level": ("DEVFLOW_LOG_LEVEL",),
-    "demo_time_scale": ("DEVFLOW_DEMO_TIME_SCALE",),
-}
-
-_FORBIDDEN_FILE_KEYS = {"api_key", "OPENROUTER_API_KEY", "OPEN_ROUTER_API_KEY"}
+def env_names(field: str) -> tuple[str, ...]:
+    """The environment variables of a settings field: the upper-case names among its aliases."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+    return tuple(c for c in choices if isinstance(c, str) and c.isupper())
 
 
-def resolve_config_path(env: dict[str, str] | None = None) -> Path:
-    env = dict(os.environ) if env is None else env
-    raw = env.get("DEVFLOW_CONFIG")
+_FORBIDDEN_FILE_KEYS = {"api_key", *env_names("api_key")}
+# A config file is a few hundred bytes; a cap keeps `DEVFLOW_CONFIG=/dev/zero` or a runaway
+# file from filling the memory.
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def resolve_config_path() -> Path:
+    """The config file: DEVFLOW_CONFIG, or the platform's config folder."""
+    raw = os.environ.get("DEVFLOW_CONFIG")
     return Path(raw).expanduser() if raw else default_config_path()
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What `path` is when it is not a regular file (without opening it: a FIFO would block)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None  # reported by the read itself, with its reason
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse the TOML config file; a missing file is an empty config."""
+    kind = _not_a_file(path)
+    if kind is not None:
+        raise ConfigError(
+            f"Config file {path} is {kind}, not a file.",
+            hint="Point DEVFLOW_CONFIG at a TOML file.",
+        )
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         return {}
-    except UnicodeDecodeError:
-        raise ConfigError(
-            f"Config file {path} is not UTF-8 text.",
-            hint="Save it as UTF-8, or point DEVFLOW_CONFIG at another file.",
-        ) from None
     except OSError as exc:
         raise ConfigError(
             f"Cannot read config file {path}: {exc.strerror}.",
             hint="Check its permissions, or point DEVFLOW_CONFIG at another file.",
+        ) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"Config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes.",
+            hint="A devflow config is a few lines of TOML: point DEVFLOW_CONFIG at the right file.",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"Config file {path} is not UTF-8 text.",
+            hint="Save it as UTF-8, or point DEVFLOW_CONFIG at another file.",
         ) from None
     try:
         data = tomllib.loads(text)
@@ -298,10 +327,34 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def write_config_file(path: Path, data: dict[str, Any]) -> None:
+    """Replace the config file with `data`, atomically: a crash never leaves half a file."""
+    # Imported here: only the dashboard writes, and `devflow ask` start-up stays lean.
+    import tempfile
+
+    import tomli_w
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                tomli_w.dump(data, handle)
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot save the config file {path}: {exc.strerror}.",
+            hint="Check the folder's permissions, or point DEVFLOW_CONFIG at a writable file.",
+        ) from None
+
+
 def _line_of(path: Path, key: str) -> int | None:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
     pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
     for number, line in enumerate(lines, start=1):
@@ -310,33 +363,26 @@ def _line_of(path: Path, key: str) -> int | None:
     return None
 
 
-def _describe(
-    exc: ValidationError, env: dict[str, str], path: Path, cli: dict[str, Any]
-) -> ConfigError:
+def _describe(exc: ValidationError, path: Path, cli: dict[str, Any]) -> ConfigError:
+    """The first validation error, naming where the bad value came from."""
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"]]
     field = loc[0] if loc else "?"
-    alias_to_field = {names[0]: name for name, names in _ENV_NAMES.items()}
-    from_env = field.upper() == field and field.upper() in {k.upper() for k in env}
-    if field in alias_to_field and not from_env:
+    alias_to_field = {name: f for f in Settings.model_fields for name in env_names(f)}
+    env_set = {k.upper() for k in os.environ}
+    if field in alias_to_field:  # keyed by an environment name: env, file or CLI gave it
         field = alias_to_field[field]
         loc = [field, *loc[1:]]
     reason = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     shown = repr(value) if field != "api_key" and not isinstance(value, dict) else "(hidden)"
-    env_upper = {k.upper() for k in env}
-    if field.upper() in env_upper and field.upper() == field:
-        return ConfigError(
-            f"Environment variable {field}={shown} is invalid: {reason}.",
-            hint=f"Set {field} to a valid value or unset it.",
-        )
     if field in cli:
         return ConfigError(
             f"Option --{field.replace('_', '-')}={shown} is invalid: {reason}.",
             hint="Pass a valid value.",
         )
-    for name in _ENV_NAMES.get(field, ()):
-        if name in env_upper:
+    for name in env_names(field):
+        if name in env_set:
             return ConfigError(
                 f"Environment variable {name}={shown} is invalid: {reason}.",
                 hint=f"Set {name} to a valid value or unset it.",
@@ -367,28 +413,14 @@ def ensure_home(settings: Settings) -> Path:
     return settings.home
 
 
-def load_settings(cli: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Settings:
+def load_settings(cli: dict[str, Any] | None = None) -> Settings:
     """Build the settings from CLI overrides, the environment and the config file."""
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
-    env_map = dict(os.environ) if env is None else env
-    path = resolve_config_path(env_map)
-    file_data = read_config_file(path)
-    previous = _FileSource.data
-    _FileSource.data = file_data
-    saved_env: dict[str, str] | None = None
-    if env is not None:
-        saved_env = dict(os.environ)
-        os.environ.clear()
-        os.environ.update(env)
+    path = resolve_config_path()
     try:
-        settings = Settings(**_to_aliases(cli))
+        settings = Settings(**cli)
     except ValidationError as exc:
-        raise _describe(exc, env_map, path, cli) from None
-    finally:
-        _FileSource.data = previous
-        if saved_env is not None:
-            os.environ.clear()
-            os.environ.update(saved_env)
+        raise _describe(exc, path, cli) from None
     settings.config_path = path
     settings.home = settings.home.expanduser()
     return settings

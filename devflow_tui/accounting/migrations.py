@@ -8,15 +8,15 @@ older version keeps all its rows. The schema version is the number of applied mi
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import sqlite_utils
-
-from devflow_tui.accounting import rollup
 
 Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[Migration] = []
@@ -229,36 +229,145 @@ def m005_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_conversations_updated ON conversations (updated)")
 
 
-def _rollup_column(name: str) -> str:
-    """The SQL definition of a rollup column (money as decimal strings)."""
-    if name in {"cost_reported", "cost_estimated", "saved_cache"}:
-        return f"{name} TEXT NOT NULL DEFAULT '0'"
-    if name in {"tps_sum", "gen_ms"}:
-        return f"{name} REAL NOT NULL DEFAULT 0"
-    return f"{name} INTEGER NOT NULL DEFAULT 0"
+# Below, every migration is frozen: literal SQL and literal column lists as they were when it
+# was written, never today's rollup code (which names columns a later migration may add, so an
+# old database would break as soon as that code moves on). A migration that needs a helper
+# carries its own copy, suffixed with its number.
+
+_M006_SUMS = (
+    "n INTEGER NOT NULL DEFAULT 0, ok INTEGER NOT NULL DEFAULT 0, "
+    "failed INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0, "
+    "refused INTEGER NOT NULL DEFAULT 0, cache_hits INTEGER NOT NULL DEFAULT 0, "
+    "unknown_cost INTEGER NOT NULL DEFAULT 0, prompt INTEGER NOT NULL DEFAULT 0, "
+    "completion INTEGER NOT NULL DEFAULT 0, reasoning INTEGER NOT NULL DEFAULT 0, "
+    "cached INTEGER NOT NULL DEFAULT 0, cost_reported TEXT NOT NULL DEFAULT '0', "
+    "cost_estimated TEXT NOT NULL DEFAULT '0', saved_cache TEXT NOT NULL DEFAULT '0', "
+    "priced_n INTEGER NOT NULL DEFAULT 0, priced_prompt INTEGER NOT NULL DEFAULT 0, "
+    "priced_completion INTEGER NOT NULL DEFAULT 0, priced_cached INTEGER NOT NULL DEFAULT 0, "
+    "priced_reasoning INTEGER NOT NULL DEFAULT 0, tps_sum REAL NOT NULL DEFAULT 0, "
+    "tps_n INTEGER NOT NULL DEFAULT 0"
+)
 
 
 @migration
 def m006_rollups(db: sqlite_utils.Database) -> None:
-    defs = ", ".join(_rollup_column(c) for c in rollup.COLUMNS)
+    """The rollup tables as version 0.1 defined them. Their backfill then is not repeated here:
+    m007, which always runs after this one, empties the rollups and rebuilds them from the rows,
+    so an old backfill would be thrown away unread."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS rollup_day (day INTEGER NOT NULL, model TEXT NOT NULL, "
-        f"task_type TEXT NOT NULL, complexity TEXT NOT NULL, {defs}, "
+        f"task_type TEXT NOT NULL, complexity TEXT NOT NULL, {_M006_SUMS}, "
         "PRIMARY KEY (day, model, task_type, complexity)) WITHOUT ROWID"
     )
-    db.execute(f"CREATE TABLE IF NOT EXISTS rollup_total (day INTEGER PRIMARY KEY, {defs})")
+    db.execute(f"CREATE TABLE IF NOT EXISTS rollup_total (day INTEGER PRIMARY KEY, {_M006_SUMS})")
     db.execute(
         "CREATE TABLE IF NOT EXISTS rollup_hist (day INTEGER NOT NULL, dim TEXT NOT NULL, "
         "key TEXT NOT NULL, metric INTEGER NOT NULL, bucket INTEGER NOT NULL, "
         "n INTEGER NOT NULL, PRIMARY KEY (day, dim, key, metric, bucket)) WITHOUT ROWID"
     )
-    # Backfill from the rows an older version wrote, in chunks to bound memory.
-    conn: sqlite3.Connection = db.conn
-    cursor = conn.execute(
-        f"SELECT {rollup.FINISHED_COLUMNS} FROM requests WHERE status != 'running'"  # noqa: S608
+
+
+class _M007DecSum:
+    """m007's own exact sum of decimal strings (as a decimal string)."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total += Decimal(value)
+
+    def finalize(self) -> str:
+        return str(self.total)
+
+
+def _m007_bucket(value: float | None) -> int | None:
+    """m007's histogram bucket of a duration in ms: buckets 6 % wide, zero in its own."""
+    if value is None:
+        return None
+    if value <= 0:
+        return -100_000
+    return math.floor(math.log(value) / math.log(1.06))
+
+
+# One request row's contribution to every rollup column of version 0.2, summed over a group.
+_M007_PRICED = (
+    "(coalesce(cache_hit, 0) = 0 AND cost_usd IS NOT NULL "
+    "AND coalesce(cost_source, 'unknown') != 'unsent')"
+)
+_M007_TIMED = (
+    "(status = 'ok' AND coalesce(cache_hit, 0) = 0 AND latency_ms IS NOT NULL "
+    "AND ttft_ms IS NOT NULL AND latency_ms > ttft_ms)"
+)
+_M007_COLUMNS = (
+    "n, ok, failed, cancelled, refused, cache_hits, unknown_cost, prompt, completion, "
+    "reasoning, cached, cost_reported, cost_estimated, saved_cache, priced_n, priced_prompt, "
+    "priced_completion, priced_cached, priced_reasoning, gen_tokens, gen_ms"
+)
+_M007_SUMS = ", ".join(
+    (
+        "count(*)",
+        "total(status = 'ok')",
+        "total(status IN ('error', 'interrupted'))",
+        "total(status = 'cancelled')",
+        "total(status = 'refused')",
+        "total(coalesce(cache_hit, 0) != 0)",
+        "total(coalesce(cache_hit, 0) = 0 AND coalesce(cost_source, 'unknown') != 'unsent' "
+        "AND cost_usd IS NULL AND status != 'refused')",
+        "total(coalesce(prompt_tokens, 0))",
+        "total(coalesce(completion_tokens, 0))",
+        "total(coalesce(reasoning_tokens, 0))",
+        "total(coalesce(cached_tokens, 0))",
+        f"m007_dec_sum(CASE WHEN {_M007_PRICED} AND cost_source = 'reported' THEN cost_usd END)",
+        f"m007_dec_sum(CASE WHEN {_M007_PRICED} AND coalesce(cost_source, 'unknown') "
+        "!= 'reported' THEN cost_usd END)",
+        "m007_dec_sum(CASE WHEN coalesce(cache_hit, 0) != 0 THEN coalesce(saved_usd, '0') END)",
+        f"total({_M007_PRICED})",
+        f"total(CASE WHEN {_M007_PRICED} THEN coalesce(prompt_tokens, 0) END)",
+        f"total(CASE WHEN {_M007_PRICED} THEN coalesce(completion_tokens, 0) END)",
+        f"total(CASE WHEN {_M007_PRICED} THEN coalesce(cached_tokens, 0) END)",
+        f"total(CASE WHEN {_M007_PRICED} THEN coalesce(reasoning_tokens, 0) END)",
+        f"total(CASE WHEN {_M007_TIMED} THEN coalesce(completion_tokens, 0) END)",
+        f"total(CASE WHEN {_M007_TIMED} THEN latency_ms - ttft_ms END)",
     )
-    while chunk := cursor.fetchmany(10_000):
-        rollup.apply(conn, [rollup.finished_from_row(row) for row in chunk])
+)
+# Integer sums come out of total() as REAL; SQLite stores them back as INTEGER (column affinity).
+_M007_FINISHED = (
+    "SELECT *, CAST(ts / 3600 AS INTEGER) AS hour, coalesce(model, '') AS k_model, "
+    "coalesce(task_type, '') AS k_task, coalesce(complexity, '') AS k_complexity "
+    "FROM requests WHERE status != 'running'"
+)
+# Rollup periods of version 0.2: aligned blocks of 96, 24, 6 and 1 hours (key: size * 10^7 +
+# block index), and -1 for all time; UTC days (and -1) in rollup_total.
+_M007_REBUILD = (  # built from the constants above only
+    f"WITH r AS ({_M007_FINISHED}), sizes(size) AS (VALUES (96), (24), (6), (1)) "  # noqa: S608
+    f"INSERT INTO rollup_day (day, model, task_type, complexity, {_M007_COLUMNS}) "
+    f"SELECT size * 10000000 + hour / size, k_model, k_task, k_complexity, {_M007_SUMS} "
+    "FROM r, sizes GROUP BY 1, 2, 3, 4 "
+    f"UNION ALL SELECT -1, k_model, k_task, k_complexity, {_M007_SUMS} "
+    "FROM r GROUP BY 2, 3, 4",
+    f"WITH r AS ({_M007_FINISHED}) "  # noqa: S608
+    f"INSERT INTO rollup_total (day, {_M007_COLUMNS}) "
+    f"SELECT hour / 24, {_M007_SUMS} FROM r GROUP BY 1 "
+    f"UNION ALL SELECT -1, {_M007_SUMS} FROM r HAVING count(*) > 0",
+    # Histograms: successful non-cached requests, per (96- and 24-hour block or all time,
+    # model or task), and per UTC day for all requests together.
+    "WITH r AS (SELECT CAST(ts / 3600 AS INTEGER) AS hour, coalesce(model, '') AS k_model, "
+    "coalesce(task_type, '') AS k_task, latency_ms, ttft_ms FROM requests "
+    "WHERE status = 'ok' AND coalesce(cache_hit, 0) = 0), "
+    "points AS (SELECT hour, k_model, k_task, 0 AS metric, m007_bucket(latency_ms) AS bucket "
+    "FROM r WHERE latency_ms IS NOT NULL UNION ALL SELECT hour, k_model, k_task, 1, "
+    "m007_bucket(ttft_ms) FROM r WHERE ttft_ms IS NOT NULL), "
+    "periods(size) AS (VALUES (96), (24), (0)), "
+    "keyed AS (SELECT CASE WHEN size = 0 THEN -1 ELSE size * 10000000 + hour / size END "
+    "AS day, k_model, k_task, metric, bucket FROM points, periods) "
+    "INSERT INTO rollup_hist (day, dim, key, metric, bucket, n) "
+    "SELECT day, 'model', k_model, metric, bucket, count(*) FROM keyed GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'task', k_task, metric, bucket, count(*) FROM keyed "
+    "GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT 240000000 + hour / 24, 'all', '', metric, bucket, count(*) FROM points "
+    "GROUP BY 1, 4, 5",
+)
 
 
 @migration
@@ -266,16 +375,18 @@ def m007_unsent_cost_and_generation_time(db: sqlite_utils.Database) -> None:
     """Failed requests never billed cost a known $0; tokens/s becomes total completion tokens
     over total generation time. Both change the rollups, so they are rebuilt from the rows."""
     conn: sqlite3.Connection = db.conn
+    conn.create_aggregate("m007_dec_sum", 1, _M007DecSum)  # type: ignore[arg-type]
+    conn.create_function("m007_bucket", 1, _m007_bucket, deterministic=True)
     for table in ("rollup_day", "rollup_total"):
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        for column in rollup.COLUMNS:
-            if column not in have:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {_rollup_column(column)}")
+        if "gen_tokens" not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN gen_tokens INTEGER NOT NULL DEFAULT 0")
+        if "gen_ms" not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN gen_ms REAL NOT NULL DEFAULT 0")
     conn.execute(
-        "UPDATE requests SET cost_usd = '0', cost_source = ? WHERE status = 'error' "
+        "UPDATE requests SET cost_usd = '0', cost_source = 'unsent' WHERE status = 'error' "
         "AND cost_usd IS NULL AND coalesce(cache_hit, 0) = 0 AND coalesce(prompt_tokens, 0) = 0 "
-        "AND coalesce(completion_tokens, 0) = 0 AND coalesce(generation_id, '') = ''",
-        (rollup.UNSENT,),
+        "AND coalesce(completion_tokens, 0) = 0 AND coalesce(generation_id, '') = ''"
     )
     # Unknown-cost requests `devflow reconcile` can still price: few, so a small index, and
     # it covers the report's count of them per model.
@@ -285,11 +396,8 @@ def m007_unsent_cost_and_generation_time(db: sqlite_utils.Database) -> None:
     )
     for table in ("rollup_day", "rollup_total", "rollup_hist"):
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant table names
-    cursor = conn.execute(
-        f"SELECT {rollup.FINISHED_COLUMNS} FROM requests WHERE status != 'running'"  # noqa: S608
-    )
-    while chunk := cursor.fetchmany(10_000):
-        rollup.apply(conn, [rollup.finished_from_row(row) for row in chunk])
+    for statement in _M007_REBUILD:
+        conn.execute(statement)
 
 
 @migration

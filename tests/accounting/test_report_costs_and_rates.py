@@ -175,11 +175,7 @@ def test_migration_prices_unsent_errors_and_rebuilds_old_rollups(tmp_path: Path)
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at FLOAT)")
     for fn in old:
         db.execute("INSERT INTO _migrations VALUES (?, 0)", (fn.__name__,))
-    for table in ("rollup_day", "rollup_total"):  # the columns as the old version made them
-        db.execute(f"ALTER TABLE {table} DROP COLUMN gen_tokens")
-        db.execute(f"ALTER TABLE {table} DROP COLUMN gen_ms")
-        db.execute(f"ALTER TABLE {table} ADD COLUMN tps_sum REAL NOT NULL DEFAULT 0")
-        db.execute(f"ALTER TABLE {table} ADD COLUMN tps_n INTEGER NOT NULL DEFAULT 0")
+    # (m006 is frozen: it makes the rollup columns exactly as the old version did.)
     db.execute(
         "INSERT INTO requests (id, ts, model, status, prompt_tokens, completion_tokens, "
         "reasoning_tokens, cached_tokens, cost_usd, cost_source, cache_hit, complete) "

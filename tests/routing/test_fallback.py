@@ -137,7 +137,7 @@ async def _route_and_call(
     stream: bool = False,
 ) -> Run:
     settings = load_settings(
-        cli={"base_url": sim.base_url, "max_retries": 1, "backoff_base_s": 0.0}, env={}
+        cli={"base_url": sim.base_url, "max_retries": 1, "backoff_base_s": 0.0}
     )
 
     async def no_sleep(_seconds: float) -> None:
