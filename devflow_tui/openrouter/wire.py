@@ -7,10 +7,20 @@ server never breaks a user. Prices stay strings on the wire and become `Decimal`
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+
+_log = logging.getLogger(__name__)
 
 
 class Wire(BaseModel):
@@ -58,30 +68,43 @@ class ChatRequest(BaseModel):
 # ---------------------------------------------------------------- usage and responses
 
 
+# Bounds of believable usage. No model's window is near 10^8 tokens and no single request
+# costs $10,000; a server sending more (or a negative, NaN or infinite number) is broken, and
+# its figures would corrupt budgets and reports, so the whole usage block is dropped.
+MAX_USAGE_TOKENS = 100_000_000
+MAX_USAGE_COST_USD = Decimal(10_000)
+TokenCount = Annotated[int, Field(ge=0, le=MAX_USAGE_TOKENS)]
+UsageCost = Annotated[Decimal, Field(ge=0, le=MAX_USAGE_COST_USD, allow_inf_nan=False)]
+UsageFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class PromptTokensDetails(Wire):
-    cached_tokens: int | None = None
-    cache_write_tokens: int | None = None
-    audio_tokens: int | None = None
+    cached_tokens: TokenCount | None = None
+    cache_write_tokens: TokenCount | None = None
+    audio_tokens: TokenCount | None = None
 
 
 class CompletionTokensDetails(Wire):
-    reasoning_tokens: int | None = None
-    image_tokens: int | None = None
-    audio_tokens: int | None = None
+    reasoning_tokens: TokenCount | None = None
+    image_tokens: TokenCount | None = None
+    audio_tokens: TokenCount | None = None
 
 
 class CostDetails(Wire):
-    upstream_inference_cost: float | None = None
-    upstream_inference_prompt_cost: float | None = None
-    upstream_inference_completions_cost: float | None = None
+    upstream_inference_cost: UsageFloat | None = None
+    upstream_inference_prompt_cost: UsageFloat | None = None
+    upstream_inference_completions_cost: UsageFloat | None = None
 
 
 class Usage(Wire):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int | None = None
+    """Token counts and cost of one answer; out-of-range values fail validation (see
+    `checked_usage`)."""
+
+    prompt_tokens: TokenCount = 0
+    completion_tokens: TokenCount = 0
+    total_tokens: Annotated[int, Field(ge=0, le=2 * MAX_USAGE_TOKENS)] | None = None
     # Kept as the JSON number text to avoid float rounding; see `cost_decimal`.
-    cost: Decimal | None = None
+    cost: UsageCost | None = None
     is_byok: bool | None = None
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
@@ -101,6 +124,24 @@ class Usage(Wire):
     def reasoning_tokens(self) -> int:
         details = self.completion_tokens_details
         return (details.reasoning_tokens or 0) if details else 0
+
+
+def _none_if_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Usage the server got wrong is no usage: the answer stands, its cost becomes unknown."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        _log.warning("ignoring impossible usage from the server (%s)", _first_problem(exc))
+        return None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+
+
+CheckedUsage = Annotated[Usage | None, WrapValidator(_none_if_invalid)]
+CheckedCost = Annotated[UsageCost | None, WrapValidator(_none_if_invalid)]
 
 
 class ErrorInfo(Wire):
@@ -138,7 +179,7 @@ class ChatResponse(Wire):
     object: str | None = None
     created: int | None = None
     choices: list[Choice] = Field(default_factory=list)
-    usage: Usage | None = None
+    usage: CheckedUsage = None
     error: ErrorInfo | None = None
 
 
@@ -163,7 +204,7 @@ class StreamChunk(Wire):
     object: str | None = None
     created: int | None = None
     choices: list[ChunkChoice] = Field(default_factory=list)
-    usage: Usage | None = None
+    usage: CheckedUsage = None
     error: ErrorInfo | None = None
 
 
@@ -278,7 +319,7 @@ class ModelsResponse(Wire):
 
 class Generation(Wire):
     id: str
-    total_cost: Decimal | None = None
+    total_cost: CheckedCost = None
     model: str | None = None
     provider_name: str | None = None
     created_at: str | None = None

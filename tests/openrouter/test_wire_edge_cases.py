@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import socket
+from decimal import Decimal
 
 import pytest
 
+from devflow_tui.accounting.pricing import resolve_cost
 from devflow_tui.config import Settings
 from devflow_tui.errors import ErrorCategory, OpenRouterError
 from devflow_tui.openrouter.client import OpenRouterClient, StreamDone, StreamItem, TextChunk
 from devflow_tui.openrouter.result import AttemptRecord
+from devflow_tui.openrouter.wire import Generation
 from tests.openrouter.conftest import RecordingSleep, chat_request
 from tests.openrouter.raw_server import (
     CLOSE,
@@ -244,3 +247,50 @@ async def test_slow_headers_hit_the_deadline(settings: Settings, fake_key: str, 
     assert not info.value.mid_stream
     if what == "stream":
         assert "first_token_timeout_ms=100" in info.value.message
+
+
+IMPOSSIBLE_USAGE = [
+    {"prompt_tokens": -5, "completion_tokens": 3, "cost": 0.001},
+    {"prompt_tokens": 10**20, "completion_tokens": 3, "cost": 0.001},
+    {"prompt_tokens": 5, "completion_tokens": 3, "cost": 1e308},
+    {"prompt_tokens": 5, "completion_tokens": 3, "cost": -0.5},
+    {"prompt_tokens": 5, "completion_tokens": 3, "cost": float("nan")},
+    {"prompt_tokens": 5, "completion_tokens": 3, "cost": float("inf")},
+    {"prompt_tokens": 5, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": -1}},
+]
+
+
+@pytest.mark.parametrize("usage", IMPOSSIBLE_USAGE)
+async def test_impossible_usage_is_dropped_and_the_answer_kept(
+    settings: Settings, fake_key: str, usage: dict[str, object]
+) -> None:
+    """Negative, non-finite or absurd usage would corrupt budgets and break reports: it is
+    ignored (the cost becomes unknown), while the answer itself is kept."""
+    final = json.dumps({"id": "gen-1-raw", "choices": [], "usage": usage})  # NaN as JSON NaN
+    streamed = [sse_head(), text_event("Hi", "stop"), event(final), event("[DONE]"), END]
+    body = {
+        "id": "gen-2-raw",
+        "model": "m/raw",
+        "choices": [{"index": 0, "message": {"content": "Hi"}, "finish_reason": "stop"}],
+        "usage": usage,
+    }
+    plain = [json_response(200, json.dumps(body).encode())]
+    async with (
+        raw_server([streamed, plain]) as server,
+        client_for(server, settings, fake_key) as client,
+    ):
+        items, error = await run_stream(client)
+        result = await client.chat(chat_request())
+    assert error is None and isinstance(items[-1], StreamDone)
+    for answer in (items[-1].result, result):
+        assert answer.text == "Hi" and answer.usage is None
+        assert resolve_cost(answer.usage, None) == (None, "unknown")
+
+
+def test_impossible_billed_cost_is_unknown() -> None:
+    for cost in ("1e308", "-1", "NaN", "Infinity"):
+        generation = Generation.model_validate({"id": "gen-1", "total_cost": Decimal(cost)})
+        assert generation.total_cost is None
+    assert Generation.model_validate({"id": "g", "total_cost": "0.25"}).total_cost == Decimal(
+        "0.25"
+    )
