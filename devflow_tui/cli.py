@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import contextlib
 import json
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -112,12 +114,54 @@ def data_settings(ctx: click.Context, settings: Settings) -> Settings:
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine. SIGTERM and SIGHUP stop it as Ctrl-C does: the running
+    request is cancelled and recorded, what arrived is kept, and the exit code is 128 + the
+    signal's number (130 for Ctrl-C)."""
+    received: list[int] = []
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        for number in _TERMINATION_SIGNALS:
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(number, _cancel_on_signal, task, number, received)
+        return await coro
+
     try:
-        return asyncio.run(coro)
+        return asyncio.run(guarded())
     except KeyboardInterrupt:
         fail("interrupted.", 130)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        fail(f"stopped by {signal.Signals(received[0]).name}.", 128 + received[0])
     except DevflowError as exc:
         fail(str(exc), exit_code_for(exc.category.value))
+
+
+_TERMINATION_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def _cancel_on_signal(task: asyncio.Task[Any] | None, number: int, received: list[int]) -> None:
+    received.append(number)
+    if task is not None:
+        task.cancel()
+
+
+class DevflowGroup(click.Group):
+    """The command group: Ctrl-C anywhere exits 130 (click would print "Aborted!" and exit 1),
+    and a DevflowError that escapes a command is its one-line message and exit code, never a
+    traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            fail("interrupted.", 130)
+        except DevflowError as exc:
+            fail(str(exc), exit_code_for(exc.category.value))
 
 
 def read_prompt(prompt: str) -> str:
@@ -153,7 +197,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=DevflowGroup, invoke_without_command=True)
 @click.option("--verbose", "-v", is_flag=True, help="Also log every API call to stderr.")
 @click.option("--demo", is_flag=True, help="Use the built-in simulated OpenRouter.")
 @click.version_option(package_name="devflow-tui")
@@ -489,6 +533,10 @@ def report(
 
     store = _open_store(settings, AnalyticsStore)
     try:
+        with contextlib.suppress(DevflowError):
+            # Rows and budget reservations of killed processes count at once; when another
+            # process holds the write lock this waits a little, then the report goes on.
+            store.mark_stale_running_as_interrupted()
         catalog = _cached_catalog(store, ModelCatalog)
         prices = {m.id: m.prices for m in catalog}
         # The key's credit limit is real money: not part of the demo's figures.

@@ -207,7 +207,7 @@ class BudgetManager:
         """Spend against each budget; with the key's own credit limit from `/key` when given."""
         now = self.clock()
         views: list[BudgetView] = []
-        with self.store.transaction() as conn:
+        with self.store.reading() as conn:  # a snapshot: never waits for another writer
             for budget in self.budgets:
                 spent = spend_since(conn, self.period_start(budget.name, now))
                 views.append(

@@ -11,3 +11,4 @@ class StoreError(DevflowError):
     # There is no storage category yet; the fix is always on the user's machine (file, disk,
     # another process), which is closest to a configuration problem.
     category = ErrorCategory.CONFIG
+    locked = False  # another process held the database's lock for the whole wait

@@ -42,6 +42,13 @@ def applied(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
 
 
+def unknown(conn: sqlite3.Connection) -> list[str]:
+    """Migrations this database has that this version does not know: a newer devflow wrote
+    it, and its schema may mean things this version would get wrong."""
+    known = {fn.__name__ for fn in MIGRATIONS}
+    return sorted(name for name in applied(conn) if name not in known)
+
+
 def pending(conn: sqlite3.Connection) -> bool:
     """True when some migration has not been applied to this database yet."""
     return not {fn.__name__ for fn in MIGRATIONS} <= applied(conn)

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from devflow_tui.accounting import migrations, rollup
 from devflow_tui.accounting.errors import StoreError
@@ -57,6 +57,17 @@ _SELECT_FINISHED_AND_ATTEMPTS = (
 )
 _SELECT_REQUESTS = f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests"  # noqa: S608
 _SELECT_ATTEMPTS = f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempts"  # noqa: S608
+
+
+_T = TypeVar("_T")
+# SQLite waits this long for a lock in C (where signals are not seen); `_when_free` retries.
+_SQLITE_BUSY_S = 0.05
+_BUSY_POLL_S = 0.01
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _pid_alive(pid: int) -> bool:
@@ -95,7 +106,7 @@ class AnalyticsStore:
         # A file that is not a database fails SQLite's first read, before anything is written.
         self._conn = self._connect()
         try:
-            self._initialise()
+            self._when_free(self._initialise)
             self._read_conn = self._connect()
             # Reports read many pages: give the read connection a larger cache (64 MB).
             self._read_conn.execute("PRAGMA cache_size=-65536")
@@ -111,7 +122,7 @@ class AnalyticsStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path,
-                timeout=self.busy_timeout_s,
+                timeout=_SQLITE_BUSY_S,
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -132,11 +143,29 @@ class AnalyticsStore:
         )
 
     def _locked(self) -> StoreError:
-        return StoreError(
+        error = StoreError(
             f"The analytics database {self.path} is locked by another program "
             f"(waited {self.busy_timeout_s:g} s).",
             hint="Close the other devflow instance or database tool and try again.",
         )
+        error.locked = True
+        return error
+
+    def _when_free(self, statement: Callable[[], _T]) -> _T:
+        """Run `statement`, waiting up to `busy_timeout_s` while another process holds the
+        lock. SQLite's own wait is kept short and the loop is here, in Python, so Ctrl-C (or
+        SIGTERM) interrupts the wait at once instead of after the whole timeout."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                return statement()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            except StoreError as exc:  # _initialise translates its own errors
+                if not exc.locked or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_BUSY_POLL_S)
 
     def _translate(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc).lower()
@@ -166,6 +195,14 @@ class AnalyticsStore:
             # memory only, even on a large database.
             conn.execute("PRAGMA cache_size=-32768")
             conn.execute("PRAGMA foreign_keys=ON")
+            newer = migrations.unknown(conn)
+            if newer:
+                raise StoreError(
+                    f"The analytics database {self.path} was written by a newer version of "
+                    f"devflow (it has migration {newer[-1]!r}, unknown to this one); nothing "
+                    "was changed or sent.",
+                    hint="Upgrade devflow, or set DEVFLOW_HOME to another folder.",
+                )
             if migrations.pending(conn):
                 import sqlite_utils  # only when the schema must change: ~25 ms of import
 
@@ -209,7 +246,7 @@ class AnalyticsStore:
                     self._depth -= 1
                 return
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._when_free(lambda: self._conn.execute("BEGIN IMMEDIATE"))
             except sqlite3.Error as exc:
                 raise self._translate(exc) from None
             self._depth = 1
@@ -243,7 +280,7 @@ class AnalyticsStore:
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         with self._lock:
             try:
-                return self._conn.execute(sql, params)
+                return self._when_free(lambda: self._conn.execute(sql, params))
             except sqlite3.Error as exc:
                 raise self._translate(exc) from None
 
@@ -455,7 +492,8 @@ class AnalyticsStore:
             )
 
     def mark_stale_running_as_interrupted(self, *, older_than_s: float = STALE_RUNNING_S) -> int:
-        """Rows left "running" by a process that is gone become "interrupted"; returns how many.
+        """Rows left "running" by a process that is gone become "interrupted", and budget
+        reservations of a process that is gone are released; returns how many rows.
 
         A row whose process is still alive is left alone (another devflow may be streaming),
         unless it is older than `older_than_s`. Partial token counts are kept.
@@ -481,6 +519,16 @@ class AnalyticsStore:
                 )
                 row = conn.execute(_SELECT_FINISHED, (request_id,)).fetchone()
                 rollup.apply(conn, [rollup.finished_from_row(row)])
+                conn.execute("DELETE FROM budget_reservations WHERE request_id = ?", (request_id,))
+            # Money held by a process that is gone is never settled by it: give it back now
+            # rather than when the reservation expires.
+            holders = conn.execute(
+                "SELECT DISTINCT pid FROM budget_reservations WHERE pid IS NOT NULL AND pid != ?",
+                (me,),
+            ).fetchall()
+            for (pid,) in holders:
+                if not _pid_alive(pid):
+                    conn.execute("DELETE FROM budget_reservations WHERE pid = ?", (pid,))
         return len(stale)
 
     def set_billed_cost(self, request_id: str, billed: Decimal) -> None:

@@ -12,6 +12,7 @@ import pytest
 import sqlite_utils
 
 from devflow_tui.accounting import migrations
+from devflow_tui.accounting.errors import StoreError
 from devflow_tui.accounting.reports import build_report
 from devflow_tui.accounting.store import AnalyticsStore
 from tests.accounting.conftest import T0, FakeClock, record
@@ -194,3 +195,18 @@ def test_frozen_rollup_rebuild_matches_the_rollups_kept_on_write(
         assert len(kept[name]) == len(rebuilt[name])
         for a, b in zip(kept[name], rebuilt[name], strict=True):
             assert a == pytest.approx(b)  # float sums may differ in the last bit
+
+
+def test_database_from_a_newer_devflow_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "devflow.db"
+    AnalyticsStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO _migrations VALUES ('m999_from_the_future', 0)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as info:
+        AnalyticsStore(path)
+    assert "newer version of devflow" in str(info.value)
+    assert "m999_from_the_future" in str(info.value)
+    assert path.read_bytes() == before

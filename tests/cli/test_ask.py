@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,17 @@ def test_cache_hit_reported(devflow: Invoke, sim: SimServer) -> None:
     third = devflow("ask", "--json", "--no-cache", "What is a monad?")
     assert json.loads(third.stdout)["cache_hit"] is False
     assert len([r for r in sim.requests if r.path == "/chat/completions"]) == 2
+
+
+def test_database_from_a_newer_devflow_is_refused_before_sending(
+    devflow: Invoke, sim: SimServer, isolated_env: Path
+) -> None:
+    assert devflow("note", "add", "keep me").exit_code == 0
+    conn = sqlite3.connect(isolated_env / "devflow.db")
+    conn.execute("INSERT INTO _migrations VALUES ('m999_from_the_future', 0)")
+    conn.commit()
+    conn.close()
+    result = devflow("ask", "hello")
+    assert result.exit_code == 2
+    assert "written by a newer version of devflow" in result.stderr
+    assert sim.requests == []

@@ -1,0 +1,158 @@
+"""`devflow` as a real process: killed, terminated, hung up or interrupted while it waits.
+
+These run the CLI in a child process (signals need one) against the simulated server of the
+test process, and read the child's database afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devflow_tui.cli import main
+from devflow_tui.sim import Fault, SimServer
+from tests.sim_fixture import sim  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[2]
+DEADLINE_S = 30.0  # a safety net against a hung child, not a timing assertion
+
+
+@pytest.fixture
+def home(isolated_env: Path) -> Path:
+    return isolated_env
+
+
+@pytest.fixture
+def child_env(
+    sim: SimServer,  # noqa: F811
+    fake_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[dict[str, str]]:
+    """The environment of a child `devflow`: the sim as OpenRouter and a $5 budget."""
+    (tmp_path / "config.toml").write_text('max_retries = 0\n[budget]\nlimit_usd = "5"\n')
+    monkeypatch.setenv("OPENROUTER_BASE_URL", sim.base_url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", fake_key)
+    yield dict(os.environ, PYTHONPATH=str(REPO))
+
+
+def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from devflow_tui.cli import main; main()", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(db, timeout=5)
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []  # tables not created yet
+    finally:
+        conn.close()
+
+
+def wait_until(condition: object, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():  # type: ignore[operator]
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        assert time.monotonic() < deadline, "the child never got there"
+        time.sleep(0.02)
+
+
+def start_stuck_ask(env: dict[str, str], sim: SimServer, db: Path) -> subprocess.Popen[bytes]:  # noqa: F811
+    """An ask whose model never sends its first token, once its request row is running."""
+    sim.add_fault(Fault(kind="slow_first_token", delay_ms=120_000, times=None))
+    proc = spawn(env, "ask", "--no-cache", "write a haiku about rain")
+    running = f"SELECT 1 FROM requests WHERE status = 'running' AND pid = {proc.pid}"  # noqa: S608
+    wait_until(lambda: query(db, running), proc)
+    return proc
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_an_ask_like_ctrl_c(
+    child_env: dict[str, str],
+    sim: SimServer,  # noqa: F811
+    home: Path,
+    number: signal.Signals,
+) -> None:
+    db = home / "devflow.db"
+    proc = start_stuck_ask(child_env, sim, db)
+    proc.send_signal(number)
+    _, err = proc.communicate(timeout=DEADLINE_S)
+    assert proc.returncode == 128 + number, err.decode()
+    assert f"stopped by {number.name}" in err.decode()
+    assert "Traceback" not in err.decode()
+    assert query(db, "SELECT status FROM requests") == [("cancelled",)]
+    assert query(db, "SELECT count(*) FROM budget_reservations") == [(0,)]
+
+
+def test_killed_asks_are_counted_and_release_their_budget_at_the_next_report(
+    child_env: dict[str, str],
+    sim: SimServer,  # noqa: F811
+    home: Path,
+) -> None:
+    db = home / "devflow.db"
+    for _ in range(3):
+        proc = start_stuck_ask(child_env, sim, db)
+        proc.kill()
+        proc.communicate(timeout=DEADLINE_S)
+        sim.clear_faults()
+    # Each new ask already released what the previous, killed one held; the last one's
+    # row and reservation wait for the next command.
+    assert query(db, "SELECT count(*) FROM budget_reservations") == [(1,)]
+    assert query(db, "SELECT status, count(*) FROM requests GROUP BY 1") == [
+        ("interrupted", 2),
+        ("running", 1),
+    ]
+
+    result = CliRunner().invoke(main, ["report", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert query(db, "SELECT status FROM requests") == [("interrupted",)] * 3
+    assert query(db, "SELECT count(*) FROM budget_reservations") == [(0,)]
+    assert json.loads(result.stdout)["totals"]["failed"] == 3
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.readlink(fd) == str(path) for fd in fds.iterdir())
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to see open files")
+def test_ctrl_c_while_waiting_for_the_database_lock_exits_130(
+    child_env: dict[str, str], home: Path
+) -> None:
+    db = home / "devflow.db"
+    holder_ready = CliRunner().invoke(main, ["note", "add", "first"], catch_exceptions=False)
+    assert holder_ready.exit_code == 0
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        proc = spawn(child_env, "note", "add", "second")
+        wait_until(lambda: _has_open(proc.pid, db), proc)
+        time.sleep(0.2)  # let it reach the wait; any later moment must give the same result
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=DEADLINE_S)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted" in err.decode() and "Traceback" not in err.decode()
