@@ -36,7 +36,13 @@ from typing import Any, TypeVar
 import httpx
 from httpx_sse import EventSource
 from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
+from tenacity.stop import stop_base
 
 from devflow_tui import __version__
 from devflow_tui.config import Settings
@@ -124,6 +130,19 @@ class _Run:
     attempt_no: int = 0
     wait_before_s: float = 0.0
     prompt: list[dict[str, Any]] | None = None
+    # When `timeout_ms` runs out for the whole call, retries included (event loop time).
+    deadline: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+
+
+class _PastDeadline(stop_base):
+    """Stop retrying once the event loop's clock reached the call's total deadline."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self._loop = loop
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self._loop.time() >= self._deadline
 
 
 class _StreamAttempt:
@@ -152,7 +171,7 @@ class _StreamAttempt:
         self._loop = loop
         settings = client._settings
         now = loop.time()
-        self._total_deadline = now + settings.timeout_ms / 1000
+        self._total_deadline = run.deadline
         self._first_deadline = min(
             self._total_deadline, now + settings.first_token_timeout_ms / 1000
         )
@@ -386,7 +405,7 @@ class OpenRouterClient:
             async with self._limiter.slot():
                 started = self._clock()
                 try:
-                    async with asyncio.timeout(self._settings.timeout_ms / 1000):
+                    async with asyncio.timeout_at(run.deadline):
                         response = await self._http.post(
                             "/chat/completions", content=body, headers=_JSON_HEADERS
                         )
@@ -816,6 +835,7 @@ class OpenRouterClient:
         self, endpoint: str, model: type[_M], *, params: Mapping[str, str] | None = None
     ) -> _M:
         run = _Run(request_id=uuid.uuid4().hex[:16], endpoint=endpoint, model="-")
+        run.deadline += self._settings.timeout_ms / 1000
         return await self._retrying(run, lambda: self._get_attempt(run, endpoint, model, params))
 
     async def _get_attempt(
@@ -832,7 +852,7 @@ class OpenRouterClient:
             async with self._limiter.slot():
                 started = self._clock()
                 try:
-                    async with asyncio.timeout(self._settings.timeout_ms / 1000):
+                    async with asyncio.timeout_at(run.deadline):
                         response = await self._http.get(endpoint.lstrip("/"), params=params)
                 except TimeoutError:
                     raise timeout_error("timeout_ms", self._settings.timeout_ms) from None
@@ -876,7 +896,7 @@ class OpenRouterClient:
     ) -> _Run:
         model = request.model or (request.models[0] if request.models else "default")
         prompt = [m.model_dump(exclude_none=True) for m in request.messages]
-        return _Run(
+        run = _Run(
             request_id=uuid.uuid4().hex[:16],
             endpoint=endpoint,
             model=model,
@@ -884,6 +904,8 @@ class OpenRouterClient:
             on_attempt=on_attempt,
             prompt=prompt if self._call_log and self._call_log.log_prompts else None,
         )
+        run.deadline += self._settings.timeout_ms / 1000
+        return run
 
     async def _retrying(self, run: _Run, attempt: Callable[[], Awaitable[_T]]) -> _T:
         async def sleep(seconds: float) -> None:
@@ -891,9 +913,13 @@ class OpenRouterClient:
             run.wait_before_s = seconds
             await self._sleep(seconds)
 
+        loop = asyncio.get_running_loop()
+        # `timeout_ms` is a total: no new attempt once it ran out (the last backoff may end
+        # after it, and that attempt then fails at once with the total timeout).
         retrying = AsyncRetrying(
             sleep=sleep,
-            stop=stop_after_attempt(self._settings.max_retries + 1),
+            stop=stop_after_attempt(self._settings.max_retries + 1)
+            | _PastDeadline(loop, run.deadline),
             wait=self._wait_s,
             retry=retry_if_exception(_retryable),
             reraise=True,

@@ -443,6 +443,9 @@ def transport_error(
     )
 
 
+TOTAL_TIMEOUT = "total_timeout"  # error_type of a request that used up all of timeout_ms
+
+
 def timeout_error(
     limit_name: str,
     limit_ms: int,
@@ -457,10 +460,13 @@ def timeout_error(
         "chunk_timeout_ms": "The answer stalled",
         "timeout_ms": "The request took too long",
     }.get(limit_name, "The request timed out")
+    total = limit_name == "timeout_ms"
     return OpenRouterError(
         f"{what} from {model or 'the model'}: {limit_name}={limit_ms} exceeded.",
         category=ErrorCategory.TIMEOUT,
-        retryable=not mid_stream,
+        # The total time is used up: no retry and no other model may take longer.
+        retryable=not mid_stream and not total,
+        error_type=TOTAL_TIMEOUT if total else None,
         mid_stream=mid_stream,
         model=model,
         hint=f"Retry, choose a faster model, or raise {limit_name}.",

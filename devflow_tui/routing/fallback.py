@@ -10,6 +10,7 @@ Rules, in order:
 2. auth, credits, moderation, budget, config, cancelled, network down (no connection to the
    API host at all): stop; another model cannot help, the user must act (the error's own
    message and hint say how).
+   The same when the request used up `timeout_ms`, its total time.
 3. context length: the next untried model in the chain whose window is larger than the
    failed model's; stop when there is none.
 4. any other invalid request (user category): stop; the same request would fail anywhere.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from devflow_tui.errors import DevflowError, ErrorCategory, OpenRouterError
+from devflow_tui.openrouter.error_map import TOTAL_TIMEOUT
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.health import HealthTracker
 
@@ -72,6 +74,8 @@ def next_step(
         return FallbackStep(
             "stop", None, f"{error.category.value} error: another model cannot help"
         )
+    if isinstance(error, OpenRouterError) and error.error_type == TOTAL_TIMEOUT:
+        return FallbackStep("stop", None, "timeout_ms, the total time for the request, ran out")
     done = set(tried) | {failed_model}
     untried = [m for m in chain if m not in done and m in catalog]
     if isinstance(error, OpenRouterError) and error.is_context_length:

@@ -15,6 +15,7 @@ from devflow_tui.errors import ErrorCategory, OpenRouterError
 from devflow_tui.openrouter.client import OpenRouterClient, StreamDone, StreamItem, TextChunk
 from devflow_tui.openrouter.result import AttemptRecord
 from devflow_tui.openrouter.wire import Generation
+from devflow_tui.sim import Fault, SimServer
 from tests.openrouter.conftest import RecordingSleep, chat_request
 from tests.openrouter.raw_server import (
     CLOSE,
@@ -226,6 +227,16 @@ async def run_stream_raise(client: OpenRouterClient) -> None:
         pass
 
 
+async def call(client: OpenRouterClient, what: str) -> None:
+    """One call of the kind `what`: a plain chat, a stream read to the end, or a GET."""
+    if what == "chat":
+        await client.chat(chat_request())
+    elif what == "stream":
+        await run_stream_raise(client)
+    else:
+        await client.list_models()
+
+
 @pytest.mark.parametrize("what", ["chat", "stream", "get"])
 async def test_slow_headers_hit_the_deadline(settings: Settings, fake_key: str, what: str) -> None:
     body = b'{"data": []}'
@@ -237,16 +248,53 @@ async def test_slow_headers_hit_the_deadline(settings: Settings, fake_key: str, 
         ) as client,
     ):
         with pytest.raises(OpenRouterError) as info:
-            if what == "chat":
-                await client.chat(chat_request())
-            elif what == "stream":
-                await run_stream_raise(client)
-            else:
-                await client.list_models()
-    assert info.value.category is ErrorCategory.TIMEOUT and info.value.retryable
-    assert not info.value.mid_stream
+            await call(client, what)
+    assert info.value.category is ErrorCategory.TIMEOUT and not info.value.mid_stream
     if what == "stream":
-        assert "first_token_timeout_ms=100" in info.value.message
+        assert "first_token_timeout_ms=100" in info.value.message and info.value.retryable
+    else:  # the whole of timeout_ms is gone: nothing left to retry in
+        assert info.value.error_type == "total_timeout" and not info.value.retryable
+
+
+@pytest.mark.parametrize("what", ["chat", "stream", "get"])
+async def test_a_server_that_never_sends_headers_is_given_timeout_ms_in_all(
+    settings: Settings, fake_key: str, what: str
+) -> None:
+    """timeout_ms is a total across retries: a silent server is not given a fresh timeout_ms
+    for each of max_retries attempts."""
+    silent: list[object] = [30.0]
+    async with (
+        raw_server([silent] * 4) as server,
+        client_for(
+            server, settings, fake_key, timeout_ms=300, first_token_timeout_ms=10_000, max_retries=3
+        ) as client,
+    ):
+        with pytest.raises(OpenRouterError) as info:
+            await call(client, what)
+        waits = list(client.retry_waits)
+    assert info.value.error_type == "total_timeout" and "timeout_ms=300" in info.value.message
+    assert waits == [] and len(server.requests) == 1
+
+
+async def test_keepalives_only_give_up_at_the_total_timeout(
+    sim: SimServer, settings: Settings, fake_key: str
+) -> None:
+    """A stream of nothing but `: OPENROUTER PROCESSING` comments: each attempt ends at the
+    first-token timeout and is retried, until the total of timeout_ms is used up."""
+    sim.add_fault(Fault(kind="keepalive", count=2, times=None))
+    sim.add_fault(Fault(kind="slow_first_token", delay_ms=30_000, times=None))
+    local = settings.model_copy(
+        update={"timeout_ms": 400, "first_token_timeout_ms": 150, "max_retries": 20}
+    )
+    sleeper = RecordingSleep()
+    async with OpenRouterClient(local, api_key=fake_key, sleep=sleeper) as client:
+        with pytest.raises(OpenRouterError) as info:
+            await run_stream_raise(client)
+    error = info.value
+    assert error.category is ErrorCategory.TIMEOUT and error.error_type == "total_timeout"
+    assert [a.error for a in error.attempts] == ["timeout"] * len(error.attempts)
+    # 400 ms hold at most three 150 ms first-token waits, far from the 21 attempts allowed.
+    assert 1 <= len(error.attempts) <= 3 and len(sleeper.waits) == len(error.attempts) - 1
 
 
 IMPOSSIBLE_USAGE = [
