@@ -736,7 +736,7 @@ def auth() -> None:
 @click.pass_context
 def auth_set(ctx: click.Context, key: str | None) -> None:
     """Store a key (replacing the old one atomically), then check it against /key."""
-    from devflow_tui.keystore import KeyStore
+    from devflow_tui.keystore import KeyStore, check_key
     from devflow_tui.redaction import mask_key
 
     settings = load(ctx)
@@ -745,12 +745,11 @@ def auth_set(ctx: click.Context, key: str | None) -> None:
             key = click.prompt("OpenRouter API key", hide_input=True)
         else:
             key = sys.stdin.readline()
-    key = (key or "").strip()
-    if not key or any(ch.isspace() for ch in key):
-        fail(
-            "that is not an API key (empty or contains spaces). Paste the sk-or-… key.", EXIT_USAGE
-        )
-    where = KeyStore(settings.home).set(key)
+    try:
+        key = check_key(key or "")
+        where = KeyStore(settings.home).set(key)
+    except DevflowError as exc:
+        fail(str(exc), EXIT_USAGE)
     click.echo(f"Stored {mask_key(key)} in the {where}.")
     if settings.api_key is not None:
         click.echo(

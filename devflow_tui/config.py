@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import tomllib
 from decimal import Decimal
 from importlib.resources.abc import Traversable
@@ -36,6 +35,7 @@ from pydantic_settings import (
 )
 
 from devflow_tui.errors import ConfigError
+from devflow_tui.filekinds import not_a_file
 from devflow_tui.redaction import mask_key
 from devflow_tui.types import TaskType
 
@@ -262,28 +262,9 @@ def resolve_config_path() -> Path:
     return Path(raw).expanduser() if raw else default_config_path()
 
 
-def _not_a_file(path: Path) -> str | None:
-    """What `path` is when it is not a regular file (without opening it: a FIFO would block)."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return None  # reported by the read itself, with its reason
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
-
-
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse the TOML config file; a missing file is an empty config."""
-    kind = _not_a_file(path)
+    kind = not_a_file(path)
     if kind is not None:
         raise ConfigError(
             f"Config file {path} is {kind}, not a file.",

@@ -29,15 +29,29 @@ CREDENTIALS_FILE = "credentials"
 _log = logging.getLogger(__name__)
 
 
-def check_key(key: str) -> str:
-    """The key with surrounding whitespace removed; ConfigError when it cannot be a key."""
+def check_key(key: str, source: str = "The API key") -> str:
+    """The key with surrounding whitespace removed; ConfigError when it cannot be a key.
+
+    The message says what is wrong, never the key itself: a malformed key must not end up
+    on the screen, in a log or in an HTTP header (httpx would fail on non-ASCII anyway)."""
     cleaned = key.strip()
     if not cleaned:
-        raise ConfigError("The API key is empty.", hint="Paste the whole key, e.g. sk-or-v1-….")
+        raise ConfigError(f"{source} is empty.", hint="Paste the whole key, e.g. sk-or-v1-….")
     if any(ch.isspace() for ch in cleaned):
         raise ConfigError(
-            "The API key contains spaces or line breaks.",
+            f"{source} contains spaces or line breaks.",
             hint="Paste the key alone, on one line.",
+        )
+    if not cleaned.isascii():
+        raise ConfigError(
+            f"{source} contains non-ASCII characters (smart quotes or look-alike letters, "
+            "often from copying it out of a document).",
+            hint="Copy the key again from openrouter.ai/keys and paste it as plain text.",
+        )
+    if not cleaned.isprintable():
+        raise ConfigError(
+            f"{source} contains control characters.",
+            hint="Copy the key again from openrouter.ai/keys and paste it as plain text.",
         )
     return cleaned
 
@@ -111,10 +125,16 @@ class KeyStore:
             _log.debug("keyring unavailable, using the file: %s", type(exc).__name__)
         else:
             # One place only: a stale key left in the file would surprise after a rotation.
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 self.file_path.unlink()
             return "keyring"
-        self._write_file(cleaned)
+        try:
+            self._write_file(cleaned)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write the key file in {self.home}: {exc.strerror or exc}.",
+                hint="Set DEVFLOW_HOME to a writable folder, or set OPENROUTER_API_KEY instead.",
+            ) from None
         return "file"
 
     def clear(self) -> list[str]:
@@ -174,8 +194,10 @@ def resolve_api_key(settings: Settings, store: KeyStore) -> tuple[str | None, st
     if settings.api_key is not None:
         value = settings.api_key.get_secret_value().strip()
         if value:
-            return value, "env"
+            return check_key(value, "The key in OPENROUTER_API_KEY"), "env"
     stored = store.get()
     if stored is not None:
-        return stored
+        value, source = stored
+        where = "in the OS keyring" if source == "keyring" else f"in {store.file_path}"
+        return check_key(value, f"The stored API key ({where})"), source
     return None, "none"

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from devflow_tui.context.errors import ContextError
+from devflow_tui.context.scrub import scrub
 from devflow_tui.context.sources import ContextPart, ContextSource
 
 Role = Literal["user", "assistant", "summary"]
@@ -470,7 +471,10 @@ def _parse_ts(value: Any) -> datetime | None:
 def compact_text(
     text: str, *, max_lines: int = MAX_TOOL_LINES, max_chars: int = MAX_TOOL_CHARS
 ) -> str:
-    """Cut a long text to its head and tail with a note saying how much was left out."""
+    """Cut a long text to its head and tail with a note saying how much was left out.
+
+    Secrets are scrubbed first: a key cut in half by the cut would no longer be recognised."""
+    text, _ = scrub(text)
     newlines = text.count("\n")
     if newlines + 1 > max_lines:
         head_end = -1
@@ -489,7 +493,7 @@ def compact_text(
 
 
 def _one_line(text: str, limit: int = MAX_CALL_CHARS) -> str:
-    line = " ".join(text.split())
+    line = " ".join(scrub(text)[0].split())  # scrubbed before it is cut, like compact_text
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from devflow_tui.context.errors import ContextError
 from devflow_tui.context.sources import ContextSource
+from devflow_tui.filekinds import not_a_file
 
 if TYPE_CHECKING:
     # Imported where a folder is walked: a plain `devflow ask` never needs it, and it is one
@@ -43,6 +44,9 @@ class _Refused(Exception):
 
 
 def _read_text(path: Path, max_bytes: int) -> str:
+    kind = not_a_file(path)
+    if kind is not None:  # a FIFO would block the read forever, a device never end
+        raise _Refused(f"it is {kind}, not a file")
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -180,6 +184,11 @@ def file_sources(
                 chosen.setdefault(found, False)
         elif path.is_file():
             chosen[path] = True
+        elif (kind := not_a_file(path)) is not None:
+            raise ContextError(
+                f"cannot use {spec} as context: it is {kind}, not a file",
+                hint="Name a regular text file (or a folder), or leave it out.",
+            )
         else:
             raise ContextError(
                 f"no such file or directory: {spec} (from {base})",

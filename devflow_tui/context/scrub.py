@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 
 @dataclass
@@ -62,13 +63,63 @@ _NOT_SECRET_VALUE = re.compile(r"(?i)^(?:\d+|true|false|none|null|changeme|x+|\*
 class _Rule:
     kind: str
     pattern: re.Pattern[str]
-    hints: tuple[str, ...]  # at least one must occur in the text for the rule to run
-    group: str | None = None  # replace only this group (else the whole match)
+    # At least one must occur in the text for the rule to run (in the lower-cased text when
+    # `lower_hints`, for rules whose names come in any case).
+    hints: tuple[str, ...]
+    group: str | tuple[str, ...] | None = None  # replace this group (the first that matched)
     accept: Callable[[re.Match[str]], bool] | None = None
+    lower_hints: bool = False
 
 
 def _env_value_ok(match: re.Match[str]) -> bool:
     return not _NOT_SECRET_VALUE.match(match.group("value"))
+
+
+# Words that make a setting's name sensitive, as whole words of the name (split at `_`, `-`,
+# `.` and camelCase), so `tokenizer` or `max_tokens` stay readable while `db_password`,
+# `secret_key` and `SecretAccessKey` do not.
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "apikey"}
+    | {"credential", "credentials", "pass"}
+)
+_SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key")})
+_NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# `name = value`, `name: value`, `"name": "value"`, `name => 'value'`, anywhere in a line.
+_ASSIGNMENT = re.compile(
+    r"""(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)["']?[ \t]*(?:=>|:|=)[ \t]*"""
+    r"""(?:"(?P<dq>[^"\n]{4,})"|'(?P<sq>[^'\n]{4,})'"""
+    r"""|(?P<bare>[^\s"'`,;(){}\[\]<>$]{6,})(?![\w(\[.$]))"""
+)
+_LINE_START = re.compile(r"(?:^|\n)[ \t]*(?:export[ \t]+|-[ \t]+)?[\"']?$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_REFERENCE = re.compile(r"^\$?\{?[\w.]+\}$|^\$[\w.]+$|^\{\{.*\}\}$|^<[^>]*>$|^\[REDACTED:")
+
+
+def _sensitive_name(name: str) -> bool:
+    words = [w.lower() for w in _NAME_WORD.findall(name)]
+    if _SECRET_WORDS.intersection(words):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in pairwise(words))
+
+
+def _assignment_ok(match: re.Match[str]) -> bool:
+    """A sensitive name given a literal value (not a reference, a call or a placeholder)."""
+    if not _sensitive_name(match.group("name")):
+        return False
+    quoted = match.group("dq") or match.group("sq")
+    value = quoted if quoted is not None else match.group("bare")
+    if _NOT_SECRET_VALUE.match(value.strip()) or _REFERENCE.match(value.strip()):
+        return False
+    if quoted is not None:
+        return True
+    # An unquoted value in the middle of code is usually a variable (`password = pw`); at the
+    # start of a line (.env, YAML, INI, shell) it is the value itself.
+    before = match.string[max(0, match.start() - 80) : match.start()]
+    if before.endswith("--"):  # a command-line flag: `--password=value`
+        return True
+    if _LINE_START.search(before):
+        return "." not in value or not _IDENTIFIER.match(value)  # not `settings.password`
+    return not _IDENTIFIER.match(value)
 
 
 _RULES: tuple[_Rule, ...] = (
@@ -77,6 +128,16 @@ _RULES: tuple[_Rule, ...] = (
         re.compile(
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
             r"[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+        ),
+        ("PRIVATE KEY",),
+    ),
+    # A block whose END line is missing (a file cut short): the header and every line after
+    # it that looks like key material (base64, or a `Proc-Type:`-style header).
+    _Rule(
+        "private-key",
+        re.compile(
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:\r?\n(?:[A-Za-z0-9+/=]+|[A-Za-z-]+:[^\n]*)(?=\r?\n|$))*"
         ),
         ("PRIVATE KEY",),
     ),
@@ -129,6 +190,40 @@ _RULES: tuple[_Rule, ...] = (
         group="value",
         accept=_env_value_ok,
     ),
+    _Rule(
+        "url-credentials",
+        re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:(?P<value>[^\s@/'\"]+)@"),
+        ("://",),
+        group="value",
+        accept=lambda m: not _REFERENCE.match(m.group("value")),
+    ),
+    _Rule(
+        "basic-auth",
+        re.compile(
+            r"(?i:authorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?i:basic)[ \t]+"
+            r"(?P<value>[A-Za-z0-9+/]{6,}={0,2})"
+        ),
+        ("authorization",),
+        group="value",
+        lower_hints=True,
+    ),
+    _Rule(
+        "password",
+        re.compile(
+            r"\bmysql(?:dump|admin|sh)?\b[^\n]*?[ \t]-p"
+            r"""(?P<value>'[^'\n]+'|"[^"\n]+"|[^\s'"-]\S*)"""
+        ),
+        ("mysql",),
+        group="value",
+    ),
+    _Rule(
+        "password",
+        _ASSIGNMENT,
+        ("pass", "pwd", "secret", "token", "key", "credential"),
+        group=("dq", "sq", "bare"),
+        accept=_assignment_ok,
+        lower_hints=True,
+    ),
 )
 
 
@@ -142,7 +237,8 @@ def _apply(rule: _Rule, text: str, report: ScrubReport) -> str:
         report.counts[rule.kind] += 1
         if rule.group is None:
             return replacement
-        start, end = match.span(rule.group)
+        groups = (rule.group,) if isinstance(rule.group, str) else rule.group
+        start, end = next(match.span(g) for g in groups if match.group(g) is not None)
         offset = match.start()
         return whole[: start - offset] + replacement + whole[end - offset :]
 
@@ -152,7 +248,16 @@ def _apply(rule: _Rule, text: str, report: ScrubReport) -> str:
 def scrub(text: str) -> tuple[str, ScrubReport]:
     """Replace every secret found in `text` by `[REDACTED:<kind>]`; return the text and counts."""
     report = ScrubReport()
+    lowered: str | None = None
     for rule in _RULES:
-        if any(hint in text for hint in rule.hints):
-            text = _apply(rule, text, report)
+        if rule.lower_hints:
+            lowered = text.lower() if lowered is None else lowered
+            if not any(hint in lowered for hint in rule.hints):
+                continue
+        elif not any(hint in text for hint in rule.hints):
+            continue
+        found = report.total
+        text = _apply(rule, text, report)
+        if report.total != found:
+            lowered = None
     return text, report

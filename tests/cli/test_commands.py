@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from devflow_tui.cli import main
 from devflow_tui.sim import SimServer
 from tests.cli.conftest import Invoke
 
@@ -207,3 +212,66 @@ def test_closed_stdout_is_a_quiet_exit(sim: SimServer, fake_key: str, tmp_path: 
     err = done.stderr.decode()
     assert done.returncode == 1  # click's documented quiet exit on a closed pipe
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda k: k[:20] + "\n" + k[20:],  # a line break inside
+        lambda k: "\u201c" + k + "\u201d",  # smart quotes from a document
+        lambda k: k[:-1] + "\u00e9",  # a non-ASCII letter
+        lambda k: k[:10] + "\x07" + k[10:],  # a control character
+    ],
+)
+def test_malformed_key_is_refused_before_sending_and_never_shown(
+    devflow: Invoke,
+    sim: SimServer,
+    fake_key: str,
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[str], str],
+) -> None:
+    bad = damage(fake_key)
+    monkeypatch.setenv("OPENROUTER_API_KEY", bad)
+    for args in (("auth", "status"), ("ask", "hi"), ("models",)):
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == 2, (args, result.output)
+        assert "OPENROUTER_API_KEY" in result.stderr and "Traceback" not in result.output
+        assert fake_key[9:30] not in result.output + caplog.text
+    assert [r for r in sim.requests if r.path != "/models"] == []
+    stored = CliRunner().invoke(main, ["auth", "set", "--key", bad])
+    assert stored.exit_code == 2 and fake_key[9:30] not in stored.output
+    home = isolated_env
+    assert not (home / "credentials").exists()
+    if (home / "devflow.db").exists():
+        assert fake_key[9:30].encode() not in (home / "devflow.db").read_bytes()
+
+
+@pytest.mark.parametrize("blocker", ["file", "read-only"])
+def test_auth_set_with_an_unusable_home_is_a_clear_error(
+    fake_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocker: str
+) -> None:
+    home = tmp_path / "home"
+    if blocker == "file":
+        home.write_text("")  # DEVFLOW_HOME names a file, not a folder
+    else:
+        home.mkdir()
+        monkeypatch.setattr(os, "open", _read_only_open(home))  # root ignores chmod
+    monkeypatch.setenv("DEVFLOW_HOME", str(home))
+    result = CliRunner().invoke(main, ["auth", "set", "--key", fake_key])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and fake_key not in result.output
+    assert str(home) in result.stderr
+
+
+def _read_only_open(home: Path) -> Callable[..., int]:
+    """os.open as on a read-only file system for files created under `home`."""
+    real = os.open
+
+    def fake(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path).startswith(str(home)) and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real(path, flags, *args, **kwargs)
+
+    return fake

@@ -617,3 +617,20 @@ def test_fixture_cut_anywhere_still_parses(tmp_path: Path) -> None:
         assert session.counts.malformed_lines <= 1
         assert session.counts.truncated_last_line == (session.counts.malformed_lines == 1)
         assert session_source(session).tokens >= 0
+
+
+def test_secrets_are_scrubbed_before_a_long_tool_output_is_cut(fake_key: str) -> None:
+    """A key cut in half by "lines omitted" (or by the character cut) would no longer be
+    recognised by the scrubber, so the whole text is scrubbed first."""
+    label = "EC " + "PRIVATE KEY"
+    pem_lines = [f"-----BEGIN {label}-----", *(["MHcCAQEEIB" + "k" * 54] * 60)]
+    pem_lines.append(f"-----END {label}-----")
+    noise = [f"line {n}" for n in range(40)]
+    cut = compact_text("\n".join([*noise[:25], *pem_lines, *noise]))
+    assert "lines omitted" in cut and "[REDACTED:private-key]" in cut
+    assert "MHcCAQEEIB" not in cut and "BEGIN" not in cut
+    # A key straddling the character cut (HEAD_CHARS = 3,000 characters).
+    text = "x" * (3_000 - 20) + " " + fake_key + " " + "y" * 5_000
+    cut = compact_text(text)
+    assert "characters omitted" in cut
+    assert fake_key[:20] not in cut and fake_key[-12:] not in cut

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,21 @@ def test_directory_outside_a_repository(tmp_path: Path) -> None:
 )
 def test_extract_mentions(prompt: str, cleaned: str, paths: list[str]) -> None:
     assert extract_mentions(prompt) == (cleaned, paths)
+
+
+def test_fifo_device_and_symlink_loop_are_named_not_read(repo: Path) -> None:
+    """A FIFO would block the read forever and a device never end: each is refused by what it
+    is, whether named (as a mention) or met in a folder."""
+    os.mkfifo(repo / "src" / "pipe.txt")
+    (repo / "loop").symlink_to(repo / "loop")
+    cases = {
+        "src/pipe.txt": "is a named pipe (FIFO), not a file",
+        "/dev/zero": "is a device, not a file",
+        "loop": "is a symbolic link loop, not a file",
+    }
+    for spec, expected in cases.items():
+        with pytest.raises(ContextError, match=re.escape(expected)):
+            file_sources([spec], repo)
+    walked = {s.ref: s.refused for s in file_sources(["src"], repo)}
+    assert walked["file:src/pipe.txt"] == "it is a named pipe (FIFO), not a file"
+    assert walked["file:src/app.py"] is None

@@ -102,3 +102,29 @@ def test_session_by_path_and_errors(project: Path, tmp_path: Path) -> None:
         gather_context(tmp_path / "elsewhere", "go", claude_session="latest")
     with pytest.raises(ContextError, match=r"no such file or directory: missing\.py"):
         gather_context(project, "look at @missing.py")
+
+
+def test_every_source_is_scrubbed_on_the_way_out(
+    project: Path, store: AnalyticsStore, tmp_path: Path
+) -> None:
+    """Notes, CLAUDE.md, the Claude session, `--context` files, `.env` and `@mentions` all
+    reach the model through the scrubber (fake secrets built at run time)."""
+    pw = {name: f"{name}-" + "Zq7" * 4 for name in ("note", "md", "env", "yaml", "json", "url")}
+    store.add_note(f"staging password={pw['note']}", project_key(project))
+    (project / "CLAUDE.md").write_text(f"Deploy with secret_key={pw['md']}\n", encoding="utf-8")
+    (project / ".env").write_text(f'DB_PASSWORD="{pw["env"]} with $pace"\n', encoding="utf-8")
+    (project / "cfg.yml").write_text(f"db:\n  db_password: {pw['yaml']}\n", encoding="utf-8")
+    (project / "aws.json").write_text(f'{{"SecretAccessKey": "{pw["json"]}"}}', encoding="utf-8")
+    (project / "src" / "db.py").write_text(f"URL = 'postgres://app:{pw['url']}@db/app'\n")
+    context = gather_context(
+        project,
+        "Check @.env and @cfg.yml please",
+        claude_session="latest",
+        context_paths=["aws.json", "src"],
+        notes=store,
+    )
+    assembled = context.assemble(context_length=16_000, max_output_tokens=500, system_prompt="")
+    sent = json.dumps([m.model_dump() for m in assembled.messages])
+    assert [v for v in pw.values() if v in sent] == []
+    assert "$pace" not in sent
+    assert assembled.scrubbed.total == 7  # the six above and the session's key

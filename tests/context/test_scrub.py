@@ -90,6 +90,15 @@ def test_openrouter_key(fake_key: str) -> None:
         "Use a bearer token in the Authorization header.",
         "class PrivateKeyLoader: ...",
         "e-mail me at dev@example.com",
+        "password = settings.password",
+        "token_count: 12",
+        "if not password:",
+        "secret = load_secret(path)",
+        "url = f'postgres://{user}:{pw}@{host}'",
+        "DATABASE_URL=postgres://app:${DB_PASSWORD}@db/app",
+        "Use basic authentication for the admin site.",
+        "mysql -u root -p shop",
+        "the password field: required",
     ],
 )
 def test_ordinary_code_and_prose_is_left_alone(text: str) -> None:
@@ -113,3 +122,45 @@ def test_report_summary_and_merge() -> None:
     single = ScrubReport()
     single.counts["jwt"] += 1
     assert single.summary() == "removed 1 secret (1 jwt)"
+
+
+# Fake secrets assembled at run time: no literal in this file looks like a credential.
+PW = "hunt" + "er2" + "Xq9"
+SPACED = "my " + "pa$$ " + "word"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (f"db.connect(host, password={PW!r})", "password"),
+        (f"secret_key={PW}", "password"),
+        (f"    password = '{PW}'", "password"),
+        (f"db_password: {PW}", "password"),
+        (f'{{"user": "app", "password": "{PW}"}}', "password"),
+        (f'{{"AccessKeyId": "x", "SecretAccessKey": "{PW}{PW}"}}', "password"),
+        (f"DB_PASSWORD='{SPACED}'", "password"),
+        (f'settings.api_key = "{SPACED}"', "password"),
+        (f"DATABASE_URL=postgres://app:{PW}@db.internal:5432/app", "url-credentials"),
+        (f"git clone https://bot:{PW}@git.example.com/x.git", "url-credentials"),
+        (f"curl -H 'Authorization: Basic {PW}{PW}=' https://x", "basic-auth"),
+        (f'headers = {{"authorization": "basic {PW}{PW}"}}', "basic-auth"),
+        (f"mysql -u root -p{PW} shop", "password"),
+        (f"mysqldump --user=root -p'{SPACED}' shop", "password"),
+        (f"  - run: login --password={PW}", "password"),
+    ],
+)
+def test_secrets_anywhere_in_a_line_any_case_any_format(text: str, kind: str) -> None:
+    clean, report = scrub(text)
+    assert PW not in clean and SPACED not in clean and "pa$$" not in clean
+    assert report.counts == {kind: 1}
+    assert f"[REDACTED:{kind}]" in clean
+
+
+def test_private_key_without_end_line_is_removed() -> None:
+    body = "MIIEowIBAAKCAQEA" + "q" * 48
+    cut = f"cfg:\n-----BEGIN {_PEM_LABEL}-----\n{body}\n{body[:20]}"
+    clean, report = scrub(cut)
+    assert body[:20] not in clean and "BEGIN" not in clean
+    assert clean == "cfg:\n[REDACTED:private-key]" and report.counts == {"private-key": 1}
+    clean, _ = scrub(f"-----BEGIN {_PEM_LABEL}-----\n{body}\n\nnext paragraph")
+    assert clean == "[REDACTED:private-key]\n\nnext paragraph"

@@ -126,7 +126,7 @@ def test_rotation_replaces_atomically(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", failing)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ConfigError, match="Cannot write the key file"):
         store.set(fake_key)
     assert store.get() == (new_key, "file")  # the old key survives a failed write
     assert [p.name for p in tmp_path.iterdir()] == ["credentials"]
