@@ -31,7 +31,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from httpx_sse import EventSource
@@ -47,6 +47,7 @@ from tenacity.stop import stop_base
 from devflow_tui import __version__
 from devflow_tui.config import Settings
 from devflow_tui.errors import ErrorCategory, OpenRouterError
+from devflow_tui.openrouter.bounded import BoundedEventStream, ResponseTooLarge, read_capped
 from devflow_tui.openrouter.calllog import CallEntry, CallLog
 from devflow_tui.openrouter.error_map import (
     error_from_info,
@@ -211,15 +212,18 @@ class _StreamAttempt:
                 self.status = response.status_code
                 content_type = response.headers.get("content-type", "")
                 if response.status_code >= 400 or "text/event-stream" not in content_type:
-                    payload = await response.aread()
+                    payload = await read_capped(response)
                     self._from_plain_body(response, payload)
                     return
         except TimeoutError:
             raise self._timeout() from None
         except httpx.HTTPError as exc:
             raise client._transport_error(exc, model=self.assembler.served_model) from None
+        except ResponseTooLarge as exc:
+            raise invalid_response(exc.what, model=self.assembler.served_model) from None
         self.assembler.generation_id = response.headers.get("x-generation-id")
-        events = EventSource(response).aiter_sse()
+        bounded = cast(httpx.Response, BoundedEventStream(response))  # headers + aiter_text
+        events = EventSource(bounded).aiter_sse()
         self._stack.push_async_callback(events.aclose)
         self._events = events
 
@@ -275,6 +279,15 @@ class _StreamAttempt:
                     error.generation_id = asm.generation_id
                     raise error from None
                 event = None  # the server hung up right after [DONE]: the answer is whole
+            except ResponseTooLarge as exc:
+                error = invalid_response(
+                    exc.what,
+                    model=asm.served_model,
+                    mid_stream=asm.has_output,
+                    partial_text=asm.text,
+                )
+                error.generation_id = asm.generation_id
+                raise error from None
             if event is None:
                 self._ended = True
                 asm.finish()
@@ -404,22 +417,14 @@ class OpenRouterClient:
         try:
             async with self._limiter.slot():
                 started = self._clock()
-                try:
-                    async with asyncio.timeout_at(run.deadline):
-                        response = await self._http.post(
-                            "/chat/completions", content=body, headers=_JSON_HEADERS
-                        )
-                except TimeoutError:
-                    raise timeout_error(
-                        "timeout_ms", self._settings.timeout_ms, model=run.model
-                    ) from None
-                except httpx.HTTPError as exc:
-                    raise self._transport_error(exc, model=run.model) from None
+                response, payload = await self._fetch(
+                    run, "POST", "/chat/completions", content=body, headers=_JSON_HEADERS
+                )
             status = response.status_code
             latency_ms = (self._clock() - started) * 1000
             if status >= 400:
-                raise self._error_from_response(response, response.content, run.model)
-            result = self._parse_chat_body(response, response.content, run.model, latency_ms)
+                raise self._error_from_response(response, payload, run.model)
+            result = self._parse_chat_body(response, payload, run.model, latency_ms)
         except OpenRouterError as exc:
             self._record_failure(run, exc, status, started)
             raise self._check_wait(exc) from None
@@ -851,21 +856,17 @@ class OpenRouterClient:
         try:
             async with self._limiter.slot():
                 started = self._clock()
-                try:
-                    async with asyncio.timeout_at(run.deadline):
-                        response = await self._http.get(endpoint.lstrip("/"), params=params)
-                except TimeoutError:
-                    raise timeout_error("timeout_ms", self._settings.timeout_ms) from None
-                except httpx.HTTPError as exc:
-                    raise self._transport_error(exc, model=None) from None
+                response, payload = await self._fetch(
+                    run, "GET", endpoint.lstrip("/"), params=params
+                )
             status = response.status_code
             if status >= 400:
-                raise self._error_from_response(response, response.content, None)
+                raise self._error_from_response(response, payload, None)
             try:
-                data = json.loads(response.content, parse_float=Decimal)
+                data = json.loads(payload, parse_float=Decimal)
                 parsed = model.model_validate(data)
             except (ValueError, ValidationError):
-                info = parse_error_body(response.content)
+                info = parse_error_body(payload)
                 if info is not None:
                     raise self._error_from_info(info, None) from None
                 raise invalid_response(f"unexpected body from {endpoint}") from None
@@ -883,6 +884,24 @@ class OpenRouterClient:
             )
         )
         return parsed
+
+    async def _fetch(
+        self, run: _Run, method: str, url: str, **kwargs: Any
+    ) -> tuple[httpx.Response, bytes]:
+        """One request and its (bounded) body, within the call's total deadline."""
+        model = None if run.model == "-" else run.model
+        try:
+            async with (
+                asyncio.timeout_at(run.deadline),
+                self._http.stream(method, url, **kwargs) as response,
+            ):
+                return response, await read_capped(response)
+        except TimeoutError:
+            raise timeout_error("timeout_ms", self._settings.timeout_ms, model=model) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, model=model) from None
+        except ResponseTooLarge as exc:
+            raise invalid_response(exc.what, model=model) from None
 
     # ------------------------------------------------------------------ retries
 
