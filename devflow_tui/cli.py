@@ -10,6 +10,7 @@ import asyncio
 import functools
 import contextlib
 import json
+import math
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -40,6 +41,7 @@ EXIT_AUTH = 3
 EXIT_CREDITS = 4
 EXIT_FAILURE = 5
 EXIT_REJECTED = 6
+REPORT_LOCK_WAIT_S = 0.5  # how long `report` waits for the write lock it can do without
 
 _EXIT_BY_CATEGORY = {
     ErrorCategory.CONFIG.value: EXIT_USAGE,
@@ -244,15 +246,25 @@ async def _start_proxy(settings: Settings, gateway: Any) -> Any:
 # ---------------------------------------------------------------------- ask
 
 
+class FiniteRange(click.FloatRange):
+    """A float in a range; `nan` and `inf` are refused (click's range lets nan through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number in the range {self._describe_range()}.")
+        return number
+
+
 def request_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by `ask`, `route` and `context show`."""
     options = [
         click.option("--model", "-m", help="Pin a model (skip routing)."),
         click.option("--max-tokens", type=click.IntRange(min=1), help="Maximum answer tokens."),
-        click.option("--cost-priority", type=click.FloatRange(0, 1), help="0..1, weight of price."),
+        click.option("--cost-priority", type=FiniteRange(0, 1), help="0..1, weight of price."),
         click.option(
             "--performance-priority",
-            type=click.FloatRange(0, 1),
+            type=FiniteRange(0, 1),
             help="0..1, weight of quality/speed.",
         ),
         click.option(
@@ -269,7 +281,7 @@ def request_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--project",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
             help="Project directory (default: the current one).",
         ),
     ]
@@ -335,7 +347,7 @@ def outcome_json(outcome: RequestOutcome) -> dict[str, Any]:
 @main.command()
 @click.argument("prompt")
 @request_options
-@click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature, 0..2.")
+@click.option("--temperature", type=FiniteRange(0, 2), help="Sampling temperature, 0..2.")
 @click.option("--no-stream", is_flag=True, help="Wait for the whole answer instead of streaming.")
 @click.option("--no-cache", is_flag=True, help="Do not answer from the response cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
@@ -534,9 +546,10 @@ def report(
     store = _open_store(settings, AnalyticsStore)
     try:
         with contextlib.suppress(DevflowError):
-            # Rows and budget reservations of killed processes count at once; when another
-            # process holds the write lock this waits a little, then the report goes on.
-            store.mark_stale_running_as_interrupted()
+            # Rows and budget reservations of killed processes count at once. A report only
+            # reads: when the database is read-only, or another process holds its write lock
+            # for more than a moment, it goes on without this.
+            store.mark_stale_running_as_interrupted(wait_s=REPORT_LOCK_WAIT_S)
         catalog = _cached_catalog(store, ModelCatalog)
         prices = {m.id: m.prices for m in catalog}
         # The key's credit limit is real money: not part of the demo's figures.
@@ -958,7 +971,7 @@ def note_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @note.command("rm")
-@click.argument("note_id", type=int)
+@click.argument("note_id", type=click.IntRange(1, 2**63 - 1))  # SQLite's INTEGER range
 @demo_option
 @click.pass_context
 def note_rm(ctx: click.Context, note_id: int) -> None:
@@ -1036,7 +1049,7 @@ def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -
 @click.argument("session", default="latest")
 @click.option(
     "--project",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Project directory whose sessions to look in (default: current).",
 )
 @demo_option

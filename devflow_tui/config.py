@@ -15,6 +15,7 @@ from decimal import Decimal
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
@@ -177,7 +178,21 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must be an http:// or https:// URL")
+        try:
+            port = urlsplit(value).port  # raises on a port outside 0..65535
+        except ValueError:
+            raise ValueError("its port must be a number from 1 to 65535") from None
+        if port == 0:
+            raise ValueError("its port must be a number from 1 to 65535")
         return value.rstrip("/")
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home_not_empty(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            # Path("") is the current directory: the database would land wherever devflow runs.
+            raise ValueError("is empty; unset it or name a folder")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -151,11 +151,11 @@ class AnalyticsStore:
         error.locked = True
         return error
 
-    def _when_free(self, statement: Callable[[], _T]) -> _T:
+    def _when_free(self, statement: Callable[[], _T], wait_s: float | None = None) -> _T:
         """Run `statement`, waiting up to `busy_timeout_s` while another process holds the
         lock. SQLite's own wait is kept short and the loop is here, in Python, so Ctrl-C (or
         SIGTERM) interrupts the wait at once instead of after the whole timeout."""
-        deadline = time.monotonic() + self.busy_timeout_s
+        deadline = time.monotonic() + (self.busy_timeout_s if wait_s is None else wait_s)
         while True:
             try:
                 return statement()
@@ -235,8 +235,9 @@ class AnalyticsStore:
     # ------------------------------------------------------------------ transactions
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (`BEGIN IMMEDIATE`); nested use joins the outer one."""
+    def transaction(self, wait_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A write transaction (`BEGIN IMMEDIATE`); nested use joins the outer one. `wait_s`
+        bounds the wait for another process's lock (default: `busy_timeout_s`)."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -246,7 +247,7 @@ class AnalyticsStore:
                     self._depth -= 1
                 return
             try:
-                self._when_free(lambda: self._conn.execute("BEGIN IMMEDIATE"))
+                self._when_free(lambda: self._conn.execute("BEGIN IMMEDIATE"), wait_s)
             except sqlite3.Error as exc:
                 raise self._translate(exc) from None
             self._depth = 1
@@ -491,7 +492,9 @@ class AnalyticsStore:
                 (request_id,),
             )
 
-    def mark_stale_running_as_interrupted(self, *, older_than_s: float = STALE_RUNNING_S) -> int:
+    def mark_stale_running_as_interrupted(
+        self, *, older_than_s: float = STALE_RUNNING_S, wait_s: float | None = None
+    ) -> int:
         """Rows left "running" by a process that is gone become "interrupted", and budget
         reservations of a process that is gone are released; returns how many rows.
 
@@ -500,7 +503,7 @@ class AnalyticsStore:
         """
         now = self.clock()
         me = os.getpid()
-        with self.transaction() as conn:
+        with self.transaction(wait_s) as conn:
             rows = conn.execute(
                 "SELECT id, pid, coalesce(updated, ts) FROM requests WHERE status = 'running'"
             ).fetchall()

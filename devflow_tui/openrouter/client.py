@@ -54,6 +54,7 @@ from devflow_tui.openrouter.error_map import (
     error_from_response,
     invalid_response,
     parse_error_body,
+    redirect_error,
     timeout_error,
     transport_error,
     wait_too_long,
@@ -231,6 +232,7 @@ class _StreamAttempt:
         """A JSON answer where SSE was expected: an error, or a whole non-streamed answer."""
         client = self._client
         model = self.assembler.served_model
+        client._check_redirect(response)
         if response.status_code >= 400:
             raise client._error_from_response(response, payload, model)
         result = client._parse_chat_body(response, payload, self.run.model, latency_ms=0.0)
@@ -422,6 +424,7 @@ class OpenRouterClient:
                 )
             status = response.status_code
             latency_ms = (self._clock() - started) * 1000
+            self._check_redirect(response)
             if status >= 400:
                 raise self._error_from_response(response, payload, run.model)
             result = self._parse_chat_body(response, payload, run.model, latency_ms)
@@ -860,6 +863,7 @@ class OpenRouterClient:
                     run, "GET", endpoint.lstrip("/"), params=params
                 )
             status = response.status_code
+            self._check_redirect(response)
             if status >= 400:
                 raise self._error_from_response(response, payload, None)
             try:
@@ -992,6 +996,14 @@ class OpenRouterClient:
             partial_text=partial,
             connect_timeout_ms=self._settings.connect_timeout_ms,
         )
+
+    def _check_redirect(self, response: httpx.Response) -> None:
+        if response.is_redirect:
+            raise redirect_error(
+                response.status_code,
+                response.headers.get("location"),
+                base_url=self._settings.base_url,
+            )
 
     def _error_from_response(
         self, response: httpx.Response, payload: bytes, model: str | None

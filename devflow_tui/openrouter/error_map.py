@@ -373,6 +373,20 @@ def error_from_response(
     )
 
 
+def redirect_error(status: int, location: str | None, *, base_url: str) -> OpenRouterError:
+    """The server answered with a redirect, which the client never follows (it would resend
+    the key to wherever it points)."""
+    where = f" to {location}" if location else ""
+    return OpenRouterError(
+        f"{base_url} answered with a redirect (HTTP {status}){where}; devflow does not follow "
+        "redirects.",
+        category=ErrorCategory.CONFIG,
+        retryable=False,
+        status=status,
+        hint="Set OPENROUTER_BASE_URL to the address the redirect names, if you trust it.",
+    )
+
+
 def invalid_response(
     detail: str, *, model: str | None = None, mid_stream: bool = False, partial_text: str = ""
 ) -> OpenRouterError:

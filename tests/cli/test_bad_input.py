@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -119,3 +121,89 @@ def test_reconcile_prints_a_table(devflow: Invoke) -> None:
     assert "Decimal(" not in result.stdout
     again = devflow("reconcile")
     assert "Nothing to reconcile" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["ask", "--temperature", "nan", "hi"], "--temperature"),
+        (["ask", "--temperature", "inf", "hi"], "--temperature"),
+        (["route", "--cost-priority", "nan", "hi"], "--cost-priority"),
+        (["route", "--performance-priority", "-inf", "hi"], "--performance-priority"),
+        (["note", "rm", str(10**30)], "NOTE_ID"),
+        (["ask", "--project", "/no/such/folder", "hi"], "--project"),
+        (["handoff", "--project", "/no/such/folder"], "--project"),
+    ],
+)
+def test_impossible_values_are_usage_errors(
+    devflow: Invoke, sim: SimServer, args: list[str], named: str
+) -> None:
+    result = devflow(*args)
+    assert result.exit_code == 2, result.output
+    assert named in result.stderr and "Traceback" not in result.output
+    assert [r for r in sim.requests if r.path == "/chat/completions"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("OPENROUTER_BASE_URL", "http://127.0.0.1:99999/api/v1", "port"),
+        ("DEVFLOW_HOME", "", "DEVFLOW_HOME"),
+    ],
+)
+def test_impossible_settings_name_the_variable(
+    devflow: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    name: str,
+    value: str,
+    expected: str,
+) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv(name, value)
+    for args in (["ask", "hi"], ["report"], ["auth", "status"]):
+        result = devflow(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert expected in result.stderr and name in result.stderr
+        assert "Traceback" not in result.output
+    assert list(cwd.iterdir()) == []  # nothing written into the current directory
+
+
+def test_report_while_another_process_holds_the_write_lock(
+    devflow: Invoke, isolated_env: Path
+) -> None:
+    assert devflow("ask", "hello there").exit_code == 0
+    holder = sqlite3.connect(isolated_env / "devflow.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # e.g. another devflow in the middle of a write
+    try:
+        result = devflow("report", "--json")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["requests"] == 1
+
+
+def test_report_on_a_read_only_database(
+    devflow: Invoke, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert devflow("ask", "hello there").exit_code == 0
+    db = isolated_env / "devflow.db"
+    real_connect = sqlite3.connect
+
+    def read_only(path: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        # A read-only file, as a user without write permission sees it (tests run as root,
+        # who may write anything, so SQLite's read-only mode stands in for the permission).
+        if Path(path) == db:
+            return real_connect(f"file:{db}?mode=ro", *args, uri=True, **kwargs)
+        return real_connect(path, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    result = devflow("report", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["requests"] == 1
+    noted = devflow("note", "add", "cannot be saved")
+    assert noted.exit_code == 2 and "Traceback" not in noted.output
+    assert "devflow.db" in noted.stderr

@@ -342,3 +342,25 @@ def test_impossible_billed_cost_is_unknown() -> None:
     assert Generation.model_validate({"id": "g", "total_cost": "0.25"}).total_cost == Decimal(
         "0.25"
     )
+
+
+@pytest.mark.parametrize("what", ["chat", "stream", "get"])
+async def test_redirect_is_reported_as_a_redirect(
+    settings: Settings, fake_key: str, what: str
+) -> None:
+    """A base URL that redirects (http to https, a moved host) is named as such, not as an
+    invalid body; the redirect is not followed, so the key is not sent on."""
+    moved = (
+        b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere.example/api/v1\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    async with (
+        raw_server([[moved]] * 4) as server,
+        client_for(server, settings, fake_key, max_retries=3) as client,
+    ):
+        with pytest.raises(OpenRouterError) as info:
+            await call(client, what)
+    error = info.value
+    assert error.category is ErrorCategory.CONFIG and not error.retryable
+    assert "redirect (HTTP 301) to https://elsewhere.example/api/v1" in error.message
+    assert len(server.requests) == 1
