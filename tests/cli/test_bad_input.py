@@ -196,9 +196,11 @@ def test_report_on_a_read_only_database(
     def read_only(path: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
         # A read-only file, as a user without write permission sees it (tests run as root,
         # who may write anything, so SQLite's read-only mode stands in for the permission).
-        if Path(path) == db:
-            return real_connect(f"file:{db}?mode=ro", *args, uri=True, **kwargs)
-        return real_connect(path, *args, **kwargs)
+        target = f"file:{db}?mode=ro" if Path(path) == db else path
+        if target != path:
+            kwargs["uri"] = True
+        connection: sqlite3.Connection = real_connect(target, *args, **kwargs)
+        return connection
 
     monkeypatch.setattr(sqlite3, "connect", read_only)
     result = devflow("report", "--json")
