@@ -359,6 +359,8 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     settings = load(ctx)
     request = build_request(text, **kw)
     stream_to_stdout = not as_json
+    received: list[str] = []  # the answer as it arrived, kept if it cannot be recorded
+    unrecorded: list[DevflowError] = []
 
     def on_event(event: GatewayEvent) -> None:
         from devflow_tui.gateway.events import (
@@ -371,9 +373,11 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
         if isinstance(event, RoutingDecided):
             for warning in event.warnings:
                 click.echo(f"devflow: warning: {warning}", err=True)
-        elif isinstance(event, ChunkReceived) and stream_to_stdout and event.text:
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
+        elif isinstance(event, ChunkReceived) and event.text:
+            received.append(event.text)
+            if stream_to_stdout:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
         elif isinstance(event, AttemptFailed) and ctx.obj.get("verbose"):
             click.echo(
                 f"devflow: attempt on {event.record.model} failed "
@@ -383,14 +387,28 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
         elif isinstance(event, BudgetAlert):
             click.echo(f"devflow: {event.message}", err=True)
 
-    async def go() -> RequestOutcome:
+    async def go() -> RequestOutcome | None:
+        from devflow_tui.accounting.errors import StoreError
+
         gateway = await _open(ctx, settings)
         try:
             return await gateway.run(request, on_event)
+        except StoreError as exc:
+            if not received:
+                raise
+            unrecorded.append(exc)  # e.g. the disk filled up: the answer still counts
+            return None
         finally:
             await gateway.aclose()
 
     outcome = run_async(go())
+    if outcome is None:
+        answer = "".join(received)
+        if as_json:
+            click.echo(dumps({"text": answer, "status": "unrecorded", "error": str(unrecorded[0])}))
+        elif not answer.endswith("\n"):
+            sys.stdout.write("\n")
+        fail(f"the answer could not be recorded: {unrecorded[0]}", EXIT_FAILURE)
     if as_json:
         click.echo(dumps(outcome_json(outcome)))
     elif outcome.text and not outcome.text.endswith("\n"):

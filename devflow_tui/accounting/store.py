@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -59,6 +60,7 @@ _SELECT_REQUESTS = f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests"  # noqa
 _SELECT_ATTEMPTS = f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempts"  # noqa: S608
 
 
+_log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 # SQLite waits this long for a lock in C (where signals are not seen); `_when_free` retries.
 _SQLITE_BUSY_S = 0.05
@@ -319,7 +321,16 @@ class AnalyticsStore:
         return request_id
 
     def record_attempt(self, request_id: str, attempt: AttemptRecord) -> None:
-        """Append one HTTP attempt to a request (numbered 1, 2, ... in call order)."""
+        """Append one HTTP attempt to a request (numbered 1, 2, ... in call order).
+
+        Like progress, best effort while the request runs: when it cannot be written (a full
+        disk) the call goes on, and `finish_request` adds the attempts still missing."""
+        try:
+            self._write_attempt(request_id, attempt)
+        except StoreError as exc:
+            _log.warning("cannot save an attempt of request %s: %s", request_id, exc.message)
+
+    def _write_attempt(self, request_id: str, attempt: AttemptRecord) -> None:
         # One statement, so numbering and insert are atomic without an explicit transaction.
         self._execute(
             "INSERT INTO attempts (request_id, n, model, status, error, message, latency_ms, "
@@ -376,8 +387,26 @@ class AnalyticsStore:
         """Save how far a running stream got, so a killed process leaves its partial counts.
 
         Each call commits (about 0.05 ms): call it every few hundred milliseconds of a stream,
-        not for every token.
+        not for every token. Progress is a safety net, not the record: when it cannot be
+        written (a full disk, a long-held lock) the stream goes on and the final
+        `finish_request` decides.
         """
+        try:
+            self._write_progress(
+                request_id, completion_tokens, reasoning_tokens, prompt_tokens, model, partial_text
+            )
+        except StoreError as exc:
+            _log.warning("cannot save the progress of request %s: %s", request_id, exc.message)
+
+    def _write_progress(
+        self,
+        request_id: str,
+        completion_tokens: int,
+        reasoning_tokens: int,
+        prompt_tokens: int | None,
+        model: str | None,
+        partial_text: str | None,
+    ) -> None:
         self._execute(
             "UPDATE requests SET completion_tokens = ?, reasoning_tokens = ?, "
             "prompt_tokens = coalesce(?, prompt_tokens), model = coalesce(?, model), "

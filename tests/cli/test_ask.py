@@ -6,9 +6,11 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.sim import Fault, SimServer
 from tests.cli.conftest import Invoke
 
@@ -184,3 +186,33 @@ def test_database_from_a_newer_devflow_is_refused_before_sending(
     assert result.exit_code == 2
     assert "written by a newer version of devflow" in result.stderr
     assert sim.requests == []
+
+
+@pytest.mark.parametrize("mode", [[], ["--no-stream"], ["--json"]])
+def test_full_disk_mid_stream_still_prints_the_answer_and_exits_5(
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch, mode: list[str]
+) -> None:
+    """The disk fills up once the request row is written: every later write fails as SQLite
+    reports it ("database or disk is full"). The answer still reaches the user."""
+    real_begin = AnalyticsStore.begin_request
+    real_when_free = AnalyticsStore._when_free
+    full: list[bool] = []
+
+    def begin(self: AnalyticsStore, *args: Any, **kwargs: Any) -> str:
+        request_id = real_begin(self, *args, **kwargs)
+        full.append(True)
+        return request_id
+
+    def when_free(self: AnalyticsStore, statement: Any, wait_s: float | None = None) -> Any:
+        if full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_when_free(self, statement, wait_s)
+
+    monkeypatch.setattr(AnalyticsStore, "begin_request", begin)
+    monkeypatch.setattr(AnalyticsStore, "_when_free", when_free)
+    result = devflow("ask", "--no-cache", *mode, "write a haiku about rain")
+    assert result.exit_code == 5, result.output
+    answer = json.loads(result.stdout)["text"] if mode == ["--json"] else result.stdout
+    assert answer.startswith("[simulated answer from ")
+    assert "could not be recorded" in result.stderr and "disk is full" in result.stderr
+    assert "Traceback" not in result.output
