@@ -207,17 +207,17 @@ class BudgetManager:
         """Spend against each budget; with the key's own credit limit from `/key` when given."""
         now = self.clock()
         views: list[BudgetView] = []
-        with self.store.reading() as conn:  # a snapshot: never waits for another writer
-            for budget in self.budgets:
-                spent = spend_since(conn, self.period_start(budget.name, now))
-                views.append(
-                    BudgetView(
-                        name=budget.name,
-                        limit_usd=budget.limit_usd,
-                        spent_usd=spent,
-                        remaining_usd=max(budget.limit_usd - spent, _ZERO),
-                    )
+        for budget in self.budgets:
+            # A plain read: it never waits for another process's write lock (WAL).
+            spent = self.store.spend_since(self.period_start(budget.name, now))
+            views.append(
+                BudgetView(
+                    name=budget.name,
+                    limit_usd=budget.limit_usd,
+                    spent_usd=spent,
+                    remaining_usd=max(budget.limit_usd - spent, _ZERO),
                 )
+            )
         if key_info is not None and key_info.limit is not None:
             used = key_info.usage if key_info.usage is not None else _ZERO
             remaining = key_info.limit_remaining
