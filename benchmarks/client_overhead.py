@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -106,10 +107,9 @@ def report(label: str, bare: list[float], ours: list[float], per: int = 1) -> fl
 async def run(requests: int, streams: int) -> float:
     config = SimConfig(time_scale=0.0, answer_tokens=CHUNKS, chunk_tokens=1)
     with SimServer(config) as sim, tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(
-            cli={"base_url": sim.base_url, "max_retries": 0, "home": tmp},
-            env={},
-        )
+        # The benchmark's own settings, whatever the user's config file says.
+        os.environ["DEVFLOW_CONFIG"] = os.path.join(tmp, "no-config.toml")
+        settings = load_settings(cli={"base_url": sim.base_url, "max_retries": 0, "home": tmp})
         unlimited = RateLimiter(10**9, 1.0, 64)
         request = ChatRequest(
             model=MODEL, messages=[ChatMessage(role="user", content="hi there")], max_tokens=64
