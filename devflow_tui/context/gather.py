@@ -10,12 +10,14 @@ the rules that session worked under. Plain `devflow ask` sends them only when as
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devflow_tui.context.assembly import AssembledContext, assemble, context_tokens
+from devflow_tui.context.errors import ContextError
 from devflow_tui.context.files import MAX_FILE_BYTES, extract_mentions, file_sources
 from devflow_tui.context.notes import NoteSource, NotesStore, project_key
 from devflow_tui.context.sources import ContextSource
@@ -107,6 +109,15 @@ def gather_context(
         session = parse_session(path, include_sidechains=include_sidechains)
         sources.append(session_source(session))
     cleaned, mentions = extract_mentions(prompt)
+    for mention in mentions:
+        target = Path(os.path.expanduser(mention))
+        if mention not in context_paths and (project_dir / target).is_dir():
+            # A mention names one file; a whole folder (maybe `/` or a home directory) is
+            # only read when asked for with --context.
+            raise ContextError(
+                f"@{mention} is a directory, not a file",
+                hint=f"Mention a file in it, or pass --context {mention} to include the folder.",
+            )
     paths = [*context_paths, *(m for m in mentions if m not in context_paths)]
     if paths:
         sources += file_sources(paths, project_dir, max_bytes=max_file_bytes)

@@ -128,3 +128,14 @@ def test_every_source_is_scrubbed_on_the_way_out(
     assert [v for v in pw.values() if v in sent] == []
     assert "$pace" not in sent
     assert assembled.scrubbed.total == 7  # the six above and the session's key
+
+
+def test_a_mentioned_directory_is_named_not_walked(project: Path) -> None:
+    with pytest.raises(ContextError, match=r"@src/ is a directory, not a file") as info:
+        gather_context(project, "look at @src/ please")
+    assert "--context src/" in str(info.value)
+    with pytest.raises(ContextError, match=r"@/ is a directory"):
+        gather_context(project, "read @/ for me")
+    # Asked for with --context, the folder is read (and its mention is then fine).
+    context = gather_context(project, "look at @src/", context_paths=["src/"])
+    assert [s.kind for s in context.sources] == ["file"]
