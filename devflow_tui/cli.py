@@ -234,6 +234,8 @@ def open_dashboard(
         proxy_starter=_start_proxy,
     )
     app.run()
+    if app.return_code:  # the app crashed (Textual printed why): say so to the shell too
+        sys.exit(app.return_code)
 
 
 async def _start_proxy(settings: Settings, gateway: Any) -> Any:

@@ -209,3 +209,17 @@ def test_report_on_a_read_only_database(
     noted = devflow("note", "add", "cannot be saved")
     assert noted.exit_code == 2 and "Traceback" not in noted.output
     assert "devflow.db" in noted.stderr
+
+
+def test_a_dashboard_that_crashed_does_not_exit_0(
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.app import App
+
+    class Crashing(App[None]):
+        def on_mount(self) -> None:
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr("devflow_tui.tui.app.create_app", lambda *a, **k: Crashing())
+    result = devflow("--demo", key=False)
+    assert result.exit_code == 1
