@@ -572,24 +572,17 @@ class OpenRouterClient:
         try:
             async with self._limiter.slot():
                 started = self._clock()
-                try:
-                    async with asyncio.timeout(self._settings.timeout_ms / 1000):
-                        response = await self._http.post(
-                            run.endpoint, content=payload, headers=headers
-                        )
-                except TimeoutError:
-                    raise timeout_error(
-                        "timeout_ms", self._settings.timeout_ms, model=run.model
-                    ) from None
-                except httpx.HTTPError as exc:
-                    raise self._transport_error(exc, model=run.model) from None
+                response, content = await self._fetch(
+                    run, "POST", run.endpoint, content=payload, headers=headers
+                )
             status = response.status_code
+            self._check_redirect(response)
             if status >= 400:
-                raise self._error_from_response(response, response.content, run.model)
+                raise self._error_from_response(response, content, run.model)
             meter = RelayMeter(api, run.model)
             meter.generation_id = response.headers.get("x-generation-id")
             try:
-                data = json.loads(response.content)
+                data = json.loads(content)
             except ValueError:
                 raise invalid_response("the body is not JSON", model=run.model) from None
             info = meter.feed_body(data)
@@ -600,7 +593,7 @@ class OpenRouterClient:
             result = RelayResult(
                 status=status,
                 headers=_forwarded(response),
-                body=response.content,
+                body=content,
                 model=meter.model,
                 generation_id=meter.generation_id,
                 usage=meter.usage,
@@ -642,13 +635,15 @@ class OpenRouterClient:
         *,
         stream: bool,
     ) -> _Run:
-        return _Run(
+        run = _Run(
             request_id=uuid.uuid4().hex[:16],
             endpoint=ENDPOINTS[api],
             model=str(body.get("model") or "default"),
             stream=stream,
             on_attempt=on_attempt,
         )
+        run.deadline += self._settings.timeout_ms / 1000
+        return run
 
     async def _open_relay(
         self, run: _Run, api: Api, payload: bytes, headers: dict[str, str]
@@ -665,7 +660,7 @@ class OpenRouterClient:
         try:
             await stack.enter_async_context(self._limiter.slot())
             started = self._clock()
-            total_deadline = loop.time() + settings.timeout_ms / 1000
+            total_deadline = run.deadline
             first_deadline = min(
                 total_deadline, loop.time() + settings.first_token_timeout_ms / 1000
             )
@@ -679,9 +674,11 @@ class OpenRouterClient:
                     if status >= 400 or "text/event-stream" not in response.headers.get(
                         "content-type", ""
                     ):
-                        body = await response.aread()
+                        self._check_redirect(response)
+                        body = await read_capped(response)
                         raise self._error_from_response(response, body, run.model)
-                    events = EventSource(response).aiter_sse()
+                    bounded = cast(httpx.Response, BoundedEventStream(response))
+                    events = EventSource(bounded).aiter_sse()
                     stack.push_async_callback(events.aclose)
                     # Hold events back until the answer itself starts: up to there a failure
                     # can still be retried or sent to another model, unseen by the caller.
@@ -698,11 +695,17 @@ class OpenRouterClient:
                             )
                         pending.append(frame(api, sse.event, sse.data))
             except TimeoutError:
+                if loop.time() >= total_deadline:
+                    raise timeout_error(
+                        "timeout_ms", settings.timeout_ms, model=run.model
+                    ) from None
                 raise timeout_error(
                     "first_token_timeout_ms", settings.first_token_timeout_ms, model=run.model
                 ) from None
             except httpx.HTTPError as exc:
                 raise self._transport_error(exc, model=run.model) from None
+            except ResponseTooLarge as exc:
+                raise invalid_response(exc.what, model=run.model) from None
         except OpenRouterError as exc:
             await stack.aclose()
             self._record_failure(run, exc, status, started)
@@ -749,6 +752,10 @@ class OpenRouterClient:
                     except httpx.HTTPError as exc:
                         raise self._transport_error(
                             exc, model=meter.model, mid_stream=True, partial=meter.text
+                        ) from None
+                    except ResponseTooLarge as exc:
+                        raise invalid_response(
+                            exc.what, model=meter.model, mid_stream=True, partial_text=meter.text
                         ) from None
                     if sse is None:
                         raise invalid_response(
