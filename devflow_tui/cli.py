@@ -7,8 +7,8 @@ command that needs them, so `devflow ask` starts fast.
 from __future__ import annotations
 
 import asyncio
-import functools
 import contextlib
+import functools
 import json
 import math
 import signal

@@ -113,7 +113,7 @@ async def test_network_down_fails_fast_without_cooling_models_down(
     make_gateway: GatewayFactory, sim: SimServer
 ) -> None:
     gateway = await make_gateway(max_retries=3)
-    decision = gateway.route(GatewayRequest(prompt=CODE_PROMPT))
+    decision = gateway.prepare(GatewayRequest(prompt=CODE_PROMPT)).decision
     assert len(decision.fallbacks) >= 2
     sim.stop()  # the port now refuses connections, as when the network is down
     events: list[GatewayEvent] = []
