@@ -24,6 +24,12 @@ from tests.sim_fixture import sim  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE_S = 30.0  # a safety net against a hung child, not a timing assertion
+# A child of a background job starts with SIGINT ignored (and Python then never raises
+# KeyboardInterrupt); a user's terminal delivers it, so the child gets Python's own handler.
+CHILD = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from devflow_tui.cli import main; main()"
+)
 
 
 @pytest.fixture
@@ -47,7 +53,7 @@ def child_env(
 
 def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", "from devflow_tui.cli import main; main()", *args],
+        [sys.executable, "-c", CHILD, *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
