@@ -186,7 +186,11 @@ class Passthrough:
                 warnings=tuple(decision.warnings),
             )
         )
-        worst = worst_case_cost(chain[0].prices, request.prompt_tokens, request.max_tokens)
+        # The most the first model can bill: what is sent is capped at its output limit.
+        limit = chain[0].max_completion_tokens or request.max_tokens
+        worst = worst_case_cost(
+            chain[0].prices, request.prompt_tokens, min(request.max_tokens, limit)
+        )
         try:
             reservation = gw.budget.reserve(request_id, worst)
         except BudgetExceededError as exc:
