@@ -57,7 +57,16 @@ def test_bad_json_and_bad_fields_name_the_problem(proxy: Proxy) -> None:
 
 async def test_hundred_concurrent_streams_lose_nothing(make_proxy: ProxyFactory) -> None:
     # The client's own limits (60 requests a minute, 8 at once) would queue most of them.
-    proxy = make_proxy(rate_limit_requests=10_000, max_concurrency=128)
+    # 100 streams share one process and, in CI, two cores with the rest of the suite: this test
+    # is about losing nothing, so the timeouts are far above anything a loaded machine needs.
+    proxy = make_proxy(
+        rate_limit_requests=10_000,
+        max_concurrency=128,
+        connect_timeout_ms=120_000,
+        first_token_timeout_ms=120_000,
+        chunk_timeout_ms=120_000,
+        timeout_ms=300_000,
+    )
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=proxy.token, max_retries=0)
 
     async def one(n: int) -> str:
