@@ -29,7 +29,7 @@ from tests.tui.store_rows import seed_request
 pytestmark = pytest.mark.timeout(60)
 
 
-async def wait_for(predicate: Callable[[], bool], pilot: Pilot[None], limit: float = 15) -> None:
+async def wait_for(predicate: Callable[[], bool], pilot: Pilot[None], limit: float = 60) -> None:
     """Run the app until `predicate` holds, polling (bounded, never a fixed sleep)."""
     steps = int(limit / 0.02)
     for _ in range(steps):

@@ -42,7 +42,7 @@ MakeApp = Callable[..., DevflowApp]
 CODING = Recording.load("coding")
 
 
-async def wait_for(predicate: Callable[[], bool], pilot: Pilot[None], limit: int = 300) -> None:
+async def wait_for(predicate: Callable[[], bool], pilot: Pilot[None], limit: int = 3000) -> None:
     """Let the app run until `predicate` holds (bounded)."""
     for _ in range(limit):
         if predicate():
@@ -595,3 +595,22 @@ async def test_latency_view_reads_for_four_models_and_filters_by_period(
         view.query_one("#latency-window", Select).value = "3600.0"
         await wait_for(lambda: view.points == 3, pilot)
         assert FREE_MODEL not in {r.model for r in figure.rows}
+
+
+async def test_gateway_opening_before_the_dashboard_composes_fills_it_on_mount(
+    settings: Settings, replay: ReplayGateway
+) -> None:
+    # Under load the gateway can open before the dashboard has composed its widgets; the panes
+    # must still be filled once it has (they stayed "connecting…").
+    never = asyncio.Event()
+
+    async def opens_only_once(_settings: Settings, *, demo: bool | None = None) -> ReplayGateway:
+        await never.wait()  # the one opening is the early one below
+        return replay
+
+    app = DevflowApp(settings, gateway_factory=opens_only_once)
+    app.dashboard.gateway_ready(replay)
+    async with app.run_test(size=(120, 40)) as pilot:
+        indicator = app.dashboard.query_one(DemoIndicator)
+        await wait_for(lambda: indicator.mode != "connecting", pilot)
+        assert indicator.mode == ("demo" if replay.demo else "live")

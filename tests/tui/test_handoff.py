@@ -17,7 +17,8 @@ MakeApp = Callable[..., DevflowApp]
 
 
 async def _wait(pilot: object, predicate: Callable[[], bool]) -> None:
-    for _ in range(300):
+    # Generous: on a loaded 2-core machine the gateway can take seconds to open.
+    for _ in range(3000):
         if predicate():
             return
         await pilot.pause(0.01)  # type: ignore[attr-defined]

@@ -21,7 +21,8 @@ Snap = Callable[..., bool]
 
 
 async def _settle(pilot: Pilot[None], predicate: Callable[[], bool]) -> None:
-    for _ in range(500):
+    # Generous: on a loaded 2-core machine the gateway can take seconds to open.
+    for _ in range(3000):
         if predicate():
             break
         await pilot.pause(0.01)

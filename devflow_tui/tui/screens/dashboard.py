@@ -84,6 +84,8 @@ class DashboardScreen(Screen[None]):
         self.conversation_id: str | None = None
         self.current: AnswerBlock | None = None
         self._stream_worker: Worker[None] | None = None
+        self._ready_gateway: DashboardGateway | None = None
+        self._composed = False  # set by on_mount; gateway_ready waits for it
         self.queued: list[str] = []  # prompts typed while an answer streamed, sent in order
         # Set once the start-up reads have been shown (tests and snapshots wait for them).
         self.history_loaded = False
@@ -115,11 +117,22 @@ class DashboardScreen(Screen[None]):
         if self._claude_session:
             self.query_one(ContextList).add_spec(f"claude:{self._claude_session}")
         self.query_one(PromptEditor).focus()
+        self._composed = True
+        if self._ready_gateway is not None:
+            self._fill_from_gateway(self._ready_gateway)
 
     # ------------------------------------------------------------ gateway lifecycle
 
     def gateway_ready(self, gateway: DashboardGateway) -> None:
-        """Fill the panes that depend on the gateway; slow reads go to workers."""
+        """Fill the panes that depend on the gateway; slow reads go to workers.
+
+        Under load the gateway can open before this screen has composed its widgets: then
+        `on_mount` fills the panes (returning here would leave them "connecting…" forever)."""
+        self._ready_gateway = gateway
+        if self._composed:
+            self._fill_from_gateway(gateway)
+
+    def _fill_from_gateway(self, gateway: DashboardGateway) -> None:
         if not self.query(DemoIndicator):
             return  # the app is closing (the gateway opened after the screen went away)
         indicator = self.query_one(DemoIndicator)
