@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     # keyring costs ~15 ms to import; only commands that reach the keyring pay for it.
     from keyring.backend import KeyringBackend
 from devflow_tui.errors import ConfigError
+from devflow_tui.filekinds import not_a_file
 from devflow_tui.redaction import mask_key
 
 SERVICE = "devflow-tui"
@@ -154,6 +155,12 @@ class KeyStore:
         return removed
 
     def _read_file(self) -> str | None:
+        kind = not_a_file(self.file_path)
+        if kind is not None:  # a FIFO would block the read, a device never end
+            raise ConfigError(
+                f"The key file {self.file_path} is {kind}, not a file.",
+                hint="Remove it and run `devflow auth set` again.",
+            )
         try:
             text = self.file_path.read_text(encoding="utf-8")
         except FileNotFoundError:

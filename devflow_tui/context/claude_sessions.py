@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from devflow_tui.context.errors import ContextError
 from devflow_tui.context.scrub import scrub
 from devflow_tui.context.sources import ContextPart, ContextSource
+from devflow_tui.filekinds import not_a_file
 
 Role = Literal["user", "assistant", "summary"]
 
@@ -278,8 +279,11 @@ def resolve_session(spec: str, project_dir: Path, root: Path | None = None) -> P
         if not path.is_absolute():
             path = project_dir / path
         if not path.is_file():
+            kind = not_a_file(path)
             raise ContextError(
-                f"no Claude Code session file at {path}",
+                f"{path} is {kind}, not a Claude Code session file"
+                if kind
+                else f"no Claude Code session file at {path}",
                 hint="Pass an existing .jsonl path, a session id, or 'latest'.",
             )
         return path

@@ -634,3 +634,10 @@ def test_secrets_are_scrubbed_before_a_long_tool_output_is_cut(fake_key: str) ->
     cut = compact_text(text)
     assert "characters omitted" in cut
     assert fake_key[:20] not in cut and fake_key[-12:] not in cut
+
+
+def test_a_fifo_given_as_session_is_named_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "session.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(ContextError, match=r"is a named pipe \(FIFO\), not a Claude Code session"):
+        resolve_session(str(fifo), tmp_path)

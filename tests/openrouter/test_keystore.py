@@ -145,7 +145,7 @@ def test_loose_file_mode_is_tightened_and_blank_file_ignored(tmp_path: Path, fak
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     store = KeyStore(tmp_path, backend=null_backend())
     store.file_path.mkdir()  # a folder where the file should be
-    with pytest.raises(ConfigError, match="Cannot read the key file"):
+    with pytest.raises(ConfigError, match="is a directory, not a file"):
         store.get()
 
 
@@ -186,3 +186,10 @@ def test_never_prints_the_key(
     store.clear()
     out = capsys.readouterr()
     assert fake_key not in out.out and fake_key not in out.err
+
+
+def test_a_fifo_as_key_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path, backend=null_backend())
+    os.mkfifo(store.file_path)
+    with pytest.raises(ConfigError, match=r"is a named pipe \(FIFO\), not a file"):
+        store.get()
