@@ -19,24 +19,35 @@ class Action:
     show: bool = True
 
 
+# The footer shows the actions marked `show`, in this order, as far as the width allows: the
+# ones a new user needs first, so at 80 columns F1, F4, F5 and F8 are never the ones left out.
 ACTIONS: tuple[Action, ...] = (
+    Action("help", "f1", "Help", "Show this help"),
+    Action("history", "f4", "History", "Past conversations, search, export, analytics report"),
+    Action("models", "f5", "Models", "Model catalog: prices, context, health; pin/exclude/prefer"),
+    Action("compare", "f8", "Compare", "Send one prompt to 2-4 models side by side"),
     Action("cancel", "escape", "Cancel", "Cancel the streaming answer (the partial text is kept)"),
     Action("retry", "ctrl+r", "Retry", "Send the last prompt again (after a cut-off or cancel)"),
     Action("copy_answer", "f2", "Copy", "Copy the selected message, or the last answer"),
-    Action("copy_code", "f3", "Copy code", "Copy the last code block of the last answer"),
-    Action("history", "f4", "History", "Past conversations, search, export, analytics report"),
-    Action("models", "f5", "Models", "Model catalog: prices, context, health; pin/exclude/prefer"),
-    Action("toggle_compact", "f6", "Compact", "Toggle compact mode (auto below 100 columns)"),
+    Action("add_note", "f9", "Note", "Add a note, sent as context with this project's prompts"),
     Action(
         "proxy", "f7", "Proxy", "Proxy traffic (Claude Code, SDKs, MCP); start the proxy", False
     ),
-    Action("new_conversation", "ctrl+n", "New", "Start a new conversation"),
+    Action("copy_code", "f3", "Copy code", "Copy the last code block of the last answer", False),
+    Action(
+        "toggle_compact", "f6", "Compact", "Toggle compact mode (auto below 110 columns)", False
+    ),
+    Action("new_conversation", "ctrl+n", "New", "Start a new conversation", show=False),
     Action("focus_prompt", "ctrl+l", "Prompt", "Focus the prompt editor", show=False),
-    Action("focus_overrides", "ctrl+o", "Overrides", "Focus the overrides (model pin, priorities)"),
+    Action(
+        "focus_overrides",
+        "ctrl+o",
+        "Overrides",
+        "Focus the overrides (model pin, priorities)",
+        False,
+    ),
     Action("focus_context", "ctrl+g", "Context", "Add context (file, glob, claude:latest)", False),
-    Action("add_note", "f9", "Note", "Add a note, sent as context with this project's prompts"),
     Action("next_theme", "ctrl+t", "Theme", "Switch to the next theme (remembered)", show=False),
-    Action("help", "f1", "Help", "Show this help"),
 )
 
 

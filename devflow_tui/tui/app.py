@@ -26,6 +26,7 @@ from devflow_tui.tui.commands import DevflowCommands
 from devflow_tui.tui.gateway_port import DashboardGateway, ProxyStarter, RunningProxy
 from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable
 from devflow_tui.tui.request_stats import RequestStats
+from devflow_tui.tui.screens.compare import CompareScreen
 from devflow_tui.tui.screens.dashboard import DashboardScreen
 from devflow_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
 from devflow_tui.tui.screens.handoff import HandoffScreen
@@ -33,6 +34,7 @@ from devflow_tui.tui.screens.help import HelpScreen
 from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.screens.models import ModelsScreen
 from devflow_tui.tui.ui_state import UiState, load_ui_state, save_ui_state
+from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 
 if TYPE_CHECKING:
     from devflow_tui.gateway.pipeline import GatewayRequest
@@ -107,7 +109,10 @@ class DevflowApp(App[None]):
     SUB_TITLE = "cost-aware model routing"
     CSS_PATH: ClassVar[Any] = _style_paths()
     COMMANDS: ClassVar[Any] = {*App.COMMANDS, DevflowCommands}
-    BINDINGS: ClassVar[Any] = [*bindings(), Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS: ClassVar[Any] = [
+        *bindings(),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
 
     def __init__(
         self,
@@ -286,6 +291,15 @@ class DevflowApp(App[None]):
             self.notify(f"The proxy could not start: {exc}", severity="error", timeout=20)
             return
         self.notify(f"Proxy at {self.proxy.url}; `devflow serve --print-env` gives the exports.")
+
+    def action_compare(self) -> None:
+        """Open compare mode with the prompt being typed (the key toggles)."""
+        if isinstance(self.screen, CompareScreen):
+            self.run_worker(self.screen.action_back())
+            return
+        editor = self.dashboard.query_one(PromptEditor)
+        prompt = editor.text.strip() or self.dashboard.last_prompt
+        self.push_screen(CompareScreen(prompt))
 
     def action_help(self) -> None:
         """Open the screen, or close it when it is already showing (the key toggles)."""

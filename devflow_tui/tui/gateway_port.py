@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from devflow_tui.gateway.pipeline import GatewayRequest
     from devflow_tui.routing.catalog import CatalogModel
     from devflow_tui.routing.health import ModelHealth
+    from devflow_tui.routing.selector import RoutingDecision
 
 
 class CatalogPort(Protocol):
@@ -36,6 +37,13 @@ class HealthPort(Protocol):
 
     def stats(self, model: str) -> ModelHealth: ...
     def in_cooldown(self, model: str) -> bool: ...
+
+
+class Prepared(Protocol):
+    """What the gateway decided for a request before sending it (gateway.PreparedRequest)."""
+
+    @property
+    def decision(self) -> RoutingDecision: ...
 
 
 class DashboardGateway(Protocol):
@@ -54,6 +62,7 @@ class DashboardGateway(Protocol):
     async def run(
         self, request: GatewayRequest, on_event: Callable[[GatewayEvent], None] | None = None
     ) -> RequestOutcome: ...
+    def prepare(self, request: GatewayRequest) -> Prepared: ...
     def budget_status(self) -> list[BudgetView]: ...
     async def credits(self) -> tuple[KeyInfo | None, Credits | None]: ...
     async def reconcile(self, limit: int = 20) -> list[Any]: ...

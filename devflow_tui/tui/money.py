@@ -11,9 +11,10 @@ def usd(amount: Decimal | None) -> str:
         return "unknown"
     if amount == 0:
         return "$0"
-    if abs(amount) >= Decimal("0.01"):
+    if abs(amount) >= 1:
         return f"${amount.quantize(Decimal('0.01'))}"
-    # Small amounts keep three significant digits so cheap requests do not all read $0.00.
+    # Below a dollar, three significant digits: $0.0123 is not "$0.01", and cheap requests do
+    # not all read $0.00.
     step = Decimal(1).scaleb(amount.adjusted() - 2)
     return f"${amount.quantize(step).normalize():f}"
 

@@ -32,11 +32,13 @@ from devflow_tui.gateway.events import (
     ChunkReceived,
     GatewayEvent,
     RequestOutcome,
+    RoutingDecided,
 )
 from devflow_tui.gateway.pipeline import GatewayRequest
 from devflow_tui.openrouter.wire import Credits, KeyInfo
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.health import HealthTracker
+from devflow_tui.routing.selector import Candidate, RoutingDecision
 from devflow_tui.sim import Fault, SimConfig, SimServer
 
 RECORDINGS = Path(__file__).with_name("recordings")
@@ -141,6 +143,13 @@ async def record(name: str, sim: SimServer, settings: Settings, key: str) -> Rec
     return Recording(name, events, outcome)
 
 
+@dataclass(frozen=True)
+class Replanned:
+    """The part of a prepared request the dashboard reads: the routing decision."""
+
+    decision: RoutingDecision
+
+
 @dataclass
 class Play:
     """What the next `run` does: which recording, and whether it waits or raises."""
@@ -196,6 +205,25 @@ class ReplayGateway:
     @property
     def store(self) -> AnalyticsStore:
         return self._store
+
+    def prepare(self, request: GatewayRequest) -> Replanned:
+        """The ranking the real router made for the recorded "coding" request."""
+        decided = next(e for e in Recording.load("coding").events if isinstance(e, RoutingDecided))
+        candidates = []
+        for view in decided.candidates:
+            model = self._catalog.get(view.model)
+            if model is not None:
+                candidates.append(
+                    Candidate(
+                        model=model,
+                        score=view.score,
+                        estimated_cost_usd=view.estimated_cost_usd,
+                        worst_case_cost_usd=None,
+                        quality=view.score,
+                        reason=view.reason,
+                    )
+                )
+        return Replanned(RoutingDecision(candidates=candidates, fallbacks=list(decided.fallbacks)))
 
     def budget_status(self) -> list[BudgetView]:
         return list(self.budgets)

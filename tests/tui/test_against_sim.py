@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
 
 from devflow_tui.compose import open_gateway
 from devflow_tui.config import Settings, load_settings
@@ -87,7 +86,7 @@ async def test_prompt_routes_streams_and_updates_cost_and_gauges(
         routing = dash.query_one(RoutingPane)
         assert "task coding" in routing.decision_text
         assert f"chosen: {served}" in routing.decision_text
-        assert routing.query_one("#routing-candidates", DataTable).row_count >= 2
+        assert len(routing.candidates) >= 2
         # The session gauge shows exactly what the store recorded for this request.
         row = app.gateway.store.recent_requests(1)[0]  # type: ignore[union-attr]
         assert row.model == served and row.status == "ok"
@@ -115,7 +114,8 @@ async def test_503_then_fallback_shows_both_attempts(sim: SimServer, fake_key: s
         assert gateway is not None
         from devflow_tui.gateway.pipeline import GatewayRequest
 
-        decision = gateway.prepare(GatewayRequest(prompt="hello there, how are you?")).decision  # type: ignore[attr-defined]
+        decision = gateway.prepare(GatewayRequest(prompt="hello there, how are you?")).decision
+        assert decision.chosen is not None
         chosen = decision.chosen.id
         sim.add_fault(Fault(kind="http_error", status=503, model=chosen, times=5))
         await send(pilot, app, "hello there, how are you?")

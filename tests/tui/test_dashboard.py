@@ -8,16 +8,18 @@ behaviours end to end, on the live pipeline, are in test_against_sim.py.
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 import tomllib
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from rich.text import Text
+from rich.console import Console
 from textual.color import Color
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, ProgressBar, RichLog, Select, Static
+from textual.widgets._footer import FooterKey
 
 from devflow_tui.config import Settings
 from devflow_tui.context.notes import project_key
@@ -34,7 +36,7 @@ from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
 from devflow_tui.tui.widgets.latency_charts import SpendChart, ThroughputChart
 from devflow_tui.tui.widgets.latency_view import LatencyFigure, LatencyView, rows_text
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
-from devflow_tui.tui.widgets.routing_pane import RoutingPane
+from devflow_tui.tui.widgets.routing_pane import RoutingPane, candidates_table
 from tests.tui.recorded_gateway import FREE_MODEL, Play, Recording, ReplayGateway
 from tests.tui.store_rows import seed_request
 
@@ -90,7 +92,7 @@ async def test_send_prompt_shows_routing_answer_cost_and_gauges(
         routing = dash.query_one(RoutingPane)
         assert "task coding · complexity low" in routing.decision_text
         assert "chosen: deepseek/deepseek-v3.2-exp" in routing.decision_text
-        assert routing.query_one("#routing-candidates", DataTable).row_count == 8
+        assert len(routing.candidates) == 8
         assert routing.lines[0] == "#1 → deepseek/deepseek-v3.2-exp"
         gauges = dash.query_one(BudgetGauges)
         daily = gauges.gauge("daily")
@@ -242,8 +244,8 @@ async def test_model_ids_are_shown_literally_not_as_emoji(
         routing = app.dashboard.query_one(RoutingPane)
         shown = log_text(routing)
         assert f"✗ {FREE_MODEL}: provider (HTTP 503)" in shown and "🆓" not in shown
-        cell = routing.query_one("#routing-candidates", DataTable).get_row_at(0)[0]
-        assert isinstance(cell, Text) and cell.plain == FREE_MODEL
+        table = rendered(candidates_table(routing.candidates), 100)
+        assert FREE_MODEL in table and "🆓" not in table
 
 
 async def test_refusal_is_shown_and_nothing_streams(
@@ -614,3 +616,37 @@ async def test_gateway_opening_before_the_dashboard_composes_fills_it_on_mount(
         indicator = app.dashboard.query_one(DemoIndicator)
         await wait_for(lambda: indicator.mode != "connecting", pilot)
         assert indicator.mode == ("demo" if replay.demo else "live")
+
+
+def rendered(renderable: object, width: int) -> str:
+    """What `renderable` looks like as plain text at `width` columns."""
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_nothing_is_cut_off_at_80_columns_or_in_the_routing_table(
+    make_app: MakeApp,
+) -> None:
+    """Issue 12, bug 10: F4/F5 fell off the footer at 80 columns, and the routing table cut
+    its cost and reason columns even at 220 columns."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        keys = {key.key: key for key in app.screen.query(FooterKey)}
+        palette = keys.pop("ctrl+p")
+        for key in ("f1", "f4", "f5", "f8"):
+            assert keys[key].region.right <= palette.region.x, key
+    wide = make_app()
+    async with wide.run_test(size=(220, 60)) as pilot:
+        await wait_for(lambda: wide.gateway is not None, pilot)
+        await send(pilot, wide, "write add")
+        await answered(pilot, wide)
+        routing = wide.dashboard.query_one(RoutingPane)
+        width = routing.query_one("#routing-candidates", Static).content_region.width
+        assert width > 20
+        shown = " ".join(rendered(candidates_table(routing.candidates), width).split())
+        for candidate in routing.candidates:
+            cost = usd(candidate.estimated_cost_usd)
+            for word in [candidate.model, cost, *candidate.reason.split()]:
+                assert word in shown, word

@@ -58,7 +58,7 @@ async def test_report_and_reopen_from_the_database(
             "cost",
         ]
         totals = str(screen.query_one("#report-totals", Static).content)
-        assert totals.startswith("2 requests · 100% succeeded · spent $0.03\n")
+        assert totals.startswith("2 requests · 100% succeeded · spent $0.032\n")
         assert "latency p50 800 ms" in totals and "success_rate" not in totals
         assert str(screen.query_one("#report-savings", Static).content).startswith("Savings")
         assert screen.query_one(ReportChart).plt is not None
@@ -80,6 +80,6 @@ async def test_report_and_reopen_from_the_database(
         # Issue 12, bug 6: the footer and the cancelled mark come back with the answer.
         answer = answers.answers[0]
         assert answer.label == "anthropic/claude-sonnet-4.5 · cancelled"
-        assert answer.footer.startswith("CANCELLED · anthropic/claude-sonnet-4.5 · $0.03")
+        assert answer.footer.startswith("CANCELLED · anthropic/claude-sonnet-4.5 · $0.03 · ")
         assert "100→50 tok" in answer.footer and "latency 800 ms" in answer.footer
         assert app.dashboard.conversation_id == wanted

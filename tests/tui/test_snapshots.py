@@ -1,21 +1,31 @@
-"""The look of every screen at 80x24 and 160x48, with fixed data (recorded events, no clocks)."""
+"""The look of every screen (dashboard, history, report, models, help, handoff, compare) at 80x24
+and 160x48, with fixed data (recorded gateway events, fixed dates, no blinking cursor)."""
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import SelectionList
 
 from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.screens.compare import CompareScreen
+from devflow_tui.tui.screens.handoff import HandoffScreen
 from devflow_tui.tui.screens.help import HelpScreen
 from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauge
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
-from tests.tui.recorded_gateway import ReplayGateway
+from tests.tui.recorded_gateway import Play, ReplayGateway
 from tests.tui.store_rows import seed_request
 
+HANDOFF_FIXTURE = (
+    Path(__file__).parents[1] / "context" / "fixtures" / "claude-code-viewer-v1.0.98.jsonl"
+)
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 Snap = Callable[..., bool]
 
@@ -113,5 +123,69 @@ def test_models_screen(snap_compare: Snap, make_app: Callable[..., DevflowApp], 
 def test_help_screen(snap_compare: Snap, make_app: Callable[..., DevflowApp], size: Any) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await _open(pilot, "f1", lambda app: isinstance(app.screen, HelpScreen))
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_report_tab(
+    snap_compare: Snap, make_app: Callable[..., DevflowApp], replay: ReplayGateway, size: Any
+) -> None:
+    # Within the report's window whatever the day the test runs: only the dates move.
+    recent = time.time() - 3600
+    for model, cost, latency in (
+        ("openai/gpt-4o-mini", "0.0000138", 900.0),
+        ("deepseek/deepseek-v3.2-exp", "0.0000446", 1500.0),
+        ("anthropic/claude-sonnet-4.5", "0.0123", 2400.0),
+    ):
+        seed_request(replay.store, model, cost, ts=recent, latency_ms=latency)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        def report_ready(app: DevflowApp) -> bool:
+            screen = app.screen
+            return isinstance(screen, HistoryScreen) and screen.report is not None
+
+        await _open(pilot, "f4", report_ready)
+        await pilot.press("ctrl+r")
+        await _settle(pilot, lambda: True)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_handoff_screen(
+    snap_compare: Snap, make_app: Callable[..., DevflowApp], tmp_path: Path, size: Any
+) -> None:
+    session = tmp_path / "session.jsonl"
+    shutil.copy(HANDOFF_FIXTURE, session)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        await _settle(pilot, lambda: isinstance(app.screen, HandoffScreen))
+        await _ready(pilot)
+
+    app = make_app(claude_session=str(session), project_dir=tmp_path)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_screen(
+    snap_compare: Snap, make_app: Callable[..., DevflowApp], replay: ReplayGateway, size: Any
+) -> None:
+    replay.plays.extend([Play("coding"), Play("fallback")])
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = await _ready(pilot)
+        app.dashboard.query_one(PromptEditor).text = "write a function that adds two ints"
+        await pilot.press("f8")
+        await _settle(pilot, lambda: isinstance(app.screen, CompareScreen))
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        selection = screen.query_one("#compare-models", SelectionList)
+        selection.deselect_all()
+        selection.select("deepseek/deepseek-v3.2-exp")
+        selection.select("deepseek/deepseek-r1")
+        await pilot.press("enter")
+        await _settle(pilot, lambda: len(screen.columns) == 2 and not screen.running)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

@@ -158,7 +158,7 @@ def test_models_screen_formatting() -> None:
     assert health_text(Tracker(2), "cold") == "cooldown"
     assert health_text(Tracker(2), "boom") == "—"
     assert health_text(Tracker(0), "m") == "no data"
-    assert health_text(Tracker(2), "m") == "50% ok · p50 1.2 s · n=2"
+    assert health_text(Tracker(2), "m") == "50% ok · 1.2 s · n=2"
 
 
 def test_save_preferences_keeps_other_keys(tmp_path: Path) -> None:

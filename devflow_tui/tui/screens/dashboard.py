@@ -111,7 +111,7 @@ class DashboardScreen(Screen[None]):
                         yield ThroughputChart(self.stats, id="chart-throughput")
                     with TabPane("Spend", id="tab-spend"):
                         yield SpendChart(self.stats, id="chart-spend")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if self._claude_session:
@@ -305,6 +305,12 @@ class DashboardScreen(Screen[None]):
         self._stream_worker = self._stream(gateway, request, local_id, prompt)
 
     @property
+    def last_prompt(self) -> str:
+        """The last prompt sent in this conversation ("" before the first)."""
+        prompts = [t.content for t in self.turns if t.role == "user"]
+        return str(prompts[-1]) if prompts else ""
+
+    @property
     def streaming(self) -> bool:
         worker = self._stream_worker
         return worker is not None and not worker.is_finished
@@ -437,6 +443,10 @@ class DashboardScreen(Screen[None]):
             self.query_one(ContextList).show_injected(outcome.context)
         # Ask the gateway rather than trusting outcome.budget: it is read after the store settled.
         self.refresh_budgets()
+        self.record_outcome(outcome)
+
+    def record_outcome(self, outcome: RequestOutcome) -> None:
+        """Add a finished request (from here or compare mode) to the charts."""
         sample = sample_from_outcome(outcome, time.time())
         if sample is not None and outcome.status in {"ok", "error", "cancelled"}:
             self.stats.add(sample)

@@ -113,7 +113,7 @@ class HistoryScreen(Screen[None]):
                 yield Static("Recommendations", classes="pane-title")
                 yield Static("", id="report-recommendations")
                 yield ReportChart(id="report-chart")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#history-search", Input).focus()

@@ -47,7 +47,7 @@ def health_text(health: HealthPort | None, model: str) -> str:
         return "no data"
     rate = stats.success_rate
     rate_text = f"{rate:.0%} ok" if rate is not None else "?"
-    return f"{rate_text} · p50 {ms(stats.latency_p50)} · n={stats.samples}"
+    return f"{rate_text} · {ms(stats.latency_p50)} · n={stats.samples}"
 
 
 class ModelsScreen(Screen[None]):
@@ -71,9 +71,10 @@ class ModelsScreen(Screen[None]):
         yield Header(show_clock=False, icon="◆")
         yield Static("", id="models-prefs")
         table: DataTable[str] = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("", "model", "in $/M", "out $/M", "context", "capabilities", "health")
+        # Capabilities last: at a narrow width the free-text column is the one that scrolls.
+        table.add_columns("", "model", "health", "in $/M", "out $/M", "context", "capabilities")
         yield table
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_table()
@@ -112,11 +113,11 @@ class ModelsScreen(Screen[None]):
             table.add_row(
                 Text(self._flags(model_id)),
                 Text(model_id),
-                Text(per_million(model.prices.get("prompt"))),
-                Text(per_million(model.prices.get("completion"))),
-                Text(f"{context:,}" if context else "?"),
-                Text(capabilities or "text"),
                 Text(health_text(health, model_id)),
+                Text(per_million(model.prices.get("prompt")), justify="right"),
+                Text(per_million(model.prices.get("completion")), justify="right"),
+                Text(f"{context:,}" if context else "?", justify="right"),
+                Text(capabilities or "text"),
                 key=model_id,
             )
         if self.model_ids and cursor >= 0:

@@ -50,7 +50,8 @@ class ContextList(Vertical):
         yield Static("Context", classes="pane-title")
         yield Input(placeholder="add file/glob, or claude:latest", id="context-input")
         table: DataTable[str] = DataTable(id="context-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("source", "tokens", "status")
+        # Numbers first: a long path is what gets cut at a narrow width, never a token count.
+        table.add_columns("tokens", "status", "source")
         yield table
         yield Static("nothing attached", id="context-total")
 
@@ -118,25 +119,25 @@ class ContextList(Vertical):
         table.clear()
         if self.views:
             for view in self.views:
-                table.add_row(Text(view.source), _tokens(view.tokens), Text(view.status))
+                table.add_row(_tokens(view.tokens), Text(view.status), Text(view.source))
             sent = sum(v.tokens for v in self.views if v.status != "dropped")
             total.update(f"{len(self.views)} injected · {sent:,} tokens · last request")
             return
         if self.preview:
             for item in self.preview:
                 status = "refused" if item.refused else "next"
-                table.add_row(Text(item.name), _tokens(item.tokens), Text(status))
+                table.add_row(_tokens(item.tokens), Text(status), Text(item.name))
             counted = sum(i.tokens for i in self.preview if not i.refused)
             summary = f"next request: {len(self.preview)} sources · {counted:,} tokens"
             total.update(f"{summary} · {self.preview_error}" if self.preview_error else summary)
             return
         if self.preview_error and self.preview is not None:
             for spec in self.specs:
-                table.add_row(Text(spec), Text("—", justify="right"), Text("error"))
+                table.add_row(Text("—", justify="right"), Text("error"), Text(spec))
             total.update(self.preview_error)
             return
         for spec in self.specs:
-            table.add_row(Text(spec), Text("…", justify="right"), Text("counting"))
+            table.add_row(Text("…", justify="right"), Text("counting"), Text(spec))
         counting = f"{len(self.specs)} attached · counting…"
         total.update(counting if self.specs else "nothing attached")
 

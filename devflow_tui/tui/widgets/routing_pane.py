@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import RichLog, Static
 
 from devflow_tui.gateway.events import (
     AttemptFailed,
     AttemptStarted,
     CacheHit,
+    CandidateView,
     FirstToken,
     RequestOutcome,
     RoutingDecided,
@@ -20,6 +24,18 @@ from devflow_tui.tui.money import ms, usd
 IDLE = "Send a prompt to see how it is routed."
 
 
+def candidates_table(candidates: Sequence[CandidateView]) -> Group:
+    """The ranked candidates, one line each (score, estimated cost, model) with the reason
+    wrapped under it: at any width everything is shown, nothing is cut off."""
+    lines: list[Text] = [Text("score  est. cost  model — reason", style="bold dim")]
+    for candidate in candidates:
+        line = Text(f"{candidate.score:>5.2f}  {usd(candidate.estimated_cost_usd):>9}  ")
+        line.append(candidate.model, style="bold")
+        lines.append(line)
+        lines.append(Text(f"       {candidate.reason}", style="dim"))
+    return Group(*lines)
+
+
 class RoutingPane(Vertical):
     """Decision summary, candidates table and the attempts log of the current request."""
 
@@ -27,13 +43,12 @@ class RoutingPane(Vertical):
         super().__init__(id=id)
         # Plain copies of what the log shows, for tests and the help of screen readers.
         self.lines: list[str] = []
+        self.candidates: list[CandidateView] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Routing", classes="pane-title")
         yield Static(IDLE, id="routing-decision", markup=False)
-        table: DataTable[str] = DataTable(id="routing-candidates", cursor_type="row")
-        table.add_columns("model", "score", "est. cost", "reason")
-        yield table
+        yield Static("", id="routing-candidates")
         yield RichLog(id="routing-attempts", markup=True, wrap=True, max_lines=200)
 
     @property
@@ -49,7 +64,8 @@ class RoutingPane(Vertical):
         """Clear the pane for a new request."""
         self.lines.clear()
         self.query_one("#routing-decision", Static).update("Routing…")
-        self.query_one("#routing-candidates", DataTable).clear()
+        self.candidates = []
+        self.query_one("#routing-candidates", Static).update("")
         self.query_one("#routing-attempts", RichLog).clear()
 
     def log_line(self, text: str, style: str | None = None) -> None:
@@ -71,15 +87,8 @@ class RoutingPane(Vertical):
         if event.context_tokens:
             lines.append(f"context: {event.context_tokens:,} tokens")
         self.query_one("#routing-decision", Static).update("\n".join(lines))
-        table = self.query_one("#routing-candidates", DataTable)
-        table.clear()
-        for candidate in event.candidates:
-            table.add_row(
-                Text(candidate.model),
-                Text(f"{candidate.score:.2f}"),
-                Text(usd(candidate.estimated_cost_usd)),
-                Text(candidate.reason),
-            )
+        self.candidates = list(event.candidates)
+        self.query_one("#routing-candidates", Static).update(candidates_table(event.candidates))
 
     def show_pinned(self, model: str) -> None:
         self.query_one("#routing-decision", Static).update(f"pinned: {model} (routing skipped)")

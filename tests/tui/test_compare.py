@@ -1,0 +1,117 @@
+"""Compare mode on the real gateway and the simulated server (real HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, SelectionList
+
+from devflow_tui.config import load_settings
+from devflow_tui.gateway.pipeline import GatewayRequest
+from devflow_tui.sim import Fault, SimServer
+from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.screens.compare import CompareScreen
+from devflow_tui.tui.widgets.latency_view import LatencyView
+from devflow_tui.tui.widgets.prompt_editor import PromptEditor
+from tests.tui.test_against_sim import app_on, chat_requests, wait_for
+
+pytestmark = pytest.mark.timeout(60)
+
+FOUR = [
+    "openai/gpt-4o-mini",
+    "deepseek/deepseek-v3.2-exp",
+    "anthropic/claude-haiku-4.5",
+    "meta-llama/llama-3.3-70b-instruct:free",
+]
+
+
+async def open_compare(app: DevflowApp, pilot: object, prompt: str) -> CompareScreen:
+    app.dashboard.query_one(PromptEditor).text = prompt
+    await pilot.press("f8")  # type: ignore[attr-defined]
+    await wait_for(lambda: isinstance(app.screen, CompareScreen), pilot)  # type: ignore[arg-type]
+    screen = app.screen
+    assert isinstance(screen, CompareScreen)
+    return screen
+
+
+def choose(screen: CompareScreen, models: list[str]) -> None:
+    selection = screen.query_one("#compare-models", SelectionList)
+    selection.deselect_all()
+    for model in models:
+        selection.select(model)
+
+
+async def test_compare_two_models_side_by_side_and_records_both(
+    sim: SimServer, fake_key: str
+) -> None:
+    app = app_on(sim, load_settings(), fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        prompt = "write a python function that reverses a list"
+        screen = await open_compare(app, pilot, prompt)
+        assert screen.query_one("#compare-prompt", Input).value == prompt
+        # The router's top candidates are ticked before the user changes anything.
+        assert app.gateway is not None
+        decision = app.gateway.prepare(GatewayRequest(prompt=prompt)).decision
+        top = [c.model.id for c in decision.candidates[:3]]
+        selection = screen.query_one("#compare-models", SelectionList)
+        await wait_for(lambda: sorted(selection.selected) == sorted(top), pilot)
+        choose(screen, FOUR[:2])
+        await pilot.press("enter")
+        await wait_for(lambda: len(screen.columns) == 2 and not screen.running, pilot)
+        columns = screen.columns
+        assert [c.model for c in columns] == FOUR[:2]
+        assert all(c.state == "done" and c.text.startswith("[simulated answer") for c in columns)
+        for column in columns:
+            figures = column.figures_text
+            assert "ttft" in figures and "tok/s" in figures and "total" in figures
+            assert "$" in figures and "~" not in figures  # the real counts replaced estimates
+        marks = [column.marks for column in columns]
+        assert sum("⚡ fastest" in m for m in marks) == 1
+        assert sum("$ cheapest" in m for m in marks) == 1
+        # Both answers are ordinary requests, tagged with the comparison, and on the charts.
+        rows = app.gateway.store.recent_requests(5)
+        tagged = [r for r in rows if r.comparison == screen.comparison]
+        assert sorted(r.model or "" for r in tagged) == sorted(FOUR[:2])
+        assert all(r.status == "ok" for r in tagged)
+        assert app.dashboard.query_one(LatencyView).points == 2
+        assert len(chat_requests(sim)) == 2
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is app.dashboard, pilot)
+
+
+async def test_compare_four_models_one_failing_mid_stream(sim: SimServer, fake_key: str) -> None:
+    broken = FOUR[2]
+    settings = load_settings()
+    settings.max_retries = 0
+    sim.add_fault(Fault(kind="mid_stream_error", model=broken, after_chunks=2, times=None))
+    app = app_on(sim, settings, fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        screen = await open_compare(app, pilot, "explain what a hash map is")
+        choose(screen, FOUR)
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: len(screen.columns) == 4 and not screen.running, pilot)
+        states = {c.model: c.state for c in screen.columns}
+        assert states == {m: ("failed" if m == broken else "done") for m in FOUR}
+        failed = next(c for c in screen.columns if c.model == broken)
+        assert failed.status_text.startswith("FAILED:") and not failed.marks
+        winners = [c for c in screen.columns if c.marks]
+        assert winners and all(c.state == "done" for c in winners)
+        assert app.gateway is not None
+        tagged = [
+            r for r in app.gateway.store.recent_requests(10) if r.comparison == screen.comparison
+        ]
+        assert len(tagged) == 4
+        assert {r.status for r in tagged if r.model == broken} == {"error"}
+
+
+async def test_compare_refuses_fewer_than_two_models(sim: SimServer, fake_key: str) -> None:
+    app = app_on(sim, load_settings(), fake_key)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        screen = await open_compare(app, pilot, "hello")
+        choose(screen, FOUR[:1])
+        await pilot.press("enter")
+        await wait_for(lambda: bool(app._notifications), pilot)
+        assert any("Choose 2 to 4 models (now 1)" in n.message for n in app._notifications)
+        assert screen.columns == [] and chat_requests(sim) == []
