@@ -95,7 +95,7 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
         subprocess.run([TMUX, "-L", socket, "kill-server"], capture_output=True, timeout=10)
 
 
-def test_dashboard_runs_in_tmux(terminal: Terminal) -> None:
+def test_dashboard_and_compare_mode_run_in_tmux(terminal: Terminal) -> None:
     first = terminal.wait_for(lambda s: "DEMO — simulated OpenRouter" in s)
     assert "Routing" in first and "Budgets" in first
     assert "Ask anything" in first
@@ -106,3 +106,10 @@ def test_dashboard_runs_in_tmux(terminal: Terminal) -> None:
     # answer's first line may have scrolled out of the 30-row window.
     assert re.search(r"\d+→\d+ tok", done), done
     assert "chosen:" in done
+    # Compare mode (F8): the last prompt, the router's top candidates, answers side by side.
+    terminal.tmux("send-keys", "-t", "dash", "F8")
+    terminal.wait_for(lambda s: "router's top candidates are" in s)
+    terminal.tmux("send-keys", "-t", "dash", "C-s")
+    compared = terminal.wait_for(lambda s: "fastest" in s and "cheapest" in s, timeout=60)
+    assert compared.count("ttft") >= 2, compared
+    assert "tok/s" in compared and "total" in compared
