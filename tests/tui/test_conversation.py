@@ -13,6 +13,8 @@ POEM = "Roses are red,\nviolets are blue,\nthis poem has lines\nand so should yo
 class OneConversation(App[None]):
     """Just the conversation widget, fed the way the dashboard feeds it."""
 
+    CSS = "Conversation { height: 1fr; } .answer { height: auto; }"
+
     def compose(self) -> ComposeResult:
         yield Conversation()
 

@@ -11,6 +11,7 @@ from textual.widgets import Markdown
 from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.tui.stream_segments import SegmentSplitter, ThrottledStream
 from devflow_tui.tui.widgets.conversation import Conversation, FinishedPart, code_blocks
+from tests.tui.test_conversation import OneConversation
 from tests.tui.test_dashboard import wait_for
 
 
@@ -85,13 +86,6 @@ def test_closing_fence_needs_the_same_character_and_length() -> None:
     assert not splitter.in_fence
 
 
-class OneConversation(App[None]):
-    """Just the conversation widget, fed the way the dashboard feeds it."""
-
-    def compose(self) -> ComposeResult:
-        yield Conversation()
-
-
 async def test_long_answer_streams_into_several_markdown_widgets() -> None:
     paragraphs = [f"Paragraph {i}: " + "some words here " * 20 for i in range(30)]
     code = "".join(f"value_{i} = {i}\n" for i in range(700))
@@ -124,14 +118,24 @@ async def test_long_answer_streams_into_several_markdown_widgets() -> None:
         # One widget per finished part, however many paragraphs it holds.
         assert not any(body.children for body in bodies[:-1])
         # Code in a finished part is still highlighted (Rich's Markdown with a code theme).
-        contents = [body.content for body in bodies[:-1] if isinstance(body, FinishedPart)]
+        contents = [body.markdown for body in bodies[:-1] if isinstance(body, FinishedPart)]
         assert len(contents) == len(bodies) - 1
         assert all(isinstance(c, RichMarkdown) and c.code_theme == "monokai" for c in contents)
         assert list(current.children)[-1].has_class("answer-footer")
-        # A part scrolled away lets go of its rendered lines and draws again when asked.
+        # The view follows the end: the first part, screens above it, is parked (it keeps its
+        # height and holds no drawing); scrolled back into view it draws its Markdown again.
         first = bodies[0]
         assert isinstance(first, FinishedPart)
-        first.release()
+        conversation = app.query_one(Conversation)
+        await wait_for(lambda: first.parked, pilot)
+        height = first.size.height
+        assert str(first.content) == "" and height > 1
+        conversation.release_anchor()  # as scrolling up by hand does
+        conversation.scroll_home(animate=False)
+        await pilot.pause()
+        await wait_for(lambda: not first.parked, pilot)
+        await pilot.pause()
+        assert first.size.height == height
         assert "simulated answer" in first.render_line(0).text
         assert current.text == answer
         assert code_blocks(current.text) == [code]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,9 +14,8 @@ from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.geometry import NULL_SIZE
 from textual.message import Message
-from textual.widget import Widget, _RenderCache
+from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
 from devflow_tui.accounting.records import RequestRow
@@ -181,32 +179,41 @@ class UserTurn(Static, can_focus=True):
         return str(self.content)
 
 
-# Whether the heap that was there before the first long answer has been frozen (see below).
-_startup_heap_frozen = False
-
-
 class FinishedPart(Static):
     """A finished part of a long answer, drawn by one widget.
 
     Textual's Markdown makes a widget per paragraph; a long answer holds hundreds of them, and
     the garbage collector's full passes over all those objects stall the screen. A part the
     stream has moved past never changes again, so one Static rendering the same Markdown with
-    Rich takes its place.
+    Rich takes its place. Far out of view it is *parked*: it keeps its height but shows nothing,
+    so it holds no rendered lines; back near the view it draws its Markdown again. The cost of
+    a conversation is then that of the parts near the screen, not of its length.
     """
 
     def __init__(self, source: str, *, dark: bool = True, classes: str = "") -> None:
         theme = "monokai" if dark else "default"
-        super().__init__(RichMarkdown(source, code_theme=theme), classes=classes)
+        self.markdown = RichMarkdown(source, code_theme=theme)
+        super().__init__(self.markdown, classes=classes)
         self.source = source  # what the Markdown widget held, reopened fences included
+        self.parked = False
         # Textual's Markdown ends with its last block's bottom margin; Rich's output does not.
         self.styles.margin = (0, 0, 1, 0)
 
-    def release(self) -> None:
-        """Drop the rendered lines (drawn again if the part comes back into view)."""
-        # Every rendered line is a Strip with seven small caches; kept for a part scrolled
-        # away, they are most of the objects the garbage collector walks.
-        self.refresh()
-        self._render_cache = _RenderCache(NULL_SIZE, [])
+    def park(self) -> None:
+        """Keep the height, drop the drawing (the lines are rendered again on `unpark`)."""
+        if self.parked or not self.size.height:
+            return
+        self.parked = True
+        self.styles.height = self.size.height
+        self.update("")
+
+    def unpark(self) -> None:
+        """Draw the Markdown again (the part is near the view)."""
+        if not self.parked:
+            return
+        self.parked = False
+        self.update(self.markdown)
+        self.styles.height = "auto"
 
 
 class AnswerBlock(Vertical, can_focus=True):
@@ -311,16 +318,10 @@ class AnswerBlock(Vertical, can_focus=True):
             removed = finished.remove()
         await mounted
         await removed
-        for older in list(self.query(FinishedPart))[:-2]:
-            older.release()
-        global _startup_heap_frozen
-        if not _startup_heap_frozen:
-            # Once per process: the full collector's passes over the objects that were already
-            # there (app, history, charts: ~150k) take 30-70 ms each; frozen, they are skipped.
-            # Collected first so that no garbage is frozen with them.
-            _startup_heap_frozen = True
-            gc.collect()
-            gc.freeze()
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, Conversation):
+                ancestor.window_changed()
+                break
 
     async def _end_stream(self) -> None:
         if self._stream is not None:
@@ -400,8 +401,41 @@ class Conversation(VerticalScroll):
             self.text = text
             self.what = what
 
+    # Finished parts within this many screen heights of the view stay drawn.
+    NEAR_SCREENS = 1
+
     def on_mount(self) -> None:
         self.anchor()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.window_changed()
+
+    def window_changed(self) -> None:
+        """Park the finished parts far from the view and draw those near it (after layout)."""
+        if not self._window_pending:
+            self._window_pending = True
+            self.call_after_refresh(self._update_window)
+
+    _window_pending = False
+
+    def _update_window(self) -> None:
+        self._window_pending = False
+        # In the conversation's own (virtual) coordinates, which scrolling does not change:
+        # a part's place is its answer's place plus its place in the answer.
+        height = self.scrollable_content_region.height
+        reach = height * self.NEAR_SCREENS
+        top = self.scroll_y - reach
+        bottom = self.scroll_y + height + reach
+        for part in self.query(FinishedPart):
+            answer = part.parent
+            if not isinstance(answer, Widget):
+                continue
+            y = answer.virtual_region.y + part.virtual_region.y
+            if y + part.virtual_region.height >= top and y <= bottom:
+                part.unpark()
+            else:
+                part.park()
 
     @property
     def messages(self) -> list[UserTurn | AnswerBlock]:
