@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.containers import VerticalScroll
 from textual.pilot import Pilot
-from textual.widgets import SelectionList
+from textual.widgets import Markdown, SelectionList
 
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.compare import CompareScreen
@@ -186,6 +187,16 @@ def test_compare_screen(
         selection.select("deepseek/deepseek-v3.2-exp")
         selection.select("deepseek/deepseek-r1")
         await pilot.press("enter")
-        await _settle(pilot, lambda: len(screen.columns) == 2 and not screen.running)
+
+        def shown() -> bool:
+            # Both answers drawn in full and read from the top.
+            return len(screen.columns) == 2 and all(
+                c.state == "done"
+                and c.query_one(Markdown).source == c.text
+                and c.query_one(".compare-scroll", VerticalScroll).scroll_y == 0
+                for c in screen.columns
+            )
+
+        await _settle(pilot, shown)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

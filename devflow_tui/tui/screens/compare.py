@@ -123,9 +123,6 @@ class CompareColumn(Vertical):
     def status_text(self) -> str:
         return str(self.query_one(".compare-status", Static).content)
 
-    def on_mount(self) -> None:
-        self.query_one(".compare-scroll", VerticalScroll).anchor()
-
     def show_event(self, event: GatewayEvent, elapsed_ms: float) -> None:
         self.figures.elapsed_ms = elapsed_ms
         if isinstance(event, FirstToken):
@@ -138,6 +135,8 @@ class CompareColumn(Vertical):
             if self._stream is None:
                 self._stream = ThrottledStream(self.query_one(".compare-body", Markdown))
             self._stream.write(event.text)
+            # Follow the answer as it grows (not `anchor()`: that bottom-aligns a short one).
+            self.query_one(".compare-scroll", VerticalScroll).scroll_end(animate=False)
         self.tick(elapsed_ms)
 
     def tick(self, elapsed_ms: float) -> None:
@@ -166,9 +165,7 @@ class CompareColumn(Vertical):
         self.tick(self.figures.elapsed_ms)
         self.show_status()
         # Followed to the end while streaming; read from the top once it has ended.
-        scroll = self.query_one(".compare-scroll", VerticalScroll)
-        scroll.release_anchor()
-        scroll.scroll_home(animate=False)
+        self.query_one(".compare-scroll", VerticalScroll).scroll_home(animate=False)
 
     def mark(self, *marks: str) -> None:
         self.marks = list(marks)
@@ -233,6 +230,7 @@ class CompareScreen(Screen[None]):
         Binding("escape", "back", "Back / cancel"),
         Binding("f8", "back", "Back", show=False),
         Binding("ctrl+s", "run", "Run", priority=True),
+        Binding("ctrl+k", "toggle_models", "Models", priority=True),
     ]
 
     def __init__(self, prompt: str = "", *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -307,7 +305,8 @@ class CompareScreen(Screen[None]):
         chosen = len(self.query_one("#compare-models", SelectionList).selected)
         default = (
             f"{chosen} chosen (pick {MIN_MODELS}-{MAX_MODELS}; the router's top candidates are "
-            "ticked) · space toggles · enter or ctrl+s compares · esc goes back"
+            "ticked) · space toggles · enter or ctrl+s compares · ctrl+k shows or hides the "
+            "list · esc goes back"
         )
         self.query_one("#compare-hint", Static).update(text or default)
 
@@ -356,7 +355,7 @@ class CompareScreen(Screen[None]):
         await holder.remove_children()
         self.columns = [CompareColumn(model, i) for i, model in enumerate(models)]
         await holder.mount_all(self.columns)
-        self.add_class("-running")
+        self.add_class("-running", "-compared")
         self._started = self.clock()
         self._ticker = self.set_interval(0.2, self._tick)
         self._workers = []
@@ -431,6 +430,10 @@ class CompareScreen(Screen[None]):
                 marks.append("$ cheapest")
             column.mark(*marks)
         self.app.dashboard.refresh_budgets()
+
+    def action_toggle_models(self) -> None:
+        """Show or hide the model list (hidden once answers are on screen, to give them room)."""
+        self.toggle_class("-compared")
 
     async def action_back(self) -> None:
         """Cancel a running comparison (partial answers stay), or go back to the dashboard."""
