@@ -20,6 +20,8 @@ from textual.widgets import Markdown
 
 SOFT_LIMIT = 2_000  # a segment ends at the next blank line after this many characters
 HARD_LIMIT = 8_000  # ... or at any newline after this many (a long paragraph or code block)
+LINE_MEMORY = 200  # how much of an unfinished line is kept to recognise a fence when it ends
+LONG_LINE = "\x00"  # stands for a line cut in the middle: never a fence
 
 # A fence opens with 3+ backticks or tildes (an info string may follow a tilde fence; a
 # backtick fence's info string has no backticks) and closes with at least as many of the same
@@ -37,7 +39,8 @@ class SegmentSplitter:
         self.hard_limit = max(hard_limit, soft_limit)
         self.synthetic_chars = 0  # fence lines added for display, not part of the answer
         self._size = 0  # characters in the current segment
-        self._line = ""  # the unfinished last line seen so far
+        self._line = ""  # the end of the unfinished last line (enough to recognise a fence)
+        self._line_length = 0  # characters of the unfinished last line
         self._fence: str | None = None  # the open fence's marker (``` or ~~~~), if any
         self._fence_line = ""  # the line that opened it, to reopen it in the next segment
 
@@ -53,9 +56,17 @@ class SegmentSplitter:
         while pos < len(fragment):
             newline = fragment.find("\n", pos)
             if newline == -1:
-                # An unfinished line is shown at once; segments only ever end at a newline.
+                # An unfinished line is shown at once. Segments end at a newline, except in a
+                # line that runs past `hard_limit` (a 10 MB answer on one line): it is cut where
+                # it stands, so no widget ever re-parses more than that much text.
                 piece = fragment[pos:]
-                self._line += piece
+                while self._line_length + len(piece) > self.hard_limit:
+                    room = self.hard_limit - self._line_length
+                    out[-1] += piece[:room]
+                    piece = piece[room:]
+                    self._cut_mid_line(out)
+                self._line = (self._line + piece)[-LINE_MEMORY:]
+                self._line_length += len(piece)
                 out[-1] += piece
                 self._size += len(piece)
                 break
@@ -64,6 +75,7 @@ class SegmentSplitter:
             out[-1] += piece
             self._size += len(piece)
             line, self._line = self._line + piece[:-1], ""
+            self._line_length = 0
             opened = self._track_fence(line)
             if self._fence is None and not line.strip() and self._size >= self.soft_limit:
                 out.append("")
@@ -80,6 +92,21 @@ class SegmentSplitter:
                     out.append("")
                     self._size = 0
         return out
+
+    def _cut_mid_line(self, out: list[str]) -> None:
+        """End the segment inside a line (closing and reopening an open code fence)."""
+        if self._fence is not None:
+            close = "\n" + self._fence + "\n"
+            reopen = self._fence_line + "\n"
+            out[-1] += close
+            out.append(reopen)
+            self.synthetic_chars += len(close) + len(reopen)
+            self._size = len(reopen)
+        else:
+            out.append("")
+            self._size = 0
+        self._line = LONG_LINE  # whatever ends this line, it is no fence
+        self._line_length = 0
 
     def _track_fence(self, line: str) -> bool:
         """Follow fences opening and closing; True when `line` opened one."""

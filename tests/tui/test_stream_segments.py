@@ -9,7 +9,7 @@ from textual.await_complete import AwaitComplete
 from textual.widgets import Markdown
 
 from devflow_tui.gateway.events import RequestOutcome
-from devflow_tui.tui.stream_segments import SegmentSplitter, ThrottledStream
+from devflow_tui.tui.stream_segments import HARD_LIMIT, SegmentSplitter, ThrottledStream
 from devflow_tui.tui.widgets.conversation import Conversation, FinishedPart, code_blocks
 from tests.tui.test_conversation import OneConversation
 from tests.tui.test_dashboard import wait_for
@@ -66,14 +66,15 @@ def test_an_over_long_code_block_is_closed_and_reopened() -> None:
     assert splitter.synthetic_chars == synthetic > 0
 
 
-def test_an_over_long_paragraph_is_cut_at_a_newline_only() -> None:
+def test_an_over_long_paragraph_is_cut_at_a_newline_a_long_line_anywhere() -> None:
     text = "".join(f"sentence {i} goes on\n" for i in range(50))
     splitter = SegmentSplitter(soft_limit=100, hard_limit=250)
     segments = feed_all(splitter, pieces_of(text, 7))
     assert "".join(segments) == text
     assert len(segments) > 2 and all(s.endswith("\n") for s in segments[:-1])
+    # A line longer than the hard limit is cut where it stands (see the 10 MB test below).
     one_line = SegmentSplitter(soft_limit=10, hard_limit=20).feed("z" * 100)
-    assert one_line == ["z" * 100]
+    assert one_line == ["z" * 20] * 5
 
 
 def test_closing_fence_needs_the_same_character_and_length() -> None:
@@ -173,3 +174,43 @@ async def test_throttled_stream_coalesces_writes_and_flushes_on_stop() -> None:
         detached.write("nowhere to go")
         await detached.stop()  # a widget no longer on screen: the stream just ends
         assert detached.markdown.source == ""
+
+
+def test_a_10_mb_single_line_is_cut_into_bounded_segments() -> None:
+    """Issue 10: a 10 MB answer on one line must not freeze the dashboard. Segments used to end
+    only at a newline, so one widget re-parsed the whole line on every append."""
+    line = ("word " * 2_000_000)[:10_000_000]
+    splitter = SegmentSplitter()
+    segments = feed_all(splitter, pieces_of(line, 4096))
+    assert "".join(segments) == line and splitter.synthetic_chars == 0
+    # A segment holds at most the lines before the long one plus one cut of it.
+    assert max(len(s) for s in segments) <= 2 * HARD_LIMIT
+    assert len(segments) >= len(line) // HARD_LIMIT
+
+
+def test_a_long_line_inside_code_is_cut_with_the_fence_reopened() -> None:
+    text = "```\n" + "x" * 20_000 + "\n```\n"
+    splitter = SegmentSplitter(soft_limit=100, hard_limit=1_000)
+    segments = feed_all(splitter, pieces_of(text, 300))
+    assert all(len(s) <= 2 * 1_000 + 10 for s in segments)
+    assert all(s.startswith("```") for s in segments[1:-1])
+    shown = "".join(segments)
+    assert len(shown) == len(text) + splitter.synthetic_chars
+    assert shown.count("x") == 20_000 and not splitter.in_fence
+    # Every segment is a whole code block: opened, and closed by the cut or by the answer.
+    assert all(s.startswith("```") and s.rstrip("\n").endswith("```") for s in segments[:-1])
+
+
+async def test_a_long_single_line_streams_into_bounded_widgets() -> None:
+    line = ("word " * 40_000)[:200_000]
+    app = OneConversation()
+    async with app.run_test(size=(100, 30)) as pilot:
+        current = await app.query_one(Conversation).add_turn("r", "one long line")
+        for piece in pieces_of(line, 2048):
+            await current.append(piece)
+        await current.finish(RequestOutcome(request_id="r", text=line, model="m", complete=True))
+        await wait_for(lambda: current.shown_chars == len(line), pilot)
+        assert current.text == line
+        bodies = current.bodies
+        assert len(bodies) >= len(line) // HARD_LIMIT
+        assert max(len(body.source) for body in bodies) <= 2 * HARD_LIMIT

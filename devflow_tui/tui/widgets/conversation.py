@@ -226,13 +226,24 @@ class AnswerBlock(Vertical, can_focus=True):
         super().__init__(classes="answer")
         self.request_id = request_id
         self.prompt = prompt
-        self.text = text
+        self._parts: list[str] = [text] if text else []  # the answer, appended in pieces
         self.state = "streaming" if not text else "done"
         self._stream: ThrottledStream | None = None
         self._splitter = SegmentSplitter()
         self._segment: Markdown | None = None  # the Markdown widget being streamed into
         self._finished_chars = 0  # characters in the parts the stream has moved past
         self.model: str | None = None  # the model streaming (or that served) this answer
+
+    @property
+    def text(self) -> str:
+        """The whole answer so far (kept as pieces: appending stays cheap on a 10 MB answer)."""
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._parts = [value] if value else []
 
     def compose(self) -> ComposeResult:
         # Model ids, file names and messages are shown literally (no markup, no emoji codes).
@@ -283,7 +294,7 @@ class AnswerBlock(Vertical, can_focus=True):
         """
         if not fragment:
             return
-        self.text += fragment
+        self._parts.append(fragment)
         for index, piece in enumerate(self._splitter.feed(fragment)):
             if index:
                 await self._next_segment()
