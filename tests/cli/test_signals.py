@@ -143,8 +143,9 @@ def _has_open(pid: int, path: Path) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to see open files")
+@pytest.mark.parametrize("args", [("note", "add", "second"), ("ask", "--no-cache", "hello")])
 def test_ctrl_c_while_waiting_for_the_database_lock_exits_130(
-    child_env: dict[str, str], home: Path
+    child_env: dict[str, str], home: Path, args: tuple[str, ...]
 ) -> None:
     db = home / "devflow.db"
     holder_ready = CliRunner().invoke(main, ["note", "add", "first"], catch_exceptions=False)
@@ -152,7 +153,7 @@ def test_ctrl_c_while_waiting_for_the_database_lock_exits_130(
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
     try:
-        proc = spawn(child_env, "note", "add", "second")
+        proc = spawn(child_env, *args)
         wait_until(lambda: _has_open(proc.pid, db), proc)
         time.sleep(0.2)  # let it reach the wait; any later moment must give the same result
         proc.send_signal(signal.SIGINT)
