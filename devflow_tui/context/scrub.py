@@ -91,6 +91,7 @@ _ASSIGNMENT = re.compile(
     r"""|(?P<bare>[^\s"'`,;(){}\[\]<>$]{6,})(?![\w(\[.$]))"""
 )
 _LINE_START = re.compile(r"(?:^|\n)[ \t]*(?:export[ \t]+|-[ \t]+)?[\"']?$")
+_REST_OF_LINE = re.compile(r"[ \t]*(?:#.*)?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _REFERENCE = re.compile(r"^\$?\{?[\w.]+\}$|^\$[\w.]+$|^\{\{.*\}\}$|^<[^>]*>$|^\[REDACTED:")
 
@@ -117,9 +118,13 @@ def _assignment_ok(match: re.Match[str]) -> bool:
     before = match.string[max(0, match.start() - 80) : match.start()]
     if before.endswith("--"):  # a command-line flag: `--password=value`
         return True
-    if _LINE_START.search(before):
-        return "." not in value or not _IDENTIFIER.match(value)  # not `settings.password`
-    return not _IDENTIFIER.match(value)
+    if not _IDENTIFIER.match(value):
+        return True
+    # A word-like value is a secret only as the whole rest of a line that starts with the
+    # name (.env, YAML, INI): not `token: Token = Depends()` nor `settings.password`.
+    end = match.string.find("\n", match.end())
+    rest = match.string[match.end() : end if end >= 0 else len(match.string)]
+    return bool(_LINE_START.search(before) and _REST_OF_LINE.match(rest)) and "." not in value
 
 
 _RULES: tuple[_Rule, ...] = (

@@ -99,6 +99,8 @@ def test_openrouter_key(fake_key: str) -> None:
         "Use basic authentication for the admin site.",
         "mysql -u root -p shop",
         "the password field: required",
+        "    api_key: SecretStr | None = Field(default=None)",
+        "def login(token: AccessToken = Depends(auth)) -> None:",
     ],
 )
 def test_ordinary_code_and_prose_is_left_alone(text: str) -> None:
