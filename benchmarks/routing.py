@@ -4,8 +4,9 @@ Run: `.venv/bin/python benchmarks/routing.py [--models 400] [--decisions 2000]`.
 The catalog is synthetic but shaped like OpenRouter's: a quarter known families, the rest
 made-up ids; prices over four decades, windows from 8k to 1M, mixed capabilities, health
 data for a third of the models. Prompts are the labelled English and Italian test prompts,
-cycled, with a few criteria variations. Target: median < 1 ms for the whole decision (the
-original design asked for 50 ms). Exits 1 when the target is missed.
+cycled, with a few criteria variations. Target: p99 < 1 ms for the whole decision (the
+original design asked for 50 ms); exits 1 when it is missed. The 600 real Arena-Hard prompts
+(median 136 characters, some pasted files of several thousand) are timed too and reported.
 """
 
 from __future__ import annotations
@@ -81,11 +82,52 @@ def synthetic_catalog(n: int, seed: int = 3) -> ModelCatalog:
     return ModelCatalog.from_raw(entries)
 
 
-def load_prompts() -> list[str]:
-    path = Path(__file__).resolve().parent.parent / "tests/routing/labelled_prompts.jsonl"
-    if not path.exists():
-        return FALLBACK_PROMPTS
-    return [json.loads(line)["prompt"] for line in path.read_text("utf-8").splitlines() if line]
+def load_prompts(*names: str) -> list[str]:
+    """Prompts from JSONL files under the project root (timing only: labels are not read)."""
+    root = Path(__file__).resolve().parent.parent
+    prompts: list[str] = []
+    for name in names:
+        path = root / name
+        if path.exists():
+            lines = path.read_text("utf-8").splitlines()
+            prompts += [json.loads(line)["prompt"] for line in lines if line]
+    return prompts or FALLBACK_PROMPTS
+
+
+def time_decisions(
+    prompts: list[str],
+    decisions: int,
+    classifier: TaskClassifier,
+    selector: ModelSelector,
+) -> tuple[list[float], list[float], list[float]]:
+    """Whole-decision, classifier and selector times in ms for `decisions` decisions."""
+    priorities = [(0.5, 0.5), (1.0, 0.0), (0.0, 1.0), (0.7, 0.3)]
+    whole: list[float] = []
+    classify_only: list[float] = []
+    select_only: list[float] = []
+    clock = time.perf_counter_ns
+    for i in range(decisions):
+        prompt = prompts[i % len(prompts)]
+        cost, perf = priorities[i % len(priorities)]
+        t0 = clock()
+        result = classifier.classify(prompt, context_tokens=(i % 7) * 3000)
+        t1 = clock()
+        decision = selector.select(
+            SelectionCriteria(
+                task_type=result.task_type,
+                complexity=result.complexity,
+                cost_priority=cost,
+                performance_priority=perf,
+                context_tokens=result.prompt_tokens + (i % 7) * 3000,
+                max_output_tokens=2048,
+            )
+        )
+        t2 = clock()
+        assert decision.chosen is not None
+        classify_only.append((t1 - t0) / 1e6)
+        select_only.append((t2 - t1) / 1e6)
+        whole.append((t2 - t0) / 1e6)
+    return whole, classify_only, select_only
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -112,43 +154,25 @@ def main(argv: list[str] | None = None) -> int:
     selector = ModelSelector(catalog, health)
     setup_ms = (time.perf_counter() - started) * 1000
     classifier = TaskClassifier()
-    prompts = load_prompts()
-    priorities = [(0.5, 0.5), (1.0, 0.0), (0.0, 1.0), (0.7, 0.3)]
+    prompts = load_prompts("tests/routing/labelled_prompts.jsonl")
+    real = load_prompts(
+        "benchmarks/data/arena-hard/arena-hard-en.jsonl",
+        "benchmarks/data/arena-hard/arena-hard-it.jsonl",
+    )
 
-    for prompt in prompts[:50]:  # warm-up: regex caches, branch predictors
+    for prompt in prompts[:50] + real[:50]:  # warm-up: regex caches, the model's weights
         classifier.classify(prompt)
 
-    whole: list[float] = []
-    classify_only: list[float] = []
-    select_only: list[float] = []
-    clock = time.perf_counter_ns
-    for i in range(args.decisions):
-        prompt = prompts[i % len(prompts)]
-        cost, perf = priorities[i % len(priorities)]
-        t0 = clock()
-        result = classifier.classify(prompt, context_tokens=(i % 7) * 3000)
-        t1 = clock()
-        decision = selector.select(
-            SelectionCriteria(
-                task_type=result.task_type,
-                complexity=result.complexity,
-                cost_priority=cost,
-                performance_priority=perf,
-                context_tokens=result.prompt_tokens + (i % 7) * 3000,
-                max_output_tokens=2048,
-            )
-        )
-        t2 = clock()
-        assert decision.chosen is not None
-        classify_only.append((t1 - t0) / 1e6)
-        select_only.append((t2 - t1) / 1e6)
-        whole.append((t2 - t0) / 1e6)
-
+    whole, classify_only, select_only = time_decisions(
+        prompts, args.decisions, classifier, selector
+    )
+    real_whole, _, _ = time_decisions(real, len(real), classifier, selector)
     median = statistics.median(whole)
+    p99 = percentile(whole, 0.99)
     print(f"catalog: {len(catalog)} models; selector setup {setup_ms:.1f} ms (once per catalog)")
     print(f"decisions: {args.decisions} over {len(prompts)} prompts")
     print(
-        f"classify + select: median {median:.3f} ms, p99 {percentile(whole, 0.99):.3f} ms "
+        f"classify + select: median {median:.3f} ms, p99 {p99:.3f} ms "
         f"({ORIGINAL_BUDGET_MS / median:.0f}x under the original "
         f"{ORIGINAL_BUDGET_MS:.0f} ms budget)"
     )
@@ -160,10 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         f"selector alone:    median {statistics.median(select_only):.3f} ms, "
         f"p99 {percentile(select_only, 0.99):.3f} ms"
     )
-    if median >= TARGET_MS:
-        print(f"TARGET MISSED: median {median:.3f} ms >= {TARGET_MS} ms")
+    print(
+        f"real prompts ({len(real)} Arena-Hard, up to {max(map(len, real)):,} characters): "
+        f"median {statistics.median(real_whole):.3f} ms, p99 {percentile(real_whole, 0.99):.3f} ms"
+    )
+    if p99 >= TARGET_MS:
+        print(f"TARGET MISSED: p99 {p99:.3f} ms >= {TARGET_MS} ms")
         return 1
-    print(f"target met: median < {TARGET_MS} ms")
+    print(f"target met: p99 < {TARGET_MS} ms")
     return 0
 
 

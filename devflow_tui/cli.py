@@ -473,12 +473,37 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
         f"{', '.join(data['signals']) or '-'}"
     )
     click.echo(f"model: {data['model']}   fallbacks: {', '.join(data['fallbacks']) or '-'}")
+    if data["resolved_names"]:
+        click.echo("names: " + ", ".join(data["resolved_names"]))
     for warning in data["warnings"]:
         click.echo(f"warning: {warning}")
     for c in data["candidates"][:10]:
         cost = c["estimated_cost_usd"]
         cost_text = f"${Decimal(cost):.6f}" if cost is not None else "unknown"
         click.echo(f"  {c['score']:6.3f}  {cost_text:>11}  {c['model']:<44} {c['reason']}")
+
+
+@main.command("eval-routing")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_routing(file: Path, as_json: bool) -> None:
+    """Score the classifier on FILE: JSONL with prompt, task_type and optional complexity.
+
+    Prints accuracy, the confusion matrices, figures per language and the worst misses, so
+    you can check the router on your own traffic. Nothing is sent anywhere.
+    """
+    from devflow_tui.routing.evaluation import evaluate, load_labelled, render_report
+
+    try:
+        rows = load_labelled(file)
+    except DevflowError as exc:
+        fail(str(exc), EXIT_USAGE)
+    report = evaluate(rows)
+    if as_json:
+        click.echo(dumps(report.model_dump(mode="json")))
+        return
+    click.echo(f"{len(rows)} labelled prompts from {file}")
+    click.echo(render_report(report))
 
 
 def _has_key(settings: Settings) -> bool:
@@ -499,24 +524,27 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
     """List the model catalog with prices per million tokens, context and capabilities."""
     settings = load(ctx)
 
-    async def go() -> tuple[list[dict[str, Any]], str]:
+    async def go() -> tuple[list[dict[str, Any]], str, list[str]]:
         gateway = await _open(ctx, settings, demo_without_key=True, refresh=refresh)
         try:
             from devflow_tui.cli_output import ModelJson
 
+            names = gateway.selector.check_names(settings.preferred_models, settings.only_models)
             rows = [
                 ModelJson.of(m, gateway.health.stats(m.id)).model_dump(mode="json")
                 for m in sorted(gateway.catalog, key=lambda m: m.id)
             ]
-            return rows, gateway.catalog_source
+            return rows, gateway.catalog_source, names
         finally:
             await gateway.aclose()
 
-    rows, source = run_async(go())
+    rows, source, names = run_async(go())
     if as_json:
-        click.echo(dumps({"source": source, "models": rows}))
+        click.echo(dumps({"source": source, "models": rows, "names": names}))
         return
     click.echo(f"{len(rows)} models (source: {source}); prices in USD per million tokens")
+    for line in names:
+        click.echo(f"  name {line}")
     for r in rows:
         p = r["prompt_per_million_usd"]
         c = r["completion_per_million_usd"]
@@ -675,6 +703,14 @@ def render_report(rep: Any) -> str:
     for b in rep.budgets:
         limit = "no limit" if b.limit_usd is None else _usd(b.limit_usd)
         lines.append(f"Budget {b.name}: {_usd(b.spent_usd)} of {limit}")
+    if rep.escalations:
+        lines.append("")
+        lines.append("Escalations (answers re-asked with a stronger model):")
+        lines.extend(
+            f"  {e.model[:44]:<44} {e.task_type or '-':<10} {e.escalated:>4} of {e.answered:<5} "
+            f"{e.rate:.0%}"
+            for e in rep.escalations
+        )
     if rep.recommendations:
         lines.append("")
         lines.append("Recommendations:")

@@ -117,6 +117,8 @@ class RouteJson(BaseModel):
     candidates: list[CandidateView]  # the same views the routing pane shows
     fallbacks: list[str]
     excluded: list[ExcludedJson]
+    exclusion_summary: str | None  # "15 of 19 models ruled out: 15 by the budget"
+    resolved_names: list[str]  # "gpt-4 -> openai/gpt-5 (family)"
     warnings: list[str]
     context_tokens: int
     catalog_source: str
@@ -135,6 +137,8 @@ def route_json(prepared: PreparedRequest, catalog_source: str) -> dict[str, Any]
         candidates=candidate_views(decision),
         fallbacks=list(decision.fallbacks),
         excluded=[ExcludedJson(model=m, reason=r) for m, r in decision.excluded],
+        exclusion_summary=decision.exclusion_summary,
+        resolved_names=list(decision.resolved_names),
         warnings=list(decision.warnings),
         context_tokens=prepared.context_tokens,
         catalog_source=catalog_source,

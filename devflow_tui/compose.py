@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from devflow_tui.config import Settings
     from devflow_tui.gateway.pipeline import Gateway
 
+log = logging.getLogger(__name__)
 DEMO_KEY = "sk-or-demo-simulated-0000"  # accepted by the built-in simulated server only
 
 
@@ -87,6 +89,9 @@ async def open_gateway(
             cooldown_s=settings.routing.cooldown_seconds,
         )
         health.seed(store.health_samples(50))
+        selector = ModelSelector(catalog, health, settings.routing)
+        for line in selector.check_names(settings.preferred_models, settings.only_models):
+            log.info("model name %s", line)
         gateway = Gateway(
             settings,
             client=client,
@@ -97,7 +102,7 @@ async def open_gateway(
             budget=BudgetManager(store, settings.budget, settings.cost_budget_usd),
             cache=cache,
             classifier=TaskClassifier(),
-            selector=ModelSelector(catalog, health, settings.routing),
+            selector=selector,
             demo=demo,
             key_source=key_source,
             resources=stack.pop_all(),

@@ -149,6 +149,11 @@ class Settings(BaseSettings):
         default_factory=list,
         validation_alias=AliasChoices("OPENROUTER_PREFERRED_MODELS", "preferred_models"),
     )
+    # Preferred models get a higher score; "only" models are the whole pool routing picks from.
+    only_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("OPENROUTER_ONLY_MODELS", "only_models"),
+    )
     home: Path = Field(
         default_factory=default_home, validation_alias=AliasChoices("DEVFLOW_HOME", "home")
     )
@@ -199,7 +204,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("preferred_models", mode="before")
+    @field_validator("preferred_models", "only_models", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):

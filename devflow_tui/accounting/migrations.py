@@ -429,3 +429,15 @@ def m_dashboard_comparison_tag(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_requests_comparison ON requests (comparison) "
         "WHERE comparison IS NOT NULL"
     )
+
+
+@migration
+def m008_routing_escalations(db: sqlite_utils.Database) -> None:
+    """A request re-asked with a stronger model points at the one it escalates; the report's
+    escalation rate per model and task joins on it."""
+    if "escalation_of" not in db.table("requests").columns_dict:
+        db.table("requests").add_column("escalation_of", str)
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_requests_escalation_of ON requests (escalation_of) "
+        "WHERE escalation_of IS NOT NULL"
+    )

@@ -40,6 +40,7 @@ class RequestStart(BaseModel):
     prompt_tokens: int = 0  # estimate before sending; replaced by the real count at the end
     client: str | None = None  # who sent it: "cli", "dashboard", "claude-code", "mcp", ...
     comparison: str | None = None  # the compare-mode run this request belongs to
+    escalation_of: str | None = None  # the request this one re-asks with a stronger model
 
 
 class RequestRow(BaseModel):
@@ -78,6 +79,7 @@ class RequestRow(BaseModel):
     pid: int | None = None
     client: str | None = None
     comparison: str | None = None  # the compare-mode run this request belongs to
+    escalation_of: str | None = None
 
 
 class AttemptRow(BaseModel):

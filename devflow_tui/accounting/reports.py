@@ -92,6 +92,16 @@ class Savings(BaseModel):
     note: str | None = None
 
 
+class EscalationStats(BaseModel):
+    """How often one model's answers to one task type were re-asked with a stronger model."""
+
+    model: str
+    task_type: str
+    answered: int
+    escalated: int
+    rate: float
+
+
 class Report(BaseModel):
     """`model_dump(mode="json")` is what `devflow report --json` prints (money as strings)."""
 
@@ -108,6 +118,7 @@ class Report(BaseModel):
     savings: Savings = Field(default_factory=Savings)
     recommendations: list[str] = Field(default_factory=list)
     budgets: list[BudgetView] = Field(default_factory=list)
+    escalations: list[EscalationStats] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------- reading
@@ -145,6 +156,43 @@ def _read_clients(conn: sqlite3.Connection, start: float | None) -> dict[str, To
     """Totals per client over the window."""
     rows = conn.execute(_SELECT_CLIENTS, (start if start is not None else float("-inf"),))
     return {row[0]: Totals.from_values(row[1:]) for row in rows}
+
+
+# Answered requests per (model, task) and how many of them a later request escalated.
+_SELECT_ESCALATIONS = (
+    "SELECT r.model, coalesce(r.task_type, ''), count(DISTINCT r.id), "
+    "count(DISTINCT e.escalation_of) FROM requests r "
+    "LEFT JOIN requests e ON e.escalation_of = r.id "
+    "WHERE r.status = 'ok' AND r.model IS NOT NULL AND r.ts >= ? GROUP BY 1, 2"
+)
+ESCALATION_ADVICE_MIN = 3  # escalations before a model/task pair gets a sentence
+ESCALATION_ADVICE_RATE = 0.2
+
+
+def _escalations(conn: sqlite3.Connection, start: float | None) -> list[EscalationStats]:
+    rows = conn.execute(_SELECT_ESCALATIONS, (start if start is not None else 0.0,))
+    return [
+        EscalationStats(
+            model=model, task_type=task, answered=n, escalated=k, rate=k / n if n else 0.0
+        )
+        for model, task, n, k in rows
+    ]
+
+
+def _escalation_advice(stats: list[EscalationStats]) -> list[tuple[Decimal, str]]:
+    advice: list[tuple[Decimal, str]] = []
+    for s in stats:
+        if s.escalated >= ESCALATION_ADVICE_MIN and s.rate >= ESCALATION_ADVICE_RATE:
+            task = s.task_type or "unclassified"
+            advice.append(
+                (
+                    _ZERO,
+                    f"{s.rate:.0%} of {s.model}'s {task} answers were re-asked with a stronger "
+                    f"model ({s.escalated} of {s.answered}): raise the performance priority "
+                    f"for {task} tasks, or exclude {s.model} for them.",
+                )
+            )
+    return advice
 
 
 def _periods(start: float | None, now: float) -> list[int]:
@@ -439,8 +487,12 @@ def _recommendations(
     min_class: int,
     min_samples: int,
     unknown_advice: list[tuple[Decimal, str]],
+    escalations: list[EscalationStats] | None = None,
 ) -> list[tuple[Decimal, str]]:
     advice: list[tuple[Decimal, str]] = []
+    # A cheaper model people keep escalating away from is no saving: its rate must not be
+    # clearly worse than the current model's.
+    escalated = {(s.model, s.task_type): s.rate for s in escalations or []}
     classes: dict[tuple[str, str], dict[str, Totals]] = defaultdict(dict)
     for (model, task, complexity), t in cells.items():
         if model:
@@ -462,6 +514,9 @@ def _recommendations(
                 continue
             success = t.ok / judged
             avg = t.cost / t.priced_n
+            worse = escalated.get((model, task), 0.0) > escalated.get((top_model, task), 0.0) + 0.1
+            if worse:
+                continue
             if success + 0.02 >= top_success and avg < top_avg and (best is None or avg < best[0]):
                 best = (avg, model, success)
         if best is None:
@@ -484,6 +539,7 @@ def _recommendations(
             )
         )
     advice += unknown_advice
+    advice += _escalation_advice(escalations or [])
     total_cost = sum((t.cost for t in cells.values()), _ZERO)
     daily_rate = total_cost / Decimal(str(max(window_days, 1.0)))
     for view in budgets:
@@ -551,6 +607,7 @@ def build_report(
             percentiles = _Percentiles(None, _histograms(conn, start, now, days))
         reconcilable = _reconcilable(conn, start)
         clients = _read_clients(conn, start)
+        escalations = _escalations(conn, start)
         if start is None:
             first = conn.execute("SELECT min(ts) FROM requests").fetchone()[0]
             window_days = (now - first) / rollup.DAY_S if first is not None else 1.0
@@ -592,6 +649,7 @@ def build_report(
         min_class,
         min_samples,
         _unknown_cost_advice(cells, reconcilable, prices),
+        escalations,
     )
     advice.sort(key=lambda item: -item[0])
     return Report(
@@ -608,6 +666,10 @@ def build_report(
         savings=_savings(total, baseline_model, prices),
         recommendations=[sentence for _, sentence in advice],
         budgets=budgets,
+        escalations=sorted(
+            (s for s in escalations if s.escalated),
+            key=lambda s: (-s.rate, -s.escalated, s.model, s.task_type),
+        ),
     )
 
 

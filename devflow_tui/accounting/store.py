@@ -297,9 +297,9 @@ class AnalyticsStore:
             "INSERT INTO requests (id, ts, updated, conversation_id, project, prompt_hash, "
             "task_type, complexity, requested_model, model, routing_reason, status, "
             "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_source, "
-            "cache_hit, complete, pid, client, comparison) VALUES "
+            "cache_hit, complete, pid, client, comparison, escalation_of) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, "
-            "?, ?, ?)",
+            "?, ?, ?, ?)",
             (
                 request_id,
                 start.ts if start.ts is not None else now,
@@ -316,6 +316,7 @@ class AnalyticsStore:
                 os.getpid(),
                 start.client,
                 start.comparison,
+                start.escalation_of,
             ),
         )
         return request_id

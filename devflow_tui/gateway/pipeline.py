@@ -93,6 +93,10 @@ class GatewayRequest:
     required_capabilities: frozenset[str] = frozenset()
     client: str | None = None  # who sent it, for spend per client ("cli", "dashboard", "mcp")
     comparison: str | None = None  # recorded with the request: one compare-mode run
+    # Escalation: re-ask a prompt one complexity tier up, with a model stronger than the one
+    # that answered request `escalation_of`.
+    escalation_of: str | None = None
+    stronger_than: str | None = None
 
 
 @dataclass
@@ -195,6 +199,7 @@ class Gateway:
             cost_priority=request.cost_priority,
             performance_priority=request.performance_priority,
             required_capabilities=request.required_capabilities,
+            stronger_than=request.stronger_than,
         )
         decision = self._select(criteria, request.model)
         return PreparedRequest(
@@ -221,9 +226,11 @@ class Gateway:
         cost_priority: float | None = None,
         performance_priority: float | None = None,
         required_capabilities: frozenset[str] = frozenset(),
+        stronger_than: str | None = None,
     ) -> tuple[Classification, RoutingDecision]:
         """Classify `prompt` and choose the models for it, with the configured priorities and
-        budgets; `extra_tokens` are sent besides the prompt and the context (e.g. history)."""
+        budgets; `extra_tokens` are sent besides the prompt and the context (e.g. history).
+        `stronger_than`: an escalation, one complexity tier up with a model stronger than it."""
         classification, criteria = self._criteria(
             prompt,
             history=history,
@@ -235,6 +242,7 @@ class Gateway:
             cost_priority=cost_priority,
             performance_priority=performance_priority,
             required_capabilities=required_capabilities,
+            stronger_than=stronger_than,
         )
         return classification, self._select(criteria, model)
 
@@ -255,6 +263,7 @@ class Gateway:
         cost_priority: float | None,
         performance_priority: float | None,
         required_capabilities: frozenset[str],
+        stronger_than: str | None = None,
     ) -> tuple[Classification, SelectionCriteria]:
         """The classification of `prompt` and what the selector is asked for."""
         from devflow_tui.routing.selector import SelectionCriteria
@@ -265,11 +274,15 @@ class Gateway:
         task = task_type or classification.task_type
         if task_type and task_type != classification.task_type:
             classification = _replace_task(classification, task_type)
+        if stronger_than:
+            from devflow_tui.routing.classifier import escalated
+
+            classification = escalated(classification, stronger_than)
         routing = self.settings.routing
         task_defaults = routing.tasks.get(task)  # type: ignore[call-overload]
-        preferred = list(self.settings.preferred_models)
+        only = list(self.settings.only_models)
         if task_defaults and task_defaults.models:
-            preferred = list(task_defaults.models)
+            only = list(task_defaults.models)
         criteria = SelectionCriteria(
             task_type=task,
             complexity=classification.complexity,
@@ -287,7 +300,9 @@ class Gateway:
             max_output_tokens=max_tokens,
             required_capabilities=required_capabilities,
             remaining_budget_usd=self._remaining_budget(),
-            preferred_models=preferred,
+            preferred_models=list(self.settings.preferred_models),
+            only_models=only,
+            stronger_than=stronger_than,
             pinned_model=model or routing.pinned_model,
             excluded_models=list(routing.excluded_models),
         )
@@ -645,6 +660,7 @@ class Gateway:
             comparison=prepared.request.comparison,
             project=project,
             client=prepared.request.client,
+            escalation_of=prepared.request.escalation_of,
         )
 
     async def _call_chain(

@@ -1,30 +1,35 @@
-"""Rule-based task classifier: what kind of task a prompt is, how hard, and why.
+"""Task classifier: what kind of task a prompt is, how hard, and why.
 
-Deterministic and explainable: every rule that fires adds a weight to one task type and a
-human-readable signal ("code block", "verb 'prove'", "file name app.py"). The type with the
-highest score wins; ties go to the earlier type in `_TIE_ORDER`. English and Italian rules
-live side by side (a prompt may mix both), and the language is reported as a signal.
-Keyword rules are word-set and word-stem lookups over the tokens of the prompt (one pass);
-only structural rules (code, math, phrases) are regular expressions.
+The task types and complexity levels follow the routing taxonomy (README, "Routing"): the
+task type is the main deliverable; complexity is how strong a model is needed, not length.
 
-Only the first `SCAN_CHARS` characters are scanned: the kind of task shows at the start of a
-prompt, and a bounded scan keeps a decision well under a millisecond for pasted files.
+First stage, rules. Deterministic and explainable: every rule that fires adds a weight to one
+task type and a human-readable signal ("code block", "asks for code: 'write a python
+function'", "counting question"). The type with the highest score wins; ties go to the earlier
+type in `_TIE_ORDER`. English and Italian rules live side by side (a prompt may mix both), and
+the language is reported as a signal. Keyword rules are word-set and word-stem lookups over the
+tokens of the prompt (one pass); structural rules (code, math, phrases) are regular
+expressions. The rules read the first `SCAN_HEAD` and the last `SCAN_TAIL` characters
+(`scanned`): the request is at the start of a prompt or right after a long paste, and a
+bounded scan keeps a decision under a millisecond for pasted files.
+
+Second stage, complexity (`routing.learned`): a small logistic model over the prompt's words,
+the rule scores and the complexity cues below; without it the cue points decide. Cue points:
+a real task starts at 1 (small talk at 0); prompt length +1/+2/+3 (40, 120, 400 tokens); 4+/7+
+constraints (commas, "with", "must", bullet lines...) +1/+2; demanding words ("design",
+"optimize", "2000 words"...) +1 each, at most 2; a proof +1; light requests ("haiku", "how do
+I", "one line") -1; 0 or less is low, 1-2 medium, 3 or more high. A long paste with a short
+request is medium at most.
 
 Conversation and context:
-- a short follow-up with no strong signal of its own ("and the same in Java?", "e in
-  inglese?") inherits the type of the previous two turns;
-- the injected context size and the length of the conversation raise the complexity.
-
-Complexity points: a real task starts at 1 (small talk at 0); prompt length +1/+2/+3 (40,
-120, 400 tokens); 4+/7+ constraints (commas, "with", "must", bullet lines...) +1/+2;
-demanding words ("design", "architecture", "optimize", "2000 words"...) +1 each, at most 2;
-a proof +1; injected context +1 from 8k tokens, +3 from 32k; 6+ turns of conversation +1;
-light requests ("haiku", "slogan", "how do I", "one line") -1. Then 0 or less is low, 1-2
-medium, 3 or more high.
+- a follow-up ("and add tests", "why?", "make it shorter", "e in italiano?") inherits the task
+  of the previous two turns; a new request in the same conversation is classified on its own;
+- the injected context size (8k, 32k tokens) and a long conversation raise the complexity.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +41,9 @@ from devflow_tui.routing.learned import RouterModel, bundled_model, features
 Complexity = Literal["low", "medium", "high"]
 COMPLEXITIES: tuple[Complexity, ...] = ("low", "medium", "high")
 Language = Literal["en", "it"]
-SCAN_CHARS = 6000
+SCAN_HEAD = 1000
+SCAN_TAIL = 300
+SCAN_CHARS = SCAN_HEAD + SCAN_TAIL
 _TIE_ORDER = ("coding", "reasoning", "analysis", "creative", "chat")
 
 
@@ -63,19 +70,6 @@ class _Rule:
     exact: frozenset[str] = frozenset()
     stems: tuple[str, ...] = ()
     on_lower: bool = True  # the pattern runs on the lower-cased text (no re.I needed)
-
-    def match(self, text: str, lower: str, tokens: Sequence[str]) -> str | None:
-        """The matched text, or None."""
-        if self.exact or self.stems:
-            exact, stems = self.exact, self.stems
-            for token in tokens:
-                if token in exact or (stems and token.startswith(stems)):
-                    return token
-        if self.pattern is not None:
-            found = self.pattern.search(lower if self.on_lower else text)
-            if found is not None:
-                return found.group(0)
-        return None
 
 
 def _rule(
@@ -678,7 +672,9 @@ _LONG_CONVERSATION = 6
 
 def _language(words: Sequence[str]) -> Language:
     # Accented words ("è", "perché", "città") count twice: strong Italian markers.
-    italian = sum(1 for w in words if w in _IT_WORDS) + sum(1 for w in words if _ACCENT.search(w))
+    italian = sum(1 for w in words if w in _IT_WORDS) + sum(
+        1 for w in words if ("'" in w or not w.isascii()) and _ACCENT.search(w)
+    )
     english = sum(1 for w in words if w in _EN_WORDS)
     return "it" if italian > english else "en"
 
@@ -696,17 +692,18 @@ class TaskClassifier:
 
     def complexity_features(self, prompt: str, task: str) -> set[str]:
         """The second stage's features for the complexity of a `task` prompt."""
-        head = prompt[:SCAN_CHARS]
+        head = scanned(prompt)
         lower = head.lower()
         tokens = _TOKEN.findall(lower)
         scores, signals = _score(head, lower, tokens)
-        return features(lower, scores, _complexity_cues(head, lower, tokens, task, signals))
+        cues = _complexity_cues(head, lower, tokens, task, estimate_tokens(prompt), signals)
+        return features(lower, scores, cues)
 
     def classify(
         self, prompt: str, *, history: Sequence[str] = (), context_tokens: int = 0
     ) -> Classification:
         """Classify `prompt`, given the earlier turns and the injected context size in tokens."""
-        head = prompt[:SCAN_CHARS]
+        head = scanned(prompt)
         lower = head.lower()
         tokens = _TOKEN.findall(lower)
         scores, signals = _score(head, lower, tokens)
@@ -725,7 +722,7 @@ class TaskClassifier:
         task: str | None = None
         history_texts = [h for h in history[-2:] if h]
         if history_texts and _is_follow_up(head, word_count, scores):
-            past = self._past_task("\n".join(history_texts)[:SCAN_CHARS])
+            past = self._past_task(scanned("\n".join(history_texts)))
             if past is not None:
                 task = past
                 scores[past] += 3.0
@@ -740,7 +737,7 @@ class TaskClassifier:
             task = _pick(scores)
         model = self.model
 
-        cues = _complexity_cues(head, lower, tokens, task, signals)
+        cues = _complexity_cues(head, lower, tokens, task, prompt_tokens, signals)
         if model is not None and word_count > 0:
             level = model.complexity.predict(features(lower, scores, cues))
             complexity: Complexity = level.label  # type: ignore[assignment]
@@ -769,6 +766,15 @@ class TaskClassifier:
         return _pick(scores) if max(scores.values()) > 0 else None
 
 
+def escalated(classification: Classification, first_model: str) -> Classification:
+    """The same classification one complexity tier up: the user asked for a stronger answer
+    than `first_model` gave."""
+    order = COMPLEXITIES
+    level = order[min(len(order) - 1, order.index(classification.complexity) + 1)]
+    signals = (*classification.signals, f"escalated from {first_model}: {level} complexity")
+    return dataclasses.replace(classification, complexity=level, signals=signals)
+
+
 def _explain(what: str, label: str, probability: float, evidence: Sequence[str]) -> str:
     why = f" ({', '.join(evidence)})" if evidence else ""
     return f"{what}: {label} {probability:.0%}{why}"
@@ -786,12 +792,52 @@ def _is_follow_up(head: str, word_count: int, scores: Mapping[str, float]) -> bo
     return word_count <= 4 and max(scores.values()) < 3.0
 
 
+def _word_index() -> tuple[dict[str, list[int]], dict[int, dict[str, list[int]]]]:
+    """Rule numbers by exact word, and by stem per stem length: one pass over the tokens finds
+    every word rule that fires (instead of one pass per rule)."""
+    exact: dict[str, list[int]] = {}
+    stems: dict[int, dict[str, list[int]]] = {}
+    for number, rule in enumerate(_RULES):
+        for word in rule.exact:
+            exact.setdefault(word, []).append(number)
+        for stem in rule.stems:
+            stems.setdefault(len(stem), {}).setdefault(stem, []).append(number)
+    return exact, stems
+
+
+_BY_WORD, _BY_STEM = _word_index()
+_STEM_LENGTHS = tuple(sorted(_BY_STEM))
+
+
+def _word_hits(tokens: Sequence[str]) -> dict[int, str]:
+    """Rule number -> the first token that fires it."""
+    hits: dict[int, str] = {}
+    by_word, by_stem = _BY_WORD, _BY_STEM
+    for token in tokens:
+        numbers = by_word.get(token)
+        if numbers:
+            for n in numbers:
+                hits.setdefault(n, token)
+        for length in _STEM_LENGTHS:
+            if length > len(token):
+                break
+            numbers = by_stem[length].get(token[:length])
+            if numbers:
+                for n in numbers:
+                    hits.setdefault(n, token)
+    return hits
+
+
 def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, float], list[str]]:
     scores = dict.fromkeys(_TIE_ORDER, 0.0)
     signals: list[str] = []
     fired: set[str] = set()
-    for rule in _RULES:
-        found = rule.match(text, lower, tokens)
+    hits = _word_hits(tokens)
+    for number, rule in enumerate(_RULES):
+        found = hits.get(number)
+        if found is None and rule.pattern is not None:
+            matched = rule.pattern.search(lower if rule.on_lower else text)
+            found = matched.group(0) if matched is not None else None
         if found is None:
             continue
         scores[rule.task] += rule.weight
@@ -821,8 +867,21 @@ def _pick(scores: Mapping[str, float]) -> str:
     return best
 
 
+def scanned(prompt: str) -> str:
+    """What the rules read: the start of a prompt and its end (where a request after a long
+    paste is: "... summarise this"), so a pasted file costs no more than a short prompt."""
+    if len(prompt) <= SCAN_CHARS:
+        return prompt
+    return prompt[:SCAN_HEAD] + "\n\n" + prompt[-SCAN_TAIL:]
+
+
 def _complexity_cues(
-    text: str, lower: str, tokens: Sequence[str], task: str, signals: list[str]
+    text: str,
+    lower: str,
+    tokens: Sequence[str],
+    task: str,
+    prompt_tokens: int,
+    signals: list[str],
 ) -> list[str]:
     """What the prompt itself says about its difficulty, as feature names; adds signals.
 
@@ -831,7 +890,6 @@ def _complexity_cues(
     """
     cues = [f"t:{task}"]
     points = 0 if task == "chat" else 1
-    prompt_tokens = estimate_tokens(text)
     if prompt_tokens >= 400:
         points += 3
         cues.append("k:long400")
@@ -870,7 +928,9 @@ def _complexity_cues(
     level = "high" if points >= 3 else "medium" if points >= 1 else "low"
     cues.append(f"k:rule-{level}")
     # What the request itself says about its size, apart from anything pasted with it.
-    instruction = _PASTED.split(text[:3000], maxsplit=1)[0]
+    # The request is before the paste ("Summarise this:\n...") or after it ("...\n\nWhy?").
+    parts = [p for p in _PASTED.split(text[:3000]) if p and p.strip()] or [text]
+    instruction = min(parts[0], parts[-1], key=len)
     words = len(instruction.split())
     cues.append(
         "k:ask<12"

@@ -90,6 +90,21 @@ _CHEAP = math.log10(0.1e-6)
 _DEAR = math.log10(60e-6)
 
 
+# Models that think before every answer (not just when asked): their hidden reasoning is paid
+# as output tokens and needs room under max_tokens before the first visible word.
+_THINKS_FIRST = re.compile(
+    r"deepseek-r1|/o\d(?:-mini|-pro)?\b|qwq|thinking|gpt-5(?:\.\d)?(?:-mini|-nano|-pro)?$"
+    r"|gemini-[\d.]+-pro|grok-code|grok-4|magistral"
+)
+
+
+def thinks_first(model: CatalogModel) -> bool:
+    """True for a model that reasons before every answer (see `_THINKS_FIRST`)."""
+    return "reasoning" in model.capabilities and bool(
+        _THINKS_FIRST.search(model.id.lower().split(":")[0])
+    )
+
+
 def match_family(model_id: str) -> Family | None:
     """The known family of a model id, or None."""
     lowered = model_id.lower()

@@ -50,6 +50,7 @@ filter when a budget is set), so it stays well under a millisecond for 400 model
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -57,8 +58,9 @@ from decimal import Decimal
 
 from devflow_tui.config import RoutingSettings
 from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
-from devflow_tui.routing.families import match_family, quality_profile
+from devflow_tui.routing.families import match_family, quality_profile, thinks_first
 from devflow_tui.routing.health import HealthTracker, ModelHealth
+from devflow_tui.routing.names import ModelNames, Resolution, UnknownModelError
 
 EXPECTED_OUTPUT_TOKENS: dict[str, dict[str, int]] = {
     "chat": {"low": 150, "medium": 300, "high": 600},
@@ -67,9 +69,16 @@ EXPECTED_OUTPUT_TOKENS: dict[str, dict[str, int]] = {
     "creative": {"low": 300, "medium": 900, "high": 2500},
     "reasoning": {"low": 300, "medium": 1000, "high": 2500},
 }
-QUALITY_BAR = {"low": 0.35, "medium": 0.5, "high": 0.68}
+QUALITY_BAR = {"low": 0.5, "medium": 0.6, "high": 0.88}
+THINKING_ROOM = 1024  # output tokens a thinking model needs before it can answer at all
+PREFERRED_BONUS = 0.08  # added to the 0..1 score of a preferred model
+FREE_LEADS_AT = 0.9  # cost priority from which a ":free" model may lead on price
 _COMPLEXITY_WEIGHT = {"low": 0.35, "medium": 1.2, "high": 1.8}
 _INDIFFERENCE_USD = 0.002
+# A low-complexity request is one where any capable model will do: price differences count more.
+_INDIFFERENCE_SHARE = {"low": 0.1, "medium": 0.5, "high": 1.0}
+_QUALITY_CEILING = {"low": 0.65, "medium": 0.84}
+_BAR_MARGIN = {"low": 0.4, "high": 0.06}  # a bar is at most this far below the best model
 _PRIOR_SUCCESS = 0.95
 _PRIOR_WEIGHT = 4.0
 _LATENCY_REF_MS = 5000.0
@@ -90,9 +99,11 @@ class SelectionCriteria:
     max_output_tokens: int | None = None
     required_capabilities: Collection[str] = frozenset()
     remaining_budget_usd: Decimal | None = None
-    preferred_models: Sequence[str] = ()
+    preferred_models: Sequence[str] = ()  # names; each raises its model's score
     pinned_model: str | None = None
     excluded_models: Sequence[str] = ()
+    only_models: Sequence[str] = ()  # names; when given, the pool is these models only
+    stronger_than: str | None = None  # escalation: only models better than this one for the task
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,20 @@ class RoutingDecision:
     excluded: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     expected_output_tokens: int = 0
+    pool_size: int = 0  # models considered before the hard filters
+    resolved_names: list[str] = field(default_factory=list)  # "gpt-4 -> openai/gpt-5 (family)"
+
+    @property
+    def exclusion_summary(self) -> str | None:
+        """ "5 of 19 models ruled out: 3 by the budget, 2 by the context size", None if none."""
+        if not self.excluded:
+            return None
+        counts: dict[str, int] = {}
+        for _, why in self.excluded:
+            group = exclusion_group(why)
+            counts[group] = counts.get(group, 0) + 1
+        parts = ", ".join(f"{n} {group}" for group, n in counts.items())
+        return f"{len(self.excluded)} of {self.pool_size} models ruled out: {parts}"
 
     @property
     def chosen(self) -> CatalogModel | None:
@@ -139,6 +164,7 @@ class _Entry:
     quality: dict[str, float]
     known_family: bool
     max_completion: int | None
+    thinks: bool
 
 
 @dataclass(slots=True)
@@ -150,6 +176,7 @@ class _Scored:
     capable: bool
     success: float | None
     latency: float | None
+    preferred: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +195,7 @@ class _Ranking:
     task: str
     measured: dict[str, ModelHealth]
     summary: _Summary
+    preferred: frozenset[str] = frozenset()
 
     def scored(self, row: tuple[float, str, int]) -> _Scored:
         key, model_id, index = row
@@ -182,6 +210,7 @@ class _Ranking:
             capable=capable,
             success=health.success_rate if health is not None and health.samples else None,
             latency=health.latency_p50 if health is not None else None,
+            preferred=model_id in self.preferred,
         )
 
 
@@ -200,6 +229,23 @@ def _perf(health: ModelHealth) -> float:
         # Time to first token is what a streaming user feels; weigh it like the total.
         speed = 0.5 * speed + 0.5 * min(1.0, 1.0 / (1.0 + ttft / _TTFT_REF_MS) + 0.1)
     return 0.7 * success + 0.3 * speed
+
+
+def exclusion_group(why: str) -> str:
+    """The kind of hard filter behind an exclusion reason, for the decision's summary."""
+    if why.startswith(("worst case", "price unknown while a budget")):
+        return "by the budget"
+    if why.startswith("context"):
+        return "by the context size"
+    if why.startswith("thinks before answering"):
+        return "by max_tokens (they think first)"
+    if why.startswith("no ") and why.endswith(" support"):
+        return "lacking a required capability"
+    if why.startswith("in cooldown"):
+        return "in cooldown"
+    if why.startswith("not stronger than"):
+        return "not stronger than the model that answered first"
+    return "excluded in settings"
 
 
 def expected_output_tokens(task_type: str, complexity: str) -> int:
@@ -248,33 +294,47 @@ class ModelSelector:
                 quality=quality_profile(model, newest),
                 known_family=match_family(model.id) is not None,
                 max_completion=model.max_completion_tokens,
+                thinks=thinks_first(model),
             )
         self._chat = [self._entries[m.id] for m in catalog.chat_models()]
+        self.names = ModelNames(catalog)
         self._perf_cache: dict[str, float] = {}
         self._perf_version = -1
 
     # ------------------------------------------------------------------ public
 
     def select(self, criteria: SelectionCriteria) -> RoutingDecision:
-        """Filter, score and rank the catalog for `criteria`."""
+        """Filter, score and rank the catalog for `criteria`.
+
+        Model names in the criteria and the settings are resolved first (`names.py`); a name
+        that matches nothing raises `UnknownModelError` with the closest catalog ids.
+        """
         warnings: list[str] = []
         excluded: list[tuple[str, str]] = []
-        task_defaults = self.settings.tasks.get(criteria.task_type)  # type: ignore[call-overload]
+        settings = self.settings
+        task_defaults = settings.tasks.get(criteria.task_type)  # type: ignore[call-overload]
         expected_out = expected_output_tokens(criteria.task_type, criteria.complexity)
         if criteria.max_output_tokens:
             expected_out = min(expected_out, criteria.max_output_tokens)
 
-        preferred = list(criteria.preferred_models) or (
+        resolved: list[Resolution] = []
+        only_names = list(criteria.only_models) or (
             list(task_defaults.models) if task_defaults else []
         )
-        pool = self._pool(preferred, warnings)
-        banned = set(criteria.excluded_models) | set(self.settings.excluded_models)
-        survivors = self._filter(pool, criteria, banned, expected_out, excluded)
+        only = self._resolve(only_names, resolved)
+        preferred = frozenset(self._resolve(criteria.preferred_models, resolved))
+        banned = set(
+            self._resolve([*criteria.excluded_models, *settings.excluded_models], resolved)
+        )
+        pinned_id = self._pin_id(criteria.pinned_model, settings.pinned_model, resolved)
 
-        pinned_id = criteria.pinned_model or self.settings.pinned_model
+        pool = [self._entries[m] for m in only] if only else self._chat
+        if criteria.stronger_than:
+            pool = self._stronger(pool, criteria, excluded)
+        survivors = self._filter(pool, criteria, banned, expected_out, excluded)
         pinned = self._pinned(pinned_id, criteria, banned, expected_out, survivors, warnings)
 
-        ranking = self._rank(survivors, criteria, expected_out)
+        ranking = self._rank(survivors, criteria, expected_out, preferred)
         rows = ranking.rows
         if pinned is not None:
             rows = [r for r in rows if r[1] == pinned.model.id] + [
@@ -295,13 +355,81 @@ class ModelSelector:
             self._candidate(r, i, summary, criteria, expected_out, r.entry is pinned)
             for i, r in enumerate(keep)
         ]
-        return RoutingDecision(
+        decision = RoutingDecision(
             candidates=candidates,
             fallbacks=chain[1:],
             excluded=excluded,
             warnings=warnings,
             expected_output_tokens=expected_out,
+            pool_size=len(pool),
+            resolved_names=[r.describe() for r in resolved if r.how != "id"],
         )
+        note = decision.exclusion_summary
+        if note is not None:
+            warnings.insert(0, note)
+            if candidates and not candidates[0].reason.startswith("pinned"):
+                first = candidates[0]
+                left = len(pool) - len(excluded)
+                candidates[0] = dataclasses.replace(
+                    first, reason=f"{first.reason}; chosen among the {left} models left"
+                )
+        if only:
+            warnings.append(f"only these models are allowed: {', '.join(only)}")
+        return decision
+
+    def check_names(self, preferred: Sequence[str] = (), only: Sequence[str] = ()) -> list[str]:
+        """Resolve every model name in the settings now, so a typo fails at start-up with the
+        closest matches; returns one line per name, "gpt-4 -> openai/gpt-5 (family)"."""
+        settings = self.settings
+        groups = {
+            "preferred": list(preferred),
+            "only": list(only),
+            "excluded": list(settings.excluded_models),
+            "pinned": [settings.pinned_model] if settings.pinned_model else [],
+        }
+        for task, defaults in settings.tasks.items():
+            groups[f"{task} models"] = list(defaults.models)
+        return [
+            f"{group}: {found.describe()}"
+            for group, names in groups.items()
+            for found in self.names.resolve_all(names)
+        ]
+
+    def _stronger(
+        self, pool: list[_Entry], criteria: SelectionCriteria, excluded: list[tuple[str, str]]
+    ) -> list[_Entry]:
+        """Escalation: drop the model that answered and every model weaker at this task."""
+        task = criteria.task_type if criteria.task_type in EXPECTED_OUTPUT_TOKENS else "analysis"
+        first = self._entries.get(criteria.stronger_than or "")
+        floor = first.quality[task] if first is not None else 0.0
+        kept: list[_Entry] = []
+        for entry in pool:
+            if entry is first or entry.quality[task] < floor:
+                excluded.append((entry.model.id, f"not stronger than {criteria.stronger_than}"))
+            else:
+                kept.append(entry)
+        return kept
+
+    def _pin_id(
+        self, requested: str | None, configured: str | None, resolved: list[Resolution]
+    ) -> str | None:
+        """The pinned id. A name in the settings must resolve; one asked for in a request
+        (`--model`) may be a model the catalog does not list yet: it is kept as written."""
+        if requested:
+            try:
+                return self._resolve([requested], resolved)[0]
+            except UnknownModelError:
+                return requested
+        return self._resolve([configured], resolved)[0] if configured else None
+
+    def _resolve(self, names: Sequence[str], resolved: list[Resolution]) -> list[str]:
+        """Catalog ids for user-written names; each resolution is kept for the decision."""
+        ids: list[str] = []
+        for found in self.names.resolve_all(n for n in names if n):
+            ids.append(found.model_id)
+            if all(r.name != found.name for r in resolved):
+                resolved.append(found)
+        return ids
 
     def _filter(
         self,
@@ -319,12 +447,16 @@ class ModelSelector:
         budget = criteria.remaining_budget_usd
         budget_f = float(budget) * 0.999 if budget is not None else math.inf
         survivors: list[_Entry] = []
+        no_room = criteria.max_output_tokens is not None and (
+            criteria.max_output_tokens < THINKING_ROOM
+        )
         for entry in pool:
             model = entry.model
             limit = entry.max_completion
             bound = out if not limit or out < limit else limit
             if (
                 ctx + bound <= model.context_length
+                and not (no_room and entry.thinks)
                 and model.id not in banned
                 and (not required or required <= model.capabilities)
                 and model.id not in cooling
@@ -353,22 +485,6 @@ class ModelSelector:
 
     # ------------------------------------------------------------------ steps
 
-    def _pool(self, preferred: list[str], warnings: list[str]) -> list[_Entry]:
-        if not preferred:
-            return self._chat
-        found = [self._entries[m] for m in dict.fromkeys(preferred) if m in self._entries]
-        missing = [m for m in preferred if m not in self._entries]
-        if not found:
-            warnings.append(
-                "none of the preferred models is in the catalog ("
-                + ", ".join(missing[:5])
-                + "); choosing among every chat model"
-            )
-            return self._chat
-        if missing:
-            warnings.append("preferred models not in the catalog: " + ", ".join(missing[:5]))
-        return found
-
     def _reject(
         self,
         entry: _Entry,
@@ -382,6 +498,12 @@ class ModelSelector:
         for capability in criteria.required_capabilities:
             if capability not in model.capabilities:
                 return f"no {capability} support"
+        room = criteria.max_output_tokens
+        if entry.thinks and room is not None and room < THINKING_ROOM:
+            return (
+                f"thinks before answering: max_tokens {room:,} leaves "
+                f"no room for an answer (needs {THINKING_ROOM:,} or more)"
+            )
         out = self._output_bound(model, criteria, expected_out)
         need = criteria.context_tokens + out
         if need > model.context_length:
@@ -455,7 +577,11 @@ class ModelSelector:
         return None
 
     def _rank(
-        self, survivors: list[_Entry], criteria: SelectionCriteria, expected_out: int
+        self,
+        survivors: list[_Entry],
+        criteria: SelectionCriteria,
+        expected_out: int,
+        preferred: frozenset[str] = frozenset(),
     ) -> _Ranking:
         """Score every survivor; best first (models clearing the quality bar before the rest)."""
         if not survivors:
@@ -478,17 +604,38 @@ class ModelSelector:
         cost_p = min(1.0, max(0.0, criteria.cost_priority))
         # Savings of a fraction of a cent per request matter less the less the user
         # cares about cost; at cost_priority 1 every fraction of a cent counts.
-        floor = cheapest_paid / 2 + _INDIFFERENCE_USD * (1.0 - cost_p)
+        indifference = _INDIFFERENCE_USD * _INDIFFERENCE_SHARE.get(criteria.complexity, 1.0)
+        floor = cheapest_paid / 2 + indifference * (1.0 - cost_p)
         log10 = math.log10
         low = log10(floor + max(0.0, min((c for c in costs if c is not None), default=0.0)))
+        free_backs_up = cost_p < FREE_LEADS_AT
+        paid_twin = (
+            {
+                e.model.id: c
+                for e, c in zip(survivors, costs, strict=True)
+                if c is not None and not e.model.free
+            }
+            if free_backs_up
+            else {}
+        )
 
         perf_p = min(1.0, max(0.0, criteria.performance_priority))
         w_quality = _COMPLEXITY_WEIGHT.get(criteria.complexity, 1.0) * (0.4 + 1.2 * perf_p)
         w_price = 0.2 + 1.6 * cost_p
         w_perf = 0.3 + 0.5 * perf_p
         total = w_quality + w_price + w_perf
-        bar = QUALITY_BAR.get(criteria.complexity, QUALITY_BAR["medium"])
         task = criteria.task_type if criteria.task_type in EXPECTED_OUTPUT_TOKENS else "analysis"
+        bar = QUALITY_BAR.get(criteria.complexity, QUALITY_BAR["medium"])
+        margin = _BAR_MARGIN.get(criteria.complexity)
+        if margin is not None:
+            # Bars relative to the best this catalog has, whatever its absolute level: a
+            # catalog of unknown families tops out lower than the family table's numbers.
+            best = max(e.quality[task] for e in survivors)
+            bar = min(bar, best - margin)
+        is_low = criteria.complexity == "low"
+        # Quality beyond what the request needs is not worth paying for: above the ceiling a
+        # model counts as good as any other (high keeps the full scale).
+        ceiling = _QUALITY_CEILING.get(criteria.complexity, 1.0)
         measured = self.health.snapshot()
         perfs = self._perfs(measured)
         default_perf = 0.7 * _PRIOR_SUCCESS + 0.3 * 0.5
@@ -499,15 +646,26 @@ class ModelSelector:
         rows: list[tuple[float, str, int]] = []
         for index, (entry, cost) in enumerate(zip(survivors, costs, strict=True)):
             quality = entry.quality[task]
+            useful = quality if quality < ceiling else ceiling
             if cost is None:
                 price_score = 0.0  # unknown price: assume the worst
             else:
-                price_score = 1.0 - (log10((cost if cost > 0 else 0.0) + floor) - low) / 3.0
+                priced = cost if cost > 0 else 0.0
+                if free_backs_up and entry.model.free:
+                    # Shared and rate-limited upstream: a free variant is priced like its paid
+                    # twin, so it backs that model up rather than leads, unless cost is all
+                    # that counts.
+                    priced = paid_twin.get(entry.model.id.split(":", 1)[0], cheapest_paid)
+                price_score = 1.0 - (log10(priced + floor) - low) / 3.0
                 if price_score < 0.0:
                     price_score = 0.0
             perf = perfs.get(entry.model.id, default_perf)
-            score = (w_quality * quality + w_price * price_score + w_perf * perf) / total
-            capable = quality >= bar
+            score = (w_quality * useful + w_price * price_score + w_perf * perf) / total
+            if preferred and entry.model.id in preferred:
+                score += PREFERRED_BONUS
+            # Thinking first is wasted on a low-complexity request: slower, and the hidden
+            # reasoning is paid as output. Such models stay in the list, after the others.
+            capable = quality >= bar and not (is_low and entry.thinks)
             if capable:
                 any_capable = True
                 if cost is not None and cost < cheapest_capable:
@@ -528,6 +686,7 @@ class ModelSelector:
             task=task,
             measured=measured,
             summary=_Summary(cheapest_capable, best_quality),
+            preferred=preferred,
         )
 
     def _perfs(self, measured: dict[str, ModelHealth]) -> dict[str, float]:
@@ -605,6 +764,8 @@ class ModelSelector:
         )
         if pinned:
             lead = "pinned model"
+        elif not scored.capable and scored.entry.thinks and criteria.complexity == "low":
+            lead = "thinks before answering: slow and dear for a low-complexity request"
         elif not scored.capable:
             lead = f"below the quality bar for {criteria.complexity} {task} tasks"
         elif quality >= summary.best_quality and (
@@ -621,6 +782,8 @@ class ModelSelector:
             lead = f"{word} {task} quality"
         if not scored.entry.known_family and rank == 0:
             lead += " (unknown family: judged by price, window and capabilities)"
+        if scored.preferred:
+            lead += " (preferred)"
         size = criteria.context_tokens
         parts = [f"{lead} that fits {_tokens(size)} tokens" if size >= 1000 else lead]
         if scored.success is not None:

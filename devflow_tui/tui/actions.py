@@ -28,6 +28,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("compare", "f8", "Compare", "Send one prompt to 2-4 models side by side"),
     Action("cancel", "escape", "Cancel", "Cancel the streaming answer (the partial text is kept)"),
     Action("retry", "ctrl+r", "Retry", "Send the last prompt again (after a cut-off or cancel)"),
+    Action(
+        "escalate",
+        "f12",
+        "Stronger",
+        "Re-ask the last prompt with a stronger model (one tier up), recorded as an escalation",
+        show=False,  # in the help screen and the palette; the footer is full at 80 columns
+    ),
     Action("copy_answer", "f2", "Copy", "Copy the selected message, or the last answer"),
     Action("add_note", "f9", "Note", "Add a note, sent as context with this project's prompts"),
     Action(

@@ -240,6 +240,9 @@ class DevflowApp(App[None]):
     async def action_retry(self) -> None:
         await self.dashboard.retry()
 
+    async def action_escalate(self) -> None:
+        await self.dashboard.escalate()
+
     def action_copy_answer(self) -> None:
         self.dashboard.copy_answer()
 

@@ -67,10 +67,13 @@ def record(
     saved: str | None = None,
     ts: float | None = None,
     generation_id: str | None = None,
+    escalation_of: str | None = None,
 ) -> str:
     """Begin and finish one request with the given numbers; returns its id."""
     request_id = store.begin_request(
-        RequestStart(task_type=task, complexity=complexity, model=model, ts=ts)
+        RequestStart(
+            task_type=task, complexity=complexity, model=model, ts=ts, escalation_of=escalation_of
+        )
     )
     store.finish_request(
         request_id,

@@ -357,3 +357,25 @@ def test_empty_store(store: AnalyticsStore) -> None:
     assert report.totals.requests == 0 and report.totals.success_rate is None
     assert report.totals.latency_p50_ms is None and report.by_model == []
     assert report.savings.saved_usd is None
+
+
+def test_escalation_rate_per_model_and_task_feeds_the_recommendations(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    _class(store, "m/exp", 30, "0.008")
+    cheap = [record(store, model="m/cheap", task="coding", cost="0.001") for _ in range(10)]
+    for first in cheap[:4]:  # four answers were re-asked with a stronger model, one twice
+        record(store, model="m/exp", task="coding", cost="0.008", escalation_of=first)
+    record(store, model="m/exp", task="coding", cost="0.008", escalation_of=cheap[0])
+    report = build_report(store, since="30d", now=clock.now)
+    assert [(e.model, e.task_type, e.escalated, e.answered) for e in report.escalations] == [
+        ("m/cheap", "coding", 4, 10)
+    ]
+    assert report.escalations[0].rate == 0.4
+    # m/cheap is cheaper with the same success, but people keep escalating away from it.
+    assert not any("m/cheap served" in r for r in report.recommendations)
+    assert report.recommendations == [
+        "40% of m/cheap's coding answers were re-asked with a stronger model (4 of 10): raise "
+        "the performance priority for coding tasks, or exclude m/cheap for them."
+    ]
+    assert report.model_dump(mode="json")["escalations"][0]["escalated"] == 4

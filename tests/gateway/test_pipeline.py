@@ -521,3 +521,27 @@ async def test_secrets_in_context_are_counted(
     )
     assert outcome.secrets_removed == 1
     assert "Ab1/" * 10 not in str(chat_requests(sim)[-1].json)  # type: ignore[attr-defined]
+
+
+async def test_escalation_goes_one_tier_up_to_a_stronger_model_and_is_recorded(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway()
+    first = await gateway.run(GatewayRequest(prompt="What's 17*23?"))
+    assert first.status == "ok" and first.model and first.complexity
+    again = GatewayRequest(
+        prompt="What's 17*23?", escalation_of=first.request_id, stronger_than=first.model
+    )
+    prepared = gateway.prepare(again)
+    order = ["low", "medium", "high"]
+    assert order.index(prepared.classification.complexity) == order.index(first.complexity) + 1
+    assert f"escalated from {first.model}" in " ".join(prepared.classification.signals)
+    chosen = prepared.decision.chosen
+    assert chosen is not None and chosen.id != first.model
+    assert (first.model, f"not stronger than {first.model}") in prepared.decision.excluded
+    second = await gateway.run(again)
+    assert second.status == "ok" and second.model != first.model
+    row = gateway.store.get_request(second.request_id)
+    assert row is not None and row.escalation_of == first.request_id
+    first_row = gateway.store.get_request(first.request_id)
+    assert first_row is not None and first_row.escalation_of is None

@@ -9,6 +9,7 @@ import pytest
 from devflow_tui.config import RoutingSettings, TaskDefaults
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.health import HealthTracker
+from devflow_tui.routing.names import UnknownModelError
 from devflow_tui.routing.selector import (
     ModelSelector,
     SelectionCriteria,
@@ -217,24 +218,36 @@ def test_measured_health_moves_the_ranking() -> None:
     assert "100% success, p50 0.8 s" in decision.candidates[0].reason
 
 
-def test_preferred_models_restrict_the_pool() -> None:
-    decision = select(
+def test_preferring_raises_a_score_and_only_restricts_the_pool() -> None:
+    plain = select(made_up_catalog(), cost_priority=0.0, performance_priority=1.0)
+    liked = select(
         made_up_catalog(),
-        preferred_models=["nimbus/lite-2", "ghost/none"],
+        preferred_models=["lite-2"],  # a slug, resolved to nimbus/lite-2
         cost_priority=0.0,
         performance_priority=1.0,
     )
-    assert [c.model.id for c in decision.candidates] == ["nimbus/lite-2"]
-    assert decision.warnings[0] == "preferred models not in the catalog: ghost/none"
+    score = {c.model.id: c.score for c in plain.candidates}
+    liked_score = {c.model.id: c.score for c in liked.candidates}
+    assert len(liked.candidates) == len(plain.candidates) == 4  # preferring restricts nothing
+    assert liked_score["nimbus/lite-2"] == pytest.approx(score["nimbus/lite-2"] + 0.08)
+    assert liked_score["zeta/pico-1"] == pytest.approx(score["zeta/pico-1"])
+    lite = next(c for c in liked.candidates if c.model.id == "nimbus/lite-2")
+    assert "(preferred)" in lite.reason
+    assert liked.resolved_names == ["lite-2 -> nimbus/lite-2 (slug)"]
+
+    only = select(made_up_catalog(), only_models=["nimbus/lite-2", "pico-1"])
+    assert {c.model.id for c in only.candidates} == {"nimbus/lite-2", "zeta/pico-1"}
+    assert only.pool_size == 2
+    assert "only these models are allowed: nimbus/lite-2, zeta/pico-1" in only.warnings
 
 
-def test_no_preferred_model_in_the_catalog_means_every_chat_model_with_a_warning() -> None:
-    decision = select(made_up_catalog(), preferred_models=["ghost/one", "ghost/two"])
-    assert len(decision.candidates) == 4
-    assert (
-        "none of the preferred models is in the catalog (ghost/one, ghost/two)"
-        in (decision.warnings[0])
-    )
+def test_a_name_that_resolves_to_nothing_is_an_error_naming_the_closest() -> None:
+    with pytest.raises(UnknownModelError) as caught:
+        select(made_up_catalog(), preferred_models=["quasar/ultra-z"])
+    assert "'quasar/ultra-z' matches nothing" in str(caught.value)
+    assert "quasar/ultra-x" in str(caught.value)
+    with pytest.raises(UnknownModelError):
+        select(made_up_catalog(), only_models=["ghost/one"])
 
 
 def test_task_defaults_from_settings_pin_the_pool_and_the_exclusions() -> None:
@@ -263,10 +276,8 @@ def test_pinned_model_wins_when_it_passes_the_filters() -> None:
     assert decision.fallbacks  # the rest of the ranking still backs it up
 
 
-def test_pinned_model_outside_the_preferred_pool_is_still_honoured() -> None:
-    decision = select(
-        made_up_catalog(), pinned_model="quasar/ultra-x", preferred_models=["zeta/pico-1"]
-    )
+def test_pinned_model_outside_the_only_pool_is_still_honoured() -> None:
+    decision = select(made_up_catalog(), pinned_model="quasar/ultra-x", only_models=["zeta/pico-1"])
     assert [c.model.id for c in decision.candidates] == ["quasar/ultra-x", "zeta/pico-1"]
 
 
@@ -274,9 +285,11 @@ def test_pinned_model_that_cannot_fit_falls_back_with_a_warning() -> None:
     decision = select(made_up_catalog(), pinned_model="zeta/pico-1", context_tokens=50_000)
     assert decision.chosen is not None and decision.chosen.id != "zeta/pico-1"
     assert decision.warnings == [
+        "2 of 4 models ruled out: 2 by the context size",
         "pinned model zeta/pico-1 cannot take this request "
-        "(context 8,192 < 50,300 tokens needed); routing automatically"
+        "(context 8,192 < 50,300 tokens needed); routing automatically",
     ]
+    # A model asked for by a request (--model) may be missing from a stale catalog.
     unknown = select(made_up_catalog(), pinned_model="ghost/x")
     assert unknown.warnings == ["pinned model ghost/x is not in the catalog; routing automatically"]
 
@@ -388,3 +401,97 @@ def test_a_weak_pinned_model_does_not_raise_the_quality_warning() -> None:
     assert decision.chosen is not None and decision.chosen.id == "zeta/pico-1"
     assert decision.warnings == []
     assert decision.candidates[0].reason.startswith("pinned model")
+
+
+def test_thinking_models_need_room_to_answer_under_max_tokens() -> None:
+    catalog = ModelCatalog.bundled()
+    selector = ModelSelector(catalog, HealthTracker())
+    tight = selector.select(
+        SelectionCriteria(task_type="reasoning", complexity="high", max_output_tokens=5)
+    )
+    excluded = dict(tight.excluded)
+    assert "deepseek/deepseek-r1" in excluded and "openai/gpt-5" in excluded
+    assert excluded["deepseek/deepseek-r1"] == (
+        "thinks before answering: max_tokens 5 leaves no room for an answer (needs 1,024 or more)"
+    )
+    assert tight.chosen is not None and tight.chosen.id not in excluded
+    assert tight.warnings[0].endswith("by max_tokens (they think first)")
+    roomy = selector.select(
+        SelectionCriteria(task_type="reasoning", complexity="high", max_output_tokens=8_000)
+    )
+    assert roomy.chosen is not None and roomy.chosen.id == "deepseek/deepseek-r1"
+
+
+def test_simple_arithmetic_does_not_go_to_a_thinking_model() -> None:
+    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker())
+    decision = selector.select(SelectionCriteria(task_type="reasoning", complexity="low"))
+    assert decision.chosen is not None
+    assert decision.chosen.id not in {"deepseek/deepseek-r1", "openai/gpt-5", "openai/gpt-5-mini"}
+    few = selector.select(
+        SelectionCriteria(
+            task_type="reasoning", complexity="low", only_models=["deepseek-r1", "gpt-4o-mini"]
+        )
+    )
+    assert [c.model.id for c in few.candidates] == ["openai/gpt-4o-mini", "deepseek/deepseek-r1"]
+    assert few.candidates[1].reason.startswith("thinks before answering: slow and dear")
+
+
+def test_the_budget_says_how_many_models_it_ruled_out_and_why() -> None:
+    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker())
+    decision = selector.select(
+        SelectionCriteria(
+            task_type="coding",
+            complexity="high",
+            max_output_tokens=4_000,
+            remaining_budget_usd=Decimal("0.01"),
+        )
+    )
+    by_budget = [m for m, why in decision.excluded if why.startswith("worst case")]
+    assert len(by_budget) >= 3 and "openai/gpt-5" in by_budget
+    summary = decision.exclusion_summary
+    assert summary == f"{len(by_budget)} of 19 models ruled out: {len(by_budget)} by the budget"
+    assert decision.warnings[0] == summary
+    left = 19 - len(by_budget)
+    assert decision.candidates[0].reason.endswith(f"chosen among the {left} models left")
+
+
+def test_default_settings_spread_the_work_over_several_models() -> None:
+    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker())
+    chosen = {
+        (task, level): selector.select(SelectionCriteria(task_type=task, complexity=level)).chain[0]
+        for task in ("chat", "coding", "analysis", "creative", "reasoning")
+        for level in ("low", "medium", "high")
+    }
+    assert len(set(chosen.values())) >= 4
+    assert chosen[("coding", "high")] in {"openai/gpt-5", "anthropic/claude-sonnet-4.5"}
+    assert chosen[("chat", "low")] != chosen[("coding", "high")]
+
+
+def test_check_names_reports_every_configured_name() -> None:
+    settings = RoutingSettings(
+        excluded_models=["gpt-3.5"],
+        pinned_model="claude-haiku-4.5",
+        tasks={"coding": TaskDefaults(models=["qwen-coder"])},
+    )
+    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker(), settings)
+    lines = selector.check_names(["claude-3-sonnet", "gpt-4", "gemini-pro"], ["deepseek-r1"])
+    assert lines == [
+        "preferred: claude-3-sonnet -> anthropic/claude-sonnet-4.5 (family)",
+        "preferred: gpt-4 -> openai/gpt-5 (family)",
+        "preferred: gemini-pro -> google/gemini-2.5-pro (family)",
+        "only: deepseek-r1 -> deepseek/deepseek-r1 (slug)",
+        "excluded: gpt-3.5 -> openai/gpt-3.5-turbo (family)",
+        "pinned: claude-haiku-4.5 -> anthropic/claude-haiku-4.5 (slug)",
+        "coding models: qwen-coder -> qwen/qwen3-coder (family)",
+    ]
+
+
+def test_a_free_variant_backs_its_paid_twin_up_unless_cost_is_all_that_counts() -> None:
+    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker())
+    balanced = selector.select(SelectionCriteria(task_type="chat", complexity="low"))
+    assert balanced.chain[0] == "meta-llama/llama-3.3-70b-instruct"
+    assert "meta-llama/llama-3.3-70b-instruct:free" in balanced.chain[1:]
+    thrifty = selector.select(
+        SelectionCriteria(task_type="chat", complexity="low", cost_priority=1.0)
+    )
+    assert thrifty.chain[0] == "meta-llama/llama-3.3-70b-instruct:free"

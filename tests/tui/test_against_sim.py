@@ -257,3 +257,31 @@ async def test_free_model_is_not_refused_when_over_budget(
         assert dash.current is not None
         assert dash.current.state == "done", dash.current.footer
         assert len(chat_requests(sim)) == 1
+
+
+async def test_f12_re_asks_with_a_stronger_model_as_an_escalation(
+    sim: SimServer, fake_key: str
+) -> None:
+    app = app_on(sim, load_settings(), fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        dash = app.dashboard
+        await pilot.press("f12")  # nothing to escalate yet: a notice, no request
+        assert len(chat_requests(sim)) == 0
+        await send(pilot, app, "hi there")
+        await wait_for(lambda: dash.last_outcome is not None, pilot)
+        first = dash.last_outcome
+        assert first is not None and first.model
+        await pilot.press("f12")
+        await wait_for(
+            lambda: dash.last_outcome is not None and dash.last_outcome is not first, pilot
+        )
+        second = dash.last_outcome
+        assert second is not None and second.model != first.model
+        assert len(chat_requests(sim)) == 2
+        row = app.gateway.store.get_request(second.request_id)  # type: ignore[union-attr]
+        assert row is not None and row.escalation_of == first.request_id
+        routing = dash.query_one(RoutingPane)
+        assert f"escalated from {first.model}" in routing.decision_text
+        # The first answer is not sent again as history with the re-asked prompt.
+        assert [m.role for m in dash.turns] == ["user", "assistant"]

@@ -85,15 +85,15 @@ async def test_send_prompt_shows_routing_answer_cost_and_gauges(
         answer = dash.query_one(Conversation).last_answer
         assert answer is not None and answer.state == "done"
         assert answer.text == CODING.outcome.text
-        assert answer.label == "deepseek/deepseek-v3.2-exp"
+        assert answer.label == "meta-llama/llama-3.3-70b-instruct"
         served = CODING.outcome
         assert f" · {usd(served.cost_usd)} · " in answer.footer
         assert f"{served.prompt_tokens}→{served.completion_tokens} tok" in answer.footer
         routing = dash.query_one(RoutingPane)
         assert "task coding · complexity low" in routing.decision_text
-        assert "chosen: deepseek/deepseek-v3.2-exp" in routing.decision_text
+        assert "chosen: meta-llama/llama-3.3-70b-instruct" in routing.decision_text
         assert len(routing.candidates) == 8
-        assert routing.lines[0] == "#1 → deepseek/deepseek-v3.2-exp"
+        assert routing.lines[0] == "#1 → meta-llama/llama-3.3-70b-instruct"
         gauges = dash.query_one(BudgetGauges)
         daily = gauges.gauge("daily")
         assert daily is not None and daily.level == "-warning"  # 90% of $5
@@ -206,7 +206,7 @@ async def test_escape_cancels_keeps_partial_answer_and_marks_the_header(
         assert answer.text == first_chunk  # the partial answer is kept
         assert "CANCELLED" in answer.footer and answer.has_class("-cancelled")
         # Issue 12, bug 5: the header no longer says "streaming…" forever.
-        assert answer.label == "deepseek/deepseek-v3.2-exp · cancelled"
+        assert answer.label == "meta-llama/llama-3.3-70b-instruct · cancelled"
         assert "cancelled by user" in dash.query_one(RoutingPane).lines
         await pilot.press("ctrl+r")
         await wait_for(lambda: len(replay.requests) == 2 and not dash.streaming, pilot)
@@ -223,12 +223,12 @@ async def test_fallback_attempts_are_listed(make_app: MakeApp, replay: ReplayGat
         await send(pilot, app, "hi")
         await answered(pilot, app)
         lines = app.dashboard.query_one(RoutingPane).lines
-        assert lines[1].startswith("✗ deepseek/deepseek-v3.2-exp: provider (HTTP 503)")
+        assert lines[1].startswith("✗ meta-llama/llama-3.3-70b-instruct: provider (HTTP 503)")
         # The event carries the real next step (issue 10, item 4): not "giving up".
-        assert lines[1].endswith("; falling back to deepseek/deepseek-r1")
-        assert lines[2] == "#2 → deepseek/deepseek-r1"
+        assert lines[1].endswith("; falling back to meta-llama/llama-3.3-70b-instruct:free")
+        assert lines[2] == "#2 → meta-llama/llama-3.3-70b-instruct:free"
         assert app.dashboard.current is not None
-        assert "after 503 on deepseek/deepseek-v3.2-exp" in app.dashboard.current.footer
+        assert "after 503 on meta-llama/llama-3.3-70b-instruct" in app.dashboard.current.footer
 
 
 async def test_model_ids_are_shown_literally_not_as_emoji(

@@ -11,7 +11,7 @@ import contextlib
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -83,6 +83,7 @@ class DashboardScreen(Screen[None]):
         # None until the gateway creates the conversation in the store on the first request.
         self.conversation_id: str | None = None
         self.current: AnswerBlock | None = None
+        self.last_outcome: RequestOutcome | None = None  # the last finished answer
         self._stream_worker: Worker[None] | None = None
         self._ready_gateway: DashboardGateway | None = None
         self._composed = False  # set by on_mount; gateway_ready waits for it
@@ -273,8 +274,9 @@ class DashboardScreen(Screen[None]):
             self._show_queue()
             await self.send_prompt(prompt)
 
-    async def send_prompt(self, prompt: str) -> None:
-        """Start one request: show the turn, then stream it in an async worker."""
+    async def send_prompt(self, prompt: str, **extra: Any) -> None:
+        """Start one request: show the turn, then stream it in an async worker. `extra` adds
+        request fields (an escalation's `escalation_of` and `stronger_than`)."""
         gateway = self.app.gateway
         if gateway is None:
             self.notify("Still connecting; try again in a moment.", severity="warning")
@@ -295,6 +297,7 @@ class DashboardScreen(Screen[None]):
             context_specs=context.file_specs,
             claude_session=context.claude_session,
             project_dir=self.app.project_dir,
+            **extra,
         )
         routing = self.query_one(RoutingPane)
         routing.reset()
@@ -435,6 +438,7 @@ class DashboardScreen(Screen[None]):
 
     async def _finish(self, outcome: RequestOutcome) -> None:
         self._adopt_conversation(outcome)
+        self.last_outcome = outcome
         answer = self.current
         if answer is not None:
             await answer.finish(outcome)
@@ -465,6 +469,24 @@ class DashboardScreen(Screen[None]):
             self._stream_worker.cancel()
             return True
         return False
+
+    async def escalate(self) -> None:
+        """Re-ask the last prompt with a stronger model than the one that answered it; the new
+        request is recorded as an escalation of the first (the report's escalation rate)."""
+        answer = self.query_one(Conversation).last_answer
+        first = self.last_outcome
+        if answer is None or first is None or not first.model or first.status != "ok":
+            self.notify("Nothing to escalate yet: ask something first.")
+            return
+        if self.streaming:
+            self.notify("A request is streaming; press esc to cancel it first.")
+            return
+        if self.turns and self.turns[-1].role == "assistant":
+            self.turns = self.turns[:-2]  # the first answer stays on screen, not in the history
+        self.query_one(RoutingPane).log_line(f"escalating from {first.model}")
+        await self.send_prompt(
+            answer.prompt, escalation_of=first.request_id, stronger_than=first.model
+        )
 
     async def retry(self) -> None:
         """Send the last prompt again (after a cut-off, cancelled or failed answer)."""
@@ -514,6 +536,7 @@ class DashboardScreen(Screen[None]):
         self.turns = []
         self.conversation_id = None
         self.current = None
+        self.last_outcome = None
         await self.query_one(Conversation).clear_turns()
         self.query_one(RoutingPane).show_idle()
 

@@ -15,6 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from devflow_tui.errors import ConfigError
+from devflow_tui.routing.catalog import ModelCatalog
+from devflow_tui.routing.names import ModelNames, UnknownModelError
 from devflow_tui.tui.config_file import save_routing_preferences
 from devflow_tui.tui.gateway_port import HealthPort, catalog_models
 from devflow_tui.tui.money import ms
@@ -66,6 +68,7 @@ class ModelsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id="models")
         self.model_ids: list[str] = []
+        self._names: tuple[Any, ModelNames] | None = None  # (catalog, its resolver)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -84,13 +87,29 @@ class ModelsScreen(Screen[None]):
     def routing(self) -> Any:
         return self.app.settings.routing
 
+    def _ids(self, names: list[str]) -> set[str]:
+        """Catalog ids for names as written in the settings ("claude-3-sonnet" and the like)."""
+        gateway = self.app.gateway
+        if gateway is None or not isinstance(gateway.catalog, ModelCatalog):
+            return set(names)
+        if self._names is None or self._names[0] is not gateway.catalog:
+            self._names = (gateway.catalog, ModelNames(gateway.catalog))
+        ids = set()
+        for name in names:
+            try:
+                ids.add(self._names[1].resolve(name).model_id)
+            except UnknownModelError:
+                ids.add(name)
+        return ids
+
     def _flags(self, model: str) -> str:
         flags = ""
-        if self.routing.pinned_model == model:
+        pinned = self.routing.pinned_model
+        if pinned and model in self._ids([pinned]):
             flags += "📌"
-        if model in self.routing.excluded_models:
+        if model in self._ids(list(self.routing.excluded_models)):
             flags += "✗"
-        if model in self.app.settings.preferred_models:
+        if model in self._ids(list(self.app.settings.preferred_models)):
             flags += "★"
         return flags
 
@@ -125,7 +144,8 @@ class ModelsScreen(Screen[None]):
         prefs = [
             f"pinned: {self.routing.pinned_model or 'none'}",
             f"excluded: {len(self.routing.excluded_models)}",
-            f"preferred: {', '.join(self.app.settings.preferred_models) or 'all'}",
+            f"preferred (scored higher): {', '.join(self.app.settings.preferred_models) or 'none'}",
+            f"only: {', '.join(self.app.settings.only_models) or 'all models'}",
         ]
         if not models:
             prefs.append("catalog not loaded yet")
@@ -162,17 +182,18 @@ class ModelsScreen(Screen[None]):
         self._save(note)
 
     def action_prefer(self) -> None:
-        """Add the selected model to (or remove it from) the preferred pool."""
+        """Prefer the selected model (again to stop): routing scores it higher, and every other
+        model stays available; `only_models` in the config restricts the pool instead."""
         model = self.selected
         if model is None:
             return
         preferred = list(self.app.settings.preferred_models)
         if model in preferred:
             preferred.remove(model)
-            note = f"{model} removed from preferred models."
+            note = f"{model} is no longer preferred."
         else:
             preferred.append(model)
-            note = f"{model} added to preferred models."
+            note = f"{model} preferred: routing scores it higher; other models stay available."
         self.app.settings.preferred_models = preferred
         gateway = self.app.gateway
         if gateway is not None and gateway.settings is not self.app.settings:

@@ -86,6 +86,8 @@ class RoutingPane(Vertical):
             lines.append("fallbacks: " + " → ".join(event.fallbacks))
         if event.context_tokens:
             lines.append(f"context: {event.context_tokens:,} tokens")
+        # Filters and the budget: how many models were ruled out and why, names resolved.
+        lines.extend(f"note: {warning}" for warning in event.warnings)
         self.query_one("#routing-decision", Static).update("\n".join(lines))
         self.candidates = list(event.candidates)
         self.query_one("#routing-candidates", Static).update(candidates_table(event.candidates))
