@@ -3,6 +3,7 @@ on 127.0.0.1 (ephemeral ports), with settings and data under tmp_path."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +29,19 @@ class Proxy:
     settings: Settings
     sim: SimServer
 
-    def rows(self) -> list[RequestRow]:
-        """Every recorded request, oldest first."""
-        with AnalyticsStore(self.settings.db_path) as store:
-            return list(reversed(store.recent_requests(10_000)))
+    def rows(self, settle_s: float = 30.0) -> list[RequestRow]:
+        """Every recorded request, oldest first, once none is still being finished.
+
+        The proxy records a request's end just after its last byte reached the client, so a
+        client can see the end first (seen on a fresh clone's CI run). Bounded polling; no
+        time is asserted."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            with AnalyticsStore(self.settings.db_path) as store:
+                rows = list(reversed(store.recent_requests(10_000)))
+            if all(row.status != "running" for row in rows) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.02)
 
     def upstream(self, path: str) -> list[dict[str, Any]]:
         """Bodies the simulator received on `path`."""
