@@ -81,22 +81,13 @@ class SegmentSplitter:
                 out.append("")
                 self._size = 0
             elif self._size >= self.hard_limit and not opened:
-                if self._fence is not None:
-                    close = self._fence + "\n"
-                    reopen = self._fence_line + "\n"
-                    out[-1] += close
-                    out.append(reopen)
-                    self.synthetic_chars += len(close) + len(reopen)
-                    self._size = len(reopen)
-                else:
-                    out.append("")
-                    self._size = 0
+                self._end_segment(out, after_newline=True)
         return out
 
-    def _cut_mid_line(self, out: list[str]) -> None:
-        """End the segment inside a line (closing and reopening an open code fence)."""
+    def _end_segment(self, out: list[str], *, after_newline: bool) -> None:
+        """Start a new segment, closing an open code fence in this one and reopening it."""
         if self._fence is not None:
-            close = "\n" + self._fence + "\n"
+            close = ("" if after_newline else "\n") + self._fence + "\n"
             reopen = self._fence_line + "\n"
             out[-1] += close
             out.append(reopen)
@@ -105,6 +96,10 @@ class SegmentSplitter:
         else:
             out.append("")
             self._size = 0
+
+    def _cut_mid_line(self, out: list[str]) -> None:
+        """End the segment inside a line (closing and reopening an open code fence)."""
+        self._end_segment(out, after_newline=False)
         self._line = LONG_LINE  # whatever ends this line, it is no fence
         self._line_length = 0
 
