@@ -723,7 +723,7 @@ def _open_store(settings: Settings, store_cls: Any) -> Any:
 
     try:
         ensure_home(settings)
-        return store_cls(settings.db_path)
+        return store_cls.open(settings)
     except DevflowError as exc:
         fail(str(exc), EXIT_USAGE)
 

@@ -23,8 +23,9 @@ DEMO_KEY = "sk-or-demo-simulated-0000"  # accepted by the built-in simulated ser
 
 def demo_settings(settings: Settings) -> Settings:
     """The settings demo mode runs with: simulated traffic never mixes with real spend,
-    budgets, health or history, so everything lives under `$DEVFLOW_HOME/demo/`."""
-    return settings.model_copy(update={"home": settings.home / "demo"})
+    budgets, health or history, so everything lives under `$DEVFLOW_HOME/demo/` (never in a
+    team's shared database)."""
+    return settings.model_copy(update={"home": settings.home / "demo", "database_url": None})
 
 
 async def open_gateway(
@@ -69,7 +70,7 @@ async def open_gateway(
             api_key = DEMO_KEY
             key_source = "demo"
         ensure_home(settings)
-        store = AnalyticsStore(settings.db_path)
+        store = AnalyticsStore.open(settings)
         stack.callback(store.close)
         await asyncio.to_thread(store.mark_stale_running_as_interrupted)
         cache = ResponseCache(store, settings.cache.ttl_seconds)

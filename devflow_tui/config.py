@@ -157,6 +157,13 @@ class Settings(BaseSettings):
     home: Path = Field(
         default_factory=default_home, validation_alias=AliasChoices("DEVFLOW_HOME", "home")
     )
+    # A team's shared PostgreSQL database (postgresql://user:password@host/db); unset: the
+    # SQLite file in `home`. Secret: it may hold a password.
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DEVFLOW_DATABASE_URL", "database_url"),
+        exclude=True,
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=AliasChoices("DEVFLOW_LOG_LEVEL", "log_level")
     )
@@ -209,6 +216,20 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if not re.match(r"^postgres(ql)?://", value, re.IGNORECASE):
+                raise ValueError(
+                    "must be a postgresql:// URL (postgresql://user:password@host:5432/db); "
+                    "unset it to use the local SQLite file"
+                )
         return value
 
     @field_validator("api_key", mode="before")
@@ -376,7 +397,8 @@ def _describe(exc: ValidationError, path: Path, cli: dict[str, Any]) -> ConfigEr
         loc = [field, *loc[1:]]
     reason = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
-    shown = repr(value) if field != "api_key" and not isinstance(value, dict) else "(hidden)"
+    secret = field in ("api_key", "database_url")  # a URL may hold a password
+    shown = repr(value) if not secret and not isinstance(value, dict) else "(hidden)"
     if field in cli:
         return ConfigError(
             f"Option --{field.replace('_', '-')}={shown} is invalid: {reason}.",

@@ -133,6 +133,8 @@ class BudgetManager:
             id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now
         )
         with self.store.transaction() as conn:
+            # One reservation at a time across every process and machine on this database.
+            self.store.lock_budgets(conn)
             conn.execute(
                 "DELETE FROM budget_reservations WHERE created < ?",
                 (now - self.reservation_ttl_s,),

@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -38,6 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from devflow_tui.accounting import rollup
+from devflow_tui.accounting.database import Connection
 from devflow_tui.accounting.pricing import cost_of_tokens, format_usd
 from devflow_tui.accounting.records import BudgetView
 from devflow_tui.accounting.rollup import Totals
@@ -152,7 +152,7 @@ _SELECT_CLIENTS = (
 )
 
 
-def _read_clients(conn: sqlite3.Connection, start: float | None) -> dict[str, Totals]:
+def _read_clients(conn: Connection, start: float | None) -> dict[str, Totals]:
     """Totals per client over the window."""
     rows = conn.execute(_SELECT_CLIENTS, (start if start is not None else float("-inf"),))
     return {row[0]: Totals.from_values(row[1:]) for row in rows}
@@ -169,7 +169,7 @@ ESCALATION_ADVICE_MIN = 3  # escalations before a model/task pair gets a sentenc
 ESCALATION_ADVICE_RATE = 0.2
 
 
-def _escalations(conn: sqlite3.Connection, start: float | None) -> list[EscalationStats]:
+def _escalations(conn: Connection, start: float | None) -> list[EscalationStats]:
     rows = conn.execute(_SELECT_ESCALATIONS, (start if start is not None else 0.0,))
     return [
         EscalationStats(
@@ -206,7 +206,7 @@ def _in(periods: list[int]) -> str:
 
 
 def _read_cells(
-    conn: sqlite3.Connection, start: float | None, now: float
+    conn: Connection, start: float | None, now: float
 ) -> tuple[dict[Cell, Totals], Totals]:
     """Totals per (model, task type, complexity) over the window, and the totals of the
     window's partial first day (the sub-day periods and the partial first hour), which the
@@ -231,7 +231,7 @@ def _read_cells(
     return cells, edge
 
 
-def _read_days(conn: sqlite3.Connection, start: float | None, edge: Totals) -> dict[int, Totals]:
+def _read_days(conn: Connection, start: float | None, edge: Totals) -> dict[int, Totals]:
     """Totals per UTC day over the window."""
     days: dict[int, Totals] = defaultdict(Totals)
     first = 0 if start is None else rollup.first_full_day(start)
@@ -246,7 +246,7 @@ Samples = dict[tuple[str, str, int], list[float]]  # (dim, key, metric) -> value
 Hist = dict[tuple[str, str, int], dict[int, int]]  # (dim, key, metric) -> bucket -> n
 
 
-def _exact_samples(conn: sqlite3.Connection, start: float | None) -> Samples:
+def _exact_samples(conn: Connection, start: float | None) -> Samples:
     samples: Samples = defaultdict(list)
     sql = (
         "SELECT model, task_type, ts, latency_ms, ttft_ms, client FROM requests "
@@ -268,9 +268,7 @@ def _exact_samples(conn: sqlite3.Connection, start: float | None) -> Samples:
     return samples
 
 
-def _histograms(
-    conn: sqlite3.Connection, start: float | None, now: float, days: Iterable[int]
-) -> Hist:
+def _histograms(conn: Connection, start: float | None, now: float, days: Iterable[int]) -> Hist:
     hist: Hist = defaultdict(lambda: defaultdict(int))
     periods = [
         p
@@ -322,7 +320,7 @@ _SELECT_RECONCILABLE = (
 )
 
 
-def _reconcilable(conn: sqlite3.Connection, start: float | None) -> dict[str, int]:
+def _reconcilable(conn: Connection, start: float | None) -> dict[str, int]:
     """Unknown-cost requests per model that `devflow reconcile` can still price."""
     if start is None:
         rows = conn.execute(_SELECT_RECONCILABLE + " GROUP BY 1")

@@ -23,9 +23,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devflow_tui.stats import Throughput
+
+if TYPE_CHECKING:
+    from devflow_tui.accounting.database import Connection
 
 ALL_TIME = -1
 DAY_S = 86_400
@@ -214,8 +217,11 @@ class Totals:
         for f, v in zip(_FIELDS, values, strict=True):
             if f in _MONEY:
                 setattr(totals, f, Decimal(v or 0))
+            elif f == "gen_ms":
+                totals.gen_ms = float(v or 0)
             else:
-                setattr(totals, f, v or 0)
+                # int(): PostgreSQL sums BIGINT columns as NUMERIC (a Decimal here).
+                setattr(totals, f, int(v or 0))
         return totals
 
 
@@ -364,14 +370,16 @@ def finished_from_row(row: Sequence[Any]) -> Finished:
     )
 
 
-def _set(column: str) -> str:
+def _set(table: str, column: str) -> str:
+    # The old value is named with its table: PostgreSQL finds a bare name ambiguous.
+    old = f"{table}.{column}"
     if column in _MONEY:
         # Most contributions are "0" for two of the three money columns: skip the Python call.
         return (
-            f"{column} = CASE WHEN excluded.{column} = '0' THEN {column} "
-            f"ELSE dec_add({column}, excluded.{column}) END"
+            f"{column} = CASE WHEN excluded.{column} = '0' THEN {old} "
+            f"ELSE dec_add({old}, excluded.{column}) END"
         )
-    return f"{column} = {column} + excluded.{column}"
+    return f"{column} = {old} + excluded.{column}"
 
 
 # Built from the constant column list above, never from input.
@@ -379,22 +387,25 @@ _UPSERT_ROLLUP = (
     f"INSERT INTO rollup_day (day, model, task_type, complexity, {', '.join(COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join('?' * (4 + len(COLUMNS)))}) "
     "ON CONFLICT (day, model, task_type, complexity) DO UPDATE SET "
-    + ", ".join(_set(c) for c in COLUMNS)
+    + ", ".join(_set("rollup_day", c) for c in COLUMNS)
 )
 _UPSERT_TOTAL = (
     f"INSERT INTO rollup_total (day, {', '.join(COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join('?' * (1 + len(COLUMNS)))}) "
-    "ON CONFLICT (day) DO UPDATE SET " + ", ".join(_set(c) for c in COLUMNS)
+    "ON CONFLICT (day) DO UPDATE SET " + ", ".join(_set("rollup_total", c) for c in COLUMNS)
 )
 _UPSERT_HIST = (
     "INSERT INTO rollup_hist (day, dim, key, metric, bucket, n) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (day, dim, key, metric, bucket) DO UPDATE SET n = n + excluded.n"
+    "ON CONFLICT (day, dim, key, metric, bucket) DO UPDATE SET n = rollup_hist.n + excluded.n"
 )
 
 
-def apply(conn: sqlite3.Connection, items: Iterable[Finished], sign: int = 1) -> None:
+def apply(conn: Connection, items: Iterable[Finished], sign: int = 1) -> None:
     """Add (sign 1) or remove (sign -1) finished requests from the rollups, in the caller's
-    transaction. Items are summed per rollup row first, so bulk loads write each row once."""
+    transaction. Items are summed per rollup row first, so bulk loads write each row once.
+
+    Rows are written in key order: on PostgreSQL two transactions then lock the rollup rows
+    they share in the same order and can never deadlock."""
     cells: dict[tuple[int, str, str, str], list[Any]] = {}
     days: dict[int, list[Any]] = {}
     hist: dict[tuple[int, str, str, int, int], int] = {}
@@ -426,10 +437,10 @@ def apply(conn: sqlite3.Connection, items: Iterable[Finished], sign: int = 1) ->
             if dim == "model":  # one point per metric
                 hkey = (day_period(day), "all", "", metric, bucket)
                 hist[hkey] = hist.get(hkey, 0) + sign
-    conn.executemany(_UPSERT_ROLLUP, [[*key, *_sql(v)] for key, v in cells.items()])
-    conn.executemany(_UPSERT_TOTAL, [[d, *_sql(v)] for d, v in days.items()])
+    conn.executemany(_UPSERT_ROLLUP, [[*key, *_sql(cells[key])] for key in sorted(cells)])
+    conn.executemany(_UPSERT_TOTAL, [[d, *_sql(days[d])] for d in sorted(days)])
     if hist:
-        conn.executemany(_UPSERT_HIST, [(*key, n) for key, n in hist.items()])
+        conn.executemany(_UPSERT_HIST, [(*key, hist[key]) for key in sorted(hist)])
 
 
 def _sql(values: list[Any]) -> list[Any]:

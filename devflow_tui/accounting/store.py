@@ -1,5 +1,6 @@
-"""The analytics store: one SQLite file (WAL) with every request, attempt, budget reservation,
-cached answer, note and conversation.
+"""The analytics store: every request, attempt, budget reservation, cached answer, note and
+conversation, in one SQLite file (WAL), or in a PostgreSQL database a team shares (the
+backends are in `database`; every query here is written once, for both).
 
 Threading: one write connection (`check_same_thread=False`) serialised by a re-entrant lock,
 so the gateway may call it from the event loop or a thread worker; plus one read connection
@@ -10,6 +11,10 @@ up to `busy_timeout_s` for another process's write lock.
 Durability: every write commits before the method returns (`synchronous=NORMAL` in WAL: a
 committed request survives the process being killed; only an OS crash or power loss can lose
 the last transactions). Nothing here ever deletes or recreates the database file.
+
+On PostgreSQL the write transactions run concurrently (READ COMMITTED): a transaction that
+reads a row and then changes it locks it first (`for_update`), rollup rows are added to by
+atomic upserts, and budget reservations take one lock row (`lock_budgets`).
 """
 
 from __future__ import annotations
@@ -18,16 +23,16 @@ import contextlib
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from devflow_tui.accounting import migrations, rollup
+from devflow_tui.accounting import rollup
+from devflow_tui.accounting.database import Connection, Cursor, backend_for
 from devflow_tui.accounting.errors import StoreError
 from devflow_tui.accounting.records import (
     TERMINAL_STATUSES,
@@ -43,6 +48,9 @@ from devflow_tui.openrouter.result import AttemptRecord
 from devflow_tui.redaction import redact
 from devflow_tui.routing.health import HealthSample
 
+if TYPE_CHECKING:
+    from devflow_tui.config import Settings
+
 # A row still "running" after this long is taken as abandoned even if its pid is alive
 # (the pid may have been reused by an unrelated process).
 STALE_RUNNING_S = 6 * 3600.0
@@ -56,20 +64,12 @@ _SELECT_FINISHED_AND_ATTEMPTS = (
     f"SELECT {rollup.FINISHED_COLUMNS}, "  # noqa: S608
     "(SELECT count(*) FROM attempts WHERE request_id = requests.id) FROM requests WHERE id = ?"
 )
+_SELECT_RUNNING = "SELECT id, pid, coalesce(updated, ts) FROM requests WHERE status = 'running'"
 _SELECT_REQUESTS = f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests"  # noqa: S608
 _SELECT_ATTEMPTS = f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempts"  # noqa: S608
 
 
 _log = logging.getLogger(__name__)
-_T = TypeVar("_T")
-# SQLite waits this long for a lock in C (where signals are not seen); `_when_free` retries.
-_SQLITE_BUSY_S = 0.05
-_BUSY_POLL_S = 0.01
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
 
 
 def _pid_alive(pid: int) -> bool:
@@ -87,7 +87,8 @@ def _dec(value: Decimal | None) -> str | None:
 
 
 class AnalyticsStore:
-    """Opens (creating or migrating) the analytics database at `path`."""
+    """Opens (creating or migrating) the analytics database: the SQLite file at `path`, or
+    the PostgreSQL database at `url` when one is given (see `database`)."""
 
     def __init__(
         self,
@@ -95,10 +96,12 @@ class AnalyticsStore:
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout_s: float = 5.0,
+        url: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.clock = clock
         self.busy_timeout_s = busy_timeout_s
+        self._backend = backend_for(self.path, url, busy_timeout_s)
         self._lock = threading.RLock()
         self._read_lock = threading.Lock()
         self._depth = 0
@@ -106,111 +109,43 @@ class AnalyticsStore:
         # would drop the POSIX locks SQLite holds on it in this process, and another process
         # could then checkpoint and delete the WAL under us (a classic way to corrupt SQLite).
         # A file that is not a database fails SQLite's first read, before anything is written.
-        self._conn = self._connect()
+        self._conn = self._backend.connect()
         try:
-            self._when_free(self._initialise)
-            self._read_conn = self._connect()
-            # Reports read many pages: give the read connection a larger cache (64 MB).
-            self._read_conn.execute("PRAGMA cache_size=-65536")
+            self._backend.run(lambda: self._backend.initialise(self._conn))
+            self._read_conn = self._backend.connect(reader=True)
         except BaseException:
-            self._conn.close()
+            self._backend.close(self._conn)
             raise
         self._closed = False
 
-    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, settings: Settings, **kwargs: Any) -> AnalyticsStore:
+        """The store the settings name: `DEVFLOW_DATABASE_URL`, else the SQLite file."""
+        url = settings.database_url.get_secret_value() if settings.database_url else None
+        return cls(settings.db_path, url=url, **kwargs)
 
-    def _connect(self) -> sqlite3.Connection:
+    @property
+    def backend(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self._backend.kind
+
+    @property
+    def location(self) -> str:
+        """Where the data is (a path, or a database URL without its password)."""
+        return self._backend.location
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Database errors of either backend become a StoreError that says what to do."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=_SQLITE_BUSY_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
-                f"Cannot open the analytics database {self.path}: {exc}.",
-                hint="Check the folder exists and is writable, or set DEVFLOW_HOME elsewhere.",
-            ) from None
-        rollup.register_functions(conn)
-        return conn
-
-    def _corrupt(self) -> StoreError:
-        return StoreError(
-            f"The analytics database {self.path} is not a valid SQLite database; "
-            "it was left untouched.",
-            hint="Move it aside (it may hold your history) and devflow will start a new one, "
-            "or set DEVFLOW_HOME to another folder.",
-        )
-
-    def _locked(self) -> StoreError:
-        error = StoreError(
-            f"The analytics database {self.path} is locked by another program "
-            f"(waited {self.busy_timeout_s:g} s).",
-            hint="Close the other devflow instance or database tool and try again.",
-        )
-        error.locked = True
-        return error
-
-    def _when_free(self, statement: Callable[[], _T], wait_s: float | None = None) -> _T:
-        """Run `statement`, waiting up to `busy_timeout_s` while another process holds the
-        lock. SQLite's own wait is kept short and the loop is here, in Python, so Ctrl-C (or
-        SIGTERM) interrupts the wait at once instead of after the whole timeout."""
-        deadline = time.monotonic() + (self.busy_timeout_s if wait_s is None else wait_s)
-        while True:
-            try:
-                return statement()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
-                    raise
-            except StoreError as exc:  # _initialise translates its own errors
-                if not exc.locked or time.monotonic() >= deadline:
-                    raise
-            time.sleep(_BUSY_POLL_S)
-
-    def _translate(self, exc: sqlite3.Error) -> StoreError:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            return self._locked()
-        if "not a database" in text or "malformed" in text or "corrupt" in text:
-            return self._corrupt()
-        return StoreError(
-            f"The analytics database {self.path} failed: {exc}.",
-            hint="Check free disk space and the file's permissions.",
-        )
-
-    def _initialise(self) -> None:
-        conn = self._conn
-        try:
-            # Read first: a corrupt or locked file fails here, before anything is written.
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(
-                    f"The analytics database {self.path} cannot use WAL mode "
-                    f"(journal mode stayed {mode!r}); concurrent access would not be safe.",
-                    hint="Set DEVFLOW_HOME to a folder on a local disk.",
-                )
-            conn.execute("PRAGMA synchronous=NORMAL")
-            # Keep the hot pages (rollups, recent index pages) cached: a write then touches
-            # memory only, even on a large database.
-            conn.execute("PRAGMA cache_size=-32768")
-            conn.execute("PRAGMA foreign_keys=ON")
-            newer = migrations.unknown(conn)
-            if newer:
-                raise StoreError(
-                    f"The analytics database {self.path} was written by a newer version of "
-                    f"devflow (it has migration {newer[-1]!r}, unknown to this one); nothing "
-                    "was changed or sent.",
-                    hint="Upgrade devflow, or set DEVFLOW_HOME to another folder.",
-                )
-            if migrations.pending(conn):
-                import sqlite_utils  # only when the schema must change: ~25 ms of import
-
-                migrations.migrate(sqlite_utils.Database(conn))
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from None
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            error = self._backend.translate(exc)
+            if error is None:
+                raise
+            raise error from None
 
     def close(self) -> None:
         """Close both connections; the store cannot be used afterwards."""
@@ -219,8 +154,8 @@ class AnalyticsStore:
                 return
             self._closed = True
             with self._read_lock:
-                self._read_conn.close()
-            self._conn.close()
+                self._backend.close(self._read_conn)
+            self._backend.close(self._conn)
 
     def __enter__(self) -> AnalyticsStore:
         return self
@@ -232,14 +167,14 @@ class AnalyticsStore:
     def schema_version(self) -> int:
         """How many migrations the database has had."""
         with self._lock:
-            return migrations.schema_version(self._conn)
+            return len(self._backend.applied(self._conn))
 
     # ------------------------------------------------------------------ transactions
 
     @contextlib.contextmanager
-    def transaction(self, wait_s: float | None = None) -> Iterator[sqlite3.Connection]:
-        """A write transaction (`BEGIN IMMEDIATE`); nested use joins the outer one. `wait_s`
-        bounds the wait for another process's lock (default: `busy_timeout_s`)."""
+    def transaction(self, wait_s: float | None = None) -> Iterator[Connection]:
+        """A write transaction (`BEGIN IMMEDIATE` on SQLite); nested use joins the outer one.
+        `wait_s` bounds the wait for another process's lock (default: `busy_timeout_s`)."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -248,44 +183,46 @@ class AnalyticsStore:
                 finally:
                     self._depth -= 1
                 return
-            try:
-                self._when_free(lambda: self._conn.execute("BEGIN IMMEDIATE"), wait_s)
-            except sqlite3.Error as exc:
-                raise self._translate(exc) from None
+            with self._translated():
+                self._backend.begin(self._conn, wait_s)
             self._depth = 1
             try:
                 yield self._conn
             except BaseException as exc:
                 self._depth = 0
-                if self._conn.in_transaction:
+                if self._backend.in_transaction(self._conn):
                     self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise self._translate(exc) from None
+                error = self._backend.translate(exc) if isinstance(exc, Exception) else None
+                if error is not None:
+                    raise error from None
                 raise
             self._depth = 0
             try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
+                with self._translated():
+                    self._conn.execute("COMMIT")
+            except StoreError:
+                if self._backend.in_transaction(self._conn):
                     self._conn.execute("ROLLBACK")
-                raise self._translate(exc) from None
+                raise
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Iterator[Connection]:
         """The read connection, for reports: a committed snapshot that never blocks writers."""
         with self._read_lock:
-            self._read_conn.execute("BEGIN")  # one snapshot for every query of the caller
+            self._backend.begin_read(self._read_conn)  # one snapshot for all the caller's queries
             try:
                 yield self._read_conn
             finally:
                 self._read_conn.execute("COMMIT")
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        with self._lock:
-            try:
-                return self._when_free(lambda: self._conn.execute(sql, params))
-            except sqlite3.Error as exc:
-                raise self._translate(exc) from None
+    def lock_budgets(self, conn: Connection) -> None:
+        """Serialise budget reservations across processes and machines, in `conn`'s
+        transaction (a row lock on PostgreSQL; SQLite's write lock already does it)."""
+        self._backend.lock_budgets(conn)
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        with self._lock, self._translated():
+            return self._backend.run(lambda: self._conn.execute(sql, params))
 
     # ------------------------------------------------------------------ request lifecycle
 
@@ -447,7 +384,9 @@ class AnalyticsStore:
         elif cost is None:
             source = "unknown"
         with self.transaction() as conn:
-            old = conn.execute(_SELECT_FINISHED_AND_ATTEMPTS, (request_id,)).fetchone()
+            old = conn.execute(
+                _SELECT_FINISHED_AND_ATTEMPTS + self._backend.for_update, (request_id,)
+            ).fetchone()
             if old is None:
                 conn.execute(
                     "INSERT INTO requests (id, ts, status, pid) VALUES (?, ?, 'running', ?)",
@@ -534,9 +473,7 @@ class AnalyticsStore:
         now = self.clock()
         me = os.getpid()
         with self.transaction(wait_s) as conn:
-            rows = conn.execute(
-                "SELECT id, pid, coalesce(updated, ts) FROM requests WHERE status = 'running'"
-            ).fetchall()
+            rows = conn.execute(_SELECT_RUNNING + self._backend.for_update).fetchall()
             stale = [
                 request_id
                 for request_id, pid, updated in rows
@@ -666,10 +603,10 @@ class AnalyticsStore:
     def add_note(self, text: str, project: str | None) -> int:
         """Add a note (global when `project` is None); returns its id."""
         cursor = self._execute(
-            "INSERT INTO notes (text, project, created) VALUES (?, ?, ?)",
+            "INSERT INTO notes (text, project, created) VALUES (?, ?, ?) RETURNING id",
             (text, project, self.clock()),
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     def list_notes(self, project: str | None, include_global: bool = True) -> list[Note]:
         """Notes of a project (and the global ones), oldest first."""
@@ -710,17 +647,15 @@ class AnalyticsStore:
         now = self.clock()
         conversation_id = conversation_id or str(uuid.uuid4())
         with self.transaction() as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
-            if exists is None:
-                first_line = content.strip().splitlines()[0] if content.strip() else "(empty)"
-                conn.execute(
-                    "INSERT INTO conversations (id, title, created, updated, project) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (conversation_id, title or first_line[:80], now, now, project),
-                )
-            else:
+            first_line = content.strip().splitlines()[0] if content.strip() else "(empty)"
+            # Insert-or-nothing, then update: two processes adding to one new conversation
+            # at once (PostgreSQL runs them concurrently) both succeed.
+            created = conn.execute(
+                "INSERT INTO conversations (id, title, created, updated, project) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (conversation_id, title or first_line[:80], now, now, project),
+            ).rowcount
+            if not created:
                 conn.execute(
                     "UPDATE conversations SET updated = ?, title = coalesce(?, title) WHERE id = ?",
                     (now, title, conversation_id),
@@ -788,7 +723,7 @@ class AnalyticsStore:
         return "\n".join(parts)
 
 
-def spend_since(conn: sqlite3.Connection, ts: float) -> Decimal:
+def spend_since(conn: Connection, ts: float) -> Decimal:
     """Known spend since `ts` on a connection: whole UTC days from the rollups, the partial
     first day from the request rows."""
     total = Decimal(0)

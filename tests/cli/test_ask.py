@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from devflow_tui.accounting.database import SqliteBackend
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.sim import Fault, SimServer
 from tests.cli.conftest import Invoke
@@ -195,7 +196,7 @@ def test_full_disk_mid_stream_still_prints_the_answer_and_exits_5(
     """The disk fills up once the request row is written: every later write fails as SQLite
     reports it ("database or disk is full"). The answer still reaches the user."""
     real_begin = AnalyticsStore.begin_request
-    real_when_free = AnalyticsStore._when_free
+    real_run = SqliteBackend.run
     full: list[bool] = []
 
     def begin(self: AnalyticsStore, *args: Any, **kwargs: Any) -> str:
@@ -203,13 +204,13 @@ def test_full_disk_mid_stream_still_prints_the_answer_and_exits_5(
         full.append(True)
         return request_id
 
-    def when_free(self: AnalyticsStore, statement: Any, wait_s: float | None = None) -> Any:
+    def run(self: SqliteBackend, statement: Any, wait_s: float | None = None) -> Any:
         if full:
             raise sqlite3.OperationalError("database or disk is full")
-        return real_when_free(self, statement, wait_s)
+        return real_run(self, statement, wait_s)
 
     monkeypatch.setattr(AnalyticsStore, "begin_request", begin)
-    monkeypatch.setattr(AnalyticsStore, "_when_free", when_free)
+    monkeypatch.setattr(SqliteBackend, "run", run)
     result = devflow("ask", "--no-cache", *mode, "write a haiku about rain")
     assert result.exit_code == 5, result.output
     answer = json.loads(result.stdout)["text"] if mode == ["--json"] else result.stdout

@@ -1,0 +1,167 @@
+"""Versioned schema migrations of the PostgreSQL backend: literal SQL, frozen once released.
+
+PostgreSQL has its own list because its history starts later than SQLite's: its first
+migration is the schema SQLite had reached by then (after `m008_routing_escalations`), and
+from there both lists gain the same changes, each in its backend's words. The queries the store
+runs are the same on both backends; the SQL functions SQLite gets from Python (`dec_add`,
+`dec_sum`, `hist_bucket`, and its built-in `total` and `sum` of booleans) are defined here in
+SQL, so that those queries mean the same on PostgreSQL.
+
+Each migration runs once, in its own transaction together with its `_migrations` row, under a
+transaction-level advisory lock, so two processes starting together on an empty database apply
+it once; DDL is transactional in PostgreSQL, so a crash half-way leaves the previous version.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devflow_tui.accounting.database import Connection
+
+PgMigration = Callable[["Connection"], None]
+MIGRATIONS: list[PgMigration] = []
+# Any constant: the advisory lock every devflow process takes while migrating.
+_MIGRATION_LOCK = 0x64657666  # "devf"
+
+
+def migration(fn: PgMigration) -> PgMigration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def applied(conn: Connection) -> set[str]:
+    """Names of the migrations already applied."""
+    exists = conn.execute("SELECT to_regclass('_migrations') IS NOT NULL").fetchone()
+    if not exists[0]:
+        return set()
+    return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+
+def migrate(conn: Connection) -> list[str]:
+    """Apply every migration the database has not had yet; returns the names applied.
+    `conn` is in autocommit mode: each migration is its own transaction."""
+    applied_now: list[str] = []
+    for fn in MIGRATIONS:
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations "
+                "(name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION)"
+            )
+            done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+            if fn.__name__ not in done:
+                fn(conn)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (fn.__name__, time.time()),
+                )
+                applied_now.append(fn.__name__)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return applied_now
+
+
+_PG001_SUMS = (
+    "n BIGINT NOT NULL DEFAULT 0, ok BIGINT NOT NULL DEFAULT 0, "
+    "failed BIGINT NOT NULL DEFAULT 0, cancelled BIGINT NOT NULL DEFAULT 0, "
+    "refused BIGINT NOT NULL DEFAULT 0, cache_hits BIGINT NOT NULL DEFAULT 0, "
+    "unknown_cost BIGINT NOT NULL DEFAULT 0, prompt BIGINT NOT NULL DEFAULT 0, "
+    "completion BIGINT NOT NULL DEFAULT 0, reasoning BIGINT NOT NULL DEFAULT 0, "
+    "cached BIGINT NOT NULL DEFAULT 0, cost_reported TEXT NOT NULL DEFAULT '0', "
+    "cost_estimated TEXT NOT NULL DEFAULT '0', saved_cache TEXT NOT NULL DEFAULT '0', "
+    "priced_n BIGINT NOT NULL DEFAULT 0, priced_prompt BIGINT NOT NULL DEFAULT 0, "
+    "priced_completion BIGINT NOT NULL DEFAULT 0, priced_cached BIGINT NOT NULL DEFAULT 0, "
+    "priced_reasoning BIGINT NOT NULL DEFAULT 0, tps_sum DOUBLE PRECISION NOT NULL DEFAULT 0, "
+    "tps_n BIGINT NOT NULL DEFAULT 0, gen_tokens BIGINT NOT NULL DEFAULT 0, "
+    "gen_ms DOUBLE PRECISION NOT NULL DEFAULT 0"
+)
+
+_PG001 = (
+    # SQLite's functions, in SQL. Money is a decimal string, summed exactly as numeric.
+    "CREATE FUNCTION dec_add(a TEXT, b TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE PARALLEL SAFE "
+    "AS $$ SELECT (coalesce(a, '0')::numeric + coalesce(b, '0')::numeric)::text $$",
+    "CREATE FUNCTION dec_sum_step(s NUMERIC, v TEXT) RETURNS NUMERIC LANGUAGE sql IMMUTABLE "
+    "STRICT PARALLEL SAFE AS $$ SELECT s + v::numeric $$",
+    "CREATE FUNCTION dec_sum_final(s NUMERIC) RETURNS TEXT LANGUAGE sql IMMUTABLE "
+    "PARALLEL SAFE AS $$ SELECT s::text $$",
+    "CREATE AGGREGATE dec_sum(TEXT) (SFUNC = dec_sum_step, STYPE = NUMERIC, "
+    "FINALFUNC = dec_sum_final, INITCOND = '0')",
+    # SQLite sums booleans (they are 0 and 1 there); total() is its float sum, 0 over no rows.
+    "CREATE FUNCTION bool_sum_step(s BIGINT, v BOOLEAN) RETURNS BIGINT LANGUAGE sql IMMUTABLE "
+    "STRICT PARALLEL SAFE AS $$ SELECT s + v::int $$",
+    "CREATE AGGREGATE sum(BOOLEAN) (SFUNC = bool_sum_step, STYPE = BIGINT, INITCOND = '0')",
+    "CREATE AGGREGATE total(DOUBLE PRECISION) (SFUNC = float8pl, STYPE = DOUBLE PRECISION, "
+    "INITCOND = '0')",
+    # The 6 % histogram bucket of a duration in ms (rollup.bucket_of), zero in its own bucket.
+    "CREATE FUNCTION hist_bucket(v DOUBLE PRECISION) RETURNS INTEGER LANGUAGE sql IMMUTABLE "
+    "PARALLEL SAFE AS $$ SELECT CASE WHEN v IS NULL THEN NULL WHEN v <= 0 THEN -100000 "
+    "ELSE floor(ln(v) / ln(1.06::double precision))::integer END $$",
+    "CREATE TABLE requests (id TEXT PRIMARY KEY, ts DOUBLE PRECISION, prompt_hash TEXT, "
+    "task_type TEXT, complexity TEXT, requested_model TEXT, model TEXT, routing_reason TEXT, "
+    "status TEXT, error_category TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, "
+    "cost_usd TEXT, cost_source TEXT, latency_ms DOUBLE PRECISION, generation_id TEXT, "
+    "updated DOUBLE PRECISION, conversation_id TEXT, project TEXT, error_message TEXT, "
+    "reasoning_tokens INTEGER, cached_tokens INTEGER, billed_cost_usd TEXT, saved_usd TEXT, "
+    "ttft_ms DOUBLE PRECISION, tokens_per_s DOUBLE PRECISION, finish_reason TEXT, "
+    "cache_hit INTEGER, complete INTEGER, partial_text TEXT, pid INTEGER, client TEXT, "
+    "comparison TEXT, escalation_of TEXT)",
+    "CREATE TABLE attempts (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+    "request_id TEXT REFERENCES requests (id), n INTEGER, model TEXT, status INTEGER, "
+    "error TEXT, latency_ms DOUBLE PRECISION, wait_before_s DOUBLE PRECISION, "
+    "ts DOUBLE PRECISION, message TEXT)",
+    "CREATE TABLE catalog_cache (id INTEGER PRIMARY KEY, models_json TEXT, "
+    "fetched_at DOUBLE PRECISION)",
+    "CREATE TABLE budget_reservations (id TEXT PRIMARY KEY, request_id TEXT, amount TEXT, "
+    "created DOUBLE PRECISION, state TEXT, pid INTEGER)",
+    "CREATE TABLE response_cache (key TEXT PRIMARY KEY, created DOUBLE PRECISION, "
+    "expires DOUBLE PRECISION, model TEXT, text TEXT, prompt_tokens INTEGER, "
+    "completion_tokens INTEGER, reasoning_tokens INTEGER, cached_tokens INTEGER, "
+    "cost_usd TEXT, hits INTEGER, last_hit DOUBLE PRECISION)",
+    "CREATE TABLE notes (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, text TEXT, "
+    "project TEXT, created DOUBLE PRECISION)",
+    # `rowid`: SQLite's implicit insertion order, which the conversation list breaks ties by.
+    "CREATE TABLE conversations (id TEXT PRIMARY KEY, title TEXT, created DOUBLE PRECISION, "
+    "updated DOUBLE PRECISION, project TEXT, "
+    "rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE)",
+    "CREATE TABLE messages (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+    "conversation_id TEXT REFERENCES conversations (id), request_id TEXT, role TEXT, "
+    "content TEXT, ts DOUBLE PRECISION)",
+    "CREATE TABLE rollup_day (day BIGINT NOT NULL, model TEXT NOT NULL, "
+    f"task_type TEXT NOT NULL, complexity TEXT NOT NULL, {_PG001_SUMS}, "
+    "PRIMARY KEY (day, model, task_type, complexity))",
+    f"CREATE TABLE rollup_total (day BIGINT PRIMARY KEY, {_PG001_SUMS})",
+    "CREATE TABLE rollup_hist (day BIGINT NOT NULL, dim TEXT NOT NULL, key TEXT NOT NULL, "
+    "metric INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, "
+    "PRIMARY KEY (day, dim, key, metric, bucket))",
+    "CREATE INDEX idx_requests_ts ON requests (ts)",
+    "CREATE INDEX idx_requests_running ON requests (status) WHERE status = 'running'",
+    "CREATE INDEX idx_requests_unbilled ON requests (ts) "
+    "WHERE generation_id IS NOT NULL AND billed_cost_usd IS NULL",
+    "CREATE INDEX idx_attempts_request ON attempts (request_id)",
+    "CREATE INDEX idx_reservations_created ON budget_reservations (created)",
+    "CREATE INDEX idx_cache_expires ON response_cache (expires)",
+    "CREATE INDEX idx_messages_conv ON messages (conversation_id, ts)",
+    "CREATE INDEX idx_conversations_updated ON conversations (updated)",
+    "CREATE INDEX idx_requests_reconcilable ON requests (ts, model) "
+    "WHERE cost_usd IS NULL AND generation_id IS NOT NULL AND billed_cost_usd IS NULL",
+    "CREATE INDEX idx_requests_client ON requests (client, ts)",
+    "CREATE INDEX idx_requests_comparison ON requests (comparison) WHERE comparison IS NOT NULL",
+    "CREATE INDEX idx_requests_escalation_of ON requests (escalation_of) "
+    "WHERE escalation_of IS NOT NULL",
+    # Budget reservations lock this row (SELECT ... FOR UPDATE): one at a time, database-wide.
+    "CREATE TABLE budget_locks (name TEXT PRIMARY KEY)",
+    "INSERT INTO budget_locks (name) VALUES ('all')",
+)
+
+
+@migration
+def pg001_schema(conn: Connection) -> None:
+    """The schema as SQLite had it after m008_routing_escalations, plus the budget lock row."""
+    for statement in _PG001:
+        conn.execute(statement)
