@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench sim clean tools claude-code
+.PHONY: run test lint typecheck pytest bench sim clean tools claude-code postgres
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,16 @@ tools:
 	    (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null 2>&1 \
 	      || echo "note: could not install tmux; the real-terminal test will be skipped"; \
 	  else echo "note: tmux not installed; the real-terminal test will be skipped"; fi; }
+
+# PostgreSQL, for the tests of the team backend: each test process starts a throw-away
+# cluster from these binaries (tests/pg_cluster.py). Without them those tests skip.
+postgres:
+	@{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+	      >/dev/null 2>&1 \
+	      || echo "note: could not install PostgreSQL; its tests will be skipped"; \
+	  else echo "note: PostgreSQL not installed; its tests will be skipped"; fi; }
 
 # Claude Code, for the test that drives it against `devflow serve`: installed with npm into a
 # cache folder outside the repo. Without npm (or a reachable registry) that test skips.
@@ -42,7 +52,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
 
-pytest: $(STAMP) tools claude-code
+pytest: $(STAMP) tools claude-code postgres
 	DEVFLOW_CLAUDE_CODE_DIR="$(CLAUDE_CODE_DIR)" $(BIN)/python -m pytest -n 2 --cov=devflow_tui --cov-report=term --cov-fail-under=90
 
 test: lint typecheck pytest

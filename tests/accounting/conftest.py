@@ -1,8 +1,11 @@
-"""Fixtures for the accounting tests: a store under tmp_path with an injected clock."""
+"""Fixtures for the accounting tests: a store with an injected clock, on both backends.
+
+A test that takes `store` (and not `db_path`, which means it looks at the SQLite file
+itself) runs twice: on a SQLite file under tmp_path and on a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 
 from devflow_tui.accounting.records import RequestOutcome, RequestStart
 from devflow_tui.accounting.store import AnalyticsStore
+from tests.pg_fixture import pg_cluster, pg_template, pg_url  # noqa: F401
 
 # 2026-03-10 12:00:00 UTC: a Tuesday, mid-month, mid-day.
 T0 = 1773144000.0
@@ -38,13 +42,46 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "home" / "devflow.db"
 
 
+BACKENDS = ("sqlite", "postgresql")
+StoreFactory = Callable[..., AnalyticsStore]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    names = metafunc.fixturenames
+    if "backend" in names and "db_path" not in names:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def store(db_path: Path, clock: FakeClock) -> Iterator[AnalyticsStore]:
-    s = AnalyticsStore(db_path, clock=clock)
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgresql" (SQLite for a test that reads the SQLite file itself)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def make_store(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Iterator[StoreFactory]:
+    """Opens stores on this test's one database (SQLite file or PostgreSQL database)."""
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    opened: list[AnalyticsStore] = []
+
+    def make(**kwargs: object) -> AnalyticsStore:
+        kwargs.setdefault("clock", clock)
+        s = AnalyticsStore(tmp_path / "home" / "devflow.db", url=url, **kwargs)  # type: ignore[arg-type]
+        opened.append(s)
+        return s
+
     try:
-        yield s
+        yield make
     finally:
-        s.close()
+        for s in opened:
+            s.close()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> AnalyticsStore:
+    return make_store()
 
 
 def record(

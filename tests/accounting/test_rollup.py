@@ -77,7 +77,7 @@ def test_decimal_sql_functions_are_exact(store: AnalyticsStore) -> None:
     with store.reading() as conn:
         row = conn.execute(
             "SELECT dec_add('0.1', '0.2'), (SELECT dec_sum(x) FROM (SELECT '0.1' AS x "
-            "UNION ALL SELECT '0.2' UNION ALL SELECT NULL))"
+            "UNION ALL SELECT '0.2' UNION ALL SELECT NULL) AS t)"
         ).fetchone()
     assert row == ("0.3", "0.3")
 
