@@ -1,44 +1,58 @@
 """Pass-through requests: a client's own Anthropic Messages or OpenAI chat body through the
-same gateway core as `devflow ask`: routing (`Gateway.decide`), budgets, retries and fallback
-before the first byte, cost (reported, else estimated from the catalog; reconciled later from
-/generation), health, and one row per request in the analytics store.
+same gateway core as `devflow ask`: routing (`Gateway.decide`), the response cache (for text
+requests that are safe to answer again), budgets, retries and fallback before the first byte,
+cost (reported, else estimated from the catalog; reconciled later from /generation), health,
+and one row per request in the analytics store.
+
+Every store write goes through the gateway's recorder, off the event loop, and every request
+ends in the gateway's own `close_books` job (the one `devflow ask` ends in): pricing, budget
+settlement, the row and the cache are written in one place. The closing job is queued when the
+last byte has been handed to the client, so the client never waits for the database.
 
 The body goes on unchanged but for its model id: tools, thinking, system blocks, beta fields
-and OpenRouter extras pass through. What the client gets back is what OpenRouter answered.
-Never cached: a proxied request may carry tools or side effects, and its answer is not text
-alone (see the README).
+and OpenRouter extras pass through. What the client gets back is what OpenRouter answered, or,
+on a cache hit, the stored text in the same API shape, streamed or not, at no cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from devflow_tui.errors import BudgetExceededError, DevflowError, ErrorCategory, OpenRouterError
 from devflow_tui.gateway.events import (
+    BudgetAlert,
+    BudgetView,
+    CacheHit,
     Completed,
     Failed,
     GatewayEvent,
     RequestOutcome,
     RoutingDecided,
 )
-from devflow_tui.openrouter.relay import Api, RelayResult, RelayStream
+from devflow_tui.gateway.pipeline import price_answer, serve_cached
+from devflow_tui.openrouter.relay import Api, RelayResult, RelayStream, Replay
 from devflow_tui.routing.fallback import next_step
-from devflow_tui.stats import generation_ms, tokens_per_s
 
 if TYPE_CHECKING:
-    from devflow_tui.accounting.records import Reservation
+    from devflow_tui.accounting.cache import CachedAnswer
+    from devflow_tui.accounting.records import RequestStart, Reservation
     from devflow_tui.gateway.pipeline import Gateway
     from devflow_tui.routing.catalog import CatalogModel
 
+log = logging.getLogger(__name__)
+
 EventSink = Callable[[GatewayEvent], None]
 OutcomeSink = Callable[["PassthroughRequest", RequestOutcome], None]
-_UNKNOWN_WINDOW = 128_000
+# Stop reasons of an answer that ended by itself (a replay says the same).
+NATURAL_ENDS = frozenset({"end_turn", "stop"})
+CACHE_HEADER = "x-devflow-cache"
 
 
 @dataclass
@@ -55,6 +69,16 @@ class PassthroughRequest:
     needs_tools: bool = False
     headers: dict[str, str] = field(default_factory=dict)  # sent on (anthropic-beta, ...)
     requested_model: str | None = None  # the name the client asked for
+    cacheable: bool = False  # text only, no tools, no opt-out: the cache may answer it
+
+
+@dataclass
+class OpenedStream:
+    """A streamed answer to send on: its SSE frames, and the response headers that go with
+    them (the generation id; a cache hit says so)."""
+
+    frames: AsyncGenerator[bytes, None]
+    headers: dict[str, str]
 
 
 class UpstreamError(Exception):
@@ -75,11 +99,20 @@ class UpstreamError(Exception):
 
 @dataclass
 class _Call:
+    """One request between its routing and its closing job. The recorder's jobs fill
+    `reservation`, `begun` and `budget_before` on its thread, in order."""
+
     request: PassthroughRequest
     outcome: RequestOutcome
     chain: list[CatalogModel]
-    reservation: Reservation
-    started: float
+    start: RequestStart
+    cache_key: str | None = None
+    hit: CachedAnswer | None = None
+    reservation: Reservation | None = None
+    begun: bool = False
+    budget_before: list[BudgetView] | None = None
+    hint: str | None = None  # what to do about a failure
+    closed: bool = False
 
 
 class Passthrough:
@@ -99,8 +132,11 @@ class Passthrough:
 
     async def send(self, request: PassthroughRequest) -> RelayResult:
         """A non-streamed request; raises BudgetExceededError or UpstreamError."""
-        call = self._begin(request)
+        call = self._route(request)
         try:
+            hit = await self._open(call)
+            if hit is not None:
+                return hit.result(call.request.api)
             result, model = await self._try_chain(call, stream=False)
         except asyncio.CancelledError:
             self._end(call, None, cancelled=True)
@@ -109,24 +145,27 @@ class Passthrough:
         self._end(call, result, served=model)
         return result
 
-    async def open_stream(self, request: PassthroughRequest) -> AsyncGenerator[bytes, None]:
-        """A streamed request, opened up to the first piece of the answer: iterate the
-        generator for the SSE frames to send on (closing it early cancels upstream). Raises
+    async def open_stream(self, request: PassthroughRequest) -> OpenedStream:
+        """A streamed request, opened up to the first piece of the answer: iterate its
+        frames for the SSE events to send on (closing them early cancels upstream). Raises
         BudgetExceededError or UpstreamError before anything is sent."""
-        call = self._begin(request)
+        call = self._route(request)
         try:
+            hit = await self._open(call)
+            if hit is not None:
+                frames = _replayed(hit.frames(call.request.api))
+                return OpenedStream(frames, {CACHE_HEADER: "hit"})
             stream, model = await self._try_chain(call, stream=True)
         except asyncio.CancelledError:
             self._end(call, None, cancelled=True)
             raise
         assert isinstance(stream, RelayStream)
-        return self._frames(call, stream, model)
+        return OpenedStream(self._frames(call, stream, model), dict(stream.headers))
 
     # ------------------------------------------------------------------ steps
 
-    def _begin(self, request: PassthroughRequest) -> _Call:
-        """Decide the models, reserve the worst case, record the request as running."""
-        from devflow_tui.accounting.pricing import worst_case_cost
+    def _route(self, request: PassthroughRequest) -> _Call:
+        """Decide the models; a request no model can take is recorded and refused."""
         from devflow_tui.accounting.records import RequestStart, hash_prompt
 
         gw = self.gateway
@@ -166,13 +205,15 @@ class Passthrough:
             routing_reason=decision.candidates[0].reason if decision.candidates else None,
             client=request.client,
         )
+        call = _Call(request, outcome, chain, start)
         if not chain:
             why = "; ".join(f"{m}: {r}" for m, r in decision.excluded[:5]) or "empty catalog"
             error = DevflowError(
                 f"No model can take this request ({why}).",
                 hint="Lower max_tokens, or map the model name to a fixed model in [serve.models].",
             )
-            self._refuse(request, start, outcome, error, ErrorCategory.USER)
+            self._fail(call, error)
+            self._close(call)
             raise UpstreamError(error, outcome)
         self._emit(
             RoutingDecided(
@@ -186,47 +227,59 @@ class Passthrough:
                 warnings=tuple(decision.warnings),
             )
         )
+        return call
+
+    async def _open(self, call: _Call) -> _Hit | None:
+        """The cached answer, when there is one; else reserve the worst case and record the
+        request as running. Raises BudgetExceededError (recorded) when it does not fit."""
+        from devflow_tui.accounting.pricing import worst_case_cost
+
+        gw = self.gateway
+        request = call.request
+        first = call.chain[0]
+        if request.cacheable and gw.settings.cache.enabled and gw.cache.enabled:
+            call.cache_key = gw.cache.key_for(_cache_inputs(request, first))
+            hit = await gw.recorder.call(gw.cache.get, call.cache_key)
+            if hit is not None:
+                return self._serve_hit(call, hit)
         # The most the first model can bill: what is sent is capped at its output limit.
-        limit = chain[0].max_completion_tokens or request.max_tokens
-        worst = worst_case_cost(
-            chain[0].prices, request.prompt_tokens, min(request.max_tokens, limit)
-        )
+        limit = first.max_completion_tokens or request.max_tokens
+        worst = worst_case_cost(first.prices, request.prompt_tokens, min(request.max_tokens, limit))
+        if not gw.budget.active:
+            # Nothing to refuse: the running row is written while the request is sent.
+            gw.recorder.post(self._open_books, call, worst)
+            return None
         try:
-            reservation = gw.budget.reserve(request_id, worst)
+            await gw.recorder.call(self._open_books, call, worst)
         except BudgetExceededError as exc:
-            outcome.budget = gw.budget.status()
-            self._refuse(request, start, outcome, exc, ErrorCategory.BUDGET)
+            self._fail(call, exc)
+            self._close(call)
             raise
-        gw.store.begin_request(start)
-        return _Call(request, outcome, chain, reservation, time.perf_counter())
+        return None
 
-    def _refuse(
-        self,
-        request: PassthroughRequest,
-        start: Any,
-        outcome: RequestOutcome,
-        error: DevflowError,
-        category: ErrorCategory,
-    ) -> None:
-        """Record a request that is never sent (nothing reaches OpenRouter)."""
-        outcome.status = "refused" if category is ErrorCategory.BUDGET else "error"
-        outcome.error_category = category.value
-        outcome.error_message = str(error)
-        self.gateway.store.begin_request(start)
-        self._record(request, outcome, error.hint)
+    def _open_books(self, call: _Call, worst: Any) -> None:
+        """Recorder job: reserve the worst case, write the running row."""
+        gw = self.gateway
+        call.reservation = gw.budget.reserve(call.outcome.request_id, worst)
+        gw.store.begin_request(call.start)
+        call.begun = True
+        call.budget_before = gw.budget.status()
 
-    def _record(
-        self, request: PassthroughRequest, outcome: RequestOutcome, hint: str | None = None
-    ) -> None:
-        """Write the finished request (its one row) and tell the listeners."""
-        self.gateway.store.finish_request(outcome.request_id, outcome)
-        self._outcome(request, outcome)
-        if outcome.status == "ok":
-            self._emit(Completed(outcome.request_id, outcome))
-        else:
-            category = outcome.error_category or "provider"
-            message = outcome.error_message or ""
-            self._emit(Failed(outcome.request_id, outcome, category, message, hint))
+    def _serve_hit(self, call: _Call, hit: CachedAnswer) -> _Hit:
+        """A cache hit: the stored answer at no cost, recorded as a hit."""
+        outcome = call.outcome
+        call.hit = hit
+        serve_cached(outcome, hit)
+        self._emit(CacheHit(outcome.request_id, hit.model, hit.cost_usd))
+        self._close(call)
+        replay = Replay(
+            answer_id=outcome.request_id.replace("-", ""),
+            model=hit.model,
+            text=hit.text,
+            prompt_tokens=hit.prompt_tokens,
+            completion_tokens=hit.completion_tokens,
+        )
+        return _Hit(replay)
 
     async def _try_chain(
         self, call: _Call, *, stream: bool
@@ -248,7 +301,7 @@ class Passthrough:
 
             def on_attempt(record: Any, _model: str = model.id) -> None:
                 # Written with the outcome (finish_request adds unrecorded attempts): one
-                # commit fewer per request on the proxy's hot path.
+                # store write fewer per request.
                 call.outcome.attempts.append(record)
                 if record.error:
                     gw.health.record_failure(_model, record.error)
@@ -281,14 +334,10 @@ class Passthrough:
             "No model could be tried: every model of the chain is cooling down after failures.",
             hint="Retry shortly, or map the model name to a fixed model.",
         )
-        outcome = call.outcome
-        outcome.status = "error"
-        outcome.error_category = error.category.value
-        outcome.error_message = str(error)
-        outcome.model = call.chain[0].id
-        self._settle(call)
-        self._record(request, outcome, error.hint)
-        raise UpstreamError(error, outcome)
+        call.outcome.model = call.chain[0].id
+        self._fail(call, error)
+        self._close(call)
+        raise UpstreamError(error, call.outcome)
 
     async def _frames(
         self, call: _Call, stream: RelayStream, model: CatalogModel
@@ -304,7 +353,7 @@ class Passthrough:
             cancelled = True
             raise
         finally:
-            # Recorded before any further await: a cancelled task may not get to run another.
+            # Queued before any further await: a cancelled task may not get to run another.
             self._end(call, stream.result(), served=model, failure=failure, cancelled=cancelled)
             await stream.aclose()
 
@@ -317,9 +366,9 @@ class Passthrough:
         failure: OpenRouterError | None = None,
         cancelled: bool = False,
     ) -> None:
-        """Price, settle and record the request (exactly once), and tell the listeners."""
-        from devflow_tui.accounting.pricing import resolve_cost
-
+        """Read the answer into the outcome and queue the request's closing job."""
+        if call.closed:
+            return
         gw = self.gateway
         outcome = call.outcome
         if result is not None:
@@ -328,21 +377,8 @@ class Passthrough:
             outcome.generation_id = result.generation_id
             outcome.finish_reason = result.stop_reason
             outcome.text = result.text
-            outcome.latency_ms = round(result.latency_ms, 2)
-            outcome.ttft_ms = round(result.ttft_ms, 2) if result.ttft_ms is not None else None
-            usage = result.usage
-            if usage is not None:
-                outcome.prompt_tokens = usage.prompt_tokens
-                outcome.completion_tokens = usage.completion_tokens
-                outcome.reasoning_tokens = usage.reasoning_tokens
-                outcome.cached_tokens = usage.cached_tokens
-            cost, source = resolve_cost(usage, priced.prices if priced else None)
-            if cost is None and outcome.text and priced is not None:
-                cost, source = _estimate_partial(priced, outcome, call.request.prompt_tokens)
-            outcome.cost_usd, outcome.cost_source = cost, source
-            gen_ms = generation_ms(result.latency_ms, result.ttft_ms)
-            rate = tokens_per_s(outcome.completion_tokens, gen_ms)
-            outcome.tokens_per_s = round(rate, 1) if rate is not None else None
+            prices = priced.prices if priced else None
+            price_answer(outcome, result.usage, prices, result.latency_ms, result.ttft_ms)
             cut = result.stop_reason in ("max_tokens", "length")
             outcome.complete = result.complete and not cut
         if cancelled:
@@ -350,10 +386,8 @@ class Passthrough:
             outcome.error_category = ErrorCategory.CANCELLED.value
             outcome.error_message = "The client closed the connection; the partial answer counts."
         elif failure is not None:
-            outcome.status = "error"
-            outcome.error_category = failure.category.value
-            outcome.error_message = str(failure)
             outcome.complete = False
+            self._fail(call, failure)
         elif result is not None and result.complete:
             outcome.status = "ok"
             gw.health.record_success(
@@ -366,19 +400,108 @@ class Passthrough:
             outcome.status = "error"
             outcome.error_category = ErrorCategory.INVALID_RESPONSE.value
             outcome.error_message = "The answer ended before it was complete."
-        self._settle(call)
-        self._record(call.request, outcome)
+        replayable = (
+            result is not None
+            and result.text_only
+            and bool(outcome.text)
+            and result.stop_reason in NATURAL_ENDS
+        )
+        if not replayable:
+            call.cache_key = None
+        self._close(call)
 
-    def _settle(self, call: _Call) -> None:
-        gw = self.gateway
+    def _fail(self, call: _Call, error: DevflowError) -> None:
         outcome = call.outcome
-        unbilled = outcome.cost_usd is None and outcome.completion_tokens == 0 and not outcome.text
-        if unbilled and outcome.status != "ok":
-            gw.budget.release(call.reservation)  # nothing was billed
-            outcome.budget = gw.budget.status()
+        refused = isinstance(error, BudgetExceededError)
+        outcome.status = "refused" if refused else "error"
+        outcome.error_category = error.category.value
+        outcome.error_message = str(error)
+        call.hint = error.hint
+
+    def _close(self, call: _Call) -> None:
+        """Queue the request's one closing job (the gateway's `close_books`) and tell the
+        listeners once it has run."""
+        if call.closed:
             return
-        gw.budget.settle(call.reservation, outcome.cost_usd)
-        outcome.budget = gw.budget.status()
+        call.closed = True
+        done = self.gateway.recorder.submit(self._close_books, call)
+        done.add_done_callback(functools.partial(self._closed, call))
+
+    def _close_books(self, call: _Call) -> list[BudgetAlert]:
+        """Recorder job: the gateway's closing job, with the running row written first when
+        the request never got one (refused, cancelled early, or a cache hit)."""
+        gw = self.gateway
+        begin = None if call.begun else functools.partial(gw.store.begin_request, call.start)
+        return gw.close_books(
+            call.outcome,
+            call.reservation,
+            prompt_tokens=call.request.prompt_tokens,
+            hit=call.hit,
+            cache_key=call.cache_key,
+            budget_before=call.budget_before,
+            begin=begin,
+        )
+
+    def _closed(self, call: _Call, done: asyncio.Future[list[BudgetAlert]]) -> None:
+        outcome = call.outcome
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is not None:
+            log.warning("recording request %s failed: %s", outcome.request_id, error)
+            alerts: list[BudgetAlert] = []
+        else:
+            alerts = done.result()
+        self._outcome(call.request, outcome)
+        for alert in alerts:
+            self._emit(alert)
+        if outcome.status == "ok":
+            self._emit(Completed(outcome.request_id, outcome))
+        else:
+            category = outcome.error_category or "provider"
+            message = outcome.error_message or ""
+            self._emit(Failed(outcome.request_id, outcome, category, message, call.hint))
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """A cached answer, ready to hand back in either shape."""
+
+    replay: Replay
+
+    def result(self, api: Api) -> RelayResult:
+        return RelayResult(
+            status=200,
+            headers={CACHE_HEADER: "hit"},
+            body=self.replay.body(api),
+            model=self.replay.model,
+            generation_id=None,
+            usage=None,
+            stop_reason="stop",
+            text=self.replay.text,
+            complete=True,
+            latency_ms=0.0,
+            ttft_ms=0.0,
+            text_only=True,
+        )
+
+    def frames(self, api: Api) -> list[bytes]:
+        return self.replay.frames(api)
+
+
+async def _replayed(frames: list[bytes]) -> AsyncGenerator[bytes, None]:
+    for piece in frames:
+        yield piece
+
+
+def _cache_inputs(request: PassthroughRequest, model: CatalogModel) -> dict[str, Any]:
+    """What a proxied answer depends on: the API, the body as sent to `model` (a streamed and
+    a non-streamed request share one entry) and the headers sent on."""
+    body = {k: v for k, v in _body_for(request, model).items() if k not in _NOT_IN_KEY}
+    return {"api": request.api, "body": body, "headers": request.headers}
+
+
+_NOT_IN_KEY = frozenset({"stream", "stream_options"})
 
 
 def _body_for(request: PassthroughRequest, model: CatalogModel) -> dict[str, Any]:
@@ -397,17 +520,3 @@ def _estimate(text: str) -> int:
     from devflow_tui.context.tokens import estimate_tokens
 
     return estimate_tokens(text)
-
-
-def _estimate_partial(
-    model: CatalogModel, outcome: RequestOutcome, prompt_tokens: int
-) -> tuple[Decimal | None, Any]:
-    """A cut-off answer got no usage: price the prompt and the text that did arrive."""
-    from devflow_tui.accounting.pricing import compute_cost
-    from devflow_tui.openrouter.wire import Usage
-
-    outcome.prompt_tokens = outcome.prompt_tokens or prompt_tokens
-    outcome.completion_tokens = outcome.completion_tokens or _estimate(outcome.text)
-    usage = Usage(prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens)
-    cost = compute_cost(model.prices, usage)
-    return cost, ("estimated" if cost is not None else "unknown")

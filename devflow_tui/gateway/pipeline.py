@@ -49,13 +49,14 @@ from devflow_tui.stats import generation_ms, tokens_per_s
 if TYPE_CHECKING:
     from devflow_tui.accounting.budget import BudgetManager
     from devflow_tui.accounting.cache import CachedAnswer, ResponseCache
+    from devflow_tui.accounting.pricing import Prices
     from devflow_tui.accounting.records import RequestStart, Reservation
     from devflow_tui.accounting.store import AnalyticsStore
     from devflow_tui.config import Settings
     from devflow_tui.context.assembly import AssembledContext
     from devflow_tui.context.gather import ContextSet
     from devflow_tui.openrouter.client import ChatResult, OpenRouterClient
-    from devflow_tui.openrouter.wire import Credits, KeyInfo
+    from devflow_tui.openrouter.wire import Credits, KeyInfo, Usage
     from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
     from devflow_tui.routing.classifier import Classification, TaskClassifier
     from devflow_tui.routing.health import HealthTracker
@@ -460,7 +461,7 @@ class Gateway:
             state.cache_key = self.cache.key_for(_cache_inputs(request, assembled, chain[0].id))
             hit = await self.recorder.call(self.cache.get, state.cache_key)
             if hit is not None:
-                _serve_cached(outcome, hit)
+                serve_cached(outcome, hit)
                 await self._end(state, hit=hit)
                 return
 
@@ -553,19 +554,46 @@ class Gateway:
         state.begun = True
 
     def _close_books(self, state: _RunState, hit: CachedAnswer | None) -> list[BudgetAlert]:
-        """Recorder job at the end of every request; returns the budget alerts it crossed."""
-        outcome = state.outcome
+        """Recorder job at the end of every request of `run`."""
+        begin = None
+        if not state.begun:
+            begin = functools.partial(self._begin, state, with_message=hit is not None)
+        return self.close_books(
+            state.outcome,
+            state.reservation,
+            prompt_tokens=state.prompt_tokens,
+            hit=hit,
+            cache_key=state.cache_key,
+            budget_before=state.budget_before,
+            begin=begin,
+        )
+
+    def close_books(
+        self,
+        outcome: RequestOutcome,
+        reservation: Reservation | None,
+        *,
+        prompt_tokens: int = 0,
+        hit: CachedAnswer | None = None,
+        cache_key: str | None = None,
+        budget_before: list[BudgetView] | None = None,
+        begin: Callable[[], object] | None = None,
+    ) -> list[BudgetAlert]:
+        """The one closing job of every request, the pipeline's and the proxy's; run it on
+        the recorder. Prices a partial answer, settles or releases the reservation, writes the
+        row (after `begin`, which writes its start, when it was never begun) and the answer,
+        caches a complete answer under `cache_key`; returns the budget alerts it crossed."""
         if hit is None:
-            self._price_partial(outcome, state.prompt_tokens)
-        if state.reservation is not None:
+            self._price_partial(outcome, prompt_tokens)
+        if reservation is not None:
             nothing_billed = outcome.completion_tokens == 0 and not outcome.text
             if outcome.cost_usd is None and outcome.status != "ok" and nothing_billed:
                 # An error before any token costs nothing: give the reservation back.
-                self.budget.release(state.reservation)
+                self.budget.release(reservation)
             else:
-                self.budget.settle(state.reservation, outcome.cost_usd)
-        if not state.begun:
-            self._begin(state, with_message=hit is not None)
+                self.budget.settle(reservation, outcome.cost_usd)
+        if begin is not None:
+            begin()
         self.store.finish_request(
             outcome.request_id, outcome, saved_usd=hit.cost_usd if hit is not None else None
         )
@@ -575,9 +603,9 @@ class Gateway:
             )
         outcome.budget = self.budget.status()  # now that the cost is recorded
         cacheable = outcome.status == "ok" and outcome.complete and outcome.model
-        if hit is None and state.cache_key and cacheable:
+        if hit is None and cache_key and cacheable:
             self.cache.put(
-                state.cache_key,
+                cache_key,
                 text=outcome.text,
                 model=outcome.model or "",
                 prompt_tokens=outcome.prompt_tokens,
@@ -586,9 +614,9 @@ class Gateway:
                 cached_tokens=outcome.cached_tokens,
                 cost_usd=outcome.cost_usd,
             )
-        if state.budget_before is None:
+        if budget_before is None:
             return []
-        return self.budget.alerts_crossed(state.budget_before, outcome.budget)
+        return self.budget.alerts_crossed(budget_before, outcome.budget)
 
     def _assemble(
         self, prepared: PreparedRequest, model: CatalogModel, window_factor: float = 1.0
@@ -895,8 +923,6 @@ class Gateway:
         )
 
     def _complete(self, outcome: RequestOutcome, result: ChatResult, model: CatalogModel) -> None:
-        from devflow_tui.accounting.pricing import resolve_cost
-
         served = self.catalog.get(result.model or "") if result.model else None
         prices = (served or model).prices
         outcome.text = result.text
@@ -905,21 +931,7 @@ class Gateway:
         outcome.finish_reason = result.finish_reason
         # An answer stopped by the token limit is cut off, even though the call succeeded.
         outcome.complete = result.complete and result.finish_reason != "length"
-        outcome.latency_ms = round(result.latency_ms, 2)
-        outcome.ttft_ms = round(result.ttft_ms, 2) if result.ttft_ms is not None else None
-        usage = result.usage
-        if usage is not None:
-            outcome.prompt_tokens = usage.prompt_tokens
-            outcome.completion_tokens = usage.completion_tokens
-            outcome.reasoning_tokens = usage.reasoning_tokens
-            outcome.cached_tokens = usage.cached_tokens
-        cost, source = resolve_cost(usage, prices)
-        outcome.cost_usd = cost
-        outcome.cost_source = source
-        rate = tokens_per_s(
-            outcome.completion_tokens, generation_ms(result.latency_ms, result.ttft_ms)
-        )
-        outcome.tokens_per_s = round(rate, 1) if rate is not None else None
+        price_answer(outcome, result.usage, prices, result.latency_ms, result.ttft_ms)
         outcome.status = "ok"
         outcome.error_category = None
         outcome.error_message = None
@@ -967,6 +979,29 @@ def _first(*values: float | None) -> float:
     return 0.5
 
 
+def price_answer(
+    outcome: RequestOutcome,
+    usage: Usage | None,
+    prices: Prices | None,
+    latency_ms: float,
+    ttft_ms: float | None,
+) -> None:
+    """Tokens, cost (reported, else estimated from `prices`, else unknown), latency and
+    throughput of an answer: one formula for `devflow ask`, the dashboard and the proxy."""
+    from devflow_tui.accounting.pricing import resolve_cost
+
+    outcome.latency_ms = round(latency_ms, 2)
+    outcome.ttft_ms = round(ttft_ms, 2) if ttft_ms is not None else None
+    if usage is not None:
+        outcome.prompt_tokens = usage.prompt_tokens
+        outcome.completion_tokens = usage.completion_tokens
+        outcome.reasoning_tokens = usage.reasoning_tokens
+        outcome.cached_tokens = usage.cached_tokens
+    outcome.cost_usd, outcome.cost_source = resolve_cost(usage, prices)
+    rate = tokens_per_s(outcome.completion_tokens, generation_ms(latency_ms, ttft_ms))
+    outcome.tokens_per_s = round(rate, 1) if rate is not None else None
+
+
 def _estimate(content: Any) -> int:
     from devflow_tui.context.tokens import estimate_tokens
 
@@ -1010,7 +1045,8 @@ def candidate_views(decision: RoutingDecision) -> list[CandidateView]:
     ]
 
 
-def _serve_cached(outcome: RequestOutcome, hit: CachedAnswer) -> None:
+def serve_cached(outcome: RequestOutcome, hit: CachedAnswer) -> None:
+    """Fill `outcome` with a cached answer: complete, at no cost, marked as a hit."""
     outcome.text = hit.text
     outcome.model = hit.model
     outcome.prompt_tokens = hit.prompt_tokens

@@ -31,7 +31,14 @@ class Recorder:
 
     async def call(self, job: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Run `job` after every job submitted before it; return its result or raise its error."""
-        return await asyncio.wrap_future(self._pool.submit(job, *args, **kwargs))
+        return await self.submit(job, *args, **kwargs)
+
+    def submit(
+        self, job: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> asyncio.Future[_T]:
+        """Queue `job` now (call on the event loop) and return a future of its result, for a
+        caller that must not wait (the proxy closes a request's books after its last byte)."""
+        return asyncio.wrap_future(self._pool.submit(job, *args, **kwargs))
 
     def post(self, job: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs) -> None:
         """Queue `job` without waiting for it (attempts, progress); a failure is logged, since

@@ -602,6 +602,7 @@ class OpenRouterClient:
                 complete=True,
                 latency_ms=(self._clock() - started) * 1000,
                 ttft_ms=None,
+                text_only=meter.text_only,
             )
         except OpenRouterError as exc:
             self._record_failure(run, exc, status, started)
@@ -730,6 +731,7 @@ class OpenRouterClient:
                 latency_ms=(self._clock() - started) * 1000,
                 ttft_ms=ttft[0],
                 attempts=list(run.attempts),
+                text_only=meter.text_only,
             )
 
         async def frames() -> AsyncGenerator[bytes, None]:

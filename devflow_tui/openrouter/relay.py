@@ -11,6 +11,7 @@ generation id, token usage (and cost, when the server reports it), the stop reas
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -71,6 +72,7 @@ class RelayResult:
     latency_ms: float
     ttft_ms: float | None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    text_only: bool = False  # the answer is text alone: no tool call, thinking or reasoning
 
 
 def anthropic_usage(data: Any) -> Usage | None:
@@ -106,6 +108,8 @@ class RelayMeter:
         self.text = ""
         self.done = False  # the answer ended properly (message_stop / [DONE] / whole body)
         self.has_output = False
+        # Text alone (what a cache can replay): no tool call, thinking, reasoning or refusal.
+        self.text_only = True
         self._input: dict[str, Any] = {}
 
     # ------------------------------------------------------------ whole bodies
@@ -123,6 +127,8 @@ class RelayMeter:
             for block in data.get("content") or []:
                 if isinstance(block, dict) and block.get("type") == "text":
                     self.text += str(block.get("text", ""))
+                else:
+                    self.text_only = False
             self.stop_reason = data.get("stop_reason")
             self.usage = anthropic_usage(data.get("usage"))
         else:
@@ -131,6 +137,9 @@ class RelayMeter:
             if choices and isinstance(choices[0], dict):
                 message = choices[0].get("message") or {}
                 self.text = str(message.get("content") or "")
+                self.text_only = isinstance(message, dict) and not any(
+                    message.get(name) for name in _NOT_TEXT
+                )
                 self.stop_reason = choices[0].get("finish_reason")
                 if choices[0].get("error") is not None:
                     return _error_info(choices[0]["error"])
@@ -163,6 +172,9 @@ class RelayMeter:
             self.usage = anthropic_usage(self._input)
         elif kind == "content_block_start":
             self.has_output = True
+            block = payload.get("content_block")
+            if not isinstance(block, dict) or block.get("type") != "text":
+                self.text_only = False
         elif kind == "message_delta":
             delta = payload.get("delta") or {}
             self.stop_reason = delta.get("stop_reason") or self.stop_reason
@@ -194,6 +206,8 @@ class RelayMeter:
             content = delta.get("content")
             if content or delta.get("tool_calls") or delta.get("reasoning"):
                 self.has_output = True
+            if any(delta.get(name) for name in _NOT_TEXT):
+                self.text_only = False
             if isinstance(content, str):
                 self.text += content
             if choice.get("finish_reason"):
@@ -201,6 +215,10 @@ class RelayMeter:
         if payload.get("usage") is not None:
             self.usage = _chat_usage(payload["usage"])
         return None
+
+
+# Parts of an OpenAI answer besides its text, which a text-only replay would lose.
+_NOT_TEXT = ("tool_calls", "function_call", "reasoning", "reasoning_details", "refusal")
 
 
 def _chat_usage(data: Any) -> Usage | None:
@@ -255,3 +273,115 @@ class RelayStream:
     async def aclose(self) -> None:
         """Close the upstream connection (tells OpenRouter to stop generating)."""
         await self._close()
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A stored text answer to hand back again (a cache hit), in the caller's API shape:
+    natural end, the original token counts, and a cost of zero (nothing was billed)."""
+
+    answer_id: str
+    model: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    def body(self, api: Api) -> bytes:
+        """The non-streamed answer, as OpenRouter's endpoint for `api` shapes it."""
+        if api == "anthropic":
+            data: dict[str, Any] = {
+                **self._anthropic_message(),
+                "content": [{"type": "text", "text": self.text}],
+                "stop_reason": "end_turn",
+                "usage": self._anthropic_usage(self.completion_tokens),
+            }
+        else:
+            data = {
+                **self._chat_head("chat.completion"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": self.text},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": self._chat_usage(),
+            }
+        return json.dumps(data).encode()
+
+    def frames(self, api: Api) -> list[bytes]:
+        """The streamed answer as SSE frames: Anthropic's events, or chat chunks and [DONE]."""
+        if api == "anthropic":
+            start = {**self._anthropic_message(), "content": [], "stop_reason": None}
+            start["usage"] = self._anthropic_usage(1)  # the real count comes in message_delta
+            events: list[dict[str, Any]] = [
+                {"type": "message_start", "message": start},
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": self.text},
+                },
+                {"type": "content_block_stop", "index": 0},
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": self.completion_tokens},
+                },
+                {"type": "message_stop"},
+            ]
+            return [frame(api, event["type"], json.dumps(event)) for event in events]
+        head = self._chat_head("chat.completion.chunk")
+        chunks: list[dict[str, Any]] = [
+            {
+                **head,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": self.text},
+                        "finish_reason": None,
+                    }
+                ],
+            },
+            {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+            {**head, "choices": [], "usage": self._chat_usage()},
+        ]
+        return [frame(api, "", json.dumps(chunk)) for chunk in chunks] + [frame(api, "", "[DONE]")]
+
+    def _anthropic_message(self) -> dict[str, Any]:
+        return {
+            "id": f"msg_{self.answer_id}",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "stop_sequence": None,
+        }
+
+    def _anthropic_usage(self, output_tokens: int) -> dict[str, Any]:
+        return {
+            "input_tokens": self.prompt_tokens,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+
+    def _chat_head(self, kind: str) -> dict[str, Any]:
+        return {
+            "id": f"gen-cache-{self.answer_id}",
+            "object": kind,
+            "created": int(time.time()),
+            "model": self.model,
+        }
+
+    def _chat_usage(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "cost": 0,
+        }

@@ -33,10 +33,12 @@ from devflow_tui.serve.clients import client_name
 from devflow_tui.serve.metrics import CONTENT_TYPE, ProxyMetrics
 from devflow_tui.serve.model_map import ModelMap
 from devflow_tui.serve.requests import (
+    FORWARDED,
     BadRequest,
     anthropic_request,
     count_tokens,
     error_body,
+    no_cache_asked,
     openai_request,
 )
 from devflow_tui.serve.tokens import ProxyTokens
@@ -263,23 +265,25 @@ async def _proxy(request: Request, api: Api) -> Response:
         return label
     state = _state(request)
     passthrough, model_map = _ready(state)
-    client = client_name(request.headers.get("user-agent"), label)
+    headers = request.headers
+    client = client_name(headers.get("user-agent"), label)
+    no_cache = no_cache_asked(headers.get("cache-control"))
     try:
         body = await _json(request)
         name = body.get("model") if isinstance(body, dict) else None
         choice = model_map.choose(name if isinstance(name, str) else None)
         if api == "anthropic":
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            wanted = anthropic_request(body, choice, client, headers)
+            forwarded = {k: headers[k] for k in FORWARDED if k in headers}
+            wanted = anthropic_request(body, choice, client, forwarded, no_cache=no_cache)
         else:
-            wanted = openai_request(body, choice, client)
+            wanted = openai_request(body, choice, client, no_cache=no_cache)
     except (BadRequest, DevflowError) as exc:
         return _error(api, 400, str(exc))
     stream = body.get("stream") is True
     try:
         if stream:
-            frames = await passthrough.open_stream(wanted)
-            return SSEResponse(frames)
+            opened = await passthrough.open_stream(wanted)
+            return SSEResponse(opened.frames, opened.headers)
         result = await passthrough.send(wanted)
     except BudgetExceededError as exc:
         message = f"{exc.message} {exc.hint or ''}".strip()
@@ -299,10 +303,12 @@ class SSEResponse(StreamingResponse):
     """Streams SSE frames as they come; a client that hangs up cancels the upstream call
     (the gateway records the partial answer), and the generator is always closed."""
 
-    def __init__(self, frames: AsyncGenerator[bytes, None]) -> None:
+    def __init__(
+        self, frames: AsyncGenerator[bytes, None], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(
             frames,
-            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+            headers={**(headers or {}), "cache-control": "no-cache", "x-accel-buffering": "no"},
             media_type="text/event-stream",
         )
         self.frames = frames

@@ -76,6 +76,56 @@ def count_tokens(body: dict[str, Any]) -> int:
     )
 
 
+def no_cache_asked(cache_control: str | None) -> bool:
+    """True when the request's `Cache-Control` header says not to answer it from a cache
+    (`no-cache` or `no-store`), the HTTP way to say what `devflow ask --no-cache` says."""
+    if not cache_control:
+        return False
+    directives = {part.strip().split("=")[0].lower() for part in cache_control.split(",")}
+    return bool(directives & {"no-cache", "no-store"})
+
+
+# Request fields after which an answer is more than text (tool calls, thinking, reasoning,
+# several choices, log probabilities): a stored text could not stand in for it.
+_NOT_CACHEABLE_FIELDS = (
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "reasoning",
+    "reasoning_effort",
+    "include_reasoning",
+    "logprobs",
+    "top_logprobs",
+)
+_TEXT_BLOCKS = frozenset({"text", "image", "document"})
+
+
+def cache_safe(body: dict[str, Any]) -> bool:
+    """Whether the response cache may answer this request: no tools offered and no tool call
+    or tool result anywhere in the conversation, no thinking or reasoning asked for, one
+    choice. Sampling settings (temperature, ...) are part of the cache key, as for
+    `devflow ask`."""
+    if any(body.get(name) for name in _NOT_CACHEABLE_FIELDS):
+        return False
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type", "disabled") != "disabled":
+        return False
+    if body.get("n") not in (None, 1):
+        return False
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict) or message.get("role") in ("tool", "function"):
+            return False
+        if message.get("tool_calls") or message.get("function_call"):
+            return False
+        content = message.get("content")
+        if isinstance(content, list) and not all(
+            isinstance(block, dict) and block.get("type") in _TEXT_BLOCKS for block in content
+        ):
+            return False
+    return True
+
+
 def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
@@ -83,7 +133,12 @@ def _object(body: Any) -> dict[str, Any]:
 
 
 def anthropic_request(
-    body: Any, choice: ModelChoice, client: str, headers: dict[str, str]
+    body: Any,
+    choice: ModelChoice,
+    client: str,
+    headers: dict[str, str],
+    *,
+    no_cache: bool = False,
 ) -> PassthroughRequest:
     """A Messages API request (POST /v1/messages)."""
     body = _object(body)
@@ -104,10 +159,13 @@ def anthropic_request(
         needs_tools=bool(body.get("tools")),
         headers={k: v for k, v in headers.items() if k in FORWARDED},
         requested_model=str(body.get("model") or "") or None,
+        cacheable=not no_cache and cache_safe(body),
     )
 
 
-def openai_request(body: Any, choice: ModelChoice, client: str) -> PassthroughRequest:
+def openai_request(
+    body: Any, choice: ModelChoice, client: str, *, no_cache: bool = False
+) -> PassthroughRequest:
     """A chat completions request (POST /v1/chat/completions)."""
     body = _object(body)
     messages = body.get("messages")
@@ -128,4 +186,5 @@ def openai_request(body: Any, choice: ModelChoice, client: str) -> PassthroughRe
         model=choice.model,
         needs_tools=bool(body.get("tools")),
         requested_model=str(body.get("model") or "") or None,
+        cacheable=not no_cache and cache_safe(body),
     )

@@ -134,7 +134,10 @@ def test_retry_and_fallback_before_the_first_byte(make_proxy: ProxyFactory) -> N
     chosen = proxy.upstream("/messages")[-1]["model"]
     proxy.sim.add_fault(Fault(kind="http_error", status=503, path="/messages", model=chosen))
     message = client.messages.create(
-        model="claude-haiku-4-5", max_tokens=300, messages=_user("Hello there")
+        model="claude-haiku-4-5",
+        max_tokens=300,
+        messages=_user("Hello there"),
+        extra_headers={"cache-control": "no-cache"},  # the same request again, not the cache
     )
     assert message.model != chosen
     row = proxy.rows()[-1]
