@@ -916,6 +916,9 @@ def sim(port: int, config_path: Path | None) -> None:
 @click.option("--port", default=None, type=click.IntRange(0, 65535), help="Default 4141.")
 @click.option("--print-env", is_flag=True, help="Print the shell exports for clients and exit.")
 @click.option("--new-token", metavar="LABEL", help="Add a token whose label names its client.")
+@click.option("--rotate-token", metavar="LABEL", help="Give a token a new value; the old fails.")
+@click.option("--revoke-token", metavar="LABEL", help="Remove a token; its clients get 401.")
+@click.option("--list-tokens", is_flag=True, help="List the token labels (values masked).")
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -923,9 +926,12 @@ def serve(
     port: int | None,
     print_env: bool,
     new_token: str | None,
+    rotate_token: str | None,
+    revoke_token: str | None,
+    list_tokens: bool,
 ) -> None:
     """Anthropic- and OpenAI-compatible proxy: Claude Code and SDKs through the router."""
-    from devflow_tui.serve.command import env_exports, serve_main
+    from devflow_tui.serve.command import env_exports, serve_main, token_list
     from devflow_tui.serve.tokens import ProxyTokens
 
     settings = load(ctx)
@@ -933,9 +939,19 @@ def serve(
     port = settings.serve.port if port is None else port
     try:
         tokens = ProxyTokens.load(settings.home)
-        if new_token:
-            token = tokens.add(settings.home, new_token)
+        if new_token or rotate_token:
+            if new_token:
+                token = tokens.add(settings.home, new_token)
+            else:
+                token = tokens.rotate(settings.home, rotate_token or "")
             click.echo(env_exports(f"http://{host}:{port}", token))
+            return
+        if revoke_token:
+            tokens.revoke(settings.home, revoke_token)
+            click.echo(f"revoked the proxy token {revoke_token!r}; its clients now get 401.")
+            return
+        if list_tokens:
+            click.echo(token_list(tokens))
             return
         if print_env:
             click.echo(env_exports(f"http://{host}:{port}", tokens.default))

@@ -26,6 +26,14 @@ def env_exports(url: str, token: str) -> str:
     )
 
 
+def token_list(tokens: ProxyTokens) -> str:
+    """The proxy tokens by label, values masked (`devflow serve --list-tokens`)."""
+    where = "DEVFLOW_PROXY_TOKEN" if tokens.source == "env" else tokens.source
+    lines = [f"proxy tokens ({where}):"]
+    lines += [f"  {label:<20} {mask_key(token)}" for label, token in tokens.by_label.items()]
+    return "\n".join(lines)
+
+
 def check_port(host: str, port: int) -> None:
     """Fail early, with a clear message, when the address is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -39,6 +39,25 @@ def test_new_token_is_labelled(devflow: Invoke) -> None:  # noqa: F811
     assert bad.exit_code == 2 and "label" in bad.stderr
 
 
+def test_rotate_revoke_and_list_tokens(devflow: Invoke) -> None:  # noqa: F811
+    first = devflow("serve", "--print-env").stdout.split("ANTHROPIC_AUTH_TOKEN=")[1].split()[0]
+    assert devflow("serve", "--new-token", "ci").exit_code == 0
+    rotated = devflow("serve", "--rotate-token", "default")
+    assert rotated.exit_code == 0, rotated.stderr
+    second = rotated.stdout.split("ANTHROPIC_AUTH_TOKEN=")[1].split()[0]
+    assert second != first and second.startswith("dfp-")
+    listed = devflow("serve", "--list-tokens")
+    assert listed.exit_code == 0 and "default" in listed.stdout and "ci" in listed.stdout
+    assert second not in listed.stdout and second[-4:] in listed.stdout  # masked
+    revoked = devflow("serve", "--revoke-token", "ci")
+    assert revoked.exit_code == 0 and "401" in revoked.stdout
+    assert "ci " not in devflow("serve", "--list-tokens").stdout
+    missing = devflow("serve", "--revoke-token", "ci")
+    assert missing.exit_code == 2 and "no proxy token labelled 'ci'" in missing.stderr
+    last = devflow("serve", "--revoke-token", "default")
+    assert last.exit_code == 2 and "--rotate-token default" in last.stderr
+
+
 def test_serve_without_a_key_says_what_to_do(devflow: Invoke) -> None:  # noqa: F811
     result = devflow("serve", key=False)
     assert result.exit_code == 3 and "--demo" in result.stderr

@@ -47,6 +47,36 @@ def test_broken_token_file_says_how_to_fix(tmp_path: Path) -> None:
         ProxyTokens.load(tmp_path, env={})
 
 
+def test_rotate_and_revoke_take_effect_in_a_running_proxy_at_once(tmp_path: Path) -> None:
+    running = ProxyTokens.load(tmp_path, env={})  # what a proxy holds
+    old = running.default
+    cli = ProxyTokens.load(tmp_path, env={})  # another process: `devflow serve --rotate-token`
+    laptop = cli.add(tmp_path, "laptop")
+    assert running.label_of(laptop) == "laptop"
+    fresh = cli.rotate(tmp_path, "default")
+    assert fresh != old and running.label_of(old) is None
+    assert running.label_of(fresh) == "default"
+    assert stat.S_IMODE((tmp_path / FILE_NAME).stat().st_mode) == 0o600
+    cli.revoke(tmp_path, "laptop")
+    assert running.label_of(laptop) is None and running.label_of(fresh) == "default"
+    with pytest.raises(ConfigError, match="only proxy token") as only:
+        cli.revoke(tmp_path, "default")
+    assert "--rotate-token default" in (only.value.hint or "")
+    with pytest.raises(ConfigError, match="no proxy token labelled 'nope'"):
+        cli.rotate(tmp_path, "nope")
+    with pytest.raises(ConfigError, match=ENV_VAR):
+        ProxyTokens.load(tmp_path, env={ENV_VAR: "from-env"}).revoke(tmp_path, "default")
+
+
+def test_a_token_file_broken_while_running_refuses_every_client(tmp_path: Path) -> None:
+    running = ProxyTokens.load(tmp_path, env={})
+    token = running.default
+    (tmp_path / FILE_NAME).unlink()
+    assert running.label_of(token) is None
+    (tmp_path / FILE_NAME).write_text(f"default {token}\n")
+    assert running.label_of(token) == "default"
+
+
 @pytest.mark.parametrize(
     ("agent", "name"),
     [
