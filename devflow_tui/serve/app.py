@@ -33,6 +33,8 @@ from devflow_tui.serve.clients import client_name
 from devflow_tui.serve.metrics import CONTENT_TYPE, ProxyMetrics
 from devflow_tui.serve.model_map import ModelMap
 from devflow_tui.serve.requests import (
+    COUNT_HEADER,
+    COUNT_METHOD,
     FORWARDED,
     BadRequest,
     anthropic_request,
@@ -256,7 +258,11 @@ async def _count_tokens(request: Request) -> Response:
             raise BadRequest("messages: Field required (a list of messages).")
     except BadRequest as exc:
         return _error("anthropic", 400, str(exc))
-    return JSONResponse({"input_tokens": count_tokens(body)})
+    # An estimate, and the response says so: OpenRouter has no token-counting endpoint.
+    return JSONResponse(
+        {"input_tokens": count_tokens(body)},
+        headers={COUNT_HEADER: COUNT_METHOD},
+    )
 
 
 async def _proxy(request: Request, api: Api) -> Response:

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from devflow_tui.context.tokens import estimate_tokens
+from devflow_tui.context.tokens import (
+    MESSAGE_OVERHEAD_TOKENS,
+    REPLY_PRIMING_TOKENS,
+    estimate_tokens,
+)
 from devflow_tui.gateway.passthrough import PassthroughRequest
 from devflow_tui.openrouter.relay import Api, anthropic_error_type
 from devflow_tui.serve.model_map import ModelChoice
@@ -66,14 +70,58 @@ def route_text(messages: list[Any]) -> str:
     return ""
 
 
+# An image's tokens are about width x height / 750, at most about 1,600 once Anthropic has
+# resized it; its size is not read here, so every image counts as the most it can cost.
+IMAGE_TOKENS = 1600
+COUNT_HEADER = "x-devflow-token-count"
+COUNT_METHOD = "estimate"  # what count_tokens answers: not a tokenizer's count
+
+
 def count_tokens(body: dict[str, Any]) -> int:
-    """Estimated input tokens of a request: system, messages and tools, as sent."""
-    parts = [body.get("system"), body.get("messages"), body.get("tools")]
-    return sum(
-        estimate_tokens(part if isinstance(part, str) else json.dumps(part))
-        for part in parts
-        if part
-    )
+    """Estimated input tokens of a request, in either API shape: devflow's calibrated
+    estimator (`context.tokens`, the one routing and assembly use) over every text sent (system
+    blocks, message text, tool calls' input, tool results, thinking) and the tool definitions
+    as JSON, plus the chat framing per message; each image counts `IMAGE_TOKENS`."""
+    total = REPLY_PRIMING_TOKENS + _content_tokens(body.get("system"))
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        total += MESSAGE_OVERHEAD_TOKENS + _content_tokens(message.get("content"))
+        calls = message.get("tool_calls")
+        if calls:
+            total += estimate_tokens(json.dumps(calls))
+    tools = body.get("tools")
+    if tools:
+        total += estimate_tokens(json.dumps(tools))
+    return total
+
+
+def _content_tokens(content: Any) -> int:
+    """Tokens of a message's content: a string, or a list of blocks of any kind."""
+    if isinstance(content, str):
+        return estimate_tokens(content)
+    if not isinstance(content, list):
+        return 0
+    total = 0
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind in ("image", "image_url", "input_image"):
+            total += IMAGE_TOKENS
+        elif kind == "tool_use":
+            total += estimate_tokens(str(block.get("name", ""))) + estimate_tokens(
+                json.dumps(block.get("input"))
+            )
+        elif kind == "tool_result":
+            total += _content_tokens(block.get("content"))
+        elif isinstance(block.get("text"), str):
+            total += estimate_tokens(block["text"])
+        elif isinstance(block.get("thinking"), str):
+            total += estimate_tokens(block["thinking"])
+        else:  # a block of a kind not known here: its JSON, rather than nothing
+            total += estimate_tokens(json.dumps(block))
+    return total
 
 
 def no_cache_asked(cache_control: str | None) -> bool:

@@ -176,6 +176,19 @@ def test_missing_or_wrong_token_is_401(proxy: Proxy) -> None:
     assert proxy.upstream("/messages") == [] and proxy.rows() == []
 
 
+def test_a_rotated_token_is_refused_by_the_running_proxy(proxy: Proxy) -> None:
+    from devflow_tui.serve.tokens import ProxyTokens
+
+    fresh = ProxyTokens.load(proxy.settings.home, env={}).rotate(proxy.settings.home, "default")
+    with pytest.raises(anthropic.AuthenticationError):
+        _client(proxy).messages.create(model=PINNED, max_tokens=10, messages=_user("hi"))
+    answer = _client(proxy, api_key=fresh).messages.create(
+        model=PINNED, max_tokens=10, messages=_user("hi")
+    )
+    assert answer.content
+    assert len(proxy.upstream("/messages")) == 1
+
+
 def test_budget_refusal_is_a_billing_error_and_nothing_is_sent(make_proxy: ProxyFactory) -> None:
     proxy = make_proxy(cost_budget_usd=Decimal("0.000001"))
     with pytest.raises(anthropic.APIStatusError) as refused:
@@ -188,12 +201,27 @@ def test_budget_refusal_is_a_billing_error_and_nothing_is_sent(make_proxy: Proxy
     assert row.status == "refused" and row.client == "anthropic-sdk"
 
 
-def test_count_tokens(proxy: Proxy) -> None:
-    counted = _client(proxy).messages.count_tokens(
-        model=PINNED, messages=_user("How many tokens is this sentence?"), tools=[WEATHER]
-    )
-    assert counted.input_tokens > 10
-    assert proxy.upstream("/messages") == []
+def test_count_tokens_is_an_estimate_and_says_so(proxy: Proxy) -> None:
+    client = _client(proxy)
+    text = "Explain how a hash map resolves collisions, with an example in Python. " * 20
+    raw = client.messages.with_raw_response.count_tokens(model=PINNED, messages=_user(text))
+    assert raw.headers["x-devflow-token-count"] == "estimate"
+    counted = raw.parse().input_tokens
+    billed = client.messages.create(model=PINNED, max_tokens=50, messages=_user(text))
+    # The simulator counts with its own BPE-like tokenizer, not devflow's estimator.
+    assert 0.75 <= counted / billed.usage.input_tokens <= 1.35
+    with_tools = client.messages.count_tokens(model=PINNED, messages=_user(text), tools=[WEATHER])
+    assert with_tools.input_tokens > counted
+    turns: Any = [
+        *_user(text),
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "get_weather",
+                                            "input": {"city": "Rome"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
+                                       "content": [{"type": "text", "text": text}]}]},
+    ]  # fmt: skip
+    longer = client.messages.count_tokens(model=PINNED, messages=turns).input_tokens
+    assert longer > 2 * counted - 10  # the tool result's text is counted
+    assert len(proxy.upstream("/messages")) == 1  # counting sends nothing
 
 
 def test_beta_query_string_is_served(proxy: Proxy) -> None:
