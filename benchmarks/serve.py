@@ -2,7 +2,9 @@
 per request and per streamed chunk, at 1, 10 and 100 concurrent streams; side by side with
 LiteLLM's proxy and claude-code-router when they are installed; and the proxy's memory.
 
-Run: `.venv/bin/python benchmarks/serve.py [--rounds 3] [--install-peers]`.
+Run: `.venv/bin/python benchmarks/serve.py [--rounds 3] [--install-peers] [--no-peers]
+[--other-tree DIR]` (`--other-tree` also runs the `devflow serve` of another checkout, say
+main's, side by side: a change's effect measured in one run).
 
 Every system streams the same answer (60 tokens in 20 chunks) from the same simulator, which
 answers instantly (`time_scale=0`), so the difference to the direct call is the proxy's own
@@ -88,18 +90,25 @@ def rss_mb(pid: int) -> tuple[float, float]:
 # ---------------------------------------------------------------------- the proxies
 
 
-def start_devflow(sim_url: str, work: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_devflow(
+    sim_url: str, work: Path, tree: Path = ROOT, name: str = "devflow"
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    config = work / "devflow.toml"
-    config.write_text("rate_limit_requests = 1000000\nmax_concurrency = 512\nmax_retries = 0\n")
+    config = work / f"{name}.toml"
+    # Every request is the same: the response cache would answer them all (a cache hit is
+    # not what this measures), so it is off.
+    config.write_text(
+        "rate_limit_requests = 1000000\nmax_concurrency = 512\nmax_retries = 0\n"
+        "[cache]\nenabled = false\n"
+    )
     env = {
         **os.environ,
-        "DEVFLOW_HOME": str(work / "devflow-home"),
+        "DEVFLOW_HOME": str(work / f"{name}-home"),
         "DEVFLOW_CONFIG": str(config),
         "OPENROUTER_BASE_URL": sim_url,
         "OPENROUTER_API_KEY": FAKE_KEY,
         "DEVFLOW_PROXY_TOKEN": TOKEN,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(tree),
     }
     code = "from devflow_tui.cli import main; main()"
     process = subprocess.Popen(
@@ -257,6 +266,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds per concurrency level")
     parser.add_argument("--install-peers", action="store_true")
+    parser.add_argument("--no-peers", action="store_true", help="only devflow and the direct calls")
+    parser.add_argument("--other-tree", type=Path, help="also run this checkout's devflow serve")
     args = parser.parse_args()
     if args.install_peers:
         install_peers()
@@ -288,11 +299,37 @@ def main() -> None:
                 "direct /messages",
             ),
         ]
+        if args.other_tree is not None:
+            other, other_port = start_devflow(
+                sim.base_url, work, args.other_tree.resolve(), "other"
+            )
+            processes.append(("other devflow serve", other))
+            base = f"http://127.0.0.1:{other_port}/v1"
+            targets.append(
+                Target(
+                    "other devflow serve (OpenAI)",
+                    f"{base}/chat/completions",
+                    chat,
+                    auth,
+                    "direct /chat/completions",
+                )
+            )
+            targets.append(
+                Target(
+                    "other devflow serve (Anthropic)",
+                    f"{base}/messages",
+                    messages,
+                    auth,
+                    "direct /messages",
+                )
+            )
         peers: list[tuple[str, Callable[[str, Path], Any]]] = [
             ("LiteLLM proxy", start_litellm),
             ("claude-code-router", start_ccr),
         ]
         missing: list[str] = []
+        if args.no_peers:
+            peers = []
         for name, start in peers:
             started = start(sim.base_url, work)
             if started is None:
@@ -330,16 +367,22 @@ def report(
     medians: dict[tuple[str, int], float] = {}
     chunks_of: dict[str, int] = {}
     peaks: dict[str, float] = {}
+    failures: list[str] = []
     for level in LEVELS:
         level_rounds = max(rounds, 30 // level)
         for target in targets:
             owner = next((n for n in pid_of if target.name.startswith(n)), None)
-            if owner is not None and level == 100:
-                with PeakSampler(pid_of[owner]) as sampler:
+            try:
+                if owner is not None and level == 100:
+                    with PeakSampler(pid_of[owner]) as sampler:
+                        times, chunks = asyncio.run(run_level(target, level, level_rounds))
+                    peaks[owner] = max(peaks.get(owner, 0.0), sampler.peak)
+                else:
                     times, chunks = asyncio.run(run_level(target, level, level_rounds))
-                peaks[owner] = max(peaks.get(owner, 0.0), sampler.peak)
-            else:
-                times, chunks = asyncio.run(run_level(target, level, level_rounds))
+            except (httpx.HTTPError, RuntimeError) as exc:
+                # A peer that drops connections under load: say so, measure the rest.
+                failures.append(f"{target.name} at {level} streams: {type(exc).__name__} {exc}")
+                continue
             medians[(target.name, level)] = statistics.median(times) * 1000
             chunks_of[target.name] = chunks
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
@@ -349,18 +392,25 @@ def report(
     for target in targets:
         cells = []
         for level in LEVELS:
-            ms = medians[(target.name, level)]
+            ms = medians.get((target.name, level), float("nan"))
+            if (target.baseline, level) not in medians and target.baseline is not None:
+                cells.append("failed")
+                continue
             if target.baseline is None:
                 cells.append(f"{ms:9.2f}")
                 continue
             added = ms - medians[(target.baseline, level)]
-            per_chunk = added / max(chunks_of[target.name], 1)
+            per_chunk = added / max(chunks_of.get(target.name, 1), 1)
             cells.append(f"{ms:9.2f} (+{added:7.2f}; {per_chunk:6.3f})")
         print(f"{target.name:<28}" + "".join(f"{c:>30}" for c in cells))
     for name in missing:
         print(f"{name:<28} not installed or did not start (see --install-peers)")
     for name, peak in peaks.items():
         print(f"{name}: peak resident memory at 100 streams {peak:.1f} MB")
+    for failure in failures:
+        print(f"failed: {failure}")
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
 if __name__ == "__main__":
