@@ -7,6 +7,7 @@ while the dashboard shows "connecting…", and history is read in a thread worke
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import importlib.resources
 from collections.abc import Awaitable, Callable
@@ -141,6 +142,26 @@ class DevflowApp(App[None]):
         self.claude_session = claude_session
         self.dashboard = DashboardScreen(self.stats, claude_session=claude_session)
         self.proxy: RunningProxy | None = None  # the proxy running inside the dashboard
+        # Set by `run` (the app owns its process): see `settle_memory`.
+        self.freeze_after_start = False
+        self.memory_settled = False
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the app as its own process (what `devflow` does); tests use `run_test`."""
+        self.freeze_after_start = True
+        return super().run(*args, **kwargs)
+
+    def settle_memory(self) -> None:
+        """Once start-up is done (gateway open, history shown), collect once and freeze what
+        start-up built: modules, classes, the catalog and settings live until exit, and every
+        full pass of Python's cyclic collector would walk them again (100-300 ms, a visible
+        stall mid-stream). Frozen, a full pass walks only what was made since. Only when the
+        app owns its process: in a test run it would pin other tests' objects."""
+        if not self.freeze_after_start or self.memory_settled:
+            return
+        self.memory_settled = True
+        gc.collect()
+        gc.freeze()
 
     def on_mount(self) -> None:
         saved = load_ui_state(self.settings.home).theme

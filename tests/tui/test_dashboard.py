@@ -17,8 +17,9 @@ from pathlib import Path
 
 from rich.console import Console
 from textual.color import Color
+from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, ProgressBar, RichLog, Select, Static
+from textual.widgets import DataTable, Input, ProgressBar, Select, Static
 from textual.widgets._footer import FooterKey
 
 from devflow_tui.config import Settings
@@ -68,8 +69,10 @@ async def answered(pilot: Pilot[None], app: DevflowApp) -> None:
 
 def log_text(routing: RoutingPane) -> str:
     """What the attempts log shows on screen, line by line."""
-    log = routing.query_one("#routing-attempts", RichLog)
-    return "\n".join("".join(segment.text for segment in strip) for strip in log.lines)
+    log = routing.query_one("#routing-attempts-text", Static)
+    return "\n".join(
+        strip.text for strip in log.render_lines(Region(0, 0, log.size.width, log.size.height))
+    )
 
 
 async def test_send_prompt_shows_routing_answer_cost_and_gauges(
@@ -650,3 +653,24 @@ async def test_nothing_is_cut_off_at_80_columns_or_in_the_routing_table(
             cost = usd(candidate.estimated_cost_usd)
             for word in [candidate.model, cost, *candidate.reason.split()]:
                 assert word in shown, word
+
+
+async def test_start_up_objects_are_frozen_only_when_the_app_owns_its_process(
+    make_app: MakeApp,
+) -> None:
+    """Full garbage collections walked every object start-up built (100-300 ms stalls while an
+    answer streamed); `devflow` (App.run) freezes them once start-up is done. A test run must
+    not: it would pin other tests' objects."""
+    import gc
+
+    assert not make_app().freeze_after_start  # run_test leaves it off; only App.run sets it
+    owned = make_app()
+    owned.freeze_after_start = True  # what DevflowApp.run sets
+    frozen_before = gc.get_freeze_count()
+    try:
+        async with owned.run_test(size=(120, 30)) as pilot:
+            await wait_for(lambda: owned.memory_settled, pilot)
+            assert owned.dashboard.history_loaded
+            assert gc.get_freeze_count() > frozen_before
+    finally:
+        gc.unfreeze()

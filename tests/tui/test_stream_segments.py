@@ -1,17 +1,16 @@
-"""Long streamed answers are cut into Markdown segments at safe boundaries."""
+"""Long streamed answers are cut into segments at safe boundaries, each drawn on its own."""
 
 from __future__ import annotations
 
 import pytest
-from rich.markdown import Markdown as RichMarkdown
 from textual.app import App, ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.widgets import Markdown
 
 from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.tui.stream_segments import HARD_LIMIT, SegmentSplitter, ThrottledStream
-from devflow_tui.tui.widgets.conversation import Conversation, FinishedPart, code_blocks
-from tests.tui.test_conversation import OneConversation
+from devflow_tui.tui.widgets.conversation import Conversation, code_blocks
+from tests.tui.test_conversation import OneConversation, screen_lines
 from tests.tui.test_dashboard import wait_for
 
 
@@ -87,7 +86,7 @@ def test_closing_fence_needs_the_same_character_and_length() -> None:
     assert not splitter.in_fence
 
 
-async def test_long_answer_streams_into_several_markdown_widgets() -> None:
+async def test_long_answer_streams_into_several_parts_drawn_once() -> None:
     paragraphs = [f"Paragraph {i}: " + "some words here " * 20 for i in range(30)]
     code = "".join(f"value_{i} = {i}\n" for i in range(700))
     answer = (
@@ -97,47 +96,33 @@ async def test_long_answer_streams_into_several_markdown_widgets() -> None:
     )
     app = OneConversation()
     async with app.run_test(size=(120, 40)) as pilot:
-        current = await app.query_one(Conversation).add_turn("r", "a long answer")
+        conversation = app.query_one(Conversation)
+        current = await conversation.add_turn("r", "a long answer")
         for piece in pieces_of(answer, 16):
             await current.append(piece)
         await current.finish(RequestOutcome(request_id="r", text=answer, model="m", complete=True))
         assert current.state == "done"
         await wait_for(lambda: current.shown_chars == len(answer), pilot)
-        # Each part the stream moved past becomes one FinishedPart; the last stays Markdown.
-        await wait_for(
-            lambda: all(isinstance(body, FinishedPart) for body in current.bodies[:-1]), pilot
-        )
+        await pilot.pause()
         bodies = current.bodies
         assert len(bodies) > 4
-        assert isinstance(bodies[-1], Markdown)
-        assert not bodies[-1].query(FinishedPart)
         # In order, the parts hold the answer plus only the reopened fences.
         shown = "".join(body.source for body in bodies)
         assert len(shown) == len(answer) + current._splitter.synthetic_chars
         assert "".join(code_blocks(shown)) == code
         assert shown.startswith(answer[:200]) and shown.endswith(answer[-200:])
-        # One widget per finished part, however many paragraphs it holds.
-        assert not any(body.children for body in bodies[:-1])
-        # Code in a finished part is still highlighted (Rich's Markdown with a code theme).
-        contents = [body.markdown for body in bodies[:-1] if isinstance(body, FinishedPart)]
-        assert len(contents) == len(bodies) - 1
-        assert all(isinstance(c, RichMarkdown) and c.code_theme == "monokai" for c in contents)
-        assert list(current.children)[-1].has_class("answer-footer")
-        # The view follows the end: the first part, screens above it, is parked (it keeps its
-        # height and holds no drawing); scrolled back into view it draws its Markdown again.
+        assert max(len(body.source) for body in bodies) <= 2 * HARD_LIMIT
+        # The view follows the end; the first part, screens above it, holds no lines any more
+        # but keeps its height; scrolled back into view it is drawn again, the same height.
         first = bodies[0]
-        assert isinstance(first, FinishedPart)
-        conversation = app.query_one(Conversation)
-        await wait_for(lambda: first.parked, pilot)
-        height = first.size.height
-        assert str(first.content) == "" and height > 1
+        assert first.lines is None and first.height > 1
+        assert "Done." in screen_lines(conversation)
+        height = first.height
         conversation.release_anchor()  # as scrolling up by hand does
-        conversation.scroll_home(animate=False)
+        conversation.scroll_home(animate=False, immediate=True)
         await pilot.pause()
-        await wait_for(lambda: not first.parked, pilot)
-        await pilot.pause()
-        assert first.size.height == height
-        assert "simulated answer" in first.render_line(0).text
+        assert any("simulated answer" in line for line in screen_lines(conversation))
+        assert first.lines is not None and len(first.lines) == height
         assert current.text == answer
         assert code_blocks(current.text) == [code]
 
@@ -201,7 +186,7 @@ def test_a_long_line_inside_code_is_cut_with_the_fence_reopened() -> None:
     assert all(s.startswith("```") and s.rstrip("\n").endswith("```") for s in segments[:-1])
 
 
-async def test_a_long_single_line_streams_into_bounded_widgets() -> None:
+async def test_a_long_single_line_streams_into_bounded_parts() -> None:
     line = ("word " * 40_000)[:200_000]
     app = OneConversation()
     async with app.run_test(size=(100, 30)) as pilot:

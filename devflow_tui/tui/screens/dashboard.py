@@ -215,6 +215,7 @@ class DashboardScreen(Screen[None]):
         self.stats.extend(message.samples)
         self.replot()
         self.history_loaded = True
+        self.call_after_refresh(self.app.settle_memory)
 
     @work(group="credits", exclusive=True)
     async def _load_credits(self) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
+from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,18 +13,23 @@ from typing import ClassVar, Protocol
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 from rich.markdown import Markdown as RichMarkdown
-from textual.app import ComposeResult
+from rich.padding import Padding
+from rich.segment import Segment
+from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
-from textual.widget import Widget
-from textual.widgets import Markdown, Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
 
 from devflow_tui.accounting.records import RequestRow
 from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.tui.money import ms, usd
-from devflow_tui.tui.stream_segments import SegmentSplitter, ThrottledStream
+from devflow_tui.tui.stream_segments import SegmentSplitter
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
@@ -153,11 +161,16 @@ def turn_facts_known(facts: AnswerFacts) -> bool:
     return facts.model is not None or facts.status != "ok"
 
 
-def _hard_breaks(state: StateCore) -> None:
-    for token in state.tokens:
+def _harden(tokens: Sequence[Token]) -> None:
+    """Turn every soft line break into a hard one."""
+    for token in tokens:
         for child in token.children or ():
             if child.type == "softbreak":
                 child.type = "hardbreak"
+
+
+def _hard_breaks(state: StateCore) -> None:
+    _harden(state.tokens)
 
 
 def answer_parser() -> MarkdownIt:
@@ -171,68 +184,65 @@ def answer_parser() -> MarkdownIt:
     return parser
 
 
-class UserTurn(Static, can_focus=True):
-    """One prompt as the user sent it; focusable, so it can be selected and copied."""
-
-    @property
-    def text(self) -> str:
-        return str(self.content)
-
-
-class FinishedPart(Static):
-    """A finished part of a long answer, drawn by one widget.
-
-    Textual's Markdown makes a widget per paragraph; a long answer holds hundreds of them, and
-    the garbage collector's full passes over all those objects stall the screen. A part the
-    stream has moved past never changes again, so one Static rendering the same Markdown with
-    Rich takes its place. Far out of view it is *parked*: it keeps its height but shows nothing,
-    so it holds no rendered lines; back near the view it draws its Markdown again. The cost of
-    a conversation is then that of the parts near the screen, not of its length.
-    """
-
-    def __init__(self, source: str, *, dark: bool = True, classes: str = "") -> None:
-        theme = "monokai" if dark else "default"
-        self.markdown = RichMarkdown(source, code_theme=theme)
-        super().__init__(self.markdown, classes=classes)
-        self.source = source  # what the Markdown widget held, reopened fences included
-        self.parked = False
-        # Textual's Markdown ends with its last block's bottom margin; Rich's output does not.
-        self.styles.margin = (0, 0, 1, 0)
-
-    def park(self) -> None:
-        """Keep the height, drop the drawing (the lines are rendered again on `unpark`)."""
-        if self.parked or not self.size.height:
-            return
-        self.parked = True
-        self.styles.height = self.size.height
-        self.update("")
-
-    def unpark(self) -> None:
-        """Draw the Markdown again (the part is near the view)."""
-        if not self.parked:
-            return
-        self.parked = False
-        self.update(self.markdown)
-        self.styles.height = "auto"
+def answer_markdown(source: str, *, dark: bool = True) -> RichMarkdown:
+    """Rich's Markdown for an answer: single newlines kept as line breaks, code highlighted."""
+    markdown = RichMarkdown(source, code_theme="monokai" if dark else "default")
+    _harden(markdown.parsed)
+    return markdown
 
 
-class AnswerBlock(Vertical, can_focus=True):
+# A part of an answer ends at a blank line after this many characters, or at a newline after
+# the hard limit: the stream redraws only the last part, so small parts keep each frame cheap
+# (finished parts are drawn once and cost nothing more).
+PART_SOFT_LIMIT = 800
+PART_HARD_LIMIT = 3_000
+
+
+class Piece:
+    """A run of lines in the conversation (a prompt, an answer's label, a part of its body, its
+    footer): drawn once per width and per change, then served from its lines."""
+
+    __slots__ = ("entry", "height", "kind", "lines", "rendered_chars", "source", "width")
+
+    def __init__(self, entry: UserTurn | AnswerBlock, kind: str, source: str = "") -> None:
+        self.entry = entry
+        self.kind = kind  # "gap", "prompt", "label", "body" or "footer"
+        self.source = source
+        self.width = -1  # the width `height` (and `lines`, when kept) were drawn at
+        self.height = 0
+        self.lines: list[Strip] | None = None  # dropped when far from the view; height stays
+        self.rendered_chars = 0  # how much of `source` the last drawing held
+
+
+class UserTurn:
+    """One prompt as the user sent it, shown literally (no markup, no emoji codes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.view: Conversation | None = None
+        self.pieces = [Piece(self, "gap"), Piece(self, "prompt", text)]
+
+
+class AnswerBlock:
     """One answer: label, streamed Markdown body and a footer with model, cost and timings.
 
-    Focusable, so any answer (not only the last) can be selected and copied.
+    The body is kept in parts (see `stream_segments`): the stream only ever changes the last
+    part, so every part before it is drawn once and its lines are reused from then on.
     """
 
     def __init__(self, request_id: str, prompt: str, *, text: str = "") -> None:
-        super().__init__(classes="answer")
         self.request_id = request_id
         self.prompt = prompt
+        self.view: Conversation | None = None
         self._parts: list[str] = [text] if text else []  # the answer, appended in pieces
         self.state = "streaming" if not text else "done"
-        self._stream: ThrottledStream | None = None
-        self._splitter = SegmentSplitter()
-        self._segment: Markdown | None = None  # the Markdown widget being streamed into
-        self._finished_chars = 0  # characters in the parts the stream has moved past
+        self._splitter = SegmentSplitter(PART_SOFT_LIMIT, PART_HARD_LIMIT)
         self.model: str | None = None  # the model streaming (or that served) this answer
+        self.marks: set[str] = set()  # "-cancelled", "-incomplete": how the footer is drawn
+        self._label = Piece(self, "label", "waiting for a model…")
+        self._footer = Piece(self, "footer")
+        self._bodies = [Piece(self, "body", text)]
+        self.pieces: list[Piece] = [Piece(self, "gap"), self._label, *self._bodies, self._footer]
 
     @property
     def text(self) -> str:
@@ -241,111 +251,74 @@ class AnswerBlock(Vertical, can_focus=True):
             self._parts = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""
 
-    @text.setter
-    def text(self, value: str) -> None:
-        self._parts = [value] if value else []
-
-    def compose(self) -> ComposeResult:
-        # Model ids, file names and messages are shown literally (no markup, no emoji codes).
-        yield Static("waiting for a model…", classes="answer-label", markup=False)
-        yield Markdown(self.text or None, classes="answer-body", parser_factory=answer_parser)
-        yield Static("", classes="answer-footer", markup=False)
-
     @property
     def label(self) -> str:
-        return str(self.query_one(".answer-label", Static).content)
+        return self._label.source
 
     @property
     def footer(self) -> str:
-        return str(self.query_one(".answer-footer", Static).content)
+        return self._footer.source
+
+    def has_class(self, mark: str) -> bool:
+        """Whether the answer carries a mark ("-cancelled", "-incomplete")."""
+        return mark in self.marks
 
     def set_label(self, text: str) -> None:
-        self.query_one(".answer-label", Static).update(text)
+        self._changed(self._label, text)
 
     def set_footer(self, text: str) -> None:
-        self.query_one(".answer-footer", Static).update(text)
+        self._changed(self._footer, text)
+
+    def _changed(self, piece: Piece, source: str) -> None:
+        piece.source = source
+        if self.view is not None:
+            self.view.piece_changed(piece)
 
     @property
-    def body(self) -> Markdown:
-        """The first Markdown widget of the answer (the only one unless it was streamed long)."""
-        # Not query_one(".answer-body", Markdown): a FinishedPart may come first.
-        return next(iter(self.query(".answer-body").results(Markdown)))
-
-    @property
-    def bodies(self) -> list[Markdown | FinishedPart]:
-        """The answer's body widgets, one per streamed segment, in order."""
-        return [
-            body for body in self.query(".answer-body") if isinstance(body, Markdown | FinishedPart)
-        ]
+    def bodies(self) -> list[Piece]:
+        """The answer's body parts, one per streamed segment, in order."""
+        return list(self._bodies)
 
     @property
     def shown_chars(self) -> int:
-        """How many characters of the answer the body widgets hold so far."""
-        current = self._segment or self.body
-        shown = self._finished_chars + len(current.source)
+        """How many characters of the answer have been drawn so far."""
+        shown = sum(body.rendered_chars for body in self._bodies)
         return shown - self._splitter.synthetic_chars
 
     async def append(self, fragment: str) -> None:
-        """Add streamed text; the stream appends it to the screen at most ~30 times a second.
+        """Add streamed text; the view draws it at most ~30 times a second.
 
-        A long answer continues in a new Markdown widget at a safe boundary (see
-        `stream_segments`), because Markdown re-parses its whole last block on every append.
+        Only the last body part changes: a long answer continues in a new part at a safe
+        boundary (see `stream_segments`), so a redraw never re-parses more than one part.
         `self.text` always keeps the whole answer, for copying and for the conversation.
         """
         if not fragment:
             return
         self._parts.append(fragment)
         for index, piece in enumerate(self._splitter.feed(fragment)):
+            tail = self._bodies[-1]
             if index:
-                await self._next_segment()
+                tail = Piece(self, "body")
+                self._bodies.append(tail)
+                self.pieces.insert(len(self.pieces) - 1, tail)
+                if self.view is not None:
+                    self.view.pieces_added()
             if piece:
-                if self._stream is None:
-                    self._stream = ThrottledStream(self._segment or self.body)
-                self._stream.write(piece)
-
-    async def _next_segment(self) -> None:
-        # The new widget must be mounted before its stream appends to it (Markdown mounts its
-        # blocks into itself); the old stream is flushed so the segments stay in order.
-        await self._end_stream()
-        finished = self._segment or self.body
-        self._finished_chars += len(finished.source)
-        segment = Markdown(classes="answer-body -continued", parser_factory=answer_parser)
-        await self.mount(segment, before=self.query_one(".answer-footer", Static))
-        self._segment = segment
-        # Off the hot path: the swap runs once this append has returned.
-        self.call_later(self._replace_finished, finished)
-
-    async def _replace_finished(self, finished: Markdown) -> None:
-        """Put one `FinishedPart` in place of a finished part's Markdown widget."""
-        if not finished.is_attached:
-            return  # the answer left the screen meanwhile
-        part = FinishedPart(
-            finished.source,
-            dark=self.app.current_theme.dark,
-            classes=" ".join(finished.classes),
-        )
-        with self.app.batch_update():
-            mounted = self.mount(part, after=finished)
-            removed = finished.remove()
-        await mounted
-        await removed
-        for ancestor in self.ancestors:
-            if isinstance(ancestor, Conversation):
-                ancestor.window_changed()
-                break
+                tail.source += piece
+                if self.view is not None:
+                    self.view.piece_changed(tail, streamed=True)
 
     async def _end_stream(self) -> None:
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
+        """Draw whatever the stream has not drawn yet."""
+        if self.view is not None:
+            self.view.flush()
 
     async def finish(self, outcome: RequestOutcome) -> None:
         """The answer is complete (or ended early): show its footer and any incomplete mark."""
-        await self._end_stream()
         if outcome.text and not self.text:
             # A cache hit or a non-streamed answer arrives whole.
-            self.text = outcome.text
-            await self.body.update(outcome.text)
+            await self.append(outcome.text)
+        await self._end_stream()
         self.show_end(AnswerFacts.of_outcome(outcome))
 
     def show_end(self, facts: AnswerFacts) -> None:
@@ -355,18 +328,18 @@ class AnswerBlock(Vertical, can_focus=True):
         footer = answer_footer(facts)
         if facts.status in {"cancelled", "interrupted"}:
             self.state = "cancelled"
-            self.add_class("-cancelled")
+            self.marks.add("-cancelled")
             self.set_label(f"{facts.model or 'no model'} · {facts.status}")
             footer = f"{facts.status.upper()} · " + footer
         elif facts.status in {"refused", "error"} and not self.text:
             self.state = "failed"
-            self.add_class("-incomplete")
+            self.marks.add("-incomplete")
             word = "REFUSED" if facts.status == "refused" else "FAILED"
             footer = f"{word} · {facts.error_message or facts.error_category or 'error'}"
             self.set_label(word.lower())
         elif facts.status != "ok" or not facts.complete:
             self.state = "incomplete"
-            self.add_class("-incomplete")
+            self.marks.add("-incomplete")
             why = facts.error_message or facts.finish_reason or "cut off"
             footer = f"INCOMPLETE ({why}) · ctrl+r retry · " + footer
         else:
@@ -378,7 +351,7 @@ class AnswerBlock(Vertical, can_focus=True):
         await self._end_stream()
         if self.state == "streaming":
             self.state = "cancelled"
-            self.add_class("-cancelled")
+            self.marks.add("-cancelled")
             self.set_label(f"{self.model or 'no model'} · cancelled")
             self.set_footer("CANCELLED · partial answer kept · ctrl+r retry")
 
@@ -387,17 +360,43 @@ class AnswerBlock(Vertical, can_focus=True):
         await self._end_stream()
         if self.state in {"streaming", "done"}:
             self.state = "incomplete" if self.text else "failed"
-            self.add_class("-incomplete")
+            self.marks.add("-incomplete")
             self.set_footer(f"INCOMPLETE · {message} · ctrl+r retry")
 
 
-class Conversation(VerticalScroll):
-    """The scrolling list of turns; anchored so streamed text stays in view.
+Entry = UserTurn | AnswerBlock
+
+
+class Conversation(ScrollView, can_focus=True):
+    """The scrolling list of turns: one widget whatever the length of the conversation.
+
+    Every prompt, label, footer and part of an answer is drawn once (per width) into lines that
+    the view serves as it scrolls; the stream redraws only the last part of the last answer, at
+    most ~30 times a second. Lines far from the view are dropped (their heights are kept) and
+    drawn again when scrolled back to, so neither the time per frame nor the memory grows with
+    the length of the conversation. Anchored, so streamed text stays in view.
 
     With the focus in the conversation, up/down select the previous/next message and `c`
-    copies the selected one (prompt or answer), as in Elia.
+    copies the selected one (prompt or answer), as in Elia; a click selects one too.
     """
 
+    DEFAULT_CSS = """
+    Conversation { overflow-x: hidden; scrollbar-gutter: stable; }
+    Conversation > .conversation--prompt { background: $primary-muted; color: $text; }
+    Conversation > .conversation--label { color: $text-accent; text-style: bold; }
+    Conversation > .conversation--footer { color: $text-muted; }
+    Conversation > .conversation--cancelled { color: $warning; text-style: bold; }
+    Conversation > .conversation--incomplete { color: $error; text-style: bold; }
+    Conversation > .conversation--selected { background: $primary 40%; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "conversation--prompt",
+        "conversation--label",
+        "conversation--footer",
+        "conversation--cancelled",
+        "conversation--incomplete",
+        "conversation--selected",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "select(-1)", "Previous message", show=False),
         Binding("down", "select(1)", "Next message", show=False),
@@ -412,68 +411,328 @@ class Conversation(VerticalScroll):
             self.text = text
             self.what = what
 
-    # Finished parts within this many screen heights of the view stay drawn.
-    NEAR_SCREENS = 1
+    STREAM_INTERVAL = 1 / 30  # seconds between redraws of a streaming part
+    KEEP_SCREENS = 6  # lines kept drawn: about this many screens' worth
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._entries: list[Entry] = []
+        self._pieces: list[Piece] = []  # every entry's pieces, in order
+        self._tops: list[int] = []  # the first line of each piece
+        self._layout_stale = False  # pieces were added or removed
+        self._dirty: dict[Piece, None] = {}  # pieces to draw again, in order
+        self._kept: OrderedDict[Piece, None] = OrderedDict()  # pieces holding lines, by use
+        self._kept_lines = 0
+        self._flush_timer: Timer | None = None
+        self._flush_pending = False
+        self._last_flush = 0.0
+        self._selected: Entry | None = None
+        self._width = 0  # the width everything is drawn at
 
     def on_mount(self) -> None:
         self.anchor()
+        self.app.theme_changed_signal.subscribe(self, self._redraw_all)
 
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self.window_changed()
+    # ------------------------------------------------------------ entries
 
-    def window_changed(self) -> None:
-        """Park the finished parts far from the view and draw those near it (after layout)."""
-        if not self._window_pending:
-            self._window_pending = True
-            self.call_after_refresh(self._update_window)
+    @property
+    def messages(self) -> list[Entry]:
+        return list(self._entries)
 
-    _window_pending = False
+    @property
+    def answers(self) -> list[AnswerBlock]:
+        return [entry for entry in self._entries if isinstance(entry, AnswerBlock)]
 
-    def _update_window(self) -> None:
-        self._window_pending = False
-        # In the conversation's own (virtual) coordinates, which scrolling does not change:
-        # a part's place is its answer's place plus its place in the answer.
-        height = self.scrollable_content_region.height
-        reach = height * self.NEAR_SCREENS
-        top = self.scroll_y - reach
-        bottom = self.scroll_y + height + reach
-        for part in self.query(FinishedPart):
-            answer = part.parent
-            if not isinstance(answer, Widget):
+    @property
+    def last_answer(self) -> AnswerBlock | None:
+        answers = self.answers
+        return answers[-1] if answers else None
+
+    def _add(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            entry.view = self
+            self._entries.append(entry)
+            for piece in entry.pieces:
+                self._dirty[piece] = None
+        self.pieces_added()
+
+    async def add_turn(self, request_id: str, prompt: str) -> AnswerBlock:
+        """Show the prompt and an empty answer waiting for the stream."""
+        answer = AnswerBlock(request_id, prompt)
+        self._add([UserTurn(prompt), answer])
+        self.flush()
+        self.anchor()
+        return answer
+
+    async def load(self, turns: Sequence[SavedTurn]) -> None:
+        """Replace the view with a saved conversation, each answer with its footer and marks."""
+        await self.clear_turns()
+        entries: list[Entry] = []
+        ended: list[tuple[AnswerBlock, AnswerFacts]] = []
+        prompt = ""
+        for index, turn in enumerate(turns):
+            if turn.role == "user":
+                prompt = turn.content
+                entries.append(UserTurn(turn.content))
                 continue
-            y = answer.virtual_region.y + part.virtual_region.y
-            if y + part.virtual_region.height >= top and y <= bottom:
-                part.unpark()
+            answer = AnswerBlock(f"saved-{index}", prompt)
+            entries.append(answer)
+            await answer.append(turn.content)
+            answer.state = "done"
+            facts = turn.facts or AnswerFacts(model=None, status="ok", complete=True)
+            ended.append((answer, facts))
+        self._add(entries)
+        for answer, facts in ended:
+            if turn_facts_known(facts):
+                answer.show_end(facts)
             else:
-                part.park()
+                answer.set_label("assistant")
+        self.flush()
+        self.anchor()
+        self.scroll_end(animate=False, immediate=True)
+
+    async def clear_turns(self) -> None:
+        for entry in self._entries:
+            entry.view = None
+        self._entries.clear()
+        self._dirty.clear()
+        self._kept.clear()
+        self._kept_lines = 0
+        self._selected = None
+        self.pieces_added()
+        self.flush()
+
+    # ------------------------------------------------------------ drawing
+
+    def pieces_added(self) -> None:
+        """Entries or parts were added or removed: the piece list is rebuilt on the next flush."""
+        self._layout_stale = True
+        self._schedule(0.0)
+
+    def piece_changed(self, piece: Piece, *, streamed: bool = False) -> None:
+        """`piece` changed: draw it again, soon (a stream's redraws are spaced out)."""
+        self._dirty[piece] = None
+        delay = 0.0
+        if streamed:
+            delay = max(0.0, self._last_flush + self.STREAM_INTERVAL - time.monotonic())
+        self._schedule(delay)
+
+    def _schedule(self, delay: float) -> None:
+        if self._flush_pending or not self.is_attached:
+            return
+        self._flush_pending = True
+        if delay > 0:
+            self._flush_timer = self.set_timer(delay, self._scheduled_flush)
+        else:
+            self.call_later(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        if self._flush_pending:
+            self.flush()
+
+    def flush(self) -> None:
+        """Draw the changed pieces now and lay the view out again."""
+        self._flush_pending = False
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        self._last_flush = time.monotonic()
+        width = self._content_width()
+        if width <= 0:
+            return  # not laid out yet: on_resize draws everything
+        if width != self._width:
+            self._redraw_all()
+            return
+        grew = self._layout_stale
+        dirty, self._dirty = list(self._dirty), {}
+        first_changed = None
+        for piece in dirty:
+            if piece.entry.view is not self:
+                continue  # removed meanwhile
+            old = piece.height
+            self._draw(piece, width)
+            grew = grew or piece.height != old
+        if grew:
+            self._relayout()
+            self.refresh()
+        elif dirty:
+            index = {id(p): i for i, p in enumerate(self._pieces)}
+            for piece in dirty:
+                position = index.get(id(piece))
+                if position is not None and piece.height:
+                    first_changed = self._tops[position]
+                    self.refresh_lines(first_changed, piece.height)
+
+    def _content_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def _redraw_all(self, _theme: object = None) -> None:
+        """Draw every piece again (a new width or theme); lines far from the view are dropped
+        again as soon as the view has been drawn."""
+        width = self._content_width()
+        if width <= 0:
+            return
+        self._width = width
+        self._dirty.clear()
+        self._kept.clear()
+        self._kept_lines = 0
+        for entry in self._entries:
+            for piece in entry.pieces:
+                piece.lines = None
+                self._draw(piece, width)
+        self._relayout()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        if self._content_width() != self._width:
+            self._redraw_all()
+
+    def _relayout(self) -> None:
+        self._layout_stale = False
+        self._pieces = [piece for entry in self._entries for piece in entry.pieces]
+        tops: list[int] = []
+        y = 0
+        for piece in self._pieces:
+            tops.append(y)
+            y += piece.height
+        self._tops = tops
+        self.virtual_size = Size(self._width, y)
+
+    def _draw(self, piece: Piece, width: int) -> None:
+        """Render `piece` at `width` into lines and remember its height."""
+        lines = self._lines_of(piece, width)
+        piece.width = width
+        piece.height = len(lines)
+        piece.rendered_chars = len(piece.source)
+        if piece.lines is not None:
+            self._kept_lines -= len(piece.lines)
+            self._kept.pop(piece, None)
+        piece.lines = lines
+        self._keep(piece)
 
     @property
-    def messages(self) -> list[UserTurn | AnswerBlock]:
-        return [w for w in self.children if isinstance(w, UserTurn | AnswerBlock)]
+    def kept_lines(self) -> int:
+        """How many drawn lines the view holds now (bounded, however long the conversation)."""
+        return self._kept_lines
 
     @property
-    def selected(self) -> UserTurn | AnswerBlock | None:
-        """The message that has the focus, if any."""
-        focused = self.screen.focused
-        while focused is not None and focused is not self:
-            if isinstance(focused, UserTurn | AnswerBlock):
-                return focused
-            parent = focused.parent
-            focused = parent if isinstance(parent, Widget) else None
-        return None
+    def kept_limit(self) -> int:
+        """The most drawn lines the view keeps: a few screens' worth."""
+        return max(200, self.KEEP_SCREENS * self.size.height)
+
+    def _keep(self, piece: Piece) -> None:
+        assert piece.lines is not None
+        self._kept[piece] = None
+        self._kept.move_to_end(piece)
+        self._kept_lines += len(piece.lines)
+        limit = self.kept_limit
+        while self._kept_lines > limit and len(self._kept) > 1:
+            oldest, _ = self._kept.popitem(last=False)
+            if oldest.lines is not None:
+                self._kept_lines -= len(oldest.lines)
+                oldest.lines = None
+
+    def _lines_of(self, piece: Piece, width: int) -> list[Strip]:
+        kind, source = piece.kind, piece.source
+        base = self.rich_style
+        if kind == "gap":
+            return [Strip.blank(width, base)]
+        if not source:
+            return []
+        console = self.app.console
+        options = console.options.update_width(width)
+        if kind == "body":
+            dark = self.app.current_theme.dark
+            lines = console.render_lines(answer_markdown(source, dark=dark), options, style=base)
+            lines.append([Segment(" " * width, base)])  # a blank line after each part
+        elif kind == "prompt":
+            indent = 6 if width >= 60 else 2
+            style = self.get_component_rich_style("conversation--prompt")
+            prompt = Padding(Text(source, style=style), (0, 1), style=style)
+            inner = console.render_lines(prompt, options.update_width(width - indent), style=base)
+            margin = Segment(" " * indent, base)
+            lines = [[margin, *line] for line in inner]
+        else:
+            name = "conversation--label" if kind == "label" else "conversation--footer"
+            if kind == "footer" and isinstance(piece.entry, AnswerBlock):
+                for mark in ("-cancelled", "-incomplete"):
+                    if piece.entry.has_class(mark):
+                        name = f"conversation--{mark[1:]}"
+            style = self.get_component_rich_style(name)
+            lines = console.render_lines(Text(source, style=style), options, style=base)
+        return [Strip(line, width) for line in lines]
+
+    def render_line(self, y: int) -> Strip:
+        width = self._content_width()
+        line = y + round(self.scroll_y)
+        index = bisect_right(self._tops, line) - 1
+        if index < 0 or index >= len(self._pieces) or width != self._width:
+            return Strip.blank(width, self.rich_style)
+        piece = self._pieces[index]
+        offset = line - self._tops[index]
+        if piece.lines is None or piece.width != width:
+            # Scrolled back to a piece whose lines were dropped: draw it again (same height).
+            piece.lines = self._lines_of(piece, width)
+            piece.width = width
+            self._keep(piece)
+        else:
+            self._kept.move_to_end(piece)
+        if offset >= len(piece.lines):
+            return Strip.blank(width, self.rich_style)
+        strip = piece.lines[offset]
+        if piece.entry is self._selected and self.has_focus and piece.kind != "gap":
+            highlight = self.get_component_rich_style("conversation--selected", partial=True)
+            strip = Strip(Segment.apply_style(strip, post_style=highlight), strip.cell_length)
+        return strip
+
+    # ------------------------------------------------------------ selection and copy
+
+    @property
+    def selected(self) -> Entry | None:
+        """The selected message, while the conversation has the focus."""
+        return self._selected if self.has_focus else None
+
+    def select(self, entry: Entry | None) -> None:
+        """Select `entry` and scroll it into view."""
+        self._selected = entry
+        if entry is not None and entry.view is self and not self._layout_stale:
+            first = self._pieces.index(entry.pieces[0])
+            top = self._tops[first]
+            bottom = top + sum(piece.height for piece in entry.pieces)
+            if (
+                top < self.scroll_y
+                or bottom > self.scroll_y + self.scrollable_content_region.height
+            ):
+                self.release_anchor()
+                self.scroll_to(y=top, animate=False, immediate=True)
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
 
     def action_select(self, step: int) -> None:
-        messages = self.messages
+        messages = self._entries
         if not messages:
             return
-        current = self.selected
-        if current is None:
+        current = self._selected
+        if current is None or current not in messages:
             index = len(messages) - 1 if step < 0 else 0
         else:
             index = max(0, min(len(messages) - 1, messages.index(current) + step))
-        messages[index].focus()
-        messages[index].scroll_visible(animate=False)
+        self.select(messages[index])
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or self._layout_stale:
+            return
+        line = offset.y + round(self.scroll_y)
+        index = bisect_right(self._tops, line) - 1
+        if 0 <= index < len(self._pieces):
+            self._selected = self._pieces[index].entry
+            self.refresh()
 
     def action_copy_selected(self) -> None:
         message = self.selected
@@ -481,46 +740,3 @@ class Conversation(VerticalScroll):
             return
         what = "prompt" if isinstance(message, UserTurn) else "answer"
         self.post_message(self.CopyRequested(message.text, what))
-
-    @property
-    def answers(self) -> list[AnswerBlock]:
-        return list(self.query(AnswerBlock))
-
-    @property
-    def last_answer(self) -> AnswerBlock | None:
-        answers = self.answers
-        return answers[-1] if answers else None
-
-    async def add_turn(self, request_id: str, prompt: str) -> AnswerBlock:
-        """Show the prompt and an empty answer waiting for the stream."""
-        answer = AnswerBlock(request_id, prompt)
-        await self.mount_all([UserTurn(prompt, classes="user-turn", markup=False), answer])
-        self.anchor()
-        return answer
-
-    async def load(self, turns: Sequence[SavedTurn]) -> None:
-        """Replace the view with a saved conversation, each answer with its footer and marks."""
-        await self.remove_children()
-        widgets: list[Static | AnswerBlock] = []
-        ended: list[tuple[AnswerBlock, AnswerFacts]] = []
-        prompt = ""
-        for index, turn in enumerate(turns):
-            if turn.role == "user":
-                prompt = turn.content
-                widgets.append(UserTurn(turn.content, classes="user-turn", markup=False))
-                continue
-            answer = AnswerBlock(f"saved-{index}", prompt, text=turn.content)
-            widgets.append(answer)
-            facts = turn.facts or AnswerFacts(model=None, status="ok", complete=True)
-            ended.append((answer, facts))
-        if widgets:
-            await self.mount_all(widgets)
-        for answer, facts in ended:
-            if turn_facts_known(facts):
-                answer.show_end(facts)
-            else:
-                answer.set_label("assistant")
-        self.scroll_end(animate=False)
-
-    async def clear_turns(self) -> None:
-        await self.remove_children()

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import RichLog, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
 
 from devflow_tui.gateway.events import (
     AttemptFailed,
@@ -22,6 +22,7 @@ from devflow_tui.gateway.events import (
 from devflow_tui.tui.money import ms, usd
 
 IDLE = "Send a prompt to see how it is routed."
+MAX_LINES = 200  # the attempts log keeps this many lines
 
 
 def candidates_table(candidates: Sequence[CandidateView]) -> Group:
@@ -44,12 +45,17 @@ class RoutingPane(Vertical):
         # Plain copies of what the log shows, for tests and the help of screen readers.
         self.lines: list[str] = []
         self.candidates: list[CandidateView] = []
+        self._attempts = Text()  # the attempts log as shown
 
     def compose(self) -> ComposeResult:
         yield Static("Routing", classes="pane-title")
         yield Static(IDLE, id="routing-decision", markup=False)
         yield Static("", id="routing-candidates")
-        yield RichLog(id="routing-attempts", markup=True, wrap=True, max_lines=200)
+        # A Static in a scrolling container rather than a RichLog: a RichLog repaints its
+        # scrollbar on every layout of the screen, and while an answer streams that drags the
+        # whole right column into every frame.
+        with VerticalScroll(id="routing-attempts"):
+            yield Static("", id="routing-attempts-text")
 
     @property
     def decision_text(self) -> str:
@@ -66,14 +72,18 @@ class RoutingPane(Vertical):
         self.query_one("#routing-decision", Static).update("Routing…")
         self.candidates = []
         self.query_one("#routing-candidates", Static).update("")
-        self.query_one("#routing-attempts", RichLog).clear()
+        self._attempts = Text()
+        self.query_one("#routing-attempts-text", Static).update(self._attempts)
 
     def log_line(self, text: str, style: str | None = None) -> None:
         """Append one line to the attempts log."""
         self.lines.append(text)
-        log = self.query_one("#routing-attempts", RichLog)
+        del self.lines[:-MAX_LINES]
         # A Text, not markup: model ids like `x:free:` and brackets are shown as they are.
-        log.write(Text(text, style=style or ""))
+        lines = self._attempts.split("\n")[-(MAX_LINES - 1) :] if self._attempts else []
+        self._attempts = Text("\n").join([*lines, Text(text, style=style or "")])
+        self.query_one("#routing-attempts-text", Static).update(self._attempts)
+        self.query_one("#routing-attempts", VerticalScroll).scroll_end(animate=False)
 
     def show_decision(self, event: RoutingDecided) -> None:
         signals = ", ".join(event.signals) if event.signals else "none"
