@@ -68,11 +68,10 @@ async def answered(pilot: Pilot[None], app: DevflowApp) -> None:
 
 
 def log_text(routing: RoutingPane) -> str:
-    """What the attempts log shows on screen, line by line."""
+    """What the attempts log shows on screen, its wrapped lines joined with a space."""
     log = routing.query_one("#routing-attempts-text", Static)
-    return "\n".join(
-        strip.text for strip in log.render_lines(Region(0, 0, log.size.width, log.size.height))
-    )
+    lines = log.render_lines(Region(0, 0, log.size.width, log.size.height))
+    return " ".join(strip.text.strip() for strip in lines)
 
 
 async def test_send_prompt_shows_routing_answer_cost_and_gauges(
@@ -104,7 +103,10 @@ async def test_send_prompt_shows_routing_answer_cost_and_gauges(
         assert session is not None and session.level == "-ok"
         credits = str(gauges.query_one("#budget-credits", Static).content)
         # Demo mode: the simulator's credits are labelled as simulated (issue 12, bug 13).
-        assert credits.startswith("simulated credits: balance $14.75")
+        # Issue 12: "balance $74.75 … ($74.50 left)" read as a contradiction; each figure is
+        # named for what it is.
+        assert credits.startswith("simulated credits: account balance $14.75 · this key: $")
+        assert " left of its $20.00 limit" in credits
         request = replay.requests[0]
         assert request.prompt == "write add" and request.history == []
         assert dash.turns[-1].role == "assistant"

@@ -18,11 +18,20 @@ from devflow_tui.errors import ConfigError
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.names import ModelNames, UnknownModelError
 from devflow_tui.tui.config_file import save_routing_preferences
+from devflow_tui.tui.fit import column_widths, fit_id, fit_words, natural_widths
 from devflow_tui.tui.gateway_port import HealthPort, catalog_models
 from devflow_tui.tui.money import ms
 
 if TYPE_CHECKING:
+    from devflow_tui.routing.catalog import CatalogModel
     from devflow_tui.tui.app import DevflowApp
+
+HEADERS = ("", "model", "health", "in $/M", "out $/M", "context", "capabilities")
+# Prices and sizes are shown whole; the model id, health and capabilities share what is left
+# (the id first) and are shortened at a boundary with "…"; the line under the table shows the
+# selected model's row in full.
+FLEXIBLE = {1: (16, 3), 6: (8, 1), 2: (8, 1)}  # column: (narrowest, share of the rest)
+FITS = {1: fit_id, 2: fit_words, 6: fit_words}
 
 MILLION = Decimal(1_000_000)
 
@@ -68,20 +77,75 @@ class ModelsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id="models")
         self.model_ids: list[str] = []
+        self._rows: dict[str, tuple[str, ...]] = {}  # each model's row in full
         self._names: tuple[Any, ModelNames] | None = None  # (catalog, its resolver)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
         yield Static("", id="models-prefs")
-        table: DataTable[str] = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
-        # Capabilities last: at a narrow width the free-text column is the one that scrolls.
-        table.add_columns("", "model", "health", "in $/M", "out $/M", "context", "capabilities")
-        yield table
+        yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="models-detail", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_table()
         self.query_one("#models-table", DataTable).focus()
+
+    def on_resize(self) -> None:
+        self._refit()
+
+    def _refit(self) -> None:
+        """Lay the columns out again if the table's width is not the one they were made for."""
+        if self._table_width() != self._laid_out_width:
+            self.refresh_table()
+
+    _laid_out_width = -1
+
+    def _table_width(self) -> int:
+        """The columns' room: the table's width less its scrollbar gutter."""
+        table = self.query_one("#models-table", DataTable)
+        width = table.scrollable_content_region.width
+        return width if width > 0 else self.app.size.width - 2
+
+    def catalog_rows(self) -> list[CatalogModel]:
+        """The models the table lists, in order."""
+        gateway = self.app.gateway
+        return catalog_models(gateway.catalog if gateway is not None else None)
+
+    def row_texts(self, model: CatalogModel) -> tuple[str, ...]:
+        """One model's row in full, before any column is shortened."""
+        gateway = self.app.gateway
+        health = gateway.health if gateway is not None else None
+        capabilities = ", ".join(sorted(model.capabilities))
+        if model.free:
+            capabilities = ", ".join(filter(None, ["free", capabilities]))
+        context = model.context_length
+        return (
+            self._flags(model.id),
+            model.id,
+            health_text(health, model.id),
+            per_million(model.prices.get("prompt")),
+            per_million(model.prices.get("completion")),
+            f"{context:,}" if context else "?",
+            capabilities or "text",
+        )
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected model's row in full, wrapped under the table."""
+        detail = self.query_one("#models-detail", Static)
+        model = self.selected
+        row = self._rows.get(model) if model else None
+        if row is None:
+            detail.update("")
+            return
+        flags, model_id, health, prompt, completion, context, capabilities = row
+        detail.update(
+            f"{flags + ' ' if flags else ''}{model_id} · health {health} · in {prompt}/M · "
+            f"out {completion}/M · context {context} · {capabilities}"
+        )
 
     @property
     def routing(self) -> Any:
@@ -114,31 +178,32 @@ class ModelsScreen(Screen[None]):
         return flags
 
     def refresh_table(self) -> None:
-        gateway = self.app.gateway
         table = self.query_one("#models-table", DataTable)
         cursor = table.cursor_row
-        table.clear()
+        table.clear(columns=True)
         self.model_ids = []
-        models = catalog_models(gateway.catalog if gateway is not None else None)
-        health = gateway.health if gateway is not None else None
-        for model in models:
-            model_id = model.id
-            context = model.context_length
-            capabilities = ", ".join(sorted(model.capabilities))
-            if model.free:
-                capabilities = ", ".join(filter(None, ["free", capabilities]))
-            self.model_ids.append(model_id)
+        models = self.catalog_rows()
+        rows = [self.row_texts(model) for model in models]
+        self._rows = {model.id: row for model, row in zip(models, rows, strict=True)}
+        width = self._table_width()
+        self._laid_out_width = width
+        room = width - 2 * table.cell_padding * len(HEADERS)
+        natural = natural_widths(HEADERS, rows)
+        widths = column_widths(natural, FLEXIBLE, room)
+        for header, column_width in zip(HEADERS, widths, strict=True):
+            table.add_column(header, width=column_width)
+        right = {3, 4, 5}
+        for model, row in zip(models, rows, strict=True):
+            self.model_ids.append(model.id)
             # Text cells: ids such as `x:free:` or `[beta]` are not markup or emoji codes.
-            table.add_row(
-                Text(self._flags(model_id)),
-                Text(model_id),
-                Text(health_text(health, model_id)),
-                Text(per_million(model.prices.get("prompt")), justify="right"),
-                Text(per_million(model.prices.get("completion")), justify="right"),
-                Text(f"{context:,}" if context else "?", justify="right"),
-                Text(capabilities or "text"),
-                key=model_id,
-            )
+            cells = [
+                Text(
+                    FITS[i](text, widths[i]) if i in FITS else text,
+                    justify="right" if i in right else "left",
+                )
+                for i, text in enumerate(row)
+            ]
+            table.add_row(*cells, key=model.id)
         if self.model_ids and cursor >= 0:
             table.move_cursor(row=min(cursor, len(self.model_ids) - 1))
         prefs = [
@@ -150,6 +215,9 @@ class ModelsScreen(Screen[None]):
         if not models:
             prefs.append("catalog not loaded yet")
         self.query_one("#models-prefs", Static).update(" · ".join(prefs))
+        self._show_detail()
+        # Before the table's first layout its width was a guess: check it once laid out.
+        self.call_after_refresh(self._refit)
 
     @property
     def selected(self) -> str | None:

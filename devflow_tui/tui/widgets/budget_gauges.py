@@ -124,12 +124,18 @@ class BudgetGauges(Vertical):
         self, key: KeyInfo | None, credits: Credits | None, *, simulated: bool = False
     ) -> None:
         """Show the key's credit balance and limit when OpenRouter reports them."""
+        # The balance is the account's (credits bought less all usage); the limit is this key's
+        # own cap, so "left" is what this key may still spend: two different figures, named.
         parts = []
         if credits is not None:
-            parts.append(f"balance {usd(credits.balance)}")
+            parts.append(f"account balance {usd(credits.balance)}")
         if key is not None and key.limit is not None:
-            remaining = usd(key.limit_remaining) if key.limit_remaining is not None else "?"
-            parts.append(f"key limit {usd(key.limit)} ({remaining} left)")
+            if key.limit_remaining is not None:
+                parts.append(
+                    f"this key: {usd(key.limit_remaining)} left of its {usd(key.limit)} limit"
+                )
+            else:
+                parts.append(f"this key's limit: {usd(key.limit)}")
         label = "simulated credits: " if simulated else "credits: "
         text = label + (" · ".join(parts) if parts else "not reported")
         self.query_one("#budget-credits", Static).update(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,7 +13,13 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from devflow_tui.gateway.events import ContextView
+from devflow_tui.tui.fit import column_widths, fit_path, natural_widths
+
+if TYPE_CHECKING:
+    from devflow_tui.gateway.events import ContextView
+
+HEADERS = ("tokens", "status", "source")
+NARROWEST_SOURCE = 12  # below this the status column makes way for the source
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,7 @@ class ContextList(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("Context", classes="pane-title")
         yield Input(placeholder="add file/glob, or claude:latest", id="context-input")
-        table: DataTable[str] = DataTable(id="context-table", cursor_type="row", zebra_stripes=True)
-        # Numbers first: a long path is what gets cut at a narrow width, never a token count.
-        table.add_columns("tokens", "status", "source")
-        yield table
+        yield DataTable(id="context-table", cursor_type="row", zebra_stripes=True)
         yield Static("nothing attached", id="context-total")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -110,37 +113,74 @@ class ContextList(Vertical):
                 return spec.removeprefix("claude:") or "latest"
         return None
 
+    def on_resize(self) -> None:
+        self._refit()
+
+    def _refit(self) -> None:
+        """Lay the columns out again if the table's width is not the one they were made for."""
+        if self._room() != self._laid_out_width:
+            self._refresh_table()
+
+    _laid_out_width = -1
+
+    def _room(self) -> int:
+        table = next(self.query("#context-table").results(DataTable), None)
+        width = table.scrollable_content_region.width if table is not None else 0
+        return width if width > 0 else self.size.width - 2
+
     def _refresh_table(self) -> None:
         # Workers report here; the screen may not be composed yet, or already torn down.
         table = next(self.query("#context-table").results(DataTable), None)
         total = next(self.query("#context-total").results(Static), None)
         if table is None or total is None:
             return
-        table.clear()
+        rows, summary = self._rows()
+        total.update(summary)
+        # Token counts and statuses are shown whole; a source too long for the pane keeps its
+        # file name and loses leading folders ("file …/widgets/context_list.py").
+        width = self._room()
+        self._laid_out_width = width
+        room = width - 2 * table.cell_padding * len(HEADERS)
+        headers: tuple[str, ...] = HEADERS
+        natural = natural_widths(HEADERS, rows)
+        if natural[0] + natural[1] + NARROWEST_SOURCE > room:
+            # Too narrow for three columns: the status goes in front of the source instead
+            # ("refused: file …/big.bin"), and the source column gets the room it saves.
+            headers = ("tokens", "source")
+            rows = [
+                (tokens, "", source if status == "next" else f"{status}: {source}")
+                for tokens, status, source in rows
+            ]
+            room += 2 * table.cell_padding  # one column fewer
+            natural[1] = 0
+            natural[2] = natural_widths(HEADERS, rows)[2]
+        widths = column_widths(natural, {2: (NARROWEST_SOURCE, 1)}, room)
+        table.clear(columns=True)
+        for header, column_width in zip(HEADERS, widths, strict=True):
+            if header in headers:
+                table.add_column(header, width=column_width)
+        for tokens, status, source in rows:
+            cells = [Text(tokens, justify="right"), Text(status), Text(fit_path(source, widths[2]))]
+            table.add_row(*(cell for cell, h in zip(cells, HEADERS, strict=True) if h in headers))
+        # Before the table's first layout its width was a guess: check it once laid out.
+        self.call_after_refresh(self._refit)
+
+    def _rows(self) -> tuple[list[tuple[str, str, str]], str]:
+        """The table's rows (tokens, status, source) in full, and the line under it."""
         if self.views:
-            for view in self.views:
-                table.add_row(_tokens(view.tokens), Text(view.status), Text(view.source))
             sent = sum(v.tokens for v in self.views if v.status != "dropped")
-            total.update(f"{len(self.views)} injected · {sent:,} tokens · last request")
-            return
+            injected = [(f"{v.tokens:,}", str(v.status), v.source) for v in self.views]
+            return injected, f"{len(self.views)} injected · {sent:,} tokens · last request"
         if self.preview:
-            for item in self.preview:
-                status = "refused" if item.refused else "next"
-                table.add_row(_tokens(item.tokens), Text(status), Text(item.name))
+            rows = [
+                (f"{i.tokens:,}", "refused" if i.refused else "next", i.name) for i in self.preview
+            ]
             counted = sum(i.tokens for i in self.preview if not i.refused)
             summary = f"next request: {len(self.preview)} sources · {counted:,} tokens"
-            total.update(f"{summary} · {self.preview_error}" if self.preview_error else summary)
-            return
+            return rows, f"{summary} · {self.preview_error}" if self.preview_error else summary
         if self.preview_error and self.preview is not None:
-            for spec in self.specs:
-                table.add_row(Text("—", justify="right"), Text("error"), Text(spec))
-            total.update(self.preview_error)
-            return
-        for spec in self.specs:
-            table.add_row(Text("…", justify="right"), Text("counting"), Text(spec))
+            return [("—", "error", spec) for spec in self.specs], self.preview_error
         counting = f"{len(self.specs)} attached · counting…"
-        total.update(counting if self.specs else "nothing attached")
-
-
-def _tokens(count: int) -> Text:
-    return Text(f"{count:,}", justify="right")
+        return [("…", "counting", spec) for spec in self.specs], (
+            counting if self.specs else "nothing attached"
+        )

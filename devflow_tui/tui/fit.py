@@ -1,0 +1,94 @@
+"""Text that fits a column: shown whole, or abbreviated at a boundary with an ellipsis.
+
+A table cell that is too narrow must not cut a word, a model id or a path in the middle:
+these shorten text at a word, id or path boundary and say so with "…".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from rich.cells import cell_len
+
+ELLIPSIS = "…"
+# Where a model id or a name may be shortened: after a separator ("google/", "gemini-2.5-").
+_ID_BREAKS = re.compile(r"(?<=[/\-_.:])")
+_WORD_BREAKS = re.compile(r"(?<=\s)")
+
+
+def _cut(text: str, width: int, breaks: re.Pattern[str]) -> str:
+    """The longest prefix of `text` ending at a boundary that fits `width` with "…"."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    best = ""
+    for match in breaks.finditer(text):
+        # No dangling separator ("a ·…") and no half of a bracket ("(146…").
+        prefix = text[: match.start()].rstrip(" ·,;")
+        if prefix.count("(") != prefix.count(")"):
+            continue
+        if prefix and cell_len(prefix) + 1 <= width:
+            best = prefix
+    return best + ELLIPSIS if best else ELLIPSIS
+
+
+def fit_words(text: str, width: int) -> str:
+    """`text` whole, or cut after a whole word (or list item) with "…"."""
+    return _cut(text, width, _WORD_BREAKS)
+
+
+def fit_id(text: str, width: int) -> str:
+    """A model id whole, or cut after a separator (`/`, `-`, `.`, `:`) with "…"."""
+    return _cut(text, width, _ID_BREAKS)
+
+
+def fit_path(text: str, width: int) -> str:
+    """A path (or `file a/b/c.py (40 lines)`) whole, or with its leading folders replaced by
+    "…/" so the file name stays; a name still too long is cut after a separator."""
+    if cell_len(text) <= width:
+        return text
+    head, slash, tail = text.rpartition("/")
+    if slash:
+        # Keep whatever comes before the path (a word such as "file ") and the name at its end.
+        prefix_match = re.match(r"^(\S+\s+)?", head)
+        prefix = prefix_match.group(0) if prefix_match else ""
+        folders = head[len(prefix) :].split("/")
+        for start in range(1, len(folders) + 1):
+            kept = "/".join(folders[start:])
+            candidate = f"{prefix}{ELLIPSIS}/{kept + '/' if kept else ''}{tail}"
+            if cell_len(candidate) <= width:
+                return candidate
+        text = f"{prefix}{ELLIPSIS}/{tail}"
+    return _cut(text, width, re.compile(r"(?<=[/\-_.:\s])"))
+
+
+def column_widths(
+    natural: Sequence[int], flexible: Mapping[int, tuple[int, int]], room: int
+) -> list[int]:
+    """Column widths for `room` cells: every column gets its `natural` width when all fit;
+    otherwise the columns not in `flexible` keep theirs (numbers are never shortened) and the
+    flexible ones share the rest, each at least its narrowest width, in proportion to its
+    share, then what is left goes to them in the order given (the first matters most)."""
+    widths = list(natural)
+    rest = room - sum(w for i, w in enumerate(natural) if i not in flexible)
+    if sum(natural[i] for i in flexible) <= rest:
+        return widths
+    shares = sum(share for _, share in flexible.values()) or 1
+    for i, (narrowest, share) in flexible.items():
+        widths[i] = min(natural[i], max(narrowest, rest * share // shares))
+    spare = rest - sum(widths[i] for i in flexible)
+    for i in flexible:
+        extra = max(0, min(spare, natural[i] - widths[i]))
+        widths[i] += extra
+        spare -= extra
+    return widths
+
+
+def natural_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Each column's width with nothing shortened: its widest cell or its header."""
+    return [
+        max([cell_len(header)] + [cell_len(row[i]) for row in rows])
+        for i, header in enumerate(headers)
+    ]

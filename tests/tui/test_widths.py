@@ -1,0 +1,151 @@
+"""Issue 12, bug 10: text cut off at every width. At 80x24, 160x48 and 220x60 every pane shows
+its text whole, wrapped, or abbreviated at a word, id or path boundary with "…"; nothing is cut
+in the middle of a word, a model id, a path or a number."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer
+from textual.widgets._footer import FooterKey
+
+from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.screens.models import ModelsScreen
+from devflow_tui.tui.widgets.context_list import ContextList
+from tests.tui.recorded_gateway import ReplayGateway
+from tests.tui.test_dashboard import wait_for
+
+MakeApp = Callable[..., DevflowApp]
+SIZES = [
+    pytest.param((80, 24), id="80x24"),
+    pytest.param((160, 48), id="160x48"),
+    pytest.param((220, 60), id="220x60"),
+]
+ELLIPSIS = "…"
+
+
+def shown_lines(widget: Widget) -> list[str]:
+    """The lines `widget` draws on screen now."""
+    size = widget.size
+    return [strip.text for strip in widget.render_lines(Region(0, 0, size.width, size.height))]
+
+
+def whole_or_abbreviated(shown: str, full: str) -> bool:
+    """`shown` is `full`, or a start of it that ends at a boundary followed by "…"; or, for a
+    path, `full` with leading folders replaced by "…/"."""
+    if shown == full:
+        return True
+    if not shown.endswith(ELLIPSIS):
+        if ELLIPSIS + "/" in shown:  # folders left out: the rest is the path's end, whole
+            head, _, tail = shown.partition(ELLIPSIS + "/")
+            return full.startswith(head) and full.endswith(tail) and "/" + tail in full
+        return False
+    prefix = shown[: -len(ELLIPSIS)]
+    if ELLIPSIS + "/" in prefix:
+        head, _, tail = prefix.partition(ELLIPSIS + "/")
+        rest = full[full.index("/" + tail) + 1 + len(tail) :] if "/" + tail in full else None
+        return rest is not None and full.startswith(head) and _at_boundary(tail, rest)
+    if not full.startswith(prefix):
+        return False
+    return _at_boundary(prefix, full[len(prefix) :])
+
+
+def _at_boundary(prefix: str, rest: str) -> bool:
+    return not prefix or prefix[-1] in "/-_.: ,·" or rest[:1] in (" ", ",", "·", "(")
+
+
+def test_the_check_itself() -> None:
+    assert whole_or_abbreviated("google/gemini-2.5-…", "google/gemini-2.5-flash")
+    assert not whole_or_abbreviated("google/gemi…", "google/gemini-2.5-flash")
+    assert not whole_or_abbreviated("google/gemini-2.5-fla", "google/gemini-2.5-flash")
+    assert whole_or_abbreviated("file …/b/c.py (4 lines)", "file a/b/c.py (4 lines)")
+    assert not whole_or_abbreviated("file …/b/c.p", "file a/b/c.py (4 lines)")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_models_screen_fits_every_width(
+    make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int]
+) -> None:
+    """The capabilities and health columns were cut at the table's edge (it scrolled sideways)."""
+    for model in ("anthropic/claude-sonnet-4.5", "google/gemini-2.5-flash-lite-preview-09-2025"):
+        for _ in range(3):
+            replay.health.record_success(model, latency_ms=840.0, ttft_ms=200.0)
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await pilot.press("f5")
+        await wait_for(
+            lambda: isinstance(app.screen, ModelsScreen) and bool(app.screen.model_ids), pilot
+        )
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        table = screen.query_one("#models-table", DataTable)
+        # Every column is on screen: nothing hides past the right edge.
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        catalog = {model.id: model for model in screen.catalog_rows()}
+        visible = "\n".join(shown_lines(table))
+        for index, model_id in enumerate(screen.model_ids):
+            cells = [str(cell) for cell in table.get_row_at(index)]
+            full = screen.row_texts(catalog[model_id])
+            for shown, whole in zip(cells, full, strict=True):
+                assert whole_or_abbreviated(shown, whole), (shown, whole)
+            if index < table.scrollable_content_region.height - 2:
+                assert cells[1] in visible
+        # Prices and context sizes are never abbreviated.
+        for index in range(len(screen.model_ids)):
+            cells = [str(cell) for cell in table.get_row_at(index)]
+            assert not any(cell.endswith(ELLIPSIS) for cell in cells[3:6])
+        # The full row of the selected model is shown, wrapped, under the table.
+        detail = "\n".join(shown_lines(screen.query_one("#models-detail")))
+        first = screen.model_ids[0]
+        assert first in detail.replace("\n", "")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_context_pane_paths_and_token_counts_fit(
+    make_app: MakeApp, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Long paths and per-file token counts were cut at the pane's edge."""
+    project = tmp_path / "project"
+    folder = project / "src" / "devflow_example" / "deeply" / "nested"
+    folder.mkdir(parents=True)
+    (folder / "module_with_a_rather_long_name.py").write_text("x = 1\n" * 4000)
+    app = make_app(project_dir=project, compact=False)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        context = app.dashboard.query_one(ContextList)
+        context.add_spec("src/**/*.py")
+        await wait_for(lambda: bool(context.preview), pilot)
+        await pilot.pause()
+        assert context.preview is not None
+        (item,) = context.preview
+        table = context.query_one("#context-table", DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        # At 80 columns the status makes way for the source (it would go in front of it).
+        cells = [str(cell) for cell in table.get_row_at(0)]
+        tokens, source = cells[0], cells[-1]
+        assert tokens == f"{item.tokens:,}"
+        assert whole_or_abbreviated(source, item.name), source
+        assert "module_with_a_rather_long_name.py" in item.name
+        visible = "\n".join(shown_lines(table))
+        assert tokens in visible and source in visible
+
+
+async def test_footer_keys_show_at_80_columns(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await pilot.pause()
+        footer = app.dashboard.query_one(Footer)
+        shown = {
+            key.key: key.region
+            for key in footer.query(FooterKey)
+            if key.region.width and footer.region.contains_region(key.region)
+        }
+        for key in ("f4", "f5", "f8"):
+            assert key in shown and shown[key].right <= 80
