@@ -22,9 +22,9 @@ _IGNORED_KEYS = frozenset({"stream", "stream_options", "user", "usage"})
 
 
 class CachedAnswer(BaseModel):
-    """A stored answer and what it cost the first time."""
+    """A stored answer and what it cost the first time (built on first use: start-up time)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     key: str
     text: str

@@ -22,7 +22,14 @@ def hash_prompt(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-class RequestStart(BaseModel):
+class _Record(BaseModel):
+    """Base of these models: each builds its validator on first use, so a command that never
+    reads a row (a plain `devflow ask` reads none) does not pay for building it at start-up."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class RequestStart(_Record):
     """What is known when a request begins; written at once with status "running"."""
 
     model_config = ConfigDict(frozen=True)
@@ -43,7 +50,7 @@ class RequestStart(BaseModel):
     escalation_of: str | None = None  # the request this one re-asks with a stronger model
 
 
-class RequestRow(BaseModel):
+class RequestRow(_Record):
     """One row of the `requests` table."""
 
     id: str
@@ -82,7 +89,7 @@ class RequestRow(BaseModel):
     escalation_of: str | None = None
 
 
-class AttemptRow(BaseModel):
+class AttemptRow(_Record):
     """One HTTP attempt of a request."""
 
     request_id: str
@@ -96,7 +103,7 @@ class AttemptRow(BaseModel):
     ts: float
 
 
-class Note(BaseModel):
+class Note(_Record):
     """A note added to the context: global when `project` is None."""
 
     id: int
@@ -105,7 +112,7 @@ class Note(BaseModel):
     created: float
 
 
-class Conversation(BaseModel):
+class Conversation(_Record):
     """A conversation in the history screen."""
 
     id: str
@@ -116,7 +123,7 @@ class Conversation(BaseModel):
     messages: int = 0
 
 
-class Message(BaseModel):
+class Message(_Record):
     """One message of a conversation."""
 
     id: int
@@ -127,7 +134,7 @@ class Message(BaseModel):
     ts: float
 
 
-class Reservation(BaseModel):
+class Reservation(_Record):
     """Money set aside for one request until its real cost is known."""
 
     model_config = ConfigDict(frozen=True)
@@ -139,7 +146,7 @@ class Reservation(BaseModel):
     held: bool = Field(default=True, description="False when no budget applied")
 
 
-class BudgetView(BaseModel):
+class BudgetView(_Record):
     """Spend against one budget, for `ask --json`, the report and the gauges.
 
     It lives here rather than in `budget.py` because the outcome below carries it and the
@@ -151,7 +158,7 @@ class BudgetView(BaseModel):
     remaining_usd: Decimal | None
 
 
-class RequestOutcome(BaseModel):
+class RequestOutcome(_Record):
     """Everything known about one user request once it ended (well or not); the store
     records it as one `requests` row and its attempts."""
 

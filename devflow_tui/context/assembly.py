@@ -46,7 +46,10 @@ _MARKER = re.compile(r"\[REDACTED:([a-z-]+)\]")
 
 
 class ContextView(BaseModel):
-    """One context source as the request outcome and the dashboard show it."""
+    """One context source as the request outcome and the dashboard show it. Built on first
+    use (as ContextItemReport): a request without context never needs either."""
+
+    model_config = ConfigDict(defer_build=True)
 
     source: (
         str  # e.g. "claude-session:3f2a…", "file:src/app.py", "note:12", "claude-md:/p/CLAUDE.md"
@@ -59,7 +62,7 @@ class ContextView(BaseModel):
 class ContextItemReport(BaseModel):
     """What happened to one source: included whole, trimmed, or dropped, with token counts."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     kind: str

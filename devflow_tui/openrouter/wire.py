@@ -24,9 +24,11 @@ _log = logging.getLogger(__name__)
 
 
 class Wire(BaseModel):
-    """Base for payloads from the server: unknown fields are ignored."""
+    """Base for payloads from the server: unknown fields are ignored. Each builds its
+    validator on first use: a command parses a few of these, and building them all at import
+    cost `devflow ask` about 10 ms."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
 
 # ---------------------------------------------------------------- requests
