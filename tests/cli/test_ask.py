@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -10,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from devflow_tui import cli
 from devflow_tui.accounting.database import SqliteBackend
 from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.cli import CollectorPaused
 from devflow_tui.sim import Fault, SimServer
 from tests.cli.conftest import Invoke
 
@@ -217,3 +220,52 @@ def test_full_disk_mid_stream_still_prints_the_answer_and_exits_5(
     assert answer.startswith("[simulated answer from ")
     assert "could not be recorded" in result.stderr and "disk is full" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_ask_in_another_program_leaves_its_collector_as_it_was(devflow: Invoke) -> None:
+    """Called in-process (as here), `ask` pauses the collector for start-up only and freezes
+    nothing: the caller's objects stay in the collector's view."""
+    frozen_before = gc.get_freeze_count()
+    assert gc.isenabled()
+    result = devflow("ask", "--no-cache", "hello")
+    assert result.exit_code == 0, result.stderr
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen_before
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_collector_paused_for_start_up_then_resumed(freeze: bool) -> None:
+    frozen_before = gc.get_freeze_count()
+    try:
+        with CollectorPaused(freeze=freeze) as collector:
+            assert not gc.isenabled()
+            kept = [object() for _ in range(10)]
+            collector.resume()
+            assert gc.isenabled()
+            assert (gc.get_freeze_count() > frozen_before) is freeze
+            collector.resume()  # a second resume (and leaving the block) changes nothing
+        assert gc.isenabled() and kept
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_collector_left_disabled_when_the_caller_had_disabled_it() -> None:
+    frozen_before = gc.get_freeze_count()
+    gc.disable()
+    try:
+        with CollectorPaused(freeze=True) as collector:
+            collector.resume()
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() == frozen_before
+    finally:
+        gc.enable()
+
+
+def test_the_devflow_program_runs_main_as_its_own_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(cli, "main", lambda **kwargs: seen.update(kwargs))
+    cli.run()
+    assert seen == {"obj": {cli.OWN_PROCESS: True}}
