@@ -60,18 +60,18 @@ class TaskDefaults(_Section):
 
     cost_priority: float | None = Field(default=None, ge=0, le=1)
     performance_priority: float | None = Field(default=None, ge=0, le=1)
-    models: list[str] = Field(default_factory=list)
+    models: list[str] = []
 
 
 class RoutingSettings(_Section):
     cost_priority: float = Field(default=0.5, ge=0, le=1)
     performance_priority: float = Field(default=0.5, ge=0, le=1)
-    excluded_models: list[str] = Field(default_factory=list)
+    excluded_models: list[str] = []
     pinned_model: str | None = None
     catalog_refresh_hours: float = Field(default=24.0, gt=0)
     cooldown_failures: int = Field(default=3, ge=1)
     cooldown_seconds: float = Field(default=60.0, ge=0)
-    tasks: dict[TaskType, TaskDefaults] = Field(default_factory=dict)
+    tasks: dict[TaskType, TaskDefaults] = {}
 
 
 class BudgetSettings(_Section):
@@ -103,7 +103,7 @@ class ServeSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=4141, ge=0, le=65535)
-    models: dict[str, str] = Field(default_factory=dict)
+    models: dict[str, str] = {}
     embedded: bool = False  # the dashboard starts the proxy itself
     reconcile_seconds: float = Field(default=30.0, gt=0)  # /generation lookups of recent costs
 
@@ -146,12 +146,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENROUTER_COST_BUDGET_USD", "cost_budget_usd"),
     )
     preferred_models: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+        default=[],
         validation_alias=AliasChoices("OPENROUTER_PREFERRED_MODELS", "preferred_models"),
     )
     # Preferred models get a higher score; "only" models are the whole pool routing picks from.
     only_models: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+        default=[],
         validation_alias=AliasChoices("OPENROUTER_ONLY_MODELS", "only_models"),
     )
     home: Path = Field(

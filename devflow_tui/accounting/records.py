@@ -169,8 +169,8 @@ class RequestOutcome(_Record):
     requested_model: str | None = None
     task_type: str | None = None
     complexity: str | None = None
-    fallbacks: list[str] = Field(default_factory=list)
-    attempts: list[AttemptRecord] = Field(default_factory=list)
+    fallbacks: list[str] = []
+    attempts: list[AttemptRecord] = []
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
@@ -188,6 +188,6 @@ class RequestOutcome(_Record):
     error_message: str | None = None
     cache_hit: bool = False
     secrets_removed: int = 0  # secrets scrubbed from the injected context before sending
-    warnings: list[str] = Field(default_factory=list)  # routing warnings the user should see
-    budget: list[BudgetView] = Field(default_factory=list)
-    context: list[ContextView] = Field(default_factory=list)
+    warnings: list[str] = []  # routing warnings the user should see
+    budget: list[BudgetView] = []
+    context: list[ContextView] = []

@@ -180,7 +180,7 @@ class ChatResponse(Wire):
     model: str | None = None
     object: str | None = None
     created: int | None = None
-    choices: list[Choice] = Field(default_factory=list)
+    choices: list[Choice] = []
     usage: CheckedUsage = None
     error: ErrorInfo | None = None
 
@@ -205,7 +205,7 @@ class StreamChunk(Wire):
     model: str | None = None
     object: str | None = None
     created: int | None = None
-    choices: list[ChunkChoice] = Field(default_factory=list)
+    choices: list[ChunkChoice] = []
     usage: CheckedUsage = None
     error: ErrorInfo | None = None
 
@@ -306,7 +306,7 @@ class ModelInfo(Wire):
     pricing: Pricing = Field(default_factory=Pricing)
     top_provider: TopProvider = Field(default_factory=TopProvider)
     per_request_limits: dict[str, Any] | None = None
-    supported_parameters: list[str] = Field(default_factory=list)
+    supported_parameters: list[str] = []
     default_parameters: dict[str, Any] | None = None
     expiration_date: str | None = None
 
