@@ -98,6 +98,12 @@ class CollectorPaused:
         self.resume()
 
 
+def pause_collector(ctx: click.Context) -> CollectorPaused:
+    """Pause the collector until `resume()` or the end of the command (freezing only when
+    devflow is its own process)."""
+    return ctx.with_resource(CollectorPaused(freeze=bool(ctx.obj.get(OWN_PROCESS))))
+
+
 def exit_code_for(category: str | None) -> int:
     """The documented exit code for an error category."""
     return _EXIT_BY_CATEGORY.get(category or "", EXIT_FAILURE)
@@ -391,7 +397,7 @@ def outcome_json(outcome: RequestOutcome) -> dict[str, Any]:
 @click.pass_context
 def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     """Send PROMPT (- reads stdin) to the routed model and stream the answer to stdout."""
-    collector = ctx.with_resource(CollectorPaused(freeze=bool(ctx.obj.get(OWN_PROCESS))))
+    collector = pause_collector(ctx)
     text = read_prompt(prompt)
     settings = load(ctx)
     request = build_request(text, **kw)
@@ -486,6 +492,7 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
 @click.pass_context
 def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     """Show the routing decision for PROMPT (- reads stdin) without sending anything."""
+    pause_collector(ctx)  # for the whole command: it is all start-up
     text = read_prompt(prompt)
     settings = load(ctx)
     request = build_request(text, **kw)

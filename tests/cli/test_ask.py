@@ -222,12 +222,13 @@ def test_full_disk_mid_stream_still_prints_the_answer_and_exits_5(
     assert "Traceback" not in result.output
 
 
-def test_ask_in_another_program_leaves_its_collector_as_it_was(devflow: Invoke) -> None:
-    """Called in-process (as here), `ask` pauses the collector for start-up only and freezes
-    nothing: the caller's objects stay in the collector's view."""
+@pytest.mark.parametrize("command", ["ask", "route"])
+def test_in_another_program_the_collector_is_left_as_it_was(devflow: Invoke, command: str) -> None:
+    """Called in-process (as here), `ask` and `route` pause the collector for start-up only
+    and freeze nothing: the caller's objects stay in the collector's view."""
     frozen_before = gc.get_freeze_count()
     assert gc.isenabled()
-    result = devflow("ask", "--no-cache", "hello")
+    result = devflow(command, "hello")
     assert result.exit_code == 0, result.stderr
     assert gc.isenabled()
     assert gc.get_freeze_count() == frozen_before
