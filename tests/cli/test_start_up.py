@@ -1,0 +1,85 @@
+"""What `devflow ask` loads, as its own process: only what a plain request uses.
+
+The start-up time itself is measured by benchmarks/ask_process.py, never asserted here; these
+tests keep the choices that figure depends on from regressing unnoticed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devflow_tui.sim import SimServer
+from tests.sim_fixture import sim  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[2]
+# Runs the console script's entry point, then reports what the process holds as it ends.
+CHILD = """
+import atexit, gc, json, sys
+def report():
+    from devflow_tui.openrouter import wire
+    sys.stderr.write("\\nSTATE " + json.dumps({
+        "modules": sorted(sys.modules),
+        "frozen": gc.get_freeze_count(),
+        "collector_on": gc.isenabled(),
+        "generation_built": bool(wire.GenerationResponse.__pydantic_complete__),
+    }) + "\\n")
+atexit.register(report)
+sys.argv = ["devflow", *sys.argv[1:]]
+from devflow_tui.cli import run
+run()
+"""
+NOT_ON_THE_ASK_PATH = (
+    "textual",
+    "sqlite_utils",
+    "starlette",
+    "uvicorn",
+    "psycopg",
+    "keyring",
+    "pathspec",
+    "rich",
+    "devflow_tui.sim",
+    "devflow_tui.tui",
+    "devflow_tui.serve",
+)
+
+
+def run_ask(env: dict[str, str]) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, "ask", "--no-cache", "hello"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a safety net against a hung child, not a timing assertion
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[simulated answer from ")
+    line = next(x for x in done.stderr.splitlines() if x.startswith("STATE "))
+    return dict(json.loads(line.removeprefix("STATE ")))
+
+
+def test_a_plain_ask_loads_and_builds_only_what_it_uses(
+    sim: SimServer,  # noqa: F811
+    fake_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENROUTER_BASE_URL", sim.base_url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", fake_key)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run_ask(env)  # the first run creates the database (migrations use sqlite-utils)
+    state = run_ask(env)
+
+    modules = state["modules"]
+    assert isinstance(modules, list)
+    assert [m for m in modules if m.startswith(NOT_ON_THE_ASK_PATH)] == []
+    # Response models a plain request never parses build no validator.
+    assert state["generation_built"] is False
+    # As its own process, ask froze its start-up objects and turned the collector back on.
+    assert isinstance(state["frozen"], int) and state["frozen"] > 0
+    assert state["collector_on"] is True
