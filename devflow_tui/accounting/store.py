@@ -258,24 +258,24 @@ class AnalyticsStore:
         )
         return request_id
 
-    def record_attempt(self, request_id: str, attempt: AttemptRecord) -> None:
-        """Append one HTTP attempt to a request (numbered 1, 2, ... in call order).
+    def record_attempt(self, request_id: str, attempt: AttemptRecord, *, n: int) -> None:
+        """Write attempt number `n` of a request (1, 2, ... in call order, as the caller counts
+        them: a number taken from the rows already written would shift after one failed write).
 
         Like progress, best effort while the request runs: when it cannot be written (a full
         disk) the call goes on, and `finish_request` adds the attempts still missing."""
         try:
-            self._write_attempt(request_id, attempt)
+            self._write_attempt(request_id, attempt, n)
         except StoreError as exc:
             _log.warning("cannot save an attempt of request %s: %s", request_id, exc.message)
 
-    def _write_attempt(self, request_id: str, attempt: AttemptRecord) -> None:
-        # One statement, so numbering and insert are atomic without an explicit transaction.
+    def _write_attempt(self, request_id: str, attempt: AttemptRecord, n: int) -> None:
         self._execute(
             "INSERT INTO attempts (request_id, n, model, status, error, message, latency_ms, "
-            "wait_before_s, ts) SELECT ?, count(*) + 1, ?, ?, ?, ?, ?, ?, ? FROM attempts "
-            "WHERE request_id = ?",
+            "wait_before_s, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
+                n,
                 attempt.model,
                 attempt.status,
                 attempt.error,
@@ -283,34 +283,36 @@ class AnalyticsStore:
                 attempt.latency_ms,
                 attempt.wait_before_s,
                 self.clock(),
-                request_id,
             ),
         )
 
     def _insert_attempts(self, request_id: str, attempts: Sequence[AttemptRecord]) -> None:
+        """Write the attempts (numbered from 1) whose number has no row yet."""
         now = self.clock()
         with self.transaction() as conn:
-            (count,) = conn.execute(
-                "SELECT count(*) FROM attempts WHERE request_id = ?", (request_id,)
-            ).fetchone()
-            conn.executemany(
-                "INSERT INTO attempts (request_id, n, model, status, error, message, latency_ms, "
-                "wait_before_s, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        request_id,
-                        count + i,
-                        a.model,
-                        a.status,
-                        a.error,
-                        redact(a.message) if a.message else None,
-                        a.latency_ms,
-                        a.wait_before_s,
-                        now,
-                    )
-                    for i, a in enumerate(attempts, start=1)
-                ],
-            )
+            found = conn.execute("SELECT n FROM attempts WHERE request_id = ?", (request_id,))
+            written = {row[0] for row in found.fetchall()}
+            missing = [
+                (
+                    request_id,
+                    n,
+                    a.model,
+                    a.status,
+                    a.error,
+                    redact(a.message) if a.message else None,
+                    a.latency_ms,
+                    a.wait_before_s,
+                    now,
+                )
+                for n, a in enumerate(attempts, start=1)
+                if n not in written
+            ]
+            if missing:
+                conn.executemany(
+                    "INSERT INTO attempts (request_id, n, model, status, error, message, "
+                    "latency_ms, wait_before_s, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    missing,
+                )
 
     def record_progress(
         self,
@@ -436,7 +438,7 @@ class AnalyticsStore:
                 ),
             )
             if len(outcome.attempts) > recorded_attempts:
-                self._insert_attempts(request_id, outcome.attempts[recorded_attempts:])
+                self._insert_attempts(request_id, outcome.attempts)
             finished = rollup.Finished(
                 ts=ts,
                 model=outcome.model or model,

@@ -735,7 +735,8 @@ class Gateway:
                 _last: list[AttemptRecord] = last_failed,
             ) -> None:
                 outcome.attempts.append(record)
-                self.recorder.post(self.store.record_attempt, request_id, record)
+                n = len(outcome.attempts)
+                self.recorder.post(self.store.record_attempt, request_id, record, n=n)
                 if not record.error:
                     return
                 self.health.record_failure(_model, record.error)

@@ -144,7 +144,7 @@ def test_attempts_numbered_and_not_duplicated(store: AnalyticsStore, fake_key: s
         model="m/a", status=429, error="rate_limit", message=f"slow down {fake_key}"
     )
     second = AttemptRecord(model="m/b", status=200, latency_ms=900, wait_before_s=1.5)
-    store.record_attempt(request_id, first)
+    store.record_attempt(request_id, first, n=1)
     # The outcome repeats the recorded attempt and adds one: only the new one is written.
     store.finish_request(
         request_id,
@@ -154,6 +154,34 @@ def test_attempts_numbered_and_not_duplicated(store: AnalyticsStore, fake_key: s
     assert [(a.n, a.model, a.status) for a in attempts] == [(1, "m/a", 429), (2, "m/b", 200)]
     assert attempts[1].wait_before_s == 1.5 and attempts[1].latency_ms == 900
     assert attempts[0].message is not None and fake_key not in attempts[0].message
+
+
+def test_attempt_numbers_stay_exact_when_one_write_failed(
+    store: AnalyticsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attempt 1 cannot be written (the disk was full for a moment), attempt 2 can: it keeps
+    number 2, and the outcome fills in number 1 (before, attempt 2 took number 1 from the row
+    count, and the outcome then wrote it again as number 2 while attempt 1 was lost)."""
+    request_id = store.begin_request(RequestStart(model="m/a"))
+    first = AttemptRecord(model="m/a", status=503, error="provider")
+    second = AttemptRecord(model="m/b", status=200)
+    real_write = AnalyticsStore._write_attempt
+
+    def full_once(self: AnalyticsStore, rid: str, attempt: AttemptRecord, n: int) -> None:
+        if n == 1:
+            raise StoreError("database or disk is full")
+        real_write(self, rid, attempt, n)
+
+    monkeypatch.setattr(AnalyticsStore, "_write_attempt", full_once)
+    store.record_attempt(request_id, first, n=1)  # logged, not raised
+    store.record_attempt(request_id, second, n=2)
+    assert [(a.n, a.model) for a in store.attempts_for(request_id)] == [(2, "m/b")]
+    store.finish_request(
+        request_id,
+        RequestOutcome(request_id=request_id, model="m/b", attempts=[first, second]),
+    )
+    attempts = store.attempts_for(request_id)
+    assert [(a.n, a.model, a.status) for a in attempts] == [(1, "m/a", 503), (2, "m/b", 200)]
 
 
 def test_finish_without_begin_still_records(store: AnalyticsStore, clock: FakeClock) -> None:
