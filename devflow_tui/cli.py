@@ -26,8 +26,10 @@ from devflow_tui.errors import DevflowError, ErrorCategory
 if TYPE_CHECKING:
     from devflow_tui.accounting.reconcile import Reconciliation
     from devflow_tui.config import Settings
+    from devflow_tui.context.assembly import AssembledContext
     from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
     from devflow_tui.gateway.pipeline import Gateway, GatewayRequest
+    from devflow_tui.routing.catalog import CatalogModel
 
 # httpx imports its own command-line client (and with it rich and pygments, ~30 ms) when they
 # are installed; we never use it. A None entry makes that optional import fail fast, and httpx
@@ -1122,42 +1124,29 @@ def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -
     settings = load(ctx)
     request = build_request(prompt, **kw)
 
-    async def go() -> dict[str, Any]:
+    async def go() -> tuple[CatalogModel, AssembledContext]:
         gateway = await _open(ctx, settings, demo_without_key=True)
         try:
             prepared = gateway.prepare(request)
             if not prepared.decision.candidates:
                 fail("no model can take this context; see `devflow route`.", EXIT_REJECTED)
             model = prepared.decision.candidates[0].model
-            assembled = gateway._assemble(prepared, model)
+            assembled = gateway.assemble(prepared, model)
         finally:
             await gateway.aclose()
         if assembled is None:
             fail(f"the prompt alone does not fit {model.id}'s window.", EXIT_REJECTED)
-        return {
-            "model": model.id,
-            "context_length": model.context_length,
-            "total_tokens": assembled.total_tokens,
-            "sources": [item.model_dump(mode="json") for item in assembled.report],
-            "secrets_removed": assembled.scrubbed.total,
-            "messages": [m.model_dump(exclude_none=True) for m in assembled.messages],
-        }
+        return model, assembled
 
-    data = run_async(go())
+    model, assembled = run_async(go())
     if as_json:
-        click.echo(dumps(data))
+        from devflow_tui.cli_output import ContextShowJson
+
+        click.echo(dumps(ContextShowJson.of(model, assembled).model_dump(mode="json")))
         return
-    click.echo(
-        f"For {data['model']} (window {data['context_length']} tokens): "
-        f"{data['total_tokens']} tokens"
-    )
-    for s in data["sources"]:
-        click.echo(
-            f"  {s['status']:<9} {s['tokens_after']:>7} tok  {s['kind']:<15} {s['name']}"
-            + (f"  ({s['note']})" if s["note"] else "")
-        )
-    if data["secrets_removed"]:
-        click.echo(f"  {data['secrets_removed']} secret(s) removed before sending.")
+    click.echo(f"For {model.id}:")
+    for line in assembled.describe():
+        click.echo(f"  {line}")
 
 
 @main.command()

@@ -10,12 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
 from devflow_tui.accounting.records import RequestOutcome
-from devflow_tui.context.assembly import ContextView
+from devflow_tui.context.assembly import AssembledContext, ContextItemReport, ContextView
 from devflow_tui.gateway.events import CandidateView
 from devflow_tui.gateway.pipeline import PreparedRequest, candidate_views
+from devflow_tui.openrouter.wire import ChatMessage
 from devflow_tui.routing.catalog import CatalogModel
 from devflow_tui.routing.health import ModelHealth
 from devflow_tui.types import CostSource, Status
@@ -182,3 +183,38 @@ class ModelJson(_FromAttributes):
 
 def _normal(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
+
+
+class ContextShowJson(BaseModel):
+    """`devflow context show --json`: what would be sent to the first-choice model, nothing
+    sent. Sources are the assembly's own reports; messages are sent as shown (no null fields)."""
+
+    model: str
+    context_length: int  # the model's window
+    max_output_tokens: int  # kept free for the answer
+    budget_tokens: int  # prompt tokens that were available
+    total_tokens: int  # estimated prompt tokens of `messages`, framing included
+    context_tokens: int  # of which injected context
+    sources: list[ContextItemReport]
+    secrets_removed: int
+    secrets_by_kind: dict[str, int]
+    messages: list[ChatMessage]
+
+    @field_serializer("messages")
+    def _as_sent(self, messages: list[ChatMessage]) -> list[dict[str, Any]]:
+        return [message.model_dump(exclude_none=True) for message in messages]
+
+    @classmethod
+    def of(cls, model: CatalogModel, assembled: AssembledContext) -> ContextShowJson:
+        return cls(
+            model=model.id,
+            context_length=assembled.context_length,
+            max_output_tokens=assembled.max_output_tokens,
+            budget_tokens=assembled.budget,
+            total_tokens=assembled.total_tokens,
+            context_tokens=assembled.context_tokens,
+            sources=assembled.report,
+            secrets_removed=assembled.scrubbed.total,
+            secrets_by_kind=assembled.scrubbed.as_dict(),
+            messages=assembled.messages,
+        )

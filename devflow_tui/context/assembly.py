@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -99,21 +99,6 @@ class AssembledContext:
     def context_tokens(self) -> int:
         """Tokens of injected context that made it into the request."""
         return sum(item.tokens_after for item in self.report)
-
-    def as_json(self, *, include_messages: bool = False) -> dict[str, Any]:
-        """A JSON-ready account for `devflow context show --json` (messages on request)."""
-        data: dict[str, Any] = {
-            "context_length": self.context_length,
-            "max_output_tokens": self.max_output_tokens,
-            "budget_tokens": self.budget,
-            "total_tokens": self.total_tokens,
-            "context_tokens": self.context_tokens,
-            "items": [item.model_dump() for item in self.report],
-            "secrets_removed": self.scrubbed.as_dict(),
-        }
-        if include_messages:
-            data["messages"] = [m.model_dump(exclude_none=True) for m in self.messages]
-        return data
 
     def describe(self) -> list[str]:
         """Plain-text lines saying what is sent, for `devflow context show`."""

@@ -444,7 +444,7 @@ class Gateway:
         )
 
         chain = [chosen, *(m for m in (self.catalog.get(f) for f in decision.fallbacks) if m)]
-        assembled = self._assemble(prepared, chain[0])
+        assembled = self.assemble(prepared, chain[0])
         if assembled is None:
             error = DevflowError(
                 f"The prompt alone does not fit {chain[0].id}'s context window.",
@@ -618,9 +618,11 @@ class Gateway:
             return []
         return self.budget.alerts_crossed(budget_before, outcome.budget)
 
-    def _assemble(
+    def assemble(
         self, prepared: PreparedRequest, model: CatalogModel, window_factor: float = 1.0
     ) -> AssembledContext | None:
+        """What would be sent to `model`: the request's context fitted to its window (times
+        `window_factor`) and its output limit; None when the prompt alone does not fit."""
         from devflow_tui.context.errors import ContextError
 
         window = int((model.context_length or 8192) * window_factor)
@@ -712,7 +714,7 @@ class Gateway:
         while index < len(chain):
             model = chain[index]
             if index > 0 and model.id not in shrunk:
-                refit = self._assemble(prepared, model)
+                refit = self.assemble(prepared, model)
                 if refit is None:
                     tried.append(model.id)
                     index += 1
@@ -798,7 +800,7 @@ class Gateway:
                 # Our token estimate was low for this model: fit again 20% tighter and retry
                 # once on the same model, but only if that changes what is sent; an identical
                 # request would fail the same way.
-                tighter = self._assemble(prepared, model, 0.8)
+                tighter = self.assemble(prepared, model, 0.8)
                 shrunk.add(model.id)
                 if tighter is not None and tighter.messages != current.messages:
                     current = tighter

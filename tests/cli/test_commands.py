@@ -132,11 +132,16 @@ def test_context_show_json(devflow: Invoke, tmp_path: Path, sim: SimServer) -> N
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["sources"][-1]["kind"] == "file"
-    assert data["secrets_removed"] >= 1
+    assert data["secrets_removed"] == sum(data["secrets_by_kind"].values()) >= 1
+    assert data["total_tokens"] <= data["budget_tokens"] <= data["context_length"]
+    assert data["context_tokens"] == sum(s["tokens_after"] for s in data["sources"])
+    assert data["messages"][-1]["role"] == "user"
+    assert all(None not in m.values() for m in data["messages"])  # as sent: no null fields
     assert "ab" * 20 not in result.stdout
     assert not [r for r in sim.requests if r.path == "/chat/completions"]
     text = devflow("context", "show", "--context", str(src), "x")
-    assert "tok" in text.stdout
+    assert text.stdout.startswith("For ") and "window" in text.stdout
+    assert "app.py" in text.stdout and "secret" in text.stdout and "total" in text.stdout
 
 
 def test_context_show_missing_file(devflow: Invoke, tmp_path: Path) -> None:

@@ -71,12 +71,8 @@ def test_handoff_gathers_everything_and_fits(
     sent = json.dumps([m.model_dump() for m in assembled.messages])
     assert fake_key not in sent
     assert assembled.scrubbed.as_dict() == {"openrouter": 1}
-    data = assembled.as_json(include_messages=True)
-    assert [item["kind"] for item in data["items"]] == kinds
-    assert data["secrets_removed"] == {"openrouter": 1}
-    assert data["total_tokens"] == assembled.total_tokens
-    assert data["messages"][0]["role"] == "system"
-    assert "messages" not in assembled.as_json()
+    assert [item.kind for item in assembled.report] == kinds
+    assert assembled.messages[0].role == "system"
     lines = assembled.describe()
     assert lines[0].startswith("included") and "note #1 (project)" in lines[0]
     assert lines[-1] == "secrets  removed 1 secret (1 openrouter)"
