@@ -141,6 +141,27 @@ demo_option = click.option(
 )
 
 
+AUTH_WITHOUT_DEMO = (
+    "`auth` manages your real OpenRouter key and demo mode needs none, so it does not take "
+    "--demo (`auth clear` would remove the real key). Run it without --demo."
+)
+
+
+def _refuse_demo(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value or is_demo(ctx):
+        fail(AUTH_WITHOUT_DEMO, EXIT_USAGE)
+    return value
+
+
+refused_demo_option = click.option(
+    "--demo",
+    is_flag=True,
+    expose_value=False,
+    callback=_refuse_demo,
+    help="Refused: this command acts on your real key, which demo mode does not use.",
+)
+
+
 def is_demo(ctx: click.Context) -> bool:
     """`--demo` given before the command or after it."""
     return bool(ctx.ensure_object(dict).get("demo"))
@@ -531,6 +552,7 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
 @main.command("eval-routing")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@demo_option  # accepted and the same either way: it reads FILE only, no server, no database
 def eval_routing(file: Path, as_json: bool) -> None:
     """Score the classifier on FILE: JSONL with prompt, task_type and optional complexity.
 
@@ -847,6 +869,7 @@ def auth() -> None:
 
 @auth.command("set")
 @click.option("--key", help="The key (default: prompt for it without echo, or read stdin).")
+@refused_demo_option
 @click.pass_context
 def auth_set(ctx: click.Context, key: str | None) -> None:
     """Store a key (replacing the old one atomically), then check it against /key."""
@@ -875,6 +898,7 @@ def auth_set(ctx: click.Context, key: str | None) -> None:
 
 
 @auth.command("status")
+@refused_demo_option
 @click.pass_context
 def auth_status(ctx: click.Context) -> None:
     """Show which key is used, from where, and its label, limit and usage."""
@@ -910,6 +934,7 @@ def _show_key_status(ctx: click.Context, settings: Settings, key: str) -> None:
 
 
 @auth.command("clear")
+@refused_demo_option
 @click.pass_context
 def auth_clear(ctx: click.Context) -> None:
     """Remove the stored key from the keyring and the key file."""
@@ -937,6 +962,7 @@ def auth_clear(ctx: click.Context) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="TOML file with latency profiles and fault injection.",
 )
+@demo_option  # accepted and the same either way: this is the simulated server
 def sim(port: int, config_path: Path | None) -> None:
     """Run the simulated OpenRouter on 127.0.0.1 until interrupted."""
     from devflow_tui.sim import SimConfig, serve_forever
@@ -964,6 +990,7 @@ def sim(port: int, config_path: Path | None) -> None:
 @click.option("--rotate-token", metavar="LABEL", help="Give a token a new value; the old fails.")
 @click.option("--revoke-token", metavar="LABEL", help="Remove a token; its clients get 401.")
 @click.option("--list-tokens", is_flag=True, help="List the token labels (values masked).")
+@demo_option
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -1019,6 +1046,7 @@ def serve(
 
 
 @main.command()
+@demo_option
 @click.pass_context
 def mcp(ctx: click.Context) -> None:
     """MCP server over stdio: tools ask, route and spend, for Claude Code to delegate."""

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
+from devflow_tui.cli import main
 from devflow_tui.sim import SimServer
 from tests.cli.conftest import Invoke
 
@@ -66,3 +69,48 @@ def test_every_data_command_takes_demo_after_it(devflow: Invoke, command: list[s
     result = devflow(*command, "--demo", key=False)
     assert result.exit_code == 0, result.stderr
     assert "no such option" not in result.stderr
+
+
+def _leaf_commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += _leaf_commands(command, (*path, name))
+        else:
+            found.append((*path, name))
+    return found
+
+
+def test_every_command_takes_demo_after_its_name() -> None:
+    """As the README says: --demo before or after the name, for every command (auth takes it
+    only to refuse it with a reason, see below)."""
+    commands = _leaf_commands(main)
+    assert ("ask",) in commands and ("auth", "clear") in commands and ("sim",) in commands
+    for path in commands:
+        command = main
+        for name in path:
+            assert isinstance(command, click.Group)
+            command = command.commands[name]
+        assert "--demo" in [opt for p in command.params for opt in p.opts], path
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("command", [["auth", "status"], ["auth", "clear"], ["auth", "set"]])
+def test_auth_refuses_demo_and_says_why(
+    devflow: Invoke, isolated_env: Path, fake_key: str, command: list[str], where: str
+) -> None:
+    stored = devflow("auth", "set", "--key", fake_key, key=False)
+    assert stored.exit_code == 0, stored.output
+    args = ["--demo", *command] if where == "before" else [*command, "--demo"]
+    result = devflow(*args, "--key", fake_key) if command[-1] == "set" else devflow(*args)
+    assert result.exit_code == 2, result.output
+    assert "does not take --demo" in result.stderr and "real OpenRouter key" in result.stderr
+    assert "Traceback" not in result.output
+    # Nothing was done to the real key: `auth --demo clear` used to remove it.
+    assert devflow("auth", "status", key=False).exit_code == 0
+
+
+def test_serve_takes_demo_after_its_name(devflow: Invoke) -> None:
+    result = devflow("serve", "--print-env", "--demo", key=False)
+    assert result.exit_code == 0, result.output
+    assert "ANTHROPIC_BASE_URL" in result.stdout
