@@ -57,7 +57,7 @@ async def test_compare_two_models_side_by_side_and_records_both(
         await wait_for(lambda: sorted(selection.selected) == sorted(top), pilot)
         choose(screen, FOUR[:2])
         await pilot.press("enter")
-        await wait_for(lambda: len(screen.columns) == 2 and not screen.running, pilot)
+        await wait_for(lambda: len(screen.columns) == 2 and not screen.has_class("-running"), pilot)
         columns = screen.columns
         assert [c.model for c in columns] == FOUR[:2]
         assert all(c.state == "done" and c.text.startswith("[simulated answer") for c in columns)
@@ -90,7 +90,7 @@ async def test_compare_four_models_one_failing_mid_stream(sim: SimServer, fake_k
         screen = await open_compare(app, pilot, "explain what a hash map is")
         choose(screen, FOUR)
         await pilot.press("ctrl+s")
-        await wait_for(lambda: len(screen.columns) == 4 and not screen.running, pilot)
+        await wait_for(lambda: len(screen.columns) == 4 and not screen.has_class("-running"), pilot)
         states = {c.model: c.state for c in screen.columns}
         assert states == {m: ("failed" if m == broken else "done") for m in FOUR}
         failed = next(c for c in screen.columns if c.model == broken)
