@@ -164,7 +164,7 @@ def write_costs(store: AnalyticsStore, n: int) -> list[float]:
             RequestStart(task_type="coding", complexity="low", model=model, requested_model=model)
         )
         attempt = AttemptRecord(model=model, status=200, latency_ms=850.0)
-        store.record_attempt(request_id, attempt)
+        store.record_attempt(request_id, attempt, n=1)
         store.finish_request(
             request_id,
             RequestOutcome(

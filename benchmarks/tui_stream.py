@@ -56,7 +56,7 @@ def seed_history(db: Path, count: int) -> None:
             rid = store.begin_request(
                 RequestStart(ts=now - (count - i) * 60, task_type="coding", model=model)
             )
-            store.record_attempt(rid, AttemptRecord(model=model, status=200, latency_ms=800))
+            store.record_attempt(rid, AttemptRecord(model=model, status=200, latency_ms=800), n=1)
             store.finish_request(
                 rid,
                 RequestOutcome(

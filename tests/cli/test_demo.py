@@ -87,7 +87,7 @@ def test_every_command_takes_demo_after_its_name() -> None:
     commands = _leaf_commands(main)
     assert ("ask",) in commands and ("auth", "clear") in commands and ("sim",) in commands
     for path in commands:
-        command = main
+        command: click.Command = main
         for name in path:
             assert isinstance(command, click.Group)
             command = command.commands[name]
