@@ -115,3 +115,26 @@ async def test_compare_refuses_fewer_than_two_models(sim: SimServer, fake_key: s
         await wait_for(lambda: bool(app._notifications), pilot)
         assert any("Choose 2 to 4 models (now 1)" in n.message for n in app._notifications)
         assert screen.columns == [] and chat_requests(sim) == []
+
+
+async def test_compare_cancelled_before_any_answer_ends_and_can_run_again(
+    sim: SimServer, fake_key: str
+) -> None:
+    # Every model stalls before its first token: esc must end the comparison by itself, with
+    # every column marked cancelled, not leave it "running" with columns waiting forever.
+    sim.add_fault(Fault(kind="slow_first_token", delay_ms=30_000, times=None))
+    app = app_on(sim, load_settings(), fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        screen = await open_compare(app, pilot, "explain what a hash map is")
+        choose(screen, FOUR[:2])
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: len(screen.columns) == 2 and screen.running, pilot)
+        await pilot.press("escape")
+        await wait_for(lambda: not screen.running, pilot)
+        assert [c.state for c in screen.columns] == ["cancelled", "cancelled"]
+        assert not screen.has_class("-running")
+        sim.clear_faults()
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: [c.state for c in screen.columns] == ["done", "done"], pilot)
+        assert not screen.running

@@ -322,7 +322,11 @@ class CompareScreen(Screen[None]):
 
     @property
     def running(self) -> bool:
-        return any(not worker.is_finished for worker in self._workers)
+        # A worker finishes before its CompareEnded message is handled: a column still waiting
+        # or streaming means the comparison has not ended yet.
+        return any(not worker.is_finished for worker in self._workers) or any(
+            c.state in {"waiting", "streaming"} for c in self.columns
+        )
 
     def action_run(self) -> None:
         """Send the prompt to every chosen model at once."""
@@ -440,6 +444,13 @@ class CompareScreen(Screen[None]):
         if self.running:
             for worker in self._workers:
                 worker.cancel()
+            # A request that had not started sends no end of its own.
+            for column in self.columns:
+                if column.state == "waiting":
+                    column.state = "cancelled"
+                    column.show_status()
+            if not any(c.state == "streaming" for c in self.columns):
+                self._all_ended()
             self.notify("Comparison cancelled; the partial answers are kept.")
             return
         self.app.pop_screen()
