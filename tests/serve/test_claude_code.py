@@ -99,7 +99,7 @@ def test_claude_code_delegates_through_devflow_mcp(
     assert done.returncode == 0, done.stderr[-2000:]
     with AnalyticsStore(proxy.settings.db_path) as store:
         clients = [row.client for row in store.recent_requests(50)]
-    assert "mcp" in clients and "claude-code" in clients
+    assert "mcp" in clients and "claude-code" in clients, (clients, done.stdout[-2000:])
     results = [
         block
         for body in proxy.upstream("/messages")
@@ -128,6 +128,9 @@ def _claude(
         "DISABLE_TELEMETRY": "1",
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        # Claude Code gives an MCP server 30 s to start by default; a loaded 2-core machine
+        # can take longer to start `devflow mcp`, and the tool is then silently missing.
+        "MCP_TIMEOUT": "90000",
     }
     return subprocess.run(
         [str(CLAUDE), "-p", prompt, *(extra or [])],
