@@ -7,8 +7,8 @@ import re
 # (User-Agent pattern, client name), first match wins.
 _AGENTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"claude-cli|claude-code", re.I), "claude-code"),
-    (re.compile(r"^anthropic/", re.I), "anthropic-sdk"),
-    (re.compile(r"^openai/", re.I), "openai-sdk"),
+    (re.compile(r"^(async)?anthropic/", re.I), "anthropic-sdk"),  # Anthropic, AsyncAnthropic
+    (re.compile(r"^(async)?openai/", re.I), "openai-sdk"),
     (re.compile(r"^devflow-tui", re.I), "devflow"),
     (re.compile(r"litellm", re.I), "litellm"),
 )

@@ -82,6 +82,8 @@ def test_a_token_file_broken_while_running_refuses_every_client(tmp_path: Path) 
     [
         ("claude-cli/2.1.197 (external, sdk-cli)", "claude-code"),
         ("Anthropic/Python 0.72.0", "anthropic-sdk"),
+        ("AsyncAnthropic/Python 0.72.0", "anthropic-sdk"),
+        ("AsyncOpenAI/Python 1.99.0", "openai-sdk"),
         ("OpenAI/Python 1.99.0", "openai-sdk"),
         ("devflow-tui/0.1.0", "devflow"),
         ("curl/8.5.0", "curl"),
