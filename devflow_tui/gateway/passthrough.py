@@ -36,7 +36,7 @@ from devflow_tui.gateway.events import (
     RequestOutcome,
     RoutingDecided,
 )
-from devflow_tui.gateway.pipeline import price_answer, serve_cached
+from devflow_tui.gateway.pipeline import PROGRESS_EVERY_S, price_answer, serve_cached
 from devflow_tui.openrouter.relay import Api, RelayResult, RelayStream, Replay
 from devflow_tui.routing.fallback import next_step
 
@@ -112,6 +112,7 @@ class _Call:
     begun: bool = False
     budget_before: list[BudgetView] | None = None
     hint: str | None = None  # what to do about a failure
+    opening: asyncio.TimerHandle | None = None  # the running row, written if still running
     closed: bool = False
 
 
@@ -246,8 +247,11 @@ class Passthrough:
         limit = first.max_completion_tokens or request.max_tokens
         worst = worst_case_cost(first.prices, request.prompt_tokens, min(request.max_tokens, limit))
         if not gw.budget.active:
-            # Nothing to refuse: the running row is written while the request is sent.
-            gw.recorder.post(self._open_books, call, worst)
+            # Nothing to refuse, so nothing to write before sending: a request still running
+            # after a moment gets its running row then (for the dashboard, and to be counted
+            # if the process is killed); a short one only gets its closing job.
+            loop = asyncio.get_running_loop()
+            call.opening = loop.call_later(PROGRESS_EVERY_S, self._open_late, call, worst)
             return None
         try:
             await gw.recorder.call(self._open_books, call, worst)
@@ -256,6 +260,10 @@ class Passthrough:
             self._close(call)
             raise
         return None
+
+    def _open_late(self, call: _Call, worst: Any) -> None:
+        if not call.closed:
+            self.gateway.recorder.post(self._open_books, call, worst)
 
     def _open_books(self, call: _Call, worst: Any) -> None:
         """Recorder job: reserve the worst case, write the running row."""
@@ -424,6 +432,8 @@ class Passthrough:
         if call.closed:
             return
         call.closed = True
+        if call.opening is not None:
+            call.opening.cancel()
         done = self.gateway.recorder.submit(self._close_books, call)
         done.add_done_callback(functools.partial(self._closed, call))
 

@@ -50,6 +50,11 @@ class Recorder:
         """Wait until every job submitted so far has run."""
         await self.call(_nothing)
 
+    def flush(self) -> None:
+        """Block until every job submitted so far has run (from another thread than the
+        event loop's: a test, a benchmark, a shutdown path)."""
+        self._pool.submit(_nothing).result()
+
     def close(self) -> None:
         """Run what is queued, then stop the thread."""
         self._pool.shutdown(wait=True)

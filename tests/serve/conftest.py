@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 from devflow_tui.accounting.records import RequestRow
 from devflow_tui.accounting.store import AnalyticsStore
@@ -28,13 +29,17 @@ class Proxy:
     token: str
     settings: Settings
     sim: SimServer
+    app: Starlette
 
     def rows(self, settle_s: float = 30.0) -> list[RequestRow]:
         """Every recorded request, oldest first, once none is still being finished.
 
-        The proxy records a request's end just after its last byte reached the client, so a
-        client can see the end first (seen on a fresh clone's CI run). Bounded polling; no
-        time is asserted."""
+        The proxy queues a request's closing job as its last byte goes to the client, so a
+        client sees the end first: wait for the recorder's queue, then for rows still
+        running (a client that hung up). Bounded polling; no time is asserted."""
+        gateway = self.app.state.proxy.gateway
+        if gateway is not None:
+            gateway.recorder.flush()
         deadline = time.monotonic() + settle_s
         while True:
             with AnalyticsStore(self.settings.db_path) as store:
@@ -66,9 +71,10 @@ def make_proxy(sim: SimServer, fake_key: str) -> Iterator[ProxyFactory]:  # noqa
         }
         settings = load_settings(cli=cli)
         tokens = ProxyTokens.load(settings.home)
-        proxy = BackgroundProxy(create_app(settings, tokens)).start()
+        app = create_app(settings, tokens)
+        proxy = BackgroundProxy(app).start()
         running.append(proxy)
-        return Proxy(proxy.url, tokens.default, settings, sim)
+        return Proxy(proxy.url, tokens.default, settings, sim, app)
 
     yield factory
     for proxy in running:

@@ -253,3 +253,25 @@ async def test_closing_a_stream_early_records_it_cancelled(proxy: Proxy) -> None
     assert proxy.rows()[-1].status == "cancelled"
     assert proxy.sim.wait_until_done()
     assert proxy.sim.requests[-1].cancelled
+
+
+async def test_a_long_stream_has_its_running_row_while_it_streams(proxy: Proxy) -> None:
+    proxy.sim.config.time_scale = 0.2  # an answer that takes a while...
+    proxy.sim.config.answer_tokens = 3000
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=proxy.token, max_retries=0)
+    seen_running = False
+    async with client.messages.stream(
+        model=PINNED, max_tokens=4000, messages=_user("Write a long essay about rivers")
+    ) as stream:
+        async for event in stream:
+            if event.type != "content_block_delta":
+                continue
+            with AnalyticsStore(proxy.settings.db_path) as store:
+                rows = store.recent_requests(5)
+            if rows and rows[0].status == "running":
+                seen_running = True  # written by the proxy while the answer still streams
+                break
+    await client.close()
+    assert seen_running
+    final = proxy.rows()[-1]
+    assert final.status == "cancelled" and final.client == "anthropic-sdk"
