@@ -1,7 +1,9 @@
 """The Textual app and its factory, shared by `devflow` (the CLI) and the tests.
 
 First paint never waits for the network or the database: the gateway is opened in a worker
-while the dashboard shows "connecting…", and history is read in a thread worker afterwards.
+while the dashboard shows "connecting…", and history is read in a thread worker afterwards. Nor
+does it wait for modules only later work needs: the other screens are imported when opened, the
+gateway's modules are imported for types only, and the plotext charts mount after the first frame.
 """
 
 from __future__ import annotations
@@ -27,13 +29,7 @@ from devflow_tui.tui.commands import DevflowCommands
 from devflow_tui.tui.gateway_port import DashboardGateway, ProxyStarter, RunningProxy
 from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable
 from devflow_tui.tui.request_stats import RequestStats
-from devflow_tui.tui.screens.compare import CompareScreen
 from devflow_tui.tui.screens.dashboard import DashboardScreen
-from devflow_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
-from devflow_tui.tui.screens.handoff import HandoffScreen
-from devflow_tui.tui.screens.help import HelpScreen
-from devflow_tui.tui.screens.history import HistoryScreen
-from devflow_tui.tui.screens.models import ModelsScreen
 from devflow_tui.tui.ui_state import UiState, load_ui_state, save_ui_state
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 
@@ -188,6 +184,8 @@ class DevflowApp(App[None]):
                 self.notify, str(exc), title="Claude Code session", severity="error", timeout=20
             )
             return
+        from devflow_tui.tui.screens.handoff import HandoffScreen
+
         self.call_from_thread(self.push_screen, HandoffScreen(summary))
 
     async def on_unmount(self) -> None:
@@ -272,6 +270,8 @@ class DevflowApp(App[None]):
 
     def action_history(self) -> None:
         """Open the screen, or close it when it is already showing (the key toggles)."""
+        from devflow_tui.tui.screens.history import HistoryScreen
+
         if isinstance(self.screen, HistoryScreen):
             self.pop_screen()
         else:
@@ -279,6 +279,8 @@ class DevflowApp(App[None]):
 
     def action_models(self) -> None:
         """Open the screen, or close it when it is already showing (the key toggles)."""
+        from devflow_tui.tui.screens.models import ModelsScreen
+
         if isinstance(self.screen, ModelsScreen):
             self.pop_screen()
         else:
@@ -318,6 +320,8 @@ class DevflowApp(App[None]):
 
     def action_compare(self) -> None:
         """Open compare mode with the prompt being typed (the key toggles)."""
+        from devflow_tui.tui.screens.compare import CompareScreen
+
         if isinstance(self.screen, CompareScreen):
             self.run_worker(self.screen.action_back())
             return
@@ -327,6 +331,8 @@ class DevflowApp(App[None]):
 
     def action_help(self) -> None:
         """Open the screen, or close it when it is already showing (the key toggles)."""
+        from devflow_tui.tui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
         else:
@@ -362,6 +368,8 @@ class DevflowApp(App[None]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.exit()
+
+        from devflow_tui.tui.screens.dialogs import ConfirmDialog
 
         self.push_screen(
             ConfirmDialog("An answer is still streaming. Quit anyway?", id="confirm-quit"),
@@ -414,6 +422,8 @@ class DevflowApp(App[None]):
                 return
             self.notify(f"Note #{note_id} saved; it goes with every prompt of this project.")
             self.dashboard.recount_context()
+
+        from devflow_tui.tui.screens.dialogs import TextDialog
 
         self.push_screen(
             TextDialog("Add a note (sent as context with this project's prompts)", id="note"),

@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from devflow_tui.config import Settings
-from devflow_tui.gateway.events import BudgetView, GatewayEvent, RequestOutcome
-from devflow_tui.openrouter.wire import Credits, KeyInfo
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.reports import Report
     from devflow_tui.accounting.store import AnalyticsStore
+    from devflow_tui.gateway.events import BudgetView, GatewayEvent, RequestOutcome
     from devflow_tui.gateway.pipeline import GatewayRequest
+    from devflow_tui.openrouter.wire import Credits, KeyInfo
     from devflow_tui.routing.catalog import CatalogModel
     from devflow_tui.routing.health import ModelHealth
     from devflow_tui.routing.selector import RoutingDecision

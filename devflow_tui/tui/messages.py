@@ -6,13 +6,12 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
-from devflow_tui.openrouter.wire import Credits, KeyInfo
-from devflow_tui.tui.gateway_port import DashboardGateway
-from devflow_tui.tui.request_stats import RequestSample
-
 if TYPE_CHECKING:
     from devflow_tui.accounting.reports import Report
+    from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
+    from devflow_tui.openrouter.wire import Credits, KeyInfo
+    from devflow_tui.tui.gateway_port import DashboardGateway
+    from devflow_tui.tui.request_stats import RequestSample
 
 
 class GatewayEventPosted(Message):

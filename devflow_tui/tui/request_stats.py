@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.stats import Throughput, percentile
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.records import RequestRow
+    from devflow_tui.gateway.events import RequestOutcome
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """Cut a streamed Markdown answer into segments that each stay cheap to re-parse.
 
-Textual's `Markdown.append` re-parses the document from the start of its last top-level block
-on every append, so one very long paragraph or code block makes streaming quadratic. The
-dashboard therefore shows a long answer as several Markdown widgets, one per segment. A
-segment ends at a blank line outside a code fence once it holds `soft_limit` characters; a
-paragraph or code block that runs past `hard_limit` is cut at a newline, and an open code
-fence is closed at the end of one segment and reopened at the start of the next, so both
-halves still render as code. The answer's own text is never changed: those extra fence lines
-exist only on screen, and `synthetic_chars` says how many there are.
+Rendering Markdown re-parses at least the whole last block, so one very long paragraph or code
+block makes streaming quadratic. The conversation therefore draws a long answer as several
+parts, only the last of which is drawn again as text arrives (compare mode's columns use one
+Textual Markdown widget per segment the same way). A segment ends at a blank line outside a
+code fence once it holds `soft_limit` characters; a paragraph or code block that runs past
+`hard_limit` is cut at a newline, and an open code fence is closed at the end of one segment
+and reopened at the start of the next, so both halves still render as code. The answer's own
+text is never changed: those extra fence lines exist only on screen, and `synthetic_chars`
+says how many there are.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from typing import TYPE_CHECKING
 
-from textual.widgets import Markdown
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
 
 SOFT_LIMIT = 2_000  # a segment ends at the next blank line after this many characters
 HARD_LIMIT = 8_000  # ... or at any newline after this many (a long paragraph or code block)

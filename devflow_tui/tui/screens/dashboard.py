@@ -21,21 +21,6 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from devflow_tui.errors import DevflowError
-from devflow_tui.gateway.events import (
-    AttemptFailed,
-    AttemptStarted,
-    BudgetAlert,
-    BudgetView,
-    CacheHit,
-    ChunkReceived,
-    Completed,
-    Failed,
-    FirstToken,
-    GatewayEvent,
-    RequestOutcome,
-    RoutingDecided,
-)
-from devflow_tui.openrouter.wire import ChatMessage
 from devflow_tui.tui.gateway_port import DashboardGateway, catalog_models
 from devflow_tui.tui.messages import (
     CreditsLoaded,
@@ -53,18 +38,15 @@ from devflow_tui.tui.widgets.conversation import (
     code_blocks,
 )
 from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
-from devflow_tui.tui.widgets.latency_charts import (
-    SpendChart,
-    StatsChart,
-    ThroughputChart,
-)
 from devflow_tui.tui.widgets.latency_view import LatencyView
 from devflow_tui.tui.widgets.overrides import Overrides
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from devflow_tui.tui.widgets.routing_pane import RoutingPane
 
 if TYPE_CHECKING:
+    from devflow_tui.gateway.events import BudgetView, GatewayEvent, RequestOutcome
     from devflow_tui.gateway.pipeline import GatewayRequest
+    from devflow_tui.openrouter.wire import ChatMessage
     from devflow_tui.tui.app import DevflowApp
 
 STREAM_GROUP = "stream"
@@ -108,10 +90,9 @@ class DashboardScreen(Screen[None]):
                 with TabbedContent(id="charts"):
                     with TabPane("Latency", id="tab-latency"):
                         yield LatencyView(self.stats, id="chart-latency")
-                    with TabPane("Tokens/s", id="tab-throughput"):
-                        yield ThroughputChart(self.stats, id="chart-throughput")
-                    with TabPane("Spend", id="tab-spend"):
-                        yield SpendChart(self.stats, id="chart-spend")
+                    # The plotext charts are mounted after the first frame (see on_mount).
+                    yield TabPane("Tokens/s", id="tab-throughput")
+                    yield TabPane("Spend", id="tab-spend")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -121,6 +102,16 @@ class DashboardScreen(Screen[None]):
         self._composed = True
         if self._ready_gateway is not None:
             self._fill_from_gateway(self._ready_gateway)
+        self.call_after_refresh(self._mount_charts)
+
+    async def _mount_charts(self) -> None:
+        """The tokens/s and spend charts: plotext loads after the first frame, not before it."""
+        from devflow_tui.tui.widgets.latency_charts import SpendChart, ThroughputChart
+
+        await self.query_one("#tab-throughput", TabPane).mount(
+            ThroughputChart(self.stats, id="chart-throughput")
+        )
+        await self.query_one("#tab-spend", TabPane).mount(SpendChart(self.stats, id="chart-spend"))
 
     # ------------------------------------------------------------ gateway lifecycle
 
@@ -235,6 +226,8 @@ class DashboardScreen(Screen[None]):
         self.credits_loaded = True
 
     def replot(self) -> None:
+        from devflow_tui.tui.widgets.latency_charts import StatsChart
+
         for chart in self.query(StatsChart):
             chart.replot()
         self.query_one(LatencyView).replot()
@@ -356,6 +349,18 @@ class DashboardScreen(Screen[None]):
     # ------------------------------------------------------------ events
 
     async def on_gateway_event_posted(self, message: GatewayEventPosted) -> None:
+        from devflow_tui.gateway.events import (
+            AttemptFailed,
+            AttemptStarted,
+            BudgetAlert,
+            CacheHit,
+            ChunkReceived,
+            Completed,
+            Failed,
+            FirstToken,
+            RoutingDecided,
+        )
+
         event = message.event
         answer = self.current
         routing = self.query_one(RoutingPane)
@@ -458,6 +463,8 @@ class DashboardScreen(Screen[None]):
             self.replot()
 
     def _remember(self, prompt: str, text: str) -> None:
+        from devflow_tui.openrouter.wire import ChatMessage
+
         self.turns.append(ChatMessage(role="user", content=prompt))
         if text:
             self.turns.append(ChatMessage(role="assistant", content=text))
@@ -543,6 +550,8 @@ class DashboardScreen(Screen[None]):
 
     async def open_conversation(self, conversation_id: str, turns: list[SavedTurn]) -> None:
         """Continue a saved conversation: show its turns and send them as history."""
+        from devflow_tui.openrouter.wire import ChatMessage
+
         self.cancel_stream()
         self.conversation_id = conversation_id
         self.current = None

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
-from devflow_tui.gateway.events import BudgetView
-from devflow_tui.openrouter.wire import Credits, KeyInfo
 from devflow_tui.tui.money import usd
 
 LEVELS = ("-ok", "-caution", "-warning", "-over")
+
+if TYPE_CHECKING:
+    from devflow_tui.gateway.events import BudgetView
+    from devflow_tui.openrouter.wire import Credits, KeyInfo
 
 
 def level_for(spent: Decimal, limit: Decimal | None, thresholds: Sequence[float]) -> str:

@@ -9,12 +9,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_core import StateCore
-from markdown_it.token import Token
-from rich.markdown import Markdown as RichMarkdown
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.text import Text
@@ -26,10 +22,18 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from devflow_tui.accounting.records import RequestRow
-from devflow_tui.gateway.events import RequestOutcome
 from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.stream_segments import SegmentSplitter
+
+if TYPE_CHECKING:
+    # Types only: the first frame does not wait for the gateway's modules or Markdown's parser.
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+    from markdown_it.token import Token
+    from rich.markdown import Markdown as RichMarkdown
+
+    from devflow_tui.accounting.records import RequestRow
+    from devflow_tui.gateway.events import RequestOutcome
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
@@ -179,6 +183,8 @@ def answer_parser() -> MarkdownIt:
     markdown-it's `breaks` option only changes its HTML renderer; Textual reads the tokens, so
     a core rule turns every soft break into a hard one.
     """
+    from markdown_it import MarkdownIt
+
     parser = MarkdownIt("gfm-like")
     parser.core.ruler.push("hard_breaks", _hard_breaks)
     return parser
@@ -186,6 +192,8 @@ def answer_parser() -> MarkdownIt:
 
 def answer_markdown(source: str, *, dark: bool = True) -> RichMarkdown:
     """Rich's Markdown for an answer: single newlines kept as line breaks, code highlighted."""
+    from rich.markdown import Markdown as RichMarkdown
+
     markdown = RichMarkdown(source, code_theme="monokai" if dark else "default")
     _harden(markdown.parsed)
     return markdown

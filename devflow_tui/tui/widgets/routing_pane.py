@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
@@ -10,19 +11,21 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from devflow_tui.gateway.events import (
-    AttemptFailed,
-    AttemptStarted,
-    CacheHit,
-    CandidateView,
-    FirstToken,
-    RequestOutcome,
-    RoutingDecided,
-)
 from devflow_tui.tui.money import ms, usd
 
 IDLE = "Send a prompt to see how it is routed."
 MAX_LINES = 200  # the attempts log keeps this many lines
+
+if TYPE_CHECKING:
+    from devflow_tui.gateway.events import (
+        AttemptFailed,
+        AttemptStarted,
+        CacheHit,
+        CandidateView,
+        FirstToken,
+        RequestOutcome,
+        RoutingDecided,
+    )
 
 
 def candidates_table(candidates: Sequence[CandidateView]) -> Group:
