@@ -268,5 +268,12 @@ def test_the_devflow_program_runs_main_as_its_own_process(
 ) -> None:
     seen: dict[str, Any] = {}
     monkeypatch.setattr(cli, "main", lambda **kwargs: seen.update(kwargs))
+    # Set, then removed: the monkeypatch then restores the process's own value afterwards.
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "restored afterwards")
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
     cli.run()
     assert seen == {"obj": {cli.OWN_PROCESS: True}}
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "")  # the user's own choice wins
+    cli.run()
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == ""

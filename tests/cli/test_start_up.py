@@ -22,11 +22,13 @@ CHILD = """
 import atexit, gc, json, sys
 def report():
     from devflow_tui.openrouter import wire
+    from pydantic.plugin import _loader
     sys.stderr.write("\\nSTATE " + json.dumps({
         "modules": sorted(sys.modules),
         "frozen": gc.get_freeze_count(),
         "collector_on": gc.isenabled(),
         "generation_built": bool(wire.GenerationResponse.__pydantic_complete__),
+        "plugins_looked_for": _loader._plugins is not None,
     }) + "\\n")
 atexit.register(report)
 sys.argv = ["devflow", *sys.argv[1:]]
@@ -71,6 +73,7 @@ def test_a_plain_ask_loads_and_builds_only_what_it_uses(
 ) -> None:
     monkeypatch.setenv("OPENROUTER_BASE_URL", sim.base_url)
     monkeypatch.setenv("OPENROUTER_API_KEY", fake_key)
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     run_ask(env)  # the first run creates the database (migrations use sqlite-utils)
     state = run_ask(env)
@@ -80,6 +83,8 @@ def test_a_plain_ask_loads_and_builds_only_what_it_uses(
     assert [m for m in modules if m.startswith(NOT_ON_THE_ASK_PATH)] == []
     # Response models a plain request never parses build no validator.
     assert state["generation_built"] is False
+    # No installed package's entry points were read looking for pydantic plugins.
+    assert state["plugins_looked_for"] is False
     # As its own process, ask froze its start-up objects and turned the collector back on.
     assert isinstance(state["frozen"], int) and state["frozen"] > 0
     assert state["collector_on"] is True
