@@ -6,12 +6,23 @@ and `session_usd` (since this manager was created). Periods follow UTC days, ISO
 (Monday) and calendar months; "total" is all time.
 
 Atomicity: `reserve` reads the spend and the outstanding reservations and inserts its own
-reservation inside one `BEGIN IMMEDIATE` transaction, which SQLite serialises across threads
-(the store's lock) and processes (the database write lock). So concurrent requests can never
-together reserve more than a limit. A reservation counts until its request's cost is in the
-request row (`finish_request` drops settled reservations in the same transaction), so there is
-no moment where a request's money is counted nowhere. Reservations of a process that died
-expire after `reservation_ttl_s`.
+reservation inside one transaction that holds the database's own lock for budgets: on SQLite
+`BEGIN IMMEDIATE` (the file's write lock, across threads and processes); on PostgreSQL a row
+lock (`SELECT ... FOR UPDATE` on the one `budget_locks` row), which every process on every
+machine sharing the database waits for in turn. Never a lock of this process only. So
+concurrent requests can never together reserve more than a limit. A reservation counts until
+its request's cost is in the request row (`finish_request` drops settled reservations in the
+same transaction), so there is no moment where a request's money is counted nowhere.
+
+On PostgreSQL the reserving transaction runs at READ COMMITTED, so each statement after the
+lock sees everything committed before it, and it reads the reservations before the spend: a
+request finishing in between is then counted twice (a refusal too many, never an overshoot),
+never zero times.
+
+Crashed holders: a reservation is a lease of `reservation_ttl_s`, renewed while its request
+streams (`record_progress`). A process of this machine that died gives its reservations back
+at the next start of devflow (`mark_stale_running_as_interrupted`); one on another machine,
+whose process id means nothing here, loses them when the lease runs out.
 
 Unknown cost: a request whose worst case cannot be computed (unpriced model) is refused while a
 budget is active, unless `allow_unknown_cost` is set, because it could spend anything.
@@ -29,7 +40,7 @@ from decimal import Decimal
 
 from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.accounting.records import BudgetView, Reservation
-from devflow_tui.accounting.store import AnalyticsStore, spend_since
+from devflow_tui.accounting.store import HOST, AnalyticsStore, spend_since
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError
 from devflow_tui.openrouter.wire import KeyInfo
@@ -156,9 +167,9 @@ class BudgetManager:
                         "or lower the maximum output tokens.",
                     )
             conn.execute(
-                "INSERT INTO budget_reservations (id, request_id, amount, created, state, pid) "
-                "VALUES (?, ?, ?, ?, 'held', ?)",
-                (reservation.id, request_id, _str(amount), now, os.getpid()),
+                "INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, "
+                "host) VALUES (?, ?, ?, ?, 'held', ?, ?)",
+                (reservation.id, request_id, _str(amount), now, os.getpid(), HOST),
             )
         return reservation
 

@@ -441,3 +441,15 @@ def m008_routing_escalations(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_requests_escalation_of ON requests (escalation_of) "
         "WHERE escalation_of IS NOT NULL"
     )
+
+
+@migration
+def m_team_holder_host(db: sqlite_utils.Database) -> None:
+    """The machine of the process holding a running request or a budget reservation: a
+    process id says whether its holder is alive only on the holder's own machine. Older rows
+    stay NULL: written on this machine (SQLite is one machine's file)."""
+    conn: sqlite3.Connection = db.conn
+    for table in ("requests", "budget_reservations"):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "host" not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN host TEXT")

@@ -165,3 +165,11 @@ def pg001_schema(conn: Connection) -> None:
     """The schema as SQLite had it after m008_routing_escalations, plus the budget lock row."""
     for statement in _PG001:
         conn.execute(statement)
+
+
+@migration
+def pg002_holder_host(conn: Connection) -> None:
+    """SQLite's m_team_holder_host: the machine of a running request's or a reservation's
+    process, whose id means something only there."""
+    conn.execute("ALTER TABLE requests ADD COLUMN host TEXT")
+    conn.execute("ALTER TABLE budget_reservations ADD COLUMN host TEXT")

@@ -84,6 +84,7 @@ class RequestRow(_Record):
     complete: bool = False
     partial_text: str | None = None
     pid: int | None = None
+    host: str | None = None  # the machine of `pid` (NULL: this one, before it was recorded)
     client: str | None = None
     comparison: str | None = None  # the compare-mode run this request belongs to
     escalation_of: str | None = None

@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -54,6 +55,10 @@ if TYPE_CHECKING:
 # A row still "running" after this long is taken as abandoned even if its pid is alive
 # (the pid may have been reused by an unrelated process).
 STALE_RUNNING_S = 6 * 3600.0
+# This machine, recorded with every running request and reservation next to the process id:
+# on a shared PostgreSQL a pid names a process only on its own machine, so a holder on another
+# machine is never judged by a local pid; its reservations end by lease expiry instead.
+HOST = socket.gethostname()[:255] or "localhost"
 
 _REQUEST_COLUMNS = tuple(RequestRow.model_fields)
 _ATTEMPT_COLUMNS = ("request_id", "n", "model", "status", "error", "message", "latency_ms",
@@ -64,7 +69,10 @@ _SELECT_FINISHED_AND_ATTEMPTS = (
     f"SELECT {rollup.FINISHED_COLUMNS}, "  # noqa: S608
     "(SELECT count(*) FROM attempts WHERE request_id = requests.id) FROM requests WHERE id = ?"
 )
-_SELECT_RUNNING = "SELECT id, pid, coalesce(updated, ts) FROM requests WHERE status = 'running'"
+_SELECT_RUNNING = (
+    "SELECT id, pid, coalesce(updated, ts) FROM requests WHERE status = 'running' "
+    "AND coalesce(host, ?) = ?"
+)
 _SELECT_REQUESTS = f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests"  # noqa: S608
 _SELECT_ATTEMPTS = f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempts"  # noqa: S608
 
@@ -234,9 +242,9 @@ class AnalyticsStore:
             "INSERT INTO requests (id, ts, updated, conversation_id, project, prompt_hash, "
             "task_type, complexity, requested_model, model, routing_reason, status, "
             "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_source, "
-            "cache_hit, complete, pid, client, comparison, escalation_of) VALUES "
+            "cache_hit, complete, pid, host, client, comparison, escalation_of) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, "
-            "?, ?, ?, ?)",
+            "?, ?, ?, ?, ?)",
             (
                 request_id,
                 start.ts if start.ts is not None else now,
@@ -251,6 +259,7 @@ class AnalyticsStore:
                 start.routing_reason,
                 start.prompt_tokens,
                 os.getpid(),
+                HOST,
                 start.client,
                 start.comparison,
                 start.escalation_of,
@@ -347,6 +356,7 @@ class AnalyticsStore:
         model: str | None,
         partial_text: str | None,
     ) -> None:
+        now = self.clock()
         self._execute(
             "UPDATE requests SET completion_tokens = ?, reasoning_tokens = ?, "
             "prompt_tokens = coalesce(?, prompt_tokens), model = coalesce(?, model), "
@@ -358,9 +368,15 @@ class AnalyticsStore:
                 prompt_tokens,
                 model,
                 partial_text,
-                self.clock(),
+                now,
                 request_id,
             ),
+        )
+        # A stream still making progress renews its budget reservation's lease, so a long
+        # answer keeps its money reserved while a crashed holder's lease runs out.
+        self._execute(
+            "UPDATE budget_reservations SET created = ? WHERE request_id = ? AND created < ?",
+            (now, request_id, now),
         )
 
     def finish_request(
@@ -391,8 +407,9 @@ class AnalyticsStore:
             ).fetchone()
             if old is None:
                 conn.execute(
-                    "INSERT INTO requests (id, ts, status, pid) VALUES (?, ?, 'running', ?)",
-                    (request_id, now, os.getpid()),
+                    "INSERT INTO requests (id, ts, status, pid, host) "
+                    "VALUES (?, ?, 'running', ?, ?)",
+                    (request_id, now, os.getpid(), HOST),
                 )
                 ts, model, task_type, complexity, recorded_attempts = now, None, None, None, 0
             else:
@@ -466,16 +483,19 @@ class AnalyticsStore:
     def mark_stale_running_as_interrupted(
         self, *, older_than_s: float = STALE_RUNNING_S, wait_s: float | None = None
     ) -> int:
-        """Rows left "running" by a process that is gone become "interrupted", and budget
-        reservations of a process that is gone are released; returns how many rows.
+        """Rows left "running" by a process of this machine that is gone become
+        "interrupted", and budget reservations of such a process are released; returns how
+        many rows.
 
         A row whose process is still alive is left alone (another devflow may be streaming),
-        unless it is older than `older_than_s`. Partial token counts are kept.
+        unless it is older than `older_than_s`. Partial token counts are kept. Rows of other
+        machines (a shared PostgreSQL) are never judged by a pid that means nothing here:
+        their reservations end when their lease expires (see `budget`).
         """
         now = self.clock()
         me = os.getpid()
         with self.transaction(wait_s) as conn:
-            rows = conn.execute(_SELECT_RUNNING + self._backend.for_update).fetchall()
+            rows = conn.execute(_SELECT_RUNNING + self._backend.for_update, (HOST, HOST)).fetchall()
             stale = [
                 request_id
                 for request_id, pid, updated in rows
@@ -495,12 +515,16 @@ class AnalyticsStore:
             # Money held by a process that is gone is never settled by it: give it back now
             # rather than when the reservation expires.
             holders = conn.execute(
-                "SELECT DISTINCT pid FROM budget_reservations WHERE pid IS NOT NULL AND pid != ?",
-                (me,),
+                "SELECT DISTINCT pid FROM budget_reservations WHERE pid IS NOT NULL AND pid != ? "
+                "AND coalesce(host, ?) = ?",
+                (me, HOST, HOST),
             ).fetchall()
             for (pid,) in holders:
                 if not _pid_alive(pid):
-                    conn.execute("DELETE FROM budget_reservations WHERE pid = ?", (pid,))
+                    conn.execute(
+                        "DELETE FROM budget_reservations WHERE pid = ? AND coalesce(host, ?) = ?",
+                        (pid, HOST, HOST),
+                    )
         return len(stale)
 
     def set_billed_cost(self, request_id: str, billed: Decimal) -> None:

@@ -1,5 +1,7 @@
 """A separate process competing for one budget: `python -m tests.accounting.budget_worker
-DB LIMIT ATTEMPTS AMOUNT GO_FILE` prints how many reservations it got."""
+DB LIMIT ATTEMPTS AMOUNT GO_FILE [HOLD_S]` prints how many reservations it got. DB is a SQLite
+file or a postgresql:// URL; HOLD_S is how long each granted request holds its reservation
+before settling (as a request in flight would)."""
 
 from __future__ import annotations
 
@@ -17,13 +19,15 @@ from devflow_tui.errors import BudgetExceededError
 
 def main(argv: list[str]) -> int:
     db, limit, attempts, amount, go = (
-        Path(argv[0]),
+        argv[0],
         Decimal(argv[1]),
         int(argv[2]),
         Decimal(argv[3]),
         Path(argv[4]),
     )
-    store = AnalyticsStore(db, busy_timeout_s=30.0)
+    hold_s = float(argv[5]) if len(argv) > 5 else 0.0
+    url = db if db.startswith("postgresql://") else None
+    store = AnalyticsStore(Path(db if url is None else "unused.db"), busy_timeout_s=30.0, url=url)
     budget = BudgetManager(store, BudgetSettings(limit_usd=limit))
     deadline = time.monotonic() + 30
     while not go.exists() and time.monotonic() < deadline:
@@ -39,6 +43,7 @@ def main(argv: list[str]) -> int:
             )
             continue
         granted += 1
+        time.sleep(hold_s)
         budget.settle(reservation, amount)
         store.finish_request(
             request_id,

@@ -15,7 +15,7 @@ import pytest
 
 from devflow_tui.accounting.budget import BudgetManager
 from devflow_tui.accounting.records import BudgetView, RequestOutcome, RequestStart
-from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.accounting.store import HOST, AnalyticsStore
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError, ErrorCategory
 from devflow_tui.openrouter.wire import KeyInfo
@@ -260,8 +260,8 @@ async def test_250_concurrent_coroutines_never_exceed_the_limit(
     assert store.spend_since(0) == D("0.50")
 
 
-def test_two_processes_sharing_one_budget_never_exceed_it(tmp_path: Path, db_path: Path) -> None:
-    AnalyticsStore(db_path).close()  # create and migrate once
+def _compete(tmp_path: Path, db: str, processes: int, *args: str) -> list[int]:
+    """Start `processes` budget workers on `db` at once; how many reservations each got."""
     go = tmp_path / "go"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     procs = [
@@ -270,24 +270,100 @@ def test_two_processes_sharing_one_budget_never_exceed_it(tmp_path: Path, db_pat
                 sys.executable,
                 "-m",
                 "tests.accounting.budget_worker",
-                str(db_path),
-                "0.50",
-                "40",
-                "0.01",
+                db,
+                *args[:3],
                 str(go),
+                *args[3:],
             ],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for _ in range(processes)
     ]
     go.touch()
     granted = [int(p.communicate(timeout=60)[0].strip()) for p in procs]
     assert all(p.returncode == 0 for p in procs)
+    return granted
+
+
+def test_two_processes_sharing_one_budget_never_exceed_it(tmp_path: Path, db_path: Path) -> None:
+    AnalyticsStore(db_path).close()  # create and migrate once
+    granted = _compete(tmp_path, str(db_path), 2, "0.50", "40", "0.01")
     assert sum(granted) == 50 and min(granted) > 0  # both competed, together exactly the limit
     with AnalyticsStore(db_path) as store:
         assert store.spend_since(0) == D("0.50")
         refused = [r for r in store.recent_requests(100) if r.status == "refused"]
         assert len(refused) == 30
+
+
+def test_five_processes_on_postgresql_never_exceed_a_tiny_budget(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Five processes (as five machines would) reserve against $0.05 on one PostgreSQL
+    database, each holding its reservation a moment: exactly the limit is granted."""
+    assert sum(_compete(tmp_path, pg_url, 5, "0.05", "8", "0.01", "0.002")) == 5
+    with AnalyticsStore(tmp_path / "unused.db", url=pg_url) as store:
+        assert store.spend_since(0) == D("0.05")
+        rows = store.recent_requests(100)
+        assert len(rows) == 40 and sum(r.status == "refused" for r in rows) == 35
+        assert {r.host for r in rows} == {HOST}
+
+
+def _foreign_reservation(store: AnalyticsStore, created: float, host: str, pid: int) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host) "
+            "VALUES ('far', 'far-request', '0.40', ?, 'held', ?, ?)",
+            (created, pid, host),
+        )
+
+
+def test_reservation_of_another_machine_ends_by_lease_expiry_not_by_its_pid(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    """A pid from another machine says nothing here (it may be a dead or unrelated local
+    process): its reservation holds until its lease runs out."""
+    dead_here = _dead_pid()
+    _foreign_reservation(store, clock.now, "another-machine", dead_here)
+    store.mark_stale_running_as_interrupted()
+    budget = BudgetManager(store, BudgetSettings(limit_usd=D("0.50")), clock=clock,
+                           reservation_ttl_s=600)  # fmt: skip
+    assert budget.reserved() == D("0.40")
+    with pytest.raises(BudgetExceededError):
+        budget.reserve("mine", D("0.20"))
+    clock.advance(601)  # the holder never renewed its lease: it crashed
+    assert budget.reserve("mine", D("0.20")).held
+    assert budget.reserved() == D("0.20")
+
+
+def test_reservation_of_a_dead_process_of_this_machine_is_released_at_once(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    _foreign_reservation(store, clock.now, HOST, _dead_pid())
+    store.mark_stale_running_as_interrupted()
+    assert manager(store, clock, limit_usd="1").reserved() == 0
+
+
+def test_progress_renews_the_lease_of_a_long_stream(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    budget = BudgetManager(store, BudgetSettings(limit_usd=D("1")), clock=clock,
+                           reservation_ttl_s=600)  # fmt: skip
+    request_id = store.begin_request(RequestStart(model="m/a"))
+    budget.reserve(request_id, D("0.70"))
+    for _ in range(3):  # 15 minutes of streaming, progress every 5
+        clock.advance(300)
+        store.record_progress(request_id, completion_tokens=100)
+    assert budget.reserved() == D("0.70")
+    with pytest.raises(BudgetExceededError):
+        budget.reserve("other", D("0.40"))
+    clock.advance(601)  # no progress any more: the lease runs out
+    assert budget.reserved() == 0
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
