@@ -629,7 +629,9 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--since", default="30d", type=click.Choice(["24h", "7d", "30d", "all"]))
-@click.option("--by", default="model", type=click.Choice(["model", "task", "day", "client"]))
+@click.option(
+    "--by", default="model", type=click.Choice(["model", "task", "day", "client", "member"])
+)
 @click.option(
     "--csv",
     "csv_path",
@@ -746,6 +748,7 @@ def render_report(rep: Any) -> str:
         "task": rep.by_task,
         "day": rep.by_day,
         "client": rep.by_client,
+        "member": rep.by_member,
     }[rep.by]
     lines.append("")
     lines.append(
@@ -1061,6 +1064,111 @@ def mcp(ctx: click.Context) -> None:
         run_stdio(settings, demo=demo)
     except DevflowError as exc:
         fail(str(exc), exit_code_for(exc.category.value))
+
+
+# ---------------------------------------------------------------------- team
+
+
+@main.group()
+def team() -> None:
+    """Team members of a shared `devflow serve`: their proxy tokens and monthly budgets."""
+
+
+def _with_members(ctx: click.Context, action: Callable[[Any], T]) -> T:
+    """Run `action` on the team's members; a refused one exits 2 with its message."""
+    from devflow_tui.accounting.members import Members
+    from devflow_tui.accounting.store import AnalyticsStore
+
+    store = _open_store(data_settings(ctx, load(ctx)), AnalyticsStore)
+    try:
+        return action(Members(store))
+    except DevflowError as exc:
+        fail(str(exc), EXIT_USAGE)
+    finally:
+        store.close()
+
+
+def _show_token(name: str, token: str) -> None:
+    click.echo(f"Token for {name} (shown once; only its hash is kept):")
+    click.echo(f"  {token}")
+    click.echo(
+        "They send it to `devflow serve` as their API key: ANTHROPIC_AUTH_TOKEN for Claude "
+        "Code, OPENAI_API_KEY for OpenAI clients."
+    )
+
+
+@team.command("add")
+@click.argument("name")
+@click.option(
+    "--budget-monthly",
+    default=None,
+    metavar="USD",
+    help="The most this member may spend per calendar month (UTC).",
+)
+@demo_option  # the demo database has its own members
+@click.pass_context
+def team_add(ctx: click.Context, name: str, budget_monthly: str | None) -> None:
+    """Add a member and print their proxy token."""
+    limit = None if budget_monthly is None else _decimal_arg(budget_monthly, "--budget-monthly")
+    _show_token(name, _with_members(ctx, lambda members: members.add(name, limit)))
+
+
+@team.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@demo_option  # the demo database has its own members
+@click.pass_context
+def team_list(ctx: click.Context, as_json: bool) -> None:
+    """Members, their monthly budgets and what they spent this month."""
+    rows = _with_members(ctx, lambda members: members.list())
+    if as_json:
+        click.echo(dumps([r.model_dump(mode="json") for r in rows]))
+        return
+    if not rows:
+        click.echo("No members. Add one with `devflow team add NAME [--budget-monthly USD]`.")
+        return
+    click.echo(f"{'member':<40} {'this month':>12} {'monthly budget':>15}")
+    for r in rows:
+        limit = "none" if r.budget_monthly_usd is None else _usd(r.budget_monthly_usd)
+        click.echo(f"{r.name:<40} {_usd(r.spent_this_month_usd):>12} {limit:>15}")
+
+
+@team.command("budget")
+@click.argument("name")
+@click.argument("usd")
+@demo_option  # the demo database has its own members
+@click.pass_context
+def team_budget(ctx: click.Context, name: str, usd: str) -> None:
+    """Set a member's monthly budget in USD (`none` removes it)."""
+    limit = None if usd.strip().lower() == "none" else _decimal_arg(usd, "USD")
+    _with_members(ctx, lambda members: members.set_budget(name, limit))
+    shown = "no monthly budget" if limit is None else f"a monthly budget of {_usd(limit)}"
+    click.echo(f"{name} now has {shown}.")
+
+
+def _decimal_arg(text: str, what: str) -> Decimal:
+    try:
+        return Decimal(text.strip())
+    except ArithmeticError:
+        fail(f"{what} {text!r} is not a number. Give dollars, e.g. 25 or 12.50.", EXIT_USAGE)
+
+
+@team.command("rotate-token")
+@click.argument("name")
+@demo_option  # the demo database has its own members
+@click.pass_context
+def team_rotate_token(ctx: click.Context, name: str) -> None:
+    """Give a member a new token; the old one stops working at once."""
+    _show_token(name, _with_members(ctx, lambda members: members.rotate_token(name)))
+
+
+@team.command("remove")
+@click.argument("name")
+@demo_option  # the demo database has its own members
+@click.pass_context
+def team_remove(ctx: click.Context, name: str) -> None:
+    """Remove a member: their token stops working; their recorded spend stays."""
+    _with_members(ctx, lambda members: members.remove(name))
+    click.echo(f"Removed {name}; their requests stay in the reports.")
 
 
 # ---------------------------------------------------------------------- notes

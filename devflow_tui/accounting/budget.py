@@ -37,10 +37,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NoReturn
 
+from devflow_tui.accounting.database import Connection
 from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.accounting.records import BudgetView, Reservation
-from devflow_tui.accounting.store import HOST, AnalyticsStore, spend_since
+from devflow_tui.accounting.store import HOST, AnalyticsStore, member_spend_since, spend_since
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError
 from devflow_tui.openrouter.wire import KeyInfo
@@ -111,41 +113,36 @@ class BudgetManager:
             return 0.0
         if name == "session":
             return self.session_start
-        today = dt.datetime.fromtimestamp(now, dt.UTC).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        if name == "daily":
-            start = today
-        elif name == "weekly":
-            start = today - dt.timedelta(days=today.weekday())
-        elif name == "monthly":
-            start = today.replace(day=1)
-        else:
-            raise ValueError(f"unknown budget period {name!r}")
-        return start.timestamp()
+        return calendar_start(name, now)
 
     # ------------------------------------------------------------------ reservations
 
-    def reserve(self, request_id: str, amount: Decimal | None) -> Reservation:
-        """Set aside `amount` (the request's worst-case cost) or raise BudgetExceededError."""
+    def reserve(
+        self, request_id: str, amount: Decimal | None, member: str | None = None
+    ) -> Reservation:
+        """Set aside `amount` (the request's worst-case cost) or raise BudgetExceededError.
+
+        For a team member's request (`devflow serve` with a member token) the member's
+        monthly budget applies too, in the same transaction: both must fit."""
         now = self.clock()
-        if not self.budgets:
-            return Reservation(
-                id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now, held=False
-            )
-        if amount is None and not self.allow_unknown_cost:
-            names = ", ".join(b.name for b in self.budgets)
-            raise BudgetExceededError(
-                f"Request refused: its cost cannot be estimated (the model has no prices in the "
-                f"catalog) and a budget is active ({names}).",
-                hint="Pick a model with known prices, or remove the budget in the config file.",
-            )
+        unheld = Reservation(
+            id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now, held=False
+        )
+        if not self.budgets and member is None:
+            return unheld
+        if amount is None and not self.allow_unknown_cost and self.budgets:
+            self._refuse_unknown_cost(", ".join(b.name for b in self.budgets))
         reservation = Reservation(
             id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now
         )
         with self.store.transaction() as conn:
             # One reservation at a time across every process and machine on this database.
             self.store.lock_budgets(conn)
+            member_limit = _member_limit(conn, member) if member is not None else None
+            if not self.budgets and member_limit is None:
+                return unheld  # a member without a budget, and no team budget
+            if amount is None and not self.allow_unknown_cost:
+                self._refuse_unknown_cost(f"{member}'s monthly budget")
             conn.execute(
                 "DELETE FROM budget_reservations WHERE created < ?",
                 (now - self.reservation_ttl_s,),
@@ -166,12 +163,42 @@ class BudgetManager:
                         hint="Raise the limit in the config file (or OPENROUTER_COST_BUDGET_USD), "
                         "or lower the maximum output tokens.",
                     )
+            if member is not None and member_limit is not None and amount != 0:
+                self._check_member(conn, member, member_limit, wanted, now)
             conn.execute(
                 "INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, "
-                "host) VALUES (?, ?, ?, ?, 'held', ?, ?)",
-                (reservation.id, request_id, _str(amount), now, os.getpid(), HOST),
+                "host, member) VALUES (?, ?, ?, ?, 'held', ?, ?, ?)",
+                (reservation.id, request_id, _str(amount), now, os.getpid(), HOST, member),
             )
         return reservation
+
+    @staticmethod
+    def _refuse_unknown_cost(names: str) -> NoReturn:
+        raise BudgetExceededError(
+            f"Request refused: its cost cannot be estimated (the model has no prices in the "
+            f"catalog) and a budget is active ({names}).",
+            hint="Pick a model with known prices, or remove the budget in the config file.",
+        )
+
+    def _check_member(
+        self, conn: Connection, member: str, limit: Decimal, wanted: Decimal, now: float
+    ) -> None:
+        """Refuse when the member's month (spent + their running requests) has no room."""
+        spent = member_spend_since(conn, member, calendar_start("monthly", now))
+        reserved = _ZERO
+        for (value,) in conn.execute(
+            "SELECT amount FROM budget_reservations WHERE member = ?", (member,)
+        ):
+            reserved += Decimal(value) if value is not None else _ZERO
+        if spent + reserved + wanted > limit:
+            raise BudgetExceededError(
+                f"Request refused by {member}'s monthly budget: spent {format_usd(spent)} and "
+                f"{format_usd(reserved)} reserved by running requests, of a "
+                f"{format_usd(limit)} limit; this request could cost up to "
+                f"{format_usd(wanted)}.",
+                hint=f"Raise it with `devflow team budget {member} USD`, or lower the maximum "
+                "output tokens.",
+            )
 
     def settle(self, reservation: Reservation, actual: Decimal | None) -> None:
         """Replace the reserved amount by the real cost.
@@ -270,6 +297,30 @@ class BudgetManager:
                         )
                     )
         return alerts
+
+
+def calendar_start(name: str, now: float) -> float:
+    """Unix time at which the current UTC day, ISO week (Monday) or calendar month began."""
+    today = dt.datetime.fromtimestamp(now, dt.UTC).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    if name == "daily":
+        start = today
+    elif name == "weekly":
+        start = today - dt.timedelta(days=today.weekday())
+    elif name == "monthly":
+        start = today.replace(day=1)
+    else:
+        raise ValueError(f"unknown budget period {name!r}")
+    return start.timestamp()
+
+
+def _member_limit(conn: Connection, member: str) -> Decimal | None:
+    """A member's monthly budget (None: none, or no such member any more)."""
+    row = conn.execute(
+        "SELECT budget_monthly_usd FROM members WHERE name = ?", (member,)
+    ).fetchone()
+    return Decimal(row[0]) if row is not None and row[0] is not None else None
 
 
 def _str(value: Decimal | None) -> str | None:

@@ -453,3 +453,20 @@ def m_team_holder_host(db: sqlite_utils.Database) -> None:
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if "host" not in have:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN host TEXT")
+
+
+@migration
+def m_team_members(db: sqlite_utils.Database) -> None:
+    """Team members (a name, the hash of their proxy token, a monthly budget), and the member
+    each request and budget reservation is for; older rows have none."""
+    conn: sqlite3.Connection = db.conn
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS members (name TEXT PRIMARY KEY, "
+        "token_hash TEXT NOT NULL UNIQUE, budget_monthly_usd TEXT, created REAL NOT NULL, "
+        "rotated REAL)"
+    )
+    for table in ("requests", "budget_reservations"):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "member" not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN member TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_requests_member ON requests (member, ts)")

@@ -173,3 +173,15 @@ def pg002_holder_host(conn: Connection) -> None:
     process, whose id means something only there."""
     conn.execute("ALTER TABLE requests ADD COLUMN host TEXT")
     conn.execute("ALTER TABLE budget_reservations ADD COLUMN host TEXT")
+
+
+@migration
+def pg003_members(conn: Connection) -> None:
+    """SQLite's m_team_members: team members, and the member of each request and reservation."""
+    conn.execute(
+        "CREATE TABLE members (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, "
+        "budget_monthly_usd TEXT, created DOUBLE PRECISION NOT NULL, rotated DOUBLE PRECISION)"
+    )
+    conn.execute("ALTER TABLE requests ADD COLUMN member TEXT")
+    conn.execute("ALTER TABLE budget_reservations ADD COLUMN member TEXT")
+    conn.execute("CREATE INDEX idx_requests_member ON requests (member, ts)")

@@ -46,6 +46,7 @@ class RequestStart(_Record):
     routing_reason: str | None = None
     prompt_tokens: int = 0  # estimate before sending; replaced by the real count at the end
     client: str | None = None  # who sent it: "cli", "dashboard", "claude-code", "mcp", ...
+    member: str | None = None  # the team member whose token `devflow serve` was sent
     comparison: str | None = None  # the compare-mode run this request belongs to
     escalation_of: str | None = None  # the request this one re-asks with a stronger model
 
@@ -86,6 +87,7 @@ class RequestRow(_Record):
     pid: int | None = None
     host: str | None = None  # the machine of `pid` (NULL: this one, before it was recorded)
     client: str | None = None
+    member: str | None = None
     comparison: str | None = None  # the compare-mode run this request belongs to
     escalation_of: str | None = None
 

@@ -115,6 +115,7 @@ class Report(BaseModel):
     by_task: list[GroupStats] = Field(default_factory=list)
     by_day: list[GroupStats] = Field(default_factory=list)
     by_client: list[GroupStats] = Field(default_factory=list)
+    by_member: list[GroupStats] = Field(default_factory=list)  # team members of `devflow serve`
     savings: Savings = Field(default_factory=Savings)
     recommendations: list[str] = Field(default_factory=list)
     budgets: list[BudgetView] = Field(default_factory=list)
@@ -144,17 +145,20 @@ _SELECT_EDGE_HIST = (
 )
 
 
-# Spend per client is read from the request rows (no rollup holds the client): an indexed scan
-# of the window, fine for the thousands of requests a proxy records in a week.
-_SELECT_CLIENTS = (
-    f"SELECT coalesce(client, ''), {rollup.REQUEST_TOTALS} FROM requests "  # noqa: S608
-    "WHERE status != 'running' AND ts >= ? GROUP BY 1"
-)
+# Spend per client and per team member is read from the request rows (no rollup holds them):
+# a scan of the window, fine for the thousands of requests a proxy records in a week.
+_SELECT_BY = {
+    column: (
+        f"SELECT coalesce({column}, ''), {rollup.REQUEST_TOTALS} FROM requests "  # noqa: S608
+        "WHERE status != 'running' AND ts >= ? GROUP BY 1"
+    )
+    for column in ("client", "member")
+}
 
 
-def _read_clients(conn: Connection, start: float | None) -> dict[str, Totals]:
-    """Totals per client over the window."""
-    rows = conn.execute(_SELECT_CLIENTS, (start if start is not None else float("-inf"),))
+def _read_by(conn: Connection, column: str, start: float | None) -> dict[str, Totals]:
+    """Totals per value of `column` ("client" or "member") over the window."""
+    rows = conn.execute(_SELECT_BY[column], (start if start is not None else float("-inf"),))
     return {row[0]: Totals.from_values(row[1:]) for row in rows}
 
 
@@ -249,11 +253,11 @@ Hist = dict[tuple[str, str, int], dict[int, int]]  # (dim, key, metric) -> bucke
 def _exact_samples(conn: Connection, start: float | None) -> Samples:
     samples: Samples = defaultdict(list)
     sql = (
-        "SELECT model, task_type, ts, latency_ms, ttft_ms, client FROM requests "
+        "SELECT model, task_type, ts, latency_ms, ttft_ms, client, member FROM requests "
         "WHERE status = 'ok' AND cache_hit = 0"
     )
     rows = conn.execute(sql + " AND ts >= ?", (start,)) if start is not None else conn.execute(sql)
-    for model, task, ts, latency, ttft, client in rows:
+    for model, task, ts, latency, ttft, client, member in rows:
         day = str(rollup.day_of(ts))
         for metric, value in ((rollup.METRIC_LATENCY, latency), (rollup.METRIC_TTFT, ttft)):
             if value is None:
@@ -262,6 +266,7 @@ def _exact_samples(conn: Connection, start: float | None) -> Samples:
             samples[("task", task or "", metric)].append(value)
             samples[("day", day, metric)].append(value)
             samples[("client", client or "", metric)].append(value)
+            samples[("member", member or "", metric)].append(value)
             samples[("all", "", metric)].append(value)
     for values in samples.values():
         values.sort()
@@ -567,7 +572,7 @@ def _recommendations(
 # ---------------------------------------------------------------------- entry points
 
 
-GROUPINGS = ("model", "task", "day", "client")
+GROUPINGS = ("model", "task", "day", "client", "member")
 
 
 def build_report(
@@ -604,7 +609,8 @@ def build_report(
         else:
             percentiles = _Percentiles(None, _histograms(conn, start, now, days))
         reconcilable = _reconcilable(conn, start)
-        clients = _read_clients(conn, start)
+        clients = _read_by(conn, "client", start)
+        members = _read_by(conn, "member", start)
         escalations = _escalations(conn, start)
         if start is None:
             first = conn.execute("SELECT min(ts) FROM requests").fetchone()[0]
@@ -635,11 +641,8 @@ def build_report(
         stats = _stats(_day_label(day), t)
         percentiles.fill(stats, "day", str(day))
         by_day.append(stats)
-    by_client = []
-    for client, t in sorted(clients.items(), key=lambda item: (-item[1].cost, item[0])):
-        stats = _stats(client or "(unknown)", t)
-        percentiles.fill(stats, "client", client)
-        by_client.append(stats)
+    by_client = _groups(clients, "client", "(unknown)", percentiles)
+    by_member = _groups(members, "member", "(no member)", percentiles)
     advice = _recommendations(
         cells,
         window_days,
@@ -661,6 +664,7 @@ def build_report(
         by_task=by_task,
         by_day=by_day,
         by_client=by_client,
+        by_member=by_member,
         savings=_savings(total, baseline_model, prices),
         recommendations=[sentence for _, sentence in advice],
         budgets=budgets,
@@ -669,6 +673,18 @@ def build_report(
             key=lambda s: (-s.rate, -s.escalated, s.model, s.task_type),
         ),
     )
+
+
+def _groups(
+    totals: Mapping[str, Totals], dim: str, unnamed: str, percentiles: _Percentiles
+) -> list[GroupStats]:
+    """One row per value, the most spent first."""
+    rows = []
+    for key, t in sorted(totals.items(), key=lambda item: (-item[1].cost, item[0])):
+        stats = _stats(key or unnamed, t)
+        percentiles.fill(stats, dim, key)
+        rows.append(stats)
+    return rows
 
 
 def _day_label(day: int) -> str:
@@ -683,6 +699,7 @@ def report_to_csv(report: Report, by: str | None = None) -> str:
         "task": report.by_task,
         "day": report.by_day,
         "client": report.by_client,
+        "member": report.by_member,
     }
     if by not in groups:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}; got {by!r}")

@@ -242,9 +242,9 @@ class AnalyticsStore:
             "INSERT INTO requests (id, ts, updated, conversation_id, project, prompt_hash, "
             "task_type, complexity, requested_model, model, routing_reason, status, "
             "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_source, "
-            "cache_hit, complete, pid, host, client, comparison, escalation_of) VALUES "
+            "cache_hit, complete, pid, host, client, member, comparison, escalation_of) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, "
-            "?, ?, ?, ?, ?)",
+            "?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 start.ts if start.ts is not None else now,
@@ -261,6 +261,7 @@ class AnalyticsStore:
                 os.getpid(),
                 HOST,
                 start.client,
+                start.member,
                 start.comparison,
                 start.escalation_of,
             ),
@@ -599,6 +600,11 @@ class AnalyticsStore:
         with self._lock:
             return spend_since(self._conn, ts)
 
+    def member_spend_since(self, member: str, ts: float) -> Decimal:
+        """Known spend of one team member's requests that started at or after `ts`."""
+        with self._lock:
+            return member_spend_since(self._conn, member, ts)
+
     # ------------------------------------------------------------------ catalog cache
 
     def load_catalog(self) -> tuple[list[dict[str, Any]], float] | None:
@@ -773,3 +779,14 @@ def spend_since(conn: Connection, ts: float) -> Decimal:
     ):
         total += Decimal(cost)
     return total
+
+
+def member_spend_since(conn: Connection, member: str, ts: float) -> Decimal:
+    """Known spend of a team member since `ts`, from their request rows (no rollup holds the
+    member; the index on (member, ts) reads only theirs)."""
+    (total,) = conn.execute(
+        "SELECT dec_sum(cost_usd) FROM requests WHERE member = ? AND ts >= ? "
+        "AND status != 'running'",
+        (member, ts),
+    ).fetchone()
+    return Decimal(total or 0)

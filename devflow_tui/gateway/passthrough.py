@@ -68,6 +68,7 @@ class PassthroughRequest:
     model: str | None = None  # a pinned OpenRouter id; None: route
     needs_tools: bool = False
     headers: dict[str, str] = field(default_factory=dict)  # sent on (anthropic-beta, ...)
+    member: str | None = None  # the team member whose token was sent; their budget applies
     requested_model: str | None = None  # the name the client asked for
     cacheable: bool = False  # text only, no tools, no opt-out: the cache may answer it
 
@@ -205,6 +206,7 @@ class Passthrough:
             model=chain[0].id if chain else None,
             routing_reason=decision.candidates[0].reason if decision.candidates else None,
             client=request.client,
+            member=request.member,
         )
         call = _Call(request, outcome, chain, start)
         if not chain:
@@ -246,7 +248,7 @@ class Passthrough:
         # The most the first model can bill: what is sent is capped at its output limit.
         limit = first.max_completion_tokens or request.max_tokens
         worst = worst_case_cost(first.prices, request.prompt_tokens, min(request.max_tokens, limit))
-        if not gw.budget.active:
+        if not gw.budget.active and request.member is None:
             # Nothing to refuse, so nothing to write before sending: a request still running
             # after a moment gets its running row then (for the dashboard, and to be counted
             # if the process is killed); a short one only gets its closing job.
@@ -268,7 +270,7 @@ class Passthrough:
     def _open_books(self, call: _Call, worst: Any) -> None:
         """Recorder job: reserve the worst case, write the running row."""
         gw = self.gateway
-        call.reservation = gw.budget.reserve(call.outcome.request_id, worst)
+        call.reservation = gw.budget.reserve(call.outcome.request_id, worst, call.request.member)
         gw.store.begin_request(call.start)
         call.begun = True
         call.budget_before = gw.budget.status()

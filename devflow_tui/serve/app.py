@@ -23,6 +23,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from devflow_tui.accounting.members import TOKEN_PREFIX as MEMBER_TOKEN_PREFIX
+from devflow_tui.accounting.members import Members
 from devflow_tui.config import Settings
 from devflow_tui.errors import BudgetExceededError, DevflowError
 from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
@@ -63,9 +65,11 @@ class ProxyState:
     model_map: ModelMap | None = None
     started: float = field(default_factory=time.time)
     on_event: EventSink | None = None
+    members: Members | None = None
 
     def attach(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        self.members = Members(gateway.store)
         self.model_map = ModelMap(self.settings.serve.models, [m.id for m in gateway.catalog])
         self.passthrough = Passthrough(gateway, self.on_event, self._observe)
 
@@ -146,8 +150,18 @@ def _error(api: Api, status: int, message: str, kind: str | None = None) -> JSON
     return JSONResponse(error_body(api, status, message, kind), status_code=status)
 
 
-def _authorize(request: Request, api: Api) -> str | Response:
-    """The token's label, or the 401 answer."""
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: a proxy token's label, or a team member (by their token)."""
+
+    label: str
+    member: str | None = None
+
+
+async def _authorize(request: Request, api: Api) -> Caller | Response:
+    """The caller, or the 401 answer. A team member's token is looked up in the database
+    (off the event loop), so a removed member or a rotated token stops working at once in
+    every instance sharing it."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     presented = value.strip() if scheme.lower() == "bearer" else ""
@@ -159,12 +173,15 @@ def _authorize(request: Request, api: Api) -> str | Response:
             "No proxy token: send `Authorization: Bearer <token>` (see `devflow serve "
             "--print-env`).",
         )
-    label = _state(request).tokens.label_of(presented)
-    if label is None:
-        return _error(
-            api, 401, "Wrong proxy token. `devflow serve --print-env` shows the right one."
-        )
-    return label
+    state = _state(request)
+    label = state.tokens.label_of(presented)
+    if label is not None:
+        return Caller(label)
+    if state.members is not None and presented.startswith(MEMBER_TOKEN_PREFIX):
+        member = await asyncio.to_thread(state.members.authenticate, presented)
+        if member is not None:
+            return Caller(member, member)
+    return _error(api, 401, "Wrong proxy token. `devflow serve --print-env` shows the right one.")
 
 
 async def _json(request: Request) -> Any:
@@ -200,16 +217,16 @@ async def _health(request: Request) -> Response:
 
 
 async def _metrics(request: Request) -> Response:
-    label = _authorize(request, "openai")
-    if isinstance(label, Response):
-        return label
+    caller = await _authorize(request, "openai")
+    if isinstance(caller, Response):
+        return caller
     return Response(_state(request).metrics.render(), media_type=CONTENT_TYPE)
 
 
 async def _models(request: Request) -> Response:
-    label = _authorize(request, "openai")
-    if isinstance(label, Response):
-        return label
+    caller = await _authorize(request, "openai")
+    if isinstance(caller, Response):
+        return caller
     state = _state(request)
     assert state.gateway is not None
     entries: list[dict[str, Any]] = [_model_entry("auto", "devflow routing", 0)]
@@ -249,9 +266,9 @@ async def _chat(request: Request) -> Response:
 
 
 async def _count_tokens(request: Request) -> Response:
-    label = _authorize(request, "anthropic")
-    if isinstance(label, Response):
-        return label
+    caller = await _authorize(request, "anthropic")
+    if isinstance(caller, Response):
+        return caller
     try:
         body = await _json(request)
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -266,13 +283,14 @@ async def _count_tokens(request: Request) -> Response:
 
 
 async def _proxy(request: Request, api: Api) -> Response:
-    label = _authorize(request, api)
-    if isinstance(label, Response):
-        return label
+    caller = await _authorize(request, api)
+    if isinstance(caller, Response):
+        return caller
     state = _state(request)
     passthrough, model_map = _ready(state)
     headers = request.headers
-    client = client_name(headers.get("user-agent"), label)
+    # A member's requests name their client by User-Agent; the member is recorded beside it.
+    client = client_name(headers.get("user-agent"), None if caller.member else caller.label)
     no_cache = no_cache_asked(headers.get("cache-control"))
     try:
         body = await _json(request)
@@ -285,6 +303,7 @@ async def _proxy(request: Request, api: Api) -> Response:
             wanted = openai_request(body, choice, client, no_cache=no_cache)
     except (BadRequest, DevflowError) as exc:
         return _error(api, 400, str(exc))
+    wanted.member = caller.member
     stream = body.get("stream") is True
     try:
         if stream:

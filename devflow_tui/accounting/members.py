@@ -1,0 +1,149 @@
+"""Team members: who may spend through `devflow serve`, with what token and monthly budget.
+
+Each member gets a proxy token, shown once when it is made (`devflow team add`, `rotate-token`)
+and stored only as its SHA-256: the token is 32 random bytes, so a fast hash is enough (nothing
+to brute-force), and the database never holds a usable token. `devflow serve` accepts member
+tokens beside its own, records each request with its member, and reserves every request against
+the member's monthly budget as well as the team's (see `budget`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from devflow_tui.accounting.budget import calendar_start
+from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.errors import ConfigError
+
+TOKEN_PREFIX = "dfm-"  # noqa: S105 - a prefix, not a secret: a member's token; recognisable if leaked, never an OpenRouter key
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+class Member(BaseModel):
+    """One member as `devflow team list` shows it (never the token)."""
+
+    name: str
+    budget_monthly_usd: Decimal | None = None
+    spent_this_month_usd: Decimal = Decimal(0)
+    created: float
+    rotated: float | None = None
+
+
+def hash_token(token: str) -> str:
+    """What the database keeps of a token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_name(name: str) -> str:
+    if not name or len(name) > 40 or not set(name) <= _NAME_CHARS:
+        raise ConfigError(
+            f"{name!r} is not a usable member name.",
+            hint="Use up to 40 lowercase letters, digits, '-', '_' or '.' (e.g. ada or ada.l).",
+        )
+    return name
+
+
+def _check_budget(value: Decimal | None) -> Decimal | None:
+    if value is not None and (not value.is_finite() or value < 0):
+        raise ConfigError(
+            f"A monthly budget of {value} USD is not possible.",
+            hint="Give a number of dollars, 0 or more (e.g. --budget-monthly 25).",
+        )
+    return value
+
+
+class Members:
+    """The members of the team sharing `store`."""
+
+    def __init__(self, store: AnalyticsStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    def add(self, name: str, budget_monthly_usd: Decimal | None = None) -> str:
+        """Add a member; returns their token (shown once: only its hash is kept)."""
+        _check_name(name)
+        budget = _check_budget(budget_monthly_usd)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.store.transaction() as conn:
+            added = conn.execute(
+                "INSERT INTO members (name, token_hash, budget_monthly_usd, created) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, hash_token(token), None if budget is None else str(budget), self.clock()),
+            ).rowcount
+        if not added:
+            raise ConfigError(
+                f"There is already a member called {name}.",
+                hint=f"Pick another name, or `devflow team rotate-token {name}` for a new token.",
+            )
+        return token
+
+    def list(self) -> list[Member]:
+        """Every member, by name, with what they spent this calendar month (UTC)."""
+        month = calendar_start("monthly", self.clock())
+        with self.store.reading() as conn:
+            rows = conn.execute(
+                "SELECT name, budget_monthly_usd, created, rotated FROM members ORDER BY name"
+            ).fetchall()
+        return [
+            Member(
+                name=r[0],
+                budget_monthly_usd=Decimal(r[1]) if r[1] is not None else None,
+                spent_this_month_usd=self.store.member_spend_since(r[0], month),
+                created=r[2],
+                rotated=r[3],
+            )
+            for r in rows
+        ]
+
+    def set_budget(self, name: str, budget_monthly_usd: Decimal | None) -> None:
+        """Change (or with None, remove) a member's monthly budget."""
+        budget = _check_budget(budget_monthly_usd)
+        with self.store.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE members SET budget_monthly_usd = ? WHERE name = ?",
+                (None if budget is None else str(budget), name),
+            ).rowcount
+        if not changed:
+            raise self._unknown(name)
+
+    def rotate_token(self, name: str) -> str:
+        """A new token for `name`; the old one stops working at once. Returns the new one."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.store.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE members SET token_hash = ?, rotated = ? WHERE name = ?",
+                (hash_token(token), self.clock(), name),
+            ).rowcount
+        if not changed:
+            raise self._unknown(name)
+        return token
+
+    def remove(self, name: str) -> None:
+        """Remove a member: their token stops working; their recorded requests stay."""
+        with self.store.transaction() as conn:
+            removed = conn.execute("DELETE FROM members WHERE name = ?", (name,)).rowcount
+        if not removed:
+            raise self._unknown(name)
+
+    def authenticate(self, token: str) -> str | None:
+        """The member whose token this is, or None."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        with self.store.reading() as conn:
+            row = conn.execute(
+                "SELECT name FROM members WHERE token_hash = ?", (hash_token(token),)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def _unknown(name: str) -> ConfigError:
+        return ConfigError(
+            f"There is no member called {name}.",
+            hint="`devflow team list` shows the members.",
+        )
