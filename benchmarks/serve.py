@@ -8,7 +8,9 @@ main's, side by side: a change's effect measured in one run).
 
 Every system streams the same answer (60 tokens in 20 chunks) from the same simulator, which
 answers instantly (`time_scale=0`), so the difference to the direct call is the proxy's own
-cost. Each proxy runs as its own process; the load generator and the simulator share this
+cost. The systems take turns round by round, so load from elsewhere falls on all of them
+alike, and each proxy's CPU time per request is printed too (from /proc), which a loaded
+machine disturbs far less than latency. Each proxy runs as its own process; the load generator and the simulator share this
 one. `--install-peers` installs the peers into ~/.cache/devflow-tui/bench-peers (litellm[proxy]
 from PyPI in its own venv, @musistudio/claude-code-router from npm); without them their rows
 say "not installed". Target: median added latency under 1 ms per request at 1 stream, below
@@ -227,17 +229,50 @@ async def one_stream(client: httpx.AsyncClient, target: Target) -> tuple[float, 
     return time.perf_counter() - started, events
 
 
-async def run_level(target: Target, level: int, rounds: int) -> tuple[list[float], int]:
+@dataclass
+class Measured:
+    """One target at one concurrency level: stream times, SSE events per stream, failures."""
+
+    times: list[float] = field(default_factory=list)
+    chunks: int = 0
+    failure: str | None = None
+
+
+async def run_level(targets: list[Target], level: int, rounds: int) -> dict[str, Measured]:
+    """Every target, round by round in turn (A, B, C, A, B, C, ...), each with its own
+    connection pool: on a shared, loaded machine a slow minute hits every target alike,
+    which running each target's rounds as one block would not."""
     limits = httpx.Limits(max_connections=level * 2, max_keepalive_connections=level * 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        await asyncio.gather(*(one_stream(client, target) for _ in range(level)))  # warm up
-        times: list[float] = []
-        chunks = 0
-        for _ in range(rounds):
-            results = await asyncio.gather(*(one_stream(client, target) for _ in range(level)))
-            times += [t for t, _ in results]
-            chunks = results[0][1]
-        return times, chunks
+    clients = {t.name: httpx.AsyncClient(timeout=60, limits=limits) for t in targets}
+    measured = {t.name: Measured() for t in targets}
+    try:
+        for round_no in range(rounds + 1):  # the first round warms up
+            for target in targets:
+                entry = measured[target.name]
+                if entry.failure is not None:
+                    continue
+                client = clients[target.name]
+                try:
+                    results = await asyncio.gather(
+                        *(one_stream(client, target) for _ in range(level))
+                    )
+                except (httpx.HTTPError, RuntimeError) as exc:
+                    # A system that drops connections under load: say so, measure the rest.
+                    entry.failure = f"{type(exc).__name__} {exc}".strip()
+                    continue
+                if round_no:
+                    entry.times += [t for t, _ in results]
+                    entry.chunks = results[0][1]
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return measured
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class PeakSampler:
@@ -364,47 +399,70 @@ def report(
     missing: list[str],
 ) -> None:
     pid_of = {name: p.pid for name, p in processes}
+    owner_of = {
+        t.name: next((n for n in pid_of if t.name.startswith(n + " (") or t.name == n), None)
+        for t in targets
+    }
     medians: dict[tuple[str, int], float] = {}
     chunks_of: dict[str, int] = {}
     peaks: dict[str, float] = {}
+    cpu_per_request: dict[tuple[str, int], float] = {}
     failures: list[str] = []
     for level in LEVELS:
         level_rounds = max(rounds, 30 // level)
+        samplers = [PeakSampler(pid) for pid in pid_of.values()] if level == 100 else []
+        cpu_before = {name: cpu_s(pid) for name, pid in pid_of.items()}
+        for sampler in samplers:
+            sampler.__enter__()
+        try:
+            measured = asyncio.run(run_level(targets, level, level_rounds))
+        finally:
+            for sampler in samplers:
+                sampler.__exit__()
+        for sampler, name in zip(samplers, pid_of, strict=False):
+            peaks[name] = sampler.peak
+        for name, pid in pid_of.items():
+            served = sum(
+                len(measured[t.name].times) + level  # the warm-up round counts too
+                for t in targets
+                if owner_of[t.name] == name and measured[t.name].failure is None
+            )
+            if served:
+                cpu_per_request[(name, level)] = (cpu_s(pid) - cpu_before[name]) / served * 1000
         for target in targets:
-            owner = next((n for n in pid_of if target.name.startswith(n)), None)
-            try:
-                if owner is not None and level == 100:
-                    with PeakSampler(pid_of[owner]) as sampler:
-                        times, chunks = asyncio.run(run_level(target, level, level_rounds))
-                    peaks[owner] = max(peaks.get(owner, 0.0), sampler.peak)
-                else:
-                    times, chunks = asyncio.run(run_level(target, level, level_rounds))
-            except (httpx.HTTPError, RuntimeError) as exc:
-                # A peer that drops connections under load: say so, measure the rest.
-                failures.append(f"{target.name} at {level} streams: {type(exc).__name__} {exc}")
+            entry = measured[target.name]
+            if entry.failure is not None:
+                failures.append(f"{target.name} at {level} streams: {entry.failure}")
                 continue
-            medians[(target.name, level)] = statistics.median(times) * 1000
-            chunks_of[target.name] = chunks
+            medians[(target.name, level)] = statistics.median(entry.times) * 1000
+            chunks_of[target.name] = entry.chunks
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print("median ms per streamed request (added over the direct call; per chunk)")
-    header = f"{'system':<28}" + "".join(f"{f'{n} stream(s)':>30}" for n in LEVELS)
+    header = f"{'system':<32}" + "".join(f"{f'{n} stream(s)':>30}" for n in LEVELS)
     print(header)
     for target in targets:
         cells = []
         for level in LEVELS:
-            ms = medians.get((target.name, level), float("nan"))
-            if (target.baseline, level) not in medians and target.baseline is not None:
+            ms = medians.get((target.name, level))
+            base = medians.get((target.baseline or "", level))
+            if ms is None or (target.baseline is not None and base is None):
                 cells.append("failed")
-                continue
-            if target.baseline is None:
+            elif base is None:
                 cells.append(f"{ms:9.2f}")
-                continue
-            added = ms - medians[(target.baseline, level)]
-            per_chunk = added / max(chunks_of.get(target.name, 1), 1)
-            cells.append(f"{ms:9.2f} (+{added:7.2f}; {per_chunk:6.3f})")
-        print(f"{target.name:<28}" + "".join(f"{c:>30}" for c in cells))
+            else:
+                added = ms - base
+                per_chunk = added / max(chunks_of.get(target.name, 1), 1)
+                cells.append(f"{ms:9.2f} (+{added:7.2f}; {per_chunk:6.3f})")
+        print(f"{target.name:<32}" + "".join(f"{c:>30}" for c in cells))
+    print("CPU ms per request of each proxy process (user + system; steadier under load)")
+    for name in pid_of:
+        cells = [
+            f"{cpu_per_request[(name, n)]:9.2f}" if (name, n) in cpu_per_request else "failed"
+            for n in LEVELS
+        ]
+        print(f"{name:<32}" + "".join(f"{c:>30}" for c in cells))
     for name in missing:
-        print(f"{name:<28} not installed or did not start (see --install-peers)")
+        print(f"{name:<32} not installed or did not start (see --install-peers)")
     for name, peak in peaks.items():
         print(f"{name}: peak resident memory at 100 streams {peak:.1f} MB")
     for failure in failures:
