@@ -10,11 +10,12 @@ Every system streams the same answer (60 tokens in 20 chunks) from the same simu
 answers instantly (`time_scale=0`), so the difference to the direct call is the proxy's own
 cost. The systems take turns round by round, so load from elsewhere falls on all of them
 alike, and each proxy's CPU time per request is printed too (from /proc), which a loaded
-machine disturbs far less than latency. Each proxy runs as its own process; the load generator and the simulator share this
-one. `--install-peers` installs the peers into ~/.cache/devflow-tui/bench-peers (litellm[proxy]
-from PyPI in its own venv, @musistudio/claude-code-router from npm); without them their rows
-say "not installed". Target: median added latency under 1 ms per request at 1 stream, below
-both peers at every level; under 100 MB resident at 100 streams.
+machine disturbs far less than latency. Each proxy runs as its own process; the load
+generator and the simulator share this one. `--install-peers` installs the peers into
+~/.cache/devflow-tui/bench-peers (litellm[proxy] from PyPI in its own venv,
+@musistudio/claude-code-router from npm); without them their rows say "not installed".
+Target: median added latency under 1 ms per request at 1 stream, below both peers at every
+level; under 100 MB resident at 100 streams.
 """
 
 from __future__ import annotations
@@ -269,6 +270,18 @@ async def run_level(targets: list[Target], level: int, rounds: int) -> dict[str,
     return measured
 
 
+def peer_versions() -> str:
+    """The installed peers' versions, as their own package metadata says."""
+    found = []
+    pips = list((PEERS / "litellm-venv" / "lib").glob("python*/site-packages/litellm-*.dist-info"))
+    if pips:
+        found.append("LiteLLM " + pips[0].name.removesuffix(".dist-info").split("-")[1])
+    package = PEERS / "ccr" / "node_modules" / "@musistudio" / "claude-code-router" / "package.json"
+    if package.exists():
+        found.append("claude-code-router " + str(json.loads(package.read_text())["version"]))
+    return ", ".join(found) or "no peers installed"
+
+
 def cpu_s(pid: int) -> float:
     """CPU time (user + system) a process has used, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -436,7 +449,7 @@ def report(
                 continue
             medians[(target.name, level)] = statistics.median(entry.times) * 1000
             chunks_of[target.name] = entry.chunks
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {peer_versions()}")
     print("median ms per streamed request (added over the direct call; per chunk)")
     header = f"{'system':<32}" + "".join(f"{f'{n} stream(s)':>30}" for n in LEVELS)
     print(header)
