@@ -473,7 +473,10 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     if outcome is None:
         answer = "".join(received)
         if as_json:
-            click.echo(dumps({"text": answer, "status": "unrecorded", "error": str(unrecorded[0])}))
+            from devflow_tui.cli_output import UnrecordedAskJson
+
+            document = UnrecordedAskJson(text=answer, error=str(unrecorded[0]))
+            click.echo(dumps(document.model_dump(mode="json")))
         elif not answer.endswith("\n"):
             sys.stdout.write("\n")
         fail(f"the answer could not be recorded: {unrecorded[0]}", EXIT_FAILURE)
@@ -592,34 +595,37 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
     """List the model catalog with prices per million tokens, context and capabilities."""
     settings = load(ctx)
 
-    async def go() -> tuple[list[dict[str, Any]], str, list[str]]:
+    from devflow_tui.cli_output import ModelJson, ModelsJson
+
+    async def go() -> ModelsJson:
         gateway = await _open(ctx, settings, demo_without_key=True, refresh=refresh)
         try:
-            from devflow_tui.cli_output import ModelJson
-
-            names = gateway.selector.check_names(settings.preferred_models, settings.only_models)
-            rows = [
-                ModelJson.of(m, gateway.health.stats(m.id)).model_dump(mode="json")
-                for m in sorted(gateway.catalog, key=lambda m: m.id)
-            ]
-            return rows, gateway.catalog_source, names
+            return ModelsJson(
+                source=gateway.catalog_source,
+                models=[
+                    ModelJson.of(m, gateway.health.stats(m.id))
+                    for m in sorted(gateway.catalog, key=lambda m: m.id)
+                ],
+                names=gateway.selector.check_names(settings.preferred_models, settings.only_models),
+            )
         finally:
             await gateway.aclose()
 
-    rows, source, names = run_async(go())
+    listing = run_async(go())
     if as_json:
-        click.echo(dumps({"source": source, "models": rows, "names": names}))
+        click.echo(dumps(listing.model_dump(mode="json")))
         return
-    click.echo(f"{len(rows)} models (source: {source}); prices in USD per million tokens")
-    for line in names:
+    click.echo(
+        f"{len(listing.models)} models (source: {listing.source}); prices in USD per million tokens"
+    )
+    for line in listing.names:
         click.echo(f"  name {line}")
-    for r in rows:
-        p = r["prompt_per_million_usd"]
-        c = r["completion_per_million_usd"]
+    for r in listing.models:
+        p, c = r.prompt_per_million_usd, r.completion_per_million_usd
         click.echo(
-            f"  {r['id']:<46} in {p if p is not None else 'unknown':>8}  out "
-            f"{c if c is not None else 'unknown':>8}  ctx {r['context_length'] or '?':>8}  "
-            f"{','.join(r['capabilities'])}"
+            f"  {r.id:<46} in {p if p is not None else 'unknown':>8}  out "
+            f"{c if c is not None else 'unknown':>8}  ctx {r.context_length or '?':>8}  "
+            f"{','.join(r.capabilities)}"
         )
 
 

@@ -8,7 +8,7 @@ renames fails validation instead of silently printing a stale key. Money is a de
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
@@ -97,6 +97,15 @@ class AskJson(_FromAttributes):
         }
 
 
+class UnrecordedAskJson(BaseModel):
+    """`devflow ask --json` when the answer arrived but could not be recorded (exit 5): the
+    answer, and why it is not in the database."""
+
+    text: str
+    status: Literal["unrecorded"] = "unrecorded"
+    error: str
+
+
 def ask_json(outcome: RequestOutcome) -> dict[str, Any]:
     """The `ask --json` document of an outcome, JSON-ready."""
     return AskJson.model_validate(outcome).model_dump(mode="json")
@@ -179,6 +188,15 @@ class ModelJson(_FromAttributes):
             success_rate=health.success_rate if measured else None,
             latency_p50_ms=health.latency_p50 if measured else None,
         )
+
+
+class ModelsJson(BaseModel):
+    """`devflow models --json`: the catalog, where it came from (cache, live, bundled
+    snapshot, simulated) and how the configured model names resolved."""
+
+    source: str
+    models: list[ModelJson]
+    names: list[str]
 
 
 def _normal(value: Decimal | None) -> str | None:

@@ -216,7 +216,12 @@ def test_full_disk_mid_stream_still_prints_the_answer_and_exits_5(
     monkeypatch.setattr(SqliteBackend, "run", run)
     result = devflow("ask", "--no-cache", *mode, "write a haiku about rain")
     assert result.exit_code == 5, result.output
-    answer = json.loads(result.stdout)["text"] if mode == ["--json"] else result.stdout
+    if mode == ["--json"]:
+        document = json.loads(result.stdout)
+        assert document["status"] == "unrecorded" and "disk is full" in document["error"]
+        answer = document["text"]
+    else:
+        answer = result.stdout
     assert answer.startswith("[simulated answer from ")
     assert "could not be recorded" in result.stderr and "disk is full" in result.stderr
     assert "Traceback" not in result.output
