@@ -38,8 +38,8 @@ def main() -> int:
     parser.add_argument(
         "--cv",
         action="store_true",
-        help="5-fold cross-validated complexity on the dev split (the honest dev figure; the "
-        "shipped model was trained on the whole dev split, so its dev complexity is a fit)",
+        help="5-fold cross-validated figures on the dev split (the honest dev figures; the "
+        "shipped models were trained on the whole dev split, so their dev figures are a fit)",
     )
     args = parser.parse_args()
     splits = ("dev", "held-out") if args.split == "both" else (args.split,)
@@ -50,7 +50,7 @@ def main() -> int:
             for row in rows:
                 row.lang = lang
             report = evaluate(rows)
-            note = " (complexity on dev is the training fit; --cv for the honest one)"
+            note = " (a training fit for the learned stage; --cv for the honest figures)"
             print(f"== {split} split, {lang}" + (note if split == "dev" else ""))
             text = render_report(report)
             print(text if args.misses else text.split("\n\nworst misses")[0])
@@ -72,12 +72,17 @@ def _cross_validated(data: Path) -> None:
         *load_labelled(EXTRA / "holdout_prompts.jsonl"),
     ]
     results = cross_validate(rows, extra)
-    print("== dev split, complexity by 5-fold cross-validation")
+    print("== dev split, 5-fold cross-validation (models retrained without the fold)")
     for lang in ("en", "it"):
-        mine = [(row.complexity, got) for row, got in results if row.lang == lang]
-        hits = sum(1 for want, got in mine if want == got)
-        swaps = sum(1 for want, got in mine if {want, got} == {"low", "high"})
-        print(f"{lang}: {hits / len(mine):.1%} right, low<->high swaps {swaps / len(mine):.1%}")
+        mine = [(row, task, level) for row, task, level in results if row.lang == lang]
+        tasks = sum(1 for row, task, _ in mine if row.task_type == task)
+        levels = [(row.complexity, level) for row, _, level in mine if row.complexity]
+        hits = sum(1 for want, got in levels if want == got)
+        swaps = sum(1 for want, got in levels if {want, got} == {"low", "high"})
+        print(
+            f"{lang}: task {tasks / len(mine):.1%}, complexity {hits / len(levels):.1%}, "
+            f"low<->high swaps {swaps / len(levels):.1%} ({len(mine)} prompts)"
+        )
 
 
 if __name__ == "__main__":

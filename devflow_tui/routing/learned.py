@@ -1,13 +1,16 @@
-"""The classifier's second stage: a small linear model over words, cues and rule scores.
+"""The classifier's second stage: two small linear models over words, stems, cues and rule scores.
 
-A multinomial logistic regression reads sparse binary features of a prompt and gives its
-complexity: its words, coarse length buckets, the complexity cues of the first stage (how long
-the request is apart from what is pasted, "simple"/"rigorous" words, constraints...) and the rule
-scores. The same kind of model, with word pairs and character 4-grams, was tried for the task
-type too; in cross-validation on the development split it did not beat the rules, so only
-complexity ships. Weights are a JSON file in the package (`devflow_tui/data/router_model.json`),
-written by `routing.training`; run time is pure Python dictionary lookups, no download, no
-network.
+Multinomial logistic regressions read sparse binary features of a prompt:
+- the task model: its words, their first five letters (a crude stemmer shared by English and
+  Italian: "algorithm"/"algoritmo" -> "algor"), a length bucket and the rule scores of the first
+  stage, and gives the task type; the classifier follows it over the rules only when it is
+  confident (see `TaskClassifier.classify`);
+- the complexity model: the stems (not whole words: fewer, better-shared features), coarse
+  length buckets, the complexity cues of the first stage (how long the request is apart from what
+  is pasted, "simple"/"rigorous" words, constraints...), the task and the rule scores.
+Both were chosen by 5-fold cross-validation on the development split. Weights are a JSON file in
+the package (`devflow_tui/data/router_model.json`), written by `routing.training`; run time is
+pure Python dictionary lookups, no download, no network.
 
 Every prediction can say which features pulled it towards the winning label, so the decision
 stays explainable: `Prediction.evidence`.
@@ -25,6 +28,7 @@ from importlib import resources
 from typing import Any
 
 WORD_CHARS = 1500  # words are read from the first 1,500 characters
+STEM = 5  # a word longer than this also counts by its first STEM letters
 _TOKEN = re.compile(r"[a-zàèéìíòóùç0-9_+#']+")
 _DIGITS = re.compile(r"^\d+$")
 _LENGTH_BUCKETS = (8, 20, 50, 150, 500)
@@ -37,13 +41,22 @@ def _length_bucket(words: int) -> str:
     return f"len:>={_LENGTH_BUCKETS[-1]}"
 
 
-def features(lower: str, rule_scores: Mapping[str, float], extra: Sequence[str] = ()) -> set[str]:
-    """The sparse binary features of a lower-cased prompt (plus `extra` names, e.g. the task)."""
+def features(
+    lower: str,
+    rule_scores: Mapping[str, float],
+    extra: Sequence[str] = (),
+    *,
+    words: bool = True,
+) -> set[str]:
+    """The sparse binary features of a lower-cased prompt (plus `extra` names, e.g. the task):
+    stems, whole words when `words`, length, a final question mark, the rule scores."""
     tokens = [
         "<num>" if _DIGITS.match(t) else t.strip("'") for t in _TOKEN.findall(lower[:WORD_CHARS])
     ]
     tokens = [t for t in tokens if t]
-    found: set[str] = {f"w:{t}" for t in tokens}
+    found: set[str] = {f"p:{t[:STEM]}" for t in tokens if len(t) > STEM}
+    if words:
+        found.update(f"w:{t}" for t in tokens)
     found.add(_length_bucket(len(tokens)))
     if lower.rstrip().endswith("?"):
         found.add("q:ends-with-question")
@@ -127,6 +140,8 @@ def _show(name: str) -> str:
     kind, _, value = name.partition(":")
     return {
         "w": f"word '{value}'",
+        "p": f"word '{value}…'",
+        "rt": f"rules say {value}",
         "r": f"rules: {value}",
         "t": f"task {value}",
         "k": f"cue {value}",
@@ -135,10 +150,11 @@ def _show(name: str) -> str:
 
 @dataclass(frozen=True)
 class RouterModel:
-    """The shipped model and what it was trained on."""
+    """The shipped models and what they were trained on."""
 
     complexity: LinearModel
     trained_on: str
+    task: LinearModel | None = None
 
 
 @cache
@@ -152,4 +168,5 @@ def bundled_model() -> RouterModel | None:
     return RouterModel(
         complexity=LinearModel.from_json(data["complexity"]),
         trained_on=str(data.get("trained_on", "")),
+        task=LinearModel.from_json(data["task"]) if "task" in data else None,
     )

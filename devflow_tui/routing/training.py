@@ -1,4 +1,5 @@
-"""Trains the classifier's second stage (the complexity model in `routing.learned`); pure Python.
+"""Trains the classifier's second stage (the task and complexity models in `routing.learned`);
+pure Python.
 
     python -m devflow_tui.routing.training --arena DIR --extra tests/routing/labelled_prompts.jsonl
         --out devflow_tui/data/router_model.json
@@ -23,12 +24,14 @@ from pathlib import Path
 
 from devflow_tui.routing.classifier import COMPLEXITIES, TaskClassifier
 from devflow_tui.routing.evaluation import LabelledPrompt, fold_of, load_labelled, split_of
-from devflow_tui.routing.learned import LinearModel
+from devflow_tui.routing.learned import LinearModel, RouterModel
+from devflow_tui.types import TASK_TYPES
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Hyper-parameters, chosen by 5-fold cross-validation on the development split.
+    """Hyper-parameters; the defaults of `TASK` and `COMPLEXITY` were chosen by 5-fold
+    cross-validation on the development split.
 
     Plain (unweighted) classes: weighting the rare "high" up made it too frequent and cost
     accuracy and low<->high swaps.
@@ -41,6 +44,10 @@ class TrainingSettings:
     prune_below: float = 0.02
     seed: int = 7
     balance: bool = False  # weight classes by 1/sqrt(frequency)
+
+
+TASK = TrainingSettings(epochs=20)
+COMPLEXITY = TrainingSettings(l2=1e-2)
 
 
 def train_linear(
@@ -113,6 +120,13 @@ def complexity_samples(
     ]
 
 
+def task_samples(
+    rows: Sequence[LabelledPrompt], classifier: TaskClassifier
+) -> list[tuple[set[str], str]]:
+    """(features, task type) for every row."""
+    return [(classifier.task_features(row.prompt), row.task_type) for row in rows]
+
+
 def training_rows(arena: Path | None, extra: Sequence[Path]) -> list[LabelledPrompt]:
     """The development split of the Arena-Hard files plus the extra files."""
     rows: list[LabelledPrompt] = []
@@ -131,32 +145,45 @@ def train_complexity_model(
 ) -> LinearModel:
     """The complexity model for these rows."""
     samples = complexity_samples(rows, TaskClassifier(model=None))
-    return train_linear(samples, COMPLEXITIES, settings)
+    return train_linear(samples, COMPLEXITIES, settings or COMPLEXITY)
+
+
+def train_task_model(
+    rows: Sequence[LabelledPrompt], settings: TrainingSettings | None = None
+) -> LinearModel:
+    """The task-type model for these rows."""
+    samples = task_samples(rows, TaskClassifier(model=None))
+    return train_linear(samples, TASK_TYPES, settings or TASK)
+
+
+def train_router_model(rows: Sequence[LabelledPrompt], trained_on: str) -> RouterModel:
+    """Both models for these rows."""
+    return RouterModel(
+        complexity=train_complexity_model(rows),
+        task=train_task_model(rows),
+        trained_on=trained_on,
+    )
 
 
 def cross_validate(
     rows: Sequence[LabelledPrompt],
     extra: Sequence[LabelledPrompt] = (),
     folds: int = 5,
-    settings: TrainingSettings | None = None,
-) -> list[tuple[LabelledPrompt, str]]:
-    """(row, predicted complexity) for every labelled row, each predicted by a model that did
-    not see it (nor its translation); `extra` rows are always in the training part."""
-    classifier = TaskClassifier(model=None)
+) -> list[tuple[LabelledPrompt, str, str]]:
+    """(row, predicted task, predicted complexity) for every row, each predicted by models that
+    did not see it (nor its translation); `extra` rows are always in the training part."""
 
     def fold(row: LabelledPrompt) -> int:
         return fold_of(row.id or row.prompt, folds)
 
-    labelled = [r for r in rows if r.complexity]
-    results: list[tuple[LabelledPrompt, str]] = []
+    results: list[tuple[LabelledPrompt, str, str]] = []
     for k in range(folds):
-        train = [r for r in labelled if fold(r) != k] + list(extra)
-        model = train_linear(complexity_samples(train, classifier), COMPLEXITIES, settings)
-        for row in labelled:
+        train = [r for r in rows if fold(r) != k] + list(extra)
+        classifier = TaskClassifier(model=train_router_model(train, f"fold {k}"))
+        for row in rows:
             if fold(row) == k:
-                task = classifier.classify(row.prompt).task_type
-                found = classifier.complexity_features(row.prompt, task)
-                results.append((row, model.predict(found).label))
+                got = classifier.classify(row.prompt)
+                results.append((row, got.task_type, got.complexity))
     return results
 
 
@@ -167,15 +194,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     rows = training_rows(args.arena, args.extra)
-    complexity = train_complexity_model(rows)
     trained_on = (
         f"{len(rows)} prompts: the 70% development split of Arena-Hard v0.1 prompts "
         "(lm-sys/arena-hard-auto, Apache-2.0) labelled per the routing taxonomy, with Italian "
         "translations, and the project's own labelled prompts"
     )
-    data = {"trained_on": trained_on, "complexity": complexity.to_json()}
+    task, complexity = train_task_model(rows), train_complexity_model(rows)
+    data = {"trained_on": trained_on, "task": task.to_json(), "complexity": complexity.to_json()}
     args.out.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), "utf-8")
-    print(f"{args.out}: {len(complexity.weights)} features, {len(rows)} prompts")
+    sizes = f"{len(task.weights)} task and {len(complexity.weights)} complexity"
+    print(f"{args.out}: {sizes} features, {len(rows)} prompts")
     return 0
 
 

@@ -227,10 +227,14 @@ def test_deterministic(classifier: TaskClassifier) -> None:
     assert classifier.classify(prompt) == classifier.classify(prompt)
 
 
-def test_huge_pastes_are_scanned_only_at_the_start(classifier: TaskClassifier) -> None:
+def test_huge_pastes_are_scanned_only_at_the_start_and_the_end(
+    classifier: TaskClassifier,
+) -> None:
     prompt = "Summarize this log for me.\n" + ("INFO ok\n" * 50_000) + "Write a poem"
     result = classifier.classify(prompt)
-    assert result.task_type == "analysis"
+    # Both requests are read (head and tail), nothing of the 50,000 lines between them.
+    assert {"asks for a summary", "creative form 'poem'"} <= set(result.signals)
+    assert result.task_type in ("analysis", "creative")
     assert result.prompt_tokens > 50_000
 
 

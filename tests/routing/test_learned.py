@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from devflow_tui.routing.classifier import TaskClassifier
+from devflow_tui.routing.classifier import COMPLEXITIES, TaskClassifier
 from devflow_tui.routing.evaluation import LabelledPrompt, split_of
-from devflow_tui.routing.learned import LinearModel, bundled_model, features
+from devflow_tui.routing.learned import LinearModel, RouterModel, bundled_model, features
 from devflow_tui.routing.training import (
     TrainingSettings,
     cross_validate,
     main,
     train_complexity_model,
     train_linear,
+    train_task_model,
     training_rows,
 )
+from devflow_tui.types import TASK_TYPES
 
 
 def test_features_are_words_lengths_rules_and_extras() -> None:
@@ -80,6 +82,38 @@ def test_the_shipped_model_loads_and_says_what_it_learned_from() -> None:
     assert "Apache-2.0" in model.trained_on and "development split" in model.trained_on
     assert model.complexity.labels == ("low", "medium", "high")
     assert 100 < len(model.complexity.weights) < 20_000
+    assert model.task is not None and set(model.task.labels) == set(TASK_TYPES)
+    assert 100 < len(model.task.weights) < 20_000
+
+
+def test_a_confident_task_model_overrides_the_rules_and_says_so() -> None:
+    # The rules read "draft ... email" as creative; a model trained on such prompts labelled
+    # analysis takes over, and the signal says why.
+    rows = [
+        LabelledPrompt(
+            prompt=f"draft an email memo about quarterly figures {i}", task_type="analysis"
+        )
+        for i in range(8)
+    ] + [
+        LabelledPrompt(prompt=f"write a poem about the sea number {i}", task_type="creative")
+        for i in range(8)
+    ]
+    task = train_task_model(rows)
+    rules = TaskClassifier(model=None).classify("draft an email memo about quarterly figures")
+    assert rules.task_type == "creative"
+    model = RouterModel(
+        complexity=LinearModel(COMPLEXITIES, (0.0, 0.0, 0.0), {}), trained_on="", task=task
+    )
+    got = TaskClassifier(model=model).classify("draft an email memo about quarterly figures")
+    assert got.task_type == "analysis"
+    assert any(
+        s.startswith("task model: analysis") and "over the rules' creative" in s
+        for s in got.signals
+    )
+    # A model that agrees with the rules adds nothing.
+    poem = TaskClassifier(model=model).classify("write a poem about the sea")
+    assert poem.task_type == "creative"
+    assert not any(s.startswith("task model") for s in poem.signals)
 
 
 def test_cross_validation_predicts_each_row_with_a_model_that_did_not_see_it(
@@ -91,9 +125,10 @@ def test_cross_validation_predicts_each_row_with_a_model_that_did_not_see_it(
         )
         for i in range(6)
     ]
-    results = cross_validate(rows, folds=3, settings=TrainingSettings(epochs=3))
-    assert sorted(r.id or "" for r, _ in results) == [f"p{i}" for i in range(6)]
-    assert {got for _, got in results} <= {"low", "medium", "high"}
+    results = cross_validate(rows, folds=3)
+    assert sorted(r.id or "" for r, _, _ in results) == [f"p{i}" for i in range(6)]
+    assert {level for _, _, level in results} <= {"low", "medium", "high"}
+    assert {task for _, task, _ in results} == {"coding"}
     # --arena reads only the development split of the two files.
     for lang in ("en", "it"):
         lines = [
@@ -111,3 +146,18 @@ def test_cross_validation_predicts_each_row_with_a_model_that_did_not_see_it(
     picked = training_rows(tmp_path, [])
     assert 30 < len(picked) < 80
     assert all(split_of(r.id or "") == "dev" for r in picked)
+
+
+def test_an_unsure_low_or_high_complexity_becomes_medium() -> None:
+    def classifier(weight: float) -> TaskClassifier:
+        # One feature, the stem of "irrational", pulls from low to high by `weight`.
+        complexity = LinearModel(COMPLEXITIES, (0.0, 0.0, 0.0), {"p:irrat": (-weight, 0.0, weight)})
+        return TaskClassifier(model=RouterModel(complexity=complexity, trained_on=""))
+
+    prompt = "prove that the square root of two is irrational"
+    sure = classifier(4.0).classify(prompt)  # high at 98%
+    assert sure.complexity == "high"
+    unsure = classifier(0.6).classify(prompt)  # high at 54%, below EXTREME_CONFIDENCE
+    assert unsure.complexity == "medium"
+    assert "unsure between levels: medium" in unsure.signals
+    assert any(s.startswith("complexity: high 54%") for s in unsure.signals)
