@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from devflow_tui.context.tokens import estimate_tokens
-from devflow_tui.routing.learned import RouterModel, bundled_model, features
+from devflow_tui.routing.learned import RouterModel, bundled_model, features, words_of
 
 Complexity = Literal["low", "medium", "high"]
 COMPLEXITIES: tuple[Complexity, ...] = ("low", "medium", "high")
@@ -102,6 +102,22 @@ def _rule(
         stems=tuple(w[:-1] for w in items if w.endswith("*")),
         on_lower=on_lower,
     )
+
+
+def _stems_by_length(stems: Sequence[str]) -> tuple[tuple[int, frozenset[str]], ...]:
+    """Stems grouped by length, shortest first: a token's prefixes are set lookups."""
+    lengths = sorted({len(stem) for stem in stems})
+    return tuple((n, frozenset(s for s in stems if len(s) == n)) for n in lengths)
+
+
+def _has_stem(token: str, stems: tuple[tuple[int, frozenset[str]], ...]) -> bool:
+    size = len(token)
+    for length, group in stems:
+        if length > size:
+            return False
+        if token[:length] in group:
+            return True
+    return False
 
 
 _CODE_EXT = (
@@ -527,6 +543,7 @@ _DEMANDING = _rule(
     pattern=r"lock-free|thread-safe|end-to-end|\d{3,5} (?:words|parole)|show that|colpo di scena"
     r"|step by step|passo per passo",
 )
+_DEMANDING_STEMS = _stems_by_length(_DEMANDING.stems)
 _LIGHT = re.compile(
     r"\b(?:haiku|slogan|tagline|one[- ]line|una riga|in one sentence|in una frase|quick"
     r"|veloce|short summary|breve riassunto|names? for|nomi per|nome di|\d+ (?:catchy )?names"
@@ -756,10 +773,11 @@ class TaskClassifier:
         prompt_tokens = estimate_tokens(prompt)
         model = self.model
         task = stage.follows
+        model_words = words_of(lower) if model is not None else []
         if task is None:
             task = _pick(scores)
             if model is not None and model.task is not None and stage.words:
-                guess = model.task.predict(_task_features(stage))
+                guess = model.task.predict(_task_features(stage, model_words))
                 # The rules decide unless the model disagrees and is confident: it has read
                 # more prompts than the rules were written from, the rules say why.
                 if guess.label != task and guess.probability >= TASK_MODEL_CONFIDENCE:
@@ -771,7 +789,8 @@ class TaskClassifier:
 
         cues = _complexity_cues(head, lower, stage.tokens, task, prompt_tokens, signals)
         if model is not None and stage.words:
-            level = model.complexity.predict(features(lower, scores, cues, words=False))
+            found = features(lower, scores, cues, words=False, tokens=model_words)
+            level = model.complexity.predict(found)
             complexity: Complexity = level.label  # type: ignore[assignment]
             signals.append(_explain("complexity", level.label, level.probability, level.evidence))
             if complexity != "medium" and level.probability < EXTREME_CONFIDENCE:
@@ -846,8 +865,8 @@ class _Stage:
     follows: str | None
 
 
-def _task_features(stage: _Stage) -> set[str]:
-    return features(stage.lower, stage.scores, (f"rt:{_pick(stage.scores)}",))
+def _task_features(stage: _Stage, tokens: Sequence[str] | None = None) -> set[str]:
+    return features(stage.lower, stage.scores, (f"rt:{_pick(stage.scores)}",), tokens=tokens)
 
 
 def escalated(classification: Classification, first_model: str) -> Classification:
@@ -995,7 +1014,7 @@ def _complexity_cues(
         points += 2 if constraints >= 7 else 1
         cues.append("k:constraints7" if constraints >= 7 else "k:constraints4")
         signals.append(f"{constraints} constraints")
-    demanding = {t for t in tokens if t in _DEMANDING.exact or t.startswith(_DEMANDING.stems)}
+    demanding = {t for t in tokens if t in _DEMANDING.exact or _has_stem(t, _DEMANDING_STEMS)}
     if _DEMANDING.pattern is not None:
         demanding.update(m.group(0) for m in _DEMANDING.pattern.finditer(head))
     if demanding and task != "chat":

@@ -18,6 +18,7 @@ stays explainable: `Prediction.evidence`.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import re
@@ -41,19 +42,27 @@ def _length_bucket(words: int) -> str:
     return f"len:>={_LENGTH_BUCKETS[-1]}"
 
 
+def words_of(lower: str) -> list[str]:
+    """The words the models read: the first `WORD_CHARS` characters, numbers as "<num>"."""
+    tokens = [
+        "<num>" if _DIGITS.match(t) else t.strip("'") for t in _TOKEN.findall(lower[:WORD_CHARS])
+    ]
+    return [t for t in tokens if t]
+
+
 def features(
     lower: str,
     rule_scores: Mapping[str, float],
     extra: Sequence[str] = (),
     *,
     words: bool = True,
+    tokens: Sequence[str] | None = None,
 ) -> set[str]:
     """The sparse binary features of a lower-cased prompt (plus `extra` names, e.g. the task):
-    stems, whole words when `words`, length, a final question mark, the rule scores."""
-    tokens = [
-        "<num>" if _DIGITS.match(t) else t.strip("'") for t in _TOKEN.findall(lower[:WORD_CHARS])
-    ]
-    tokens = [t for t in tokens if t]
+    stems, whole words when `words`, length, a final question mark, the rule scores. `tokens`
+    is `words_of(lower)` when the caller already has it."""
+    if tokens is None:
+        tokens = words_of(lower)
     found: set[str] = {f"p:{t[:STEM]}" for t in tokens if len(t) > STEM}
     if words:
         found.update(f"w:{t}" for t in tokens)
@@ -89,27 +98,24 @@ class LinearModel:
 
     def predict(self, found: set[str]) -> Prediction:
         """Softmax over the labels for these features."""
-        totals = list(self.bias)
-        active: list[tuple[str, tuple[float, ...]]] = []
         weights = self.weights
-        n = len(totals)
-        for name in found:
-            row = weights.get(name)
-            if row is not None:
-                active.append((name, row))
-                for i in range(n):
-                    totals[i] += row[i]
+        active = [(name, row) for name in found if (row := weights.get(name)) is not None]
+        if active:
+            # Column sums in C (zip, sum) rather than a Python loop per feature and label.
+            columns = zip(*(row for _, row in active), strict=True)
+            totals = [b + sum(col) for b, col in zip(self.bias, columns, strict=True)]
+        else:
+            totals = list(self.bias)
         top = max(totals)
         exps = [math.exp(t - top) for t in totals]
         norm = sum(exps)
         best = totals.index(top)
-        others = [i for i in range(n) if i != best]
+        others = len(totals) - 1
         # Evidence: how much more a feature pulls to the winner than to the average other label.
-        pull = sorted(
-            ((row[best] - sum(row[i] for i in others) / len(others), name) for name, row in active),
-            reverse=True,
+        pull = heapq.nlargest(
+            3, ((row[best] - (sum(row) - row[best]) / others, name) for name, row in active)
         )
-        evidence = tuple(_show(name) for value, name in pull[:3] if value > 0.1)
+        evidence = tuple(_show(name) for value, name in pull if value > 0.1)
         return Prediction(
             label=self.labels[best],
             probability=exps[best] / norm,

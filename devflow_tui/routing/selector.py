@@ -85,6 +85,7 @@ _LATENCY_REF_MS = 5000.0
 _TTFT_REF_MS = 1500.0
 MAX_FALLBACKS = 3
 MAX_CANDIDATES = 12
+_STATIC_TABLES = 64  # per-selector cache of request-independent score tables (`_static_scores`)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,12 @@ class _Entry:
     known_family: bool
     max_completion: int | None
     thinks: bool
+    slot: int = 0  # position in the selector's catalog-wide tables
+    context_length: int = 0
+    id: str = ""
+    free: bool = False
+    twin: str | None = None  # a ":free" model's paid twin in the catalog
+    has_free_twin: bool = False
 
 
 @dataclass(slots=True)
@@ -282,7 +289,7 @@ class ModelSelector:
         self.settings = routing_settings or RoutingSettings()
         newest = max((m.created for m in catalog if m.created), default=None)
         self._entries: dict[str, _Entry] = {}
-        for model in catalog:
+        for slot, model in enumerate(catalog):
             prompt = model.prompt_price
             completion = model.completion_price
             request = model.prices.get("request")
@@ -295,11 +302,23 @@ class ModelSelector:
                 known_family=match_family(model.id) is not None,
                 max_completion=model.max_completion_tokens,
                 thinks=thinks_first(model),
+                slot=slot,
+                context_length=model.context_length,
+                id=model.id,
+                free=model.free,
             )
+        for entry in self._entries.values():
+            twin = self._entries.get(entry.id.split(":", 1)[0]) if entry.free else None
+            if twin is not None and twin is not entry and not twin.free:
+                entry.twin = twin.id
+                twin.has_free_twin = True
         self._chat = [self._entries[m.id] for m in catalog.chat_models()]
         self.names = ModelNames(catalog)
         self._perf_cache: dict[str, float] = {}
         self._perf_version = -1
+        # Per-model score parts that do not depend on the request's size, by slot; one table
+        # per (task, complexity, priorities, preferred, health version): see `_static_scores`.
+        self._static: dict[tuple[object, ...], list[float]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -450,12 +469,25 @@ class ModelSelector:
         no_room = criteria.max_output_tokens is not None and (
             criteria.max_output_tokens < THINKING_ROOM
         )
+        if not (no_room or banned or required or cooling or budget is not None):
+            # The usual request: only the context window can rule a model out.
+            for entry in pool:
+                limit = entry.max_completion
+                if ctx + (out if not limit or out < limit else limit) <= entry.context_length:
+                    survivors.append(entry)
+                    continue
+                why = self._reject(entry, criteria, banned, expected_out)
+                if why is None:
+                    survivors.append(entry)
+                else:
+                    excluded.append((entry.model.id, why))
+            return survivors
         for entry in pool:
             model = entry.model
             limit = entry.max_completion
             bound = out if not limit or out < limit else limit
             if (
-                ctx + bound <= model.context_length
+                ctx + bound <= entry.context_length
                 and not (no_room and entry.thinks)
                 and model.id not in banned
                 and (not required or required <= model.capabilities)
@@ -588,17 +620,24 @@ class ModelSelector:
             return _Ranking([], survivors, [], "chat", {}, _Summary(math.inf, 0.0))
         ctx = criteria.context_tokens
         costs: list[float | None] = []
+        twin_costs: dict[str, float] = {}  # paid models with a ":free" variant, by id
         cheapest_paid = math.inf
+        lowest = math.inf
         for entry in survivors:
-            if entry.prompt is None or entry.completion is None:
+            prompt, completion = entry.prompt, entry.completion
+            if prompt is None or completion is None:
                 costs.append(None)
                 continue
             limit = entry.max_completion
             out = expected_out if not limit or expected_out < limit else limit
-            value = entry.prompt * ctx + entry.completion * out + entry.request
+            value = prompt * ctx + completion * out + entry.request
             costs.append(value)
+            if entry.has_free_twin:
+                twin_costs[entry.id] = value
             if 0 < value < cheapest_paid:
                 cheapest_paid = value
+            if value < lowest:
+                lowest = value
         if cheapest_paid == math.inf:
             cheapest_paid = 1e-6
         cost_p = min(1.0, max(0.0, criteria.cost_priority))
@@ -607,23 +646,9 @@ class ModelSelector:
         indifference = _INDIFFERENCE_USD * _INDIFFERENCE_SHARE.get(criteria.complexity, 1.0)
         floor = cheapest_paid / 2 + indifference * (1.0 - cost_p)
         log10 = math.log10
-        low = log10(floor + max(0.0, min((c for c in costs if c is not None), default=0.0)))
+        low = log10(floor + (max(0.0, lowest) if lowest != math.inf else 0.0))
         free_backs_up = cost_p < FREE_LEADS_AT
-        paid_twin = (
-            {
-                e.model.id: c
-                for e, c in zip(survivors, costs, strict=True)
-                if c is not None and not e.model.free
-            }
-            if free_backs_up
-            else {}
-        )
 
-        perf_p = min(1.0, max(0.0, criteria.performance_priority))
-        w_quality = _COMPLEXITY_WEIGHT.get(criteria.complexity, 1.0) * (0.4 + 1.2 * perf_p)
-        w_price = 0.2 + 1.6 * cost_p
-        w_perf = 0.3 + 0.5 * perf_p
-        total = w_quality + w_price + w_perf
         task = criteria.task_type if criteria.task_type in EXPECTED_OUTPUT_TOKENS else "analysis"
         bar = QUALITY_BAR.get(criteria.complexity, QUALITY_BAR["medium"])
         margin = _BAR_MARGIN.get(criteria.complexity)
@@ -633,47 +658,42 @@ class ModelSelector:
             best = max(e.quality[task] for e in survivors)
             bar = min(bar, best - margin)
         is_low = criteria.complexity == "low"
-        # Quality beyond what the request needs is not worth paying for: above the ceiling a
-        # model counts as good as any other (high keeps the full scale).
-        ceiling = _QUALITY_CEILING.get(criteria.complexity, 1.0)
         measured = self.health.snapshot()
-        perfs = self._perfs(measured)
-        default_perf = 0.7 * _PRIOR_SUCCESS + 0.3 * 0.5
+        static, w_price = self._static_scores(task, criteria, preferred, measured)
         cheapest_capable = math.inf
         best_quality = 0.0
         any_capable = False
 
         rows: list[tuple[float, str, int]] = []
+        append = rows.append
         for index, (entry, cost) in enumerate(zip(survivors, costs, strict=True)):
-            quality = entry.quality[task]
-            useful = quality if quality < ceiling else ceiling
             if cost is None:
                 price_score = 0.0  # unknown price: assume the worst
             else:
                 priced = cost if cost > 0 else 0.0
-                if free_backs_up and entry.model.free:
+                if free_backs_up and entry.free:
                     # Shared and rate-limited upstream: a free variant is priced like its paid
-                    # twin, so it backs that model up rather than leads, unless cost is all
-                    # that counts.
-                    priced = paid_twin.get(entry.model.id.split(":", 1)[0], cheapest_paid)
+                    # twin (when that one is in the running), so it backs that model up rather
+                    # than leads, unless cost is all that counts.
+                    twin = entry.twin
+                    priced = twin_costs.get(twin, cheapest_paid) if twin else cheapest_paid
                 price_score = 1.0 - (log10(priced + floor) - low) / 3.0
                 if price_score < 0.0:
                     price_score = 0.0
-            perf = perfs.get(entry.model.id, default_perf)
-            score = (w_quality * useful + w_price * price_score + w_perf * perf) / total
-            if preferred and entry.model.id in preferred:
-                score += PREFERRED_BONUS
+            score = static[entry.slot] + w_price * price_score
+            quality = entry.quality[task]
             # Thinking first is wasted on a low-complexity request: slower, and the hidden
             # reasoning is paid as output. Such models stay in the list, after the others.
-            capable = quality >= bar and not (is_low and entry.thinks)
-            if capable:
+            if quality >= bar and not (is_low and entry.thinks):
                 any_capable = True
                 if cost is not None and cost < cheapest_capable:
                     cheapest_capable = cost
                 if quality > best_quality:
                     best_quality = quality
-            # One float orders everything: capable models first, then by score.
-            rows.append((-(score + (2.0 if capable else 0.0)), entry.model.id, index))
+                # One float orders everything: capable models first, then by score.
+                append((-(score + 2.0), entry.id, index))
+            else:
+                append((-score, entry.id, index))
         rows.sort()
         if not any_capable:
             cheapest_capable = min((c for c in costs if c is not None), default=math.inf)
@@ -688,6 +708,45 @@ class ModelSelector:
             summary=_Summary(cheapest_capable, best_quality),
             preferred=preferred,
         )
+
+    def _static_scores(
+        self,
+        task: str,
+        criteria: SelectionCriteria,
+        preferred: frozenset[str],
+        measured: dict[str, ModelHealth],
+    ) -> tuple[list[float], float]:
+        """Per model (by slot), the part of the score that does not depend on the request's
+        size: quality and performance, weighted, plus the preferred bonus; and the price weight.
+        Computed once per (task, complexity, priorities, preferred models, health data) and
+        reused: a decision then only prices the models for its own context size."""
+        cost_p = min(1.0, max(0.0, criteria.cost_priority))
+        perf_p = min(1.0, max(0.0, criteria.performance_priority))
+        w_quality = _COMPLEXITY_WEIGHT.get(criteria.complexity, 1.0) * (0.4 + 1.2 * perf_p)
+        w_price = 0.2 + 1.6 * cost_p
+        w_perf = 0.3 + 0.5 * perf_p
+        total = w_quality + w_price + w_perf
+        key = (task, criteria.complexity, cost_p, perf_p, preferred, self.health.version)
+        table = self._static.get(key)
+        if table is None:
+            # Quality beyond what the request needs is not worth paying for: above the
+            # ceiling a model counts as good as any other (high keeps the full scale).
+            ceiling = _QUALITY_CEILING.get(criteria.complexity, 1.0)
+            perfs = self._perfs(measured)
+            default_perf = 0.7 * _PRIOR_SUCCESS + 0.3 * 0.5
+            table = [0.0] * len(self._entries)
+            for entry in self._entries.values():
+                quality = entry.quality[task]
+                useful = quality if quality < ceiling else ceiling
+                perf = perfs.get(entry.model.id, default_perf)
+                value = (w_quality * useful + w_perf * perf) / total
+                if entry.model.id in preferred:
+                    value += PREFERRED_BONUS
+                table[entry.slot] = value
+            if len(self._static) >= _STATIC_TABLES:
+                self._static.clear()  # new health data or unusual priorities: start over
+            self._static[key] = table
+        return table, w_price / total
 
     def _perfs(self, measured: dict[str, ModelHealth]) -> dict[str, float]:
         """Performance score per measured model, recomputed only when the health data changed."""
