@@ -21,6 +21,8 @@ class Action:
 
 # The footer shows the actions marked `show`, in this order, as far as the width allows: the
 # ones a new user needs first, so at 80 columns F1, F4, F5 and F8 are never the ones left out.
+# On the dashboard the app shows esc (cancel) only while an answer streams and F12 (stronger)
+# only when none does (`DevflowApp.check_action`), so F12 fits at 80 columns too.
 ACTIONS: tuple[Action, ...] = (
     Action("help", "f1", "Help", "Show this help"),
     Action("history", "f4", "History", "Past conversations, search, export, analytics report"),
@@ -33,7 +35,6 @@ ACTIONS: tuple[Action, ...] = (
         "f12",
         "Stronger",
         "Re-ask the last prompt with a stronger model (one tier up), recorded as an escalation",
-        show=False,  # in the help screen and the palette; the footer is full at 80 columns
     ),
     Action("copy_answer", "f2", "Copy", "Copy the selected message, or the last answer"),
     Action("add_note", "f9", "Note", "Add a note, sent as context with this project's prompts"),

@@ -249,6 +249,17 @@ class DevflowApp(App[None]):
 
     # ------------------------------------------------------------ actions
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """On the dashboard, esc (cancel) is offered only while an answer streams and F12 (a
+        stronger model) only when none does; F12 belongs to the dashboard alone. The footer
+        shows what can be done now."""
+        if action not in ("cancel", "escalate"):
+            return True
+        dashboard: DashboardScreen | None = getattr(self, "dashboard", None)
+        if dashboard is None or not self.screen_stack or self.screen is not dashboard:
+            return action == "cancel"  # elsewhere esc closes the screen on top
+        return dashboard.streaming if action == "cancel" else not dashboard.streaming
+
     async def action_cancel(self) -> None:
         if self.screen is self.dashboard:
             if self.dashboard.cancel_stream():

@@ -676,3 +676,36 @@ async def test_start_up_objects_are_frozen_only_when_the_app_owns_its_process(
             assert gc.get_freeze_count() > frozen_before
     finally:
         gc.unfreeze()
+
+
+async def test_f12_stronger_is_in_the_footer_at_80_columns_and_esc_while_streaming(
+    make_app: MakeApp, replay: ReplayGateway
+) -> None:
+    """Issue 9: the escalation key was only in the help screen; the footer now offers F12
+    whenever nothing streams (esc to cancel takes its place while an answer streams)."""
+    hold = asyncio.Event()
+    replay.plays.append(Play(hold=hold))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        dash = app.dashboard
+
+        def shown() -> dict[str, FooterKey]:
+            keys = {key.key: key for key in app.screen.query(FooterKey)}
+            palette = keys.pop("ctrl+p")
+            return {k: v for k, v in keys.items() if v.region.right <= palette.region.x}
+
+        await pilot.pause()
+        assert "f12" in shown() and "escape" not in shown()
+        await send(pilot, app, "long one")
+        await wait_for(lambda: dash.current is not None and dash.current.text != "", pilot)
+        await pilot.pause()
+        assert "escape" in shown() and "f12" not in shown()
+        await pilot.press("f12")  # disabled while streaming: no second request
+        assert len(replay.requests) == 1
+        await pilot.press("escape")
+        await wait_for(lambda: not dash.streaming, pilot)
+        await pilot.pause()
+        keys = shown()
+        assert "f12" in keys and "escape" not in keys
+        assert {"f1", "f4", "f5", "f8"} <= set(keys)

@@ -300,6 +300,11 @@ class DashboardScreen(Screen[None]):
         local_id = uuid.uuid4().hex
         self.current = await self.query_one(Conversation).add_turn(local_id, prompt)
         self._stream_worker = self._stream(gateway, request, local_id, prompt)
+        self.refresh_bindings()  # esc (cancel) in the footer, F12 out
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._stream_worker and event.worker.is_finished:
+            self.refresh_bindings()  # F12 (stronger) back in the footer, esc out
 
     @property
     def last_prompt(self) -> str:
