@@ -244,3 +244,31 @@ def test_a_request_after_a_long_paste_is_read(classifier: TaskClassifier) -> Non
     assert result.task_type == "analysis"
     assert "asks for a summary" in result.signals
     assert result.complexity != "high"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        # Understanding, not code: a conceptual question about software is analysis.
+        ("How does garbage collection affect latency in Java services?", "analysis"),
+        ("What are the best practices for structuring a monorepo?", "analysis"),
+        ("Come funziona la garbage collection in Go?", "analysis"),
+        # Prose deliverables, prompts for an AI, role-play: creative.
+        ("Write an introduction for my thesis on urban heat islands", "creative"),
+        ("Scrivi l'introduzione di un articolo sulle isole di calore urbane", "creative"),
+        ("Create a prompt that makes an AI act as a strict proofreader", "creative"),
+        ("You are the dungeon master of our D&D campaign: describe the tavern", "creative"),
+        # A derived value: reasoning.
+        ("If you roll two dice, what is the chance that the sum is 7?", "reasoning"),
+        (
+            "Calculate the minimum possible cost to ship 40 crates with trucks of 12 and 7",
+            "reasoning",
+        ),
+        # Code is still code.
+        ("Write a Python script that scrapes product prices from a web page", "coding"),
+    ],
+)
+def test_taxonomy_rules_for_concepts_prose_and_derived_values(
+    classifier: TaskClassifier, prompt: str, task: str
+) -> None:
+    assert classifier.classify(prompt).task_type == task
