@@ -51,8 +51,10 @@ filter when a budget is set), so it stays well under a millisecond for 400 model
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -275,6 +277,113 @@ def _tokens(count: int) -> str:
     return f"{count / 1000:.0f}k" if count >= 10_000 else f"{count:,}"
 
 
+@dataclass(slots=True)
+class _Scan:
+    """What one pass over the survivors finds (`ModelSelector._scan`)."""
+
+    costs: list[float | None]
+    capable: list[bool]
+    where: dict[int, int]  # slot -> index in the survivors
+    twin_costs: dict[str, float]  # paid models with a ":free" variant, by id
+    cheapest_paid: float
+    lowest: float
+    cheapest_capable: float
+    best: float  # best quality among the capable (among all when none is)
+    widest: int
+
+
+def _scan_loop(
+    survivors: list[_Entry], task: str, bar: float, is_low: bool, ctx: int, expected_out: int
+) -> _Scan:
+    """`ModelSelector._scan` for pools with unknown prices."""
+    costs: list[float | None] = []
+    capable: list[bool] = []
+    where: dict[int, int] = {}
+    twin_costs: dict[str, float] = {}
+    cheapest_paid = lowest = cheapest_capable = math.inf
+    best = 0.0
+    widest = 0
+    for index, entry in enumerate(survivors):
+        where[entry.slot] = index
+        widest = max(widest, entry.context_length)
+        quality = entry.quality[task]
+        able = quality >= bar and not (is_low and entry.thinks)
+        capable.append(able)
+        if able and quality > best:
+            best = quality
+        prompt, completion = entry.prompt, entry.completion
+        if prompt is None or completion is None:
+            costs.append(None)
+            continue
+        limit = entry.max_completion
+        out = expected_out if not limit or expected_out < limit else limit
+        value = prompt * ctx + completion * out + entry.request
+        costs.append(value)
+        if entry.has_free_twin:
+            twin_costs[entry.id] = value
+        if 0 < value < cheapest_paid:
+            cheapest_paid = value
+        lowest = min(lowest, value)
+        if able and value < cheapest_capable:
+            cheapest_capable = value
+    if not any(capable):
+        cheapest_capable = lowest
+        best = max(e.quality[task] for e in survivors)
+    return _Scan(
+        costs, capable, where, twin_costs, cheapest_paid, lowest, cheapest_capable, best, widest
+    )
+
+
+def _best_rows(
+    survivors: list[_Entry],
+    capable: list[bool],
+    where: dict[int, int],
+    static: list[float],
+    order: list[int],
+    w_price: float,
+    widest: int,
+    row: Callable[[int], tuple[float, str, int]],
+) -> list[tuple[float, str, int]] | None:
+    """The best `MAX_CANDIDATES` rows without scoring every survivor, or None when the full
+    ranking is needed. A model's score is at most its request-independent part plus the price
+    weight (a price score is at most 1): walking the models by that part, best first, scoring
+    stops once no model left can reach the `MAX_CANDIDATES`-th score. Every model that scores
+    at least that much is then scored, so the rows are the complete ranking's first ones; the
+    fallback chain's larger-window model must be among them too, or this gives up."""
+    if len(survivors) <= 2 * MAX_CANDIDATES:
+        return None  # a small pool: scoring all of it is as cheap
+    top: list[float] = []  # a min-heap of the best MAX_CANDIDATES scores so far
+    rows: list[tuple[float, str, int]] = []
+    for tier, bonus in ((True, 2.0), (False, 0.0)):
+        for slot in order:
+            index = where.get(slot)
+            if index is None or capable[index] is not tier:
+                continue
+            if len(top) == MAX_CANDIDATES and static[slot] + w_price + bonus < top[0]:
+                break  # `order` is by the static part: no model after this one can reach it
+            found = row(index)
+            rows.append(found)
+            if len(top) < MAX_CANDIDATES:
+                heapq.heappush(top, -found[0])
+            elif -found[0] > top[0]:
+                heapq.heapreplace(top, -found[0])
+        if len(top) == MAX_CANDIDATES:
+            break  # every capable model outscores every other: the rest cannot enter
+    if len(top) < MAX_CANDIDATES:
+        return None
+    rows.sort()
+    window = survivors[rows[0][2]].context_length
+    chain = rows[: 1 + MAX_FALLBACKS]
+    if widest > window and not any(survivors[r[2]].context_length > window for r in chain):
+        larger = next(
+            (r for r in rows[1 + MAX_FALLBACKS :] if survivors[r[2]].context_length > window),
+            None,
+        )
+        if larger is None or -larger[0] < top[0]:
+            return None  # the chain's larger-window model may be one not scored
+    return rows
+
+
 class ModelSelector:
     """Ranks the catalog's models for one request; pure CPU, no I/O."""
 
@@ -318,7 +427,21 @@ class ModelSelector:
         self._perf_version = -1
         # Per-model score parts that do not depend on the request's size, by slot; one table
         # per (task, complexity, priorities, preferred, health version): see `_static_scores`.
-        self._static: dict[tuple[object, ...], list[float]] = {}
+        self._static: dict[tuple[object, ...], tuple[list[float], list[int]]] = {}
+        # Columns by slot for the one pass over the survivors (`_scan`).
+        entries = sorted(self._entries.values(), key=lambda e: e.slot)
+        self._prompt_col = [e.prompt or 0.0 for e in entries]
+        self._request_col = [e.request for e in entries]
+        self._window_col = [e.context_length for e in entries]
+        self._quality_col = {
+            task: [e.quality[task] for e in entries] for task in EXPECTED_OUTPUT_TOKENS
+        }
+        self._unpriced = frozenset(
+            e.slot for e in entries if e.prompt is None or e.completion is None
+        )
+        self._twin_slots = [e.slot for e in entries if e.has_free_twin]
+        self._out_cols: dict[int, list[float]] = {}  # completion price x output bound
+        self._capable_cols: dict[tuple[str, float, bool], list[bool]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -353,7 +476,10 @@ class ModelSelector:
         survivors = self._filter(pool, criteria, banned, expected_out, excluded)
         pinned = self._pinned(pinned_id, criteria, banned, expected_out, survivors, warnings)
 
-        ranking = self._rank(survivors, criteria, expected_out, preferred)
+        # A pinned model leads whatever its rank, so the full ranking is needed to place it.
+        ranking = self._rank(
+            survivors, criteria, expected_out, preferred, complete=pinned is not None
+        )
         rows = ranking.rows
         if pinned is not None:
             rows = [r for r in rows if r[1] == pinned.model.id] + [
@@ -614,30 +740,35 @@ class ModelSelector:
         criteria: SelectionCriteria,
         expected_out: int,
         preferred: frozenset[str] = frozenset(),
+        *,
+        complete: bool = False,
     ) -> _Ranking:
-        """Score every survivor; best first (models clearing the quality bar before the rest)."""
+        """Score the survivors; best first (models clearing the quality bar before the rest).
+
+        The rows hold every survivor when `complete`; otherwise at least the best
+        `MAX_CANDIDATES` and whatever the fallback chain needs, in the same order as the
+        complete ranking (`_best_rows`)."""
         if not survivors:
             return _Ranking([], survivors, [], "chat", {}, _Summary(math.inf, 0.0))
-        ctx = criteria.context_tokens
-        costs: list[float | None] = []
-        twin_costs: dict[str, float] = {}  # paid models with a ":free" variant, by id
-        cheapest_paid = math.inf
-        lowest = math.inf
-        for entry in survivors:
-            prompt, completion = entry.prompt, entry.completion
-            if prompt is None or completion is None:
-                costs.append(None)
-                continue
-            limit = entry.max_completion
-            out = expected_out if not limit or expected_out < limit else limit
-            value = prompt * ctx + completion * out + entry.request
-            costs.append(value)
-            if entry.has_free_twin:
-                twin_costs[entry.id] = value
-            if 0 < value < cheapest_paid:
-                cheapest_paid = value
-            if value < lowest:
-                lowest = value
+        task = criteria.task_type if criteria.task_type in EXPECTED_OUTPUT_TOKENS else "analysis"
+        slots = [e.slot for e in survivors]
+        bar = QUALITY_BAR.get(criteria.complexity, QUALITY_BAR["medium"])
+        margin = _BAR_MARGIN.get(criteria.complexity)
+        if margin is not None:
+            # Bars relative to the best this catalog has, whatever its absolute level: a
+            # catalog of unknown families tops out lower than the family table's numbers.
+            best = max(map(self._quality_col[task].__getitem__, slots))
+            bar = min(bar, best - margin)
+        is_low = criteria.complexity == "low"
+
+        # Thinking first is wasted on a low-complexity request: slower, and the hidden
+        # reasoning is paid as output. Such models stay in the list, after the others.
+        scan = self._scan(
+            survivors, slots, task, bar, is_low, criteria.context_tokens, expected_out
+        )
+        costs, capable, where, twin_costs = scan.costs, scan.capable, scan.where, scan.twin_costs
+        cheapest_paid, lowest = scan.cheapest_paid, scan.lowest
+        cheapest_capable, best_quality, widest = scan.cheapest_capable, scan.best, scan.widest
         if cheapest_paid == math.inf:
             cheapest_paid = 1e-6
         cost_p = min(1.0, max(0.0, criteria.cost_priority))
@@ -648,25 +779,12 @@ class ModelSelector:
         log10 = math.log10
         low = log10(floor + (max(0.0, lowest) if lowest != math.inf else 0.0))
         free_backs_up = cost_p < FREE_LEADS_AT
-
-        task = criteria.task_type if criteria.task_type in EXPECTED_OUTPUT_TOKENS else "analysis"
-        bar = QUALITY_BAR.get(criteria.complexity, QUALITY_BAR["medium"])
-        margin = _BAR_MARGIN.get(criteria.complexity)
-        if margin is not None:
-            # Bars relative to the best this catalog has, whatever its absolute level: a
-            # catalog of unknown families tops out lower than the family table's numbers.
-            best = max(e.quality[task] for e in survivors)
-            bar = min(bar, best - margin)
-        is_low = criteria.complexity == "low"
         measured = self.health.snapshot()
-        static, w_price = self._static_scores(task, criteria, preferred, measured)
-        cheapest_capable = math.inf
-        best_quality = 0.0
-        any_capable = False
+        static, order, w_price = self._static_scores(task, criteria, preferred, measured)
 
-        rows: list[tuple[float, str, int]] = []
-        append = rows.append
-        for index, (entry, cost) in enumerate(zip(survivors, costs, strict=True)):
+        def row(index: int) -> tuple[float, str, int]:
+            """The sort row of one survivor: one float orders everything, capable first."""
+            entry, cost = survivors[index], costs[index]
             if cost is None:
                 price_score = 0.0  # unknown price: assume the worst
             else:
@@ -681,24 +799,13 @@ class ModelSelector:
                 if price_score < 0.0:
                     price_score = 0.0
             score = static[entry.slot] + w_price * price_score
-            quality = entry.quality[task]
-            # Thinking first is wasted on a low-complexity request: slower, and the hidden
-            # reasoning is paid as output. Such models stay in the list, after the others.
-            if quality >= bar and not (is_low and entry.thinks):
-                any_capable = True
-                if cost is not None and cost < cheapest_capable:
-                    cheapest_capable = cost
-                if quality > best_quality:
-                    best_quality = quality
-                # One float orders everything: capable models first, then by score.
-                append((-(score + 2.0), entry.id, index))
-            else:
-                append((-score, entry.id, index))
-        rows.sort()
-        if not any_capable:
-            cheapest_capable = min((c for c in costs if c is not None), default=math.inf)
-            best_quality = max(e.quality[task] for e in survivors)
+            return (-(score + 2.0) if capable[index] else -score, entry.id, index)
 
+        rows = None
+        if not complete:
+            rows = _best_rows(survivors, capable, where, static, order, w_price, widest, row)
+        if rows is None:
+            rows = sorted(map(row, range(len(survivors))))
         return _Ranking(
             rows=rows,
             survivors=survivors,
@@ -709,17 +816,85 @@ class ModelSelector:
             preferred=preferred,
         )
 
+    def _scan(
+        self,
+        survivors: list[_Entry],
+        slots: list[int],
+        task: str,
+        bar: float,
+        is_low: bool,
+        ctx: int,
+        expected_out: int,
+    ) -> _Scan:
+        """Each survivor's estimated cost and whether it clears the quality bar, and the
+        extremes the score needs. Column lookups and C-level min/max when every survivor has
+        a price (the usual case); a loop that copes with unknown prices otherwise."""
+        if self._unpriced and not self._unpriced.isdisjoint(slots):
+            return _scan_loop(survivors, task, bar, is_low, ctx, expected_out)
+        prompt, request, out_col = self._prompt_col, self._request_col, self._outs(expected_out)
+        # Same operations in the same order as `_scan_loop`, so the same floats.
+        costs: list[float] = [prompt[s] * ctx + out_col[s] + request[s] for s in slots]
+        able = self._capable(task, bar, is_low)
+        capable = list(map(able.__getitem__, slots))
+        where = dict(zip(slots, range(len(slots)), strict=True))
+        quality = self._quality_col[task]
+        lowest = min(costs)
+        if any(capable):
+            cheapest_capable = min(itertools.compress(costs, capable))
+            best = max(0.0, max(itertools.compress(map(quality.__getitem__, slots), capable)))
+        else:
+            cheapest_capable, best = lowest, max(map(quality.__getitem__, slots))
+        ids = self._twin_slots
+        return _Scan(
+            costs=list(costs),
+            capable=capable,
+            where=where,
+            twin_costs={survivors[where[s]].id: costs[where[s]] for s in ids if s in where},
+            cheapest_paid=min(filter((0.0).__lt__, costs), default=math.inf),
+            lowest=lowest,
+            cheapest_capable=cheapest_capable,
+            best=best,
+            widest=max(map(self._window_col.__getitem__, slots)),
+        )
+
+    def _outs(self, expected_out: int) -> list[float]:
+        """Completion price x output bound, by slot, for one expected output size."""
+        column = self._out_cols.get(expected_out)
+        if column is None:
+            if len(self._out_cols) >= _STATIC_TABLES:
+                self._out_cols.clear()
+            column = [0.0] * len(self._entries)
+            for e in self._entries.values():
+                limit = e.max_completion
+                out = expected_out if not limit or expected_out < limit else limit
+                column[e.slot] = (e.completion or 0.0) * out
+            self._out_cols[expected_out] = column
+        return column
+
+    def _capable(self, task: str, bar: float, is_low: bool) -> list[bool]:
+        """Whether each model (by slot) clears this bar for this task."""
+        key = (task, bar, is_low)
+        column = self._capable_cols.get(key)
+        if column is None:
+            if len(self._capable_cols) >= _STATIC_TABLES:
+                self._capable_cols.clear()
+            column = [False] * len(self._entries)
+            for e in self._entries.values():
+                column[e.slot] = e.quality[task] >= bar and not (is_low and e.thinks)
+            self._capable_cols[key] = column
+        return column
+
     def _static_scores(
         self,
         task: str,
         criteria: SelectionCriteria,
         preferred: frozenset[str],
         measured: dict[str, ModelHealth],
-    ) -> tuple[list[float], float]:
+    ) -> tuple[list[float], list[int], float]:
         """Per model (by slot), the part of the score that does not depend on the request's
-        size: quality and performance, weighted, plus the preferred bonus; and the price weight.
-        Computed once per (task, complexity, priorities, preferred models, health data) and
-        reused: a decision then only prices the models for its own context size."""
+        size: quality and performance, weighted, plus the preferred bonus; the slots best
+        first by it; and the price weight. Computed once per (task, complexity, priorities,
+        preferred models, health data) and reused: a decision then only prices models."""
         cost_p = min(1.0, max(0.0, criteria.cost_priority))
         perf_p = min(1.0, max(0.0, criteria.performance_priority))
         w_quality = _COMPLEXITY_WEIGHT.get(criteria.complexity, 1.0) * (0.4 + 1.2 * perf_p)
@@ -727,8 +902,8 @@ class ModelSelector:
         w_perf = 0.3 + 0.5 * perf_p
         total = w_quality + w_price + w_perf
         key = (task, criteria.complexity, cost_p, perf_p, preferred, self.health.version)
-        table = self._static.get(key)
-        if table is None:
+        cached = self._static.get(key)
+        if cached is None:
             # Quality beyond what the request needs is not worth paying for: above the
             # ceiling a model counts as good as any other (high keeps the full scale).
             ceiling = _QUALITY_CEILING.get(criteria.complexity, 1.0)
@@ -738,15 +913,16 @@ class ModelSelector:
             for entry in self._entries.values():
                 quality = entry.quality[task]
                 useful = quality if quality < ceiling else ceiling
-                perf = perfs.get(entry.model.id, default_perf)
+                perf = perfs.get(entry.id, default_perf)
                 value = (w_quality * useful + w_perf * perf) / total
-                if entry.model.id in preferred:
+                if entry.id in preferred:
                     value += PREFERRED_BONUS
                 table[entry.slot] = value
+            order = sorted(range(len(table)), key=table.__getitem__, reverse=True)
             if len(self._static) >= _STATIC_TABLES:
                 self._static.clear()  # new health data or unusual priorities: start over
-            self._static[key] = table
-        return table, w_price / total
+            cached = self._static[key] = (table, order)
+        return cached[0], cached[1], w_price / total
 
     def _perfs(self, measured: dict[str, ModelHealth]) -> dict[str, float]:
         """Performance score per measured model, recomputed only when the health data changed."""

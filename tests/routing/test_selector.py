@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
 
 from devflow_tui.config import RoutingSettings, TaskDefaults
+from devflow_tui.routing import selector as selector_module
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.health import HealthTracker
 from devflow_tui.routing.names import UnknownModelError
@@ -495,3 +497,60 @@ def test_a_free_variant_backs_its_paid_twin_up_unless_cost_is_all_that_counts() 
         SelectionCriteria(task_type="chat", complexity="low", cost_priority=1.0)
     )
     assert thrifty.chain[0] == "meta-llama/llama-3.3-70b-instruct:free"
+
+
+def _big_catalog(count: int, seed: int) -> ModelCatalog:
+    """Known families and unknown ids, prices over four decades, windows from 8k to 1M,
+    thinking models, free twins: enough variety for every ranking tier."""
+    rnd = random.Random(seed)
+    families = ("anthropic/claude-sonnet-4.5", "openai/gpt-5-mini", "deepseek/deepseek-r1")
+    entries = []
+    for i in range(count):
+        model_id = f"{families[i % 3]}-v{i}" if i % 4 == 0 else f"vendor{i % 9}/model-{i}"
+        completion = 10 ** rnd.uniform(-7.5, -4.2)
+        params = ("max_tokens", "reasoning") if rnd.random() < 0.3 else ("max_tokens",)
+        context = rnd.choice([8_192, 32_768, 131_072, 1_048_576])
+        entries.append(
+            model_entry(
+                model_id,
+                prompt=f"{completion / rnd.choice([2, 4, 8]):.12f}",
+                completion=f"{completion:.12f}",
+                context=context,
+                params=params,
+            )
+        )
+        if rnd.random() < 0.05:
+            entries.append(model_entry(model_id + ":free", prompt="0", completion="0"))
+    return catalog_of(*entries)
+
+
+def test_ranking_only_the_contenders_gives_the_same_decisions_as_ranking_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The selector scores only the models that can still reach the top (`_best_rows`); the
+    decisions must be those of scoring every model, whatever the request."""
+    catalog = _big_catalog(300, seed=11)
+    health = HealthTracker()
+    for model in list(catalog)[::5]:
+        health.record_success(model.id, latency_ms=1200.0, ttft_ms=300.0)
+    rnd = random.Random(3)
+    criteria = [
+        SelectionCriteria(
+            task_type=rnd.choice(["coding", "chat", "reasoning", "analysis", "creative"]),
+            complexity=rnd.choice(["low", "medium", "high"]),
+            cost_priority=rnd.choice([0.0, 0.3, 0.5, 0.95, 1.0]),
+            performance_priority=rnd.choice([0.0, 0.5, 1.0]),
+            context_tokens=rnd.choice([100, 5_000, 30_000, 200_000]),
+            max_output_tokens=rnd.choice([None, 512, 4096]),
+            preferred_models=rnd.choice([(), (next(iter(catalog)).id,)]),
+        )
+        for _ in range(150)
+    ]
+    pruned = [ModelSelector(catalog, health).select(c) for c in criteria]
+    monkeypatch.setattr(selector_module, "_best_rows", lambda *args: None)
+    complete = [ModelSelector(catalog, health).select(c) for c in criteria]
+    for fast, full in zip(pruned, complete, strict=True):
+        assert [(c.model.id, c.score, c.reason) for c in fast.candidates] == [
+            (c.model.id, c.score, c.reason) for c in full.candidates
+        ]
+        assert fast.fallbacks == full.fallbacks and fast.warnings == full.warnings
