@@ -83,6 +83,69 @@ class _Rule:
     on_lower: bool = True  # the pattern runs on the lower-cased text (no re.I needed)
 
 
+def _word_first(pattern: str) -> str:
+    """The same regular expression, faster: a branch that starts with a word boundary and a
+    word (`\\bhow does`) becomes the word then the boundary checked behind it
+    (`how(?<=\\bhow) does`), and so does each word of a leading `\\b(?:write|create)`.
+    Python's engine finds a leading literal quickly but tries a leading `\\b` at every
+    position; the matches are the same."""
+    out: list[str] = []
+    i, size = 0, len(pattern)
+    in_class = False
+    branch_start = True
+    while i < size:
+        ch = pattern[i]
+        if branch_start and not in_class and pattern.startswith("\\b(?:", i):
+            end = pattern.find(")", i)
+            words = pattern[i + 5 : end].split("|")
+            if end > 0 and all(_PLAIN.fullmatch(w) for w in words):
+                # "\\b(?:write|create)" -> "(?:write(?<=\\bwrite)|create(?<=\\bcreate))"
+                out.append("(?:" + "|".join(f"{w}(?<=\\b{w})" for w in words) + ")")
+                i = end + 1
+                branch_start = False
+                continue
+        if branch_start and not in_class and pattern.startswith("\\b", i):
+            j = i + 2
+            while j < size and "a" <= pattern[j] <= "z":
+                j += 1
+            if j < size and pattern[j] in "?*+{":
+                j -= 1  # the last letter is quantified: leave it after the lookbehind
+            word = pattern[i + 2 : j]
+            if len(word) >= 2:
+                out.append(f"{word}(?<=\\b{word})")
+                i = j
+                branch_start = False
+                continue
+        branch_start = False
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "|":
+            branch_start = True
+        elif ch == "(":
+            if pattern.startswith("(?:", i):
+                out.append("(?:")
+                i += 3
+                branch_start = True
+                continue
+            branch_start = not pattern.startswith("(?", i)
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_PLAIN = re.compile(r"[a-z]+(?: [a-z]+)*")
+
+
+def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(_word_first(pattern), flags)
+
+
 def _rule(
     task: str,
     weight: float,
@@ -99,7 +162,7 @@ def _rule(
         task=task,
         weight=weight,
         label=label,
-        pattern=re.compile(pattern, flags) if pattern else None,
+        pattern=_compile(pattern, flags) if pattern else None,
         exact=frozenset(w for w in items if not w.endswith("*")),
         stems=tuple(w[:-1] for w in items if w.endswith("*")),
         on_lower=on_lower,
@@ -244,7 +307,9 @@ _RULES: tuple[_Rule, ...] = (
         3,
         "math",
         words="sqrt equation equations equazion*",
-        pattern=r"(?<![\d.])\d+(?:[.,]\d+)?\s*[-+*/^×÷]\s*\d+(?![\d./-])|\b\d*[a-z]\^\d|\b\d+[xyn]\b|\b[xyn]\s*[-+=<>]\s*\d|√",
+        # "\d(?<![\d.]\d)" is "(?<![\d.])\d" with the digit first: found much faster.
+        pattern=r"\d(?<![\d.]\d)\d*(?:[.,]\d+)?\s*[-+*/^×÷]\s*\d+(?![\d./-])|\b\d*[a-z]\^\d"
+        r"|\b\d+[xyn]\b|\b[xyn]\s*[-+=<>]\s*\d|√",
     ),
     _rule(
         "reasoning",
@@ -528,17 +593,17 @@ _RULES: tuple[_Rule, ...] = (
     ),
 )
 
-_CHAT_FACT = re.compile(
+_CHAT_FACT = _compile(
     r"^\s*(?:what(?:'s| is)|who(?:'s| is)|when|where|which|qual è|qual'è|chi è|dove|quando"
     r"|che|quanti anni)\b[^?]{0,70}\?\s*$",
     re.I,
 )
-_FOLLOW_UP = re.compile(
+_FOLLOW_UP = _compile(
     r"^\W*(?:and|also|now|then|what about|how about|same|again|e|ed|anche|ora|adesso|poi|invece"
     r"|e se|lo stesso|ancora|ok(?:ay)?,? (?:but|ma|now|ora))\b",
     re.I,
 )
-_REFERS_BACK = re.compile(
+_REFERS_BACK = _compile(
     r"^\W*(?:why|how come|perch[ée]|e perch[ée]|really|davvero|shorter|longer|more|meno|pi[uù])\W*$"
     r"|\b(?:make|rewrite|translate|shorten|explain|fix|change|rendil[oa]|riscrivil[oa]|traducil[oa]"
     r"|accorcial[oa]|spiegal[oa]|correggil[oa]) (?:it|that|this|them|those)\b"
@@ -550,7 +615,7 @@ _REFERS_BACK = re.compile(
     r"|docstrings?|examples?|esempi)\b",
     re.I,
 )
-_NEW_REQUEST = re.compile(
+_NEW_REQUEST = _compile(
     r"^\W*(?:(?:and|also|now|then|ok(?:ay)?|e|ora|adesso|poi)\W+)*(?:write|create|draft|compose"
     r"|generate|make me|give me|tell me|scrivi|crea|genera|componi|dammi|raccontami)\b",
     re.I,
@@ -572,7 +637,7 @@ _DEMANDING = _rule(
     r"|step by step|passo per passo",
 )
 _DEMANDING_STEMS = _stems_by_length(_DEMANDING.stems)
-_LIGHT = re.compile(
+_LIGHT = _compile(
     r"\b(?:haiku|slogan|tagline|one[- ]line|una riga|in one sentence|in una frase|quick"
     r"|veloce|short summary|breve riassunto|names? for|nomi per|nome di|\d+ (?:catchy )?names"
     r"|\w+ nomi|what's the difference|che differenza|how do i|how to|come faccio|come si"
@@ -582,7 +647,7 @@ _PASTED = re.compile(
     r"```|\n\s*\n|:\s*\n|(?:^|\n)\s*(?:import|#include|def|class|function|SELECT|<)\b"
 )
 _SENTENCE = re.compile(r"[.?!;](?:\s|$)|\n")
-_HOW_TO = re.compile(
+_HOW_TO = _compile(
     r"^\W*(?:how (?:to|do i|do you|can i|would i|should i)"
     r"|what(?:'s| is) the (?:best )?(?:way|command)"
     r"|is there a way|come (?:si|faccio|posso)|qual è il modo)\b"
@@ -608,12 +673,12 @@ _HARD_WORDS = frozenset(
         )
     ).split()
 )
-_NUMBER = re.compile(
+_NUMBER = _compile(
     r"(?<![\w.])\d+(?:[.,]\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|twelve|twenty"
     r"|hundred|half|twice|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|dodici|venti|cento"
     r"|met[àa]|doppio)\b"
 )
-_QUANTITY_QUESTION = re.compile(
+_QUANTITY_QUESTION = _compile(
     r"\bhow (?:much|many|long|far|fast|can you|do you)\b|\bcome (?:puoi|posso|misuri|fai)\b"
     r"|\bwhen does\b|\bwhat time\b|\bquant[oiae]\b"
     r"|\ba che ora\b|\bdopo quanto\b|\bwhich is (?:larger|bigger|smaller)\b"

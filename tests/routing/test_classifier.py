@@ -12,13 +12,14 @@ come from the Arena-Hard held-out split (`benchmarks/routing_accuracy.py`).
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devflow_tui.routing.classifier import Classification, TaskClassifier
+from devflow_tui.routing.classifier import Classification, TaskClassifier, _word_first
 
 HERE = Path(__file__).parent
 
@@ -272,3 +273,44 @@ def test_taxonomy_rules_for_concepts_prose_and_derived_values(
     classifier: TaskClassifier, prompt: str, task: str
 ) -> None:
     assert classifier.classify(prompt).task_type == task
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\bdef \w+\(|\bfunction\s*\w*\s*\(|=>",
+        r"^\W*(?:how does|why does)\b|\bbest practices\b",
+        r"\bwords?\b|[a|\bfoo]|(?<=\w)\bfor \(",
+        r"\bor an? .{1,40}\bbetter\b|\b(?:const|let) \w+",
+        r"\b(?:write|give me|make)\b[^.?!\n,:]{0,30}?\b(?:plan|report)\b|\b(?:a+|b)x",
+    ],
+)
+def test_word_first_rewrite_finds_the_same_matches(pattern: str) -> None:
+    fast = _word_first(pattern)
+    assert fast != pattern or "\\b" not in pattern
+    texts = [
+        "def add(a, b)",
+        "undef x(",
+        "how does it work",
+        "showhow does",
+        "best practices for x",
+        "thebest practices",
+        "a word and words",
+        "swords",
+        "x.for (i",
+        "for (",
+        "this or an apple is better",
+        "color an x better",
+        "const x = 1",
+        "aconst y",
+        "a|b foo",
+        "please write a short plan",
+        "rewrite the plan",
+        "give me the report",
+        "forgive me the report",
+        "aax bx",
+    ]
+    for text in texts:
+        slow_match = re.search(pattern, text)
+        fast_match = re.search(fast, text)
+        assert (slow_match and slow_match.span()) == (fast_match and fast_match.span()), text
