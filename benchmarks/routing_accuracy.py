@@ -5,9 +5,9 @@ Run: `.venv/bin/python benchmarks/routing_accuracy.py [--split dev|held-out|both
 attribution) holds `arena-hard-en.jsonl` and `arena-hard-it.jsonl`: 500 real Chatbot Arena
 prompts from Arena-Hard v0.1 (Apache-2.0) labelled per the routing taxonomy, and 100 Italian
 translations. Each prompt goes to a split by a stable hash of its id (70 % dev, 30 % held
-out; a translation follows its original, see `routing.evaluation.split_of`). The rules and the
-complexity model were tuned and trained on the dev split only; the held-out figures are the
-honest ones.
+out; a translation follows its original, see `routing.evaluation.split_of`). The rules and
+the task and complexity models were tuned and trained on the dev split only; the held-out
+figures are the honest ones.
 """
 
 from __future__ import annotations
