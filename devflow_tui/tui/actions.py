@@ -33,7 +33,7 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "escalate",
         "f12",
-        "Stronger",
+        "Better",
         "Re-ask the last prompt with a stronger model (one tier up), recorded as an escalation",
     ),
     Action("copy_answer", "f2", "Copy", "Copy the selected message, or the last answer"),
