@@ -601,11 +601,14 @@ class ModelSelector:
         no_room = criteria.max_output_tokens is not None and (
             criteria.max_output_tokens < THINKING_ROOM
         )
-        if not (no_room or banned or required or cooling or budget is not None):
-            # The usual request: only the context window can rule a model out.
+        if not (no_room or banned or required or budget is not None):
+            # The usual request: only the context window and a cooldown can rule a model out.
             for entry in pool:
                 limit = entry.max_completion
-                if ctx + (out if not limit or out < limit else limit) <= entry.context_length:
+                if (
+                    ctx + (out if not limit or out < limit else limit) <= entry.context_length
+                    and entry.id not in cooling
+                ):
                     survivors.append(entry)
                     continue
                 why = self._reject(entry, criteria, banned, expected_out)
