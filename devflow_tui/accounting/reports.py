@@ -146,20 +146,26 @@ _SELECT_EDGE_HIST = (
 
 
 # Spend per client and per team member is read from the request rows (no rollup holds them):
-# a scan of the window, fine for the thousands of requests a proxy records in a week.
-_SELECT_BY = {
-    column: (
-        f"SELECT coalesce({column}, ''), {rollup.REQUEST_TOTALS} FROM requests "  # noqa: S608
-        "WHERE status != 'running' AND ts >= ? GROUP BY 1"
-    )
-    for column in ("client", "member")
-}
+# one scan of the window for both, fine for the thousands of requests a proxy records in a
+# week, but it grows with the window (see README, Scaling).
+_SELECT_CLIENTS_MEMBERS = (
+    f"SELECT coalesce(client, ''), coalesce(member, ''), {rollup.REQUEST_TOTALS} "  # noqa: S608
+    "FROM requests WHERE status != 'running' AND ts >= ? GROUP BY 1, 2"
+)
 
 
-def _read_by(conn: Connection, column: str, start: float | None) -> dict[str, Totals]:
-    """Totals per value of `column` ("client" or "member") over the window."""
-    rows = conn.execute(_SELECT_BY[column], (start if start is not None else float("-inf"),))
-    return {row[0]: Totals.from_values(row[1:]) for row in rows}
+def _read_clients_members(
+    conn: Connection, start: float | None
+) -> tuple[dict[str, Totals], dict[str, Totals]]:
+    """Totals per client and per team member over the window."""
+    clients: dict[str, Totals] = defaultdict(Totals)
+    members: dict[str, Totals] = defaultdict(Totals)
+    rows = conn.execute(_SELECT_CLIENTS_MEMBERS, (start if start is not None else float("-inf"),))
+    for client, member, *values in rows:
+        totals = Totals.from_values(values)
+        clients[client].add(totals)
+        members[member].add(totals)
+    return clients, members
 
 
 # Answered requests per (model, task) and how many of them a later request escalated.
@@ -609,8 +615,7 @@ def build_report(
         else:
             percentiles = _Percentiles(None, _histograms(conn, start, now, days))
         reconcilable = _reconcilable(conn, start)
-        clients = _read_by(conn, "client", start)
-        members = _read_by(conn, "member", start)
+        clients, members = _read_clients_members(conn, start)
         escalations = _escalations(conn, start)
         if start is None:
             first = conn.execute("SELECT min(ts) FROM requests").fetchone()[0]

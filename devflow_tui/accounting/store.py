@@ -758,27 +758,21 @@ class AnalyticsStore:
 def spend_since(conn: Connection, ts: float) -> Decimal:
     """Known spend since `ts` on a connection: whole UTC days from the rollups, the partial
     first day from the request rows."""
-    total = Decimal(0)
     if ts <= 0:
-        rows = conn.execute(
-            "SELECT cost_reported, cost_estimated FROM rollup_total WHERE day = ?",
-            (rollup.ALL_TIME,),
-        )
-        for reported, estimated in rows:
-            total += Decimal(reported) + Decimal(estimated)
-        return total
-    first_full_day = rollup.first_full_day(ts)
-    for reported, estimated in conn.execute(
-        "SELECT cost_reported, cost_estimated FROM rollup_total WHERE day >= ?", (first_full_day,)
-    ):
-        total += Decimal(reported) + Decimal(estimated)
-    for (cost,) in conn.execute(
-        "SELECT cost_usd FROM requests WHERE ts >= ? AND ts < ? AND cost_usd IS NOT NULL "
-        "AND status != 'running'",
-        (ts, first_full_day * rollup.DAY_S),
-    ):
-        total += Decimal(cost)
-    return total
+        first_full_day, first_day_start = rollup.ALL_TIME, 0.0
+        days = "day = ?"
+    else:
+        first_full_day = rollup.first_full_day(ts)
+        first_day_start = first_full_day * rollup.DAY_S
+        days = "day >= ?"  # whole days only: the all-time row (-1) is below any day
+    # One statement (a budget reservation runs it while holding the budget lock).
+    whole, partial = conn.execute(
+        "SELECT (SELECT dec_sum(dec_add(cost_reported, cost_estimated)) FROM rollup_total "  # noqa: S608
+        f"WHERE {days}), (SELECT dec_sum(cost_usd) FROM requests WHERE ts >= ? AND ts < ? "
+        "AND status != 'running')",
+        (first_full_day, ts, first_day_start),
+    ).fetchone()
+    return Decimal(whole or 0) + Decimal(partial or 0)
 
 
 def member_spend_since(conn: Connection, member: str, ts: float) -> Decimal:
