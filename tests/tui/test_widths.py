@@ -16,6 +16,8 @@ from textual.widgets._footer import FooterKey
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.models import ModelsScreen
 from devflow_tui.tui.widgets.context_list import ContextList
+from devflow_tui.tui.widgets.prompt_editor import PromptEditor
+from devflow_tui.tui.widgets.routing_pane import RoutingPane
 from tests.tui.recorded_gateway import ReplayGateway
 from tests.tui.test_dashboard import wait_for
 
@@ -149,3 +151,29 @@ async def test_footer_keys_show_at_80_columns(make_app: MakeApp) -> None:
         }
         for key in ("f4", "f5", "f8"):
             assert key in shown and shown[key].right <= 80
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_routing_pane_scrolls_rather_than_clipping(
+    make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int]
+) -> None:
+    """At 80x24 the routing pane is short: its decision and attempts ran past its bottom edge
+    and were clipped. It scrolls instead, so every line can be brought into view."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        app.dashboard.query_one(PromptEditor).text = "write add"
+        await pilot.press("enter")
+        await wait_for(
+            lambda: app.dashboard.current is not None and not app.dashboard.streaming, pilot
+        )
+        await pilot.pause()
+        routing = app.dashboard.query_one(RoutingPane)
+        routing.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        attempts = routing.query_one("#routing-attempts")
+        assert routing.region.contains_region(attempts.region)
+        routing.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        decision = routing.query_one("#routing-decision")
+        assert decision.region.y >= routing.region.y
