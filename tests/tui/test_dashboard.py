@@ -709,3 +709,18 @@ async def test_f12_stronger_is_in_the_footer_at_80_columns_and_esc_while_streami
         keys = shown()
         assert "f12" in keys and "escape" not in keys
         assert {"f1", "f4", "f5", "f8"} <= set(keys)
+
+
+async def test_charts_mounted_after_the_first_frame_survive_a_quick_quit(
+    make_app: MakeApp,
+) -> None:
+    """The plotext charts mount after the first frame (first paint does not wait for plotext);
+    when the app quits first, their panes are gone and mounting must not crash the exit."""
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: bool(app.dashboard.query(ThroughputChart)), pilot)
+        dash = app.dashboard
+        await dash.query_one("#tab-throughput").remove()
+        await dash._mount_charts()  # as when the screen is torn down: no error
+        assert not dash.query("#tab-throughput")
+    assert not app.return_code  # no crash on the way out

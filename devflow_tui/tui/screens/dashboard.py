@@ -17,6 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import MountError
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
@@ -108,10 +109,18 @@ class DashboardScreen(Screen[None]):
         """The tokens/s and spend charts: plotext loads after the first frame, not before it."""
         from devflow_tui.tui.widgets.latency_charts import SpendChart, ThroughputChart
 
-        await self.query_one("#tab-throughput", TabPane).mount(
-            ThroughputChart(self.stats, id="chart-throughput")
+        charts = (
+            ("#tab-throughput", ThroughputChart(self.stats, id="chart-throughput")),
+            ("#tab-spend", SpendChart(self.stats, id="chart-spend")),
         )
-        await self.query_one("#tab-spend", TabPane).mount(SpendChart(self.stats, id="chart-spend"))
+        for pane_id, chart in charts:
+            pane = next(self.query(pane_id).results(TabPane), None)
+            if pane is None or not pane.is_attached:
+                return  # the app quit before the first frame's follow-up work ran
+            try:
+                await pane.mount(chart)
+            except MountError:
+                return  # ... or while it ran
 
     # ------------------------------------------------------------ gateway lifecycle
 
