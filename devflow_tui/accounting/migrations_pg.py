@@ -185,3 +185,39 @@ def pg003_members(conn: Connection) -> None:
     conn.execute("ALTER TABLE requests ADD COLUMN member TEXT")
     conn.execute("ALTER TABLE budget_reservations ADD COLUMN member TEXT")
     conn.execute("CREATE INDEX idx_requests_member ON requests (member, ts)")
+
+
+_PG004_MONEY = {
+    "requests": ("cost_usd", "billed_cost_usd", "saved_usd"),
+    "rollup_day": ("cost_reported", "cost_estimated", "saved_cache"),
+    "rollup_total": ("cost_reported", "cost_estimated", "saved_cache"),
+    "budget_reservations": ("amount",),
+    "response_cache": ("cost_usd",),
+    "members": ("budget_monthly_usd",),
+}
+
+
+@migration
+def pg004_numeric_money(conn: Connection) -> None:
+    """Money as NUMERIC rather than decimal strings: exact all the same, and summed by the
+    built-in numeric addition instead of an SQL function that parses text on every row
+    (about 5 µs a row: reports over many rows were several times slower than SQLite's).
+    `dec_add` and `dec_sum` get NUMERIC versions, so the store's queries stay as they are."""
+    conn.execute(
+        "CREATE FUNCTION dec_add(a NUMERIC, b NUMERIC) RETURNS NUMERIC LANGUAGE sql IMMUTABLE "
+        "PARALLEL SAFE AS $$ SELECT coalesce(a, 0) + coalesce(b, 0) $$"
+    )
+    conn.execute(
+        "CREATE AGGREGATE dec_sum(NUMERIC) (SFUNC = numeric_add, STYPE = NUMERIC, "
+        "INITCOND = '0', PARALLEL = SAFE)"
+    )
+    for table, columns in _PG004_MONEY.items():
+        rollup = table.startswith("rollup_")
+        changes = []
+        for column in columns:
+            if rollup:
+                changes.append(f"ALTER COLUMN {column} DROP DEFAULT")
+            changes.append(f"ALTER COLUMN {column} TYPE NUMERIC USING {column}::numeric")
+            if rollup:
+                changes.append(f"ALTER COLUMN {column} SET DEFAULT 0")
+        conn.execute(f"ALTER TABLE {table} " + ", ".join(changes))

@@ -312,18 +312,19 @@ class Finished:
 SUM_COLUMNS = ", ".join(f"dec_sum({c})" if c in _MONEY else f"sum({c})" for c in COLUMNS)
 
 # `Finished.totals()` as SQL over `requests` rows, in `COLUMNS` order (kept in step with it,
-# and tested against it).
+# and tested against it). Conditions are counted with FILTER, which both backends run natively
+# (PostgreSQL has no sum of booleans; its SQL-function stand-in cost ~5 µs a row).
 _PRICED = f"(cache_hit = 0 AND cost_usd IS NOT NULL AND cost_source != '{UNSENT}')"
 _TIMED = "(status = 'ok' AND cache_hit = 0 AND latency_ms > ttft_ms)"  # NULLs are not timed
 REQUEST_TOTALS = ", ".join(
     (
         "count(*)",
-        "sum(status = 'ok')",
-        "sum(status IN ('error', 'interrupted'))",
-        "sum(status = 'cancelled')",
-        "sum(status = 'refused')",
+        "count(*) FILTER (WHERE status = 'ok')",
+        "count(*) FILTER (WHERE status IN ('error', 'interrupted'))",
+        "count(*) FILTER (WHERE status = 'cancelled')",
+        "count(*) FILTER (WHERE status = 'refused')",
         "sum(cache_hit)",
-        "sum(cache_hit = 0 AND cost_usd IS NULL AND status != 'refused')",
+        "count(*) FILTER (WHERE cache_hit = 0 AND cost_usd IS NULL AND status != 'refused')",
         "sum(prompt_tokens)",
         "sum(completion_tokens)",
         "sum(reasoning_tokens)",
@@ -331,7 +332,7 @@ REQUEST_TOTALS = ", ".join(
         f"dec_sum(CASE WHEN {_PRICED} AND cost_source = 'reported' THEN cost_usd END)",
         f"dec_sum(CASE WHEN {_PRICED} AND cost_source != 'reported' THEN cost_usd END)",
         "dec_sum(CASE WHEN cache_hit = 1 THEN coalesce(saved_usd, '0') END)",
-        f"sum({_PRICED})",
+        f"count(*) FILTER (WHERE {_PRICED})",
         f"sum(CASE WHEN {_PRICED} THEN prompt_tokens ELSE 0 END)",
         f"sum(CASE WHEN {_PRICED} THEN completion_tokens ELSE 0 END)",
         f"sum(CASE WHEN {_PRICED} THEN cached_tokens ELSE 0 END)",
