@@ -31,20 +31,23 @@ class Proxy:
     sim: SimServer
     app: Starlette
 
-    def rows(self, settle_s: float = 30.0) -> list[RequestRow]:
+    def rows(self, settle_s: float = 30.0, *, expect: int = 0) -> list[RequestRow]:
         """Every recorded request, oldest first, once none is still being finished.
 
         The proxy queues a request's closing job as its last byte goes to the client, so a
         client sees the end first: wait for the recorder's queue, then for rows still
-        running (a client that hung up). Bounded polling; no time is asserted."""
+        running (a client that hung up). A short request without a budget has no row at all
+        until its closing job has run, so a caller that knows how many requests it sent says
+        so with `expect`. Bounded polling; no time is asserted."""
         gateway = self.app.state.proxy.gateway
-        if gateway is not None:
-            gateway.recorder.flush()
         deadline = time.monotonic() + settle_s
         while True:
+            if gateway is not None:
+                gateway.recorder.flush()
             with AnalyticsStore(self.settings.db_path) as store:
                 rows = list(reversed(store.recent_requests(10_000)))
-            if all(row.status != "running" for row in rows) or time.monotonic() > deadline:
+            settled = len(rows) >= expect and all(row.status != "running" for row in rows)
+            if settled or time.monotonic() > deadline:
                 return rows
             time.sleep(0.02)
 

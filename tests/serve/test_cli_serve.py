@@ -99,6 +99,7 @@ def test_report_by_client_splits_spend(proxy: Proxy) -> None:
         openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=proxy.token).chat.completions.create(
             model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
         )
+    assert len(proxy.rows(expect=3)) == 3  # the proxy records after the client has its answer
     with AnalyticsStore(proxy.settings.db_path) as store:
         report = build_report(store, since="all", by="client")
     by_client = {g.key: g for g in report.by_client}
