@@ -14,11 +14,13 @@ from textual.widgets import DataTable, Footer
 from textual.widgets._footer import FooterKey
 
 from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.screens.models import ModelsScreen
 from devflow_tui.tui.widgets.context_list import ContextList
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from devflow_tui.tui.widgets.routing_pane import RoutingPane
 from tests.tui.recorded_gateway import ReplayGateway
+from tests.tui.store_rows import seed_request
 from tests.tui.test_dashboard import wait_for
 
 MakeApp = Callable[..., DevflowApp]
@@ -177,3 +179,31 @@ async def test_routing_pane_scrolls_rather_than_clipping(
         await pilot.pause()
         decision = routing.query_one("#routing-decision")
         assert decision.region.y >= routing.region.y
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_history_titles_are_shortened_after_a_whole_word(
+    make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int]
+) -> None:
+    """At 80 columns the history table scrolled sideways and cut titles mid-word
+    ("a haiku about au")."""
+    titles = [
+        "how do I reverse a list in Python without copying it twice",
+        "a haiku about autumn leaves falling on a quiet pond at dusk",
+    ]
+    for title in titles:
+        seed_request(replay.store, "openai/gpt-4o-mini", "0.0000138", prompt=title)
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await pilot.press("f4")
+        await wait_for(
+            lambda: isinstance(app.screen, HistoryScreen) and len(app.screen.conversation_ids) == 2,
+            pilot,
+        )
+        await pilot.pause()
+        table = app.screen.query_one("#history-table", DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        shown = {str(table.get_row_at(i)[1]) for i in range(2)}
+        for title in titles:
+            assert any(whole_or_abbreviated(cell, title) for cell in shown), (shown, title)

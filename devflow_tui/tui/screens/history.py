@@ -26,6 +26,7 @@ from textual.widgets import (
 )
 from textual_plotext import PlotextPlot
 
+from devflow_tui.tui.fit import column_widths, fit_words, natural_widths
 from devflow_tui.tui.gateway_port import dashboard_report
 from devflow_tui.tui.messages import ReportReady
 from devflow_tui.tui.money import ms, usd
@@ -70,6 +71,9 @@ class ReportChart(PlotextPlot):
         self.refresh()
 
 
+HISTORY_HEADERS = ("updated", "title")
+
+
 class HistoryScreen(Screen[None]):
     """Conversations on the first tab, the accounting report on the second."""
 
@@ -88,6 +92,7 @@ class HistoryScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id="history")
         self.conversation_ids: list[str] = []
+        self._rows: list[tuple[str, str, str]] = []  # (id, updated, title) as listed
         self.report: Report | None = None
         self.exported: Path | None = None
 
@@ -97,9 +102,7 @@ class HistoryScreen(Screen[None]):
             with TabPane("Conversations", id="tab-conversations"):
                 yield Input(placeholder="search conversations…", id="history-search")
                 with Horizontal(id="history-body"):
-                    table: DataTable[str] = DataTable(id="history-table", cursor_type="row")
-                    table.add_columns("updated", "title")
-                    yield table
+                    yield DataTable(id="history-table", cursor_type="row")
                     with VerticalScroll(id="history-preview-scroll"):
                         yield Markdown("Select a conversation.", id="history-preview")
             with TabPane("Report", id="tab-report"), VerticalScroll(id="report-body"):
@@ -155,18 +158,48 @@ class HistoryScreen(Screen[None]):
         self.app.call_from_thread(self._show_conversations, rows)
 
     def _show_conversations(self, rows: list[Conversation]) -> None:
-        table = self.query_one("#history-table", DataTable)
-        table.clear()
-        self.conversation_ids = []
-        for row in rows:
-            self.conversation_ids.append(row.id)
-            table.add_row(Text(_when(row.updated)), Text(row.title or "(untitled)"), key=row.id)
+        self._rows = [(row.id, _when(row.updated), row.title or "(untitled)") for row in rows]
+        self.conversation_ids = [row.id for row in rows]
+        self._fill_table()
         if not rows:
             self.query_one("#history-preview", Markdown).update("No conversations match.")
         else:
             # The preview follows the filter: show the first match.
-            table.move_cursor(row=0)
+            self.query_one("#history-table", DataTable).move_cursor(row=0)
             self._preview(rows[0].id)
+
+    _laid_out_width = -1
+
+    def _table_room(self) -> int:
+        width = self.query_one("#history-table", DataTable).scrollable_content_region.width
+        return width if width > 0 else self.app.size.width * 45 // 100
+
+    def _fill_table(self) -> None:
+        """List the conversations with the title column sized to the table: a title too long
+        for it is shortened after a whole word, with "…", never cut mid-word."""
+        table = self.query_one("#history-table", DataTable)
+        cursor = table.cursor_row
+        width = self._table_room()
+        self._laid_out_width = width
+        rows = [(updated, title) for _, updated, title in self._rows]
+        natural = natural_widths(HISTORY_HEADERS, rows)
+        room = width - 2 * table.cell_padding * len(HISTORY_HEADERS)
+        widths = column_widths(natural, {1: (8, 1)}, room)
+        table.clear(columns=True)
+        for header, column_width in zip(HISTORY_HEADERS, widths, strict=True):
+            table.add_column(header, width=column_width)
+        for row_id, updated, title in self._rows:
+            table.add_row(Text(updated), Text(fit_words(title, widths[1])), key=row_id)
+        if self._rows and cursor >= 0:
+            table.move_cursor(row=min(cursor, len(self._rows) - 1))
+        self.call_after_refresh(self._refit)
+
+    def on_resize(self) -> None:
+        self._refit()
+
+    def _refit(self) -> None:
+        if self._table_room() != self._laid_out_width:
+            self._fill_table()
 
     @property
     def selected_id(self) -> str | None:
