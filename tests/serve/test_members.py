@@ -43,7 +43,7 @@ def test_member_tokens_are_accepted_and_requests_recorded_with_their_member(
         model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]
     )
     assert _ask(proxy, proxy.token).status_code == 200  # the proxy's own token still works
-    rows = proxy.rows()
+    rows = proxy.rows(expect=3)
     assert [(r.member, r.client) for r in rows] == [
         ("ada", "openai-sdk"),
         ("bob", "anthropic-sdk"),
@@ -62,7 +62,7 @@ def test_rotated_or_removed_member_tokens_stop_working_at_once(proxy: Proxy) -> 
     with AnalyticsStore(proxy.settings.db_path) as store:
         Members(store).remove("ada")
     assert _ask(proxy, new).status_code == 401
-    assert len(proxy.rows()) == 2  # refused tokens never reach the gateway
+    assert len(proxy.rows(expect=2)) == 2  # refused tokens never reach the gateway
 
 
 def test_member_budget_refuses_with_402_and_sends_nothing(make_proxy: ProxyFactory) -> None:
@@ -103,6 +103,7 @@ def test_team_commands_and_report_by_member(
     )
     proxy = make_proxy()
     assert _ask(proxy, token).status_code == 200
+    assert len(proxy.rows(expect=1)) == 1  # recorded after the client has its answer
     listed = json.loads(devflow("team", "list", "--json").stdout)
     assert [(m["name"], m["budget_monthly_usd"]) for m in listed] == [
         ("ada", "25"),
