@@ -44,6 +44,44 @@ def fit_id(text: str, width: int) -> str:
     return _cut(text, width, _ID_BREAKS)
 
 
+# Where a word too long for a whole line may break, best first: after a vendor's "/", then
+# after "-", "_", "." or ":".
+_WORD_SPLITS = (re.compile(r"(?<=/)"), _ID_BREAKS)
+
+
+def _greedy(pieces: list[str], width: int, sep: str) -> list[str]:
+    """Pieces joined by `sep` into lines of at most `width` (a piece longer stays whole)."""
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and cell_len(lines[-1] + sep + piece) <= width:
+            lines[-1] += sep + piece
+        else:
+            lines.append(piece)
+    return lines
+
+
+def _split_word(word: str, width: int, level: int = 0) -> list[str]:
+    if cell_len(word) <= width or level == len(_WORD_SPLITS):
+        return [word]
+    parts = [p for p in _WORD_SPLITS[level].split(word) if p]
+    lines = _greedy(parts, width, "")
+    return [piece for line in lines for piece in _split_word(line, width, level + 1)]
+
+
+def wrap_at_boundaries(text: str, width: int) -> str:
+    """Each line of `text` wrapped to `width` at spaces; a word longer than a whole line (a
+    model id in a narrow pane) breaks after its vendor's "/", else after "-", ".", ":",
+    never in the middle of a name. A piece with no boundary inside `width` stays whole (the
+    widget folds it)."""
+    if width <= 0:
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        words = [piece for word in line.split(" ") for piece in _split_word(word, width)]
+        out.extend(_greedy(words, width, " ") or [""])
+    return "\n".join(out)
+
+
 def fit_path(text: str, width: int) -> str:
     """A path (or `file a/b/c.py (40 lines)`) whole, or with its leading folders replaced by
     "…/" so the file name stays; a name still too long is cut after a separator."""

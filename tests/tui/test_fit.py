@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devflow_tui.tui.fit import column_widths, fit_id, fit_path, fit_words
+from devflow_tui.tui.fit import column_widths, fit_id, fit_path, fit_words, wrap_at_boundaries
 
 
 def test_ids_are_cut_after_a_separator() -> None:
@@ -36,3 +36,17 @@ def test_column_widths_keep_numbers_and_share_the_rest() -> None:
     widths = column_widths(natural, flexible, 66)
     assert widths[0] == 2 and widths[3:6] == [7, 7, 9]
     assert sum(widths) == 66 and widths[1] >= 16 and widths[2] >= 8 and widths[6] >= 8
+
+
+def test_long_ids_wrap_after_the_vendor_then_at_separators() -> None:
+    assert wrap_at_boundaries("chosen: deepseek/deepseek-v3.2-exp", 26) == (
+        "chosen:\ndeepseek/deepseek-v3.2-exp"
+    )
+    assert wrap_at_boundaries("chosen: meta-llama/llama-3.3-70b-instruct:free", 26) == (
+        "chosen: meta-llama/\nllama-3.3-70b-instruct:\nfree"
+    )
+    assert wrap_at_boundaries("task coding · complexity medium", 26) == (
+        "task coding · complexity\nmedium"
+    )
+    assert wrap_at_boundaries("a b\nc", 80) == "a b\nc"  # fits: unchanged
+    assert wrap_at_boundaries("abcdefgh", 4) == "abcdefgh"  # no boundary: left to fold

@@ -4,13 +4,14 @@ in the middle of a word, a model id, a path or a number."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.geometry import Region
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Static
 from textual.widgets._footer import FooterKey
 
 from devflow_tui.tui.app import DevflowApp
@@ -179,6 +180,38 @@ async def test_routing_pane_scrolls_rather_than_clipping(
         await pilot.pause()
         decision = routing.query_one("#routing-decision")
         assert decision.region.y >= routing.region.y
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_routing_decision_breaks_model_ids_only_at_separators(
+    make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int]
+) -> None:
+    """At 80 columns "chosen: deepseek/deepseek-v3.2-exp" was folded as "…v3.2-ex" / "p". Every
+    id in the decision and the candidates is drawn whole or broken after a separator."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        app.dashboard.query_one(PromptEditor).text = "write add"
+        await pilot.press("enter")
+        await wait_for(
+            lambda: app.dashboard.current is not None and not app.dashboard.streaming, pilot
+        )
+        await pilot.pause()
+        routing = app.dashboard.query_one(RoutingPane)
+        decision = routing.query_one("#routing-decision", Static)
+        width = decision.content_size.width
+        # The lines handed to the widget fit it (Rich would fold a longer one mid-name) ...
+        drawn = str(decision.content).split("\n")
+        assert width > 0 and all(len(line) <= width for line in drawn), (width, drawn)
+        # ... and a line that ends inside a model id ends at one of its separators.
+        ids = [c.model for c in routing.candidates]
+        assert ids and "chosen:" in str(decision.content)
+        for line, following in itertools.pairwise(drawn):
+            if not line.split() or not following.split():
+                continue
+            last, first = line.split()[-1], following.split()[0]
+            if any(last + first in model for model in ids):
+                assert last[-1] in "/-_.:", (line, following)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from devflow_tui.tui.fit import wrap_at_boundaries
 from devflow_tui.tui.money import ms, usd
 
 IDLE = "Send a prompt to see how it is routed."
@@ -28,13 +30,18 @@ if TYPE_CHECKING:
     )
 
 
-def candidates_table(candidates: Sequence[CandidateView]) -> Group:
+def candidates_table(candidates: Sequence[CandidateView], width: int = 0) -> Group:
     """The ranked candidates, one line each (score, estimated cost, model) with the reason
-    wrapped under it: at any width everything is shown, nothing is cut off."""
+    wrapped under it: at any width everything is shown, nothing is cut off. A model id that
+    does not fit beside the figures (`width` > 0) goes under them, broken at its separators."""
     lines: list[Text] = [Text("score  est. cost  model — reason", style="bold dim")]
     for candidate in candidates:
         line = Text(f"{candidate.score:>5.2f}  {usd(candidate.estimated_cost_usd):>9}  ")
-        line.append(candidate.model, style="bold")
+        if width and line.cell_len + len(candidate.model) > width:
+            lines.append(line)
+            line = Text(wrap_at_boundaries(candidate.model, width), style="bold")
+        else:
+            line.append(candidate.model, style="bold")
         lines.append(line)
         lines.append(Text(f"       {candidate.reason}", style="dim"))
     return Group(*lines)
@@ -49,6 +56,7 @@ class RoutingPane(Vertical):
         self.lines: list[str] = []
         self.candidates: list[CandidateView] = []
         self._attempts = Text()  # the attempts log as shown
+        self._decision = IDLE  # the decision summary, before it is wrapped to the pane
 
     def compose(self) -> ComposeResult:
         yield Static("Routing", classes="pane-title")
@@ -62,17 +70,40 @@ class RoutingPane(Vertical):
 
     @property
     def decision_text(self) -> str:
-        return str(self.query_one("#routing-decision", Static).content)
+        return self._decision
+
+    def _text_width(self) -> int:
+        """Cells a line of the decision can take (0 before the first layout)."""
+        return self.query_one("#routing-decision", Static).content_size.width
+
+    def _show(self, decision: str) -> None:
+        """The decision summary, wrapped at spaces and model-id separators: a long id moves
+        or breaks after "vendor/", never in the middle of a name."""
+        self._decision = decision
+        width = self._text_width()
+        self.query_one("#routing-decision", Static).update(wrap_at_boundaries(decision, width))
+
+    def _show_candidates(self) -> None:
+        table = candidates_table(self.candidates, self._text_width())
+        self.query_one("#routing-candidates", Static).update(table)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        self._show(self._decision)
+        if self.candidates:
+            self._show_candidates()
 
     def show_idle(self) -> None:
         """Back to the empty pane (a new or reopened conversation)."""
         self.reset()
-        self.query_one("#routing-decision", Static).update(IDLE)
+        self._show(IDLE)
 
     def reset(self) -> None:
         """Clear the pane for a new request."""
         self.lines.clear()
-        self.query_one("#routing-decision", Static).update("Routing…")
+        self._show("Routing…")
         self.candidates = []
         self.query_one("#routing-candidates", Static).update("")
         self._attempts = Text()
@@ -101,12 +132,12 @@ class RoutingPane(Vertical):
             lines.append(f"context: {event.context_tokens:,} tokens")
         # Filters and the budget: how many models were ruled out and why, names resolved.
         lines.extend(f"note: {warning}" for warning in event.warnings)
-        self.query_one("#routing-decision", Static).update("\n".join(lines))
+        self._show("\n".join(lines))
         self.candidates = list(event.candidates)
-        self.query_one("#routing-candidates", Static).update(candidates_table(event.candidates))
+        self._show_candidates()
 
     def show_pinned(self, model: str) -> None:
-        self.query_one("#routing-decision", Static).update(f"pinned: {model} (routing skipped)")
+        self._show(f"pinned: {model} (routing skipped)")
 
     def attempt_started(self, event: AttemptStarted) -> None:
         self.log_line(f"#{event.attempt} → {event.model}")
@@ -141,5 +172,5 @@ class RoutingPane(Vertical):
         self.log_line(f"✗ {category}: {message}" + (f" {hint}" if hint else ""), "red")
 
     def refused(self, message: str) -> None:
-        self.query_one("#routing-decision", Static).update(f"Refused: {message}")
+        self._show(f"Refused: {message}")
         self.log_line(f"refused: {message}", "red")
