@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.geometry import Region
+from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 from textual.widgets._footer import FooterKey
@@ -156,6 +157,16 @@ async def test_footer_keys_show_at_80_columns(make_app: MakeApp) -> None:
             assert key in shown and shown[key].right <= 80
 
 
+async def routed_answer(app: DevflowApp, pilot: Pilot[None]) -> RoutingPane:
+    """Send a coding prompt, wait for its answer to end, and return the routing pane."""
+    await wait_for(lambda: app.gateway is not None, pilot)
+    app.dashboard.query_one(PromptEditor).text = "write add"
+    await pilot.press("enter")
+    await wait_for(lambda: app.dashboard.current is not None and not app.dashboard.streaming, pilot)
+    await pilot.pause()
+    return app.dashboard.query_one(RoutingPane)
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_routing_pane_scrolls_rather_than_clipping(
     make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int]
@@ -164,14 +175,7 @@ async def test_routing_pane_scrolls_rather_than_clipping(
     and were clipped. It scrolls instead, so every line can be brought into view."""
     app = make_app()
     async with app.run_test(size=size) as pilot:
-        await wait_for(lambda: app.gateway is not None, pilot)
-        app.dashboard.query_one(PromptEditor).text = "write add"
-        await pilot.press("enter")
-        await wait_for(
-            lambda: app.dashboard.current is not None and not app.dashboard.streaming, pilot
-        )
-        await pilot.pause()
-        routing = app.dashboard.query_one(RoutingPane)
+        routing = await routed_answer(app, pilot)
         routing.scroll_end(animate=False, immediate=True)
         await pilot.pause()
         attempts = routing.query_one("#routing-attempts")
@@ -190,14 +194,7 @@ async def test_routing_decision_breaks_model_ids_only_at_separators(
     id in the decision and the candidates is drawn whole or broken after a separator."""
     app = make_app()
     async with app.run_test(size=size) as pilot:
-        await wait_for(lambda: app.gateway is not None, pilot)
-        app.dashboard.query_one(PromptEditor).text = "write add"
-        await pilot.press("enter")
-        await wait_for(
-            lambda: app.dashboard.current is not None and not app.dashboard.streaming, pilot
-        )
-        await pilot.pause()
-        routing = app.dashboard.query_one(RoutingPane)
+        routing = await routed_answer(app, pilot)
         decision = routing.query_one("#routing-decision", Static)
         width = decision.content_size.width
         # The lines handed to the widget fit it (Rich would fold a longer one mid-name) ...
