@@ -650,6 +650,12 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also export the whole report to this JSON file.",
 )
+@click.option(
+    "--from-rows",
+    is_flag=True,
+    help="Add every figure up from the request rows instead of the rollups (slower; for "
+    "checking the rollups). Percentiles are then always exact.",
+)
 @demo_option
 @click.pass_context
 def report(
@@ -659,6 +665,7 @@ def report(
     by: str,
     csv_path: Path | None,
     json_path: Path | None,
+    from_rows: bool,
 ) -> None:
     """Requests, cost, latency, savings against a baseline model, and recommendations."""
     settings = data_settings(ctx, load(ctx))
@@ -686,6 +693,7 @@ def report(
             baseline_model=settings.baseline_model,
             prices=prices,
             budgets=budgets,
+            from_rows=from_rows,
         )
     finally:
         store.close()

@@ -470,3 +470,88 @@ def m_team_members(db: sqlite_utils.Database) -> None:
         if "member" not in have:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN member TEXT")
     conn.execute("CREATE INDEX IF NOT EXISTS idx_requests_member ON requests (member, ts)")
+
+
+# m_team_rollup_parties: rollups per client and member, and escalations counted on write.
+# m007's frozen sums, plus the escalations.
+_MTRP_COLUMNS = _M007_COLUMNS + ", escalated"
+_MTRP_SUMS = _M007_SUMS + ", total(status = 'ok' AND coalesce(escalated, 0) != 0)"
+_MTRP_FINISHED = (
+    "SELECT *, CAST(ts / 3600 AS INTEGER) AS hour, coalesce(model, '') AS k_model, "
+    "coalesce(task_type, '') AS k_task, coalesce(complexity, '') AS k_complexity, "
+    "coalesce(client, '') AS k_client, coalesce(member, '') AS k_member "
+    "FROM requests WHERE status != 'running'"
+)
+_MTRP_REBUILD = (  # built from the constants above only
+    f"WITH r AS ({_MTRP_FINISHED}), sizes(size) AS (VALUES (96), (24), (6), (1)) "  # noqa: S608
+    f"INSERT INTO rollup_day (day, model, task_type, complexity, {_MTRP_COLUMNS}) "
+    f"SELECT size * 10000000 + hour / size, k_model, k_task, k_complexity, {_MTRP_SUMS} "
+    "FROM r, sizes GROUP BY 1, 2, 3, 4 "
+    f"UNION ALL SELECT -1, k_model, k_task, k_complexity, {_MTRP_SUMS} "
+    "FROM r GROUP BY 2, 3, 4",
+    f"WITH r AS ({_MTRP_FINISHED}), sizes(size) AS (VALUES (96), (24), (6), (1)) "  # noqa: S608
+    f"INSERT INTO rollup_party (day, client, member, {_MTRP_COLUMNS}) "
+    f"SELECT size * 10000000 + hour / size, k_client, k_member, {_MTRP_SUMS} "
+    "FROM r, sizes GROUP BY 1, 2, 3 "
+    f"UNION ALL SELECT -1, k_client, k_member, {_MTRP_SUMS} FROM r GROUP BY 2, 3",
+    f"WITH r AS ({_MTRP_FINISHED}) "  # noqa: S608
+    f"INSERT INTO rollup_total (day, {_MTRP_COLUMNS}) "
+    f"SELECT hour / 24, {_MTRP_SUMS} FROM r GROUP BY 1 "
+    f"UNION ALL SELECT -1, {_MTRP_SUMS} FROM r HAVING count(*) > 0",
+    # Histograms: successful non-cached requests, per (96-, 24- and 6-hour block or all time;
+    # model, task, client, member, or all of them).
+    "WITH r AS (SELECT CAST(ts / 3600 AS INTEGER) AS hour, coalesce(model, '') AS k_model, "
+    "coalesce(task_type, '') AS k_task, coalesce(client, '') AS k_client, "
+    "coalesce(member, '') AS k_member, latency_ms, ttft_ms FROM requests "
+    "WHERE status = 'ok' AND coalesce(cache_hit, 0) = 0), "
+    "points AS (SELECT hour, k_model, k_task, k_client, k_member, 0 AS metric, "
+    "m007_bucket(latency_ms) AS bucket FROM r WHERE latency_ms IS NOT NULL "
+    "UNION ALL SELECT hour, k_model, k_task, k_client, k_member, 1, m007_bucket(ttft_ms) "
+    "FROM r WHERE ttft_ms IS NOT NULL), "
+    "periods(size) AS (VALUES (96), (24), (6), (0)), "
+    "keyed AS (SELECT CASE WHEN size = 0 THEN -1 ELSE size * 10000000 + hour / size END "
+    "AS day, k_model, k_task, k_client, k_member, metric, bucket FROM points, periods) "
+    "INSERT INTO rollup_hist (day, dim, key, metric, bucket, n) "
+    "SELECT day, 'model', k_model, metric, bucket, count(*) FROM keyed GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'task', k_task, metric, bucket, count(*) FROM keyed "
+    "GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'client', k_client, metric, bucket, count(*) FROM keyed "
+    "GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'member', k_member, metric, bucket, count(*) FROM keyed "
+    "GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'all', '', metric, bucket, count(*) FROM keyed GROUP BY 1, 4, 5",
+)
+# rollup_party's columns are those rollup_day has by now (m006's, m007's, and escalated).
+_MTRP_SUMS_COLUMNS = (
+    f"{_M006_SUMS}, gen_tokens INTEGER NOT NULL DEFAULT 0, gen_ms REAL NOT NULL DEFAULT 0, "
+    "escalated INTEGER NOT NULL DEFAULT 0"
+)
+
+
+@migration
+def m_team_rollup_parties(db: sqlite_utils.Database) -> None:
+    """Rollups per client and team member (`rollup_party`), histograms from 6-hour blocks up
+    with client, member and "all" keys, and escalations counted on write (`escalated` on the
+    re-asked request and in the rollups): a report no longer scans the window's request rows
+    for those. The rollups are rebuilt from the rows."""
+    conn: sqlite3.Connection = db.conn
+    # m007's sums and helpers are frozen too.
+    conn.create_aggregate("m007_dec_sum", 1, _M007DecSum)  # type: ignore[arg-type]
+    conn.create_function("m007_bucket", 1, _m007_bucket, deterministic=True)
+    for table in ("requests", "rollup_day", "rollup_total"):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "escalated" not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE requests SET escalated = 1 WHERE id IN (SELECT escalation_of FROM requests "
+        "WHERE escalation_of IS NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS rollup_party (day INTEGER NOT NULL, client TEXT NOT NULL, "
+        f"member TEXT NOT NULL, {_MTRP_SUMS_COLUMNS}, PRIMARY KEY (day, client, member)) "
+        "WITHOUT ROWID"
+    )
+    for table in ("rollup_day", "rollup_party", "rollup_total", "rollup_hist"):
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant table names
+    for statement in _MTRP_REBUILD:
+        conn.execute(statement)

@@ -221,3 +221,149 @@ def pg004_numeric_money(conn: Connection) -> None:
             if rollup:
                 changes.append(f"ALTER COLUMN {column} SET DEFAULT 0")
         conn.execute(f"ALTER TABLE {table} " + ", ".join(changes))
+
+
+_PG005_PRICED = (
+    "(coalesce(cache_hit, 0) = 0 AND cost_usd IS NOT NULL "
+    "AND coalesce(cost_source, 'unknown') != 'unsent')"
+)
+_PG005_TIMED = (
+    "(status = 'ok' AND coalesce(cache_hit, 0) = 0 AND latency_ms IS NOT NULL "
+    "AND ttft_ms IS NOT NULL AND latency_ms > ttft_ms)"
+)
+_PG005_COLUMNS = (
+    "n", "ok", "failed", "cancelled", "refused", "cache_hits", "unknown_cost", "prompt",
+    "completion", "reasoning", "cached", "cost_reported", "cost_estimated", "saved_cache",
+    "priced_n", "priced_prompt", "priced_completion", "priced_cached", "priced_reasoning",
+    "gen_tokens", "gen_ms", "escalated",
+)  # fmt: skip
+# One request row's contribution to each column, summed over a group of rows.
+_PG005_SUMS = ", ".join(
+    f"{expression} AS {name}"
+    for expression, name in zip(
+        (
+            "count(*)",
+            "count(*) FILTER (WHERE status = 'ok')",
+            "count(*) FILTER (WHERE status IN ('error', 'interrupted'))",
+            "count(*) FILTER (WHERE status = 'cancelled')",
+            "count(*) FILTER (WHERE status = 'refused')",
+            "count(*) FILTER (WHERE coalesce(cache_hit, 0) != 0)",
+            "count(*) FILTER (WHERE coalesce(cache_hit, 0) = 0 AND coalesce(cost_source, "
+            "'unknown') != 'unsent' AND cost_usd IS NULL AND status != 'refused')",
+            "coalesce(sum(prompt_tokens), 0)",
+            "coalesce(sum(completion_tokens), 0)",
+            "coalesce(sum(reasoning_tokens), 0)",
+            "coalesce(sum(cached_tokens), 0)",
+            f"coalesce(sum(cost_usd) FILTER (WHERE {_PG005_PRICED} "
+            "AND cost_source = 'reported'), 0)",
+            f"coalesce(sum(cost_usd) FILTER (WHERE {_PG005_PRICED} "
+            "AND coalesce(cost_source, 'unknown') != 'reported'), 0)",
+            "coalesce(sum(coalesce(saved_usd, 0)) FILTER (WHERE coalesce(cache_hit, 0) != 0), 0)",
+            f"count(*) FILTER (WHERE {_PG005_PRICED})",
+            f"coalesce(sum(prompt_tokens) FILTER (WHERE {_PG005_PRICED}), 0)",
+            f"coalesce(sum(completion_tokens) FILTER (WHERE {_PG005_PRICED}), 0)",
+            f"coalesce(sum(cached_tokens) FILTER (WHERE {_PG005_PRICED}), 0)",
+            f"coalesce(sum(reasoning_tokens) FILTER (WHERE {_PG005_PRICED}), 0)",
+            f"coalesce(sum(completion_tokens) FILTER (WHERE {_PG005_TIMED}), 0)",
+            f"coalesce(sum(latency_ms - ttft_ms) FILTER (WHERE {_PG005_TIMED}), 0)",
+            "count(*) FILTER (WHERE status = 'ok' AND coalesce(escalated, 0) != 0)",
+        ),
+        _PG005_COLUMNS,
+        strict=True,
+    )
+)
+_PG005_RESUM = ", ".join(f"sum({c})" for c in _PG005_COLUMNS)  # sums of sums
+_PG005_LIST = ", ".join(_PG005_COLUMNS)
+_PG005_REBUILD = (  # built from the constants above only
+    # Per hour first (one pass over the rows, both groupings at once), then every block size
+    # and all time from the hours: a rebuild reads the rows once, not once per block size.
+    "CREATE TEMPORARY TABLE pg005_hours ON COMMIT DROP AS "  # noqa: S608
+    "SELECT hour, k_model AS model, k_task AS task_type, k_complexity AS complexity, "
+    "k_client AS client, k_member AS member, GROUPING(k_model, k_client) AS kind, "
+    f"{_PG005_SUMS} FROM (SELECT r.*, floor(ts / 3600)::bigint AS hour, "
+    "coalesce(model, '') AS k_model, coalesce(task_type, '') AS k_task, "
+    "coalesce(complexity, '') AS k_complexity, coalesce(client, '') AS k_client, "
+    "coalesce(member, '') AS k_member FROM requests r WHERE status != 'running') AS f "
+    "GROUP BY GROUPING SETS ((hour, k_model, k_task, k_complexity), (hour, k_client, k_member))",
+    "CREATE TEMPORARY TABLE pg005_sizes (size) ON COMMIT DROP AS VALUES (96), (24), (6), (1)",
+    f"INSERT INTO rollup_day (day, model, task_type, complexity, {_PG005_LIST}) "  # noqa: S608
+    f"SELECT size * 10000000 + hour / size, model, task_type, complexity, {_PG005_RESUM} "
+    "FROM pg005_hours, pg005_sizes WHERE kind = 1 GROUP BY 1, 2, 3, 4 "
+    f"UNION ALL SELECT -1, model, task_type, complexity, {_PG005_RESUM} FROM pg005_hours "
+    "WHERE kind = 1 GROUP BY 2, 3, 4",
+    f"INSERT INTO rollup_party (day, client, member, {_PG005_LIST}) "  # noqa: S608
+    f"SELECT size * 10000000 + hour / size, client, member, {_PG005_RESUM} "
+    "FROM pg005_hours, pg005_sizes WHERE kind = 2 GROUP BY 1, 2, 3 "
+    f"UNION ALL SELECT -1, client, member, {_PG005_RESUM} FROM pg005_hours "
+    "WHERE kind = 2 GROUP BY 2, 3",
+    f"INSERT INTO rollup_total (day, {_PG005_LIST}) "  # noqa: S608
+    f"SELECT hour / 24, {_PG005_RESUM} FROM pg005_hours WHERE kind = 1 GROUP BY 1 "
+    f"UNION ALL SELECT -1, {_PG005_RESUM} FROM pg005_hours WHERE kind = 1 "
+    "HAVING count(*) > 0",
+    # Histograms of successful non-cached requests: per 6-hour block and key first, then the
+    # 24- and 96-hour blocks and all time from those.
+    "CREATE TEMPORARY TABLE pg005_points ON COMMIT DROP AS "
+    "SELECT floor(ts / 21600)::bigint AS block, coalesce(model, '') AS model, "
+    "coalesce(task_type, '') AS task_type, coalesce(client, '') AS client, "
+    "coalesce(member, '') AS member, v.metric, hist_bucket(v.value) AS bucket "
+    "FROM requests CROSS JOIN LATERAL (VALUES (0, latency_ms), (1, ttft_ms)) AS v (metric, value) "
+    "WHERE status = 'ok' AND coalesce(cache_hit, 0) = 0 AND v.value IS NOT NULL",
+    "CREATE TEMPORARY TABLE pg005_hist6 ON COMMIT DROP AS "
+    "SELECT block, CASE WHEN GROUPING(model) = 0 THEN 'model' "
+    "WHEN GROUPING(task_type) = 0 THEN 'task' WHEN GROUPING(client) = 0 THEN 'client' "
+    "WHEN GROUPING(member) = 0 THEN 'member' ELSE 'all' END AS dim, "
+    "coalesce(model, task_type, client, member, '') AS key, metric, bucket, count(*) AS n "
+    "FROM pg005_points GROUP BY GROUPING SETS ((block, model, metric, bucket), "
+    "(block, task_type, metric, bucket), (block, client, metric, bucket), "
+    "(block, member, metric, bucket), (block, metric, bucket))",
+    "CREATE TEMPORARY TABLE pg005_divisors (size, per) ON COMMIT DROP AS "
+    "VALUES (6, 1), (24, 4), (96, 16)",
+    "INSERT INTO rollup_hist (day, dim, key, metric, bucket, n) "
+    "SELECT size * 10000000 + block / per, dim, key, metric, bucket, sum(n) "
+    "FROM pg005_hist6, pg005_divisors GROUP BY 1, 2, 3, 4, 5 "
+    "UNION ALL SELECT -1, dim, key, metric, bucket, sum(n) FROM pg005_hist6 "
+    "GROUP BY 2, 3, 4, 5",
+)
+_PG005_TABLE = (
+    "n BIGINT NOT NULL DEFAULT 0, ok BIGINT NOT NULL DEFAULT 0, "
+    "failed BIGINT NOT NULL DEFAULT 0, cancelled BIGINT NOT NULL DEFAULT 0, "
+    "refused BIGINT NOT NULL DEFAULT 0, cache_hits BIGINT NOT NULL DEFAULT 0, "
+    "unknown_cost BIGINT NOT NULL DEFAULT 0, prompt BIGINT NOT NULL DEFAULT 0, "
+    "completion BIGINT NOT NULL DEFAULT 0, reasoning BIGINT NOT NULL DEFAULT 0, "
+    "cached BIGINT NOT NULL DEFAULT 0, cost_reported NUMERIC NOT NULL DEFAULT 0, "
+    "cost_estimated NUMERIC NOT NULL DEFAULT 0, saved_cache NUMERIC NOT NULL DEFAULT 0, "
+    "priced_n BIGINT NOT NULL DEFAULT 0, priced_prompt BIGINT NOT NULL DEFAULT 0, "
+    "priced_completion BIGINT NOT NULL DEFAULT 0, priced_cached BIGINT NOT NULL DEFAULT 0, "
+    "priced_reasoning BIGINT NOT NULL DEFAULT 0, gen_tokens BIGINT NOT NULL DEFAULT 0, "
+    "gen_ms DOUBLE PRECISION NOT NULL DEFAULT 0, escalated BIGINT NOT NULL DEFAULT 0"
+)
+
+
+def pg005_rebuild_rollups(conn: Connection) -> None:
+    """Empty the rollups of pg005's schema and rebuild them from the request rows, in the
+    caller's transaction (pg005's backfill; benchmarks/team.py also builds its rollups with
+    it after loading rows in bulk)."""
+    for table in ("rollup_day", "rollup_party", "rollup_total", "rollup_hist"):
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant table names
+    for statement in _PG005_REBUILD:
+        conn.execute(statement)
+
+
+@migration
+def pg005_rollup_parties(conn: Connection) -> None:
+    """SQLite's m_team_rollup_parties: rollups per client and team member (`rollup_party`),
+    histograms from 6-hour blocks up with client, member and "all" keys, and escalations
+    counted on write (`escalated` on the re-asked request and in the rollups). The rollups are
+    rebuilt from the rows."""
+    conn.execute("ALTER TABLE requests ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE rollup_day ADD COLUMN escalated BIGINT NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE rollup_total ADD COLUMN escalated BIGINT NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE requests SET escalated = 1 WHERE id IN (SELECT escalation_of FROM requests "
+        "WHERE escalation_of IS NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE rollup_party (day BIGINT NOT NULL, client TEXT NOT NULL, "
+        f"member TEXT NOT NULL, {_PG005_TABLE}, PRIMARY KEY (day, client, member))"
+    )
+    pg005_rebuild_rollups(conn)

@@ -49,7 +49,7 @@ By = Literal["model", "task", "day"]
 SPANS_S: dict[str, int] = {"24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 EXACT_LIMIT = 20_000
 _ZERO = Decimal(0)
-Cell = tuple[str, str, str]  # model, task type, complexity
+Cell = tuple[str, ...]  # model, task type, complexity
 
 
 class GroupStats(BaseModel):
@@ -127,66 +127,130 @@ class Report(BaseModel):
 
 # Column lists are constants of the rollup module, never user input.
 _SUMS = rollup.SUM_COLUMNS
-_SELECT_CELLS = f"SELECT model, task_type, complexity, {_SUMS} FROM rollup_day"  # noqa: S608
 _SELECT_SUMS = f"SELECT {_SUMS} FROM rollup_day"  # noqa: S608
-_GROUP_CELLS = " GROUP BY model, task_type, complexity"
 _SELECT_DAYS = f"SELECT day, {', '.join(rollup.COLUMNS)} FROM rollup_total"  # noqa: S608
-_EDGE_KEYS = "coalesce(model, ''), coalesce(task_type, ''), coalesce(complexity, '')"
-_SELECT_EDGE = (
-    f"SELECT {_EDGE_KEYS}, {rollup.REQUEST_TOTALS} FROM requests "  # noqa: S608
-    "WHERE ts >= ? AND ts < ? AND status != 'running' "
-    "GROUP BY coalesce(model, ''), coalesce(task_type, ''), coalesce(complexity, '')"
-)
 _SELECT_EDGE_HIST = (
-    "SELECT coalesce(model, ''), coalesce(task_type, ''), hist_bucket(latency_ms), "
-    "hist_bucket(ttft_ms), count(*) FROM requests "
-    "WHERE ts >= ? AND ts < ? AND status = 'ok' AND cache_hit = 0 "
-    "GROUP BY 1, 2, 3, 4"
+    "SELECT coalesce(model, ''), coalesce(task_type, ''), coalesce(client, ''), "
+    "coalesce(member, ''), hist_bucket(latency_ms), hist_bucket(ttft_ms), count(*) "
+    "FROM requests WHERE ts >= ? AND ts < ? AND status = 'ok' AND cache_hit = 0 "
+    "GROUP BY 1, 2, 3, 4, 5, 6"
+)
+_SELECT_ROWS = (
+    f"SELECT {rollup.FINISHED_COLUMNS} FROM requests "  # noqa: S608
+    "WHERE status != 'running' AND ts >= ?"
 )
 
-
-# Spend per client and per team member is read from the request rows (no rollup holds them):
-# one scan of the window for both, fine for the thousands of requests a proxy records in a
-# week, but it grows with the window (see README, Scaling).
-_SELECT_CLIENTS_MEMBERS = (
-    f"SELECT coalesce(client, ''), coalesce(member, ''), {rollup.REQUEST_TOTALS} "  # noqa: S608
-    "FROM requests WHERE status != 'running' AND ts >= ? GROUP BY 1, 2"
-)
+Groups = dict[tuple[str, ...], Totals]
 
 
-def _read_clients_members(
-    conn: Connection, start: float | None
-) -> tuple[dict[str, Totals], dict[str, Totals]]:
-    """Totals per client and per team member over the window."""
-    clients: dict[str, Totals] = defaultdict(Totals)
-    members: dict[str, Totals] = defaultdict(Totals)
-    rows = conn.execute(_SELECT_CLIENTS_MEMBERS, (start if start is not None else float("-inf"),))
-    for client, member, *values in rows:
-        totals = Totals.from_values(values)
-        clients[client].add(totals)
-        members[member].add(totals)
-    return clients, members
+def _rollup_sql(table: str, keys: tuple[str, ...], periods: int) -> str:
+    """Totals per key over some periods of a rollup table (names are module constants)."""
+    names = ", ".join(keys)
+    return (
+        f"SELECT {names}, {_SUMS} FROM {table} WHERE "  # noqa: S608
+        + _in_count(periods)
+        + f" GROUP BY {names}"
+    )
 
 
-# Answered requests per (model, task) and how many of them a later request escalated.
+def _edge_sql(keys: tuple[str, ...]) -> str:
+    """Totals per key of the request rows in [?, ?): the window's partial first hour."""
+    names = "".join(f"coalesce({k}, ''), " for k in keys)
+    group = f" GROUP BY {names[:-2]}" if keys else ""
+    return (
+        f"SELECT {names}{rollup.REQUEST_TOTALS} FROM requests "  # noqa: S608
+        f"WHERE ts >= ? AND ts < ? AND status != 'running'{group}"
+    )
+
+
+def _read_groups(
+    conn: Connection, table: str, keys: tuple[str, ...], start: float | None, now: float
+) -> Groups:
+    """Totals per key of `table` (`rollup_day`: model, task type, complexity; `rollup_party`:
+    client, member) over the window: its whole hours from the rollup periods, its partial
+    first hour from the request rows."""
+    groups: Groups = defaultdict(Totals)
+    periods = _periods(start, now)
+    width = len(keys)
+    if periods:
+        for row in conn.execute(_rollup_sql(table, keys, len(periods)), periods):
+            groups[tuple(row[:width])].add(Totals.from_values(row[width:]))
+    if start is not None:
+        end = rollup.first_full_hour(start) * rollup.HOUR_S
+        for row in conn.execute(_edge_sql(keys), (start, end)):
+            groups[tuple(row[:width])].add(Totals.from_values(row[width:]))
+    return groups
+
+
+def _first_day_edge(conn: Connection, start: float | None, now: float) -> Totals:
+    """Totals of the window's partial first day, which the day rollups do not hold: its
+    sub-day rollup periods and its partial first hour."""
+    edge = Totals()
+    if start is None:
+        return edge
+    # Greedy blocks reach a day boundary before any day-sized block starts.
+    sub_day = [p for p in _periods(start, now) if rollup.period_size(p) < 24]
+    if sub_day:
+        row = conn.execute(_SELECT_SUMS + " WHERE " + _in(sub_day), sub_day).fetchone()
+        edge.add(Totals.from_values(row))
+    end = rollup.first_full_hour(start) * rollup.HOUR_S
+    for row in conn.execute(_edge_sql(()), (start, end)):
+        edge.add(Totals.from_values(row))
+    return edge
+
+
+class _RowTotals:
+    """Every total of a window added up from its request rows, request by request (the
+    row-based answer: `devflow report --from-rows`, and what the tests hold the rollups to)."""
+
+    def __init__(self, conn: Connection, start: float | None) -> None:
+        self.cells: Groups = defaultdict(Totals)
+        self.parties: Groups = defaultdict(Totals)
+        self.days: dict[int, Totals] = defaultdict(Totals)
+        lower = start if start is not None else float("-inf")
+        for row in conn.execute(_SELECT_ROWS, (lower,)):
+            finished = rollup.finished_from_row(row)
+            totals = finished.totals()
+            self.cells[finished.key].add(totals)
+            self.parties[finished.party].add(totals)
+            self.days[rollup.day_of(finished.ts)].add(totals)
+
+
+def _escalations(cells: Mapping[tuple[str, ...], Totals]) -> list[EscalationStats]:
+    """Answered and escalated requests per (model, task type), from the totals per cell."""
+    pairs: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for (model, task, _), t in cells.items():
+        if model and t.ok:
+            pair = pairs[(model, task)]
+            pair[0] += t.ok
+            pair[1] += t.escalated
+    return [
+        EscalationStats(model=model, task_type=task, answered=n, escalated=k, rate=k / n)
+        for (model, task), (n, k) in pairs.items()
+    ]
+
+
+# The row-based count of escalations, by joining each answer to the requests that re-asked
+# it: what `requests.escalated` and the rollups' `escalated` must agree with.
 _SELECT_ESCALATIONS = (
     "SELECT r.model, coalesce(r.task_type, ''), count(DISTINCT r.id), "
     "count(DISTINCT e.escalation_of) FROM requests r "
     "LEFT JOIN requests e ON e.escalation_of = r.id "
-    "WHERE r.status = 'ok' AND r.model IS NOT NULL AND r.ts >= ? GROUP BY 1, 2"
+    "WHERE r.status = 'ok' AND r.model IS NOT NULL AND r.model != '' AND r.ts >= ? "
+    "GROUP BY 1, 2"
 )
-ESCALATION_ADVICE_MIN = 3  # escalations before a model/task pair gets a sentence
-ESCALATION_ADVICE_RATE = 0.2
 
 
-def _escalations(conn: Connection, start: float | None) -> list[EscalationStats]:
-    rows = conn.execute(_SELECT_ESCALATIONS, (start if start is not None else 0.0,))
+def _joined_escalations(conn: Connection, start: float | None) -> list[EscalationStats]:
+    rows = conn.execute(_SELECT_ESCALATIONS, (start if start is not None else float("-inf"),))
     return [
-        EscalationStats(
-            model=model, task_type=task, answered=n, escalated=k, rate=k / n if n else 0.0
-        )
+        EscalationStats(model=model, task_type=task, answered=n, escalated=k, rate=k / n)
         for model, task, n, k in rows
     ]
+
+
+ESCALATION_ADVICE_MIN = 3  # escalations before a model/task pair gets a sentence
+ESCALATION_ADVICE_RATE = 0.2
 
 
 def _escalation_advice(stats: list[EscalationStats]) -> list[tuple[Decimal, str]]:
@@ -211,34 +275,12 @@ def _periods(start: float | None, now: float) -> list[int]:
     return rollup.window_periods(rollup.first_full_hour(start), rollup.hour_of(now))
 
 
+def _in_count(n: int) -> str:
+    return f"day IN ({', '.join('?' * n)})"
+
+
 def _in(periods: list[int]) -> str:
-    return f"day IN ({', '.join('?' * len(periods))})"
-
-
-def _read_cells(
-    conn: Connection, start: float | None, now: float
-) -> tuple[dict[Cell, Totals], Totals]:
-    """Totals per (model, task type, complexity) over the window, and the totals of the
-    window's partial first day (the sub-day periods and the partial first hour), which the
-    day rollups do not hold."""
-    cells: dict[Cell, Totals] = defaultdict(Totals)
-    edge = Totals()
-    periods = _periods(start, now)
-    if periods:
-        for row in conn.execute(_SELECT_CELLS + " WHERE " + _in(periods) + _GROUP_CELLS, periods):
-            cells[(row[0], row[1], row[2])].add(Totals.from_values(row[3:]))
-    if start is not None:
-        # Greedy blocks reach a day boundary before any day-sized block starts.
-        sub_day = [p for p in periods if rollup.period_size(p) < 24]
-        if sub_day:
-            row = conn.execute(_SELECT_SUMS + " WHERE " + _in(sub_day), sub_day).fetchone()
-            edge.add(Totals.from_values(row))
-        end = rollup.first_full_hour(start) * rollup.HOUR_S
-        for row in conn.execute(_SELECT_EDGE, (start, end)):
-            part = Totals.from_values(row[3:])
-            cells[(row[0], row[1], row[2])].add(part)
-            edge.add(part)  # inside the first day too
-    return cells, edge
+    return _in_count(len(periods))
 
 
 def _read_days(conn: Connection, start: float | None, edge: Totals) -> dict[int, Totals]:
@@ -280,25 +322,30 @@ def _exact_samples(conn: Connection, start: float | None) -> Samples:
 
 
 def _histograms(conn: Connection, start: float | None, now: float, days: Iterable[int]) -> Hist:
+    """Histograms of the window from the rollups (blocks of 6 hours and more), and from the
+    request rows of the window's first hours before its first 6-hour block (at most 6 hours
+    of rows; none for all time)."""
     hist: Hist = defaultdict(lambda: defaultdict(int))
     periods = [
         p
         for p in _periods(start, now)
         if p == rollup.ALL_TIME or rollup.period_size(p) >= rollup.HIST_MIN_HOURS
     ]
-    rows = conn.execute(
-        "SELECT dim, key, metric, bucket, sum(n) FROM rollup_hist WHERE "  # noqa: S608
-        + _in(periods)
-        + " AND dim IN ('model', 'task') GROUP BY dim, key, metric, bucket",
-        periods,
-    )
-    for dim, key, metric, bucket, n in rows:
-        hist[(dim, key, metric)][bucket] += n
-        if dim == "model":
-            hist[("all", "", metric)][bucket] += n
-    # Per day: the day's own "all" histogram, looked up by key for each day.
+    if periods:
+        rows = conn.execute(
+            "SELECT dim, key, metric, bucket, sum(n) FROM rollup_hist WHERE "  # noqa: S608
+            + _in(periods)
+            + " GROUP BY dim, key, metric, bucket",
+            periods,
+        )
+        for dim, key, metric, bucket, n in rows:
+            hist[(dim, key, metric)][bucket] += n
+    # Per day: the day's own "all" histogram, looked up by key for each whole day.
     first_day = 0 if start is None else rollup.first_full_day(start)
     day_periods = [rollup.day_period(d) for d in days if d >= first_day]
+    if start is not None:
+        # The partial first day: its 6-hour blocks (all inside it) and its first rows.
+        day_periods += [p for p in periods if rollup.period_size(p) == rollup.HIST_MIN_HOURS]
     for i in range(0, len(day_periods), 500):  # bounded numbers of SQL parameters
         chunk = day_periods[i : i + 500]
         rows = conn.execute(
@@ -308,20 +355,26 @@ def _histograms(conn: Connection, start: float | None, now: float, days: Iterabl
             chunk,
         )
         for period, metric, bucket, n in rows:
-            hist[("day", str(period - rollup.day_period(0)), metric)][bucket] += n
+            hist[("day", str(_day_of_period(period)), metric)][bucket] += n
     if start is not None:
-        # Histograms start at whole days: the window's partial first day comes from its rows.
-        end = rollup.first_full_day(start) * rollup.DAY_S
+        first_hour = rollup.first_full_hour(start)
+        block = rollup.HIST_MIN_HOURS
+        end = -(-first_hour // block) * block * rollup.HOUR_S  # the first 6-hour block's start
         day = str(rollup.day_of(start))
-        for model, task, latency, ttft, n in conn.execute(_SELECT_EDGE_HIST, (start, end)):
+        for *keys, latency, ttft, n in conn.execute(_SELECT_EDGE_HIST, (start, end)):
             for metric, bucket in ((rollup.METRIC_LATENCY, latency), (rollup.METRIC_TTFT, ttft)):
                 if bucket is None:
                     continue
-                hist[("model", model, metric)][bucket] += n
-                hist[("task", task, metric)][bucket] += n
+                for dim, key in zip(rollup.HIST_DIMS, (*keys, ""), strict=True):
+                    hist[(dim, key, metric)][bucket] += n
                 hist[("day", day, metric)][bucket] += n
-                hist[("all", "", metric)][bucket] += n
     return hist
+
+
+def _day_of_period(period: int) -> int:
+    """The UTC day of a 24- or 6-hour block's period key."""
+    size = rollup.period_size(period)
+    return (period - size * rollup.PERIOD_KEY) * size // 24
 
 
 _SELECT_RECONCILABLE = (
@@ -593,8 +646,14 @@ def build_report(
     exact_limit: int = EXACT_LIMIT,
     min_class: int = 20,
     min_samples: int = 5,
+    from_rows: bool = False,
 ) -> Report:
-    """Build the report over the window `since` ("24h", "7d", "30d" or "all")."""
+    """Build the report over the window `since` ("24h", "7d", "30d" or "all").
+
+    Every total comes from the rollups, except the window's partial first hour (and, for
+    percentiles, its first hours up to a 6-hour block), read from the request rows. With
+    `from_rows` every figure is added up from the window's request rows instead, request by
+    request, with exact percentiles: the same report, slower, for checking the rollups."""
     if since not in (*SPANS_S, "all"):
         raise ValueError(f"since must be one of 24h, 7d, 30d, all; got {since!r}")
     if by not in GROUPINGS:
@@ -604,24 +663,35 @@ def build_report(
     now = store.clock() if now is None else now
     start = now - SPANS_S[since] if since != "all" else None
     with store.reading() as conn:
-        cells, edge = _read_cells(conn, start, now)
-        days = _read_days(conn, start, edge)
+        if from_rows:
+            rows = _RowTotals(conn, start)
+            cells, parties, days = rows.cells, rows.parties, rows.days
+            escalations = _joined_escalations(conn, start)
+        else:
+            cells = _read_groups(conn, "rollup_day", rollup.KEY_COLUMNS, start, now)
+            parties = _read_groups(conn, "rollup_party", rollup.PARTY_COLUMNS, start, now)
+            days = _read_days(conn, start, _first_day_edge(conn, start, now))
+            escalations = _escalations(cells)
         total = Totals()
         for t in cells.values():
             total.add(t)
-        exact = total.ok <= exact_limit
+        # Exact percentiles read the window's successful requests: at most `exact_limit` rows.
+        exact = from_rows or total.ok <= exact_limit
         if exact:
             percentiles = _Percentiles(_exact_samples(conn, start), None)
         else:
             percentiles = _Percentiles(None, _histograms(conn, start, now, days))
         reconcilable = _reconcilable(conn, start)
-        clients, members = _read_clients_members(conn, start)
-        escalations = _escalations(conn, start)
         if start is None:
             first = conn.execute("SELECT min(ts) FROM requests").fetchone()[0]
             window_days = (now - first) / rollup.DAY_S if first is not None else 1.0
         else:
             window_days = SPANS_S[since] / rollup.DAY_S
+    clients: dict[str, Totals] = defaultdict(Totals)
+    members: dict[str, Totals] = defaultdict(Totals)
+    for (client, member), t in parties.items():
+        clients[client].add(t)
+        members[member].add(t)
 
     by_model_t: dict[str, Totals] = defaultdict(Totals)
     by_task_t: dict[str, Totals] = defaultdict(Totals)

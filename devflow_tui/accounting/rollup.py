@@ -1,16 +1,25 @@
 """Rollups maintained on write, so reports over millions of requests stay fast.
 
-Every finished request adds its numbers to three tables, in the same transaction as the
+Every finished request adds its numbers to four tables, in the same transaction as the
 request row itself:
 
 - `rollup_day`: counts, tokens and money per (period, model, task type, complexity). A period
   is an aligned block of 1, 6, 24 (a UTC day) or 96 hours, or `-1` for all time, so a 30-day
   window of whole hours is the sum of about 20 periods (like a segment tree), and "all" of one.
+- `rollup_party`: the same numbers per (period, client, member): spend per client and per
+  team member. A separate table rather than two more key columns of `rollup_day`: no report
+  crosses them with the model, and the cross product would hold about as many rows per hour
+  as there are requests.
 - `rollup_total`: the same numbers per UTC day only (and `-1`), for spend over time and budgets.
 - `rollup_hist`: log-spaced histograms of latency and time to first token of successful
-  requests, per (period of a day or more, "model"|"task", key), and per UTC day for all
-  requests together ("all", ""). Buckets grow by 6 % each, so a percentile read from them is
-  within 3 % of the exact value; reports use exact values whenever few rows are involved.
+  requests, per (period of 6 hours or more, "model"|"task"|"client"|"member"|"all", key).
+  Buckets grow by 6 % each, so a percentile read from them is within 3 % of the exact value;
+  reports use exact values whenever few rows are involved.
+
+Escalations are counted on write too: `escalated` is the number of a group's successful
+requests that a later request re-asked with a stronger model (each counted once, however
+often it was re-asked); the re-asking request sets its original's `requests.escalated` flag
+and adds one to the original's rollup rows, in its own transaction.
 
 Money stays `Decimal`: the rollup columns are decimal strings summed by the `dec_add` and
 `dec_sum` SQL functions registered on every connection.
@@ -18,6 +27,7 @@ Money stays `Decimal`: the rollup columns are decimal strings summed by the `dec
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -59,9 +69,11 @@ def day_of(ts: float) -> int:
 
 HOUR_S = 3_600
 BLOCK_HOURS = (96, 24, 6, 1)  # period sizes in hours, largest first; 24 = a UTC day
-_PERIOD_KEY = 10_000_000  # period key = size * _PERIOD_KEY + index of the block of that size
-HIST_MIN_HOURS = 24  # histograms are kept for days and larger blocks only (cheaper writes)
-_HIST_MIN_KEY = HIST_MIN_HOURS * _PERIOD_KEY
+PERIOD_KEY = 10_000_000  # period key = size * PERIOD_KEY + index of the block of that size
+# Histograms are kept for blocks of 6 hours and more (fewer rows than per hour), so a report
+# reads at most the window's first 6 hours of request rows for its percentiles.
+HIST_MIN_HOURS = 6
+_HIST_MIN_KEY = HIST_MIN_HOURS * PERIOD_KEY
 
 
 def hour_of(ts: float) -> int:
@@ -77,12 +89,12 @@ def first_full_hour(ts: float) -> int:
 
 def periods_of(hour: int) -> tuple[int, ...]:
     """Every rollup period an hour belongs to: its aligned blocks of each size, and all time."""
-    return (*(size * _PERIOD_KEY + hour // size for size in BLOCK_HOURS), ALL_TIME)
+    return (*(size * PERIOD_KEY + hour // size for size in BLOCK_HOURS), ALL_TIME)
 
 
 def period_size(period: int) -> int:
     """The size in hours of a period key (0 for all time)."""
-    return 0 if period == ALL_TIME else period // _PERIOD_KEY
+    return 0 if period == ALL_TIME else period // PERIOD_KEY
 
 
 def window_periods(first_hour: int, last_hour: int) -> list[int]:
@@ -95,14 +107,14 @@ def window_periods(first_hour: int, last_hour: int) -> list[int]:
     hour = first_hour
     while hour <= last_hour:
         size = next(s for s in BLOCK_HOURS if hour % s == 0)
-        periods.append(size * _PERIOD_KEY + hour // size)
+        periods.append(size * PERIOD_KEY + hour // size)
         hour += size
     return periods
 
 
 def day_period(day: int) -> int:
     """The period key of a UTC day (its aligned 24-hour block)."""
-    return 24 * _PERIOD_KEY + day
+    return 24 * PERIOD_KEY + day
 
 
 def first_full_day(ts: float) -> int:
@@ -180,6 +192,7 @@ class Totals:
     priced_reasoning: int = 0
     gen_tokens: int = 0  # completion tokens of successful, non-cached requests with timings
     gen_ms: float = 0.0  # their generation time: latency - time to first token
+    escalated: int = 0  # successful requests a later request re-asked with a stronger model
 
     def add(self, other: Totals, sign: int = 1) -> None:
         """Add (or with sign -1, subtract) another set of numbers."""
@@ -229,6 +242,8 @@ _FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Totals))
 _MONEY = frozenset({"cost_reported", "cost_estimated", "saved_cache"})
 COLUMNS = _FIELDS
 KEY_COLUMNS = ("model", "task_type", "complexity")
+PARTY_COLUMNS = ("client", "member")
+HIST_DIMS = ("model", "task", "client", "member", "all")
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,10 +266,18 @@ class Finished:
     latency_ms: float | None
     ttft_ms: float | None
     tokens_per_s: float | None
+    client: str | None = None
+    member: str | None = None
+    escalated: bool = False  # a later request re-asked this one with a stronger model
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.model or "", self.task_type or "", self.complexity or "")
+
+    @property
+    def party(self) -> tuple[str, str]:
+        """(client, member), empty strings for none."""
+        return (self.client or "", self.member or "")
 
     def totals(self) -> Totals:
         """This request's contribution to the rollups."""
@@ -292,6 +315,7 @@ class Finished:
         )
         t.gen_tokens = throughput.tokens
         t.gen_ms = throughput.gen_ms
+        t.escalated = int(ok and self.escalated)
         return t
 
     def histogram_points(self) -> list[tuple[str, str, int, int]]:
@@ -299,12 +323,12 @@ class Finished:
         if self.status != "ok" or self.cache_hit:
             return []
         points: list[tuple[str, str, int, int]] = []
+        keys = (self.model or "", self.task_type or "", self.client or "", self.member or "", "")
         for metric, value in ((METRIC_LATENCY, self.latency_ms), (METRIC_TTFT, self.ttft_ms)):
             if value is None:
                 continue
             bucket = bucket_of(value)
-            points.append(("model", self.model or "", metric, bucket))
-            points.append(("task", self.task_type or "", metric, bucket))
+            points += [(dim, key, metric, bucket) for dim, key in zip(HIST_DIMS, keys, strict=True)]
         return points
 
 
@@ -339,13 +363,14 @@ REQUEST_TOTALS = ", ".join(
         f"sum(CASE WHEN {_PRICED} THEN reasoning_tokens ELSE 0 END)",
         f"sum(CASE WHEN {_TIMED} THEN completion_tokens ELSE 0 END)",
         f"total(CASE WHEN {_TIMED} THEN latency_ms - ttft_ms END)",
+        "count(*) FILTER (WHERE status = 'ok' AND escalated = 1)",
     )
 )
 
 FINISHED_COLUMNS = (  # the Finished fields, in order, as SQL
     "ts, model, task_type, complexity, status, prompt_tokens, completion_tokens, "
     "reasoning_tokens, cached_tokens, cost_usd, cost_source, cache_hit, saved_usd, latency_ms, "
-    "ttft_ms, tokens_per_s"
+    "ttft_ms, tokens_per_s, client, member, escalated"
 )
 
 
@@ -368,6 +393,9 @@ def finished_from_row(row: Sequence[Any]) -> Finished:
         latency_ms=row[13],
         ttft_ms=row[14],
         tokens_per_s=row[15],
+        client=row[16],
+        member=row[17],
+        escalated=bool(row[18]),
     )
 
 
@@ -383,65 +411,94 @@ def _set(table: str, column: str) -> str:
     return f"{column} = {old} + excluded.{column}"
 
 
-# Built from the constant column list above, never from input.
-_UPSERT_ROLLUP = (
-    f"INSERT INTO rollup_day (day, model, task_type, complexity, {', '.join(COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' * (4 + len(COLUMNS)))}) "
-    "ON CONFLICT (day, model, task_type, complexity) DO UPDATE SET "
-    + ", ".join(_set("rollup_day", c) for c in COLUMNS)
-)
-_UPSERT_TOTAL = (
-    f"INSERT INTO rollup_total (day, {', '.join(COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' * (1 + len(COLUMNS)))}) "
-    "ON CONFLICT (day) DO UPDATE SET " + ", ".join(_set("rollup_total", c) for c in COLUMNS)
-)
-_UPSERT_HIST = (
-    "INSERT INTO rollup_hist (day, dim, key, metric, bucket, n) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (day, dim, key, metric, bucket) DO UPDATE SET n = rollup_hist.n + excluded.n"
-)
+_CONFLICT_KEYS = {
+    "rollup_day": ("day", *KEY_COLUMNS),
+    "rollup_party": ("day", *PARTY_COLUMNS),
+    "rollup_total": ("day",),
+    "rollup_hist": ("day", "dim", "key", "metric", "bucket"),
+}
+_ROWS_PER_STATEMENT = 400  # SQLite allows 32,766 parameters a statement; rows have up to 25
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert(table: str, rows: int) -> str:
+    """One INSERT of `rows` rows that adds to the rows already there (built from the constant
+    names above, never from input). One statement for all of a request's rows of a table: on
+    PostgreSQL a statement each would cost a round trip or a pipeline slot each."""
+    keys = _CONFLICT_KEYS[table]
+    values = ("n",) if table == "rollup_hist" else COLUMNS
+    columns = (*keys, *values)
+    row = f"({', '.join('?' * len(columns))})"
+    if table == "rollup_hist":
+        update = "n = rollup_hist.n + excluded.n"
+    else:
+        update = ", ".join(_set(table, c) for c in COLUMNS)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
+        + ", ".join([row] * rows)
+        + f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
+    )
+
+
+def _write(conn: Connection, table: str, rows: dict[Any, list[Any]]) -> None:
+    """Add `rows` (key tuple -> values) to `table`, in key order: on PostgreSQL two
+    transactions then lock the rows they share in the same order and can never deadlock."""
+    ordered = [
+        [*(key if isinstance(key, tuple) else (key,)), *_sql(rows[key])] for key in sorted(rows)
+    ]
+    for i in range(0, len(ordered), _ROWS_PER_STATEMENT):
+        chunk = ordered[i : i + _ROWS_PER_STATEMENT]
+        conn.execute(_upsert(table, len(chunk)), [v for row in chunk for v in row])
+
+
+def _add(target: dict[Any, list[Any]], key: Any, values: list[Any]) -> None:
+    current = target.get(key)
+    target[key] = (
+        values if current is None else [a + b for a, b in zip(current, values, strict=True)]
+    )
 
 
 def apply(conn: Connection, items: Iterable[Finished], sign: int = 1) -> None:
     """Add (sign 1) or remove (sign -1) finished requests from the rollups, in the caller's
-    transaction. Items are summed per rollup row first, so bulk loads write each row once.
-
-    Rows are written in key order: on PostgreSQL two transactions then lock the rollup rows
-    they share in the same order and can never deadlock."""
-    cells: dict[tuple[int, str, str, str], list[Any]] = {}
-    days: dict[int, list[Any]] = {}
-    hist: dict[tuple[int, str, str, int, int], int] = {}
+    transaction. Items are summed per rollup row first, so bulk loads write each row once."""
+    cells: dict[Any, list[Any]] = {}
+    parties: dict[Any, list[Any]] = {}
+    days: dict[Any, list[Any]] = {}
+    hist: dict[Any, list[Any]] = {}
     for item in items:
         t = item.totals()
-        values = [getattr(t, f) for f in _FIELDS]
-        if sign < 0:
-            values = [-v for v in values]
-        day = day_of(item.ts)
-        hour = hour_of(item.ts)
+        values = [sign * getattr(t, f) for f in _FIELDS]
         points = item.histogram_points()
-        for d in (day, ALL_TIME):
-            current = days.get(d)
-            days[d] = (
-                values if current is None else [a + b for a, b in zip(current, values, strict=True)]
-            )
-        for d in periods_of(hour):
-            key = (d, *item.key)
-            current = cells.get(key)
-            cells[key] = (
-                values if current is None else [a + b for a, b in zip(current, values, strict=True)]
-            )
-            if d == ALL_TIME or d >= _HIST_MIN_KEY:
-                for dim, name, metric, bucket in points:
-                    hkey = (d, dim, name, metric, bucket)
-                    hist[hkey] = hist.get(hkey, 0) + sign
-        # Per-day percentiles read one small "all" histogram per day, not every model's.
-        for dim, _, metric, bucket in points:
-            if dim == "model":  # one point per metric
-                hkey = (day_period(day), "all", "", metric, bucket)
-                hist[hkey] = hist.get(hkey, 0) + sign
-    conn.executemany(_UPSERT_ROLLUP, [[*key, *_sql(cells[key])] for key in sorted(cells)])
-    conn.executemany(_UPSERT_TOTAL, [[d, *_sql(days[d])] for d in sorted(days)])
+        for d in (day_of(item.ts), ALL_TIME):
+            _add(days, d, values)
+        for period in periods_of(hour_of(item.ts)):
+            _add(cells, (period, *item.key), values)
+            _add(parties, (period, *item.party), values)
+            if period == ALL_TIME or period >= _HIST_MIN_KEY:
+                for point in points:
+                    _add(hist, (period, *point), [sign])
+    _write(conn, "rollup_day", cells)
+    _write(conn, "rollup_party", parties)
+    _write(conn, "rollup_total", days)
     if hist:
-        conn.executemany(_UPSERT_HIST, [(*key, hist[key]) for key in sorted(hist)])
+        _write(conn, "rollup_hist", hist)
+
+
+def add_escalation(conn: Connection, original: Finished) -> None:
+    """Count a finished request as escalated (a later request re-asked it), in its own rollup
+    rows: its groups' `escalated` goes up by one, nothing else changes."""
+    if original.status != "ok":
+        return
+    values = [int(f == "escalated") for f in _FIELDS]
+    _write(
+        conn, "rollup_day", {(p, *original.key): values for p in periods_of(hour_of(original.ts))}
+    )
+    _write(
+        conn,
+        "rollup_party",
+        {(p, *original.party): values for p in periods_of(hour_of(original.ts))},
+    )
+    _write(conn, "rollup_total", {d: values for d in (day_of(original.ts), ALL_TIME)})
 
 
 def _sql(values: list[Any]) -> list[Any]:

@@ -73,6 +73,20 @@ _SELECT_RUNNING = (
     "SELECT id, pid, coalesce(updated, ts) FROM requests WHERE status = 'running' "
     "AND coalesce(host, ?) = ?"
 )
+_INSERT_RUNNING = (
+    "INSERT INTO requests (id, ts, updated, conversation_id, project, prompt_hash, "
+    "task_type, complexity, requested_model, model, routing_reason, status, "
+    "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_source, "
+    "cache_hit, complete, pid, host, client, member, comparison, escalation_of) VALUES "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, "
+    "?, ?, ?, ?, ?, ?)"
+)
+# Sets the flag once (a second escalation of the same request changes nothing) and returns
+# the row, so its rollups can count it in the same transaction.
+_MARK_ESCALATED = (
+    "UPDATE requests SET escalated = 1 WHERE id = ? AND escalated = 0 "  # noqa: S608
+    f"RETURNING {rollup.FINISHED_COLUMNS}"
+)
 _SELECT_REQUESTS = f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests"  # noqa: S608
 _SELECT_ATTEMPTS = f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempts"  # noqa: S608
 
@@ -238,35 +252,40 @@ class AnalyticsStore:
         """Record a request as "running" (committed at once); returns its id."""
         request_id = start.request_id or str(uuid.uuid4())
         now = self.clock()
-        self._execute(
-            "INSERT INTO requests (id, ts, updated, conversation_id, project, prompt_hash, "
-            "task_type, complexity, requested_model, model, routing_reason, status, "
-            "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_source, "
-            "cache_hit, complete, pid, host, client, member, comparison, escalation_of) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 'unknown', 0, 0, "
-            "?, ?, ?, ?, ?, ?)",
-            (
-                request_id,
-                start.ts if start.ts is not None else now,
-                now,
-                start.conversation_id,
-                start.project,
-                start.prompt_hash,
-                start.task_type,
-                start.complexity,
-                start.requested_model,
-                start.model,
-                start.routing_reason,
-                start.prompt_tokens,
-                os.getpid(),
-                HOST,
-                start.client,
-                start.member,
-                start.comparison,
-                start.escalation_of,
-            ),
-        )
+        if start.escalation_of is None:
+            self._execute(_INSERT_RUNNING, self._running_values(start, request_id, now))
+            return request_id
+        with self.transaction() as conn:
+            conn.execute(_INSERT_RUNNING, self._running_values(start, request_id, now))
+            # The request it re-asks counts as escalated once, however often it is re-asked;
+            # its rollup rows learn it now (when it has finished: else when it finishes).
+            row = conn.execute(_MARK_ESCALATED, (start.escalation_of,)).fetchone()
+            if row is not None and row[4] in TERMINAL_STATUSES:
+                rollup.add_escalation(conn, rollup.finished_from_row(row))
         return request_id
+
+    @staticmethod
+    def _running_values(start: RequestStart, request_id: str, now: float) -> tuple[Any, ...]:
+        return (
+            request_id,
+            start.ts if start.ts is not None else now,
+            now,
+            start.conversation_id,
+            start.project,
+            start.prompt_hash,
+            start.task_type,
+            start.complexity,
+            start.requested_model,
+            start.model,
+            start.routing_reason,
+            start.prompt_tokens,
+            os.getpid(),
+            HOST,
+            start.client,
+            start.member,
+            start.comparison,
+            start.escalation_of,
+        )
 
     def record_attempt(self, request_id: str, attempt: AttemptRecord, *, n: int) -> None:
         """Write attempt number `n` of a request (1, 2, ... in call order, as the caller counts
@@ -413,8 +432,10 @@ class AnalyticsStore:
                     (request_id, now, os.getpid(), HOST),
                 )
                 ts, model, task_type, complexity, recorded_attempts = now, None, None, None, 0
+                client, member, escalated = None, None, False
             else:
                 ts, model, task_type, complexity = old[0], old[1], old[2], old[3]
+                client, member, escalated = old[16], old[17], bool(old[18])
                 recorded_attempts = old[-1]
             if old is not None and old[4] in TERMINAL_STATUSES:
                 # Finished twice (e.g. marked interrupted by another process first): replace.
@@ -474,6 +495,9 @@ class AnalyticsStore:
                 latency_ms=outcome.latency_ms,
                 ttft_ms=outcome.ttft_ms,
                 tokens_per_s=outcome.tokens_per_s,
+                client=client,
+                member=member,
+                escalated=escalated,
             )
             rollup.apply(conn, [finished])
             conn.execute(

@@ -105,11 +105,19 @@ def record(
     ts: float | None = None,
     generation_id: str | None = None,
     escalation_of: str | None = None,
+    client: str | None = None,
+    member: str | None = None,
 ) -> str:
     """Begin and finish one request with the given numbers; returns its id."""
     request_id = store.begin_request(
         RequestStart(
-            task_type=task, complexity=complexity, model=model, ts=ts, escalation_of=escalation_of
+            task_type=task,
+            complexity=complexity,
+            model=model,
+            ts=ts,
+            escalation_of=escalation_of,
+            client=client,
+            member=member,
         )
     )
     store.finish_request(

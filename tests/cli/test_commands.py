@@ -9,6 +9,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from click.testing import CliRunner
@@ -177,6 +178,8 @@ def test_report_json_after_requests(devflow: Invoke, by: str, tmp_path: Path) ->
     assert {"by_model", "by_task", "savings", "recommendations", "budgets"} <= data.keys()
     assert csv_path.read_text().count("\n") >= 2
     assert devflow("report").exit_code == 0
+    from_rows = devflow("report", "--json", "--by", by, "--from-rows")
+    assert json.loads(from_rows.stdout) == {**data, "generated_at": ANY, "window_start": ANY}
 
 
 def test_report_shows_key_credit_limit(devflow: Invoke, sim: SimServer) -> None:
