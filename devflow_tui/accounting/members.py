@@ -34,6 +34,14 @@ class Member(BaseModel):
     created: float
     rotated: float | None = None
 
+    @property
+    def remaining_usd(self) -> Decimal | None:
+        """What the member may still spend this month (never below $0); None: no budget.
+        Money held by their running requests is not taken off, as for the team's budgets."""
+        if self.budget_monthly_usd is None:
+            return None
+        return max(self.budget_monthly_usd - self.spent_this_month_usd, Decimal(0))
+
 
 def hash_token(token: str) -> str:
     """What the database keeps of a token."""
