@@ -22,7 +22,8 @@ class Action:
 # The footer shows the actions marked `show`, in this order, as far as the width allows: the
 # ones a new user needs first, so at 80 columns F1, F4, F5 and F8 are never the ones left out.
 # On the dashboard the app shows esc (cancel) only while an answer streams and F12 (stronger)
-# only when none does (`DevflowApp.check_action`), so F12 fits at 80 columns too.
+# only when none does (`DevflowApp.check_action`), so F12 fits at 80 columns too; F10 (team)
+# shows only when the database has team members, so a single user's footer is unchanged.
 ACTIONS: tuple[Action, ...] = (
     Action("help", "f1", "Help", "Show this help"),
     Action("history", "f4", "History", "Past conversations, search, export, analytics report"),
@@ -38,6 +39,12 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("copy_answer", "f2", "Copy", "Copy the selected message, or the last answer"),
     Action("add_note", "f9", "Note", "Add a note, sent as context with this project's prompts"),
+    Action(
+        "team",
+        "f10",
+        "Team",
+        "Team spend today, this month and per member (when the database has members)",
+    ),
     Action(
         "proxy", "f7", "Proxy", "Proxy traffic (Claude Code, SDKs, MCP); start the proxy", False
     ),

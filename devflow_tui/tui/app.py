@@ -27,7 +27,7 @@ from devflow_tui.errors import DevflowError
 from devflow_tui.tui.actions import bindings
 from devflow_tui.tui.commands import DevflowCommands
 from devflow_tui.tui.gateway_port import DashboardGateway, ProxyStarter, RunningProxy
-from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable
+from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable, TeamChecked
 from devflow_tui.tui.request_stats import RequestStats
 from devflow_tui.tui.screens.dashboard import DashboardScreen
 from devflow_tui.tui.ui_state import UiState, load_ui_state, save_ui_state
@@ -97,6 +97,8 @@ def default_request_builder(**fields: Any) -> GatewayRequest:
 
 
 RECONCILE_EVERY_S = 120.0
+# How often the dashboard looks for team members (added with `devflow team add` anywhere).
+TEAM_CHECK_S = 15.0
 
 
 class DevflowApp(App[None]):
@@ -138,6 +140,7 @@ class DevflowApp(App[None]):
         self.claude_session = claude_session
         self.dashboard = DashboardScreen(self.stats, claude_session=claude_session)
         self.proxy: RunningProxy | None = None  # the proxy running inside the dashboard
+        self.has_team = False  # the database has team members: F10 shows their spend
         # Set by `run` (the app owns its process): see `settle_memory`.
         self.freeze_after_start = False
         self.memory_settled = False
@@ -215,6 +218,8 @@ class DevflowApp(App[None]):
         self.dashboard.gateway_ready(message.gateway)
         # Background reconciliation: record what OpenRouter actually billed.
         self.set_interval(RECONCILE_EVERY_S, self.reconcile_billing)
+        self.check_team()
+        self.set_interval(TEAM_CHECK_S, self.check_team)
         if self.settings.serve.embedded:
             self.call_later(self.start_proxy)
 
@@ -230,6 +235,26 @@ class DevflowApp(App[None]):
             return
         if drifts:
             self.log.info(f"reconciled {len(drifts)} requests with OpenRouter's bill")
+
+    @work(thread=True, exclusive=True, group="team-check")
+    def check_team(self) -> None:
+        """Look for team members in the database (blocking: a thread worker)."""
+        gateway = self.gateway
+        if gateway is None:
+            return
+        from devflow_tui.tui.team_spend import has_members
+
+        try:
+            found = has_members(gateway.store)
+        except Exception as exc:  # an unreachable database is reported by the screens using it
+            self.log.warning(f"team members not read: {exc}")
+            return
+        self.post_message(TeamChecked(found))
+
+    def on_team_checked(self, message: TeamChecked) -> None:
+        if message.has_members != self.has_team:
+            self.has_team = message.has_members
+            self.refresh_bindings()
 
     def on_gateway_unavailable(self, message: GatewayUnavailable) -> None:
         self.gateway_error = message.message
@@ -252,7 +277,10 @@ class DevflowApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """On the dashboard, esc (cancel) is offered only while an answer streams and F12 (a
         stronger model) only when none does; F12 belongs to the dashboard alone. The footer
-        shows what can be done now."""
+        shows what can be done now. F10 (team) is offered when the database has team members
+        (and on the team screen, to close it)."""
+        if action == "team":
+            return self.has_team or bool(self.screen_stack and self.screen.id == "team")
         if action not in ("cancel", "escalate"):
             return True
         dashboard: DashboardScreen | None = getattr(self, "dashboard", None)
@@ -305,6 +333,15 @@ class DevflowApp(App[None]):
             self.pop_screen()
         else:
             self.push_screen(ProxyScreen())
+
+    def action_team(self) -> None:
+        """Open the team spend screen, or close it (the key toggles)."""
+        from devflow_tui.tui.screens.team import TeamScreen
+
+        if isinstance(self.screen, TeamScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(TeamScreen())
 
     async def toggle_proxy(self) -> None:
         """Start the proxy inside the dashboard (with its gateway), or stop it."""

@@ -85,3 +85,11 @@ class ReportReady(Message):
         super().__init__()
         self.report = report
         self.error = error
+
+
+class TeamChecked(Message):
+    """Whether the database has team members (`devflow team add`), read in a thread worker."""
+
+    def __init__(self, has_members: bool) -> None:
+        super().__init__()
+        self.has_members = has_members

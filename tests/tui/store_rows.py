@@ -20,16 +20,21 @@ def seed_request(
     ts: float | None = None,
     latency_ms: float = 800.0,
     ttft_ms: float = 200.0,
+    member: str | None = None,
+    client: str | None = None,
 ) -> tuple[str, str | None]:
     """Record one request; with a prompt, also its conversation. Returns (request, conversation).
 
     With `ts`, the store's clock reads `ts` meanwhile, so dates are fixed (for snapshots).
+    `member` and `client` are who sent it, as `devflow serve` records them.
     """
     clock = store.clock
     if ts is not None:
         store.clock = lambda: ts
     try:
-        request_id = store.begin_request(RequestStart(ts=ts, task_type="coding", model=model))
+        request_id = store.begin_request(
+            RequestStart(ts=ts, task_type="coding", model=model, member=member, client=client)
+        )
         store.finish_request(
             request_id,
             RequestOutcome(

@@ -1,11 +1,12 @@
-"""The look of every screen (dashboard, history, report, models, help, handoff, compare) at 80x24
-and 160x48, with fixed data (recorded gateway events, fixed dates, no blinking cursor)."""
+"""The look of every screen (dashboard, history, report, models, team, help, handoff, compare)
+at 80x24 and 160x48, with fixed data (recorded gateway events, fixed dates, no blinking cursor)."""
 
 from __future__ import annotations
 
 import shutil
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,13 @@ from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import Markdown, SelectionList
 
+from devflow_tui.accounting.members import Members
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.compare import CompareScreen
 from devflow_tui.tui.screens.handoff import HandoffScreen
 from devflow_tui.tui.screens.help import HelpScreen
 from devflow_tui.tui.screens.history import HistoryScreen
+from devflow_tui.tui.screens.team import TeamScreen
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauge
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from tests.tui.recorded_gateway import Play, ReplayGateway
@@ -108,6 +111,34 @@ def test_history_screen(
 
     async def run_before(pilot: Pilot[None]) -> None:
         await _open(pilot, "f4", ready)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_team_screen(
+    snap_compare: Snap, make_app: Callable[..., DevflowApp], replay: ReplayGateway, size: Any
+) -> None:
+    """Members added as `devflow team add` does, with requests recorded now (this month)."""
+    members = Members(replay.store)
+    members.add("ada.lovelace-analytical-engine", Decimal("25"))
+    members.add("grace")
+    for member, cost in (
+        ("ada.lovelace-analytical-engine", "0.0123"),
+        ("grace", "0.5"),
+        (None, "1"),
+    ):
+        seed_request(replay.store, "openai/gpt-4o-mini", cost, member=member)
+
+    def ready(app: DevflowApp) -> bool:
+        screen = app.screen
+        return isinstance(screen, TeamScreen) and screen.spend is not None
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = await _ready(pilot)
+        await _settle(pilot, lambda: app.has_team)
+        await pilot.press("f10")
+        await _settle(pilot, lambda: ready(app))
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 
