@@ -69,7 +69,6 @@ from devflow_tui.openrouter.relay import (
     RelayMeter,
     RelayResult,
     RelayStream,
-    frame,
 )
 from devflow_tui.openrouter.result import (
     AttemptRecord,
@@ -78,6 +77,7 @@ from devflow_tui.openrouter.result import (
     StreamItem,
     TextChunk,
 )
+from devflow_tui.openrouter.sse_bytes import EventSplitter, RawEvent
 from devflow_tui.openrouter.stream import StreamAssembler
 from devflow_tui.openrouter.wire import (
     ChatRequest,
@@ -669,7 +669,9 @@ class OpenRouterClient:
         started = self._clock()
         status: int | None = None
         meter = RelayMeter(api, run.model)
-        pending: list[bytes] = []
+        splitter = EventSplitter()
+        held: list[bytes] = []  # events read before the answer started
+        rest: list[RawEvent] = []  # events that came with the first piece, not metered yet
         ttft: list[float] = []
         try:
             await stack.enter_async_context(self._limiter.slot())
@@ -691,23 +693,27 @@ class OpenRouterClient:
                         self._check_redirect(response)
                         body = await read_capped(response)
                         raise self._error_from_response(response, body, run.model)
-                    bounded = cast(httpx.Response, BoundedEventStream(response))
-                    events = EventSource(bounded).aiter_sse()
-                    stack.push_async_callback(events.aclose)
+                    chunks = response.aiter_bytes()
+                    stack.push_async_callback(chunks.aclose)  # type: ignore[attr-defined]
                     # Hold events back until the answer itself starts: up to there a failure
                     # can still be retried or sent to another model, unseen by the caller.
-                    while not meter.has_output and not meter.done:
-                        sse = await anext(events, None)
-                        if sse is None:
+                    while not rest and not meter.has_output and not meter.done:
+                        chunk = await anext(chunks, None)
+                        if chunk is None:
                             raise invalid_response(
                                 "the stream ended before any answer", model=meter.model
                             )
-                        info = meter.feed_event(sse.event, sse.data)
-                        if info is not None:
-                            raise self._error_from_info(
-                                info, meter.model, generation_id=meter.generation_id
-                            )
-                        pending.append(frame(api, sse.event, sse.data))
+                        events = splitter.feed(chunk)
+                        for index, event in enumerate(events):
+                            info = meter.feed_event(event.event, event.data)
+                            if info is not None:
+                                raise self._error_from_info(
+                                    info, meter.model, generation_id=meter.generation_id
+                                )
+                            held.append(event.raw)
+                            if meter.has_output or meter.done:
+                                rest = [] if meter.done else events[index + 1 :]
+                                break
             except TimeoutError:
                 if loop.time() >= total_deadline:
                     raise timeout_error(
@@ -747,15 +753,24 @@ class OpenRouterClient:
                 text_only=meter.text_only,
             )
 
+        def mid_stream(info: ErrorInfo) -> OpenRouterError:
+            return self._error_from_info(
+                info, meter.model, generation_id=meter.generation_id, partial=meter.text or " "
+            )
+
         async def frames() -> AsyncGenerator[bytes, None]:
+            # The events that arrived together go on as one piece, as the bytes they came as.
             try:
-                for piece in pending:
-                    yield piece
+                pieces, info = _metered(meter, rest)
+                yield b"".join(held + pieces)
+                if info is not None:
+                    raise mid_stream(info)
                 while not meter.done:
                     deadline = min(total_deadline, loop.time() + chunk_s)
                     try:
                         async with asyncio.timeout_at(deadline):
-                            sse = await anext(events, None)
+                            chunk = await anext(chunks, None)
+                        events = splitter.feed(chunk) if chunk is not None else None
                     except TimeoutError:
                         raise timeout_error(
                             "chunk_timeout_ms",
@@ -772,25 +787,21 @@ class OpenRouterClient:
                         raise invalid_response(
                             exc.what, model=meter.model, mid_stream=True, partial_text=meter.text
                         ) from None
-                    if sse is None:
+                    if events is None:
                         raise invalid_response(
                             "the stream ended before its end event",
                             model=meter.model,
                             mid_stream=True,
                         )
-                    info = meter.feed_event(sse.event, sse.data)
-                    yield frame(api, sse.event, sse.data)
+                    pieces, info = _metered(meter, events)
+                    if pieces:
+                        yield b"".join(pieces)
                     if info is not None:
-                        raise self._error_from_info(
-                            info,
-                            meter.model,
-                            generation_id=meter.generation_id,
-                            partial=meter.text or " ",
-                        )
+                        raise mid_stream(info)
                 # Read the body's end, so the connection goes back to the pool.
                 with contextlib.suppress(TimeoutError, httpx.HTTPError):
                     async with asyncio.timeout(_DRAIN_AFTER_DONE_S):
-                        async for _ in events:
+                        async for _ in chunks:
                             pass
             except OpenRouterError as exc:
                 exc.mid_stream = True
@@ -1143,6 +1154,18 @@ class OpenRouterClient:
             self._call_log.record(entry, prompt=prompt)
         except OSError as exc:  # a full disk must not break the call itself
             _log.warning("cannot write the API call log: %s", exc)
+
+
+def _metered(meter: RelayMeter, events: list[RawEvent]) -> tuple[list[bytes], ErrorInfo | None]:
+    """The bytes of `events` to send on, read by `meter` in order up to the answer's end or
+    an error event (sent on too, then raised by the caller); later ones are dropped."""
+    pieces: list[bytes] = []
+    for event in events:
+        info = meter.feed_event(event.event, event.data)
+        pieces.append(event.raw)
+        if info is not None or meter.done:
+            return pieces, info
+    return pieces, None
 
 
 def _forwarded(response: httpx.Response) -> dict[str, str]:

@@ -7,10 +7,14 @@ from typing import Any
 
 import pytest
 
+from devflow_tui.config import Settings
 from devflow_tui.errors import ErrorCategory, OpenRouterError
+from devflow_tui.openrouter import bounded
 from devflow_tui.openrouter.relay import RelayMeter, anthropic_error_type, anthropic_usage
 from devflow_tui.sim import Fault, SimServer
 from tests.openrouter.conftest import ClientFactory
+from tests.openrouter.raw_server import END, chunk, raw_server, sse_head
+from tests.openrouter.test_wire_edge_cases import client_for
 
 CLAUDE = "anthropic/claude-sonnet-4.5"
 
@@ -46,11 +50,18 @@ async def test_relay_forwards_extra_headers(sim: SimServer, make_client: ClientF
     assert sim.requests[-1].headers["anthropic-beta"] == "tools-1"
 
 
+def _events(frames: list[bytes]) -> list[bytes]:
+    """The SSE events in what was handed on (events that arrived together come as one piece)."""
+    return [event + b"\n\n" for event in b"".join(frames).split(b"\n\n") if event]
+
+
 async def test_relay_stream_hands_on_every_event(make_client: ClientFactory) -> None:
     stream = await make_client().relay_stream("anthropic", _anthropic())
     frames = [frame async for frame in stream.frames()]
-    assert frames[0].startswith(b"event: message_start\n")
-    assert frames[-1].startswith(b"event: message_stop\n")
+    events = _events(frames)
+    assert events[0].startswith(b"event: message_start\n")
+    assert events[-1].startswith(b"event: message_stop\n")
+    assert sum(e.startswith(b"event: content_block_delta\n") for e in events) > 1
     result = stream.result()
     assert result.complete and result.ttft_ms is not None
     assert result.usage is not None and result.usage.completion_tokens > 0
@@ -60,7 +71,7 @@ async def test_relay_stream_hands_on_every_event(make_client: ClientFactory) -> 
 async def test_openai_stream_reports_cost(make_client: ClientFactory) -> None:
     stream = await make_client().relay_stream("openai", _openai())
     frames = [frame async for frame in stream.frames()]
-    assert frames[-1] == b"data: [DONE]\n\n"
+    assert _events(frames)[-1] == b"data: [DONE]\n\n"
     usage = stream.result().usage
     assert usage is not None and usage.cost is not None and usage.cost > 0
 
@@ -93,7 +104,7 @@ async def test_mid_stream_error_is_handed_on_then_raised(
     with pytest.raises(OpenRouterError) as caught:
         async for frame in stream.frames():
             frames.append(frame)
-    assert frames[-1].startswith(b"event: error\n")
+    assert _events(frames)[-1].startswith(b"event: error\n")
     assert caught.value.mid_stream and not caught.value.retryable
     assert caught.value.generation_id is not None
 
@@ -137,3 +148,46 @@ def test_meter_reads_openai_error_bodies_and_anthropic_cache_usage() -> None:
     assert str(usage.cost) == "0.5"
     assert anthropic_error_type(402) == "billing_error"
     assert anthropic_error_type(599) == "api_error" and anthropic_error_type(418).startswith("inv")
+
+
+async def test_stream_bytes_go_on_as_they_came(settings: Settings, fake_key: str) -> None:
+    """Events are handed on as the bytes they arrived as, several at once when they came
+    together; comments are dropped; nothing after the end event is sent."""
+    start = (
+        b'event: message_start\r\ndata: {"type":"message_start","message":{"model":"m"}}\r\n\r\n'
+    )
+    delta = (
+        b'event: content_block_delta\ndata: {"type":"content_block_delta",'
+        b'"delta":{"type":"text_delta","text":"Hi"}}\n\n'
+    )
+    stop = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    script = [
+        sse_head(),
+        chunk(b": OPENROUTER PROCESSING\n\n" + start),
+        0.02,
+        chunk(delta[:20]),
+        0.02,
+        chunk(delta[20:] + delta + b": keep-alive\n\n" + stop + b"data: late\n\n"),
+        END,
+    ]
+    async with raw_server([script]) as server, client_for(server, settings, fake_key) as client:
+        stream = await client.relay_stream("anthropic", _anthropic())
+        frames = [frame async for frame in stream.frames()]
+    assert b"".join(frames) == start.replace(b"\r\n", b"\n") + delta + delta + stop
+    assert len(frames) <= 2  # one piece per read at most, however the bytes were cut
+    assert stream.result().text == "HiHi" and stream.result().complete
+
+
+async def test_endless_line_in_a_relayed_stream_is_refused(
+    settings: Settings, fake_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bounded, "MAX_LINE_CHARS", 10_000)
+    pieces = [chunk(b"data: " + b"x" * 4096)] * 4
+    async with (
+        raw_server([[sse_head(), *pieces, 30.0]]) as server,
+        client_for(server, settings, fake_key) as client,
+    ):
+        with pytest.raises(OpenRouterError) as caught:
+            await client.relay_stream("openai", _openai())
+    assert caught.value.category is ErrorCategory.INVALID_RESPONSE
+    assert "a line is longer than" in caught.value.message
