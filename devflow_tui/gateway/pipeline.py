@@ -332,7 +332,7 @@ class Gateway:
         found = [c for c in decision.candidates if c.model.id == model_id]
         warnings = [w for w in decision.warnings if model_id not in w]
         if found:
-            pinned = dataclasses.replace(found[0], reason=f"pinned by the user; {found[0].reason}")
+            pinned = found[0].reworded(lambda reason: f"pinned by the user; {reason}")
         else:
             model = self.catalog.get(model_id)
             if model is None:

@@ -56,13 +56,15 @@ aims for.
 
 from __future__ import annotations
 
-import dataclasses
+import bisect
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Collection, Sequence
+import operator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 from devflow_tui.config import RoutingSettings
 from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
@@ -93,6 +95,7 @@ _LATENCY_REF_MS = 5000.0
 _TTFT_REF_MS = 1500.0
 MAX_FALLBACKS = 3
 MAX_CANDIDATES = 12
+_T = TypeVar("_T")
 _STATIC_TABLES = 64  # per-selector cache of request-independent score tables (`_static_scores`)
 
 
@@ -115,16 +118,85 @@ class SelectionCriteria:
     stronger_than: str | None = None  # escalation: only models better than this one for the task
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One model that passed the hard filters, with its score and why."""
+_Details = tuple[Decimal | None, Decimal | None, str]  # estimated cost, worst case, reason
 
-    model: CatalogModel
-    score: float
-    estimated_cost_usd: Decimal | None
-    worst_case_cost_usd: Decimal | None
-    quality: float
-    reason: str
+
+class Candidate:
+    """One model that passed the hard filters, with its score and why.
+
+    The selector returns a dozen candidates but a request reads only the first one's reason
+    and costs: the Decimal costs and the reason of each are worked out when first read
+    (`explain`, kept once computed), so a decision does not format text nobody shows. Built
+    with the values themselves (`reason=...`), a candidate is an ordinary value."""
+
+    __slots__ = ("_details", "_explain", "model", "quality", "score")
+
+    def __init__(
+        self,
+        model: CatalogModel,
+        score: float,
+        estimated_cost_usd: Decimal | None = None,
+        worst_case_cost_usd: Decimal | None = None,
+        quality: float = 0.0,
+        reason: str = "",
+        *,
+        explain: Callable[[], _Details] | None = None,
+    ) -> None:
+        self.model = model
+        self.score = score
+        self.quality = quality
+        self._explain = explain
+        self._details: _Details | None = (
+            None if explain is not None else (estimated_cost_usd, worst_case_cost_usd, reason)
+        )
+
+    def _get(self) -> _Details:
+        details = self._details
+        if details is None:
+            assert self._explain is not None
+            details = self._details = self._explain()
+            self._explain = None
+        return details
+
+    @property
+    def estimated_cost_usd(self) -> Decimal | None:
+        """The cost of this request on this model, with the expected output size."""
+        return self._get()[0]
+
+    @property
+    def worst_case_cost_usd(self) -> Decimal | None:
+        """The most this request can cost on this model (the budget filter's figure)."""
+        return self._get()[1]
+
+    @property
+    def reason(self) -> str:
+        """Why the model has this rank, in words."""
+        return self._get()[2]
+
+    def reworded(self, change: Callable[[str], str]) -> Candidate:
+        """The same candidate with its reason changed by `change` (still worked out lazily)."""
+
+        def explain() -> _Details:
+            estimate, worst, reason = self._get()
+            return estimate, worst, change(reason)
+
+        return Candidate(self.model, self.score, quality=self.quality, explain=explain)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.model, self.score, self.quality, *self._get())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Candidate) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, like the mutable values
+
+    def __repr__(self) -> str:
+        estimate, worst, reason = self._get()
+        return (
+            f"Candidate(model={self.model.id!r}, score={self.score!r}, "
+            f"estimated_cost_usd={estimate!r}, worst_case_cost_usd={worst!r}, "
+            f"quality={self.quality!r}, reason={reason!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -298,6 +370,41 @@ class _Scan:
     widest: int
 
 
+@dataclass(slots=True)
+class _Layout:
+    """The chat models ordered by the room a prompt has in their window once the output is
+    reserved (window - output bound), for one output bound and one expected output size.
+    The models a context of `ctx` tokens fits are then a suffix (`bisect`), and the columns
+    the cost needs are in the same order: a usual decision slices lists instead of checking
+    and looking up every model (`ModelSelector._layout`)."""
+
+    entries: list[_Entry]
+    rooms: list[int]
+    slots: list[int]
+    prompt: list[float]
+    out: list[float]  # completion price x the output bound for the expected output
+    request: list[float]
+    bounds: list[int]  # the output bound the context filter reserves, per model
+    position: dict[str, int]  # model id -> index in `entries`
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The survivors of a usual request: `layout.entries[start:]` but for the positions in
+    `drop` (models in cooldown), and every layout column the same way."""
+
+    layout: _Layout
+    start: int
+    drop: tuple[int, ...] = ()
+
+    def column(self, values: list[_T]) -> list[_T]:
+        """`values` (a layout column) restricted to the survivors, in their order."""
+        kept = values[self.start :]
+        for position in reversed(self.drop):
+            del kept[position]
+        return kept
+
+
 def _scan_loop(
     survivors: list[_Entry], task: str, bar: float, is_low: bool, ctx: int, expected_out: int
 ) -> _Scan:
@@ -349,30 +456,63 @@ def _best_rows(
     w_price: float,
     widest: int,
     row: Callable[[int], tuple[float, str, int]],
+    costs: Sequence[float],
+    price_score: Callable[[float], float],
 ) -> list[tuple[float, str, int]] | None:
     """The best `MAX_CANDIDATES` rows without scoring every survivor, or None when the full
-    ranking is needed. A model's score is at most its request-independent part plus the price
-    weight (a price score is at most 1): walking the models by that part, best first, scoring
-    stops once no model left can reach the `MAX_CANDIDATES`-th score. Every model that scores
-    at least that much is then scored, so the rows are the complete ranking's first ones; the
-    fallback chain's larger-window model must be among them too, or this gives up."""
+    ranking is needed. A model's score is its request-independent part plus the price weight
+    times a price score that falls as its cost rises. So the models are walked two ways at
+    once, best first by that part (`order`) and cheapest first by cost, scoring each model
+    met: a model not met yet has at most the part of the last one met the first way and at
+    least the cost of the last one met the second way, and the walk stops once that bound is
+    below the `MAX_CANDIDATES`-th score (Fagin's threshold algorithm). The cost walk starts
+    only when the first one has not stopped within `MAX_CANDIDATES` models: when price decides
+    (a low-complexity request, where any capable model is as good) it ends the walk early.
+    Every model that scores at least the last row kept is scored, so the rows are the
+    complete ranking's first ones; the fallback chain's larger-window model must be among
+    them too, or this gives up. `costs` is each survivor's cost (inf when unknown)."""
     if len(survivors) <= 2 * MAX_CANDIDATES:
         return None  # a small pool: scoring all of it is as cheap
     top: list[float] = []  # a min-heap of the best MAX_CANDIDATES scores so far
     rows: list[tuple[float, str, int]] = []
+    seen: set[int] = set()
+
+    def take(index: int) -> None:
+        seen.add(index)
+        found = row(index)
+        rows.append(found)
+        if len(top) < MAX_CANDIDATES:
+            heapq.heappush(top, -found[0])
+        elif -found[0] > top[0]:
+            heapq.heapreplace(top, -found[0])
+
     for tier, bonus in ((True, 2.0), (False, 0.0)):
+        by_cost: Iterator[int] | None = None
+        steps = 0
         for slot in order:
             index = where.get(slot)
             if index is None or capable[index] is not tier:
                 continue
-            if len(top) == MAX_CANDIDATES and static[slot] + w_price + bonus < top[0]:
+            part = static[slot]
+            if len(top) == MAX_CANDIDATES and part + w_price + bonus < top[0]:
                 break  # `order` is by the static part: no model after this one can reach it
-            found = row(index)
-            rows.append(found)
-            if len(top) < MAX_CANDIDATES:
-                heapq.heappush(top, -found[0])
-            elif -found[0] > top[0]:
-                heapq.heapreplace(top, -found[0])
+            if index not in seen:
+                take(index)
+            steps += 1
+            if steps < MAX_CANDIDATES:
+                continue
+            if by_cost is None:
+                mask = capable if tier else [not able for able in capable]
+                ranked = itertools.compress(range(len(survivors)), mask)
+                by_cost = iter(sorted(ranked, key=costs.__getitem__))
+            cheap = next(by_cost, None)
+            if cheap is None:
+                break  # both walks are through: every model of this tier is scored
+            if cheap not in seen:
+                take(cheap)
+            bound = part + w_price * price_score(costs[cheap]) + bonus
+            if len(top) == MAX_CANDIDATES and bound < top[0]:
+                break  # dearer than the last cheap one and no better than the last good one
         if len(top) == MAX_CANDIDATES:
             break  # every capable model outscores every other: the rest cannot enter
     if len(top) < MAX_CANDIDATES:
@@ -448,6 +588,7 @@ class ModelSelector:
         self._twin_slots = [e.slot for e in entries if e.has_free_twin]
         self._out_cols: dict[int, list[float]] = {}  # completion price x output bound
         self._capable_cols: dict[tuple[str, float, bool], list[bool]] = {}
+        self._layouts: dict[tuple[int, int], _Layout] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -479,12 +620,20 @@ class ModelSelector:
         pool = [self._entries[m] for m in only] if only else self._chat
         if criteria.stronger_than:
             pool = self._stronger(pool, criteria, excluded)
-        survivors = self._filter(pool, criteria, banned, expected_out, excluded)
+        view = None
+        if pool is self._chat:
+            view = self._view(criteria, banned, expected_out, excluded)
+        if view is not None:
+            survivors = view.column(view.layout.entries)
+        else:
+            survivors = self._filter(pool, criteria, banned, expected_out, excluded)
         pinned = self._pinned(pinned_id, criteria, banned, expected_out, survivors, warnings)
+        if pinned is not None:
+            view = None  # the pinned model may have joined the survivors
 
         # A pinned model leads whatever its rank, so the full ranking is needed to place it.
         ranking = self._rank(
-            survivors, criteria, expected_out, preferred, complete=pinned is not None
+            survivors, criteria, expected_out, preferred, complete=pinned is not None, view=view
         )
         rows = ranking.rows
         if pinned is not None:
@@ -518,11 +667,10 @@ class ModelSelector:
         note = decision.exclusion_summary
         if note is not None:
             warnings.insert(0, note)
-            if candidates and not candidates[0].reason.startswith("pinned"):
-                first = candidates[0]
+            if candidates and keep[0].entry is not pinned:
                 left = len(pool) - len(excluded)
-                candidates[0] = dataclasses.replace(
-                    first, reason=f"{first.reason}; chosen among the {left} models left"
+                candidates[0] = candidates[0].reworded(
+                    lambda reason: f"{reason}; chosen among the {left} models left"
                 )
         if only:
             warnings.append(f"only these models are allowed: {', '.join(only)}")
@@ -581,6 +729,79 @@ class ModelSelector:
             if all(r.name != found.name for r in resolved):
                 resolved.append(found)
         return ids
+
+    def _view(
+        self,
+        criteria: SelectionCriteria,
+        banned: set[str],
+        expected_out: int,
+        excluded: list[tuple[str, str]],
+    ) -> _View | None:
+        """The usual request's hard filter over the chat models: only the context window can
+        rule a model out (no exclusions, required capabilities, budget, thinking-room limit or
+        cooldown), so the survivors are a suffix of the layout for its output sizes. None when
+        the request needs the general filter (`_filter`)."""
+        if (
+            banned
+            or criteria.required_capabilities
+            or criteria.remaining_budget_usd is not None
+            or (
+                criteria.max_output_tokens is not None
+                and criteria.max_output_tokens < THINKING_ROOM
+            )
+        ):
+            return None
+        layout = self._layout(criteria.max_output_tokens or expected_out, expected_out)
+        start = bisect.bisect_left(layout.rooms, criteria.context_tokens)
+        ctx = criteria.context_tokens
+        # The reasons are `_reject`'s: for these requests the context is the first check.
+        out = [
+            (layout.slots[i], layout.entries[i].id, layout.rooms[i] + layout.bounds[i], i)
+            for i in range(start)
+        ]
+        cooling = self.health.cooldowns() if self.health.has_open_breakers() else {}
+        drop = sorted(i - start for i in map(layout.position.get, cooling, [-1]) if i >= start)
+        out.extend((layout.slots[start + i], layout.entries[start + i].id, 0, -1) for i in drop)
+        out.sort()  # in catalog order, as `_filter` lists them
+        for _, model_id, window, i in out:
+            if i < 0:
+                left = cooling[model_id]
+                excluded.append(
+                    (model_id, f"in cooldown after repeated failures ({left:.0f} s left)")
+                )
+            else:
+                need = ctx + layout.bounds[i]
+                excluded.append((model_id, f"context {window:,} < {need:,} tokens needed"))
+        return _View(layout, start, tuple(drop))
+
+    def _layout(self, bound: int, expected_out: int) -> _Layout:
+        """The chat models' layout for an output bound (the context filter's) and an expected
+        output size (the cost's), built once per pair and catalog."""
+        key = (bound, expected_out)
+        layout = self._layouts.get(key)
+        if layout is None:
+            if len(self._layouts) >= _STATIC_TABLES:
+                self._layouts.clear()
+
+            def room(entry: _Entry) -> int:
+                limit = entry.max_completion
+                return entry.context_length - (bound if not limit or bound < limit else limit)
+
+            entries = sorted(self._chat, key=room)
+            slots = [e.slot for e in entries]
+            outs = self._outs(expected_out)
+            rooms = [room(e) for e in entries]
+            layout = self._layouts[key] = _Layout(
+                entries=entries,
+                rooms=rooms,
+                slots=slots,
+                prompt=[self._prompt_col[s] for s in slots],
+                out=[outs[s] for s in slots],
+                request=[self._request_col[s] for s in slots],
+                bounds=[e.context_length - r for e, r in zip(entries, rooms, strict=True)],
+                position={e.id: i for i, e in enumerate(entries)},
+            )
+        return layout
 
     def _filter(
         self,
@@ -751,6 +972,7 @@ class ModelSelector:
         preferred: frozenset[str] = frozenset(),
         *,
         complete: bool = False,
+        view: _View | None = None,
     ) -> _Ranking:
         """Score the survivors; best first (models clearing the quality bar before the rest).
 
@@ -760,7 +982,7 @@ class ModelSelector:
         if not survivors:
             return _Ranking([], survivors, [], "chat", {}, _Summary(math.inf, 0.0))
         task = criteria.task_type if criteria.task_type in EXPECTED_OUTPUT_TOKENS else "analysis"
-        slots = [e.slot for e in survivors]
+        slots = view.column(view.layout.slots) if view is not None else [e.slot for e in survivors]
         bar = QUALITY_BAR.get(criteria.complexity, QUALITY_BAR["medium"])
         margin = _BAR_MARGIN.get(criteria.complexity)
         if margin is not None:
@@ -773,7 +995,7 @@ class ModelSelector:
         # Thinking first is wasted on a low-complexity request: slower, and the hidden
         # reasoning is paid as output. Such models stay in the list, after the others.
         scan = self._scan(
-            survivors, slots, task, bar, is_low, criteria.context_tokens, expected_out
+            survivors, slots, task, bar, is_low, criteria.context_tokens, expected_out, view
         )
         costs, capable, where, twin_costs = scan.costs, scan.capable, scan.where, scan.twin_costs
         cheapest_paid, lowest = scan.cheapest_paid, scan.lowest
@@ -795,7 +1017,7 @@ class ModelSelector:
             """The sort row of one survivor: one float orders everything, capable first."""
             entry, cost = survivors[index], costs[index]
             if cost is None:
-                price_score = 0.0  # unknown price: assume the worst
+                price = 0.0  # unknown price: assume the worst
             else:
                 priced = cost if cost > 0 else 0.0
                 if free_backs_up and entry.free:
@@ -804,15 +1026,30 @@ class ModelSelector:
                     # than leads, unless cost is all that counts.
                     twin = entry.twin
                     priced = twin_costs.get(twin, cheapest_paid) if twin else cheapest_paid
-                price_score = 1.0 - (log10(priced + floor) - low) / 3.0
-                if price_score < 0.0:
-                    price_score = 0.0
-            score = static[entry.slot] + w_price * price_score
+                price = price_score(priced)
+            score = static[entry.slot] + w_price * price
             return (-(score + 2.0) if capable[index] else -score, entry.id, index)
+
+        def price_score(priced: float) -> float:
+            """1 for the cheapest survivor down to 0 for 1000x dearer (log scale)."""
+            value = 1.0 - (log10((priced if priced > 0 else 0.0) + floor) - low) / 3.0
+            return value if value > 0.0 else 0.0
 
         rows = None
         if not complete:
-            rows = _best_rows(survivors, capable, where, static, order, w_price, widest, row)
+            known = [math.inf if c is None else c for c in costs] if None in costs else costs
+            rows = _best_rows(
+                survivors,
+                capable,
+                where,
+                static,
+                order,
+                w_price,
+                widest,
+                row,
+                known,  # type: ignore[arg-type]
+                price_score,
+            )
         if rows is None:
             rows = sorted(map(row, range(len(survivors))))
         return _Ranking(
@@ -834,15 +1071,36 @@ class ModelSelector:
         is_low: bool,
         ctx: int,
         expected_out: int,
+        view: _View | None = None,
     ) -> _Scan:
         """Each survivor's estimated cost and whether it clears the quality bar, and the
-        extremes the score needs. Column lookups and C-level min/max when every survivor has
-        a price (the usual case); a loop that copes with unknown prices otherwise."""
+        extremes the score needs. Column lookups (slices of the layout's columns for a usual
+        request) and C-level min/max when every survivor has a price (the usual case); a loop
+        that copes with unknown prices otherwise."""
         if self._unpriced and not self._unpriced.isdisjoint(slots):
             return _scan_loop(survivors, task, bar, is_low, ctx, expected_out)
-        prompt, request, out_col = self._prompt_col, self._request_col, self._outs(expected_out)
         # Same operations in the same order as `_scan_loop`, so the same floats.
-        costs: list[float] = [prompt[s] * ctx + out_col[s] + request[s] for s in slots]
+        costs: list[float]
+        if view is not None:
+            layout = view.layout
+            costs = list(
+                map(
+                    operator.add,
+                    map(
+                        operator.add,
+                        map(operator.mul, view.column(layout.prompt), itertools.repeat(ctx)),
+                        view.column(layout.out),
+                    ),
+                    view.column(layout.request),
+                )
+            )
+        else:
+            prompt, request, out_col = (
+                self._prompt_col,
+                self._request_col,
+                self._outs(expected_out),
+            )
+            costs = [prompt[s] * ctx + out_col[s] + request[s] for s in slots]
         able = self._capable(task, bar, is_low)
         capable = list(map(able.__getitem__, slots))
         where = dict(zip(slots, range(len(slots)), strict=True))
@@ -971,20 +1229,16 @@ class ModelSelector:
         expected_out: int,
         pinned: bool,
     ) -> Candidate:
-        model = scored.entry.model
-        out = expected_out
-        if model.max_completion_tokens:
-            out = min(out, model.max_completion_tokens)
-        estimate = self._estimate(model, criteria.context_tokens, out)
-        worst = self._worst_case(scored.entry, criteria)
-        return Candidate(
-            model=model,
-            score=scored.score,
-            estimated_cost_usd=estimate,
-            worst_case_cost_usd=worst,
-            quality=scored.quality,
-            reason=self._reason(scored, rank, summary, criteria, estimate, pinned),
-        )
+        def explain() -> _Details:
+            model = scored.entry.model
+            out = expected_out
+            if model.max_completion_tokens:
+                out = min(out, model.max_completion_tokens)
+            estimate = self._estimate(model, criteria.context_tokens, out)
+            worst = self._worst_case(scored.entry, criteria)
+            return estimate, worst, self._reason(scored, rank, summary, criteria, estimate, pinned)
+
+        return Candidate(scored.entry.model, scored.score, quality=scored.quality, explain=explain)
 
     @staticmethod
     def _reason(
