@@ -88,6 +88,12 @@ class _Rule:
     exact: frozenset[str] = frozenset()
     stems: tuple[str, ...] = ()
     on_lower: bool = True  # the pattern runs on the lower-cased text (no re.I needed)
+    # `pattern.match` when the pattern can only match at the start (`^` without re.M):
+    # `search` would try, and fail, at every position of the text.
+    anchored: bool = False
+    # Finds a character that every match contains: with none in the text the pattern is not
+    # run (a scan for a character class is many times faster than trying every branch).
+    needs: re.Pattern[str] | None = None
 
 
 def _word_first(pattern: str) -> str:
@@ -153,6 +159,14 @@ def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(_word_first(pattern), flags)
 
 
+def _anchored(pattern: re.Pattern[str]) -> bool:
+    """True when every match of `pattern` starts at the beginning of the text."""
+    if pattern.flags & re.M:
+        return False
+    data = re._parser.parse(pattern.pattern, pattern.flags).data  # type: ignore[attr-defined]
+    return bool(data) and data[0] == (re._constants.AT, re._constants.AT_BEGINNING)  # type: ignore[attr-defined]
+
+
 def _rule(
     task: str,
     weight: float,
@@ -162,17 +176,22 @@ def _rule(
     pattern: str | None = None,
     flags: int = 0,
     on_lower: bool = True,
+    needs: str = "",
 ) -> _Rule:
-    """`words`: space-separated; a trailing `*` makes a stem ("implement*")."""
+    """`words`: space-separated; a trailing `*` makes a stem ("implement*"). `needs`: the
+    characters one of which every match of `pattern` contains (a cheap pre-check)."""
     items = words.split()
+    compiled = _compile(pattern, flags) if pattern else None
     return _Rule(
         task=task,
         weight=weight,
         label=label,
-        pattern=_compile(pattern, flags) if pattern else None,
+        pattern=compiled,
         exact=frozenset(w for w in items if not w.endswith("*")),
         stems=tuple(w[:-1] for w in items if w.endswith("*")),
         on_lower=on_lower,
+        anchored=compiled is not None and _anchored(compiled),
+        needs=re.compile(f"[{re.escape(needs)}]") if needs else None,
     )
 
 
@@ -317,6 +336,7 @@ _RULES: tuple[_Rule, ...] = (
         # "\d(?<![\d.]\d)" is "(?<![\d.])\d" with the digit first: found much faster.
         pattern=r"\d(?<![\d.]\d)\d*(?:[.,]\d+)?\s*[-+*/^×÷]\s*\d+(?![\d./-])|\b\d*[a-z]\^\d"
         r"|\b\d+[xyn]\b|\b[xyn]\s*[-+=<>]\s*\d|√",
+        needs="0123456789√",
     ),
     _rule(
         "reasoning",
@@ -1040,7 +1060,11 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
     for number, rule in enumerate(_RULES):
         found = hits.get(number)
         if found is None and rule.pattern is not None:
-            matched = rule.pattern.search(lower if rule.on_lower else text)
+            subject = lower if rule.on_lower else text
+            if rule.needs is not None and rule.needs.search(subject) is None:
+                continue
+            pattern = rule.pattern
+            matched = pattern.match(subject) if rule.anchored else pattern.search(subject)
             found = matched.group(0) if matched is not None else None
         if found is None:
             continue
@@ -1153,7 +1177,7 @@ def _complexity_cues(
         cues.append("k:pasted")
     sentences = len(_SENTENCE.findall(instruction))
     cues.append("k:sent1" if sentences <= 1 else "k:sent2-3" if sentences <= 3 else "k:sent4+")
-    if _HOW_TO.search(lower[:200]):
+    if _HOW_TO.match(lower[:200]):  # anchored at the start
         cues.append("k:how-to")
     cues.extend(f"k:easy:{t}" for t in set(tokens[:80]) & _EASY_WORDS)
     cues.extend(f"k:hard:{t}" for t in set(tokens[:300]) & _HARD_WORDS)

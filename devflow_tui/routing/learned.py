@@ -18,12 +18,11 @@ stays explainable: `Prediction.evidence`.
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -95,14 +94,20 @@ class LinearModel:
     labels: tuple[str, ...]
     bias: tuple[float, ...]
     weights: Mapping[str, tuple[float, ...]]
+    # Per feature and label: how much more the feature pulls to that label than to the
+    # average other label (the evidence a prediction shows); worked out for a feature the
+    # first time a prompt has it (not at load: that would slow every command's start).
+    pulls: dict[str, tuple[float, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def predict(self, found: set[str]) -> Prediction:
         """Softmax over the labels for these features."""
         weights = self.weights
-        active = [(name, row) for name in found if (row := weights.get(name)) is not None]
+        active = [name for name in found if name in weights]
         if active:
             # Column sums in C (zip, sum) rather than a Python loop per feature and label.
-            columns = zip(*(row for _, row in active), strict=True)
+            columns = zip(*map(weights.__getitem__, active), strict=True)
             totals = [b + sum(col) for b, col in zip(self.bias, columns, strict=True)]
         else:
             totals = list(self.bias)
@@ -110,11 +115,13 @@ class LinearModel:
         exps = [math.exp(t - top) for t in totals]
         norm = sum(exps)
         best = totals.index(top)
+        pulls = self.pulls
         others = len(totals) - 1
-        # Evidence: how much more a feature pulls to the winner than to the average other label.
-        pull = heapq.nlargest(
-            3, ((row[best] - (sum(row) - row[best]) / others, name) for name, row in active)
-        )
+        for name in active:
+            if name not in pulls:
+                row = weights[name]
+                pulls[name] = tuple(w - (sum(row) - w) / others for w in row)
+        pull = sorted([(pulls[name][best], name) for name in active], reverse=True)[:3]
         evidence = tuple(_show(name) for value, name in pull if value > 0.1)
         return Prediction(
             label=self.labels[best],
@@ -142,16 +149,20 @@ class LinearModel:
         )
 
 
+_SHOWN = {
+    "w": "word '{}'",
+    "p": "word '{}…'",
+    "rt": "rules say {}",
+    "r": "rules: {}",
+    "t": "task {}",
+    "k": "cue {}",
+}
+
+
 def _show(name: str) -> str:
     kind, _, value = name.partition(":")
-    return {
-        "w": f"word '{value}'",
-        "p": f"word '{value}…'",
-        "rt": f"rules say {value}",
-        "r": f"rules: {value}",
-        "t": f"task {value}",
-        "k": f"cue {value}",
-    }.get(kind, name)
+    shown = _SHOWN.get(kind)
+    return name if shown is None else shown.format(value)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,6 @@ import bisect
 import heapq
 import itertools
 import math
-import operator
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -361,7 +360,8 @@ class _Scan:
 
     costs: list[float | None]
     capable: list[bool]
-    where: dict[int, int]  # slot -> index in the survivors
+    where: list[int]  # slot -> index in the survivors + `offset` (negative: not a survivor)
+    offset: int
     twin_costs: dict[str, float]  # paid models with a ":free" variant, by id
     cheapest_paid: float
     lowest: float
@@ -382,10 +382,15 @@ class _Layout:
     rooms: list[int]
     slots: list[int]
     prompt: list[float]
-    out: list[float]  # completion price x the output bound for the expected output
-    request: list[float]
+    base: list[float]  # completion price x the output bound, plus the request price
     bounds: list[int]  # the output bound the context filter reserves, per model
     position: dict[str, int]  # model id -> index in `entries`
+    where: list[int]  # slot -> index in `entries`, -1 for a model not in the layout
+    quality: dict[str, list[float]]  # per task
+    widest_from: list[int]  # the widest window from each index on
+    zero: list[int]  # indexes of the models whose cost is 0 whatever the request
+    signed: bool  # some price is negative: `zero` does not find every cost <= 0
+    capable: dict[tuple[str, float, bool], list[bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,12 +411,18 @@ class _View:
 
 
 def _scan_loop(
-    survivors: list[_Entry], task: str, bar: float, is_low: bool, ctx: int, expected_out: int
+    survivors: list[_Entry],
+    task: str,
+    bar: float,
+    is_low: bool,
+    ctx: int,
+    expected_out: int,
+    slots_total: int,
 ) -> _Scan:
     """`ModelSelector._scan` for pools with unknown prices."""
     costs: list[float | None] = []
     capable: list[bool] = []
-    where: dict[int, int] = {}
+    where = [-1] * slots_total
     twin_costs: dict[str, float] = {}
     cheapest_paid = lowest = cheapest_capable = math.inf
     best = 0.0
@@ -430,7 +441,7 @@ def _scan_loop(
             continue
         limit = entry.max_completion
         out = expected_out if not limit or expected_out < limit else limit
-        value = prompt * ctx + completion * out + entry.request
+        value = prompt * ctx + (completion * out + entry.request)
         costs.append(value)
         if entry.has_free_twin:
             twin_costs[entry.id] = value
@@ -443,14 +454,15 @@ def _scan_loop(
         cheapest_capable = lowest
         best = max(e.quality[task] for e in survivors)
     return _Scan(
-        costs, capable, where, twin_costs, cheapest_paid, lowest, cheapest_capable, best, widest
+        costs, capable, where, 0, twin_costs, cheapest_paid, lowest, cheapest_capable, best, widest
     )
 
 
 def _best_rows(
     survivors: list[_Entry],
     capable: list[bool],
-    where: dict[int, int],
+    where: list[int],
+    offset: int,
     static: list[float],
     order: list[int],
     w_price: float,
@@ -490,8 +502,8 @@ def _best_rows(
         by_cost: Iterator[int] | None = None
         steps = 0
         for slot in order:
-            index = where.get(slot)
-            if index is None or capable[index] is not tier:
+            index = where[slot] - offset
+            if index < 0 or capable[index] is not tier:
                 continue
             part = static[slot]
             if len(top) == MAX_CANDIDATES and part + w_price + bonus < top[0]:
@@ -577,7 +589,6 @@ class ModelSelector:
         # Columns by slot for the one pass over the survivors (`_scan`).
         entries = sorted(self._entries.values(), key=lambda e: e.slot)
         self._prompt_col = [e.prompt or 0.0 for e in entries]
-        self._request_col = [e.request for e in entries]
         self._window_col = [e.context_length for e in entries]
         self._quality_col = {
             task: [e.quality[task] for e in entries] for task in EXPECTED_OUTPUT_TOKENS
@@ -586,7 +597,7 @@ class ModelSelector:
             e.slot for e in entries if e.prompt is None or e.completion is None
         )
         self._twin_slots = [e.slot for e in entries if e.has_free_twin]
-        self._out_cols: dict[int, list[float]] = {}  # completion price x output bound
+        self._base_cols: dict[int, list[float]] = {}  # see `_bases`
         self._capable_cols: dict[tuple[str, float, bool], list[bool]] = {}
         self._layouts: dict[tuple[int, int], _Layout] = {}
 
@@ -789,17 +800,32 @@ class ModelSelector:
 
             entries = sorted(self._chat, key=room)
             slots = [e.slot for e in entries]
-            outs = self._outs(expected_out)
+            bases = self._bases(expected_out)
             rooms = [room(e) for e in entries]
+            where = [-1] * len(self._entries)
+            for index, slot in enumerate(slots):
+                where[slot] = index
+            windows = [e.context_length for e in entries]
+            widest_from = [0] * (len(entries) + 1)
+            for index in range(len(entries) - 1, -1, -1):
+                widest_from[index] = max(windows[index], widest_from[index + 1])
+            prompt = [self._prompt_col[s] for s in slots]
+            base = [bases[s] for s in slots]
             layout = self._layouts[key] = _Layout(
                 entries=entries,
                 rooms=rooms,
                 slots=slots,
-                prompt=[self._prompt_col[s] for s in slots],
-                out=[outs[s] for s in slots],
-                request=[self._request_col[s] for s in slots],
-                bounds=[e.context_length - r for e, r in zip(entries, rooms, strict=True)],
+                prompt=prompt,
+                base=base,
+                bounds=[w - r for w, r in zip(windows, rooms, strict=True)],
                 position={e.id: i for i, e in enumerate(entries)},
+                where=where,
+                quality={t: [self._quality_col[t][s] for s in slots] for t in self._quality_col},
+                widest_from=widest_from,
+                zero=[
+                    i for i, (p, b) in enumerate(zip(prompt, base, strict=True)) if not p and not b
+                ],
+                signed=any(p < 0 for p in prompt) or any(b < 0 for b in base),
             )
         return layout
 
@@ -982,20 +1008,32 @@ class ModelSelector:
         if not survivors:
             return _Ranking([], survivors, [], "chat", {}, _Summary(math.inf, 0.0))
         task = criteria.task_type if criteria.task_type in EXPECTED_OUTPUT_TOKENS else "analysis"
-        slots = view.column(view.layout.slots) if view is not None else [e.slot for e in survivors]
+        if view is not None:
+            slots = view.column(view.layout.slots)
+            qualities = view.column(view.layout.quality[task])
+        else:
+            slots = [e.slot for e in survivors]
+            qualities = list(map(self._quality_col[task].__getitem__, slots))
         bar = QUALITY_BAR.get(criteria.complexity, QUALITY_BAR["medium"])
         margin = _BAR_MARGIN.get(criteria.complexity)
         if margin is not None:
             # Bars relative to the best this catalog has, whatever its absolute level: a
             # catalog of unknown families tops out lower than the family table's numbers.
-            best = max(map(self._quality_col[task].__getitem__, slots))
-            bar = min(bar, best - margin)
+            bar = min(bar, max(qualities) - margin)
         is_low = criteria.complexity == "low"
 
         # Thinking first is wasted on a low-complexity request: slower, and the hidden
         # reasoning is paid as output. Such models stay in the list, after the others.
         scan = self._scan(
-            survivors, slots, task, bar, is_low, criteria.context_tokens, expected_out, view
+            survivors,
+            slots,
+            qualities,
+            task,
+            bar,
+            is_low,
+            criteria.context_tokens,
+            expected_out,
+            view,
         )
         costs, capable, where, twin_costs = scan.costs, scan.capable, scan.where, scan.twin_costs
         cheapest_paid, lowest = scan.cheapest_paid, scan.lowest
@@ -1042,6 +1080,7 @@ class ModelSelector:
                 survivors,
                 capable,
                 where,
+                scan.offset,
                 static,
                 order,
                 w_price,
@@ -1066,6 +1105,7 @@ class ModelSelector:
         self,
         survivors: list[_Entry],
         slots: list[int],
+        qualities: list[float],
         task: str,
         bar: float,
         is_low: bool,
@@ -1074,68 +1114,98 @@ class ModelSelector:
         view: _View | None = None,
     ) -> _Scan:
         """Each survivor's estimated cost and whether it clears the quality bar, and the
-        extremes the score needs. Column lookups (slices of the layout's columns for a usual
-        request) and C-level min/max when every survivor has a price (the usual case); a loop
-        that copes with unknown prices otherwise."""
+        extremes the score needs. Slices of the layout's columns for a usual request, column
+        lookups otherwise, and C-level min/max when every survivor has a price (the usual
+        case); a loop that copes with unknown prices otherwise."""
         if self._unpriced and not self._unpriced.isdisjoint(slots):
-            return _scan_loop(survivors, task, bar, is_low, ctx, expected_out)
+            return _scan_loop(survivors, task, bar, is_low, ctx, expected_out, len(self._entries))
         # Same operations in the same order as `_scan_loop`, so the same floats.
         costs: list[float]
+        cheapest_paid: float | None = None
         if view is not None:
             layout = view.layout
-            costs = list(
-                map(
-                    operator.add,
-                    map(
-                        operator.add,
-                        map(operator.mul, view.column(layout.prompt), itertools.repeat(ctx)),
-                        view.column(layout.out),
-                    ),
-                    view.column(layout.request),
-                )
-            )
+            base = view.column(layout.base)
+            costs = [p * ctx + b for p, b in zip(view.column(layout.prompt), base, strict=True)]
+            capable = view.column(self._layout_capable(layout, task, bar, is_low))
+            if view.drop:
+                where = [-1] * len(self._entries)
+                for index, slot in enumerate(slots):
+                    where[slot] = index
+                offset = 0
+                widest = max(map(self._window_col.__getitem__, slots))
+            else:
+                where, offset = layout.where, view.start
+                widest = layout.widest_from[view.start]
+                if not layout.signed:
+                    # Only the models with no price at all cost 0: the cheapest paid model is
+                    # the cheapest of the others.
+                    paid = costs
+                    free = [i - offset for i in layout.zero if i >= offset]
+                    if free:
+                        paid = costs.copy()
+                        for i in free:
+                            paid[i] = math.inf
+                    cheapest_paid = min(paid)
         else:
-            prompt, request, out_col = (
-                self._prompt_col,
-                self._request_col,
-                self._outs(expected_out),
-            )
-            costs = [prompt[s] * ctx + out_col[s] + request[s] for s in slots]
-        able = self._capable(task, bar, is_low)
-        capable = list(map(able.__getitem__, slots))
-        where = dict(zip(slots, range(len(slots)), strict=True))
-        quality = self._quality_col[task]
+            prompt, base_col = self._prompt_col, self._bases(expected_out)
+            costs = [prompt[s] * ctx + base_col[s] for s in slots]
+            able = self._capable(task, bar, is_low)
+            capable = list(map(able.__getitem__, slots))
+            where = [-1] * len(self._entries)
+            for index, slot in enumerate(slots):
+                where[slot] = index
+            offset = 0
+            widest = max(map(self._window_col.__getitem__, slots))
+        if cheapest_paid is None:
+            cheapest_paid = min(filter((0.0).__lt__, costs), default=math.inf)
         lowest = min(costs)
         if any(capable):
             cheapest_capable = min(itertools.compress(costs, capable))
-            best = max(0.0, max(itertools.compress(map(quality.__getitem__, slots), capable)))
+            best = max(0.0, max(itertools.compress(qualities, capable)))
         else:
-            cheapest_capable, best = lowest, max(map(quality.__getitem__, slots))
-        ids = self._twin_slots
+            cheapest_capable, best = lowest, max(qualities)
+        twin_costs: dict[str, float] = {}
+        for slot in self._twin_slots:
+            index = where[slot] - offset
+            if index >= 0:
+                twin_costs[survivors[index].id] = costs[index]
         return _Scan(
             costs=list(costs),
             capable=capable,
             where=where,
-            twin_costs={survivors[where[s]].id: costs[where[s]] for s in ids if s in where},
-            cheapest_paid=min(filter((0.0).__lt__, costs), default=math.inf),
+            offset=offset,
+            twin_costs=twin_costs,
+            cheapest_paid=cheapest_paid,
             lowest=lowest,
             cheapest_capable=cheapest_capable,
             best=best,
-            widest=max(map(self._window_col.__getitem__, slots)),
+            widest=widest,
         )
 
-    def _outs(self, expected_out: int) -> list[float]:
-        """Completion price x output bound, by slot, for one expected output size."""
-        column = self._out_cols.get(expected_out)
+    def _layout_capable(self, layout: _Layout, task: str, bar: float, is_low: bool) -> list[bool]:
+        """`_capable` in the layout's order."""
+        key = (task, bar, is_low)
+        column = layout.capable.get(key)
         if column is None:
-            if len(self._out_cols) >= _STATIC_TABLES:
-                self._out_cols.clear()
+            if len(layout.capable) >= _STATIC_TABLES:
+                layout.capable.clear()
+            able = self._capable(task, bar, is_low)
+            column = layout.capable[key] = [able[s] for s in layout.slots]
+        return column
+
+    def _bases(self, expected_out: int) -> list[float]:
+        """Completion price x output bound + request price, by slot, for one expected output
+        size: the part of a model's cost that does not grow with the prompt."""
+        column = self._base_cols.get(expected_out)
+        if column is None:
+            if len(self._base_cols) >= _STATIC_TABLES:
+                self._base_cols.clear()
             column = [0.0] * len(self._entries)
             for e in self._entries.values():
                 limit = e.max_completion
                 out = expected_out if not limit or expected_out < limit else limit
-                column[e.slot] = (e.completion or 0.0) * out
-            self._out_cols[expected_out] = column
+                column[e.slot] = (e.completion or 0.0) * out + e.request
+            self._base_cols[expected_out] = column
         return column
 
     def _capable(self, task: str, bar: float, is_low: bool) -> list[bool]:
