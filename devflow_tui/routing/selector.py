@@ -43,15 +43,17 @@ Expected output tokens (for the estimated cost), by task type and complexity:
     creative   300    900    2500
     reasoning  300   1000    2500
 
-All per-model numbers are precomputed once per catalog, in columns by catalog position; the
-part of the score that does not depend on the request's size (weighted quality and
-performance, the preferred bonus) is cached per task, complexity, priorities and health data.
-A decision prices the survivors in one pass (float arithmetic), then scores only the models
-that can still reach the top `MAX_CANDIDATES` (`_best_rows`: the shown candidates are those of
-the full ranking), and uses Decimal arithmetic only for the candidates it returns (and for the
-budget filter when a budget is set). On the 400-model benchmark that is about 0.6 ms of CPU
-time on a loaded machine (`benchmarks/routing.py`), not yet the 1 ms p99 the whole decision
-aims for.
+All per-model numbers are precomputed once per catalog (a selector belongs to one immutable
+catalog), in columns by catalog position; the part of the score that does not depend on the
+request's size (weighted quality and performance, the preferred bonus) is cached per task,
+complexity, priorities and health data. For the usual request (no exclusions, capabilities,
+budget or thinking-room limit) the chat models are kept sorted by the room their window
+leaves for the prompt, per output size (`_Layout`): the context filter is a bisect and the
+survivors' cost columns are slices. A decision prices the survivors in one pass (float
+arithmetic), then scores only the models that can still reach the top `MAX_CANDIDATES`
+(`_best_rows`, walking them by their static part and by cost at once: the shown candidates
+are those of the full ranking), and works out Decimal costs and the reason of a candidate
+only when they are read (`Candidate`). Figures: `benchmarks/routing.py` and the README.
 """
 
 from __future__ import annotations
