@@ -98,10 +98,12 @@ class _Rule:
 
 def _word_first(pattern: str) -> str:
     """The same regular expression, faster: a branch that starts with a word boundary and a
-    word (`\\bhow does`) becomes the word then the boundary checked behind it
-    (`how(?<=\\bhow) does`), and so does each word of a leading `\\b(?:write|create)`.
-    Python's engine finds a leading literal quickly but tries a leading `\\b` at every
-    position; the matches are the same."""
+    word (`\\bhow does`, `\\bGo`, `\\bè`) becomes the word then the boundary checked behind it
+    (`how(?<=\\bhow) does`), and so does each word of a leading `\\b(?:write|create)`; a
+    branch that starts with `\\d+` (or `\\b\\d+`) starts with one digit instead
+    (`\\d\\d*`, `\\d(?<=\\b\\d)\\d*`). Python's engine scans quickly for a leading literal,
+    or for a character class when every branch starts with one, but tries a leading `\\b` or
+    repeat at every position; the matches are the same (a test compares them)."""
     out: list[str] = []
     i, size = 0, len(pattern)
     in_class = False
@@ -117,14 +119,24 @@ def _word_first(pattern: str) -> str:
                 i = end + 1
                 branch_start = False
                 continue
+        if branch_start and not in_class and pattern.startswith("\\b\\d+", i):
+            out.append("\\d(?<=\\b\\d)\\d*")
+            i += 5
+            branch_start = False
+            continue
+        if branch_start and not in_class and pattern.startswith("\\d+", i):
+            out.append("\\d\\d*")
+            i += 3
+            branch_start = False
+            continue
         if branch_start and not in_class and pattern.startswith("\\b", i):
             j = i + 2
-            while j < size and "a" <= pattern[j] <= "z":
+            while j < size and pattern[j].isalpha():
                 j += 1
             if j < size and pattern[j] in "?*+{":
                 j -= 1  # the last letter is quantified: leave it after the lookbehind
             word = pattern[i + 2 : j]
-            if len(word) >= 2:
+            if word:
                 out.append(f"{word}(?<=\\b{word})")
                 i = j
                 branch_start = False

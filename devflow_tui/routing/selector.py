@@ -321,10 +321,10 @@ def _perf(health: ModelHealth) -> float:
 
 def exclusion_group(why: str) -> str:
     """The kind of hard filter behind an exclusion reason, for the decision's summary."""
+    if why.startswith("context"):  # the most frequent first
+        return "by the context size"
     if why.startswith(("worst case", "price unknown while a budget")):
         return "by the budget"
-    if why.startswith("context"):
-        return "by the context size"
     if why.startswith("thinks before answering"):
         return "by max_tokens (they think first)"
     if why.startswith("no ") and why.endswith(" support"):
@@ -662,11 +662,9 @@ class ModelSelector:
         chain = self._chain(rows, survivors)
         keep_rows = rows[:MAX_CANDIDATES]
         keep_rows.extend(r for r in rows[MAX_CANDIDATES:] if r[1] in chain)
-        keep = [ranking.scored(row) for row in keep_rows]
-        summary = ranking.summary
         candidates = [
-            self._candidate(r, i, summary, criteria, expected_out, r.entry is pinned)
-            for i, r in enumerate(keep)
+            self._candidate(ranking, row, i, criteria, expected_out, pinned)
+            for i, row in enumerate(keep_rows)
         ]
         decision = RoutingDecision(
             candidates=candidates,
@@ -680,7 +678,7 @@ class ModelSelector:
         note = decision.exclusion_summary
         if note is not None:
             warnings.insert(0, note)
-            if candidates and keep[0].entry is not pinned:
+            if candidates and survivors[keep_rows[0][2]] is not pinned:
                 left = len(pool) - len(excluded)
                 candidates[0] = candidates[0].reworded(
                     lambda reason: f"{reason}; chosen among the {left} models left"
@@ -1294,23 +1292,31 @@ class ModelSelector:
 
     def _candidate(
         self,
-        scored: _Scored,
+        ranking: _Ranking,
+        row: tuple[float, str, int],
         rank: int,
-        summary: _Summary,
         criteria: SelectionCriteria,
         expected_out: int,
-        pinned: bool,
+        pinned: _Entry | None,
     ) -> Candidate:
+        """The candidate for one ranking row; its costs and reason are worked out when read."""
+        key, _, index = row
+        entry = ranking.survivors[index]
+
         def explain() -> _Details:
-            model = scored.entry.model
+            scored = ranking.scored(row)
+            model = entry.model
             out = expected_out
             if model.max_completion_tokens:
                 out = min(out, model.max_completion_tokens)
             estimate = self._estimate(model, criteria.context_tokens, out)
-            worst = self._worst_case(scored.entry, criteria)
-            return estimate, worst, self._reason(scored, rank, summary, criteria, estimate, pinned)
+            worst = self._worst_case(entry, criteria)
+            summary = ranking.summary
+            first = entry is pinned
+            return estimate, worst, self._reason(scored, rank, summary, criteria, estimate, first)
 
-        return Candidate(scored.entry.model, scored.score, quality=scored.quality, explain=explain)
+        score = -key - (2.0 if key <= -2.0 else 0.0)  # as `_Ranking.scored` works it out
+        return Candidate(entry.model, score, quality=entry.quality[ranking.task], explain=explain)
 
     @staticmethod
     def _reason(

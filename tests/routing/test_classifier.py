@@ -283,6 +283,8 @@ def test_taxonomy_rules_for_concepts_prose_and_derived_values(
         r"\bwords?\b|[a|\bfoo]|(?<=\w)\bfor \(",
         r"\bor an? .{1,40}\bbetter\b|\b(?:const|let) \w+",
         r"\b(?:write|give me|make)\b[^.?!\n,:]{0,30}?\b(?:plan|report)\b|\b(?:a+|b)x",
+        r"\bin Go\b|\bGo\b (?:code|program)|\bè meglio\b",
+        r"\d+ ?%|\b\d+[xyn]\b",
     ],
 )
 def test_word_first_rewrite_finds_the_same_matches(pattern: str) -> None:
@@ -309,6 +311,15 @@ def test_word_first_rewrite_finds_the_same_matches(pattern: str) -> None:
         "give me the report",
         "forgive me the report",
         "aax bx",
+        "written in Go code",
+        "a Go program",
+        "bingo program",
+        "perché è meglio",
+        "cioè meglio",
+        "50% of it",
+        "a50 % off",
+        "if 3n is odd",
+        "x3n and 12y",
     ]
     for text in texts:
         slow_match = re.search(pattern, text)
