@@ -387,6 +387,7 @@ class _Layout:
     base: list[float]  # completion price x the output bound, plus the request price
     bounds: list[int]  # the output bound the context filter reserves, per model
     position: dict[str, int]  # model id -> index in `entries`
+    too_small: list[str]  # "context 8,192 < ": the start of a context exclusion's reason
     where: list[int]  # slot -> index in `entries`, -1 for a model not in the layout
     quality: dict[str, list[float]]  # per task
     widest_from: list[int]  # the widest window from each index on
@@ -765,24 +766,27 @@ class ModelSelector:
         layout = self._layout(criteria.max_output_tokens or expected_out, expected_out)
         start = bisect.bisect_left(layout.rooms, criteria.context_tokens)
         ctx = criteria.context_tokens
-        # The reasons are `_reject`'s: for these requests the context is the first check.
-        out = [
-            (layout.slots[i], layout.entries[i].id, layout.rooms[i] + layout.bounds[i], i)
-            for i in range(start)
-        ]
         cooling = self.health.cooldowns() if self.health.has_open_breakers() else {}
-        drop = sorted(i - start for i in map(layout.position.get, cooling, [-1]) if i >= start)
-        out.extend((layout.slots[start + i], layout.entries[start + i].id, 0, -1) for i in drop)
-        out.sort()  # in catalog order, as `_filter` lists them
-        for _, model_id, window, i in out:
-            if i < 0:
+        position = layout.position
+        drop = sorted(i - start for i in (position.get(m, -1) for m in cooling) if i >= start)
+        # In catalog order, as `_filter` lists them; the reasons are `_reject`'s (for these
+        # requests the context is the first check that can fail).
+        out = sorted([*range(start), *(start + i for i in drop)], key=layout.slots.__getitem__)
+        needed: dict[int, str] = {}  # "9,000 tokens needed" by output bound: few distinct ones
+        entries, bounds = layout.entries, layout.bounds
+        for i in out:
+            model_id = entries[i].id
+            if i >= start:
                 left = cooling[model_id]
                 excluded.append(
                     (model_id, f"in cooldown after repeated failures ({left:.0f} s left)")
                 )
-            else:
-                need = ctx + layout.bounds[i]
-                excluded.append((model_id, f"context {window:,} < {need:,} tokens needed"))
+                continue
+            bound = bounds[i]
+            tail = needed.get(bound)
+            if tail is None:
+                tail = needed[bound] = f"{ctx + bound:,} tokens needed"
+            excluded.append((model_id, layout.too_small[i] + tail))
         return _View(layout, start, tuple(drop))
 
     def _layout(self, bound: int, expected_out: int) -> _Layout:
@@ -819,6 +823,7 @@ class ModelSelector:
                 base=base,
                 bounds=[w - r for w, r in zip(windows, rooms, strict=True)],
                 position={e.id: i for i, e in enumerate(entries)},
+                too_small=[f"context {w:,} < " for w in windows],
                 where=where,
                 quality={t: [self._quality_col[t][s] for s in slots] for t in self._quality_col},
                 widest_from=widest_from,

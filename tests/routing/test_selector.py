@@ -554,3 +554,39 @@ def test_ranking_only_the_contenders_gives_the_same_decisions_as_ranking_all(
             (c.model.id, c.score, c.reason) for c in full.candidates
         ]
         assert fast.fallbacks == full.fallbacks and fast.warnings == full.warnings
+
+
+def test_the_sorted_layout_filter_gives_the_same_decisions_as_checking_every_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A usual request is filtered by a bisect into the models sorted by room (`_view`);
+    with several models in cooldown and contexts that rule many out, the decisions (ranks,
+    reasons, exclusions and their reasons, in catalog order) are those of `_filter`."""
+    catalog = _big_catalog(120, seed=5)
+    now = [1000.0]
+    health = HealthTracker(cooldown_failures=1, cooldown_s=60, clock=lambda: now[0])
+    for model in list(catalog)[1::17]:
+        health.record_failure(model.id, "provider")
+    assert len(health.cooldowns()) >= 5
+    rnd = random.Random(8)
+    criteria = [
+        SelectionCriteria(
+            task_type=rnd.choice(["coding", "chat", "reasoning"]),
+            complexity=rnd.choice(["low", "medium", "high"]),
+            cost_priority=rnd.choice([0.0, 0.5, 1.0]),
+            context_tokens=rnd.choice([100, 9_000, 40_000, 200_000]),
+            max_output_tokens=rnd.choice([None, 2048, 8192]),
+        )
+        for _ in range(60)
+    ]
+    fast = [ModelSelector(catalog, health).select(c) for c in criteria]
+    monkeypatch.setattr(ModelSelector, "_view", lambda *args: None)
+    slow = [ModelSelector(catalog, health).select(c) for c in criteria]
+    for got, want in zip(fast, slow, strict=True):
+        assert got.excluded == want.excluded
+        assert [(c.model.id, c.score, c.reason) for c in got.candidates] == [
+            (c.model.id, c.score, c.reason) for c in want.candidates
+        ]
+        assert got.fallbacks == want.fallbacks and got.warnings == want.warnings
+    assert any("in cooldown" in why for d in fast for _, why in d.excluded)
+    assert any(why.startswith("context") for d in fast for _, why in d.excluded)
