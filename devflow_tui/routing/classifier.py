@@ -94,6 +94,7 @@ class _Rule:
     # Finds a character that every match contains: with none in the text the pattern is not
     # run (a scan for a character class is many times faster than trying every branch).
     needs: re.Pattern[str] | None = None
+    finder: _Split | None = None  # `pattern`, searched by blocks of alternatives (`_Split`)
 
 
 def _word_first(pattern: str) -> str:
@@ -164,11 +165,85 @@ def _word_first(pattern: str) -> str:
     return "".join(out)
 
 
-_PLAIN = re.compile(r"[a-z]+(?: [a-z]+)*")
+_PLAIN = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")
 
 
 def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(_word_first(pattern), flags)
+
+
+def _top_branches(pattern: str) -> list[str]:
+    """The alternatives of a pattern's top level ("a|b(c|d)|e" -> "a", "b(c|d)", "e")."""
+    branches: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern.startswith("[]", i) or pattern.startswith("[^]", i):
+                i += 2 if pattern[i + 1] == "]" else 3  # a leading "]" is a literal
+                continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    branches.append(pattern[start:])
+    return branches
+
+
+def _starts_with_literal(pattern: re.Pattern[str]) -> bool:
+    data = re._parser.parse(pattern.pattern, pattern.flags).data  # type: ignore[attr-defined]
+    return bool(data) and data[0][0] is re._constants.LITERAL  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A pattern searched as consecutive blocks of its top-level alternatives: Python's
+    engine scans quickly for a leading literal (or a character class when every alternative
+    starts with one) but tries every alternative at every position as soon as one of them
+    starts otherwise (`\\b`, `^`, a look-behind, `\\d+`). Alternatives that start with a
+    literal share a block; each other one is its own. `search` returns what the whole
+    pattern's `search` would: the leftmost match, and at one position the earliest
+    alternative's (blocks keep the alternatives' order)."""
+
+    blocks: tuple[re.Pattern[str], ...]
+    whole: re.Pattern[str]
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """The whole pattern's `search(text)`."""
+        best: re.Match[str] | None = None
+        for block in self.blocks:
+            found = block.search(text)
+            if found is not None and (best is None or found.start() < best.start()):
+                best = found
+        return best
+
+
+def _split(pattern: str, flags: int = 0) -> _Split:
+    """`_Split` for a pattern (after `_word_first`, per alternative)."""
+    blocks: list[list[str]] = []
+    literal_block = False
+    for branch in _top_branches(pattern):
+        fast = _word_first(branch)
+        literal = _starts_with_literal(re.compile(fast, flags))
+        if literal and literal_block:
+            blocks[-1].append(fast)
+        else:
+            blocks.append([fast])
+        literal_block = literal
+    return _Split(
+        blocks=tuple(re.compile("|".join(block), flags) for block in blocks),
+        whole=_compile(pattern, flags),
+    )
 
 
 def _anchored(pattern: re.Pattern[str]) -> bool:
@@ -204,6 +279,7 @@ def _rule(
         on_lower=on_lower,
         anchored=compiled is not None and _anchored(compiled),
         needs=re.compile(f"[{re.escape(needs)}]") if needs else None,
+        finder=_split(pattern, flags) if pattern else None,
     )
 
 
@@ -1075,8 +1151,11 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
             subject = lower if rule.on_lower else text
             if rule.needs is not None and rule.needs.search(subject) is None:
                 continue
-            pattern = rule.pattern
-            matched = pattern.match(subject) if rule.anchored else pattern.search(subject)
+            if rule.anchored:
+                matched = rule.pattern.match(subject)
+            else:
+                assert rule.finder is not None
+                matched = rule.finder.search(subject)
             found = matched.group(0) if matched is not None else None
         if found is None:
             continue

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from devflow_tui.routing.classifier import Classification, TaskClassifier, _word_first
+from devflow_tui.routing.classifier import Classification, TaskClassifier, _split, _word_first
 
 HERE = Path(__file__).parent
 
@@ -325,3 +325,36 @@ def test_word_first_rewrite_finds_the_same_matches(pattern: str) -> None:
         slow_match = re.search(pattern, text)
         fast_match = re.search(fast, text)
         assert (slow_match and slow_match.span()) == (fast_match and fast_match.span()), text
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"Traceback \(x\)|^\s+at [\w.]+\(|(?<=\w)(?:Error|Exception)\b|\bpanic:|[Cc]annot",
+        r"\bdef \w+\(|=>|[|]x|\bfor \w+ in \w+|\\\||\d+ ?%",
+        r"^\W*(?:how does|why)\b|\bbest practices\b|\b(?:a|b)x",
+    ],
+)
+def test_split_search_finds_what_the_whole_pattern_finds(pattern: str) -> None:
+    """A pattern searched by blocks of its alternatives gives the whole pattern's leftmost
+    match, and at one position the earliest alternative's."""
+    split = _split(pattern)
+    assert len(split.blocks) > 1
+    texts = [
+        "Traceback (x) and ValueError",
+        "  at foo.bar(1)",
+        "TypeError at x",
+        "a panic: cannot do",
+        "def f(x) => y",
+        "a |x or \\| here",
+        "for i in range and 50 % of",
+        "why best practices ax",
+        "how does it bx",
+        "nothing to see",
+        "xError Exception",
+    ]
+    for text in texts:
+        whole, found = re.search(pattern, text), split.search(text)
+        assert (whole and (whole.span(), whole.group(0))) == (
+            found and (found.span(), found.group(0))
+        ), text
