@@ -172,30 +172,23 @@ def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(_word_first(pattern), flags)
 
 
+# An escape, a whole character class (a leading "]" is a literal) or a parenthesis or bar.
+_REGEX_TOKEN = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|[()|]", re.S)
+
+
 def _top_branches(pattern: str) -> list[str]:
     """The alternatives of a pattern's top level ("a|b(c|d)|e" -> "a", "b(c|d)", "e")."""
     branches: list[str] = []
-    depth, start, i, in_class = 0, 0, 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            if pattern.startswith("[]", i) or pattern.startswith("[^]", i):
-                i += 2 if pattern[i + 1] == "]" else 3  # a leading "]" is a literal
-                continue
-        elif ch == "(":
+    depth = start = 0
+    for token in _REGEX_TOKEN.finditer(pattern):
+        text = token.group()
+        if text == "(":
             depth += 1
-        elif ch == ")":
+        elif text == ")":
             depth -= 1
-        elif ch == "|" and depth == 0:
-            branches.append(pattern[start:i])
-            start = i + 1
-        i += 1
+        elif text == "|" and depth == 0:
+            branches.append(pattern[start : token.start()])
+            start = token.end()
     branches.append(pattern[start:])
     return branches
 
