@@ -210,12 +210,13 @@ class _Split:
 
     blocks: tuple[re.Pattern[str], ...]
     whole: re.Pattern[str]
+    anchored: tuple[bool, ...] = ()  # per block: it can only match at the start (`_anchored`)
 
     def search(self, text: str) -> re.Match[str] | None:
         """The whole pattern's `search(text)`."""
         best: re.Match[str] | None = None
-        for block in self.blocks:
-            found = block.search(text)
+        for block, at_start in zip(self.blocks, self.anchored, strict=True):
+            found = block.match(text) if at_start else block.search(text)
             if found is not None and (best is None or found.start() < best.start()):
                 best = found
         return best
@@ -233,9 +234,11 @@ def _split(pattern: str, flags: int = 0) -> _Split:
         else:
             blocks.append([fast])
         literal_block = literal
+    compiled = tuple(re.compile("|".join(block), flags) for block in blocks)
     return _Split(
-        blocks=tuple(re.compile("|".join(block), flags) for block in blocks),
+        blocks=compiled,
         whole=_compile(pattern, flags),
+        anchored=tuple(map(_anchored, compiled)),
     )
 
 
@@ -305,9 +308,10 @@ _RULES: tuple[_Rule, ...] = (
         5,
         "stack trace or error message",
         pattern=r"Traceback \(most recent call last\)|^\s+at [\w.$<>]+\("
-        r"|(?<=\w)(?:Error|Exception)\b|\bpanic:|segmentation fault|\berror\[E\d+\]"
+        r"|Error(?<=\wError)\b|Exception(?<=\wException)\b|\bpanic:|segmentation fault"
+        r"|\berror\[E\d+\]"
         r"|\bexit (?:code|status) \d+"
-        r"|\bnot live long enough|\bundefined is not|\b[Cc]annot read propert",
+        r"|\bnot live long enough|\bundefined is not|\b(?:Cannot|cannot) read propert",
         flags=re.M,
         on_lower=False,
     ),
@@ -326,7 +330,7 @@ _RULES: tuple[_Rule, ...] = (
         pattern=r"\bdef \w+\(|\bfunction\s*\w*\s*\(|=>|\b(?:const|let|var) \w+\s*="
         r"|^\s*import [\w.]+|#include|\bpublic (?:static )?\w+|\bselect\b[^;]{0,300}?\bfrom\b"
         r"|\+=|===?|!=="
-        r"|(?<=\w)\.[a-z_]\w*\([^)]{0,80}\)|\bfor \(|\bfor \w+ in \w+|=\s*\[\]|\*\*kwargs",
+        r"|\.(?<=\w\.)[a-z_]\w*\([^)]{0,80}\)|\bfor \(|\bfor \w+ in \w+|=\s*\[\]|\*\*kwargs",
     ),
     _rule(
         "coding",
@@ -414,9 +418,11 @@ _RULES: tuple[_Rule, ...] = (
         3,
         "math",
         words="sqrt equation equations equazion*",
-        # "\d(?<![\d.]\d)" is "(?<![\d.])\d" with the digit first: found much faster.
-        pattern=r"\d(?<![\d.]\d)\d*(?:[.,]\d+)?\s*[-+*/^×÷]\s*\d+(?![\d./-])|\b\d*[a-z]\^\d"
-        r"|\b\d+[xyn]\b|\b[xyn]\s*[-+=<>]\s*\d|√",
+        # "\d(?<![\d.]\d)" is "(?<![\d.])\d" with the digit first, and "\^(?<=\b[a-z]\^)\d"
+        # is "\b[a-z]\^\d" from its caret: found much faster (the signal shows no match text).
+        pattern=r"\d(?<![\d.]\d)\d*(?:[.,]\d+)?\s*[-+*/^×÷]\s*\d+(?![\d./-])"
+        r"|\^(?<=\b[a-z]\^)\d|\b\d+[a-z]\^\d"
+        r"|\b\d+[xyn]\b|[xyn](?<=\b[xyn])\s*[-+=<>]\s*\d|√",
         needs="0123456789√",
     ),
     _rule(
