@@ -109,6 +109,12 @@ class Members:
             for r in rows
         ]
 
+    def exist(self) -> bool:
+        """Whether the team has any member: one cheap read, for a caller that polls (the
+        dashboard offers its team view only then), where `list` reads everyone's spend."""
+        with self.store.reading() as conn:
+            return conn.execute("SELECT 1 FROM members LIMIT 1").fetchone() is not None
+
     def set_budget(self, name: str, budget_monthly_usd: Decimal | None) -> None:
         """Change (or with None, remove) a member's monthly budget."""
         budget = _check_budget(budget_monthly_usd)

@@ -60,7 +60,7 @@ def has_members(store: AnalyticsStore) -> bool:
     """Whether the database has team members (`devflow team add`)."""
     from devflow_tui.accounting.members import Members
 
-    return bool(Members(store).list())
+    return Members(store).exist()
 
 
 def _period(

@@ -129,6 +129,26 @@ def test_month_boundary_resets_a_member_budget(store: AnalyticsStore, clock: Fak
     assert Members(store, clock).list()[0].spent_this_month_usd == D("0.01")
 
 
+def test_remaining_budget_and_whether_there_are_members(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    members = Members(store, clock)
+    assert not members.exist()
+    members.add("ada", D("0.10"))
+    members.add("bob", D("0.01"))
+    members.add("cy")
+    assert members.exist()
+    budget = BudgetManager(store, BudgetSettings(), clock=clock)
+    spend(store, budget, "ada", "0.04")
+    spend(store, budget, "bob", "0.01")
+    members.set_budget("bob", D("0.005"))  # lowered below what bob spent: nothing left
+    remaining = {m.name: m.remaining_usd for m in members.list()}
+    assert remaining == {"ada": D("0.06"), "bob": D("0"), "cy": None}
+    for name in ("ada", "bob", "cy"):
+        members.remove(name)
+    assert not members.exist()
+
+
 def test_report_by_member(store: AnalyticsStore, clock: FakeClock) -> None:
     members = Members(store, clock)
     members.add("ada")
