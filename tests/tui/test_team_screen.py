@@ -291,3 +291,21 @@ async def test_team_screen_on_postgresql(
         assert screen.spend.month.spent_usd == month == Decimal("0.625")
         assert screen.spend.without_member is not None
         assert screen.spend.without_member.requests == 1
+
+
+async def test_a_failed_read_is_shown_and_the_last_figures_stay(
+    make_app: MakeApp, replay: ReplayGateway
+) -> None:
+    """The database going away (a closed store here; a PostgreSQL server down for real) is a
+    line on the screen, never a crash, and what was read before stays."""
+    Members(replay.store).add("ada")
+    seed_request(replay.store, MODEL, "0.25", member="ada")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_team(app, pilot, rows=1)
+        replay.store.close()
+        status = screen.query_one("#team-status", Static)
+        await wait_for(lambda: status.display, pilot)
+        assert str(status.content).startswith("Could not read the team's spend")
+        table = screen.query_one("#team-table", DataTable)
+        assert table.display and str(table.get_row_at(0)[0]) == "ada"
