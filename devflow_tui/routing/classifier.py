@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -94,7 +94,9 @@ class _Rule:
     # Finds a character that every match contains: with none in the text the pattern is not
     # run (a scan for a character class is many times faster than trying every branch).
     needs: re.Pattern[str] | None = None
-    finder: _Split | None = None  # `pattern`, searched by blocks of alternatives (`_Split`)
+    # How `pattern` is searched: `match` when anchored, blocks of alternatives (`_Split`)
+    # when it has several, else `search`.
+    find: Callable[[str], re.Match[str] | None] | None = None
 
 
 def _word_first(pattern: str) -> str:
@@ -265,6 +267,17 @@ def _rule(
     characters one of which every match of `pattern` contains (a cheap pre-check)."""
     items = words.split()
     compiled = _compile(pattern, flags) if pattern else None
+    anchored = compiled is not None and _anchored(compiled)
+    find: Callable[[str], re.Match[str] | None] | None = None
+    if pattern and compiled is not None:
+        split = _split(pattern, flags)
+        find = (
+            compiled.match
+            if anchored
+            else split.search
+            if len(split.blocks) > 1
+            else compiled.search
+        )
     return _Rule(
         task=task,
         weight=weight,
@@ -273,9 +286,9 @@ def _rule(
         exact=frozenset(w for w in items if not w.endswith("*")),
         stems=tuple(w[:-1] for w in items if w.endswith("*")),
         on_lower=on_lower,
-        anchored=compiled is not None and _anchored(compiled),
+        anchored=anchored,
         needs=re.compile(f"[{re.escape(needs)}]") if needs else None,
-        finder=_split(pattern, flags) if pattern else None,
+        find=find,
     )
 
 
@@ -1150,11 +1163,8 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
             subject = lower if rule.on_lower else text
             if rule.needs is not None and rule.needs.search(subject) is None:
                 continue
-            if rule.anchored:
-                matched = rule.pattern.match(subject)
-            else:
-                assert rule.finder is not None
-                matched = rule.finder.search(subject)
+            assert rule.find is not None
+            matched = rule.find(subject)
             found = matched.group(0) if matched is not None else None
         if found is None:
             continue
