@@ -1133,22 +1133,35 @@ _BY_WORD, _BY_STEM = _word_index()
 _STEM_LENGTHS = tuple(sorted(_BY_STEM))
 
 
-def _word_hits(tokens: Sequence[str]) -> dict[int, str]:
-    """Rule number -> the first token that fires it."""
-    hits: dict[int, str] = {}
-    by_word, by_stem = _BY_WORD, _BY_STEM
-    for token in tokens:
-        numbers = by_word.get(token)
-        if numbers:
-            for n in numbers:
-                hits.setdefault(n, token)
+_TOKEN_CACHE_SIZE = 50_000
+# Token -> (the word rules it fires, whether it is a demanding word): prompts share most of
+# their words, so each is looked up once rather than once per stem length on every prompt.
+_TOKEN_FACTS: dict[str, tuple[tuple[int, ...], bool]] = {}
+
+
+def _token_facts(token: str) -> tuple[tuple[int, ...], bool]:
+    facts = _TOKEN_FACTS.get(token)
+    if facts is None:
+        numbers = list(_BY_WORD.get(token, ()))
         for length in _STEM_LENGTHS:
             if length > len(token):
                 break
-            numbers = by_stem[length].get(token[:length])
-            if numbers:
-                for n in numbers:
-                    hits.setdefault(n, token)
+            numbers.extend(_BY_STEM[length].get(token[:length], ()))
+        demanding = token in _DEMANDING.exact or _has_stem(token, _DEMANDING_STEMS)
+        if len(_TOKEN_FACTS) >= _TOKEN_CACHE_SIZE:
+            _TOKEN_FACTS.clear()
+        facts = _TOKEN_FACTS[token] = (tuple(numbers), demanding)
+    return facts
+
+
+def _word_hits(tokens: Sequence[str]) -> dict[int, str]:
+    """Rule number -> the first token that fires it."""
+    hits: dict[int, str] = {}
+    cache = _TOKEN_FACTS
+    for token in tokens:
+        facts = cache.get(token) or _token_facts(token)
+        for n in facts[0]:
+            hits.setdefault(n, token)
     return hits
 
 
@@ -1243,7 +1256,7 @@ def _complexity_cues(
         points += 2 if constraints >= 7 else 1
         cues.append("k:constraints7" if constraints >= 7 else "k:constraints4")
         signals.append(f"{constraints} constraints")
-    demanding = {t for t in tokens if t in _DEMANDING.exact or _has_stem(t, _DEMANDING_STEMS)}
+    demanding = {t for t in tokens if (_TOKEN_FACTS.get(t) or _token_facts(t))[1]}
     if _DEMANDING.pattern is not None:
         demanding.update(m.group(0) for m in _DEMANDING.pattern.finditer(head))
     if demanding and task != "chat":
