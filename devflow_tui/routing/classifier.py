@@ -1189,10 +1189,13 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
         else:
             signals.append(rule.label)
     # A question with several quantities in it is a word problem ("how long do 10 workers take").
-    numbers = len(_NUMBER.findall(text[:1000]))
-    if numbers >= 2 and scores["coding"] < 3 and _QUANTITY_QUESTION.search(lower[:1000]):
-        scores["reasoning"] += 3
-        signals.append(f"word problem ({numbers} quantities)")
+    # (Quantities are counted only for a quantity question that is not code: the cheap tests
+    # first.)
+    if scores["coding"] < 3 and _QUANTITY_QUESTION.search(lower[:1000]):
+        numbers = len(_NUMBER.findall(text[:1000]))
+        if numbers >= 2:
+            scores["reasoning"] += 3
+            signals.append(f"word problem ({numbers} quantities)")
     # "Difference between X and Y in JavaScript" is a programming question, not an essay.
     if "mentions {m}" in fired and scores["analysis"] <= 4.5 and not fired & _ANALYSIS_STRONG:
         scores["coding"] += 2
