@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from devflow_tui.stats import percentile
 
+_CHANGE_LOG = 256  # changes remembered for `HealthTracker.changed_since`
 HEALTH_CATEGORIES = frozenset({"provider", "network", "timeout", "rate_limit", "invalid_response"})
 
 
@@ -96,6 +97,30 @@ class HealthTracker:
         self._snapshot: dict[str, ModelHealth] = {}
         self._snapshot_version = -1
         self.version = 0  # bumps on every change, so callers may cache derived values
+        # (version, model) for the latest changes, so callers can update what they derived
+        # instead of starting over (`changed_since`); "" for a change to every model.
+        self._changes: deque[tuple[int, str]] = deque(maxlen=_CHANGE_LOG)
+
+    def _changed(self, model: str) -> None:
+        self.version += 1
+        self._changes.append((self.version, model))
+
+    def changed_since(self, version: int) -> set[str] | None:
+        """The models whose statistics changed after `version` (from `self.version`), or None
+        when that is not known any more (too many changes since, or a `seed`)."""
+        if version == self.version:
+            return set()
+        changes = self._changes
+        if version > self.version or not changes or changes[0][0] > version + 1:
+            return None
+        models: set[str] = set()
+        for number, model in reversed(changes):  # newest first: stop at the first seen
+            if number <= version:
+                break
+            if not model:
+                return None
+            models.add(model)
+        return models
 
     def _windows(self, model: str) -> _Windows:
         windows = self._models.get(model)
@@ -121,7 +146,7 @@ class HealthTracker:
                 continue
             self._windows(row.model).summary = None
             used += 1
-        self.version += 1
+        self._changed("")
         return used
 
     def _add_success(
@@ -149,7 +174,7 @@ class HealthTracker:
         windows = self._add_success(model, latency_ms, ttft_ms, tokens_per_s)
         windows.breaker = _Breaker()
         self._open.discard(model)
-        self.version += 1
+        self._changed(model)
 
     def record_failure(self, model: str, category: str) -> bool:
         """A request to `model` failed with `category`; True when this opened the breaker."""
@@ -158,7 +183,7 @@ class HealthTracker:
         windows = self._windows(model)
         windows.outcomes.append(False)
         windows.summary = None
-        self.version += 1
+        self._changed(model)
         breaker = windows.breaker
         now = self._clock()
         if breaker.open_until is not None and now >= breaker.open_until:
@@ -220,9 +245,17 @@ class HealthTracker:
         return result
 
     def snapshot(self) -> dict[str, ModelHealth]:
-        """Statistics of every model with data (cached until the next change; do not mutate)."""
+        """Statistics of every model with data (cached until the next change; do not mutate).
+        After a change a new dict is returned, with only the changed models summarised again."""
         if self._snapshot_version != self.version:
-            self._snapshot = {model: self.stats(model) for model in self._models}
+            changed = self.changed_since(self._snapshot_version)
+            if changed is None:
+                self._snapshot = {model: self.stats(model) for model in self._models}
+            else:
+                snapshot = dict(self._snapshot)
+                for model in changed:
+                    snapshot[model] = self.stats(model)
+                self._snapshot = snapshot
             self._snapshot_version = self.version
         return self._snapshot
 

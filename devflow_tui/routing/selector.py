@@ -92,6 +92,7 @@ _QUALITY_CEILING = {"low": 0.65, "medium": 0.84}
 _BAR_MARGIN = {"low": 0.4, "high": 0.06}  # a bar is at most this far below the best model
 _PRIOR_SUCCESS = 0.95
 _PRIOR_WEIGHT = 4.0
+_DEFAULT_PERF = 0.7 * _PRIOR_SUCCESS + 0.3 * 0.5  # `_perf` of a model with no data
 _LATENCY_REF_MS = 5000.0
 _TTFT_REF_MS = 1500.0
 MAX_FALLBACKS = 3
@@ -587,8 +588,9 @@ class ModelSelector:
         self._perf_cache: dict[str, float] = {}
         self._perf_version = -1
         # Per-model score parts that do not depend on the request's size, by slot; one table
-        # per (task, complexity, priorities, preferred, health version): see `_static_scores`.
-        self._static: dict[tuple[object, ...], tuple[list[float], list[int]]] = {}
+        # per (task, complexity, priorities, preferred), kept up to date with the health data:
+        # see `_static_scores`.
+        self._static: dict[tuple[object, ...], tuple[list[float], list[int], int]] = {}
         # Columns by slot for the one pass over the survivors (`_scan`).
         entries = sorted(self._entries.values(), key=lambda e: e.slot)
         self._prompt_col = [e.prompt or 0.0 for e in entries]
@@ -1236,41 +1238,83 @@ class ModelSelector:
         """Per model (by slot), the part of the score that does not depend on the request's
         size: quality and performance, weighted, plus the preferred bonus; the slots best
         first by it; and the price weight. Computed once per (task, complexity, priorities,
-        preferred models, health data) and reused: a decision then only prices models."""
+        preferred models) and reused: a decision then only prices models. When the health
+        data changes (after every request) only the models it changed for are updated."""
         cost_p = min(1.0, max(0.0, criteria.cost_priority))
         perf_p = min(1.0, max(0.0, criteria.performance_priority))
         w_quality = _COMPLEXITY_WEIGHT.get(criteria.complexity, 1.0) * (0.4 + 1.2 * perf_p)
         w_price = 0.2 + 1.6 * cost_p
         w_perf = 0.3 + 0.5 * perf_p
         total = w_quality + w_price + w_perf
-        key = (task, criteria.complexity, cost_p, perf_p, preferred, self.health.version)
+        key = (task, criteria.complexity, cost_p, perf_p, preferred)
+        version = self.health.version
         cached = self._static.get(key)
-        if cached is None:
-            # Quality beyond what the request needs is not worth paying for: above the
-            # ceiling a model counts as good as any other (high keeps the full scale).
-            ceiling = _QUALITY_CEILING.get(criteria.complexity, 1.0)
+        changed = None
+        if cached is not None and cached[2] != version:
+            changed = self.health.changed_since(cached[2])
+            if changed is None:
+                cached = None
+        if cached is not None and changed is not None and cached[2] != version:
+            table, order, _ = cached
             perfs = self._perfs(measured)
-            default_perf = 0.7 * _PRIOR_SUCCESS + 0.3 * 0.5
+            for model in changed:
+                entry = self._entries.get(model)
+                if entry is not None:
+                    table[entry.slot] = self._static_value(
+                        entry, task, criteria, preferred, perfs, w_quality, w_perf, total
+                    )
+            order.sort(key=table.__getitem__, reverse=True)  # nearly sorted: cheap
+            cached = self._static[key] = (table, order, version)
+        if cached is None:
+            perfs = self._perfs(measured)
             table = [0.0] * len(self._entries)
             for entry in self._entries.values():
-                quality = entry.quality[task]
-                useful = quality if quality < ceiling else ceiling
-                perf = perfs.get(entry.id, default_perf)
-                value = (w_quality * useful + w_perf * perf) / total
-                if entry.id in preferred:
-                    value += PREFERRED_BONUS
-                table[entry.slot] = value
+                table[entry.slot] = self._static_value(
+                    entry, task, criteria, preferred, perfs, w_quality, w_perf, total
+                )
             order = sorted(range(len(table)), key=table.__getitem__, reverse=True)
             if len(self._static) >= _STATIC_TABLES:
-                self._static.clear()  # new health data or unusual priorities: start over
-            cached = self._static[key] = (table, order)
+                self._static.clear()  # unusual priorities: start over
+            cached = self._static[key] = (table, order, version)
         return cached[0], cached[1], w_price / total
 
+    @staticmethod
+    def _static_value(
+        entry: _Entry,
+        task: str,
+        criteria: SelectionCriteria,
+        preferred: frozenset[str],
+        perfs: dict[str, float],
+        w_quality: float,
+        w_perf: float,
+        total: float,
+    ) -> float:
+        """One model's entry in `_static_scores`' table."""
+        # Quality beyond what the request needs is not worth paying for: above the ceiling
+        # a model counts as good as any other (high keeps the full scale).
+        ceiling = _QUALITY_CEILING.get(criteria.complexity, 1.0)
+        quality = entry.quality[task]
+        useful = quality if quality < ceiling else ceiling
+        perf = perfs.get(entry.id, _DEFAULT_PERF)
+        value = (w_quality * useful + w_perf * perf) / total
+        if entry.id in preferred:
+            value += PREFERRED_BONUS
+        return value
+
     def _perfs(self, measured: dict[str, ModelHealth]) -> dict[str, float]:
-        """Performance score per measured model, recomputed only when the health data changed."""
-        if self._perf_version != self.health.version:
-            self._perf_cache = {model: _perf(health) for model, health in measured.items()}
-            self._perf_version = self.health.version
+        """Performance score per measured model, updated only for the models whose health
+        data changed."""
+        version = self.health.version
+        if self._perf_version != version:
+            changed = self.health.changed_since(self._perf_version)
+            if changed is None:
+                self._perf_cache = {model: _perf(health) for model, health in measured.items()}
+            else:
+                for model in changed:
+                    health = measured.get(model)
+                    if health is not None:
+                        self._perf_cache[model] = _perf(health)
+            self._perf_version = version
         return self._perf_cache
 
     @staticmethod

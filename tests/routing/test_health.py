@@ -154,3 +154,21 @@ def test_positional_rows_from_the_database_work() -> None:
     row: tuple[Any, ...] = ("m", 1, 120.5, 30.0, 88.0, None)  # what a sqlite row looks like
     tracker.seed([HealthSample(*row)])
     assert tracker.stats("m").latency_p50 == 120.5
+
+
+def test_changed_since_names_the_models_changed_and_the_snapshot_follows() -> None:
+    health = HealthTracker()
+    health.record_success("a", latency_ms=100.0)
+    start = health.version
+    first = health.snapshot()
+    health.record_success("b", latency_ms=200.0)
+    health.record_failure("a", "provider")
+    health.record_failure("a", "auth")  # not the model's fault: no change
+    assert health.changed_since(start) == {"a", "b"}
+    assert health.changed_since(health.version) == set()
+    second = health.snapshot()
+    assert second is not first and first["a"].samples == 1  # an earlier snapshot stays
+    assert second["a"] == health.stats("a") and second["b"] == health.stats("b")
+    health.seed([HealthSample("c", True, 50.0)])
+    assert health.changed_since(start) is None  # a seed may change every model
+    assert health.snapshot()["c"].samples == 1

@@ -590,3 +590,33 @@ def test_the_sorted_layout_filter_gives_the_same_decisions_as_checking_every_mod
         assert got.fallbacks == want.fallbacks and got.warnings == want.warnings
     assert any("in cooldown" in why for d in fast for _, why in d.excluded)
     assert any(why.startswith("context") for d in fast for _, why in d.excluded)
+
+
+def test_score_tables_kept_up_to_date_with_health_give_a_fresh_selectors_decisions() -> None:
+    """After each recorded request the selector updates only the changed models' part of its
+    cached score tables; the decisions are those of a selector that builds them afresh."""
+    catalog = _big_catalog(80, seed=2)
+    health = HealthTracker()
+    kept = ModelSelector(catalog, health)
+    ids = [m.id for m in catalog]
+    rnd = random.Random(4)
+    criteria = [
+        SelectionCriteria(task_type=task, complexity=level, cost_priority=cost)
+        for task in ("coding", "chat")
+        for level in ("low", "high")
+        for cost in (0.2, 0.9)
+    ]
+    for step in range(40):
+        model = rnd.choice(ids[:20])
+        if rnd.random() < 0.8:
+            health.record_success(model, latency_ms=rnd.uniform(200, 9000), ttft_ms=300.0)
+        else:
+            health.record_failure(model, "provider")
+        for c in criteria[step % 3 :: 3]:
+            got, want = kept.select(c), ModelSelector(catalog, health).select(c)
+            assert [(x.model.id, x.score, x.reason) for x in got.candidates] == [
+                (x.model.id, x.score, x.reason) for x in want.candidates
+            ]
+    assert health.changed_since(health.version) == set()
+    assert health.changed_since(health.version - 1) == {model}
+    assert health.changed_since(-5) is None  # older than what the tracker remembers
