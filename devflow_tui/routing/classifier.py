@@ -195,9 +195,17 @@ def _top_branches(pattern: str) -> list[str]:
     return branches
 
 
-def _starts_with_literal(pattern: re.Pattern[str]) -> bool:
-    data = re._parser.parse(pattern.pattern, pattern.flags).data  # type: ignore[attr-defined]
-    return bool(data) and data[0][0] is re._constants.LITERAL  # type: ignore[attr-defined]
+def _starts_with_literal(pattern: str) -> bool:
+    """A cheap guess that the pattern starts with a literal character (a plain one, or an
+    escaped punctuation mark, not repeated): it only groups alternatives into blocks, and
+    any grouping searches correctly."""
+    if pattern.startswith("\\"):
+        first, rest = pattern[:2], pattern[2:]
+        literal = len(first) == 2 and not first[1].isalnum()
+    else:
+        first, rest = pattern[:1], pattern[1:]
+        literal = bool(first) and first not in "^$.|?*+()[]{}"
+    return literal and not rest.startswith(("?", "*", "+", "{"))
 
 
 @dataclass(frozen=True)
@@ -211,7 +219,6 @@ class _Split:
     alternative's (blocks keep the alternatives' order)."""
 
     blocks: tuple[re.Pattern[str], ...]
-    whole: re.Pattern[str]
     anchored: tuple[bool, ...] = ()  # per block: it can only match at the start (`_anchored`)
 
     def search(self, text: str) -> re.Match[str] | None:
@@ -224,32 +231,38 @@ class _Split:
         return best
 
 
-def _split(pattern: str, flags: int = 0) -> _Split:
-    """`_Split` for a pattern (after `_word_first`, per alternative)."""
+def _blocks(pattern: str) -> list[str]:
+    """The pattern (after `_word_first`) as consecutive blocks of its top-level alternatives:
+    those that start with a literal share a block, each other one is its own."""
     blocks: list[list[str]] = []
     literal_block = False
     for branch in _top_branches(pattern):
         fast = _word_first(branch)
-        literal = _starts_with_literal(re.compile(fast, flags))
+        literal = _starts_with_literal(fast)
         if literal and literal_block:
             blocks[-1].append(fast)
         else:
             blocks.append([fast])
         literal_block = literal
-    compiled = tuple(re.compile("|".join(block), flags) for block in blocks)
-    return _Split(
-        blocks=compiled,
-        whole=_compile(pattern, flags),
-        anchored=tuple(map(_anchored, compiled)),
-    )
+    return ["|".join(block) for block in blocks]
+
+
+def _split(pattern: str, flags: int = 0) -> _Split | None:
+    """`_Split` for a pattern; None when it is a single block (its own `search` is then as
+    fast). Found with string checks, and only the blocks are compiled: importing the rules
+    stays cheap (every command pays it)."""
+    blocks = _blocks(pattern)
+    if len(blocks) < 2:
+        return None
+    compiled = tuple(re.compile(block, flags) for block in blocks)
+    return _Split(blocks=compiled, anchored=tuple(map(_anchored, compiled)))
 
 
 def _anchored(pattern: re.Pattern[str]) -> bool:
-    """True when every match of `pattern` starts at the beginning of the text."""
-    if pattern.flags & re.M:
-        return False
-    data = re._parser.parse(pattern.pattern, pattern.flags).data  # type: ignore[attr-defined]
-    return bool(data) and data[0] == (re._constants.AT, re._constants.AT_BEGINNING)  # type: ignore[attr-defined]
+    """True when every match of `pattern` starts at the beginning of the text: one top-level
+    alternative that starts with `^`, without re.M (a string check: no parsing at import)."""
+    source = pattern.pattern
+    return not pattern.flags & re.M and source.startswith("^") and len(_top_branches(source)) == 1
 
 
 def _rule(
@@ -266,18 +279,22 @@ def _rule(
     """`words`: space-separated; a trailing `*` makes a stem ("implement*"). `needs`: the
     characters one of which every match of `pattern` contains (a cheap pre-check)."""
     items = words.split()
-    compiled = _compile(pattern, flags) if pattern else None
-    anchored = compiled is not None and _anchored(compiled)
+    compiled: re.Pattern[str] | None = None
     find: Callable[[str], re.Match[str] | None] | None = None
-    if pattern and compiled is not None:
-        split = _split(pattern, flags)
-        find = (
-            compiled.match
-            if anchored
-            else split.search
-            if len(split.blocks) > 1
-            else compiled.search
-        )
+    anchored = False
+    if pattern:
+        blocks = _blocks(pattern)
+        if len(blocks) == 1:
+            compiled = re.compile(blocks[0], flags)
+            anchored = _anchored(compiled)
+            find = compiled.match if anchored else compiled.search
+        else:  # several alternatives, so not anchored; searched by blocks
+            compiled = None
+            split = _Split(
+                blocks=tuple(re.compile(block, flags) for block in blocks),
+                anchored=tuple(not flags & re.M and b.startswith("^") for b in blocks),
+            )
+            find = split.search
     return _Rule(
         task=task,
         weight=weight,
@@ -760,8 +777,10 @@ _DEMANDING = _rule(
     " capitolo novel romanzo screenplay teatral* prove dimostra* rank* ordina recommend*"
     " raccomandazion* propon* propose mitigat* contromisur* idempoten* subtext sottintesi twist"
     " methodolog* confounder confounders complete completa migliaia billion billions miliardi 1m",
-    pattern=r"lock-free|thread-safe|end-to-end|\d{3,5} (?:words|parole)|show that|colpo di scena"
-    r"|step by step|passo per passo",
+)
+_DEMANDING_PATTERN = _compile(
+    r"lock-free|thread-safe|end-to-end|\d{3,5} (?:words|parole)|show that|colpo di scena"
+    r"|step by step|passo per passo"
 )
 _DEMANDING_STEMS = _stems_by_length(_DEMANDING.stems)
 _LIGHT = _compile(
@@ -1172,7 +1191,7 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
     hits = _word_hits(tokens)
     for number, rule in enumerate(_RULES):
         found = hits.get(number)
-        if found is None and rule.pattern is not None:
+        if found is None and rule.find is not None:
             subject = lower if rule.on_lower else text
             if rule.needs is not None and rule.needs.search(subject) is None:
                 continue
@@ -1260,8 +1279,7 @@ def _complexity_cues(
         cues.append("k:constraints7" if constraints >= 7 else "k:constraints4")
         signals.append(f"{constraints} constraints")
     demanding = {t for t in tokens if (_TOKEN_FACTS.get(t) or _token_facts(t))[1]}
-    if _DEMANDING.pattern is not None:
-        demanding.update(m.group(0) for m in _DEMANDING.pattern.finditer(head))
+    demanding.update(m.group(0) for m in _DEMANDING_PATTERN.finditer(head))
     if demanding and task != "chat":
         points += min(2, len(demanding))
         cues.append("k:demanding" if len(demanding) == 1 else "k:demanding2")

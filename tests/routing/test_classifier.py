@@ -339,7 +339,8 @@ def test_split_search_finds_what_the_whole_pattern_finds(pattern: str) -> None:
     """A pattern searched by blocks of its alternatives gives the whole pattern's leftmost
     match, and at one position the earliest alternative's."""
     split = _split(pattern)
-    assert len(split.blocks) > 1
+    assert split is not None and len(split.blocks) > 1
+    assert _split(r"\bone|\btwo|three") is None  # one block: the pattern's own search
     texts = [
         "Traceback (x) and ValueError",
         "  at foo.bar(1)",
