@@ -30,7 +30,6 @@ from typing import Any
 WORD_CHARS = 1500  # words are read from the first 1,500 characters
 STEM = 5  # a word longer than this also counts by its first STEM letters
 _TOKEN = re.compile(r"[a-zàèéìíòóùç0-9_+#']+")
-_DIGITS = re.compile(r"^\d+$")
 _LENGTH_BUCKETS = (8, 20, 50, 150, 500)
 
 
@@ -44,7 +43,9 @@ def _length_bucket(words: int) -> str:
 def words_of(lower: str) -> list[str]:
     """The words the models read: the first `WORD_CHARS` characters, numbers as "<num>"."""
     tokens = [
-        "<num>" if _DIGITS.match(t) else t.strip("'") for t in _TOKEN.findall(lower[:WORD_CHARS])
+        # A token's only digits are 0-9 (`_TOKEN`), so `isdecimal` is "all digits".
+        "<num>" if t.isdecimal() else t.strip("'")
+        for t in _TOKEN.findall(lower[:WORD_CHARS])
     ]
     return [t for t in tokens if t]
 
