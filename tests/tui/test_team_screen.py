@@ -85,6 +85,13 @@ async def test_team_screen_fits_every_width(
         seed_request(replay.store, MODEL, cost, member=member, client="claude-code")
     app = make_app()
     async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: app.has_team, pilot)
+        await pilot.pause()
+        # With members the dashboard's footer offers F10 where there is room, and at 80
+        # columns it still shows the keys a new user needs first.
+        offered = footer_keys(app)
+        assert {"f4", "f5", "f8"} <= offered
+        assert "f10" in offered or size[0] < 160
         screen = await open_team(app, pilot, rows=3)
         assert screen.spend is not None
         table = screen.query_one("#team-table", DataTable)
