@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from devflow_tui.accounting.store import AnalyticsStore
     from devflow_tui.tui.gateway_port import DashboardGateway
 
-WINDOW = "30d"  # the report window of the requests and spend columns
+# Report windows of the requests and spend columns, and how the screen names them.
+WINDOWS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
+WINDOW = "30d"  # the one shown first
 NO_MEMBER = "(no member)"  # the report's group of requests sent without a member token
 
 
@@ -78,13 +80,14 @@ def _period(
     return view.model_copy(update={"name": label})
 
 
-def read_team_spend(gateway: DashboardGateway, *, now: float) -> TeamSpend:
-    """Everything the team screen shows, read once (blocking: call it from a thread)."""
+def read_team_spend(gateway: DashboardGateway, *, now: float, window: str = WINDOW) -> TeamSpend:
+    """Everything the team screen shows, with requests and spend over the report window
+    `window` ("24h", "7d", "30d"), read once (blocking: call it from a thread)."""
     from devflow_tui.accounting.budget import calendar_start
     from devflow_tui.accounting.members import Members
 
     store = gateway.store
-    report = dashboard_report(gateway, since=WINDOW, now=now)
+    report = dashboard_report(gateway, since=window, now=now)
     listed = {m.name: m for m in Members(store, clock=lambda: now).list()}
     groups = {g.key: g for g in report.by_member}
     rows = []
@@ -106,7 +109,7 @@ def read_team_spend(gateway: DashboardGateway, *, now: float) -> TeamSpend:
     # Current members first, by name; removed ones (still in the report) after them.
     rows.sort(key=lambda row: (row.removed, row.name))
     return TeamSpend(
-        window=WINDOW,
+        window=window,
         today=_period(store, report.budgets, "daily", "today", now),
         month=_period(store, report.budgets, "monthly", "month", now),
         totals=report.totals,

@@ -23,6 +23,7 @@ from devflow_tui.serve.server import start_embedded
 from devflow_tui.sim import SimServer
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.team import EMPTY_HINT, TeamScreen, member_cells
+from devflow_tui.tui.team_spend import WINDOWS
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauge
 from tests.pg_fixture import pg_cluster, pg_template, pg_url  # noqa: F401
 from tests.sim_fixture import sim  # noqa: F401
@@ -316,3 +317,30 @@ async def test_a_failed_read_is_shown_and_the_last_figures_stay(
         assert str(status.content).startswith("Could not read the team's spend")
         table = screen.query_one("#team-table", DataTable)
         assert table.display and str(table.get_row_at(0)[0]) == "ada"
+
+
+async def test_t_changes_the_window_of_requests_and_spend(
+    make_app: MakeApp, replay: ReplayGateway
+) -> None:
+    """`t` goes round 24 hours, 7 days and 30 days for the report's columns."""
+    members = Members(replay.store)
+    members.add("ada")
+    members.add("bob")
+    now = replay.store.clock()
+    for member, days_ago in (("ada", 10), ("ada", 0), ("bob", 2)):
+        seed_request(replay.store, MODEL, "0.01", member=member, ts=now - days_ago * 86_400 - 60)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_team(app, pilot, rows=2)
+        caption = screen.query_one("#team-caption", Static)
+        seen = []
+        for _ in range(4):
+            spend = screen.spend
+            assert spend is not None
+            seen.append((spend.window, [m.requests for m in spend.members]))
+            assert f"over the last {WINDOWS[spend.window]};" in str(caption.content)
+            await pilot.press("t")
+            await wait_for(
+                lambda: screen.spend is not None and screen.spend.window == screen.window, pilot
+            )
+        assert seen == [("30d", [2, 1]), ("24h", [1, 0]), ("7d", [1, 1]), ("30d", [2, 1])]

@@ -25,7 +25,13 @@ from textual.worker import Worker
 from devflow_tui.errors import DevflowError
 from devflow_tui.tui.fit import column_widths, fit_id, natural_widths
 from devflow_tui.tui.money import usd
-from devflow_tui.tui.team_spend import MemberSpend, TeamSpend, read_team_spend
+from devflow_tui.tui.team_spend import (
+    WINDOW,
+    WINDOWS,
+    MemberSpend,
+    TeamSpend,
+    read_team_spend,
+)
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauge
 
 if TYPE_CHECKING:
@@ -34,7 +40,6 @@ if TYPE_CHECKING:
 REFRESH_S = 2.0
 HEADERS = ("member", "requests", "spent", "this month", "budget", "left")
 EMPTY_HINT = "No team members yet: `devflow team add NAME` adds one."
-WINDOWS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
 
 
 @dataclass
@@ -90,11 +95,15 @@ class TeamScreen(Screen[None]):
 
     app: DevflowApp
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("t", "next_window", "Period"),
+    ]
 
     def __init__(self) -> None:
         super().__init__(id="team")
         self.spend: TeamSpend | None = None
+        self.window = WINDOW  # of the requests and spend columns
         self._reading: Worker[None] | None = None
         self._laid_out_width = -1
 
@@ -113,21 +122,29 @@ class TeamScreen(Screen[None]):
         self.refresh_team()
         self.set_interval(REFRESH_S, self.refresh_team)
 
-    def refresh_team(self) -> None:
+    def refresh_team(self, *, now: bool = False) -> None:
         """Read again, unless the last read is still running (a big report can take longer
-        than the interval; reads never pile up)."""
-        if self._reading is not None and self._reading.is_running:
+        than the interval; reads never pile up). `now`: read at once all the same (a read of
+        another window that ends meanwhile is not shown)."""
+        if not now and self._reading is not None and self._reading.is_running:
             return
-        self._reading = self._read()
+        self._reading = self._read(self.window)
 
-    @work(thread=True, exclusive=True, group="team-spend")
-    def _read(self) -> None:
+    def action_next_window(self) -> None:
+        """The next report window for the requests and spend columns (24 hours, 7 days,
+        30 days)."""
+        windows = list(WINDOWS)
+        self.window = windows[(windows.index(self.window) + 1) % len(windows)]
+        self.refresh_team(now=True)
+
+    @work(thread=True, group="team-spend")
+    def _read(self, window: str) -> None:
         gateway = self.app.gateway
         if gateway is None:
             self.post_message(TeamSpendRead(None, "Not connected yet."))
             return
         try:
-            spend = read_team_spend(gateway, now=time.time())
+            spend = read_team_spend(gateway, now=time.time(), window=window)
         except DevflowError as exc:
             self.post_message(TeamSpendRead(None, exc.message))
             return
@@ -143,6 +160,8 @@ class TeamScreen(Screen[None]):
     async def on_team_spend_read(self, message: TeamSpendRead) -> None:
         status = self.query_one("#team-status", Static)
         spend = message.spend
+        if spend is not None and spend.window != self.window:
+            return  # read before `t` changed the window
         if spend is None:
             status.update(message.error or "")
             status.display = True
