@@ -29,10 +29,15 @@ class ResponseTooLarge(Exception):
 
 async def read_capped(response: httpx.Response, limit: int | None = None) -> bytes:
     """The decompressed body, or ResponseTooLarge once it passes `limit` bytes."""
+    return await read_capped_parts(response.aiter_bytes(), limit)
+
+
+async def read_capped_parts(body: AsyncIterator[bytes], limit: int | None = None) -> bytes:
+    """A body from its decompressed parts, or ResponseTooLarge once it passes `limit` bytes."""
     limit = MAX_BODY_BYTES if limit is None else limit
     parts: list[bytes] = []
     size = 0
-    async for part in response.aiter_bytes():
+    async for part in body:
         size += len(part)
         if size > limit:
             raise ResponseTooLarge(f"the body is larger than {limit:,} bytes once decompressed")

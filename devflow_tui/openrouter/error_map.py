@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import ValidationError
@@ -402,6 +402,20 @@ def invalid_response(
     )
 
 
+# What failed below HTTP, for a client library other than httpx (the relay's aiohttp).
+TransportFailure = Literal["connect_timeout", "timeout", "connect", "other"]
+
+
+def _httpx_failure(exc: Exception) -> TransportFailure:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect_timeout"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect"
+    return "other"
+
+
 def transport_error(
     exc: Exception,
     *,
@@ -410,9 +424,12 @@ def transport_error(
     mid_stream: bool = False,
     partial_text: str = "",
     connect_timeout_ms: int | None = None,
+    kind: TransportFailure | None = None,
 ) -> OpenRouterError:
-    """A failure below HTTP: connection refused or reset, DNS, TLS, a cut stream."""
-    if isinstance(exc, httpx.ConnectTimeout):
+    """A failure below HTTP: connection refused or reset, DNS, TLS, a cut stream. `kind`
+    says what failed when `exc` is not httpx's."""
+    kind = kind or _httpx_failure(exc)
+    if kind == "connect_timeout":
         return OpenRouterError(
             f"Could not connect to {base_url} within connect_timeout_ms={connect_timeout_ms}.",
             category=ErrorCategory.TIMEOUT,
@@ -420,7 +437,7 @@ def transport_error(
             model=model,
             hint="Check your network connection, or raise connect_timeout_ms.",
         )
-    if isinstance(exc, httpx.TimeoutException):
+    if kind == "timeout":
         return OpenRouterError(
             f"The connection to {base_url} timed out ({type(exc).__name__}).",
             category=ErrorCategory.TIMEOUT,
@@ -430,7 +447,7 @@ def transport_error(
             hint="Retry later, or raise timeout_ms.",
             partial_text=partial_text,
         )
-    if isinstance(exc, httpx.ConnectError):
+    if kind == "connect":
         # Nothing reached the server: a local network failure. Every model behind this base
         # URL would fail the same way, so it is neither retried nor blamed on the model.
         return OpenRouterError(

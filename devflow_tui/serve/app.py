@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -186,7 +186,7 @@ async def _authorize(request: Request, api: Api) -> Caller | Response:
 
 async def _json(request: Request) -> Any:
     try:
-        return json.loads(await request.body())
+        return orjson.loads(await request.body())
     except ValueError as exc:
         raise BadRequest(f"The request body is not valid JSON ({exc}).") from None
 

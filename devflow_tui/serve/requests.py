@@ -3,8 +3,9 @@ bodies each API's SDK understands."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from devflow_tui.context.tokens import (
     MESSAGE_OVERHEAD_TOKENS,
@@ -89,11 +90,17 @@ def count_tokens(body: dict[str, Any]) -> int:
         total += MESSAGE_OVERHEAD_TOKENS + _content_tokens(message.get("content"))
         calls = message.get("tool_calls")
         if calls:
-            total += estimate_tokens(json.dumps(calls))
+            total += estimate_tokens(_json(calls))
     tools = body.get("tools")
     if tools:
-        total += estimate_tokens(json.dumps(tools))
+        total += estimate_tokens(_json(tools))
     return total
+
+
+def _json(value: Any) -> str:
+    # orjson: a Claude Code request's 24 tool definitions are ~70 KB of JSON, counted on
+    # every request; the standard library's encoder took ~0.3 ms of it.
+    return orjson.dumps(value, default=str).decode()
 
 
 def _content_tokens(content: Any) -> int:
@@ -111,7 +118,7 @@ def _content_tokens(content: Any) -> int:
             total += IMAGE_TOKENS
         elif kind == "tool_use":
             total += estimate_tokens(str(block.get("name", ""))) + estimate_tokens(
-                json.dumps(block.get("input"))
+                _json(block.get("input"))
             )
         elif kind == "tool_result":
             total += _content_tokens(block.get("content"))
@@ -120,7 +127,7 @@ def _content_tokens(content: Any) -> int:
         elif isinstance(block.get("thinking"), str):
             total += estimate_tokens(block["thinking"])
         else:  # a block of a kind not known here: its JSON, rather than nothing
-            total += estimate_tokens(json.dumps(block))
+            total += estimate_tokens(_json(block))
     return total
 
 
