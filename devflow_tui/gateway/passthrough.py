@@ -76,10 +76,12 @@ class PassthroughRequest:
 @dataclass
 class OpenedStream:
     """A streamed answer to send on: its SSE frames, and the response headers that go with
-    them (the generation id; a cache hit says so)."""
+    them (the generation id; a cache hit says so). Once `ended()` says the answer is whole,
+    the response can be ended: what the frames still do is the request's bookkeeping."""
 
     frames: AsyncGenerator[bytes, None]
     headers: dict[str, str]
+    ended: Callable[[], bool] = lambda: False
 
 
 class UpstreamError(Exception):
@@ -162,7 +164,10 @@ class Passthrough:
             self._end(call, None, cancelled=True)
             raise
         assert isinstance(stream, RelayStream)
-        return OpenedStream(self._frames(call, stream, model), dict(stream.headers))
+        meter = stream.meter
+        return OpenedStream(
+            self._frames(call, stream, model), dict(stream.headers), lambda: meter.done
+        )
 
     # ------------------------------------------------------------------ steps
 

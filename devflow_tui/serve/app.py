@@ -308,7 +308,7 @@ async def _proxy(request: Request, api: Api) -> Response:
     try:
         if stream:
             opened = await passthrough.open_stream(wanted)
-            return SSEResponse(opened.frames, opened.headers)
+            return SSEResponse(opened.frames, opened.headers, opened.ended)
         result = await passthrough.send(wanted)
     except BudgetExceededError as exc:
         message = f"{exc.message} {exc.hint or ''}".strip()
@@ -326,10 +326,18 @@ async def _proxy(request: Request, api: Api) -> Response:
 
 class SSEResponse(StreamingResponse):
     """Streams SSE frames as they come; a client that hangs up cancels the upstream call
-    (the gateway records the partial answer), and the generator is always closed."""
+    (the gateway records the partial answer), and the generator is always closed.
+
+    The response ends with the frame that completes the answer (`ended()`), in the same
+    write: the bookkeeping the frames still do after it (reading the upstream body's end,
+    the attempt's record, queuing the request's closing job) happens after the client has
+    its whole answer, and a hang-up after that no longer cuts it short."""
 
     def __init__(
-        self, frames: AsyncGenerator[bytes, None], headers: dict[str, str] | None = None
+        self,
+        frames: AsyncGenerator[bytes, None],
+        headers: dict[str, str] | None = None,
+        ended: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__(
             frames,
@@ -337,13 +345,22 @@ class SSEResponse(StreamingResponse):
             media_type="text/event-stream",
         )
         self.frames = frames
+        self.ended = ended
+        self.sent = False  # the response is complete: only bookkeeping is left
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def pump() -> None:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             async for frame in self.frames:
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if self.sent:
+                    continue  # nothing comes after the end; drain the bookkeeping
+                self.sent = self.ended()
+                await send(
+                    {"type": "http.response.body", "body": frame, "more_body": not self.sent}
+                )
+            if not self.sent:
+                self.sent = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         async def hang_up() -> None:
             while (await receive())["type"] != "http.disconnect":
@@ -353,6 +370,8 @@ class SSEResponse(StreamingResponse):
         watching = asyncio.create_task(hang_up())
         try:
             await asyncio.wait({pumping, watching}, return_when=asyncio.FIRST_COMPLETED)
+            if self.sent and not pumping.done():
+                await pumping  # the client has it all; the rest is not to be cut short
         finally:
             for task in (pumping, watching):
                 task.cancel()
