@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from logging.handlers import RotatingFileHandler
@@ -49,6 +49,9 @@ class CallEntry:
     stream: bool | None = None
     complete: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+_FIELDS = tuple(f.name for f in fields(CallEntry) if f.name != "extra")
 
 
 class _PrivateRotatingFileHandler(RotatingFileHandler):
@@ -143,7 +146,9 @@ class CallLog:
             level = logging.WARNING if entry.error else logging.INFO
         if not self._logger.isEnabledFor(level):
             return
-        data = {k: v for k, v in asdict(entry).items() if v is not None and k != "extra"}
+        # The fields as they are (all flat values): `asdict` would deep-copy each one, on
+        # every call of every request.
+        data = {f: v for f in _FIELDS if (v := getattr(entry, f)) is not None}
         data.update(entry.extra)
         if self.log_prompts and prompt is not None:
             data["prompt"] = list(prompt)
