@@ -3,8 +3,10 @@ per request and per streamed chunk, at 1, 10 and 100 concurrent streams; side by
 LiteLLM's proxy and claude-code-router when they are installed; and the proxy's memory.
 
 Run: `.venv/bin/python benchmarks/serve.py [--rounds 3] [--install-peers] [--no-peers]
-[--other-tree DIR]` (`--other-tree` also runs the `devflow serve` of another checkout, say
-main's, side by side: a change's effect measured in one run).
+[--other-tree DIR] [--claude-code-body]` (`--other-tree` also runs the `devflow serve` of
+another checkout, say main's, side by side: a change's effect measured in one run;
+`--claude-code-body` sends every system a request the size of Claude Code's, system blocks
+and 24 tool definitions, about 80 KB, instead of a one-word prompt).
 
 Every system streams the same answer (60 tokens in 20 chunks) from the same simulator, which
 answers instantly (`time_scale=0`), so the difference to the direct call is the proxy's own
@@ -61,6 +63,72 @@ class Target:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     baseline: str | None = None  # the direct target it is compared with
+
+
+def claude_code_body() -> dict[str, Any]:
+    """An Anthropic Messages request shaped and sized like Claude Code's: two system blocks,
+    24 tool definitions with JSON schemas, thinking, metadata, and a user turn with a
+    system reminder before the prompt (about 80 KB of JSON)."""
+    schema = {
+        "type": "object",
+        "properties": {
+            f"param_{i}": {"type": "string", "description": "What this parameter does. " * 4}
+            for i in range(6)
+        },
+        "required": ["param_0"],
+        "additionalProperties": False,
+        "$schema": "http://json-schema.org/draft-07/schema#",
+    }
+    tools = [
+        {
+            "name": f"Tool{i}",
+            "description": "Use this tool to do one thing. " * 40,
+            "input_schema": schema,
+        }
+        for i in range(24)
+    ]
+    reminder = "<system-reminder>Keep this in mind. " * 30 + "</system-reminder>"
+    return {
+        "model": MODEL,
+        "max_tokens": 200,
+        "stream": True,
+        "system": [
+            {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
+            {"type": "text", "text": "You help users with software engineering tasks. " * 150},
+        ],
+        "tools": tools,
+        "metadata": {"user_id": "user_benchmark_session_1"},
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": reminder}, {"type": "text", "text": "hi"}],
+            }
+        ],
+    }
+
+
+def as_chat(body: dict[str, Any]) -> dict[str, Any]:
+    """The same request in the OpenAI chat shape (system message, function tools)."""
+    system = "\n".join(block["text"] for block in body["system"])
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": tool["name"],
+                "description": tool["description"],
+                "parameters": tool["input_schema"],
+            },
+        }
+        for tool in body["tools"]
+    ]
+    user = "\n".join(part["text"] for part in body["messages"][0]["content"])
+    return {
+        "model": MODEL,
+        "stream": True,
+        "tools": tools,
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+    }
 
 
 def free_port() -> int:
@@ -316,12 +384,24 @@ def main() -> None:
     parser.add_argument("--install-peers", action="store_true")
     parser.add_argument("--no-peers", action="store_true", help="only devflow and the direct calls")
     parser.add_argument("--other-tree", type=Path, help="also run this checkout's devflow serve")
+    parser.add_argument(
+        "--claude-code-body",
+        action="store_true",
+        help="send a Claude-Code-sized request (system blocks, 24 tools) instead of one word",
+    )
     args = parser.parse_args()
     if args.install_peers:
         install_peers()
     config = SimConfig(time_scale=0.0, answer_tokens=60, chunk_tokens=3)
-    chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    messages = {**chat, "max_tokens": 200}
+    chat: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+    }
+    messages: dict[str, Any] = {**chat, "max_tokens": 200}
+    if args.claude_code_body:
+        messages = claude_code_body()
+        chat = as_chat(messages)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
     with SimServer(config) as sim, tempfile.TemporaryDirectory() as tmp:
@@ -395,7 +475,14 @@ def main() -> None:
                 body = {**messages, "model": "claude-sonnet-4-5"}
                 targets.append(Target(name, url, body, {}, "direct /chat/completions"))
         try:
-            report(targets, processes, args.rounds, missing)
+            note = f"Claude-Code-sized ({len(json.dumps(messages)) // 1000} KB)"
+            report(
+                targets,
+                processes,
+                args.rounds,
+                missing,
+                note if args.claude_code_body else "one word",
+            )
         finally:
             for _name, process in processes:
                 process.terminate()
@@ -410,6 +497,7 @@ def report(
     processes: list[tuple[str, subprocess.Popen[bytes]]],
     rounds: int,
     missing: list[str],
+    body_note: str,
 ) -> None:
     pid_of = {name: p.pid for name, p in processes}
     owner_of = {
@@ -450,6 +538,7 @@ def report(
             medians[(target.name, level)] = statistics.median(entry.times) * 1000
             chunks_of[target.name] = entry.chunks
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {peer_versions()}")
+    print(f"request bodies: {body_note}")
     print("median ms per streamed request (added over the direct call; per chunk)")
     header = f"{'system':<32}" + "".join(f"{f'{n} stream(s)':>30}" for n in LEVELS)
     print(header)
