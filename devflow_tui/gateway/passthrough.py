@@ -179,7 +179,7 @@ class Passthrough:
         request_id = str(uuid.uuid4())
         if request.model:
             # Pinned: only the classification is needed (for reports); no ranking.
-            classification = gw.classifier.classify(request.route_text)
+            classification = gw.classify(request.route_text)
             decision = gw.pin(request.model)
         else:
             classification, decision = gw.decide(

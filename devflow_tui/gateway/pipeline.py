@@ -130,6 +130,9 @@ class _RunState:
     ended: bool = False
 
 
+CLASSIFIED_KEPT = 64  # prompts whose classification is remembered
+
+
 class Gateway:
     """The pipeline. Built by `devflow_tui.compose.open_gateway`; use it as an async context
     manager (or call `aclose`), which closes the resources it was handed (client, store, and
@@ -166,6 +169,20 @@ class Gateway:
         self.key_source = key_source
         self._resources = resources or contextlib.AsyncExitStack()
         self.recorder = Recorder()  # every store write of a request goes through it
+        self._classified = functools.lru_cache(maxsize=CLASSIFIED_KEPT)(self._classify)
+
+    def classify(
+        self, prompt: str, *, history: Sequence[str] = (), context_tokens: int = 0
+    ) -> Classification:
+        """The classifier's answer for `prompt`, remembered for the last few prompts: an
+        agent's requests within one turn (Claude Code's tool calls and results) all carry the
+        same last user text, and classifying it again gives the same answer."""
+        return self._classified(prompt, tuple(history), context_tokens)
+
+    def _classify(
+        self, prompt: str, history: tuple[str, ...], context_tokens: int
+    ) -> Classification:
+        return self.classifier.classify(prompt, history=history, context_tokens=context_tokens)
 
     # ------------------------------------------------------------------ preparation
 
@@ -269,9 +286,7 @@ class Gateway:
         """The classification of `prompt` and what the selector is asked for."""
         from devflow_tui.routing.selector import SelectionCriteria
 
-        classification = self.classifier.classify(
-            prompt, history=history, context_tokens=context_tokens
-        )
+        classification = self.classify(prompt, history=history, context_tokens=context_tokens)
         task = task_type or classification.task_type
         if task_type and task_type != classification.task_type:
             classification = _replace_task(classification, task_type)

@@ -545,3 +545,26 @@ async def test_escalation_goes_one_tier_up_to_a_stronger_model_and_is_recorded(
     assert row is not None and row.escalation_of == first.request_id
     first_row = gateway.store.get_request(first.request_id)
     assert first_row is not None and first_row.escalation_of is None
+
+
+async def test_classification_of_a_repeated_prompt_is_remembered(
+    make_gateway: GatewayFactory,
+) -> None:
+    """An agent's requests within one turn carry the same last user text: it is classified
+    once, and a different prompt, history or context size is classified anew."""
+    gateway = await make_gateway()
+    calls: list[str] = []
+    classify = gateway.classifier.classify
+
+    def counting(prompt: str, **kwargs: object) -> object:
+        calls.append(prompt)
+        return classify(prompt, **kwargs)  # type: ignore[arg-type]
+
+    gateway.classifier.classify = counting  # type: ignore[method-assign,assignment]
+    first, _ = gateway.decide("Fix the failing test in parser.py")
+    again, _ = gateway.decide("Fix the failing test in parser.py", max_tokens=100)
+    assert again is first and gateway.classify("Fix the failing test in parser.py") is first
+    gateway.decide("Fix the failing test in parser.py", history=["earlier turn"])
+    gateway.decide("Fix the failing test in parser.py", context_tokens=50_000)
+    gateway.decide("Write a haiku")
+    assert calls == ["Fix the failing test in parser.py"] * 3 + ["Write a haiku"]
