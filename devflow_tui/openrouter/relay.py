@@ -100,6 +100,9 @@ class RelayMeter:
     """Reads a relayed answer as it passes: served model, id, usage, stop reason, text."""
 
     def __init__(self, api: Api, model: str) -> None:
+        import orjson  # a stream's every event is parsed: ~5x the standard library's speed
+
+        self._loads = orjson.loads
         self.api = api
         self.model: str | None = model
         self.generation_id: str | None = None
@@ -155,7 +158,7 @@ class RelayMeter:
         if self.api == "openai":
             return self._feed_chunk(data)
         try:
-            payload = json.loads(data)
+            payload = self._loads(data)
         except ValueError:
             return ErrorInfo(message="an event of the stream is not JSON")
         kind = payload.get("type") if isinstance(payload, dict) else None
@@ -192,7 +195,7 @@ class RelayMeter:
             self.done = True
             return None
         try:
-            payload = json.loads(data)
+            payload = self._loads(data)
         except ValueError:
             return ErrorInfo(message="a chunk of the stream is not JSON")
         if not isinstance(payload, dict):
