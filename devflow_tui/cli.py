@@ -1056,6 +1056,7 @@ def serve(
             demo=demo,
             verbose=bool(ctx.obj.get("verbose")),
             announce=click.echo,
+            freeze=bool(ctx.obj.get(OWN_PROCESS)),
         )
     except DevflowError as exc:
         fail(str(exc), exit_code_for(exc.category.value))
