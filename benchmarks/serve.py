@@ -181,10 +181,13 @@ def start_devflow(
         "DEVFLOW_PROXY_TOKEN": TOKEN,
         "PYTHONPATH": str(tree),
     }
-    code = "from devflow_tui.cli import main; main()"
+    code = "from devflow_tui.cli import run; run()"  # as the `devflow` program runs
+    # Started in `tree`: `python -c` puts the working directory first on sys.path, ahead of
+    # PYTHONPATH, so from another checkout it would import that checkout's devflow instead.
     process = subprocess.Popen(
         [sys.executable, "-c", code, "serve", "--port", str(port)],
         env=env,
+        cwd=tree,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
