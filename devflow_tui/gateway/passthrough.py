@@ -164,6 +164,9 @@ class Passthrough:
             self._end(call, None, cancelled=True)
             raise
         assert isinstance(stream, RelayStream)
+        # The body was for choosing and sending (and a fallback, now past): a stream can run
+        # for minutes, and a Claude Code body is hundreds of KB as objects.
+        request.body = {}
         meter = stream.meter
         return OpenedStream(
             self._frames(call, stream, model), dict(stream.headers), lambda: meter.done

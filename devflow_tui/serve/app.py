@@ -185,8 +185,11 @@ async def _authorize(request: Request, api: Api) -> Caller | Response:
 
 
 async def _json(request: Request) -> Any:
+    # Read as a stream, not with `request.body()`, which keeps the bytes on the request for
+    # as long as the response streams (a Claude Code request is ~65-80 KB).
+    body = b"".join([chunk async for chunk in request.stream()])
     try:
-        return orjson.loads(await request.body())
+        return orjson.loads(body)
     except ValueError as exc:
         raise BadRequest(f"The request body is not valid JSON ({exc}).") from None
 
