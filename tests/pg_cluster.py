@@ -73,7 +73,8 @@ def _free_port() -> int:
 class TempCluster:
     """One PostgreSQL server in a temporary folder. `url(db)` is a libpq URL for a database."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.settings = settings or {}  # server settings over the defaults below
         self.bin_dir = find_bin_dir()
         self.account = _run_as()
         self.folder = Path(tempfile.mkdtemp(prefix="devflow-pg-"))
@@ -153,6 +154,7 @@ class TempCluster:
                         "max_connections=300",
                         "-c",
                         "shared_buffers=64MB",
+                        *(f"-c{name}={value}" for name, value in self.settings.items()),
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
