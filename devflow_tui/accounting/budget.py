@@ -14,10 +14,13 @@ concurrent requests can never together reserve more than a limit. A reservation 
 its request's cost is in the request row (`finish_request` drops settled reservations in the
 same transaction), so there is no moment where a request's money is counted nowhere.
 
-On PostgreSQL the reserving transaction runs at READ COMMITTED, so each statement after the
-lock sees everything committed before it, and it reads the reservations before the spend: a
-request finishing in between is then counted twice (a refusal too many, never an overshoot),
-never zero times.
+On PostgreSQL the reservation is one statement, the server-side function `devflow_reserve`
+(migration pg006): lock, read, check and insert run in the server, so the lock is held for
+the server's work only, never across a round trip to a client process that may be busy. It
+runs at READ COMMITTED, so each statement after the lock sees everything committed before it,
+and it reads the reservations before the spend: a request finishing in between is then
+counted twice (a refusal too many, never an overshoot), never zero times. The refusal
+messages and the periods' bounds are computed here, once, for both backends.
 
 Crashed holders: a reservation is a lease of `reservation_ttl_s`, renewed while its request
 streams (`record_progress`). A process of this machine that died gives its reservations back
@@ -42,7 +45,13 @@ from typing import NoReturn
 from devflow_tui.accounting.database import Connection
 from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.accounting.records import BudgetView, Reservation
-from devflow_tui.accounting.store import HOST, AnalyticsStore, member_spend_since, spend_since
+from devflow_tui.accounting.store import (
+    HOST,
+    AnalyticsStore,
+    member_spend_since,
+    spend_bounds,
+    spend_since,
+)
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError
 from devflow_tui.openrouter.wire import KeyInfo
@@ -135,6 +144,8 @@ class BudgetManager:
         reservation = Reservation(
             id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now
         )
+        if self.store.backend == "postgresql":
+            return self._reserve_in_server(reservation, unheld, member)
         with self.store.transaction() as conn:
             # One reservation at a time across every process and machine on this database.
             self.store.lock_budgets(conn)
@@ -153,14 +164,7 @@ class BudgetManager:
             for budget in self.budgets if amount != 0 else ():
                 spent = spend_since(conn, self.period_start(budget.name, now))
                 if spent + reserved + wanted > budget.limit_usd:
-                    raise BudgetExceededError(
-                        f"Request refused by the {budget.name} budget: spent "
-                        f"{format_usd(spent)} and {format_usd(reserved)} reserved by running "
-                        f"requests, of a {format_usd(budget.limit_usd)} limit; this request "
-                        f"could cost up to {format_usd(wanted)}.",
-                        hint="Raise the limit in the config file (or OPENROUTER_COST_BUDGET_USD), "
-                        "or lower the maximum output tokens.",
-                    )
+                    raise _over_budget(budget, spent, reserved, wanted)
             if member is not None and member_limit is not None and amount != 0:
                 self._check_member(conn, member, member_limit, wanted, now, cutoff)
             conn.execute(
@@ -191,14 +195,46 @@ class BudgetManager:
         spent = member_spend_since(conn, member, calendar_start("monthly", now))
         reserved, _ = _held(conn, cutoff, member)
         if spent + reserved + wanted > limit:
-            raise BudgetExceededError(
-                f"Request refused by {member}'s monthly budget: spent {format_usd(spent)} and "
-                f"{format_usd(reserved)} reserved by running requests, of a "
-                f"{format_usd(limit)} limit; this request could cost up to "
-                f"{format_usd(wanted)}.",
-                hint=f"Raise it with `devflow team budget {member} USD`, or lower the maximum "
-                "output tokens.",
-            )
+            raise _over_member(member, limit, spent, reserved, wanted)
+
+    def _reserve_in_server(
+        self, reservation: Reservation, unheld: Reservation, member: str | None
+    ) -> Reservation:
+        """PostgreSQL: the same reservation as the transaction above, in one statement
+        (`devflow_reserve`, migration pg006): the budget lock is held for the server's work
+        only, never for a round trip to this process."""
+        now = reservation.created
+        bounds = [spend_bounds(self.period_start(b.name, now)) for b in self.budgets]
+        outcome, index, spent, reserved, limit = self.store.fetch_row(
+            _RESERVE,
+            (
+                reservation.id,
+                reservation.request_id,
+                reservation.amount,
+                now,
+                os.getpid(),
+                HOST,
+                member,
+                now - self.reservation_ttl_s,
+                self.allow_unknown_cost,
+                [day for day, _, _ in bounds],
+                [float(start) for _, start, _ in bounds],
+                [float(end) for _, _, end in bounds],
+                [b.limit_usd for b in self.budgets],
+                calendar_start("monthly", now),
+            ),
+        )
+        wanted = reservation.amount or _ZERO
+        if outcome == "held":
+            return reservation
+        if outcome == "unheld":
+            return unheld  # a member without a budget, and no team budget
+        if outcome == "unknown":
+            self._refuse_unknown_cost(f"{member}'s monthly budget")
+        if outcome == "budget":
+            raise _over_budget(self.budgets[index - 1], spent, reserved, wanted)
+        assert outcome == "member" and member is not None
+        raise _over_member(member, limit, spent, reserved, wanted)
 
     def settle(self, reservation: Reservation, actual: Decimal | None) -> None:
         """Replace the reserved amount by the real cost.
@@ -291,6 +327,39 @@ class BudgetManager:
                         )
                     )
         return alerts
+
+
+_RESERVE = (
+    "SELECT outcome, budget, spent, reserved, limit_usd FROM devflow_reserve(?, ?, ?::numeric, "
+    "?, ?, ?, ?, ?, ?, ?::bigint[], ?::double precision[], ?::double precision[], "
+    "?::numeric[], ?)"
+)
+
+
+def _over_budget(
+    budget: Budget, spent: Decimal, reserved: Decimal, wanted: Decimal
+) -> BudgetExceededError:
+    return BudgetExceededError(
+        f"Request refused by the {budget.name} budget: spent "
+        f"{format_usd(spent)} and {format_usd(reserved)} reserved by running "
+        f"requests, of a {format_usd(budget.limit_usd)} limit; this request "
+        f"could cost up to {format_usd(wanted)}.",
+        hint="Raise the limit in the config file (or OPENROUTER_COST_BUDGET_USD), "
+        "or lower the maximum output tokens.",
+    )
+
+
+def _over_member(
+    member: str, limit: Decimal, spent: Decimal, reserved: Decimal, wanted: Decimal
+) -> BudgetExceededError:
+    return BudgetExceededError(
+        f"Request refused by {member}'s monthly budget: spent {format_usd(spent)} and "
+        f"{format_usd(reserved)} reserved by running requests, of a "
+        f"{format_usd(limit)} limit; this request could cost up to "
+        f"{format_usd(wanted)}.",
+        hint=f"Raise it with `devflow team budget {member} USD`, or lower the maximum "
+        "output tokens.",
+    )
 
 
 def calendar_start(name: str, now: float) -> float:

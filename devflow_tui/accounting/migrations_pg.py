@@ -367,3 +367,84 @@ def pg005_rollup_parties(conn: Connection) -> None:
         f"member TEXT NOT NULL, {_PG005_TABLE}, PRIMARY KEY (day, client, member))"
     )
     pg005_rebuild_rollups(conn)
+
+
+# A budget reservation in one statement: lock, read, check and insert run in the server, so
+# the lock is held for the server's work only, not for the round trips of a client that may
+# be busy (each statement of a VOLATILE function sees what committed before it started, so
+# everything read after the lock includes the previous holder's reservation). Arguments: the
+# reservation; the lease cutoff; whether an unknown cost is allowed; per budget the first
+# whole UTC day of its period (-1: all time), the partial first day [start, end) and the
+# limit; the start of the member's month. Returns (outcome, budget index from 1, spent,
+# reserved, limit): outcome "held", "unheld" (nothing to reserve against), "unknown" (a member's
+# budget and an unknown cost), "budget" or "member" (refused).
+_PG006_RESERVE = """
+CREATE FUNCTION devflow_reserve(
+    p_id TEXT, p_request TEXT, p_amount NUMERIC, p_now DOUBLE PRECISION, p_pid INTEGER,
+    p_host TEXT, p_member TEXT, p_cutoff DOUBLE PRECISION, p_allow_unknown BOOLEAN,
+    p_days BIGINT[], p_starts DOUBLE PRECISION[], p_ends DOUBLE PRECISION[],
+    p_limits NUMERIC[], p_month DOUBLE PRECISION
+) RETURNS TABLE (outcome TEXT, budget INTEGER, spent NUMERIC, reserved NUMERIC,
+    limit_usd NUMERIC)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    member_limit NUMERIC;
+    held NUMERIC;
+    oldest DOUBLE PRECISION;
+    used NUMERIC;
+    wanted NUMERIC := coalesce(p_amount, 0);
+    n INTEGER := coalesce(array_length(p_limits, 1), 0);
+BEGIN
+    PERFORM 1 FROM budget_locks WHERE name = 'all' FOR UPDATE;
+    IF p_member IS NOT NULL THEN
+        SELECT m.budget_monthly_usd INTO member_limit FROM members m WHERE m.name = p_member;
+    END IF;
+    IF n = 0 AND member_limit IS NULL THEN
+        RETURN QUERY SELECT 'unheld'::text, 0, NULL::numeric, NULL::numeric, NULL::numeric;
+        RETURN;
+    END IF;
+    IF p_amount IS NULL AND NOT p_allow_unknown THEN
+        RETURN QUERY SELECT 'unknown'::text, 0, NULL::numeric, NULL::numeric, member_limit;
+        RETURN;
+    END IF;
+    SELECT coalesce(sum(r.amount) FILTER (WHERE r.created >= p_cutoff), 0), min(r.created)
+        INTO held, oldest FROM budget_reservations r;
+    IF oldest < p_cutoff THEN
+        DELETE FROM budget_reservations r WHERE r.created < p_cutoff;
+    END IF;
+    IF p_amount IS DISTINCT FROM 0 THEN
+        FOR i IN 1 .. n LOOP
+            SELECT coalesce((SELECT sum(t.cost_reported + t.cost_estimated) FROM rollup_total t
+                WHERE (p_days[i] = -1 AND t.day = -1) OR (p_days[i] >= 0 AND t.day >= p_days[i])),
+                0) + coalesce((SELECT sum(q.cost_usd) FROM requests q WHERE q.ts >= p_starts[i]
+                AND q.ts < p_ends[i] AND q.status != 'running'), 0) INTO used;
+            IF used + held + wanted > p_limits[i] THEN
+                RETURN QUERY SELECT 'budget'::text, i, used, held, p_limits[i];
+                RETURN;
+            END IF;
+        END LOOP;
+        IF member_limit IS NOT NULL THEN
+            SELECT coalesce(sum(q.cost_usd), 0) INTO used FROM requests q
+                WHERE q.member = p_member AND q.ts >= p_month AND q.status != 'running';
+            SELECT coalesce(sum(r.amount) FILTER (WHERE r.created >= p_cutoff), 0) INTO held
+                FROM budget_reservations r WHERE r.member = p_member;
+            IF used + held + wanted > member_limit THEN
+                RETURN QUERY SELECT 'member'::text, 0, used, held, member_limit;
+                RETURN;
+            END IF;
+        END IF;
+    END IF;
+    INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host, member)
+        VALUES (p_id, p_request, p_amount, p_now, 'held', p_pid, p_host, p_member);
+    RETURN QUERY SELECT 'held'::text, 0, NULL::numeric, held, NULL::numeric;
+END
+$$
+"""
+
+
+@migration
+def pg006_reserve_function(conn: Connection) -> None:
+    """`devflow_reserve`: a budget reservation in one round trip (lock, check, insert in the
+    server), so the budget lock is held for the server's work only. PostgreSQL only: SQLite
+    runs in the process and has no round trips to save."""
+    conn.execute(_PG006_RESERVE)

@@ -242,6 +242,11 @@ class AnalyticsStore:
         transaction (a row lock on PostgreSQL; SQLite's write lock already does it)."""
         self._backend.lock_budgets(conn)
 
+    def fetch_row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of one statement, run on its own (its own transaction, unless the
+        caller holds one open): one round trip on PostgreSQL."""
+        return self._execute(sql, params).fetchone()
+
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         with self._lock, self._translated():
             return self._backend.run(lambda: self._conn.execute(sql, params))
@@ -779,16 +784,21 @@ class AnalyticsStore:
         return "\n".join(parts)
 
 
+def spend_bounds(ts: float) -> tuple[int, float, float]:
+    """Where spend since `ts` is read: the first whole UTC day in the rollups (ALL_TIME for
+    all time), and the partial first day [start, end) in the request rows."""
+    if ts <= 0:
+        return rollup.ALL_TIME, ts, 0.0
+    first_full_day = rollup.first_full_day(ts)
+    return first_full_day, ts, first_full_day * rollup.DAY_S
+
+
 def spend_since(conn: Connection, ts: float) -> Decimal:
     """Known spend since `ts` on a connection: whole UTC days from the rollups, the partial
     first day from the request rows."""
-    if ts <= 0:
-        first_full_day, first_day_start = rollup.ALL_TIME, 0.0
-        days = "day = ?"
-    else:
-        first_full_day = rollup.first_full_day(ts)
-        first_day_start = first_full_day * rollup.DAY_S
-        days = "day >= ?"  # whole days only: the all-time row (-1) is below any day
+    first_full_day, ts, first_day_start = spend_bounds(ts)
+    # Whole days only: the all-time row (-1) is below any day.
+    days = "day = ?" if first_full_day == rollup.ALL_TIME else "day >= ?"
     # One statement (a budget reservation runs it while holding the budget lock).
     whole, partial = conn.execute(
         "SELECT (SELECT dec_sum(dec_add(cost_reported, cost_estimated)) FROM rollup_total "  # noqa: S608

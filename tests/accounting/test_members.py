@@ -116,6 +116,9 @@ def test_member_reservations_count_until_settled(store: AnalyticsStore, clock: F
     assert budget.reserve("r2", D("0.40"), "ada").held
     assert not budget.reserve("r3", D("5"), "nobody").held  # unknown member: no limit
     assert not budget.reserve("r4", D("5"), None).held
+    # An unpriced request could spend anything: refused against ada's budget.
+    with pytest.raises(BudgetExceededError, match="ada's monthly budget"):
+        budget.reserve("r5", None, "ada")
 
 
 def test_month_boundary_resets_a_member_budget(store: AnalyticsStore, clock: FakeClock) -> None:

@@ -54,9 +54,11 @@ def test_migrates_from_each_earlier_version_and_keeps_rows(
         assert store.schema_version == len(migrations_pg.MIGRATIONS)
         record(store, model="m/b", cost="0.002", ts=T0 - 30)
         report = build_report(store, since="24h", now=T0)
+        names = [fn.__name__ for fn in migrations_pg.MIGRATIONS]
         if version:
             old = store.get_request("old-1")
             assert old is not None and old.cost_usd == Decimal("0.0015")
+        if 0 < version <= names.index("pg005_rollup_parties"):
             # pg005 rebuilt the rollups from the rows: those written before count too.
             assert report.totals.requests == 2 and report.totals.cost_usd == Decimal("0.0035")
             assert report == build_report(store, since="24h", now=T0, from_rows=True)
