@@ -14,6 +14,7 @@ import abc
 import functools
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -51,6 +52,17 @@ class Connection(Protocol):
     def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class Listener(Protocol):
+    """Notifications of one channel, polled without waiting."""
+
+    def changed(self) -> bool:
+        """True when a notification came since the last call, or when that cannot be known
+        any more (the listening connection failed)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Backend(abc.ABC):
@@ -104,6 +116,13 @@ class Backend(abc.ABC):
 
     def lock_budgets(self, conn: Connection) -> None:  # noqa: B027 - SQLite needs nothing
         """Serialise budget reservations database-wide, inside the caller's transaction."""
+
+    def notify(self, conn: Connection, channel: str) -> None:  # noqa: B027 - SQLite: nothing
+        """Tell other processes' listeners of `channel` (at commit) that something changed."""
+
+    def listen(self, channel: str) -> Listener | None:
+        """A listener of `channel`'s notifications; None where there are none (SQLite)."""
+        return None
 
     def unknown_migrations(self, conn: Connection) -> list[str]:
         """Migrations the database has that this version does not know (a newer devflow)."""
@@ -393,9 +412,50 @@ class PostgresBackend(Backend):
     def lock_budgets(self, conn: Connection) -> None:
         conn.execute("SELECT name FROM budget_locks WHERE name = 'all' FOR UPDATE")
 
+    def notify(self, conn: Connection, channel: str) -> None:
+        conn.execute(f"NOTIFY {_channel(channel)}")
+
+    def listen(self, channel: str) -> Listener | None:
+        conn = self.connect()
+        assert isinstance(conn, PgConnection)
+        return PgListener(conn, channel)
+
     def close(self, conn: Connection) -> None:
         assert isinstance(conn, PgConnection)
         conn.close()
+
+
+def _channel(name: str) -> str:
+    if not name.isidentifier():  # channels are constants of the code; never input
+        raise ValueError(f"not a channel name: {name!r}")
+    return name
+
+
+class PgListener:
+    """LISTEN on its own connection; `changed` polls the socket (no round trip, no wait)."""
+
+    def __init__(self, conn: PgConnection, channel: str) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._broken = False
+        conn.execute(f"LISTEN {_channel(channel)}")
+
+    def changed(self) -> bool:
+        import psycopg
+
+        with self._lock:
+            if self._broken:
+                return True
+            try:
+                return any(True for _ in self._conn.raw.notifies(timeout=0))
+            except psycopg.Error:
+                self._broken = True  # from now on nothing is known: always "changed"
+                return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._broken = True
+            self._conn.close()
 
 
 def _first_line(exc: Exception) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -21,6 +22,10 @@ from devflow_tui.accounting.budget import calendar_start
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.errors import ConfigError
 
+# Rotations and removals are announced on this channel (PostgreSQL), for instances' caches.
+CHANNEL = "devflow_members"
+# How long `devflow serve` trusts a member token it looked up, unless told of a change.
+CACHE_TTL_S = 5.0
 TOKEN_PREFIX = "dfm-"  # noqa: S105 - a prefix, not a secret: a member's token; recognisable if leaked, never an OpenRouter key
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -69,9 +74,21 @@ def _check_budget(value: Decimal | None) -> Decimal | None:
 class Members:
     """The members of the team sharing `store`."""
 
-    def __init__(self, store: AnalyticsStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: AnalyticsStore,
+        clock: Callable[[], float] = time.time,
+        *,
+        cache_ttl_s: float = 0.0,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.cache_ttl_s = cache_ttl_s
+        # Token hash -> (member, until when it may be trusted); see `authenticate`.
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._cache_lock = threading.Lock()
+        self._generation = 0
+        self._listener = store.listen(CHANNEL) if cache_ttl_s > 0 else None
 
     def add(self, name: str, budget_monthly_usd: Decimal | None = None) -> str:
         """Add a member; returns their token (shown once: only its hash is kept)."""
@@ -134,6 +151,7 @@ class Members:
                 "UPDATE members SET token_hash = ?, rotated = ? WHERE name = ?",
                 (hash_token(token), self.clock(), name),
             ).rowcount
+            self.store.notify(conn, CHANNEL)
         if not changed:
             raise self._unknown(name)
         return token
@@ -142,18 +160,46 @@ class Members:
         """Remove a member: their token stops working; their recorded requests stay."""
         with self.store.transaction() as conn:
             removed = conn.execute("DELETE FROM members WHERE name = ?", (name,)).rowcount
+            self.store.notify(conn, CHANNEL)
         if not removed:
             raise self._unknown(name)
 
     def authenticate(self, token: str) -> str | None:
-        """The member whose token this is, or None."""
+        """The member whose token this is, or None.
+
+        With a cache (`cache_ttl_s`, PostgreSQL only) a token found is remembered for that
+        long, unless a rotation or removal is announced first: every instance listens for
+        them (LISTEN/NOTIFY) and forgets what it remembered before answering the next
+        request, so a revoked token stops working in every instance as soon as PostgreSQL
+        has delivered the notification. Should the listening connection fail, nothing is
+        remembered any more."""
         if not token.startswith(TOKEN_PREFIX):
             return None
-        with self.store.reading() as conn:
-            row = conn.execute(
-                "SELECT name FROM members WHERE token_hash = ?", (hash_token(token),)
-            ).fetchone()
-        return None if row is None else str(row[0])
+        digest = hash_token(token)
+        now = self.clock()
+        generation = 0
+        if self._listener is not None:
+            with self._cache_lock:
+                if self._listener.changed():
+                    self._cache.clear()
+                    self._generation += 1
+                generation = self._generation
+                cached = self._cache.get(digest)
+            if cached is not None and cached[1] > now:
+                return cached[0]
+        row = self.store.fetch_row(
+            "SELECT name FROM members WHERE token_hash = ?", (digest,), reader=True
+        )
+        name = None if row is None else str(row[0])
+        if name is not None and self._listener is not None:
+            with self._cache_lock:
+                # Not when a change was announced meanwhile: what was read may predate it.
+                if generation == self._generation and not self._listener.changed():
+                    self._cache[digest] = (name, now + self.cache_ttl_s)
+                else:
+                    self._cache.clear()
+                    self._generation += 1
+        return name
 
     @staticmethod
     def _unknown(name: str) -> ConfigError:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devflow_tui.accounting import rollup
-from devflow_tui.accounting.database import Connection, Cursor, backend_for
+from devflow_tui.accounting.database import Connection, Cursor, Listener, backend_for
 from devflow_tui.accounting.errors import StoreError
 from devflow_tui.accounting.records import (
     TERMINAL_STATUSES,
@@ -138,6 +138,7 @@ class AnalyticsStore:
         except BaseException:
             self._backend.close(self._conn)
             raise
+        self._listeners: list[Listener] = []
         self._closed = False
 
     @classmethod
@@ -177,6 +178,8 @@ class AnalyticsStore:
             self._closed = True
             with self._read_lock:
                 self._backend.close(self._read_conn)
+            for listener in self._listeners:
+                listener.close()
             self._backend.close(self._conn)
 
     def __enter__(self) -> AnalyticsStore:
@@ -242,10 +245,28 @@ class AnalyticsStore:
         transaction (a row lock on PostgreSQL; SQLite's write lock already does it)."""
         self._backend.lock_budgets(conn)
 
-    def fetch_row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def fetch_row(self, sql: str, params: Sequence[Any] = (), *, reader: bool = False) -> Any:
         """The first row of one statement, run on its own (its own transaction, unless the
-        caller holds one open): one round trip on PostgreSQL."""
-        return self._execute(sql, params).fetchone()
+        caller holds one open): one round trip on PostgreSQL. `reader`: on the read
+        connection, for a lookup that must not wait behind the writer's transactions."""
+        if not reader:
+            return self._execute(sql, params).fetchone()
+        with self._read_lock, self._translated():
+            return self._read_conn.execute(sql, params).fetchone()
+
+    def notify(self, conn: Connection, channel: str) -> None:
+        """In `conn`'s transaction: tell the listeners of `channel` in other processes, when
+        it commits, that something changed (PostgreSQL; nothing on SQLite)."""
+        self._backend.notify(conn, channel)
+
+    def listen(self, channel: str) -> Listener | None:
+        """A listener of `channel` on a connection of its own, closed with the store; None on
+        SQLite, which has no notifications."""
+        with self._translated():
+            listener = self._backend.listen(channel)
+        if listener is not None:
+            self._listeners.append(listener)
+        return listener
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         with self._lock, self._translated():

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from devflow_tui.accounting.members import CACHE_TTL_S as MEMBER_CACHE_TTL_S
 from devflow_tui.accounting.members import TOKEN_PREFIX as MEMBER_TOKEN_PREFIX
 from devflow_tui.accounting.members import Members
 from devflow_tui.config import Settings
@@ -69,7 +70,7 @@ class ProxyState:
 
     def attach(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.members = Members(gateway.store)
+        self.members = Members(gateway.store, cache_ttl_s=MEMBER_CACHE_TTL_S)
         self.model_map = ModelMap(self.settings.serve.models, [m.id for m in gateway.catalog])
         self.passthrough = Passthrough(gateway, self.on_event, self._observe)
 

@@ -3,8 +3,12 @@ member in reports. On both backends (see conftest.py)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
+import psycopg
 import pytest
 
 from devflow_tui.accounting.budget import BudgetManager
@@ -14,7 +18,7 @@ from devflow_tui.accounting.reports import build_report, report_to_csv
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError, ConfigError
-from tests.accounting.conftest import T0, FakeClock
+from tests.accounting.conftest import T0, FakeClock, StoreFactory
 
 D = Decimal
 
@@ -168,3 +172,56 @@ def test_report_by_member(store: AnalyticsStore, clock: FakeClock) -> None:
     assert sum((g.cost_usd or D(0) for g in report.by_member), D(0)) == report.totals.cost_usd
     csv = report_to_csv(report, "member").splitlines()
     assert csv[0].startswith("member,") and csv[1].startswith("bob,1,")
+
+
+def _until(condition: Callable[[], bool], tries: int = 500) -> bool:
+    """Wait (a little at a time) for `condition`, for a notification on its way."""
+    for _ in range(tries):
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_a_serving_instance_remembers_tokens_but_forgets_them_when_told(
+    make_store: StoreFactory, backend: str, clock: FakeClock
+) -> None:
+    """`devflow serve` caches member tokens on PostgreSQL (a lookup is a round trip there);
+    a rotation or removal by another instance is announced and forgotten at once. SQLite
+    looks every token up (no round trip to save)."""
+    serving = Members(make_store(), clock, cache_ttl_s=5.0)
+    admin = Members(make_store(), clock)
+    ada, bob, cy = admin.add("ada"), admin.add("bob"), admin.add("cy")
+    assert serving.authenticate(cy) == "cy"
+    # A change nobody announced (the row deleted by hand) is trusted for the cache's TTL.
+    with make_store().transaction() as conn:
+        conn.execute("DELETE FROM members WHERE name = 'cy'")
+    assert serving.authenticate(cy) == ("cy" if backend == "postgresql" else None)
+    clock.advance(5.1)
+    assert serving.authenticate(cy) is None
+    # Rotations and removals are announced: forgotten as soon as the news arrives.
+    assert serving.authenticate(ada) == "ada" and serving.authenticate(bob) == "bob"
+    new = admin.rotate_token("ada")
+    assert _until(lambda: serving.authenticate(ada) is None)
+    assert serving.authenticate(new) == "ada"
+    admin.remove("bob")
+    assert _until(lambda: serving.authenticate(bob) is None)
+
+
+def test_a_lost_listening_connection_turns_the_cache_off(
+    make_store: StoreFactory, pg_url: str, clock: FakeClock
+) -> None:
+    store = AnalyticsStore(Path("unused.db"), url=pg_url, clock=clock)
+    try:
+        serving = Members(store, clock, cache_ttl_s=60.0)
+        ada = serving.add("ada")
+        assert serving.authenticate(ada) == "ada"
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%%' AND datname = current_database()"
+            )
+            admin.execute("DELETE FROM members")  # unannounced, and nobody listens any more
+        assert _until(lambda: serving.authenticate(ada) is None)
+    finally:
+        store.close()
