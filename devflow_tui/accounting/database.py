@@ -11,6 +11,7 @@ PostgreSQL's migrations define SQLite's functions in SQL, so a query means the s
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
 import re
 import sqlite3
@@ -116,6 +117,11 @@ class Backend(abc.ABC):
 
     def lock_budgets(self, conn: Connection) -> None:  # noqa: B027 - SQLite needs nothing
         """Serialise budget reservations database-wide, inside the caller's transaction."""
+
+    def pipeline(self, conn: Connection) -> contextlib.AbstractContextManager[object]:
+        """Statements in this block are sent without waiting for each result; a result read
+        waits for everything before it (PostgreSQL: one round trip instead of one each)."""
+        return contextlib.nullcontext()
 
     def notify(self, conn: Connection, channel: str) -> None:  # noqa: B027 - SQLite: nothing
         """Tell other processes' listeners of `channel` (at commit) that something changed."""
@@ -411,6 +417,10 @@ class PostgresBackend(Backend):
 
     def lock_budgets(self, conn: Connection) -> None:
         conn.execute("SELECT name FROM budget_locks WHERE name = 'all' FOR UPDATE")
+
+    def pipeline(self, conn: Connection) -> contextlib.AbstractContextManager[object]:
+        assert isinstance(conn, PgConnection)
+        return conn.raw.pipeline()
 
     def notify(self, conn: Connection, channel: str) -> None:
         conn.execute(f"NOTIFY {_channel(channel)}")

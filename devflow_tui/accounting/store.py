@@ -231,6 +231,31 @@ class AnalyticsStore:
                 raise
 
     @contextlib.contextmanager
+    def pipelined_transaction(self) -> Iterator[Connection]:
+        """A write transaction whose statements are sent without waiting for each one's
+        result (PostgreSQL's pipeline mode): a statement whose result is read waits for
+        those before it, the rest go with the COMMIT, so a transaction of many writes costs
+        a round trip or two, not one per statement. The same as `transaction` on SQLite."""
+        with self._lock:
+            if self._depth:
+                with self.transaction() as conn:
+                    yield conn
+                return
+            try:
+                with (
+                    self._translated(),
+                    self._backend.pipeline(self._conn),
+                    self.transaction() as conn,
+                ):
+                    yield conn
+            except BaseException:
+                # An error reported when the pipeline ended leaves the transaction aborted.
+                if self._backend.in_transaction(self._conn):
+                    with self._translated():
+                        self._conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
         """The read connection, for reports: a committed snapshot that never blocks writers."""
         with self._read_lock:
@@ -433,8 +458,11 @@ class AnalyticsStore:
         Attempts in `outcome.attempts` beyond those already recorded with `record_attempt` are
         added, so the caller may either record attempts as they happen or only pass the outcome.
         A cache hit costs exactly zero and `saved_usd` (the cached answer's original cost) is
-        what it saved. Settled budget reservations of the request are removed in the same
-        transaction, because its cost now counts in the request row.
+        what it saved. The request's budget reservations (settled or still held) are removed
+        in the same transaction, because its cost now counts in the request row: a caller
+        finishing a request need not settle or release its reservation first.
+
+        On PostgreSQL the transaction is pipelined: about two round trips in all.
         """
         now = self.clock()
         cost = outcome.cost_usd
@@ -447,7 +475,7 @@ class AnalyticsStore:
             cost, source = Decimal(0), rollup.UNSENT
         elif cost is None:
             source = "unknown"
-        with self.transaction() as conn:
+        with self.pipelined_transaction() as conn:
             old = conn.execute(
                 _SELECT_FINISHED_AND_ATTEMPTS + self._backend.for_update, (request_id,)
             ).fetchone()
@@ -526,10 +554,8 @@ class AnalyticsStore:
                 escalated=escalated,
             )
             rollup.apply(conn, [finished])
-            conn.execute(
-                "DELETE FROM budget_reservations WHERE request_id = ? AND state = 'settled'",
-                (request_id,),
-            )
+            # Its cost counts in the row now: whatever it still held (settled or not) goes.
+            conn.execute("DELETE FROM budget_reservations WHERE request_id = ?", (request_id,))
 
     def mark_stale_running_as_interrupted(
         self, *, older_than_s: float = STALE_RUNNING_S, wait_s: float | None = None

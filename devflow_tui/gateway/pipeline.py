@@ -595,18 +595,14 @@ class Gateway:
         begin: Callable[[], object] | None = None,
     ) -> list[BudgetAlert]:
         """The one closing job of every request, the pipeline's and the proxy's; run it on
-        the recorder. Prices a partial answer, settles or releases the reservation, writes the
-        row (after `begin`, which writes its start, when it was never begun) and the answer,
-        caches a complete answer under `cache_key`; returns the budget alerts it crossed."""
+        the recorder. Prices a partial answer, writes the row (after `begin`, which writes its
+        start, when it was never begun) and the answer, caches a complete answer under
+        `cache_key`; returns the budget alerts it crossed. The request's `reservation` is
+        given back by `finish_request`, in the transaction that records its cost (no
+        separate settle: a round trip less on PostgreSQL, and no moment where the money is
+        counted twice)."""
         if hit is None:
             self._price_partial(outcome, prompt_tokens)
-        if reservation is not None:
-            nothing_billed = outcome.completion_tokens == 0 and not outcome.text
-            if outcome.cost_usd is None and outcome.status != "ok" and nothing_billed:
-                # An error before any token costs nothing: give the reservation back.
-                self.budget.release(reservation)
-            else:
-                self.budget.settle(reservation, outcome.cost_usd)
         if begin is not None:
             begin()
         self.store.finish_request(

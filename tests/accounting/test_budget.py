@@ -87,17 +87,18 @@ def test_settle_then_finish_counts_the_real_cost_once(
                               remaining_usd=D("0.9"))  # fmt: skip
 
 
-def test_finish_before_settle_is_never_undercounted(
+def test_finish_without_settle_counts_the_cost_once(
     store: AnalyticsStore, clock: FakeClock
 ) -> None:
     budget = manager(store, clock, limit_usd="1")
     request_id = store.begin_request(RequestStart(model="m/a"))
     reservation = budget.reserve(request_id, D("0.5"))
+    # Finishing the request gives back what it held, in the transaction that records its
+    # cost: counted in the row, never in both, never in neither.
     finish(store, request_id, D("0.2"))
-    # Both counted for a moment (conservative), never neither.
-    assert budget.reserved() == D("0.5") and store.spend_since(0) == D("0.2")
-    budget.settle(reservation, D("0.2"))
-    assert budget.reserved() == 0
+    assert budget.reserved() == 0 and store.spend_since(0) == D("0.2")
+    budget.settle(reservation, D("0.2"))  # too late: nothing left to settle
+    assert budget.reserved() == 0 and store.spend_since(0) == D("0.2")
 
 
 def test_unknown_actual_keeps_worst_case_until_finish(
