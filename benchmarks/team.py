@@ -44,6 +44,7 @@ from analytics import PRICES, bulk_load, median_ms, synthetic_rows  # noqa: E402
 from devflow_tui.accounting import migrations_pg  # noqa: E402
 from devflow_tui.accounting.budget import BudgetManager  # noqa: E402
 from devflow_tui.accounting.database import PgConnection  # noqa: E402
+from devflow_tui.accounting.members import Members  # noqa: E402
 from devflow_tui.accounting.reports import Report, build_report  # noqa: E402
 from devflow_tui.accounting.store import AnalyticsStore  # noqa: E402
 from devflow_tui.config import BudgetSettings  # noqa: E402
@@ -81,6 +82,13 @@ def start(home: Path, sim: SimServer, url: str | None) -> tuple[subprocess.Popen
     if url:
         env["DEVFLOW_DATABASE_URL"] = url
     return start_serve(env, str(ROOT))
+
+
+def _member_token(home: Path, url: str | None) -> str:
+    """A team member's proxy token, in the database the proxy at `home` (or `url`) uses."""
+    home.mkdir(parents=True, exist_ok=True)
+    with AnalyticsStore(home / "devflow.db", url=url) as store:
+        return Members(store).add("ada")
 
 
 async def load(url: str, headers: dict[str, str], clients: int, n: int) -> tuple[float, float]:
@@ -128,6 +136,11 @@ def serve_figures(cluster: TempCluster, tmp: Path) -> None:
         direct = f"{sim.base_url}/chat/completions"
         auth = {"Authorization": f"Bearer {FAKE_KEY}"}
         pg_url = cluster.url(cluster.create_database())
+        # Each request is sent with a team member's token, as a team's people send them.
+        tokens = {
+            "sqlite": _member_token(tmp / "serve-sqlite", None),
+            "postgresql": _member_token(tmp / "serve-pg", pg_url),
+        }
         proxies = {
             "sqlite": start(tmp / "serve-sqlite", sim, None),
             "postgresql": start(tmp / "serve-pg", sim, pg_url),
@@ -141,11 +154,11 @@ def serve_figures(cluster: TempCluster, tmp: Path) -> None:
                 base_rps, base_ms = asyncio.run(load(direct, auth, clients, n))
                 row = [f"{clients:>7}", f"{base_rps:>11.0f}"]
                 rates = []
-                for _, (_, url) in proxies.items():
+                for name, (_, url) in proxies.items():
                     rps, ms = asyncio.run(
                         load(
                             f"{url}/v1/chat/completions",
-                            {"Authorization": f"Bearer {TOKEN}"},
+                            {"Authorization": f"Bearer {tokens[name]}"},
                             clients,
                             n,
                         )

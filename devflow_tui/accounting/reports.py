@@ -338,7 +338,7 @@ def _histograms(conn: Connection, start: float | None, now: float, days: Iterabl
             + " GROUP BY dim, key, metric, bucket",
             periods,
         )
-        for dim, key, metric, bucket, n in rows:
+        for dim, key, metric, bucket, n in rows.fetchall():
             hist[(dim, key, metric)][bucket] += n
     # Per day: the day's own "all" histogram, looked up by key for each whole day.
     first_day = 0 if start is None else rollup.first_full_day(start)
@@ -346,6 +346,7 @@ def _histograms(conn: Connection, start: float | None, now: float, days: Iterabl
     if start is not None:
         # The partial first day: its 6-hour blocks (all inside it) and its first rows.
         day_periods += [p for p in periods if rollup.period_size(p) == rollup.HIST_MIN_HOURS]
+    day_of = {p: str(_day_of_period(p)) for p in day_periods}
     for i in range(0, len(day_periods), 500):  # bounded numbers of SQL parameters
         chunk = day_periods[i : i + 500]
         rows = conn.execute(
@@ -354,8 +355,8 @@ def _histograms(conn: Connection, start: float | None, now: float, days: Iterabl
             + " AND dim = 'all' AND key = ''",
             chunk,
         )
-        for period, metric, bucket, n in rows:
-            hist[("day", str(_day_of_period(period)), metric)][bucket] += n
+        for period, metric, bucket, n in rows.fetchall():
+            hist[("day", day_of[period], metric)][bucket] += n
     if start is not None:
         first_hour = rollup.first_full_hour(start)
         block = rollup.HIST_MIN_HOURS
@@ -398,18 +399,18 @@ class _Percentiles:
         self.samples = samples
         self.hist = hist
 
-    def get(self, dim: str, key: str, metric: int, p: float) -> float | None:
+    def get(self, dim: str, key: str, metric: int, ps: tuple[float, ...]) -> list[float | None]:
         if self.samples is not None:
-            return percentile(self.samples.get((dim, key, metric), []), p)
+            values = self.samples.get((dim, key, metric), [])
+            return [percentile(values, p) for p in ps]
         assert self.hist is not None
-        return rollup.percentile_from_histogram(self.hist.get((dim, key, metric), {}), p)
+        return rollup.percentiles_from_histogram(self.hist.get((dim, key, metric), {}), ps)
 
     def fill(self, stats: GroupStats, dim: str, key: str) -> None:
-        stats.latency_p50_ms = self.get(dim, key, rollup.METRIC_LATENCY, 50)
-        stats.latency_p95_ms = self.get(dim, key, rollup.METRIC_LATENCY, 95)
-        stats.latency_p99_ms = self.get(dim, key, rollup.METRIC_LATENCY, 99)
-        stats.ttft_p50_ms = self.get(dim, key, rollup.METRIC_TTFT, 50)
-        stats.ttft_p95_ms = self.get(dim, key, rollup.METRIC_TTFT, 95)
+        stats.latency_p50_ms, stats.latency_p95_ms, stats.latency_p99_ms = self.get(
+            dim, key, rollup.METRIC_LATENCY, (50, 95, 99)
+        )
+        stats.ttft_p50_ms, stats.ttft_p95_ms = self.get(dim, key, rollup.METRIC_TTFT, (50, 95))
 
 
 def _stats(key: str, t: Totals) -> GroupStats:

@@ -82,6 +82,15 @@ def test_decimal_sql_functions_are_exact(store: AnalyticsStore) -> None:
     assert row == ("0.3", "0.3")
 
 
+def test_totals_add_adds_every_field() -> None:
+    ones = Totals.from_values([1] * len(rollup.COLUMNS))
+    twos = Totals.from_values([1] * len(rollup.COLUMNS))
+    twos.add(ones)
+    assert twos == Totals.from_values([2] * len(rollup.COLUMNS))
+    twos.add(ones, -1)
+    assert twos == ones
+
+
 def test_totals_add_and_subtract() -> None:
     a = Totals(n=2, cost_reported=Decimal("0.5"), gen_ms=10.0)
     b = Totals(n=1, cost_reported=Decimal("0.25"), gen_ms=2.5)
