@@ -1,9 +1,13 @@
 """Reports: where the money and the time went, what routing saved, and what to change.
 
-Numbers come from the rollups (aligned blocks of hours and days, see `rollup`) plus the request
-rows of the window's partial first hour, so a report over millions of requests reads a few
-thousand rows. The window runs from `now - since` to the end of the rollup block holding `now`
-(the same as "until now" unless the clock was set back).
+Numbers come from the rollups (aligned blocks of hours and days, see `rollup`): per model,
+task type and complexity, per client and member, per day, escalations included, plus the
+request rows of the window's partial first hour, so a report over millions of requests reads a
+few thousand rows. Percentiles read the request rows only when they are exact (at most
+`exact_limit` rows), else the histograms and at most the window's first 6 hours of rows. The
+window runs from `now - since` to the end of the rollup block holding `now` (the same as
+"until now" unless the clock was set back). `from_rows` adds every figure up from the rows
+instead, to check the rollups.
 
 Definitions:
 - `failed` = error + interrupted; `success_rate` = ok / (ok + failed) (cancelled and refused
@@ -18,6 +22,8 @@ Definitions:
   long answers weigh more than short ones. Percentiles (also per day) use the nearest-rank
   method; they are exact when the window has at most `exact_limit` successful requests,
   otherwise read from the 6 % histograms (within 3 %), and `percentiles_exact` says which.
+- Escalation rate of a model and task type: of its successful answers, the share a later
+  request re-asked with a stronger model (each answer counted once).
 - Savings: what the priced requests (known cost, not cache hits) would have cost on the
   baseline model with the same token counts, next to what they cost. The baseline is the
   `baseline_model` given, else the most expensive model (prompt + completion price per token)
