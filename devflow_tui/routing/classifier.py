@@ -1017,10 +1017,12 @@ class TaskClassifier:
         if task is None:
             task = _pick(scores)
             if model is not None and model.task is not None and stage.words:
-                guess = model.task.predict(_task_features(stage, model_words))
+                found = _task_features(stage, model_words)
+                guess = model.task.predict(found, evidence=False)
                 # The rules decide unless the model disagrees and is confident: it has read
                 # more prompts than the rules were written from, the rules say why.
                 if guess.label != task and guess.probability >= TASK_MODEL_CONFIDENCE:
+                    guess = model.task.predict(found)  # with its evidence, for the signal
                     signals.append(
                         _explain("task model", guess.label, guess.probability, guess.evidence)
                         + f", over the rules' {task}"

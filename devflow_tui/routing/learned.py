@@ -102,8 +102,9 @@ class LinearModel:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def predict(self, found: set[str]) -> Prediction:
-        """Softmax over the labels for these features."""
+    def predict(self, found: set[str], *, evidence: bool = True) -> Prediction:
+        """Softmax over the labels for these features; with `evidence`, the features that
+        pulled hardest to the winner too (a caller that shows none can skip that work)."""
         weights = self.weights
         active = [name for name in found if name in weights]
         if active:
@@ -116,19 +117,21 @@ class LinearModel:
         exps = [math.exp(t - top) for t in totals]
         norm = sum(exps)
         best = totals.index(top)
-        pulls = self.pulls
-        others = len(totals) - 1
-        for name in active:
-            if name not in pulls:
-                row = weights[name]
-                pulls[name] = tuple(w - (sum(row) - w) / others for w in row)
-        pull = sorted([(pulls[name][best], name) for name in active], reverse=True)[:3]
-        evidence = tuple(_show(name) for value, name in pull if value > 0.1)
+        shown: tuple[str, ...] = ()
+        if evidence:
+            pulls = self.pulls
+            others = len(totals) - 1
+            for name in active:
+                if name not in pulls:
+                    row = weights[name]
+                    pulls[name] = tuple(w - (sum(row) - w) / others for w in row)
+            pull = sorted([(pulls[name][best], name) for name in active], reverse=True)[:3]
+            shown = tuple(_show(name) for value, name in pull if value > 0.1)
         return Prediction(
             label=self.labels[best],
             probability=exps[best] / norm,
             probabilities={label: e / norm for label, e in zip(self.labels, exps, strict=True)},
-            evidence=evidence,
+            evidence=shown,
         )
 
     def to_json(self) -> dict[str, Any]:

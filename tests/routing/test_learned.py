@@ -37,6 +37,12 @@ def test_prediction_gives_probabilities_and_evidence() -> None:
     assert guess.label == "high" and guess.probability > 0.9
     assert abs(sum(guess.probabilities.values()) - 1.0) < 1e-9
     assert guess.evidence == ("word 'prove'",)
+    quiet = model.predict({"w:prove", "w:the", "w:unknown"}, evidence=False)
+    assert (quiet.label, quiet.probabilities, quiet.evidence) == (
+        guess.label,
+        guess.probabilities,
+        (),
+    )
     again = LinearModel.from_json(json.loads(json.dumps(model.to_json())))
     assert again.predict({"w:prove"}).label == "high"
 
