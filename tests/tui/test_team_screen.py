@@ -22,6 +22,7 @@ from devflow_tui.config import Settings, load_settings
 from devflow_tui.serve.server import start_embedded
 from devflow_tui.sim import SimServer
 from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.commands import DevflowCommands
 from devflow_tui.tui.screens.team import EMPTY_HINT, TeamScreen, member_cells
 from devflow_tui.tui.team_spend import WINDOWS
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauge
@@ -151,6 +152,22 @@ async def test_without_members_there_is_no_team_view(make_app: MakeApp) -> None:
         await pilot.press("f10")
         await pilot.pause()
         assert app.screen is app.dashboard
+        # Nor does the command palette offer it.
+        palette = DevflowCommands(app.dashboard)
+        offered = [hit.text async for hit in palette.discover()]
+        assert offered and not any("Team" in str(text) for text in offered)
+
+
+async def test_the_palette_offers_the_team_view_with_members(
+    make_app: MakeApp, replay: ReplayGateway
+) -> None:
+    Members(replay.store).add("ada")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.has_team, pilot)
+        palette = DevflowCommands(app.dashboard)
+        offered = [str(hit.text) async for hit in palette.discover()]
+        assert "Team (f10)" in offered
 
 
 async def test_members_gone_leave_a_one_line_hint(make_app: MakeApp, replay: ReplayGateway) -> None:
