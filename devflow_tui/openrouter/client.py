@@ -69,14 +69,6 @@ from devflow_tui.openrouter.error_map import (
     wait_too_long,
 )
 from devflow_tui.openrouter.ratelimit import RateLimiter
-from devflow_tui.openrouter.relay import (
-    ENDPOINTS,
-    FORWARDED_HEADERS,
-    Api,
-    RelayMeter,
-    RelayResult,
-    RelayStream,
-)
 from devflow_tui.openrouter.result import (
     AttemptRecord,
     ChatResult,
@@ -84,7 +76,6 @@ from devflow_tui.openrouter.result import (
     StreamItem,
     TextChunk,
 )
-from devflow_tui.openrouter.sse_bytes import EventSplitter, RawEvent
 from devflow_tui.openrouter.stream import StreamAssembler
 from devflow_tui.openrouter.wire import (
     ChatRequest,
@@ -103,6 +94,11 @@ from devflow_tui.redaction import mask_key
 
 if TYPE_CHECKING:
     import aiohttp
+
+    # The pass-through (`relay`, `relay_stream`) serves `devflow serve` only: its modules are
+    # imported by those methods, not by every `devflow ask`.
+    from devflow_tui.openrouter.relay import Api, RelayMeter, RelayResult, RelayStream
+    from devflow_tui.openrouter.sse_bytes import RawEvent
 
 __all__ = [
     "ChatResult",
@@ -677,6 +673,8 @@ class OpenRouterClient:
     ) -> RelayResult:
         import aiohttp
 
+        from devflow_tui.openrouter.relay import RelayMeter, RelayResult
+
         run.attempt_no += 1
         status: int | None = None
         started = self._clock()
@@ -757,6 +755,8 @@ class OpenRouterClient:
         *,
         stream: bool,
     ) -> _Run:
+        from devflow_tui.openrouter.relay import ENDPOINTS
+
         run = _Run(
             request_id=uuid.uuid4().hex[:16],
             endpoint=ENDPOINTS[api],
@@ -771,6 +771,9 @@ class OpenRouterClient:
         self, run: _Run, api: Api, payload: bytes, headers: dict[str, str]
     ) -> RelayStream:
         import aiohttp
+
+        from devflow_tui.openrouter.relay import RelayMeter, RelayResult, RelayStream
+        from devflow_tui.openrouter.sse_bytes import EventSplitter
 
         run.attempt_no += 1
         settings = self._settings
@@ -1286,4 +1289,6 @@ def _metered(meter: RelayMeter, events: list[RawEvent]) -> tuple[list[bytes], Er
 
 def _forwarded(headers: Mapping[str, str]) -> dict[str, str]:
     """The response headers a pass-through caller gets back."""
+    from devflow_tui.openrouter.relay import FORWARDED_HEADERS
+
     return {name: headers[name] for name in FORWARDED_HEADERS if name in headers}
