@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "devflow_tui"
 # Bottom to top (the "errors/types" bottom is split so its parts are ordered too).
 # A module may import its own layer's package and any lower layer.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"", "types", "data", "stats", "filekinds"}),  # "" is devflow_tui/__init__
+    frozenset({"", "types", "data", "stats", "filekinds", "regex_cache"}),  # "" is the package
     frozenset({"redaction"}),
     frozenset({"errors"}),
     frozenset({"config"}),

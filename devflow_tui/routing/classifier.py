@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from devflow_tui.context.tokens import estimate_tokens
+from devflow_tui.regex_cache import cached_compile
 from devflow_tui.routing.learned import RouterModel, bundled_model, features, words_of
 
 Complexity = Literal["low", "medium", "high"]
@@ -171,7 +172,8 @@ _PLAIN = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")
 
 
 def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    return re.compile(_word_first(pattern), flags)
+    # From the engine code a previous start stored (start-up cost: devflow_tui.regex_cache).
+    return cached_compile(_word_first(pattern), flags)
 
 
 # An escape, a whole character class (a leading "]" is a literal) or a parenthesis or bar.

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from devflow_tui.regex_cache import cached_compile
 from devflow_tui.routing.catalog import CatalogModel
 from devflow_tui.types import TASK_TYPES
 
@@ -43,7 +44,7 @@ class Family:
 
 
 def _family(name: str, pattern: str, base: float, **strengths: float) -> Family:
-    return Family(name, re.compile(pattern), base, strengths)
+    return Family(name, cached_compile(pattern), base, strengths)
 
 
 # Most specific first: the first match wins. Numbers are coarse tiers, not benchmarks.
