@@ -256,7 +256,7 @@ def _split(pattern: str, flags: int = 0) -> _Split | None:
     blocks = _blocks(pattern)
     if len(blocks) < 2:
         return None
-    compiled = tuple(re.compile(block, flags) for block in blocks)
+    compiled = tuple(cached_compile(block, flags) for block in blocks)
     return _Split(blocks=compiled, anchored=tuple(map(_anchored, compiled)))
 
 
@@ -287,13 +287,13 @@ def _rule(
     if pattern:
         blocks = _blocks(pattern)
         if len(blocks) == 1:
-            compiled = re.compile(blocks[0], flags)
+            compiled = cached_compile(blocks[0], flags)
             anchored = _anchored(compiled)
             find = compiled.match if anchored else compiled.search
         else:  # several alternatives, so not anchored; searched by blocks
             compiled = None
             split = _Split(
-                blocks=tuple(re.compile(block, flags) for block in blocks),
+                blocks=tuple(cached_compile(block, flags) for block in blocks),
                 anchored=tuple(not flags & re.M and b.startswith("^") for b in blocks),
             )
             find = split.search
@@ -306,7 +306,7 @@ def _rule(
         stems=tuple(w[:-1] for w in items if w.endswith("*")),
         on_lower=on_lower,
         anchored=anchored,
-        needs=re.compile(f"[{re.escape(needs)}]") if needs else None,
+        needs=cached_compile(f"[{re.escape(needs)}]") if needs else None,
         find=find,
     )
 
