@@ -1331,12 +1331,16 @@ def handoff(ctx: click.Context, session: str, project: Path | None) -> None:
 def run() -> None:
     """The `devflow` program (the console script): `main` as a process of its own, which lets
     `ask` freeze its start-up objects out of the garbage collector's view (CollectorPaused)
-    and end the process without the interpreter's teardown (`end_process`).
+    and end the process without the interpreter's teardown (`end_process`), and compiles the
+    methods `dataclasses` generates once for all runs (`dataclass_cache`).
 
     It also loads no third-party pydantic plugins: looking for them reads the entry points of
     every installed package (5-10 ms of every start-up) and devflow uses none. A value the
     user set wins (an empty PYDANTIC_DISABLE_PLUGINS loads them)."""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    from devflow_tui.dataclass_cache import install
+
+    undo = install()  # dataclasses' generated methods, compiled once (see dataclass_cache)
     obj: dict[str, Any] = {OWN_PROCESS: True}
     try:
         main(obj=obj)
@@ -1344,6 +1348,8 @@ def run() -> None:
         if obj.get(FAST_EXIT):
             end_process(exc)
         raise
+    finally:
+        undo()
 
 
 def end_process(exc: SystemExit, exit_now: Callable[[int], object] = os._exit) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -272,12 +273,18 @@ def test_the_devflow_program_runs_main_as_its_own_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(cli, "main", lambda **kwargs: seen.update(kwargs))
+
+    def fake_main(**kwargs: Any) -> None:
+        seen.update(kwargs, routed="exec" in vars(dataclasses))
+
+    monkeypatch.setattr(cli, "main", fake_main)
     # Set, then removed: the monkeypatch then restores the process's own value afterwards.
     monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "restored afterwards")
     monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
     cli.run()
-    assert seen == {"obj": {cli.OWN_PROCESS: True}}
+    # While it ran, dataclasses compiled through devflow's code cache; not after.
+    assert seen == {"obj": {cli.OWN_PROCESS: True}, "routed": True}
+    assert "exec" not in vars(dataclasses)
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
     monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "")  # the user's own choice wins
     cli.run()

@@ -51,6 +51,7 @@ NOT_ON_THE_ASK_PATH = (
     "devflow_tui.tui",
     "devflow_tui.serve",
     "devflow_tui.openrouter.relay",  # the proxy's pass-through
+    "devflow_tui.openrouter.sse_bytes",
 )
 
 
