@@ -3,21 +3,27 @@ gateway, real HTTP to the simulated OpenRouter) and shows the requests that come
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
+from click.testing import CliRunner
 from textual.widgets import DataTable, Static
 
+from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.accounting.records import RequestRow
+from devflow_tui.cli import main
 from devflow_tui.compose import open_gateway
 from devflow_tui.config import Settings, load_settings
 from devflow_tui.serve.server import start_embedded
 from devflow_tui.serve.tokens import ProxyTokens
 from devflow_tui.sim import SimServer
 from devflow_tui.tui.app import DevflowApp
-from devflow_tui.tui.screens.proxy import ProxyScreen, proxy_rows
+from devflow_tui.tui.screens.proxy import ROWS, ProxyScreen, proxy_rows
 from tests.sim_fixture import sim  # noqa: F401
+from tests.tui.recorded_gateway import ReplayGateway
+from tests.tui.store_rows import seed_request
 
 
 async def _wait(pilot: object, predicate: Callable[[], bool]) -> None:
@@ -86,5 +92,36 @@ def test_local_requests_are_not_proxy_traffic() -> None:
     def row(client: str | None) -> RequestRow:
         return RequestRow(id=f"r-{client}", ts=1.0, status="ok", client=client)
 
-    kept, by_client = proxy_rows([row("dashboard"), row("cli"), row(None), row("mcp")])
-    assert [r.client for r in kept] == ["mcp"] and by_client == {"mcp": (1, Decimal(0))}
+    kept = proxy_rows([row("dashboard"), row("cli"), row(None), row("mcp")])
+    assert [r.client for r in kept] == ["mcp"]
+
+
+async def test_spend_per_client_is_the_reports_beyond_the_newest_rows(
+    make_app: Callable[..., DevflowApp], replay: ReplayGateway
+) -> None:
+    """More requests than the screen's newest-requests list holds: the spend per client is
+    still `devflow report --since 24h --by client`'s, every request of the window counted."""
+    model = "openai/gpt-4o-mini"
+    for _ in range(150):
+        seed_request(replay.store, model, "0.001", client="claude-code")
+    for _ in range(ROWS - 100):
+        seed_request(replay.store, model, "0.002", client="mcp")
+    for _ in range(3):
+        seed_request(replay.store, model, "0.5", client="dashboard")
+    result = CliRunner().invoke(main, ["report", "--json", "--since", "24h", "--by", "client"])
+    assert result.exit_code == 0, result.output
+    report = {g["key"]: g for g in json.loads(result.stdout)["by_client"]}
+    assert report["claude-code"]["requests"] == 150 and report["mcp"]["requests"] == ROWS - 100
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _wait(pilot, lambda: app.gateway is not None)
+        await pilot.press("f7")
+        await _wait(pilot, lambda: isinstance(app.screen, ProxyScreen))
+        clients = app.screen.query_one("#proxy-clients", Static)
+        await _wait(pilot, lambda: "claude-code" in str(clients.content))
+        shown = str(clients.content)
+        assert "last 24 hours" in shown and "dashboard" not in shown
+        for client in ("claude-code", "mcp"):
+            group = report[client]
+            cost = format_usd(Decimal(group["cost_usd"]))
+            assert f"{client}: {group['requests']} req, {cost}" in shown, shown

@@ -2,16 +2,17 @@
 whether the proxy runs inside this dashboard or as its own process.
 
 Both write to the same analytics database, so the screen reads it once a second in a thread
-worker and shows the newest requests and the spend per client. `s` starts or stops the proxy
-inside the dashboard (on the configured host and port, with the dashboard's own gateway).
+worker and shows the spend per client over the last 24 hours, which is the report's by-client
+groups (`devflow report --since 24h --by client`, never added up here), and the newest proxy
+requests among the last `ROWS` recorded. `s` starts or stops the proxy inside the dashboard (on
+the configured host and port, with the dashboard's own gateway).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -22,34 +23,46 @@ from textual.widgets import DataTable, Footer, Static
 
 from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.accounting.records import RequestRow
+from devflow_tui.tui.gateway_port import dashboard_report
 
-# Clients of the dashboard itself; everything else came through the proxy or MCP.
-LOCAL_CLIENTS = frozenset({"dashboard", "cli"})
+if TYPE_CHECKING:
+    from devflow_tui.accounting.reports import GroupStats
+
+# Clients of the dashboard itself; everything else came through the proxy or MCP. The report
+# groups requests recorded without a client under "(unknown)": not proxy traffic either.
+LOCAL_CLIENTS = frozenset({"dashboard", "cli", "(unknown)"})
 REFRESH_S = 1.0
-ROWS = 200
+ROWS = 200  # recorded requests read for the newest-requests table
+WINDOW = "24h"  # report window of the spend per client
+WINDOW_LABEL = "last 24 hours"
 
 
 @dataclass
 class ProxyRows(Message):
-    """What the worker read: the newest proxy requests and the spend per client."""
+    """What the worker read: the newest proxy requests and the report's groups per client."""
 
     rows: list[RequestRow]
-    by_client: dict[str, tuple[int, Decimal]]
+    by_client: list[GroupStats]
 
 
-def proxy_rows(
-    rows: list[RequestRow],
-) -> tuple[list[RequestRow], dict[str, tuple[int, Decimal]]]:
-    """The requests of proxy clients, newest first, and (requests, known cost) per client."""
-    by_client: dict[str, tuple[int, Decimal]] = {}
-    kept = []
-    for row in rows:
-        if not row.client or row.client in LOCAL_CLIENTS:
-            continue
-        kept.append(row)
-        n, cost = by_client.get(row.client, (0, Decimal(0)))
-        by_client[row.client] = (n + 1, cost + (row.cost_usd or Decimal(0)))
-    return kept, by_client
+def proxy_rows(rows: list[RequestRow]) -> list[RequestRow]:
+    """The requests of proxy clients among `rows`, in their order."""
+    return [row for row in rows if row.client and row.client not in LOCAL_CLIENTS]
+
+
+def proxy_clients(groups: list[GroupStats]) -> list[GroupStats]:
+    """The report's by-client groups of proxy clients, by client name."""
+    return sorted((g for g in groups if g.key not in LOCAL_CLIENTS), key=lambda g: g.key)
+
+
+def clients_line(groups: list[GroupStats]) -> str:
+    """The spend per proxy client over the report window, as the screen shows it."""
+    if not groups:
+        return f"No proxy requests in the {WINDOW_LABEL}."
+    spend = "  ".join(f"{g.key}: {g.requests} req, {format_usd(g.cost_usd)}" for g in groups)
+    return (
+        f"Spend per client, {WINDOW_LABEL} (devflow report --since {WINDOW} --by client): {spend}"
+    )
 
 
 class ProxyScreen(Screen[None]):
@@ -63,6 +76,7 @@ class ProxyScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="proxy-status")
         yield Static(id="proxy-clients")
+        yield Static(f"Newest proxy requests among the last {ROWS} recorded:", id="proxy-caption")
         table: DataTable[str] = DataTable(id="proxy-table", cursor_type="row")
         table.add_columns("time", "client", "asked", "model", "status", "cost", "ms")
         yield table
@@ -89,15 +103,12 @@ class ProxyScreen(Screen[None]):
         gateway = getattr(self.app, "gateway", None)
         if gateway is None:
             return
-        rows, by_client = proxy_rows(list(gateway.store.recent_requests(ROWS)))
-        self.post_message(ProxyRows(rows, by_client))
+        report = dashboard_report(gateway, since=WINDOW, now=time.time())
+        rows = proxy_rows(list(gateway.store.recent_requests(ROWS)))
+        self.post_message(ProxyRows(rows, proxy_clients(report.by_client)))
 
     def on_proxy_rows(self, message: ProxyRows) -> None:
-        spend = "  ".join(
-            f"{client}: {n} req, {format_usd(cost)}"
-            for client, (n, cost) in sorted(message.by_client.items())
-        )
-        self.query_one("#proxy-clients", Static).update(spend or "No proxy requests yet.")
+        self.query_one("#proxy-clients", Static).update(clients_line(message.by_client))
         table = self.query_one("#proxy-table", DataTable)
         table.clear()
         for row in message.rows[:50]:
