@@ -432,13 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
     # A team's server has more than the tests' 64 MB of shared buffers; hash aggregates of the
-    # rollup rebuild get room to run in memory. Autovacuum is off: the benchmark vacuums
-    # after loading, and an autovacuum ANALYZE of the rows still running then holds back what
-    # that VACUUM may mark all-visible (the histogram sums would then read the table, not
-    # only the index, as on a server whose autovacuum has not caught up yet).
-    cluster = TempCluster(
-        {"shared_buffers": "1GB", "work_mem": "64MB", "max_wal_size": "8GB", "autovacuum": "off"}
-    )
+    # rollup rebuild get room to run in memory.
+    cluster = TempCluster({"shared_buffers": "1GB", "work_mem": "64MB", "max_wal_size": "8GB"})
     try:
         with tempfile.TemporaryDirectory(prefix="devflow-team-bench-") as folder:
             tmp = Path(folder)
