@@ -1025,7 +1025,7 @@ def serve(
     list_tokens: bool,
 ) -> None:
     """Anthropic- and OpenAI-compatible proxy: Claude Code and SDKs through the router."""
-    from devflow_tui.serve.command import env_exports, serve_main, token_list
+    from devflow_tui.serve.command import env_exports, proxy_url, serve_main, token_list
     from devflow_tui.serve.tokens import ProxyTokens
 
     settings = load(ctx)
@@ -1034,11 +1034,12 @@ def serve(
     try:
         tokens = ProxyTokens.load(settings.home)
         if new_token or rotate_token:
+            url = proxy_url(host, port)  # before the change: port 0 has no URL to print
             if new_token:
                 token = tokens.add(settings.home, new_token)
             else:
                 token = tokens.rotate(settings.home, rotate_token or "")
-            click.echo(env_exports(f"http://{host}:{port}", token))
+            click.echo(env_exports(url, token))
             return
         if revoke_token:
             tokens.revoke(settings.home, revoke_token)
@@ -1048,7 +1049,7 @@ def serve(
             click.echo(token_list(tokens))
             return
         if print_env:
-            click.echo(env_exports(f"http://{host}:{port}", tokens.default))
+            click.echo(env_exports(proxy_url(host, port), tokens.default))
             return
         demo = bool(ctx.obj.get("demo"))
         if not demo and not _has_key(settings):

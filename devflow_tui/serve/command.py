@@ -35,18 +35,46 @@ def token_list(tokens: ProxyTokens) -> str:
     return "\n".join(lines)
 
 
-def check_port(host: str, port: int) -> None:
-    """Fail early, with a clear message, when the address is taken."""
+def proxy_url(host: str, port: int) -> str:
+    """The URL clients use for a proxy on `host`:`port`; port 0 has none before it starts."""
+    if port == 0:
+        raise ConfigError(
+            "Port 0 means any free port, picked when the proxy starts, so there is no URL "
+            "to print yet.",
+            hint="Start `devflow serve --port 0`, read the port it prints, then pass it: "
+            "`devflow serve --print-env --port N`; or pick a fixed --port.",
+        )
+    return f"http://{host}:{port}"
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """The proxy's listening socket, bound before start-up so the banner says the real port
+    (port 0: one the system picks); a taken address fails early, with a clear message. It
+    listens at once: a client that read the banner waits in the backlog until uvicorn serves,
+    instead of being refused."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
-                hint="Pick another --port, or stop what is using it.",
-            ) from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+            hint="Pick another --port, or stop what is using it.",
+        ) from None
+    return sock
+
+
+def print_env_command(settings: Settings, host: str, port: int) -> str:
+    """The `--print-env` command that gives the exports of a proxy at `host`:`port`."""
+    command = "devflow serve --print-env"
+    if host != settings.serve.host:
+        command += f" --host {host}"
+    if port != settings.serve.port:
+        command += f" --port {port}"
+    return command
 
 
 def _db_path(settings: Settings, demo: bool) -> str:
@@ -57,13 +85,14 @@ def _db_path(settings: Settings, demo: bool) -> str:
 
 
 def banner(settings: Settings, host: str, port: int, tokens: ProxyTokens, demo: bool) -> str:
-    where = f"http://{host}:{port}"
+    """What `devflow serve` prints once its socket is bound (`port`: the real one)."""
+    where = proxy_url(host, port)
     lines = [
         f"devflow serve listening on {where}"
         + (" (simulated OpenRouter: answers are fake and free)" if demo else ""),
         "  Anthropic Messages: POST /v1/messages    OpenAI chat: POST /v1/chat/completions",
         f"  proxy token {mask_key(tokens.default)} ({tokens.source}); "
-        "`devflow serve --print-env` prints the exports",
+        f"`{print_env_command(settings, host, port)}` prints the exports",
         f"  spend is recorded in {_db_path(settings, demo)}; Ctrl+C stops",
     ]
     return "\n".join(lines)
@@ -87,7 +116,8 @@ def serve_main(
     from devflow_tui.serve.server import is_loopback, run
 
     tokens = ProxyTokens.load(settings.home)
-    check_port(host, port)
+    sock = bind_port(host, port)
+    port = sock.getsockname()[1]
     if not is_loopback(host):
         announce(
             f"warning: listening on {host}, reachable from other machines. Anyone with the "
@@ -106,4 +136,4 @@ def serve_main(
 
     app = create_app(settings, tokens, opener=opener)
     announce(banner(settings, host, port, tokens, demo))
-    run(app, host, port)
+    run(app, sock)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import socket
 import threading
 from collections.abc import Generator
 from typing import Any
@@ -60,9 +61,11 @@ def _config(app: Starlette, host: str, port: int, **extra: Any) -> uvicorn.Confi
     )
 
 
-def run(app: Starlette, host: str, port: int) -> None:
-    """Serve in the foreground until Ctrl+C (uvicorn handles the signals)."""
-    uvicorn.Server(_config(app, host, port)).run()
+def run(app: Starlette, sock: socket.socket) -> None:
+    """Serve on the bound socket `sock` in the foreground until Ctrl+C (uvicorn handles the
+    signals)."""
+    host, port = sock.getsockname()[:2]
+    uvicorn.Server(_config(app, host, port)).run(sockets=[sock])
 
 
 class BackgroundProxy:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import selectors
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from devflow_tui.accounting.reports import build_report
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.errors import ConfigError
-from devflow_tui.serve.command import banner, check_port
+from devflow_tui.serve.command import banner, bind_port
 from devflow_tui.serve.server import is_loopback
 from devflow_tui.serve.tokens import ProxyTokens
 from tests.cli.conftest import Invoke, devflow  # noqa: F401
@@ -79,13 +85,58 @@ def test_loopback_detection_and_banner(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Cannot listen"), socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        check_port("127.0.0.1", taken.getsockname()[1])
+        bind_port("127.0.0.1", taken.getsockname()[1])
     from devflow_tui.config import load_settings
 
     settings = load_settings()
     tokens = ProxyTokens.load(tmp_path, env={})
     text = banner(settings, "127.0.0.1", 4141, tokens, demo=True)
     assert "http://127.0.0.1:4141" in text and tokens.default not in text
+    assert "`devflow serve --print-env` prints" in text  # the configured port: no --port
+    assert "`devflow serve --print-env --port 5555` prints" in banner(
+        settings, "127.0.0.1", 5555, tokens, demo=True
+    )
+
+
+def test_port_0_prints_the_port_it_got(devflow: Invoke) -> None:  # noqa: F811
+    """`devflow serve --port 0` binds a free port, and its banner gives that port: as the URL,
+    which answers, and in the `--print-env` command, which prints the same URL."""
+    devflow_argv = [sys.executable, "-c", "from devflow_tui.cli import main; main()"]
+    proc = subprocess.Popen(
+        [*devflow_argv, "serve", "--demo", "--port", "0"],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        out = ""
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(proc.stdout, selectors.EVENT_READ)
+            while "prints the exports" not in out:
+                assert waiting.select(timeout=100), f"no banner: {out!r}"  # a hang guard
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                assert chunk, f"devflow serve ended: {out!r}"
+                out += chunk.decode()
+        found = re.search(r"listening on (http://127\.0\.0\.1:(\d+))", out)
+        assert found is not None, out
+        url, port = found.group(1), int(found.group(2))
+        assert port != 0
+        assert httpx.get(f"{url}/health", timeout=30).json()["status"] == "ok"
+        command = re.search(r"`devflow (serve --print-env[^`]*)`", out)
+        assert command is not None and f"--port {port}" in command.group(1), out
+        exports = devflow(*command.group(1).split()).stdout
+        assert f"export ANTHROPIC_BASE_URL={url}\n" in exports
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+
+
+def test_print_env_with_port_0_says_there_is_no_url_yet(devflow: Invoke) -> None:  # noqa: F811
+    for args in (("--print-env",), ("--new-token", "ci")):
+        result = devflow("serve", *args, "--port", "0")
+        assert result.exit_code == 2 and "Port 0" in result.stderr and "http" not in result.stdout
+    assert "ci " not in devflow("serve", "--list-tokens").stdout  # nothing half done
 
 
 def test_report_by_client_splits_spend(proxy: Proxy) -> None:
