@@ -364,7 +364,9 @@ class DevflowApp(App[None]):
         except (DevflowError, OSError, SystemExit) as exc:
             self.notify(f"The proxy could not start: {exc}", severity="error", timeout=20)
             return
-        self.notify(f"Proxy at {self.proxy.url}; `devflow serve --print-env` gives the exports.")
+        # The port it got (serve.port 0 is any free one): --print-env alone would refuse it.
+        exports = f"devflow serve --print-env --port {self.proxy.port}"
+        self.notify(f"Proxy at {self.proxy.url}; `{exports}` gives the exports.")
 
     def action_compare(self) -> None:
         """Open compare mode with the prompt being typed (the key toggles)."""

@@ -54,6 +54,10 @@ async def test_embedded_proxy_traffic_shows_live(sim: SimServer, fake_key: str) 
         await pilot.press("s")
         await _wait(pilot, lambda: app.proxy is not None)
         assert app.proxy is not None
+        port = app.proxy.port  # serve.port 0: the one it got, in the URL and the exports hint
+        assert port != 0 and app.proxy.url.endswith(f":{port}")
+        shown = " ".join(n.message for n in app._notifications)
+        assert f"`devflow serve --print-env --port {port}` gives the exports" in shown
         token = ProxyTokens.load(settings.home).default
         async with httpx.AsyncClient() as client:
             response = await client.post(
