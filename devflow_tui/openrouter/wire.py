@@ -257,27 +257,33 @@ class Pricing(Wire):
     input_cache_write_1h: str | float | None = None
     discount: float | None = None
 
+    def _given(self) -> dict[str, Any]:
+        # The declared fields and the extras at once: `getattr` goes through pydantic's
+        # attribute fallback for every price the model does not declare, which made reading
+        # prices most of the cost of loading a 400-model catalog at start-up.
+        return {**(self.model_extra or {}), **self.__dict__}
+
     def per_token(self, key: str) -> Decimal | None:
         """The price for `key` as a Decimal.
 
         None when absent, unparseable or negative (routers use -1).
         """
-        raw = getattr(self, key, None)
-        if raw is None and self.model_extra:
-            raw = self.model_extra.get(key)
-        value = _decimal(raw)
-        if value is None or value < 0:
-            return None
-        return value
+        return _price(self._given().get(key))
 
     def known_prices(self) -> dict[str, Decimal]:
         """Every price that `per_token` can read, keyed like `PRICE_KEYS`."""
+        given = self._given()
         prices: dict[str, Decimal] = {}
         for key in PRICE_KEYS:
-            value = self.per_token(key)
+            value = _price(given.get(key))
             if value is not None:
                 prices[key] = value
         return prices
+
+
+def _price(raw: Any) -> Decimal | None:
+    value = _decimal(raw)
+    return None if value is None or value < 0 else value
 
 
 class Architecture(Wire):
