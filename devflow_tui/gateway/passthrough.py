@@ -454,7 +454,6 @@ class Passthrough:
         begin = None if call.begun else functools.partial(gw.store.begin_request, call.start)
         return gw.close_books(
             call.outcome,
-            call.reservation,
             prompt_tokens=call.request.prompt_tokens,
             hit=call.hit,
             cache_key=call.cache_key,

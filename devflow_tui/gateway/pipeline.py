@@ -575,7 +575,6 @@ class Gateway:
             begin = functools.partial(self._begin, state, with_message=hit is not None)
         return self.close_books(
             state.outcome,
-            state.reservation,
             prompt_tokens=state.prompt_tokens,
             hit=hit,
             cache_key=state.cache_key,
@@ -586,7 +585,6 @@ class Gateway:
     def close_books(
         self,
         outcome: RequestOutcome,
-        reservation: Reservation | None,
         *,
         prompt_tokens: int = 0,
         hit: CachedAnswer | None = None,
@@ -597,7 +595,7 @@ class Gateway:
         """The one closing job of every request, the pipeline's and the proxy's; run it on
         the recorder. Prices a partial answer, writes the row (after `begin`, which writes its
         start, when it was never begun) and the answer, caches a complete answer under
-        `cache_key`; returns the budget alerts it crossed. The request's `reservation` is
+        `cache_key`; returns the budget alerts it crossed. The request's reservation is
         given back by `finish_request`, in the transaction that records its cost (no
         separate settle: a round trip less on PostgreSQL, and no moment where the money is
         counted twice)."""
