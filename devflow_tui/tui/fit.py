@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
+
+if TYPE_CHECKING:
+    from textual.widgets import DataTable
 
 ELLIPSIS = "…"
 # Where a model id or a name may be shortened: after a separator ("google/", "gemini-2.5-").
@@ -130,3 +134,20 @@ def natural_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> lis
         max([cell_len(header)] + [cell_len(row[i]) for row in rows])
         for i, header in enumerate(headers)
     ]
+
+
+def sized_columns(
+    table: DataTable[Any],
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    flexible: Mapping[int, tuple[int, int]],
+    width: int,
+) -> list[int]:
+    """Clear `table` and give it `headers` as columns sized by `column_widths` to fit `width`
+    cells (its cell padding taken off); returns the widths, for fitting each row's cells."""
+    room = width - 2 * table.cell_padding * len(headers)
+    widths = column_widths(natural_widths(headers, rows), flexible, room)
+    table.clear(columns=True)
+    for header, column_width in zip(headers, widths, strict=True):
+        table.add_column(header, width=column_width)
+    return widths

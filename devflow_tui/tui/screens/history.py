@@ -26,7 +26,7 @@ from textual.widgets import (
 )
 from textual_plotext import PlotextPlot
 
-from devflow_tui.tui.fit import column_widths, fit_words, natural_widths
+from devflow_tui.tui.fit import fit_words, sized_columns
 from devflow_tui.tui.gateway_port import dashboard_report
 from devflow_tui.tui.messages import ReportReady
 from devflow_tui.tui.money import ms, usd
@@ -182,12 +182,7 @@ class HistoryScreen(Screen[None]):
         width = self._table_room()
         self._laid_out_width = width
         rows = [(updated, title) for _, updated, title in self._rows]
-        natural = natural_widths(HISTORY_HEADERS, rows)
-        room = width - 2 * table.cell_padding * len(HISTORY_HEADERS)
-        widths = column_widths(natural, {1: (8, 1)}, room)
-        table.clear(columns=True)
-        for header, column_width in zip(HISTORY_HEADERS, widths, strict=True):
-            table.add_column(header, width=column_width)
+        widths = sized_columns(table, HISTORY_HEADERS, rows, {1: (8, 1)}, width)
         for row_id, updated, title in self._rows:
             table.add_row(Text(updated), Text(fit_words(title, widths[1])), key=row_id)
         if self._rows and cursor >= 0:

@@ -18,7 +18,7 @@ from devflow_tui.errors import ConfigError
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.names import ModelNames, UnknownModelError
 from devflow_tui.tui.config_file import save_routing_preferences
-from devflow_tui.tui.fit import column_widths, fit_id, fit_words, natural_widths
+from devflow_tui.tui.fit import fit_id, fit_words, sized_columns
 from devflow_tui.tui.gateway_port import HealthPort, catalog_models
 from devflow_tui.tui.money import ms
 
@@ -180,18 +180,13 @@ class ModelsScreen(Screen[None]):
     def refresh_table(self) -> None:
         table = self.query_one("#models-table", DataTable)
         cursor = table.cursor_row
-        table.clear(columns=True)
         self.model_ids = []
         models = self.catalog_rows()
         rows = [self.row_texts(model) for model in models]
         self._rows = {model.id: row for model, row in zip(models, rows, strict=True)}
         width = self._table_width()
         self._laid_out_width = width
-        room = width - 2 * table.cell_padding * len(HEADERS)
-        natural = natural_widths(HEADERS, rows)
-        widths = column_widths(natural, FLEXIBLE, room)
-        for header, column_width in zip(HEADERS, widths, strict=True):
-            table.add_column(header, width=column_width)
+        widths = sized_columns(table, HEADERS, rows, FLEXIBLE, width)
         right = {3, 4, 5}
         for model, row in zip(models, rows, strict=True):
             self.model_ids.append(model.id)

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker
 
 from devflow_tui.errors import DevflowError
-from devflow_tui.tui.fit import column_widths, fit_id, natural_widths
+from devflow_tui.tui.fit import fit_id, sized_columns
 from devflow_tui.tui.money import usd
 from devflow_tui.tui.team_spend import (
     WINDOW,
@@ -208,12 +208,7 @@ class TeamScreen(Screen[None]):
         width = self._table_room()
         self._laid_out_width = width
         rows = [member_cells(row) for row in spend.members]
-        natural = natural_widths(HEADERS, rows)
-        room = width - 2 * table.cell_padding * len(HEADERS)
-        widths = column_widths(natural, {0: (6, 1)}, room)
-        table.clear(columns=True)
-        for header, column_width in zip(HEADERS, widths, strict=True):
-            table.add_column(header, width=column_width)
+        widths = sized_columns(table, HEADERS, rows, {0: (6, 1)}, width)
         for cells in rows:
             name, *figures = cells
             table.add_row(
