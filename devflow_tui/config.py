@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     """Every knob of devflow-tui. Build with `load_settings()`, not directly."""
 
     model_config = SettingsConfigDict(
-        extra="forbid", populate_by_name=True, case_sensitive=False, env_prefix=""
+        extra="forbid", populate_by_name=True, case_sensitive=True, env_prefix=""
     )
 
     api_key: SecretStr | None = Field(

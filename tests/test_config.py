@@ -61,6 +61,28 @@ def test_env_values_and_legacy_key_name(
     assert s.db_path == tmp_path / "h" / "devflow.db"
 
 
+def test_other_programs_variables_are_not_devflows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: Callable[..., None]
+) -> None:
+    """Only devflow's own names are read: the shell's HOME is not the data folder (it put
+    devflow.db and the proxy token straight into the user's home), another app's
+    DATABASE_URL is not the team database, a LOG_LEVEL for something else is ignored."""
+    monkeypatch.delenv("DEVFLOW_HOME", raising=False)
+    env(
+        HOME=str(tmp_path / "user"),
+        DATABASE_URL="postgresql://someone-else/app",
+        LOG_LEVEL="nonsense",
+        BASE_URL="http://example.invalid",
+        MAX_RETRIES="99",
+    )
+    s = load_settings()
+    assert s.home != tmp_path / "user"
+    assert s.database_url is None
+    assert s.log_level == "INFO"
+    assert s.base_url == DEFAULT_BASE_URL
+    assert s.max_retries == 3
+
+
 def test_precedence_cli_over_env_over_file(tmp_path: Path, env: Callable[..., None]) -> None:
     (tmp_path / "config.toml").write_text("max_retries = 7\ntimeout_ms = 1000\n")
     env(OPENROUTER_MAX_RETRIES="5")
