@@ -15,12 +15,14 @@ its request's cost is in the request row (`finish_request` drops settled reserva
 same transaction), so there is no moment where a request's money is counted nowhere.
 
 On PostgreSQL the reservation is one statement, the server-side function `devflow_reserve`
-(migration pg006): lock, read, check and insert run in the server, so the lock is held for
+(migration pg008): lock, read, check and insert run in the server, so the lock is held for
 the server's work only, never across a round trip to a client process that may be busy. It
 runs at READ COMMITTED, so each statement after the lock sees everything committed before it,
 and it reads the reservations before the spend: a request finishing in between is then
 counted twice (a refusal too many, never an overshoot), never zero times. The refusal
-messages and the periods' bounds are computed here, once, for both backends.
+messages and the periods' bounds are computed here, once, for both backends. A member's
+month is read from the per-member rollups (`rollup_party`), never by summing their rows, on
+both backends; giving a reservation back is one statement.
 
 Crashed holders: a reservation is a lease of `reservation_ttl_s`, renewed while its request
 streams (`record_progress`). A process of this machine that died gives its reservations back
@@ -48,6 +50,7 @@ from devflow_tui.accounting.records import BudgetView, Reservation
 from devflow_tui.accounting.store import (
     HOST,
     AnalyticsStore,
+    member_spend_bounds,
     member_spend_since,
     spend_bounds,
     spend_since,
@@ -205,7 +208,7 @@ class BudgetManager:
         self, reservation: Reservation, unheld: Reservation, member: str | None
     ) -> Reservation:
         """PostgreSQL: the same reservation as the transaction above, in one statement
-        (`devflow_reserve`, migration pg006): the budget lock is held for the server's work
+        (`devflow_reserve`, migration pg008): the budget lock is held for the server's work
         only, never for a round trip to this process."""
         now = reservation.created
         bounds = [spend_bounds(self.period_start(b.name, now)) for b in self.budgets]
@@ -225,7 +228,7 @@ class BudgetManager:
                 [float(start) for _, start, _ in bounds],
                 [float(end) for _, _, end in bounds],
                 [b.limit_usd for b in self.budgets],
-                calendar_start("monthly", now),
+                *member_spend_bounds(calendar_start("monthly", now)),
             ),
         )
         wanted = reservation.amount or _ZERO
@@ -266,8 +269,10 @@ class BudgetManager:
         """Give a reservation back (the request was never sent)."""
         if not reservation.held:
             return
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM budget_reservations WHERE id = ?", (reservation.id,))
+        # One statement on its own: one round trip on PostgreSQL, no BEGIN and COMMIT.
+        self.store.fetch_row(
+            "DELETE FROM budget_reservations WHERE id = ? RETURNING id", (reservation.id,)
+        )
 
     def reserved(self) -> Decimal:
         """Money currently held by unexpired reservations (all processes)."""
@@ -336,7 +341,7 @@ class BudgetManager:
 _RESERVE = (
     "SELECT outcome, budget, spent, reserved, limit_usd FROM devflow_reserve(?, ?, ?::numeric, "
     "?, ?, ?, ?, ?, ?, ?::bigint[], ?::double precision[], ?::double precision[], "
-    "?::numeric[], ?)"
+    "?::numeric[], ?, ?, ?, ?)"
 )
 
 

@@ -460,3 +460,89 @@ def pg007_rollup_hist_covering_key(conn: Connection) -> None:
         "ALTER TABLE rollup_hist DROP CONSTRAINT rollup_hist_pkey, "
         "ADD PRIMARY KEY (day, dim, key, metric, bucket) INCLUDE (n)"
     )
+
+
+# pg006's reservation with the member's month read from the per-member rollups (whole UTC
+# days of `rollup_party`, between p_member_first and p_member_last) plus the request rows of
+# a partial first day [p_member_start, p_member_end): pg006 summed every request row of the
+# member's month, which at millions of rows held the budget lock for milliseconds. The
+# reservations are read in one pass for the team and the member. Arguments and result as
+# pg006's, the member's month given by those four bounds instead of its start.
+_PG008_RESERVE = """
+CREATE FUNCTION devflow_reserve(
+    p_id TEXT, p_request TEXT, p_amount NUMERIC, p_now DOUBLE PRECISION, p_pid INTEGER,
+    p_host TEXT, p_member TEXT, p_cutoff DOUBLE PRECISION, p_allow_unknown BOOLEAN,
+    p_days BIGINT[], p_starts DOUBLE PRECISION[], p_ends DOUBLE PRECISION[],
+    p_limits NUMERIC[], p_member_first BIGINT, p_member_last BIGINT,
+    p_member_start DOUBLE PRECISION, p_member_end DOUBLE PRECISION
+) RETURNS TABLE (outcome TEXT, budget INTEGER, spent NUMERIC, reserved NUMERIC,
+    limit_usd NUMERIC)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    member_limit NUMERIC;
+    held NUMERIC;
+    member_held NUMERIC;
+    oldest DOUBLE PRECISION;
+    used NUMERIC;
+    wanted NUMERIC := coalesce(p_amount, 0);
+    n INTEGER := coalesce(array_length(p_limits, 1), 0);
+BEGIN
+    PERFORM 1 FROM budget_locks WHERE name = 'all' FOR UPDATE;
+    IF p_member IS NOT NULL THEN
+        SELECT m.budget_monthly_usd INTO member_limit FROM members m WHERE m.name = p_member;
+    END IF;
+    IF n = 0 AND member_limit IS NULL THEN
+        RETURN QUERY SELECT 'unheld'::text, 0, NULL::numeric, NULL::numeric, NULL::numeric;
+        RETURN;
+    END IF;
+    IF p_amount IS NULL AND NOT p_allow_unknown THEN
+        RETURN QUERY SELECT 'unknown'::text, 0, NULL::numeric, NULL::numeric, member_limit;
+        RETURN;
+    END IF;
+    SELECT coalesce(sum(r.amount) FILTER (WHERE r.created >= p_cutoff), 0),
+        coalesce(sum(r.amount) FILTER (WHERE r.created >= p_cutoff AND r.member = p_member), 0),
+        min(r.created) INTO held, member_held, oldest FROM budget_reservations r;
+    IF oldest < p_cutoff THEN
+        DELETE FROM budget_reservations r WHERE r.created < p_cutoff;
+    END IF;
+    IF p_amount IS DISTINCT FROM 0 THEN
+        FOR i IN 1 .. n LOOP
+            SELECT coalesce((SELECT sum(t.cost_reported + t.cost_estimated) FROM rollup_total t
+                WHERE (p_days[i] = -1 AND t.day = -1) OR (p_days[i] >= 0 AND t.day >= p_days[i])),
+                0) + coalesce((SELECT sum(q.cost_usd) FROM requests q WHERE q.ts >= p_starts[i]
+                AND q.ts < p_ends[i] AND q.status != 'running'), 0) INTO used;
+            IF used + held + wanted > p_limits[i] THEN
+                RETURN QUERY SELECT 'budget'::text, i, used, held, p_limits[i];
+                RETURN;
+            END IF;
+        END LOOP;
+        IF member_limit IS NOT NULL THEN
+            SELECT coalesce((SELECT sum(t.cost_reported + t.cost_estimated) FROM rollup_party t
+                WHERE t.member = p_member AND t.day >= p_member_first
+                AND t.day <= p_member_last), 0) + coalesce((SELECT sum(q.cost_usd)
+                FROM requests q WHERE q.member = p_member AND q.ts >= p_member_start
+                AND q.ts < p_member_end AND q.status != 'running'), 0) INTO used;
+            IF used + member_held + wanted > member_limit THEN
+                RETURN QUERY SELECT 'member'::text, 0, used, member_held, member_limit;
+                RETURN;
+            END IF;
+        END IF;
+    END IF;
+    INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host, member)
+        VALUES (p_id, p_request, p_amount, p_now, 'held', p_pid, p_host, p_member);
+    RETURN QUERY SELECT 'held'::text, 0, NULL::numeric, held, NULL::numeric;
+END
+$$
+"""
+
+
+@migration
+def pg008_reserve_member_rollups(conn: Connection) -> None:
+    """`devflow_reserve` reads a member's month from the per-member rollups instead of
+    summing their request rows (pg006's version is dropped: its arguments differ)."""
+    conn.execute(
+        "DROP FUNCTION devflow_reserve(TEXT, TEXT, NUMERIC, DOUBLE PRECISION, INTEGER, TEXT, "
+        "TEXT, DOUBLE PRECISION, BOOLEAN, BIGINT[], DOUBLE PRECISION[], DOUBLE PRECISION[], "
+        "NUMERIC[], DOUBLE PRECISION)"
+    )
+    conn.execute(_PG008_RESERVE)

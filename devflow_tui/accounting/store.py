@@ -856,12 +856,25 @@ def spend_since(conn: Connection, ts: float) -> Decimal:
     return Decimal(whole or 0) + Decimal(partial or 0)
 
 
+def member_spend_bounds(ts: float) -> tuple[int, int, float, float]:
+    """Where a member's spend since `ts` is read: the `rollup_party` periods from the first
+    to the last possible whole UTC day (both ALL_TIME for all time), and the partial first day
+    [start, end) in the request rows."""
+    first_full_day, start, end = spend_bounds(ts)
+    if first_full_day == rollup.ALL_TIME:
+        return rollup.ALL_TIME, rollup.ALL_TIME, start, end
+    return rollup.day_period(first_full_day), rollup.day_period(rollup.PERIOD_KEY - 1), start, end
+
+
 def member_spend_since(conn: Connection, member: str, ts: float) -> Decimal:
-    """Known spend of a team member since `ts`, from their request rows (no rollup holds the
-    member; the index on (member, ts) reads only theirs)."""
-    (total,) = conn.execute(
-        "SELECT dec_sum(cost_usd) FROM requests WHERE member = ? AND ts >= ? "
-        "AND status != 'running'",
-        (member, ts),
+    """Known spend of a team member since `ts` on a connection: whole UTC days from the
+    per-member rollups (a month is ~30 rows per client, however many requests it had), the
+    partial first day from the member's request rows (index on (member, ts))."""
+    first, last, start, end = member_spend_bounds(ts)
+    whole, partial = conn.execute(
+        "SELECT (SELECT dec_sum(dec_add(cost_reported, cost_estimated)) FROM rollup_party "
+        "WHERE member = ? AND day >= ? AND day <= ?), (SELECT dec_sum(cost_usd) FROM requests "
+        "WHERE member = ? AND ts >= ? AND ts < ? AND status != 'running')",
+        (member, first, last, member, start, end),
     ).fetchone()
-    return Decimal(total or 0)
+    return Decimal(whole or 0) + Decimal(partial or 0)

@@ -225,3 +225,36 @@ def test_a_lost_listening_connection_turns_the_cache_off(
         assert _until(lambda: serving.authenticate(ada) is None)
     finally:
         store.close()
+
+
+def test_member_month_is_read_from_the_rollups_across_days(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    """A member's month: whole UTC days from the per-member rollups, a partial first day from
+    the rows; last month's spend never counts. The reservation (in the server on PostgreSQL)
+    and the spend shown agree, to the cent."""
+    members = Members(store, clock)
+    members.add("ada")
+    budget = BudgetManager(store, BudgetSettings(), clock=clock)
+    month = 1772323200.0  # 2026-03-01 00:00 UTC
+    clock.now = month - 2 * 3600
+    spend(store, budget, "ada", "0.50")  # February: not this month's
+    members.set_budget("ada", D("0.05"))
+    for day in range(4):
+        clock.now = month + day * 86_400 + 1800
+        spend(store, budget, "ada", "0.01")
+    assert store.member_spend_since("ada", month) == D("0.04")
+    assert store.member_spend_since("ada", month + 86_400 + 900) == D("0.03")  # a partial day
+    assert store.member_spend_since("ada", month + 86_400 + 3600) == D("0.02")
+    spend(store, budget, "ada", "0.01")  # fits exactly: 0.05
+    with pytest.raises(BudgetExceededError, match=r"spent \$0\.05"):
+        spend(store, budget, "ada", "0.01")
+    # The whole days are the rollups' figures: a (hand-made) change there is what counts.
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE rollup_party SET cost_reported = dec_add(cost_reported, '-0.02') "
+            "WHERE member = 'ada' AND day = ?",
+            (24 * 10_000_000 + int(month // 86_400),),
+        )
+    assert store.member_spend_since("ada", month) == D("0.03")
+    spend(store, budget, "ada", "0.02")
