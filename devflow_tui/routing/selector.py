@@ -65,7 +65,7 @@ import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from devflow_tui.config import RoutingSettings
 from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
@@ -371,6 +371,7 @@ class _Scan:
     cheapest_capable: float
     best: float  # best quality among the capable (among all when none is)
     widest: int
+    unpriced: bool = False  # some cost is None (unknown price)
 
 
 @dataclass(slots=True)
@@ -394,7 +395,16 @@ class _Layout:
     widest_from: list[int]  # the widest window from each index on
     zero: list[int]  # indexes of the models whose cost is 0 whatever the request
     signed: bool  # some price is negative: `zero` does not find every cost <= 0
-    capable: dict[tuple[str, float, bool], list[bool]] = field(default_factory=dict)
+    last_unpriced: int  # index of the last model with an unknown price, -1 for none
+    # Per (task, bar, is_low): whether each model clears the bar, and the best quality among
+    # those that do from each index on (-inf for none): `ModelSelector._layout_capable`.
+    capable: dict[tuple[str, float, bool], tuple[list[bool], list[float]]] = field(
+        default_factory=dict
+    )
+    # Per task: the best quality from each index on (`ModelSelector._layout_best`).
+    best_from: dict[str, list[float]] = field(default_factory=dict)
+    # Per start index: the indexes before it in catalog order (the context exclusions).
+    too_small_order: dict[int, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,7 +468,17 @@ def _scan_loop(
         cheapest_capable = lowest
         best = max(e.quality[task] for e in survivors)
     return _Scan(
-        costs, capable, where, 0, twin_costs, cheapest_paid, lowest, cheapest_capable, best, widest
+        costs,
+        capable,
+        where,
+        0,
+        twin_costs,
+        cheapest_paid,
+        lowest,
+        cheapest_capable,
+        best,
+        widest,
+        unpriced=None in costs,
     )
 
 
@@ -773,7 +793,15 @@ class ModelSelector:
         drop = sorted(i - start for i in (position.get(m, -1) for m in cooling) if i >= start)
         # In catalog order, as `_filter` lists them; the reasons are `_reject`'s (for these
         # requests the context is the first check that can fail).
-        out = sorted([*range(start), *(start + i for i in drop)], key=layout.slots.__getitem__)
+        if drop:
+            out = sorted([*range(start), *(start + i for i in drop)], key=layout.slots.__getitem__)
+        else:
+            found = layout.too_small_order.get(start)
+            if found is None:
+                found = layout.too_small_order[start] = sorted(
+                    range(start), key=layout.slots.__getitem__
+                )
+            out = found
         needed: dict[int, str] = {}  # "9,000 tokens needed" by output bound: few distinct ones
         entries, bounds = layout.entries, layout.bounds
         for i in out:
@@ -833,6 +861,9 @@ class ModelSelector:
                     i for i, (p, b) in enumerate(zip(prompt, base, strict=True)) if not p and not b
                 ],
                 signed=any(p < 0 for p in prompt) or any(b < 0 for b in base),
+                last_unpriced=max(
+                    (i for i, slot in enumerate(slots) if slot in self._unpriced), default=-1
+                ),
             )
         return layout
 
@@ -1026,7 +1057,11 @@ class ModelSelector:
         if margin is not None:
             # Bars relative to the best this catalog has, whatever its absolute level: a
             # catalog of unknown families tops out lower than the family table's numbers.
-            bar = min(bar, max(qualities) - margin)
+            if view is not None and not view.drop:  # the survivors are a suffix of the layout
+                top = self._layout_best(view.layout, task)[view.start]
+            else:
+                top = max(qualities)
+            bar = min(bar, top - margin)
         is_low = criteria.complexity == "low"
 
         # Thinking first is wasted on a low-complexity request: slower, and the hidden
@@ -1082,7 +1117,7 @@ class ModelSelector:
 
         rows = None
         if not complete:
-            known = [math.inf if c is None else c for c in costs] if None in costs else costs
+            known = [math.inf if c is None else c for c in costs] if scan.unpriced else costs
             rows = _best_rows(
                 survivors,
                 capable,
@@ -1124,16 +1159,23 @@ class ModelSelector:
         extremes the score needs. Slices of the layout's columns for a usual request, column
         lookups otherwise, and C-level min/max when every survivor has a price (the usual
         case); a loop that copes with unknown prices otherwise."""
-        if self._unpriced and not self._unpriced.isdisjoint(slots):
+        if (
+            self._unpriced
+            and not (view is not None and view.start > view.layout.last_unpriced)
+            and not self._unpriced.isdisjoint(slots)
+        ):
             return _scan_loop(survivors, task, bar, is_low, ctx, expected_out, len(self._entries))
         # Same operations in the same order as `_scan_loop`, so the same floats.
         costs: list[float]
         cheapest_paid: float | None = None
+        lowest: float | None = None
+        best_capable: float | None = None  # the best quality among the capable, when known
         if view is not None:
             layout = view.layout
             base = view.column(layout.base)
             costs = [p * ctx + b for p, b in zip(view.column(layout.prompt), base, strict=True)]
-            capable = view.column(self._layout_capable(layout, task, bar, is_low))
+            able_column, best_from = self._layout_capable(layout, task, bar, is_low)
+            capable = view.column(able_column)
             if view.drop:
                 where = [-1] * len(self._entries)
                 for index, slot in enumerate(slots):
@@ -1143,9 +1185,11 @@ class ModelSelector:
             else:
                 where, offset = layout.where, view.start
                 widest = layout.widest_from[view.start]
+                best_capable = best_from[view.start]
                 if not layout.signed:
                     # Only the models with no price at all cost 0: the cheapest paid model is
-                    # the cheapest of the others.
+                    # the cheapest of the others, and the lowest cost is 0 when one of those
+                    # is a survivor, else the cheapest paid one (no cost is negative).
                     paid = costs
                     free = [i - offset for i in layout.zero if i >= offset]
                     if free:
@@ -1153,6 +1197,7 @@ class ModelSelector:
                         for i in free:
                             paid[i] = math.inf
                     cheapest_paid = min(paid)
+                    lowest = 0.0 if free else cheapest_paid
         else:
             prompt, base_col = self._prompt_col, self._bases(expected_out)
             costs = [prompt[s] * ctx + base_col[s] for s in slots]
@@ -1165,19 +1210,27 @@ class ModelSelector:
             widest = max(map(self._window_col.__getitem__, slots))
         if cheapest_paid is None:
             cheapest_paid = min(filter((0.0).__lt__, costs), default=math.inf)
-        lowest = min(costs)
-        if any(capable):
+        if lowest is None:
+            lowest = min(costs)
+        if best_capable is None:
+            best_capable = max(itertools.compress(qualities, capable), default=-math.inf)
+        if best_capable != -math.inf:  # some survivor is capable
             cheapest_capable = min(itertools.compress(costs, capable))
-            best = max(0.0, max(itertools.compress(qualities, capable)))
+            best = max(0.0, best_capable)
         else:
-            cheapest_capable, best = lowest, max(qualities)
+            cheapest_capable = lowest
+            best = (
+                self._layout_best(view.layout, task)[view.start]
+                if view is not None and not view.drop
+                else max(qualities)
+            )
         twin_costs: dict[str, float] = {}
         for slot in self._twin_slots:
             index = where[slot] - offset
             if index >= 0:
                 twin_costs[survivors[index].id] = costs[index]
         return _Scan(
-            costs=list(costs),
+            costs=cast(list[float | None], costs),  # no None in it: no copy to retype it
             capable=capable,
             where=where,
             offset=offset,
@@ -1189,16 +1242,39 @@ class ModelSelector:
             widest=widest,
         )
 
-    def _layout_capable(self, layout: _Layout, task: str, bar: float, is_low: bool) -> list[bool]:
-        """`_capable` in the layout's order."""
+    def _layout_capable(
+        self, layout: _Layout, task: str, bar: float, is_low: bool
+    ) -> tuple[list[bool], list[float]]:
+        """`_capable` in the layout's order, and the best capable quality from each index on
+        (-inf where none is): a usual request's survivors are a suffix of the layout, so
+        these are a lookup instead of a pass over them."""
         key = (task, bar, is_low)
-        column = layout.capable.get(key)
-        if column is None:
+        found = layout.capable.get(key)
+        if found is None:
             if len(layout.capable) >= _STATIC_TABLES:
                 layout.capable.clear()
             able = self._capable(task, bar, is_low)
-            column = layout.capable[key] = [able[s] for s in layout.slots]
-        return column
+            column = [able[s] for s in layout.slots]
+            qualities = layout.quality[task]
+            best_from = [-math.inf] * (len(column) + 1)
+            for index in range(len(column) - 1, -1, -1):
+                best = best_from[index + 1]
+                quality = qualities[index]
+                best_from[index] = quality if column[index] and quality > best else best
+            found = layout.capable[key] = (column, best_from)
+        return found
+
+    @staticmethod
+    def _layout_best(layout: _Layout, task: str) -> list[float]:
+        """The best quality for `task` from each index of the layout on."""
+        best_from = layout.best_from.get(task)
+        if best_from is None:
+            qualities = layout.quality[task]
+            best_from = [-math.inf] * (len(qualities) + 1)
+            for index in range(len(qualities) - 1, -1, -1):
+                best_from[index] = max(qualities[index], best_from[index + 1])
+            layout.best_from[task] = best_from
+        return best_from
 
     def _bases(self, expected_out: int) -> list[float]:
         """Completion price x output bound + request price, by slot, for one expected output
