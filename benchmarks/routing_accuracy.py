@@ -21,6 +21,7 @@ from devflow_tui.routing.evaluation import (
     evaluate,
     load_labelled,
     render_report,
+    report_of,
     split_of,
 )
 from devflow_tui.routing.training import cross_validate
@@ -34,7 +35,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", choices=("dev", "held-out", "both"), default="dev")
-    parser.add_argument("--misses", action="store_true", help="print the worst misses too")
+    parser.add_argument(
+        "--misses",
+        action="store_true",
+        help="print the worst misses too (with --cv: the cross-validated ones, with the "
+        "confusion matrices)",
+    )
     parser.add_argument(
         "--cv",
         action="store_true",
@@ -56,11 +62,11 @@ def main() -> int:
             print(text if args.misses else text.split("\n\nworst misses")[0])
             print()
     if args.cv:
-        _cross_validated(args.data)
+        _cross_validated(args.data, misses=args.misses)
     return 0
 
 
-def _cross_validated(data: Path) -> None:
+def _cross_validated(data: Path, *, misses: bool = False) -> None:
     rows: list[LabelledPrompt] = []
     for lang in ("en", "it"):
         for row in load_labelled(data / f"arena-hard-{lang}.jsonl"):
@@ -74,15 +80,14 @@ def _cross_validated(data: Path) -> None:
     results = cross_validate(rows, extra)
     print("== dev split, 5-fold cross-validation (models retrained without the fold)")
     for lang in ("en", "it"):
-        mine = [(row, task, level) for row, task, level in results if row.lang == lang]
-        tasks = sum(1 for row, task, _ in mine if row.task_type == task)
-        levels = [(row.complexity, level) for row, _, level in mine if row.complexity]
-        hits = sum(1 for want, got in levels if want == got)
-        swaps = sum(1 for want, got in levels if {want, got} == {"low", "high"})
+        report = report_of((row, got) for row, got in results if row.lang == lang)
+        fig = report.overall
         print(
-            f"{lang}: task {tasks / len(mine):.1%}, complexity {hits / len(levels):.1%}, "
-            f"low<->high swaps {swaps / len(levels):.1%} ({len(mine)} prompts)"
+            f"{lang}: task {fig.task_accuracy:.1%}, complexity {fig.complexity_accuracy or 0:.1%}, "
+            f"low<->high swaps {fig.low_high_swap_rate or 0:.1%} ({fig.prompts} prompts)"
         )
+        if misses:  # the cross-validated confusion and worst misses: what to work on
+            print(render_report(report).split("\n\n", 1)[1], end="\n\n")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from devflow_tui.errors import DevflowError, ErrorCategory
-from devflow_tui.routing.classifier import COMPLEXITIES, TaskClassifier
+from devflow_tui.routing.classifier import COMPLEXITIES, Classification, TaskClassifier
 from devflow_tui.types import TASK_TYPES
 
 WORST_MISSES = 10
@@ -170,16 +170,21 @@ def evaluate(
 ) -> EvalReport:
     """Classify every row and compare with its labels."""
     classifier = classifier or TaskClassifier()
-    results: list[tuple[LabelledPrompt, str, str]] = []
+    return report_of((row, classifier.classify(row.prompt)) for row in rows)
+
+
+def report_of(results: Iterable[tuple[LabelledPrompt, Classification]]) -> EvalReport:
+    """Compare each row's labels with what a classifier said about it (`evaluate`, or the
+    cross-validated classifications of `routing.training.cross_validate`)."""
+    figures: list[tuple[LabelledPrompt, str, str]] = []
     by_lang: dict[str, list[tuple[LabelledPrompt, str, str]]] = {}
     task_confusion: dict[str, Counter[str]] = {t: Counter() for t in TASK_TYPES}
     complexity_confusion: dict[str, Counter[str]] = {c: Counter() for c in COMPLEXITIES}
     misses: list[Miss] = []
-    for row in rows:
-        got = classifier.classify(row.prompt)
+    for row, got in results:
         lang = row.lang or got.language
         result = (row, got.task_type, got.complexity)
-        results.append(result)
+        figures.append(result)
         by_lang.setdefault(lang, []).append(result)
         task_confusion[row.task_type][got.task_type] += 1
         if row.complexity:
@@ -202,7 +207,7 @@ def evaluate(
             )
     misses.sort(key=lambda m: (-m.severity, len(m.prompt)))
     return EvalReport(
-        overall=_figures(results),
+        overall=_figures(figures),
         languages={lang: _figures(group) for lang, group in sorted(by_lang.items())},
         task_confusion={k: dict(v) for k, v in task_confusion.items() if v},
         complexity_confusion={k: dict(v) for k, v in complexity_confusion.items() if v},

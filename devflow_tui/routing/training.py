@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devflow_tui.routing.classifier import COMPLEXITIES, TaskClassifier
+from devflow_tui.routing.classifier import COMPLEXITIES, Classification, TaskClassifier
 from devflow_tui.routing.evaluation import LabelledPrompt, fold_of, load_labelled, split_of
 from devflow_tui.routing.learned import LinearModel, RouterModel
 from devflow_tui.types import TASK_TYPES
@@ -169,21 +169,20 @@ def cross_validate(
     rows: Sequence[LabelledPrompt],
     extra: Sequence[LabelledPrompt] = (),
     folds: int = 5,
-) -> list[tuple[LabelledPrompt, str, str]]:
-    """(row, predicted task, predicted complexity) for every row, each predicted by models that
-    did not see it (nor its translation); `extra` rows are always in the training part."""
+) -> list[tuple[LabelledPrompt, Classification]]:
+    """(row, classification) for every row, each classified with models that did not see it
+    (nor its translation); `extra` rows are always in the training part."""
 
     def fold(row: LabelledPrompt) -> int:
         return fold_of(row.id or row.prompt, folds)
 
-    results: list[tuple[LabelledPrompt, str, str]] = []
+    results: list[tuple[LabelledPrompt, Classification]] = []
     for k in range(folds):
         train = [r for r in rows if fold(r) != k] + list(extra)
         classifier = TaskClassifier(model=train_router_model(train, f"fold {k}"))
         for row in rows:
             if fold(row) == k:
-                got = classifier.classify(row.prompt)
-                results.append((row, got.task_type, got.complexity))
+                results.append((row, classifier.classify(row.prompt)))
     return results
 
 

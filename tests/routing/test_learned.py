@@ -132,9 +132,9 @@ def test_cross_validation_predicts_each_row_with_a_model_that_did_not_see_it(
         for i in range(6)
     ]
     results = cross_validate(rows, folds=3)
-    assert sorted(r.id or "" for r, _, _ in results) == [f"p{i}" for i in range(6)]
-    assert {level for _, _, level in results} <= {"low", "medium", "high"}
-    assert {task for _, task, _ in results} == {"coding"}
+    assert sorted(r.id or "" for r, _ in results) == [f"p{i}" for i in range(6)]
+    assert {got.complexity for _, got in results} <= {"low", "medium", "high"}
+    assert {got.task_type for _, got in results} == {"coding"}
     # --arena reads only the development split of the two files.
     for lang in ("en", "it"):
         lines = [
