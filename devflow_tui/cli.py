@@ -739,18 +739,14 @@ def _write(path: Path, text: str) -> None:
         fail(f"cannot write {path}: {exc.strerror}. Pick a writable path.", EXIT_USAGE)
 
 
-def _usd(value: Decimal | None) -> str:
-    if value is None:
-        return "unknown"
-    return f"${value:.6f}" if abs(value) < 1 else f"${value:.2f}"
-
-
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
 def render_report(rep: Any) -> str:
     """The report as text for a terminal: totals, one table per grouping, savings, advice."""
+    from devflow_tui.accounting.pricing import short_usd as _usd
+
     t = rep.totals
     rate = "-" if t.success_rate is None else f"{t.success_rate:.0%}"
     lines = [
@@ -862,6 +858,7 @@ def reconcile(ctx: click.Context, limit: int, as_json: bool) -> None:
         if not done.unresolved:
             click.echo("Nothing to reconcile: every recent request with a generation id is billed.")
         return
+    from devflow_tui.accounting.pricing import short_usd as _usd
     from devflow_tui.accounting.reconcile import summarise
 
     click.echo(f"{'model':<40} {'recorded':>12} {'billed':>12} {'drift':>12}")
@@ -1139,6 +1136,8 @@ def team_add(ctx: click.Context, name: str, budget_monthly: str | None) -> None:
 @click.pass_context
 def team_list(ctx: click.Context, as_json: bool) -> None:
     """Members, their monthly budgets and what they spent this month."""
+    from devflow_tui.accounting.pricing import short_usd as _usd
+
     rows = _with_members(ctx, lambda members: members.list())
     if as_json:
         click.echo(dumps([r.model_dump(mode="json") for r in rows]))
@@ -1159,6 +1158,8 @@ def team_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def team_budget(ctx: click.Context, name: str, usd: str) -> None:
     """Set a member's monthly budget in USD (`none` removes it)."""
+    from devflow_tui.accounting.pricing import short_usd as _usd
+
     limit = None if usd.strip().lower() == "none" else _decimal_arg(usd, "USD")
     _with_members(ctx, lambda members: members.set_budget(name, limit))
     shown = "no monthly budget" if limit is None else f"a monthly budget of {_usd(limit)}"

@@ -44,7 +44,7 @@ from pydantic import BaseModel, Field
 
 from devflow_tui.accounting import rollup
 from devflow_tui.accounting.database import Connection
-from devflow_tui.accounting.pricing import cost_of_tokens, format_usd
+from devflow_tui.accounting.pricing import cost_of_tokens, short_usd
 from devflow_tui.accounting.records import BudgetView
 from devflow_tui.accounting.rollup import Totals
 from devflow_tui.accounting.store import AnalyticsStore
@@ -492,12 +492,6 @@ def _savings(
     return savings
 
 
-def _short_usd(amount: Decimal) -> str:
-    if abs(amount) >= 1:
-        return format_usd(amount.quantize(Decimal("0.01")))
-    return format_usd(Decimal(f"{amount:.3g}"))
-
-
 def _has_prices(prices: Mapping[str, Mapping[str, Decimal]], model: str) -> bool:
     p = prices.get(model)
     return p is not None and p.get("prompt") is not None and p.get("completion") is not None
@@ -602,9 +596,9 @@ def _recommendations(
                 saving,
                 f"{top.n / class_n:.0%} of your {level}{task_name} requests went to {top_model}; "
                 f"{alt_model} served the same class with {alt_success:.0%} success "
-                f"(vs {top_success:.0%}) at {ratio} the price ({_short_usd(alt_avg)} vs "
-                f"{_short_usd(top_avg)} per request): estimated saving "
-                f"{_short_usd(saving)}/month.",
+                f"(vs {top_success:.0%}) at {ratio} the price ({short_usd(alt_avg)} vs "
+                f"{short_usd(top_avg)} per request): estimated saving "
+                f"{short_usd(saving)}/month.",
             )
         )
     advice += unknown_advice
@@ -619,7 +613,7 @@ def _recommendations(
             continue
         left = view.remaining_usd if view.remaining_usd is not None else _ZERO
         runway = (
-            f"; at your recent {_short_usd(daily_rate)}/day it lasts about "
+            f"; at your recent {short_usd(daily_rate)}/day it lasts about "
             f"{float(left / daily_rate):.1f} more days"
             if daily_rate > 0
             else ""
@@ -627,8 +621,8 @@ def _recommendations(
         advice.append(
             (
                 _ZERO,
-                f"The {view.name} budget is {float(used):.0%} used ({_short_usd(view.spent_usd)} "
-                f"of {_short_usd(view.limit_usd)}){runway}. Raise it in the config file or "
+                f"The {view.name} budget is {float(used):.0%} used ({short_usd(view.spent_usd)} "
+                f"of {short_usd(view.limit_usd)}){runway}. Raise it in the config file or "
                 "raise the cost priority in routing.",
             )
         )

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from devflow_tui.accounting.pricing import short_usd as usd
 
-
-def usd(amount: Decimal | None) -> str:
-    """`$0.000123`, `$1.23`, or "unknown" for a cost nobody could price (never $0)."""
-    if amount is None:
-        return "unknown"
-    if amount == 0:
-        return "$0"
-    if abs(amount) >= 1:
-        return f"${amount.quantize(Decimal('0.01'))}"
-    # Below a dollar, three significant digits: $0.0123 is not "$0.01", and cheap requests do
-    # not all read $0.00.
-    step = Decimal(1).scaleb(amount.adjusted() - 2)
-    return f"${amount.quantize(step).normalize():f}"
+__all__ = ["ms", "usd"]
 
 
 def ms(value: float | None) -> str:

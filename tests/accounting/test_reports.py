@@ -277,7 +277,7 @@ def test_recommendation_names_models_share_ratio_and_monthly_saving(
         "estimated saving $0.21/month."
     ]
     weekly = build_report(store, since="7d", now=clock.now)
-    assert weekly.recommendations[0].endswith("estimated saving $0.9/month.")  # 0.21 * 30/7
+    assert weekly.recommendations[0].endswith("estimated saving $0.90/month.")  # 0.21 * 30/7
 
 
 def test_no_recommendation_without_enough_data_or_difference(
@@ -309,7 +309,7 @@ def test_unknown_cost_and_budget_recommendations(store: AnalyticsStore, clock: F
     assert report.recommendations == [
         "2 requests to m/mystery have no known cost (no usage cost was reported and the model "
         "has no catalog prices) and nothing to reconcile; they count as unknown, not $0.",
-        "The daily budget is 90% used ($0.9 of $1); at your recent $0.9/day it lasts about "
+        "The daily budget is 90% used ($0.90 of $1.00); at your recent $0.90/day it lasts about "
         "0.1 more days. Raise it in the config file or raise the cost priority in routing.",
     ]
 

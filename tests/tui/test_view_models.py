@@ -17,7 +17,7 @@ from devflow_tui.routing.health import ModelHealth
 from devflow_tui.tui.actions import ACTIONS, bindings
 from devflow_tui.tui.config_file import save_routing_preferences
 from devflow_tui.tui.gateway_port import catalog_models
-from devflow_tui.tui.money import ms, usd
+from devflow_tui.tui.money import ms
 from devflow_tui.tui.request_stats import (
     RequestSample,
     RequestStats,
@@ -30,21 +30,6 @@ from devflow_tui.tui.screens.models import health_text, per_million
 from devflow_tui.tui.widgets.budget_gauges import level_for
 from devflow_tui.tui.widgets.conversation import answer_footer, code_blocks
 from devflow_tui.tui.widgets.latency_charts import short_model
-
-
-@pytest.mark.parametrize(
-    ("amount", "text"),
-    [
-        (None, "unknown"),
-        (Decimal(0), "$0"),
-        (Decimal("1.234"), "$1.23"),
-        (Decimal("0.0000516"), "$0.0000516"),
-        (Decimal("0.00123456"), "$0.00123"),
-        (Decimal("12"), "$12.00"),
-    ],
-)
-def test_usd(amount: Decimal | None, text: str) -> None:
-    assert usd(amount) == text
 
 
 def test_ms() -> None:

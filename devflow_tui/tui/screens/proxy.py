@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from devflow_tui.accounting.pricing import format_usd
+from devflow_tui.accounting.pricing import short_usd
 from devflow_tui.accounting.records import RequestRow
 from devflow_tui.tui.gateway_port import dashboard_report
 
@@ -59,7 +59,7 @@ def clients_line(groups: list[GroupStats]) -> str:
     """The spend per proxy client over the report window, as the screen shows it."""
     if not groups:
         return f"No proxy requests in the {WINDOW_LABEL}."
-    spend = "  ".join(f"{g.key}: {g.requests} req, {format_usd(g.cost_usd)}" for g in groups)
+    spend = "  ".join(f"{g.key}: {g.requests} req, {short_usd(g.cost_usd)}" for g in groups)
     return (
         f"Spend per client, {WINDOW_LABEL} (devflow report --since {WINDOW} --by client): {spend}"
     )
@@ -119,7 +119,7 @@ class ProxyScreen(Screen[None]):
                 str(row.requested_model or "-"),
                 str(row.model or "-"),
                 str(row.status),
-                format_usd(row.cost_usd),
+                short_usd(row.cost_usd),
                 f"{latency:.0f}" if latency is not None else "-",
             )
 
