@@ -44,7 +44,13 @@ def proxy_url(host: str, port: int) -> str:
             hint="Start `devflow serve --port 0`, read the port it prints, then pass it: "
             "`devflow serve --print-env --port N`; or pick a fixed --port.",
         )
-    return f"http://{host}:{port}"
+    return http_origin(host, port)
+
+
+def http_origin(host: str, port: int) -> str:
+    """`http://host:port`, with an IPv6 address in brackets (`http://[::1]:4141`) as URLs need."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
 
 
 def bind_port(host: str, port: int) -> socket.socket:

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from devflow_tui.config import Settings
 from devflow_tui.gateway.pipeline import Gateway
+from devflow_tui.serve.command import http_origin
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -96,7 +97,7 @@ class BackgroundProxy:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return http_origin(self.host, self.port)
 
     def stop(self) -> None:
         self._server.should_exit = True
@@ -133,7 +134,7 @@ class EmbeddedProxy:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return http_origin(self.host, self.port)
 
     async def stop(self) -> None:
         self._server.should_exit = True

@@ -35,6 +35,13 @@ def test_print_env_gives_the_exports(devflow: Invoke, tmp_path: Path) -> None:  
     assert "sk-or-" not in out  # the OpenRouter key never leaves the process
 
 
+def test_print_env_puts_an_ipv6_host_in_brackets(devflow: Invoke) -> None:  # noqa: F811
+    result = devflow("serve", "--print-env", "--host", "::1", "--port", "5151")
+    assert result.exit_code == 0, result.stderr
+    assert "export ANTHROPIC_BASE_URL=http://[::1]:5151\n" in result.stdout
+    assert "export OPENAI_BASE_URL=http://[::1]:5151/v1\n" in result.stdout
+
+
 def test_new_token_is_labelled(devflow: Invoke) -> None:  # noqa: F811
     result = devflow("serve", "--new-token", "claude-laptop")
     assert result.exit_code == 0
