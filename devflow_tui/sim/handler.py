@@ -13,6 +13,7 @@ import secrets
 import socket
 import string
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
@@ -360,7 +361,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         body = {**body, "messages": messages}
         self._generate(record, body, called_tools(messages))
 
-    def _generate(self, record: RecordedRequest, body: dict[str, Any], called: set[str]) -> None:
+    def _generate(
+        self, record: RecordedRequest, body: dict[str, Any], called: Counter[str]
+    ) -> None:
         """Serve a validated chat-shaped request: the `models` fallbacks, then one answer."""
         messages: list[dict[str, Any]] = body["messages"]
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -428,7 +431,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         text: str,
         tokens_in: int,
         failures: list[dict[str, Any]],
-        called: set[str] | None = None,
+        called: Counter[str] | None = None,
     ) -> None:
         sim = self.sim
         config = sim.config
@@ -455,7 +458,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             answer_tokens=config.answer_tokens,
             empty="empty_content" in faults,
             tool_call=plan_tool_call(
-                body.get("tools"), tool_prompt(body["messages"]), called or set(), gen_id
+                body.get("tools"), tool_prompt(body["messages"]), called or Counter(), gen_id
             ),
         )
         record.model = slug

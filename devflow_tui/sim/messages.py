@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from typing import Any
 
 from devflow_tui.sim.completion import Completion
@@ -96,7 +97,7 @@ def invalid(body: Any) -> str | None:
     return None
 
 
-def chat_view(body: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+def chat_view(body: dict[str, Any]) -> tuple[dict[str, Any], Counter[str]]:
     """The request as the chat body the simulator answers, and the tools already called in
     the conversation (the model answers those in text)."""
     messages: list[dict[str, Any]] = []
@@ -106,13 +107,13 @@ def chat_view(body: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
     for message in body["messages"]:
         role = str(message.get("role"))
         messages.append({"role": role, "content": _parts(message.get("content"))})
-    called = {
+    called = Counter(
         str(block.get("name"))
         for message in body["messages"]
         if message.get("role") == "assistant" and isinstance(message.get("content"), list)
         for block in message["content"]
         if isinstance(block, dict) and block.get("type") == "tool_use"
-    }
+    )
     view: dict[str, Any] = {
         "model": body["model"],
         "messages": messages,

@@ -4,7 +4,8 @@ Deterministic: a request offering tools gets a tool call when its last user turn
 them (case-sensitive, as a whole word, e.g. "use get_weather for Rome") that the conversation
 has not called yet (once called, the model answers from its result). A named MCP tool
 (`mcp__server__tool`) that is not offered yet, while Claude Code offers `WaitForMcpServers`,
-gets that call first, as a model would wait for the server to connect. Arguments fill the
+gets that call first, as a model would wait for the server to connect, and again (up to
+`MCP_WAITS` calls in all) while the server is still connecting. Arguments fill the
 schema's required properties with plausible values taken from the prompt. Both API shapes are
 read: OpenAI `{"type": "function", "function": {"name", "parameters"}}` and Anthropic
 `{"name", "input_schema"}`.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,28 +74,32 @@ def _value(name: str, spec: Any, prompt: str, tail: str = "") -> Any:
 
 
 WAIT_FOR_MCP = "WaitForMcpServers"
+MCP_WAITS = 8  # a loaded machine can take longer to start an MCP server than one wait lasts
 _MCP_NAME = re.compile(r"(?<![\w-])mcp__\w+")
 
 
-def called_tools(messages: list[dict[str, Any]]) -> set[str]:
-    """Names of the tools an assistant turn of a chat conversation has called."""
-    return {
+def called_tools(messages: list[dict[str, Any]]) -> Counter[str]:
+    """How often an assistant turn of a chat conversation has called each tool."""
+    return Counter(
         str((call.get("function") or {}).get("name"))
         for message in messages
         if message.get("role") == "assistant" and isinstance(message.get("tool_calls"), list)
         for call in message["tool_calls"]
         if isinstance(call, dict)
-    }
+    )
 
 
-def plan_tool_call(tools: Any, prompt: str, called: set[str], seed: str) -> ToolCall | None:
+def plan_tool_call(tools: Any, prompt: str, called: Counter[str], seed: str) -> ToolCall | None:
     """The tool call for this turn, or None when the model should answer in text."""
     offered = offered_tools(tools)
     names = {name for name, _ in offered}
     waiting = [m for m in _MCP_NAME.findall(prompt) if m not in names and m not in called]
     for name, schema in offered:
         mentioned = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", prompt)
-        if name in called or not (mentioned or (name == WAIT_FOR_MCP and waiting)):
+        if name == WAIT_FOR_MCP and not mentioned:
+            if not waiting or called[name] >= MCP_WAITS:
+                continue
+        elif name in called or not mentioned:
             continue
         properties = schema.get("properties")
         required = schema.get("required")

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from devflow_tui.sim import Fault, SimServer
+from devflow_tui.sim.tools import MCP_WAITS
 
 MODEL = "anthropic/claude-sonnet-4.5"
 WEATHER_TOOL = {
@@ -259,3 +260,28 @@ def test_named_mcp_tool_not_offered_yet_waits_for_the_servers(client: httpx.Clie
     second = client.post("/messages", json=body).json()
     call = second["content"][-1]
     assert call["name"] == "mcp__devflow__ask" and call["input"] == {"prompt": "write a haiku"}
+
+
+def test_a_server_still_connecting_gets_more_waits_then_a_text_answer(
+    client: httpx.Client,
+) -> None:
+    # Claude Code's wait ends after a few seconds; a slow machine can take longer to start the
+    # MCP server, and a model then waits again rather than give up, a bounded number of times.
+    wait = {"name": "WaitForMcpServers", "input_schema": {"type": "object", "properties": {}}}
+    prompt = "Delegate with mcp__devflow__ask: write a haiku"
+    messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
+    names = []
+    for _ in range(MCP_WAITS + 1):
+        answer = client.post("/messages", json={**_body(tools=[wait]), "messages": messages})
+        last = answer.json()["content"][-1]
+        names.append(last.get("name", last["type"]))
+        if last["type"] != "tool_use":
+            break
+        messages += [
+            {"role": "assistant", "content": answer.json()["content"]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": last["id"], "content": "ok"}],
+            },
+        ]
+    assert names == ["WaitForMcpServers"] * MCP_WAITS + ["text"]
