@@ -239,7 +239,7 @@ def load_pg_rows(cluster: TempCluster, database: str, rows: int, days: int, now:
         t1 = time.perf_counter()
         with conn.transaction():
             conn.execute("SET LOCAL work_mem = '256MB'")
-            migrations_pg.pg005_rebuild_rollups(PgConnection(conn))
+            migrations_pg.pg009_rebuild_rollups(PgConnection(conn))
         t2 = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
         t3 = time.perf_counter()

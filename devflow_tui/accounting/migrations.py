@@ -555,3 +555,86 @@ def m_team_rollup_parties(db: sqlite_utils.Database) -> None:
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant table names
     for statement in _MTRP_REBUILD:
         conn.execute(statement)
+
+
+# m_team_histogram_arrays: one histogram row per (block, dimension, key, metric), the bucket
+# counts in one value, and histograms for 1-hour blocks too.
+class _MthHistogram:
+    """The aggregate of (bucket, count) rows into a `counts` value: PostgreSQL's text form of
+    an array whose subscripts are the buckets (`[lo:hi]={n,...}`); zero durations (bucket
+    -100000) are left to the `zeros` column."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+
+    def step(self, bucket: int | None, n: int) -> None:
+        if bucket is not None and bucket != -100_000:
+            self.counts[bucket] = self.counts.get(bucket, 0) + n
+
+    def finalize(self) -> str | None:
+        used = [b for b, n in self.counts.items() if n]
+        if not used:
+            return None
+        lo, hi = min(used), max(used)
+        return f"[{lo}:{hi}]={{{','.join(str(self.counts.get(b, 0)) for b in range(lo, hi + 1))}}}"
+
+
+_MTH_REBUILD_HISTOGRAMS = (
+    "WITH r AS (SELECT CAST(ts / 3600 AS INTEGER) AS hour, coalesce(model, '') AS k_model, "
+    "coalesce(task_type, '') AS k_task, coalesce(client, '') AS k_client, "
+    "coalesce(member, '') AS k_member, latency_ms, ttft_ms FROM requests "
+    "WHERE status = 'ok' AND coalesce(cache_hit, 0) = 0), "
+    "points AS (SELECT hour, k_model, k_task, k_client, k_member, 0 AS metric, "
+    "m007_bucket(latency_ms) AS bucket FROM r WHERE latency_ms IS NOT NULL "
+    "UNION ALL SELECT hour, k_model, k_task, k_client, k_member, 1, m007_bucket(ttft_ms) "
+    "FROM r WHERE ttft_ms IS NOT NULL), "
+    "periods(size) AS (VALUES (96), (24), (6), (1), (0)), "
+    "keyed AS (SELECT CASE WHEN size = 0 THEN -1 ELSE size * 10000000 + hour / size END "
+    "AS day, k_model, k_task, k_client, k_member, metric, bucket FROM points, periods), "
+    "counted AS (SELECT day, 'model' AS dim, k_model AS key, metric, bucket, count(*) AS n "
+    "FROM keyed GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'task', k_task, metric, bucket, count(*) FROM keyed "
+    "GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'client', k_client, metric, bucket, count(*) FROM keyed "
+    "GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'member', k_member, metric, bucket, count(*) FROM keyed "
+    "GROUP BY 1, 3, 4, 5 "
+    "UNION ALL SELECT day, 'all', '', metric, bucket, count(*) FROM keyed GROUP BY 1, 4, 5) "
+    "INSERT INTO rollup_histogram (day, dim, key, metric, zeros, counts) "
+    "SELECT day, dim, key, metric, sum(CASE WHEN bucket = -100000 THEN n ELSE 0 END), "
+    "mth_histogram(bucket, n) FROM counted GROUP BY 1, 2, 3, 4"
+)
+
+
+def _mth_functions(conn: sqlite3.Connection) -> None:
+    conn.create_aggregate("m007_dec_sum", 1, _M007DecSum)  # type: ignore[arg-type]
+    conn.create_function("m007_bucket", 1, _m007_bucket, deterministic=True)
+    conn.create_aggregate("mth_histogram", 2, _MthHistogram)  # type: ignore[arg-type]
+
+
+def mth_rebuild_rollups(conn: sqlite3.Connection) -> None:
+    """Empty every rollup of m_team_histogram_arrays's schema and rebuild it from the request
+    rows, in the caller's transaction (what the tests hold the rollups kept on write to)."""
+    _mth_functions(conn)
+    for table in ("rollup_day", "rollup_party", "rollup_total", "rollup_histogram"):
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant table names
+    for statement in (*_MTRP_REBUILD[:3], _MTH_REBUILD_HISTOGRAMS):
+        conn.execute(statement)
+
+
+@migration
+def m_team_histogram_arrays(db: sqlite_utils.Database) -> None:
+    """Histograms as one row per (block, dimension, key, metric) holding every bucket's count
+    (`rollup_histogram`), for 1-hour blocks too, instead of one row per bucket
+    (`rollup_hist`, dropped): a 30-day window sums ~1,000 rows instead of ~70,000, and a
+    report reads at most its partial first hour of rows. Rebuilt from the rows."""
+    conn: sqlite3.Connection = db.conn
+    _mth_functions(conn)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS rollup_histogram (day INTEGER NOT NULL, dim TEXT NOT NULL, "
+        "key TEXT NOT NULL, metric INTEGER NOT NULL, zeros INTEGER NOT NULL DEFAULT 0, "
+        "counts TEXT, PRIMARY KEY (day, dim, key, metric)) WITHOUT ROWID"
+    )
+    conn.execute("DROP TABLE IF EXISTS rollup_hist")
+    conn.execute("DELETE FROM rollup_histogram")
+    conn.execute(_MTH_REBUILD_HISTOGRAMS)

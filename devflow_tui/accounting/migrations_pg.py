@@ -546,3 +546,87 @@ def pg008_reserve_member_rollups(conn: Connection) -> None:
         "NUMERIC[], DOUBLE PRECISION)"
     )
     conn.execute(_PG008_RESERVE)
+
+
+# pg009: one histogram row per (block, dimension, key, metric), the bucket counts in one
+# BIGINT[] whose subscripts are the buckets (PostgreSQL arrays may start at any subscript;
+# assigning past either end extends them, NULL in the gaps), zero durations in `zeros`.
+_PG009_FUNCTIONS = (
+    # One bucket's count added to an array (NULL: none yet).
+    "CREATE FUNCTION hist_put(a BIGINT[], bucket INTEGER, n BIGINT) RETURNS BIGINT[] "
+    "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN "
+    "a[bucket] := coalesce(a[bucket], 0) + n; RETURN a; END $$",
+    "CREATE AGGREGATE hist_agg(INTEGER, BIGINT) (SFUNC = hist_put, STYPE = BIGINT[])",
+    # Two arrays added bucket by bucket (a request's write: one bucket in b).
+    "CREATE FUNCTION hist_add(a BIGINT[], b BIGINT[]) RETURNS BIGINT[] LANGUAGE plpgsql "
+    "IMMUTABLE PARALLEL SAFE AS $$ BEGIN "
+    "IF b IS NULL OR cardinality(b) = 0 THEN RETURN a; END IF; "
+    "FOR i IN array_lower(b, 1) .. array_upper(b, 1) LOOP "
+    "IF b[i] IS NOT NULL AND b[i] != 0 THEN a[i] := coalesce(a[i], 0) + b[i]; END IF; "
+    "END LOOP; RETURN a; END $$",
+)
+_PG009_REBUILD_HISTOGRAMS = (
+    # Per hour and key first (one pass over the rows), then every block size and all time.
+    "CREATE TEMPORARY TABLE pg009_points ON COMMIT DROP AS "
+    "SELECT floor(ts / 3600)::bigint AS hour, coalesce(model, '') AS model, "
+    "coalesce(task_type, '') AS task_type, coalesce(client, '') AS client, "
+    "coalesce(member, '') AS member, v.metric, hist_bucket(v.value) AS bucket "
+    "FROM requests CROSS JOIN LATERAL (VALUES (0, latency_ms), (1, ttft_ms)) AS v (metric, value) "
+    "WHERE status = 'ok' AND coalesce(cache_hit, 0) = 0 AND v.value IS NOT NULL",
+    "CREATE TEMPORARY TABLE pg009_hours ON COMMIT DROP AS "
+    "SELECT hour, CASE WHEN GROUPING(model) = 0 THEN 'model' "
+    "WHEN GROUPING(task_type) = 0 THEN 'task' WHEN GROUPING(client) = 0 THEN 'client' "
+    "WHEN GROUPING(member) = 0 THEN 'member' ELSE 'all' END AS dim, "
+    "coalesce(model, task_type, client, member, '') AS key, metric, bucket, count(*) AS n "
+    "FROM pg009_points GROUP BY GROUPING SETS ((hour, model, metric, bucket), "
+    "(hour, task_type, metric, bucket), (hour, client, metric, bucket), "
+    "(hour, member, metric, bucket), (hour, metric, bucket))",
+    # Each block size from the next smaller one (an hour's block of 6 is its 6-hour block's,
+    # and so on up), so each step groups the rows of the one before, not every hour's again.
+    "CREATE TEMPORARY TABLE pg009_blocks ON COMMIT DROP AS "
+    "SELECT 10000000 + hour AS day, dim, key, metric, bucket, n FROM pg009_hours",
+    "INSERT INTO pg009_blocks SELECT 60000000 + (day - 10000000) / 6, dim, key, metric, "
+    "bucket, sum(n) FROM pg009_blocks WHERE day < 20000000 GROUP BY 1, 2, 3, 4, 5",
+    "INSERT INTO pg009_blocks SELECT 240000000 + (day - 60000000) / 4, dim, key, metric, "
+    "bucket, sum(n) FROM pg009_blocks WHERE day >= 60000000 AND day < 70000000 "
+    "GROUP BY 1, 2, 3, 4, 5",
+    "INSERT INTO pg009_blocks SELECT 960000000 + (day - 240000000) / 4, dim, key, metric, "
+    "bucket, sum(n) FROM pg009_blocks WHERE day >= 240000000 AND day < 250000000 "
+    "GROUP BY 1, 2, 3, 4, 5",
+    "INSERT INTO pg009_blocks SELECT -1, dim, key, metric, bucket, sum(n) FROM pg009_blocks "
+    "WHERE day >= 960000000 GROUP BY 2, 3, 4, 5",
+    "INSERT INTO rollup_histogram (day, dim, key, metric, zeros, counts) "
+    "SELECT day, dim, key, metric, coalesce(sum(n) FILTER (WHERE bucket = -100000), 0), "
+    "hist_agg(bucket, n) FILTER (WHERE bucket != -100000) FROM pg009_blocks "
+    "GROUP BY 1, 2, 3, 4",
+)
+
+
+def pg009_rebuild_rollups(conn: Connection) -> None:
+    """Empty every rollup of pg009's schema and rebuild it from the request rows, in the
+    caller's transaction (what the tests hold the rollups kept on write to; benchmarks/team.py
+    builds its rollups with it after loading rows in bulk)."""
+    for table in ("rollup_day", "rollup_party", "rollup_total", "rollup_histogram"):
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant table names
+    # pg005's statements for the other rollups (the hours, the sizes, three tables).
+    for statement in (*_PG005_REBUILD[:5], *_PG009_REBUILD_HISTOGRAMS):
+        conn.execute(statement)
+
+
+@migration
+def pg009_histogram_arrays(conn: Connection) -> None:
+    """SQLite's m_team_histogram_arrays: histograms as one row per (block, dimension, key,
+    metric) holding every bucket's count (`rollup_histogram`), for 1-hour blocks too, instead
+    of one row per bucket (`rollup_hist`, dropped): a 30-day window sums ~1,000 rows instead of
+    ~70,000 (whose hash aggregate took most of a report's time), and a report reads at most its
+    partial first hour of rows. Rebuilt from the rows."""
+    for statement in _PG009_FUNCTIONS:
+        conn.execute(statement)
+    conn.execute(
+        "CREATE TABLE rollup_histogram (day BIGINT NOT NULL, dim TEXT NOT NULL, "
+        "key TEXT NOT NULL, metric INTEGER NOT NULL, zeros BIGINT NOT NULL DEFAULT 0, "
+        "counts BIGINT[], PRIMARY KEY (day, dim, key, metric))"
+    )
+    conn.execute("DROP TABLE rollup_hist")
+    for statement in _PG009_REBUILD_HISTOGRAMS:
+        conn.execute(statement)

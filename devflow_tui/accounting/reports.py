@@ -4,7 +4,7 @@ Numbers come from the rollups (aligned blocks of hours and days, see `rollup`): 
 task type and complexity, per client and member, per day, escalations included, plus the
 request rows of the window's partial first hour, so a report over millions of requests reads a
 few thousand rows. Percentiles read the request rows only when they are exact (at most
-`exact_limit` rows), else the histograms and at most the window's first 6 hours of rows. The
+`exact_limit` rows), else the histograms and the rows of the window's partial first hour. The
 window runs from `now - since` to the end of the rollup block holding `now` (the same as
 "until now" unless the clock was set back). `from_rows` adds every figure up from the rows
 instead, to check the rollups.
@@ -179,11 +179,11 @@ def _read_groups(
     periods = _periods(start, now)
     width = len(keys)
     if periods:
-        for row in conn.execute(_rollup_sql(table, keys, len(periods)), periods):
+        for row in conn.execute(_rollup_sql(table, keys, len(periods)), periods).fetchall():
             groups[tuple(row[:width])].add(Totals.from_values(row[width:]))
     if start is not None:
         end = rollup.first_full_hour(start) * rollup.HOUR_S
-        for row in conn.execute(_edge_sql(keys), (start, end)):
+        for row in conn.execute(_edge_sql(keys), (start, end)).fetchall():
             groups[tuple(row[:width])].add(Totals.from_values(row[width:]))
     return groups
 
@@ -293,7 +293,7 @@ def _read_days(conn: Connection, start: float | None, edge: Totals) -> dict[int,
     """Totals per UTC day over the window."""
     days: dict[int, Totals] = defaultdict(Totals)
     first = 0 if start is None else rollup.first_full_day(start)
-    for row in conn.execute(_SELECT_DAYS + " WHERE day >= ?", (first,)):
+    for row in conn.execute(_SELECT_DAYS + " WHERE day >= ?", (first,)).fetchall():
         days[row[0]].add(Totals.from_values(row[1:]))
     if start is not None and edge.n:
         days[rollup.day_of(start)].add(edge)
@@ -301,7 +301,7 @@ def _read_days(conn: Connection, start: float | None, edge: Totals) -> dict[int,
 
 
 Samples = dict[tuple[str, str, int], list[float]]  # (dim, key, metric) -> values
-Hist = dict[tuple[str, str, int], dict[int, int]]  # (dim, key, metric) -> bucket -> n
+Hist = dict[tuple[str, str, int], rollup.BucketCounts]  # (dim, key, metric) -> counts
 
 
 def _exact_samples(conn: Connection, start: float | None) -> Samples:
@@ -328,58 +328,48 @@ def _exact_samples(conn: Connection, start: float | None) -> Samples:
 
 
 def _histograms(conn: Connection, start: float | None, now: float, days: Iterable[int]) -> Hist:
-    """Histograms of the window from the rollups (blocks of 6 hours and more), and from the
-    request rows of the window's first hours before its first 6-hour block (at most 6 hours
-    of rows; none for all time)."""
-    hist: Hist = defaultdict(lambda: defaultdict(int))
-    periods = [
-        p
-        for p in _periods(start, now)
-        if p == rollup.ALL_TIME or rollup.period_size(p) >= rollup.HIST_MIN_HOURS
-    ]
-    if periods:
-        rows = conn.execute(
-            "SELECT dim, key, metric, bucket, sum(n) FROM rollup_hist WHERE "  # noqa: S608
-            + _in(periods)
-            + " GROUP BY dim, key, metric, bucket",
-            periods,
-        )
-        for dim, key, metric, bucket, n in rows.fetchall():
-            hist[(dim, key, metric)][bucket] += n
+    """Histograms of the window from the rollups (one row per block, key and metric), and
+    from the request rows of the window's partial first hour (none for all time)."""
+    hist: Hist = defaultdict(rollup.BucketCounts)
+    periods = _periods(start, now)
+    rows = conn.execute(
+        "SELECT dim, key, metric, zeros, CAST(counts AS TEXT) FROM rollup_histogram "  # noqa: S608
+        "WHERE " + _in(periods),
+        periods,
+    )
+    for dim, key, metric, zeros, counts in rows.fetchall():
+        hist[(dim, key, metric)].add_text(counts, zeros)
     # Per day: the day's own "all" histogram, looked up by key for each whole day.
     first_day = 0 if start is None else rollup.first_full_day(start)
     day_periods = [rollup.day_period(d) for d in days if d >= first_day]
     if start is not None:
-        # The partial first day: its 6-hour blocks (all inside it) and its first rows.
-        day_periods += [p for p in periods if rollup.period_size(p) == rollup.HIST_MIN_HOURS]
+        # The partial first day: its blocks of under a day (all inside it) and its first rows.
+        day_periods += [p for p in periods if rollup.period_size(p) < 24]
     day_of = {p: str(_day_of_period(p)) for p in day_periods}
     for i in range(0, len(day_periods), 500):  # bounded numbers of SQL parameters
         chunk = day_periods[i : i + 500]
         rows = conn.execute(
-            "SELECT day, metric, bucket, n FROM rollup_hist WHERE "  # noqa: S608
-            + _in(chunk)
-            + " AND dim = 'all' AND key = ''",
+            "SELECT day, metric, zeros, CAST(counts AS TEXT) FROM rollup_histogram "  # noqa: S608
+            "WHERE " + _in(chunk) + " AND dim = 'all' AND key = ''",
             chunk,
         )
-        for period, metric, bucket, n in rows.fetchall():
-            hist[("day", day_of[period], metric)][bucket] += n
+        for period, metric, zeros, counts in rows.fetchall():
+            hist[("day", day_of[period], metric)].add_text(counts, zeros)
     if start is not None:
-        first_hour = rollup.first_full_hour(start)
-        block = rollup.HIST_MIN_HOURS
-        end = -(-first_hour // block) * block * rollup.HOUR_S  # the first 6-hour block's start
+        end = rollup.first_full_hour(start) * rollup.HOUR_S
         day = str(rollup.day_of(start))
-        for *keys, latency, ttft, n in conn.execute(_SELECT_EDGE_HIST, (start, end)):
+        for *keys, latency, ttft, n in conn.execute(_SELECT_EDGE_HIST, (start, end)).fetchall():
             for metric, bucket in ((rollup.METRIC_LATENCY, latency), (rollup.METRIC_TTFT, ttft)):
                 if bucket is None:
                     continue
                 for dim, key in zip(rollup.HIST_DIMS, (*keys, ""), strict=True):
-                    hist[(dim, key, metric)][bucket] += n
-                hist[("day", day, metric)][bucket] += n
+                    hist[(dim, key, metric)].add(bucket, n)
+                hist[("day", day, metric)].add(bucket, n)
     return hist
 
 
 def _day_of_period(period: int) -> int:
-    """The UTC day of a 24- or 6-hour block's period key."""
+    """The UTC day of a block of a day or less, from its period key."""
     size = rollup.period_size(period)
     return (period - size * rollup.PERIOD_KEY) * size // 24
 
@@ -410,7 +400,8 @@ class _Percentiles:
             values = self.samples.get((dim, key, metric), [])
             return [percentile(values, p) for p in ps]
         assert self.hist is not None
-        return rollup.percentiles_from_histogram(self.hist.get((dim, key, metric), {}), ps)
+        counts = self.hist.get((dim, key, metric))
+        return counts.percentiles(ps) if counts is not None else [None] * len(ps)
 
     def fill(self, stats: GroupStats, dim: str, key: str) -> None:
         stats.latency_p50_ms, stats.latency_p95_ms, stats.latency_p99_ms = self.get(
@@ -651,8 +642,8 @@ def build_report(
 ) -> Report:
     """Build the report over the window `since` ("24h", "7d", "30d" or "all").
 
-    Every total comes from the rollups, except the window's partial first hour (and, for
-    percentiles, its first hours up to a 6-hour block), read from the request rows. With
+    Every total and histogram comes from the rollups, except the window's partial first
+    hour, read from the request rows. With
     `from_rows` every figure is added up from the window's request rows instead, request by
     request, with exact percentiles: the same report, slower, for checking the rollups."""
     if since not in (*SPANS_S, "all"):

@@ -11,8 +11,10 @@ request row itself:
   crosses them with the model, and the cross product would hold about as many rows per hour
   as there are requests.
 - `rollup_total`: the same numbers per UTC day only (and `-1`), for spend over time and budgets.
-- `rollup_hist`: log-spaced histograms of latency and time to first token of successful
-  requests, per (period of 6 hours or more, "model"|"task"|"client"|"member"|"all", key).
+- `rollup_histogram`: log-spaced histograms of latency and time to first token of successful
+  requests, per (period, "model"|"task"|"client"|"member"|"all", key, metric): one row
+  holding every bucket's count as an array (`counts`, from its lowest to its highest bucket;
+  zero durations in `zeros`), so a window sums ~90 rows per block, not one row per bucket.
   Buckets grow by 6 % each, so a percentile read from them is within 3 % of the exact value;
   reports use exact values whenever few rows are involved.
 
@@ -29,8 +31,9 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -70,10 +73,6 @@ def day_of(ts: float) -> int:
 HOUR_S = 3_600
 BLOCK_HOURS = (96, 24, 6, 1)  # period sizes in hours, largest first; 24 = a UTC day
 PERIOD_KEY = 10_000_000  # period key = size * PERIOD_KEY + index of the block of that size
-# Histograms are kept for blocks of 6 hours and more (fewer rows than per hour), so a report
-# reads at most the window's first 6 hours of request rows for its percentiles.
-HIST_MIN_HOURS = 6
-_HIST_MIN_KEY = HIST_MIN_HOURS * PERIOD_KEY
 
 
 def hour_of(ts: float) -> int:
@@ -137,6 +136,106 @@ def bucket_value(bucket: int) -> float:
     return float(HIST_BASE ** (bucket + 0.5))
 
 
+class BucketCounts:
+    """Counts per histogram bucket, kept as one list from the lowest bucket seen to the
+    highest (a report adds up ~1,000 `counts` values of ~100 buckets each: slice by slice,
+    not bucket by bucket), and the zero durations apart."""
+
+    __slots__ = ("counts", "lo", "zeros")
+
+    def __init__(self) -> None:
+        self.lo = 0
+        self.counts: list[int] = []
+        self.zeros = 0
+
+    def add(self, bucket: int, n: int) -> None:
+        """Add n to one bucket."""
+        if bucket == _ZERO_BUCKET:
+            self.zeros += n
+        elif self.counts and 0 <= bucket - self.lo < len(self.counts):
+            self.counts[bucket - self.lo] += n
+        else:
+            self._add_run(bucket, [n])
+
+    def add_text(self, counts: str | None, zeros: int = 0) -> None:
+        """Add a `counts` value (as `encode` writes it, or as PostgreSQL prints an array: no
+        bounds when its lowest subscript is 1, NULL in a gap) and `zeros` zero durations."""
+        self.zeros += zeros
+        if counts:
+            lo, values = _parse_counts(counts)
+            if values:
+                self._add_run(lo, values)
+
+    def _add_run(self, lo: int, values: list[int]) -> None:
+        if not self.counts:
+            self.lo, self.counts = lo, values
+            return
+        if lo < self.lo:
+            self.counts[0:0] = [0] * (self.lo - lo)
+            self.lo = lo
+        missing = lo + len(values) - self.lo - len(self.counts)
+        if missing > 0:
+            self.counts.extend([0] * missing)
+        at = lo - self.lo
+        end = at + len(values)
+        self.counts[at:end] = map(operator.add, self.counts[at:end], values)
+
+    def percentiles(self, ps: Sequence[float]) -> list[float | None]:
+        """Nearest-rank percentiles (ps in increasing order), in one pass; each within half
+        a bucket (3 %) of the exact one. Buckets with no (or a negative) count are skipped."""
+        runs = [(_ZERO_BUCKET, self.zeros), *enumerate(self.counts, self.lo)]
+        buckets = [(b, n) for b, n in runs if n > 0]
+        total = sum(n for _, n in buckets)
+        if total == 0:
+            return [None] * len(ps)
+        found: list[float | None] = []
+        seen, i = 0, 0
+        for p in ps:
+            rank = max(1, math.ceil(p / 100 * total))
+            while seen < rank:  # rank <= total: the buckets never run out
+                seen += buckets[i][1]
+                i += 1
+            found.append(bucket_value(buckets[i - 1][0]))
+        return found
+
+    def as_dict(self) -> dict[int, int]:
+        """Bucket -> count, for the buckets that count."""
+        found = {bucket: n for bucket, n in enumerate(self.counts, self.lo) if n}
+        if self.zeros:
+            found[_ZERO_BUCKET] = self.zeros
+        return found
+
+    def encode(self) -> str | None:
+        """The buckets as a `rollup_histogram.counts` value (zeros apart): PostgreSQL's text
+        form of an array whose subscripts are the buckets (`[lo:hi]={n,...}`), stored as such
+        on SQLite; None when no bucket counts."""
+        used = [i for i, n in enumerate(self.counts) if n]
+        if not used:
+            return None
+        first, last = used[0], used[-1]
+        body = ",".join(map(str, self.counts[first : last + 1]))
+        return f"[{self.lo + first}:{self.lo + last}]={{{body}}}"
+
+
+def _parse_counts(counts: str) -> tuple[int, list[int]]:
+    if counts[0] == "[":
+        lo = int(counts[1 : counts.index(":")])
+        body = counts[counts.index("=") + 2 : -1]
+    else:
+        lo, body = 1, counts[1:-1]
+    if not body:
+        return lo, []
+    return lo, list(map(int, body.replace("NULL", "0").split(",")))
+
+
+def hist_add(a: str | None, b: str | None) -> str | None:
+    """SQL function (SQLite; PostgreSQL's is in its migrations): two `counts` values added."""
+    total = BucketCounts()
+    total.add_text(a)
+    total.add_text(b)
+    return total.encode()
+
+
 def dec_add(a: str | None, b: str | None) -> str:
     """SQL function: the sum of two decimal strings (NULL counts as zero)."""
     return str(Decimal(a or 0) + Decimal(b or 0))
@@ -161,8 +260,10 @@ def _sql_bucket(value: float | None) -> int | None:
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
-    """Make `dec_add`, `dec_sum` and `hist_bucket` available to the SQL of this connection."""
+    """Make `dec_add`, `dec_sum`, `hist_bucket` and `hist_add` available to the SQL of this
+    connection."""
     conn.create_function("dec_add", 2, dec_add, deterministic=True)
+    conn.create_function("hist_add", 2, hist_add, deterministic=True)
     conn.create_function("hist_bucket", 1, _sql_bucket, deterministic=True)
     conn.create_aggregate("dec_sum", 1, _DecSum)  # type: ignore[arg-type]  # typeshed: int only
 
@@ -249,21 +350,30 @@ class Totals:
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> Totals:
-        """Rebuild from column values in `COLUMNS` order."""
-        totals = cls()
-        for f, v in zip(_FIELDS, values, strict=True):
-            if f in _MONEY:
-                setattr(totals, f, Decimal(v or 0))
-            elif f == "gen_ms":
-                totals.gen_ms = float(v or 0)
-            else:
-                # int(): PostgreSQL sums BIGINT columns as NUMERIC (a Decimal here).
-                setattr(totals, f, int(v or 0))
-        return totals
+        """Rebuild from column values in `COLUMNS` order (a report reads hundreds of rows:
+        one converter per column, no attribute lookups by name)."""
+        return cls(*[convert(v) for convert, v in zip(_CONVERTERS, values, strict=True)])
+
+
+def _to_int(value: Any) -> int:
+    return int(value) if value else 0
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(value) if value else Decimal(0)
+
+
+def _to_float(value: Any) -> float:
+    return float(value) if value else 0.0
 
 
 _FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Totals))
 _MONEY = frozenset({"cost_reported", "cost_estimated", "saved_cache"})
+_CONVERTERS: tuple[Callable[[Any], Any], ...] = tuple(
+    _to_decimal if f in _MONEY else _to_float if f == "gen_ms" else _to_int for f in _FIELDS
+)
 COLUMNS = _FIELDS
 KEY_COLUMNS = ("model", "task_type", "complexity")
 PARTY_COLUMNS = ("client", "member")
@@ -356,8 +466,16 @@ class Finished:
         return points
 
 
-# Sums of rollup rows, in `COLUMNS` order.
-SUM_COLUMNS = ", ".join(f"dec_sum({c})" if c in _MONEY else f"sum({c})" for c in COLUMNS)
+# Sums of rollup rows, in `COLUMNS` order. Counts are cast back to integers: PostgreSQL sums
+# BIGINT columns as NUMERIC, which reads as a Decimal and costs a conversion per value.
+SUM_COLUMNS = ", ".join(
+    f"dec_sum({c})"
+    if c in _MONEY
+    else f"sum({c})"
+    if c == "gen_ms"
+    else f"CAST(sum({c}) AS BIGINT)"
+    for c in COLUMNS
+)
 
 # `Finished.totals()` as SQL over `requests` rows, in `COLUMNS` order (kept in step with it,
 # and tested against it). Conditions are counted with FILTER, which both backends run natively
@@ -439,7 +557,7 @@ _CONFLICT_KEYS = {
     "rollup_day": ("day", *KEY_COLUMNS),
     "rollup_party": ("day", *PARTY_COLUMNS),
     "rollup_total": ("day",),
-    "rollup_hist": ("day", "dim", "key", "metric", "bucket"),
+    "rollup_histogram": ("day", "dim", "key", "metric"),
 }
 _ROWS_PER_STATEMENT = 400  # SQLite allows 32,766 parameters a statement; rows have up to 25
 
@@ -450,11 +568,14 @@ def _upsert(table: str, rows: int) -> str:
     names above, never from input). One statement for all of a request's rows of a table: on
     PostgreSQL a statement each would cost a round trip or a pipeline slot each."""
     keys = _CONFLICT_KEYS[table]
-    values = ("n",) if table == "rollup_hist" else COLUMNS
+    values = ("zeros", "counts") if table == "rollup_histogram" else COLUMNS
     columns = (*keys, *values)
     row = f"({', '.join('?' * len(columns))})"
-    if table == "rollup_hist":
-        update = "n = rollup_hist.n + excluded.n"
+    if table == "rollup_histogram":
+        update = (
+            "zeros = rollup_histogram.zeros + excluded.zeros, "
+            "counts = hist_add(rollup_histogram.counts, excluded.counts)"
+        )
     else:
         update = ", ".join(_set(table, c) for c in COLUMNS)
     return (
@@ -488,7 +609,7 @@ def apply(conn: Connection, items: Iterable[Finished], sign: int = 1) -> None:
     cells: dict[Any, list[Any]] = {}
     parties: dict[Any, list[Any]] = {}
     days: dict[Any, list[Any]] = {}
-    hist: dict[Any, list[Any]] = {}
+    hist: dict[Any, BucketCounts] = {}
     for item in items:
         t = item.totals()
         values = [sign * getattr(t, f) for f in _FIELDS]
@@ -498,14 +619,20 @@ def apply(conn: Connection, items: Iterable[Finished], sign: int = 1) -> None:
         for period in periods_of(hour_of(item.ts)):
             _add(cells, (period, *item.key), values)
             _add(parties, (period, *item.party), values)
-            if period == ALL_TIME or period >= _HIST_MIN_KEY:
-                for point in points:
-                    _add(hist, (period, *point), [sign])
+            for dim, key, metric, bucket in points:
+                counts = hist.get((period, dim, key, metric))
+                if counts is None:
+                    counts = hist[(period, dim, key, metric)] = BucketCounts()
+                counts.add(bucket, sign)
     _write(conn, "rollup_day", cells)
     _write(conn, "rollup_party", parties)
     _write(conn, "rollup_total", days)
     if hist:
-        _write(conn, "rollup_hist", hist)
+        _write(
+            conn,
+            "rollup_histogram",
+            {key: [counts.zeros, counts.encode()] for key, counts in hist.items()},
+        )
 
 
 def add_escalation(conn: Connection, original: Finished) -> None:
@@ -535,17 +662,8 @@ def percentile_from_histogram(counts: dict[int, int], p: float) -> float | None:
 
 
 def percentiles_from_histogram(counts: dict[int, int], ps: Sequence[float]) -> list[float | None]:
-    """Nearest-rank percentiles (ps in increasing order) from bucket counts, in one pass."""
-    buckets = sorted((b, n) for b, n in counts.items() if n > 0)
-    total = sum(n for _, n in buckets)
-    if total == 0:
-        return [None] * len(ps)
-    found: list[float | None] = []
-    seen, i = 0, 0
-    for p in ps:
-        rank = max(1, math.ceil(p / 100 * total))
-        while seen < rank:  # rank <= total: the buckets never run out
-            seen += buckets[i][1]
-            i += 1
-        found.append(bucket_value(buckets[i - 1][0]))
-    return found
+    """Nearest-rank percentiles (ps in increasing order) from bucket -> count."""
+    histogram = BucketCounts()
+    for bucket, n in sorted(counts.items()):
+        histogram.add(bucket, n)
+    return histogram.percentiles(ps)

@@ -10,9 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import sqlite_utils
 
-from devflow_tui.accounting import migrations, migrations_pg
+from devflow_tui.accounting import migrations, migrations_pg, rollup
 from devflow_tui.accounting.records import RequestOutcome, RequestStart
 from devflow_tui.accounting.reports import Report, build_report
 from devflow_tui.accounting.store import AnalyticsStore
@@ -124,7 +123,6 @@ def _rollup_tables(store: AnalyticsStore) -> dict[str, list[tuple[Any, ...]]]:
         "rollup_day": "day, model, task_type, complexity",
         "rollup_party": "day, client, member",
         "rollup_total": "day",
-        "rollup_hist": "day, dim, key, metric, bucket",
     }
     columns = (
         "n, ok, failed, cancelled, refused, cache_hits, unknown_cost, prompt, completion, "
@@ -135,14 +133,24 @@ def _rollup_tables(store: AnalyticsStore) -> dict[str, list[tuple[Any, ...]]]:
     found = {}
     with store.reading() as conn:
         for table, keys in tables.items():
-            values = "n" if table == "rollup_hist" else columns
             rows = conn.execute(
-                f"SELECT {keys}, {values} FROM {table} WHERE n != 0 ORDER BY {keys}"  # noqa: S608
+                f"SELECT {keys}, {columns} FROM {table} WHERE n != 0 ORDER BY {keys}"  # noqa: S608
             ).fetchall()
             found[table] = [
                 tuple(Decimal(v) if isinstance(v, str) and i > 4 else v for i, v in enumerate(r))
                 for r in rows
             ]
+        # Histograms: the buckets that count, whatever the array's bounds (a bucket that
+        # went back to zero may stay inside them).
+        found["rollup_histogram"] = []
+        for *key, zeros, counts in conn.execute(
+            "SELECT day, dim, key, metric, zeros, CAST(counts AS TEXT) FROM rollup_histogram "
+            "ORDER BY day, dim, key, metric"
+        ).fetchall():
+            buckets = rollup.BucketCounts()
+            buckets.add_text(counts, zeros)
+            if buckets.as_dict():
+                found["rollup_histogram"].append((*key, sorted(buckets.as_dict().items())))
     return found
 
 
@@ -153,13 +161,14 @@ def test_frozen_backfill_builds_the_rollups_the_writes_kept(
     it must give exactly what today's code kept on each write."""
     _history(store, clock, n=120, seed=9)
     kept = _rollup_tables(store)
+    assert len(kept["rollup_histogram"]) > 100  # every block size, key and metric
     with store.transaction() as conn:
         if store.backend == "sqlite":
-            migrations.m_team_rollup_parties(sqlite_utils.Database(conn))  # type: ignore[arg-type]
+            migrations.mth_rebuild_rollups(conn)  # type: ignore[arg-type]
         else:
-            migrations_pg.pg005_rebuild_rollups(conn)
+            migrations_pg.pg009_rebuild_rollups(conn)
     rebuilt = _rollup_tables(store)
-    assert kept["rollup_hist"] == rebuilt["rollup_hist"]
+    assert kept["rollup_histogram"] == rebuilt["rollup_histogram"]
     for table in ("rollup_day", "rollup_party", "rollup_total"):
         assert len(kept[table]) == len(rebuilt[table]), table
         for a, b in zip(kept[table], rebuilt[table], strict=True):

@@ -40,7 +40,7 @@ def test_creates_database_in_wal_mode(store: AnalyticsStore, db_path: Path) -> N
         "_migrations",
         "rollup_day",
         "rollup_total",
-        "rollup_hist",
+        "rollup_histogram",
     } <= tables
     assert store.schema_version == len(migrations.MIGRATIONS)
 
