@@ -312,6 +312,17 @@ class BudgetManager:
             )
         return views
 
+    @staticmethod
+    def before_spending(after: Iterable[BudgetView], cost: Decimal | None) -> list[BudgetView]:
+        """The budgets (`status()` after a request was recorded) as they stood before its
+        known cost counted; the key's own limit is left out (OpenRouter counts it)."""
+        spent = cost or _ZERO
+        return [
+            view.model_copy(update={"spent_usd": view.spent_usd - spent})
+            for view in after
+            if view.name != "openrouter-key"
+        ]
+
     def alerts_crossed(
         self, before: Iterable[BudgetView], after: Iterable[BudgetView]
     ) -> list[BudgetAlert]:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from devflow_tui.errors import BudgetExceededError, DevflowError, ErrorCategory, OpenRouterError
 from devflow_tui.gateway.events import (
     BudgetAlert,
-    BudgetView,
     CacheHit,
     Completed,
     Failed,
@@ -103,7 +102,7 @@ class UpstreamError(Exception):
 @dataclass
 class _Call:
     """One request between its routing and its closing job. The recorder's jobs fill
-    `reservation`, `begun` and `budget_before` on its thread, in order."""
+    `reservation` and `begun` on its thread, in order."""
 
     request: PassthroughRequest
     outcome: RequestOutcome
@@ -113,7 +112,6 @@ class _Call:
     hit: CachedAnswer | None = None
     reservation: Reservation | None = None
     begun: bool = False
-    budget_before: list[BudgetView] | None = None
     hint: str | None = None  # what to do about a failure
     opening: asyncio.TimerHandle | None = None  # the running row, written if still running
     closed: bool = False
@@ -281,7 +279,6 @@ class Passthrough:
         call.reservation = gw.budget.reserve(call.outcome.request_id, worst, call.request.member)
         gw.store.begin_request(call.start)
         call.begun = True
-        call.budget_before = gw.budget.status()
 
     def _serve_hit(self, call: _Call, hit: CachedAnswer) -> _Hit:
         """A cache hit: the stored answer at no cost, recorded as a hit."""
@@ -457,7 +454,6 @@ class Passthrough:
             prompt_tokens=call.request.prompt_tokens,
             hit=call.hit,
             cache_key=call.cache_key,
-            budget_before=call.budget_before,
             begin=begin,
         )
 

@@ -125,7 +125,6 @@ class _RunState:
     prompt_tokens: int = 0  # estimated prompt tokens of what is sent
     cache_key: str | None = None
     reservation: Reservation | None = None
-    budget_before: list[BudgetView] | None = None
     begun: bool = False  # the request row exists
     ended: bool = False
 
@@ -488,7 +487,7 @@ class Gateway:
         except BudgetExceededError as exc:
             await self._end(state, exc)
             return
-        state.budget_before = await self.recorder.call(self.recorder_begin, state)
+        await self.recorder.call(self.recorder_begin, state)
         await self._call_chain(state, chain, assembled)
         await self._end(state)
 
@@ -547,11 +546,10 @@ class Gateway:
                 )
             )
 
-    def recorder_begin(self, state: _RunState) -> list[BudgetView]:
-        """Recorder job when a request is about to be sent: its user message, its "running"
-        row, and the budget as it stood (to see which alert thresholds the request crosses)."""
+    def recorder_begin(self, state: _RunState) -> None:
+        """Recorder job when a request is about to be sent: its user message and its
+        "running" row."""
         self._begin(state, with_message=True)
-        return self.budget.status()
 
     def _begin(self, state: _RunState, *, with_message: bool) -> None:
         prepared = state.prepared
@@ -578,7 +576,6 @@ class Gateway:
             prompt_tokens=state.prompt_tokens,
             hit=hit,
             cache_key=state.cache_key,
-            budget_before=state.budget_before,
             begin=begin,
         )
 
@@ -589,7 +586,6 @@ class Gateway:
         prompt_tokens: int = 0,
         hit: CachedAnswer | None = None,
         cache_key: str | None = None,
-        budget_before: list[BudgetView] | None = None,
         begin: Callable[[], object] | None = None,
     ) -> list[BudgetAlert]:
         """The one closing job of every request, the pipeline's and the proxy's; run it on
@@ -623,9 +619,12 @@ class Gateway:
                 cached_tokens=outcome.cached_tokens,
                 cost_usd=outcome.cost_usd,
             )
-        if budget_before is None:
-            return []
-        return self.budget.alerts_crossed(budget_before, outcome.budget)
+        # The budgets as they stood before this request's cost counted: the alerts are those
+        # its own cost crossed (read from the status after it, not by a read before it: a
+        # round trip less per request on PostgreSQL).
+        cost = None if outcome.cache_hit else outcome.cost_usd
+        before = self.budget.before_spending(outcome.budget, cost)
+        return self.budget.alerts_crossed(before, outcome.budget)
 
     def assemble(
         self, prepared: PreparedRequest, model: CatalogModel, window_factor: float = 1.0

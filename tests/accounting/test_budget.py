@@ -214,6 +214,27 @@ def test_alerts_fire_once_per_threshold_crossed(store: AnalyticsStore, clock: Fa
     assert budget.alerts_crossed([], key_only) == []
 
 
+def test_alerts_of_a_request_are_those_its_own_cost_crossed(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    """The closing job reads the budgets once, after the request: what stood before it is
+    that less its own cost (no read before it), so one crossing makes one alert."""
+    budget = manager(store, clock, limit_usd="1")
+    record(store, cost="0.45")
+    after = budget.status()
+    assert budget.alerts_crossed(budget.before_spending(after, D("0.45")), after) == []
+    record(store, cost="0.05")
+    after = budget.status()
+    crossed = budget.alerts_crossed(budget.before_spending(after, D("0.05")), after)
+    assert [(a.threshold, a.spent_usd) for a in crossed] == [(0.5, D("0.50"))]
+    record(store, cost="0.01")
+    after = budget.status()
+    assert budget.alerts_crossed(budget.before_spending(after, D("0.01")), after) == []
+    assert budget.alerts_crossed(budget.before_spending(after, None), after) == []
+    key = [BudgetView(name="openrouter-key", limit_usd=D(1), spent_usd=D(1), remaining_usd=D(0))]
+    assert budget.before_spending(key, D(1)) == []
+
+
 def _reserve_and_spend(budget: BudgetManager, store: AnalyticsStore, amount: Decimal) -> bool:
     request_id = store.begin_request(RequestStart(model="m/a"))
     try:
