@@ -36,6 +36,7 @@ budget is active, unless `allow_unknown_cost` is set, because it could spend any
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 import uuid
@@ -140,19 +141,39 @@ class BudgetManager:
 
         For a team member's request (`devflow serve` with a member token) the member's
         monthly budget applies too, in the same transaction: both must fit."""
+        return self.reserve_sent(request_id, amount, member)()
+
+    def reserve_sent(
+        self, request_id: str, amount: Decimal | None, member: str | None = None
+    ) -> Callable[[], Reservation]:
+        """`reserve` in two steps: the reservation is sent now (inside `store.batched()`,
+        with the block's other statements: one round trip on PostgreSQL) and its answer is
+        read by calling what this returns, after the block: the reservation, or
+        BudgetExceededError raised."""
         now = self.clock()
         unheld = Reservation(
             id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now, held=False
         )
         if not self.budgets and member is None:
-            return unheld
-        if amount is None and not self.allow_unknown_cost and self.budgets:
-            self._refuse_unknown_cost(", ".join(b.name for b in self.budgets))
-        reservation = Reservation(
-            id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now
-        )
-        if self.store.backend == "postgresql" and self.reserve_in_server:
-            return self._reserve_in_server(reservation, unheld, member)
+            return lambda: unheld
+        try:
+            if amount is None and not self.allow_unknown_cost and self.budgets:
+                self._refuse_unknown_cost(", ".join(b.name for b in self.budgets))
+            reservation = Reservation(
+                id=str(uuid.uuid4()), request_id=request_id, amount=amount, created=now
+            )
+            if self.store.backend == "postgresql" and self.reserve_in_server:
+                return self._reserve_in_server(reservation, unheld, member)
+            held = self._reserve_in_transaction(reservation, unheld, member)
+        except BudgetExceededError as exc:
+            return functools.partial(_raise, exc)
+        return lambda: held
+
+    def _reserve_in_transaction(
+        self, reservation: Reservation, unheld: Reservation, member: str | None
+    ) -> Reservation:
+        """The reservation in a transaction of this process that holds the budget lock."""
+        now, amount = reservation.created, reservation.amount
         with self.store.transaction() as conn:
             # One reservation at a time across every process and machine on this database.
             self.store.lock_budgets(conn)
@@ -177,7 +198,15 @@ class BudgetManager:
             conn.execute(
                 "INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, "
                 "host, member) VALUES (?, ?, ?, ?, 'held', ?, ?, ?)",
-                (reservation.id, request_id, _str(amount), now, os.getpid(), HOST, member),
+                (
+                    reservation.id,
+                    reservation.request_id,
+                    _str(amount),
+                    now,
+                    os.getpid(),
+                    HOST,
+                    member,
+                ),
             )
         return reservation
 
@@ -206,13 +235,13 @@ class BudgetManager:
 
     def _reserve_in_server(
         self, reservation: Reservation, unheld: Reservation, member: str | None
-    ) -> Reservation:
+    ) -> Callable[[], Reservation]:
         """PostgreSQL: the same reservation as the transaction above, in one statement
         (`devflow_reserve`, migration pg008): the budget lock is held for the server's work
-        only, never for a round trip to this process."""
+        only, never for a round trip to this process. Sent now, read when called."""
         now = reservation.created
         bounds = [spend_bounds(self.period_start(b.name, now)) for b in self.budgets]
-        outcome, index, spent, reserved, limit = self.store.fetch_row(
+        cursor = self.store.send(
             _RESERVE,
             (
                 reservation.id,
@@ -231,17 +260,22 @@ class BudgetManager:
                 *member_spend_bounds(calendar_start("monthly", now)),
             ),
         )
-        wanted = reservation.amount or _ZERO
-        if outcome == "held":
-            return reservation
-        if outcome == "unheld":
-            return unheld  # a member without a budget, and no team budget
-        if outcome == "unknown":
-            self._refuse_unknown_cost(f"{member}'s monthly budget")
-        if outcome == "budget":
-            raise _over_budget(self.budgets[index - 1], spent, reserved, wanted)
-        assert outcome == "member" and member is not None
-        raise _over_member(member, limit, spent, reserved, wanted)
+
+        def answer() -> Reservation:
+            outcome, index, spent, reserved, limit = cursor.fetchone()
+            wanted = reservation.amount or _ZERO
+            if outcome == "held":
+                return reservation
+            if outcome == "unheld":
+                return unheld  # a member without a budget, and no team budget
+            if outcome == "unknown":
+                self._refuse_unknown_cost(f"{member}'s monthly budget")
+            if outcome == "budget":
+                raise _over_budget(self.budgets[index - 1], spent, reserved, wanted)
+            assert outcome == "member" and member is not None
+            raise _over_member(member, limit, spent, reserved, wanted)
+
+        return answer
 
     def settle(self, reservation: Reservation, actual: Decimal | None) -> None:
         """Replace the reserved amount by the real cost.
@@ -354,6 +388,10 @@ _RESERVE = (
     "?, ?, ?, ?, ?, ?, ?::bigint[], ?::double precision[], ?::double precision[], "
     "?::numeric[], ?, ?, ?, ?)"
 )
+
+
+def _raise(error: BudgetExceededError) -> NoReturn:
+    raise error
 
 
 def _over_budget(

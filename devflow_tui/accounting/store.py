@@ -279,6 +279,20 @@ class AnalyticsStore:
         with self._read_lock, self._translated():
             return self._read_conn.execute(sql, params).fetchone()
 
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Statements run in this block, each on its own (no transaction), are sent without
+        waiting for their results and answered together when the block ends: one round trip
+        on PostgreSQL (its pipeline mode), one implicit transaction. Read results sent with
+        `send` after the block. SQLite runs each statement as it comes."""
+        with self._lock, self._translated(), self._backend.pipeline(self._conn):
+            yield
+
+    def send(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """One statement on its own, its result left unread (in a `batched` block it is
+        answered with the block's others)."""
+        return self._execute(sql, params)
+
     def notify(self, conn: Connection, channel: str) -> None:
         """In `conn`'s transaction: tell the listeners of `channel` in other processes, when
         it commits, that something changed (PostgreSQL; nothing on SQLite)."""

@@ -274,11 +274,20 @@ class Passthrough:
             self.gateway.recorder.post(self._open_books, call, worst)
 
     def _open_books(self, call: _Call, worst: Any) -> None:
-        """Recorder job: reserve the worst case, write the running row."""
+        """Recorder job: reserve the worst case and write the running row, both in one round
+        trip on PostgreSQL (a refused request keeps its row: the closing job finishes it)."""
         gw = self.gateway
-        call.reservation = gw.budget.reserve(call.outcome.request_id, worst, call.request.member)
-        gw.store.begin_request(call.start)
+        request_id, member = call.outcome.request_id, call.request.member
+        if call.start.escalation_of is not None:  # begin_request runs a transaction then
+            call.reservation = gw.budget.reserve(request_id, worst, member)
+            gw.store.begin_request(call.start)
+            call.begun = True
+            return
+        with gw.store.batched():
+            answer = gw.budget.reserve_sent(request_id, worst, member)
+            gw.store.begin_request(call.start)
         call.begun = True
+        call.reservation = answer()
 
     def _serve_hit(self, call: _Call, hit: CachedAnswer) -> _Hit:
         """A cache hit: the stored answer at no cost, recorded as a hit."""
