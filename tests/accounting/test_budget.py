@@ -389,3 +389,27 @@ def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+def test_a_reservation_sent_with_the_running_row_is_answered_after_the_block(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    """`devflow serve` sends the reservation and the running row together (one round trip
+    on PostgreSQL); the answer is read after the block, held or refused, and the row exists
+    either way."""
+    budget = manager(store, clock, limit_usd="0.10")
+    with store.batched():
+        answer = budget.reserve_sent("r1", D("0.08"))
+        store.begin_request(RequestStart(request_id="r1", model="m/a"))
+    held = answer()
+    assert held.held and budget.reserved() == D("0.08")
+    with store.batched():
+        refused = budget.reserve_sent("r2", D("0.05"))
+        store.begin_request(RequestStart(request_id="r2", model="m/a"))
+    with pytest.raises(BudgetExceededError, match=r"\$0\.08 reserved"):
+        refused()
+    assert budget.reserved() == D("0.08")
+    row = store.get_request("r2")
+    assert row is not None and row.status == "running"
+    budget.release(held)
+    assert budget.reserved() == 0
