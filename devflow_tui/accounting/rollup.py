@@ -230,6 +230,19 @@ def _parse_counts(counts: str) -> tuple[int, list[int]]:
 
 def hist_add(a: str | None, b: str | None) -> str | None:
     """SQL function (SQLite; PostgreSQL's is in its migrations): two `counts` values added."""
+    if not a or not b:
+        return a or b
+    if a[0] == "[" and b[0] == "[" and b.count(",") == 0:
+        # A request's write: one bucket, usually inside `a`'s bounds. Only that element is
+        # parsed and rewritten (each write adds to ~50 histogram rows).
+        equals = a.index("=")
+        lo, hi = map(int, a[1 : equals - 1].split(":"))
+        bucket, n = _parse_counts(b)
+        if lo <= bucket <= hi and n:
+            parts = a[equals + 2 : -1].split(",")
+            i = bucket - lo
+            parts[i] = str(int(parts[i]) + n[0])
+            return f"{a[: equals + 2]}{','.join(parts)}}}"
     total = BucketCounts()
     total.add_text(a)
     total.add_text(b)

@@ -132,3 +132,23 @@ def test_sql_totals_match_python_totals(store: AnalyticsStore) -> None:
         sql = f"SELECT {', '.join(rollup.COLUMNS)} FROM rollup_total WHERE day = -1"  # noqa: S608
         total_row = conn.execute(sql).fetchone()
     assert Totals.from_values(total_row) == expected
+
+
+@pytest.mark.parametrize(
+    "b", ["[100:100]={1}", "[100:100]={-1}", "[10:10]={1}", "[200:200]={2}", "[5:7]={1,0,2}", None]
+)
+def test_hist_add_adds_bucket_by_bucket(b: str | None) -> None:
+    """SQLite's `hist_add` (a request's write takes a shortcut) equals adding the buckets."""
+    a = "[40:160]={" + ",".join(str(i % 7) for i in range(121)) + "}"
+    expected = rollup.BucketCounts()
+    expected.add_text(a)
+    expected.add_text(b)
+    got = rollup.BucketCounts()
+    got.add_text(rollup.hist_add(a, b))
+    assert got.as_dict() == expected.as_dict()
+    assert rollup.hist_add(None, b) == b
+    # PostgreSQL prints an array whose first subscript is 1 without bounds, NULL in a gap.
+    pg = rollup.BucketCounts()
+    pg.add_text("{3,NULL,1}", zeros=2)
+    assert pg.as_dict() == {1: 3, 3: 1, -100_000: 2}
+    assert pg.percentiles((50, 100)) == [rollup.bucket_value(1), rollup.bucket_value(3)]
