@@ -318,17 +318,24 @@ class BudgetManager:
 
     def status(self, key_info: KeyInfo | None = None) -> list[BudgetView]:
         """Spend against each budget; with the key's own credit limit from `/key` when given."""
+        # Plain reads: they never wait for another process's write lock (WAL).
+        return self.views([self.store.spend_since(t) for t in self.period_starts()], key_info)
+
+    def period_starts(self) -> list[float]:
+        """When each budget's current period began, in `budgets` order."""
         now = self.clock()
+        return [self.period_start(budget.name, now) for budget in self.budgets]
+
+    def views(self, spent: list[Decimal], key_info: KeyInfo | None = None) -> list[BudgetView]:
+        """`status` from each budget's spend since its `period_starts`."""
         views: list[BudgetView] = []
-        for budget in self.budgets:
-            # A plain read: it never waits for another process's write lock (WAL).
-            spent = self.store.spend_since(self.period_start(budget.name, now))
+        for budget, used in zip(self.budgets, spent, strict=True):
             views.append(
                 BudgetView(
                     name=budget.name,
                     limit_usd=budget.limit_usd,
-                    spent_usd=spent,
-                    remaining_usd=max(budget.limit_usd - spent, _ZERO),
+                    spent_usd=used,
+                    remaining_usd=max(budget.limit_usd - used, _ZERO),
                 )
             )
         if key_info is not None and key_info.limit is not None:

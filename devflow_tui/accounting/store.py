@@ -465,8 +465,13 @@ class AnalyticsStore:
         )
 
     def finish_request(
-        self, request_id: str, outcome: RequestOutcome, *, saved_usd: Decimal | None = None
-    ) -> None:
+        self,
+        request_id: str,
+        outcome: RequestOutcome,
+        *,
+        saved_usd: Decimal | None = None,
+        spend_since: Sequence[float] = (),
+    ) -> list[Decimal]:
         """Write the outcome of a request and update the rollups, in one transaction.
 
         Attempts in `outcome.attempts` beyond those already recorded with `record_attempt` are
@@ -476,7 +481,9 @@ class AnalyticsStore:
         in the same transaction, because its cost now counts in the request row: a caller
         finishing a request need not settle or release its reservation first.
 
-        On PostgreSQL the transaction is pipelined: about two round trips in all.
+        On PostgreSQL the transaction is pipelined: about two round trips in all. Returns the
+        known spend since each time of `spend_since` as the transaction leaves it (the budgets'
+        status after the request, read in the same round trips).
         """
         now = self.clock()
         cost = outcome.cost_usd
@@ -570,6 +577,10 @@ class AnalyticsStore:
             rollup.apply(conn, [finished])
             # Its cost counts in the row now: whatever it still held (settled or not) goes.
             conn.execute("DELETE FROM budget_reservations WHERE request_id = ?", (request_id,))
+            spends = [_send_spend_since(conn, ts) for ts in spend_since]
+            if self.backend == "sqlite":  # read before COMMIT; PostgreSQL's come with it
+                return [_spend_of(cursor.fetchone()) for cursor in spends]
+        return [_spend_of(cursor.fetchone()) for cursor in spends]
 
     def mark_stale_running_as_interrupted(
         self, *, older_than_s: float = STALE_RUNNING_S, wait_s: float | None = None
@@ -857,16 +868,24 @@ def spend_bounds(ts: float) -> tuple[int, float, float]:
 def spend_since(conn: Connection, ts: float) -> Decimal:
     """Known spend since `ts` on a connection: whole UTC days from the rollups, the partial
     first day from the request rows."""
+    return _spend_of(_send_spend_since(conn, ts).fetchone())
+
+
+def _send_spend_since(conn: Connection, ts: float) -> Cursor:
     first_full_day, ts, first_day_start = spend_bounds(ts)
     # Whole days only: the all-time row (-1) is below any day.
     days = "day = ?" if first_full_day == rollup.ALL_TIME else "day >= ?"
     # One statement (a budget reservation runs it while holding the budget lock).
-    whole, partial = conn.execute(
+    return conn.execute(
         "SELECT (SELECT dec_sum(dec_add(cost_reported, cost_estimated)) FROM rollup_total "  # noqa: S608
         f"WHERE {days}), (SELECT dec_sum(cost_usd) FROM requests WHERE ts >= ? AND ts < ? "
         "AND status != 'running')",
         (first_full_day, ts, first_day_start),
-    ).fetchone()
+    )
+
+
+def _spend_of(row: Sequence[Any]) -> Decimal:
+    whole, partial = row
     return Decimal(whole or 0) + Decimal(partial or 0)
 
 

@@ -599,14 +599,18 @@ class Gateway:
             self._price_partial(outcome, prompt_tokens)
         if begin is not None:
             begin()
-        self.store.finish_request(
-            outcome.request_id, outcome, saved_usd=hit.cost_usd if hit is not None else None
+        # The budgets' spend, now that the cost is recorded, is read in the same transaction.
+        spent = self.store.finish_request(
+            outcome.request_id,
+            outcome,
+            saved_usd=hit.cost_usd if hit is not None else None,
+            spend_since=self.budget.period_starts(),
         )
+        outcome.budget = self.budget.views(spent)
         if outcome.text and outcome.conversation_id:
             self.store.save_message(
                 outcome.conversation_id, "assistant", outcome.text, request_id=outcome.request_id
             )
-        outcome.budget = self.budget.status()  # now that the cost is recorded
         cacheable = outcome.status == "ok" and outcome.complete and outcome.model
         if hit is None and cache_key and cacheable:
             self.cache.put(

@@ -413,3 +413,23 @@ def test_a_reservation_sent_with_the_running_row_is_answered_after_the_block(
     assert row is not None and row.status == "running"
     budget.release(held)
     assert budget.reserved() == 0
+
+
+def test_finishing_a_request_reads_the_budgets_as_it_leaves_them(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    """The closing job's budget status comes with the request's own transaction (no round
+    trip of its own on PostgreSQL) and equals a status read afterwards."""
+    budget = manager(store, clock, limit_usd="1", daily_usd="10")
+    record(store, cost="0.25")
+    request_id = store.begin_request(RequestStart(model="m/a"))
+    spent = store.finish_request(
+        request_id,
+        RequestOutcome(
+            request_id=request_id, model="m/a", cost_usd=D("0.5"), cost_source="reported"
+        ),
+        spend_since=budget.period_starts(),
+    )
+    assert budget.views(spent) == budget.status()
+    assert budget.views(spent)[0].spent_usd == D("0.75")
+    assert store.finish_request(request_id, RequestOutcome(request_id=request_id)) == []
