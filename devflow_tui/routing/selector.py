@@ -59,12 +59,14 @@ only when they are read (`Candidate`). Figures: `benchmarks/routing.py` and the 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
 import itertools
 import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 from typing import TypeVar, cast
 
 from devflow_tui.config import RoutingSettings
@@ -98,6 +100,7 @@ _TTFT_REF_MS = 1500.0
 MAX_FALLBACKS = 3
 MAX_CANDIDATES = 12
 _T = TypeVar("_T")
+_N = TypeVar("_N", int, float)
 _STATIC_TABLES = 64  # per-selector cache of request-independent score tables (`_static_scores`)
 
 
@@ -218,10 +221,14 @@ class RoutingDecision:
         """ "5 of 19 models ruled out: 3 by the budget, 2 by the context size", None if none."""
         if not self.excluded:
             return None
-        counts: dict[str, int] = {}
-        for _, why in self.excluded:
-            group = exclusion_group(why)
-            counts[group] = counts.get(group, 0) + 1
+        whys = list(map(itemgetter(1), self.excluded))
+        if all(map(str.startswith, whys, itertools.repeat("context"))):
+            counts = {exclusion_group(whys[0]): len(whys)}  # the usual case, checked in C
+        else:
+            counts = {}
+            for why in whys:
+                group = exclusion_group(why)
+                counts[group] = counts.get(group, 0) + 1
         parts = ", ".join(f"{n} {group}" for group, n in counts.items())
         return f"{len(self.excluded)} of {self.pool_size} models ruled out: {parts}"
 
@@ -303,6 +310,20 @@ class _Ranking:
         )
 
 
+def _free_columns(prompt: list[float], base: list[float]) -> tuple[list[int], bool]:
+    """A layout's `zero` and `signed` for its prompt and base price columns."""
+    zero = [i for i, (p, b) in enumerate(zip(prompt, base, strict=True)) if not p and not b]
+    return zero, min(prompt, default=0.0) < 0 or min(base, default=0.0) < 0
+
+
+def _suffix_max(values: list[_N], empty: _N) -> list[_N]:
+    """The largest of `values[i:]` for each `i`, and `empty` after the last one."""
+    found = list(itertools.accumulate(reversed(values), max))
+    found.reverse()
+    found.append(empty)
+    return found
+
+
 def _perf(health: ModelHealth) -> float:
     """Measured performance in 0..1: smoothed success rate and p50 latency."""
     if health.samples:
@@ -380,7 +401,8 @@ class _Layout:
     reserved (window - output bound), for one output bound and one expected output size.
     The models a context of `ctx` tokens fits are then a suffix (`bisect`), and the columns
     the cost needs are in the same order: a usual decision slices lists instead of checking
-    and looking up every model (`ModelSelector._layout`)."""
+    and looking up every model (`ModelSelector._layout`). The layouts of one output bound
+    share the order, its columns and their caches; only the cost's columns are their own."""
 
     entries: list[_Entry]
     rooms: list[int]
@@ -403,8 +425,9 @@ class _Layout:
     )
     # Per task: the best quality from each index on (`ModelSelector._layout_best`).
     best_from: dict[str, list[float]] = field(default_factory=dict)
-    # Per start index: the indexes before it in catalog order (the context exclusions).
-    too_small_order: dict[int, list[int]] = field(default_factory=dict)
+    # Per start index: the models before it (the context exclusions) in catalog order, as
+    # their ids, the start of their reasons and their output bounds (`ModelSelector._view`).
+    too_small_from: dict[int, tuple[list[str], list[str], list[int]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -625,6 +648,10 @@ class ModelSelector:
         self._base_cols: dict[int, list[float]] = {}  # see `_bases`
         self._capable_cols: dict[tuple[str, float, bool], list[bool]] = {}
         self._layouts: dict[tuple[int, int], _Layout] = {}
+        self._too_small: dict[int, str] = {}  # "context 8,192 < " by window
+        self._ids = [e.id for e in entries]  # by slot
+        self._thinks = [e.thinks for e in entries]
+        self._price_rows = [(e.completion, e.max_completion, e.request) for e in entries]
 
     # ------------------------------------------------------------------ public
 
@@ -757,6 +784,8 @@ class ModelSelector:
 
     def _resolve(self, names: Sequence[str], resolved: list[Resolution]) -> list[str]:
         """Catalog ids for user-written names; each resolution is kept for the decision."""
+        if not names:
+            return []  # the usual request names no model
         ids: list[str] = []
         for found in self.names.resolve_all(n for n in names if n):
             ids.append(found.model_id)
@@ -793,17 +822,25 @@ class ModelSelector:
         drop = sorted(i - start for i in (position.get(m, -1) for m in cooling) if i >= start)
         # In catalog order, as `_filter` lists them; the reasons are `_reject`'s (for these
         # requests the context is the first check that can fail).
-        if drop:
-            out = sorted([*range(start), *(start + i for i in drop)], key=layout.slots.__getitem__)
-        else:
-            found = layout.too_small_order.get(start)
-            if found is None:
-                found = layout.too_small_order[start] = sorted(
-                    range(start), key=layout.slots.__getitem__
-                )
-            out = found
-        needed: dict[int, str] = {}  # "9,000 tokens needed" by output bound: few distinct ones
         entries, bounds = layout.entries, layout.bounds
+        if not drop:
+            # The usual case: the reasons are joined in C from columns kept per start index.
+            found = layout.too_small_from.get(start)
+            if found is None:
+                out = sorted(range(start), key=layout.slots.__getitem__)
+                found = layout.too_small_from[start] = (
+                    [entries[i].id for i in out],
+                    [layout.too_small[i] for i in out],
+                    [bounds[i] for i in out],
+                )
+            ids, heads, tails = found
+            needs = {bound: f"{ctx + bound:,} tokens needed" for bound in set(tails)}
+            excluded.extend(
+                zip(ids, map(str.__add__, heads, map(needs.__getitem__, tails)), strict=True)
+            )
+            return _View(layout, start)
+        out = sorted([*range(start), *(start + i for i in drop)], key=layout.slots.__getitem__)
+        needed: dict[int, str] = {}  # "9,000 tokens needed" by output bound: few distinct ones
         for i in out:
             model_id = entries[i].id
             if i >= start:
@@ -824,47 +861,63 @@ class ModelSelector:
         output size (the cost's), built once per pair and catalog."""
         key = (bound, expected_out)
         layout = self._layouts.get(key)
-        if layout is None:
-            if len(self._layouts) >= _STATIC_TABLES:
-                self._layouts.clear()
-
-            def room(entry: _Entry) -> int:
-                limit = entry.max_completion
-                return entry.context_length - (bound if not limit or bound < limit else limit)
-
-            entries = sorted(self._chat, key=room)
-            slots = [e.slot for e in entries]
-            bases = self._bases(expected_out)
-            rooms = [room(e) for e in entries]
-            where = [-1] * len(self._entries)
-            for index, slot in enumerate(slots):
-                where[slot] = index
-            windows = [e.context_length for e in entries]
-            widest_from = [0] * (len(entries) + 1)
-            for index in range(len(entries) - 1, -1, -1):
-                widest_from[index] = max(windows[index], widest_from[index + 1])
-            prompt = [self._prompt_col[s] for s in slots]
-            base = [bases[s] for s in slots]
-            layout = self._layouts[key] = _Layout(
-                entries=entries,
-                rooms=rooms,
-                slots=slots,
-                prompt=prompt,
-                base=base,
-                bounds=[w - r for w, r in zip(windows, rooms, strict=True)],
-                position={e.id: i for i, e in enumerate(entries)},
-                too_small=[f"context {w:,} < " for w in windows],
-                where=where,
-                quality={t: [self._quality_col[t][s] for s in slots] for t in self._quality_col},
-                widest_from=widest_from,
-                zero=[
-                    i for i, (p, b) in enumerate(zip(prompt, base, strict=True)) if not p and not b
-                ],
-                signed=any(p < 0 for p in prompt) or any(b < 0 for b in base),
-                last_unpriced=max(
-                    (i for i, slot in enumerate(slots) if slot in self._unpriced), default=-1
-                ),
+        if layout is not None:
+            return layout
+        if len(self._layouts) >= _STATIC_TABLES:
+            self._layouts.clear()
+        twin = next((found for (b, _), found in self._layouts.items() if b == bound), None)
+        if twin is not None:
+            # The order and every column but the cost's depend on the bound only: shared
+            # (with the per-order caches), and only the cost's columns are new.
+            base = list(map(self._bases(expected_out).__getitem__, twin.slots))
+            zero, signed = _free_columns(twin.prompt, base)
+            layout = self._layouts[key] = dataclasses.replace(
+                twin, base=base, zero=zero, signed=signed
             )
+            return layout
+        chat = self._chat
+        # The room each model's window leaves once the output is reserved; the models in
+        # that order (a stable sort, as `sorted(chat, key=room)`), and every column the
+        # same way: built with C-level maps, as the first request of a kind waits for it.
+        by_room = [
+            e.context_length - (bound if not (m := e.max_completion) or bound < m else m)
+            for e in chat
+        ]
+        order = sorted(range(len(chat)), key=by_room.__getitem__)
+        entries = list(map(chat.__getitem__, order))
+        rooms = list(map(by_room.__getitem__, order))
+        slots = [e.slot for e in entries]
+        where = [-1] * len(self._entries)
+        for index, slot in enumerate(slots):
+            where[slot] = index
+        windows = [e.context_length for e in entries]
+        prompt = list(map(self._prompt_col.__getitem__, slots))
+        base = list(map(self._bases(expected_out).__getitem__, slots))
+        too_small = self._too_small
+        for window in set(windows).difference(too_small):
+            too_small[window] = f"context {window:,} < "
+        unpriced = self._unpriced
+        zero, signed = _free_columns(prompt, base)
+        layout = self._layouts[key] = _Layout(
+            entries=entries,
+            rooms=rooms,
+            slots=slots,
+            prompt=prompt,
+            base=base,
+            bounds=[w - r for w, r in zip(windows, rooms, strict=True)],
+            position={e.id: i for i, e in enumerate(entries)},
+            too_small=list(map(too_small.__getitem__, windows)),
+            where=where,
+            quality={
+                t: list(map(column.__getitem__, slots)) for t, column in self._quality_col.items()
+            },
+            widest_from=_suffix_max(windows, 0),
+            zero=zero,
+            signed=signed,
+            last_unpriced=max((i for i, slot in enumerate(slots) if slot in unpriced), default=-1)
+            if unpriced
+            else -1,
+        )
         return layout
 
     def _filter(
@@ -1253,15 +1306,10 @@ class ModelSelector:
         if found is None:
             if len(layout.capable) >= _STATIC_TABLES:
                 layout.capable.clear()
-            able = self._capable(task, bar, is_low)
-            column = [able[s] for s in layout.slots]
+            column = list(map(self._capable(task, bar, is_low).__getitem__, layout.slots))
             qualities = layout.quality[task]
-            best_from = [-math.inf] * (len(column) + 1)
-            for index in range(len(column) - 1, -1, -1):
-                best = best_from[index + 1]
-                quality = qualities[index]
-                best_from[index] = quality if column[index] and quality > best else best
-            found = layout.capable[key] = (column, best_from)
+            capable = [q if able else -math.inf for q, able in zip(qualities, column, strict=True)]
+            found = layout.capable[key] = (column, _suffix_max(capable, -math.inf))
         return found
 
     @staticmethod
@@ -1269,11 +1317,7 @@ class ModelSelector:
         """The best quality for `task` from each index of the layout on."""
         best_from = layout.best_from.get(task)
         if best_from is None:
-            qualities = layout.quality[task]
-            best_from = [-math.inf] * (len(qualities) + 1)
-            for index in range(len(qualities) - 1, -1, -1):
-                best_from[index] = max(qualities[index], best_from[index + 1])
-            layout.best_from[task] = best_from
+            best_from = layout.best_from[task] = _suffix_max(layout.quality[task], -math.inf)
         return best_from
 
     def _bases(self, expected_out: int) -> list[float]:
@@ -1283,11 +1327,11 @@ class ModelSelector:
         if column is None:
             if len(self._base_cols) >= _STATIC_TABLES:
                 self._base_cols.clear()
-            column = [0.0] * len(self._entries)
-            for e in self._entries.values():
-                limit = e.max_completion
-                out = expected_out if not limit or expected_out < limit else limit
-                column[e.slot] = (e.completion or 0.0) * out + e.request
+            out = expected_out
+            column = [
+                (completion or 0.0) * (out if not limit or out < limit else limit) + request
+                for completion, limit, request in self._price_rows
+            ]
             self._base_cols[expected_out] = column
         return column
 
@@ -1298,9 +1342,10 @@ class ModelSelector:
         if column is None:
             if len(self._capable_cols) >= _STATIC_TABLES:
                 self._capable_cols.clear()
-            column = [False] * len(self._entries)
-            for e in self._entries.values():
-                column[e.slot] = e.quality[task] >= bar and not (is_low and e.thinks)
+            thinks = self._thinks if is_low else itertools.repeat(False)
+            column = [
+                q >= bar and not t for q, t in zip(self._quality_col[task], thinks, strict=False)
+            ]
             self._capable_cols[key] = column
         return column
 
@@ -1322,6 +1367,7 @@ class ModelSelector:
         w_price = 0.2 + 1.6 * cost_p
         w_perf = 0.3 + 0.5 * perf_p
         total = w_quality + w_price + w_perf
+        weights = (w_quality, w_perf, total)
         key = (task, criteria.complexity, cost_p, perf_p, preferred)
         version = self.health.version
         cached = self._static.get(key)
@@ -1333,49 +1379,49 @@ class ModelSelector:
         if cached is not None and changed is not None and cached[2] != version:
             table, order, _ = cached
             perfs = self._perfs(measured)
-            for model in changed:
-                entry = self._entries.get(model)
-                if entry is not None:
-                    table[entry.slot] = self._static_value(
-                        entry, task, criteria, preferred, perfs, w_quality, w_perf, total
-                    )
+            entries = self._entries
+            slots = [entries[m].slot for m in changed if m in entries]
+            values = self._static_values(slots, task, criteria, preferred, perfs, weights)
+            for slot, value in zip(slots, values, strict=True):
+                table[slot] = value
             order.sort(key=table.__getitem__, reverse=True)  # nearly sorted: cheap
             cached = self._static[key] = (table, order, version)
         if cached is None:
             perfs = self._perfs(measured)
-            table = [0.0] * len(self._entries)
-            for entry in self._entries.values():
-                table[entry.slot] = self._static_value(
-                    entry, task, criteria, preferred, perfs, w_quality, w_perf, total
-                )
+            every = range(len(self._entries))
+            table = self._static_values(every, task, criteria, preferred, perfs, weights)
             order = sorted(range(len(table)), key=table.__getitem__, reverse=True)
             if len(self._static) >= _STATIC_TABLES:
                 self._static.clear()  # unusual priorities: start over
             cached = self._static[key] = (table, order, version)
         return cached[0], cached[1], w_price / total
 
-    @staticmethod
-    def _static_value(
-        entry: _Entry,
+    def _static_values(
+        self,
+        slots: Sequence[int],
         task: str,
         criteria: SelectionCriteria,
         preferred: frozenset[str],
         perfs: dict[str, float],
-        w_quality: float,
-        w_perf: float,
-        total: float,
-    ) -> float:
-        """One model's entry in `_static_scores`' table."""
+        weights: tuple[float, float, float],
+    ) -> list[float]:
+        """The entries of `_static_scores`' table for these slots; `weights` are the quality
+        and performance weights and the total weight."""
+        w_quality, w_perf, total = weights
         # Quality beyond what the request needs is not worth paying for: above the ceiling
         # a model counts as good as any other (high keeps the full scale).
         ceiling = _QUALITY_CEILING.get(criteria.complexity, 1.0)
-        quality = entry.quality[task]
-        useful = quality if quality < ceiling else ceiling
-        perf = perfs.get(entry.id, _DEFAULT_PERF)
-        value = (w_quality * useful + w_perf * perf) / total
-        if entry.id in preferred:
-            value += PREFERRED_BONUS
-        return value
+        ids = list(map(self._ids.__getitem__, slots))
+        useful = [
+            q if q < ceiling else ceiling for q in map(self._quality_col[task].__getitem__, slots)
+        ]
+        perf = [perfs.get(model, _DEFAULT_PERF) for model in ids]
+        values = [(w_quality * u + w_perf * p) / total for u, p in zip(useful, perf, strict=True)]
+        if preferred:
+            for index, model in enumerate(ids):
+                if model in preferred:
+                    values[index] += PREFERRED_BONUS
+        return values
 
     def _perfs(self, measured: dict[str, ModelHealth]) -> dict[str, float]:
         """Performance score per measured model, updated only for the models whose health
