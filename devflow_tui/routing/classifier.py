@@ -9,10 +9,12 @@ function'", "counting question"). The type with the highest score wins; ties go 
 type in `_TIE_ORDER`. English and Italian rules live side by side (a prompt may mix both), and
 the language is reported as a signal. Keyword rules are word-set and word-stem lookups over the
 tokens of the prompt (one pass); structural rules (code, math, phrases) are regular
-expressions. The rules read the first `SCAN_HEAD` (300) and the last `SCAN_TAIL` (200)
-characters (`scanned`): the request is at the start of a prompt or right after a long paste,
-and a bounded scan keeps a decision under a millisecond whatever the prompt's length. Only
-the constraint count (commas, semicolons, bullet lines) reads further, at C speed.
+expressions, each searched only in a text that has what its every match starts with or
+contains (a word, a phrase: `_triggers`), which the same pass over the tokens finds. The
+rules read the first `SCAN_HEAD` (300) and the last `SCAN_TAIL` (200) characters
+(`scanned`): the request is at the start of a prompt or right after a long paste, and a
+bounded scan keeps a decision under a millisecond whatever the prompt's length. Only the
+constraint count (commas, semicolons, bullet lines) reads further, at C speed.
 
 Second stage (`routing.learned`): two small logistic models. The task model reads the words,
 their stems and the rule scores; it replaces the rules' task only when it disagrees with at
@@ -98,6 +100,13 @@ class _Rule:
     # How `pattern` is searched: `match` when anchored, blocks of alternatives (`_Split`)
     # when it has several, else `search`.
     find: Callable[[str], re.Match[str] | None] | None = None
+    # What every match starts with or contains (`_triggers`), when that is known: the
+    # pattern is searched only in a text with a word that is one of `whole`, a word that
+    # starts with one of `starts`, or one of `contains` in it.
+    gated: bool = False
+    whole: frozenset[str] = frozenset()
+    starts: frozenset[str] = frozenset()
+    contains: tuple[str, ...] = ()
 
 
 def _word_first(pattern: str) -> str:
@@ -233,12 +242,13 @@ class _Split:
         return best
 
 
-def _blocks(pattern: str) -> list[str]:
-    """The pattern (after `_word_first`) as consecutive blocks of its top-level alternatives:
-    those that start with a literal share a block, each other one is its own."""
+def _blocks(pattern: str, branches: Sequence[str] | None = None) -> list[str]:
+    """The pattern (after `_word_first`) as consecutive blocks of its top-level alternatives
+    (`branches`, when the caller has them): those that start with a literal share a block,
+    each other one is its own."""
     blocks: list[list[str]] = []
     literal_block = False
-    for branch in _top_branches(pattern):
+    for branch in _top_branches(pattern) if branches is None else branches:
         fast = _word_first(branch)
         literal = _starts_with_literal(fast)
         if literal and literal_block:
@@ -281,11 +291,13 @@ def _rule(
     """`words`: space-separated; a trailing `*` makes a stem ("implement*"). `needs`: the
     characters one of which every match of `pattern` contains (a cheap pre-check)."""
     items = words.split()
+    branches = _top_branches(pattern) if pattern else []
+    triggers = _triggers(pattern, flags, branches) if pattern and on_lower else None
     compiled: re.Pattern[str] | None = None
     find: Callable[[str], re.Match[str] | None] | None = None
     anchored = False
     if pattern:
-        blocks = _blocks(pattern)
+        blocks = _blocks(pattern, branches)
         if len(blocks) == 1:
             compiled = cached_compile(blocks[0], flags)
             anchored = _anchored(compiled)
@@ -308,23 +320,108 @@ def _rule(
         anchored=anchored,
         needs=cached_compile(f"[{re.escape(needs)}]") if needs else None,
         find=find,
+        gated=triggers is not None,
+        whole=triggers[0] if triggers is not None else frozenset(),
+        starts=triggers[1] if triggers is not None else frozenset(),
+        contains=triggers[2] if triggers is not None else (),
     )
 
 
-def _stems_by_length(stems: Sequence[str]) -> tuple[tuple[int, frozenset[str]], ...]:
-    """Stems grouped by length, shortest first: a token's prefixes are set lookups."""
-    lengths = sorted({len(stem) for stem in stems})
-    return tuple((n, frozenset(s for s in stems if len(s) == n)) for n in lengths)
+_LEADING_WORD = cached_compile(r"\w+")
+_LEADING_LITERAL = cached_compile(r"[^\\^$.|?*+()\[\]{}]+")
 
 
-def _has_stem(token: str, stems: tuple[tuple[int, frozenset[str]], ...]) -> bool:
-    size = len(token)
-    for length, group in stems:
-        if length > size:
-            return False
-        if token[:length] in group:
-            return True
-    return False
+def _triggers(
+    pattern: str, flags: int, branches: Sequence[str] | None = None
+) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]] | None:
+    """What a match of `pattern` has to have, from the start of each top-level alternative:
+    words one of which it begins with at a word start, either as the whole word (`whole`:
+    `\\bword\\b`, `\\bword `, `\\b(?:one|two words)\\b`) or as its start (`starts`:
+    `\\bword...`), and literal texts one of which it contains (`contains`: an alternative
+    that starts with a plain literal, "pros and cons"). None when an alternative starts
+    otherwise (`^`, a class, an escape...): the pattern is then always searched. String
+    checks only, as `_blocks` (importing the rules stays cheap)."""
+    if flags & (re.I | re.X):
+        return None  # case-folded or verbose: the literals are not what the text has
+    whole: set[str] = set()
+    starts: set[str] = set()
+    contains: list[str] = []
+    for branch in _top_branches(pattern) if branches is None else branches:
+        if branch.startswith("\\b(?:"):
+            end = branch.find(")")
+            words = branch[5:end].split("|")
+            after = branch[end + 1 :]
+            if end < 0 or after[:1] in _QUANTIFIERS:
+                return None
+            if not all(_PLAIN.fullmatch(w) for w in words):
+                return None
+            ends = after.startswith(_WORD_END)
+            for w in words:
+                first, space, _ = w.partition(" ")
+                (whole if space or ends else starts).add(first)
+            continue
+        if branch.startswith("\\b"):
+            found = _LEADING_WORD.match(branch, 2)
+            word = found.group() if found is not None else ""
+            after = branch[2 + len(word) :]
+            if after[:1] in _QUANTIFIERS:
+                word = word[:-1]  # the last letter is optional or repeated
+            if not word:
+                return None
+            (whole if after.startswith(_WORD_END) else starts).add(word)
+            continue
+        found = _LEADING_LITERAL.match(branch)
+        literal = found.group() if found is not None else ""
+        if branch[len(literal) : len(literal) + 1] in _QUANTIFIERS:
+            literal = literal[:-1]
+        if not literal:
+            return None
+        contains.append(literal)
+    return frozenset(whole), frozenset(starts), tuple(contains)
+
+
+_QUANTIFIERS = ("?", "*", "+", "{")
+_WORD_END = (" ", "\\b")  # after a word: the word ends there
+
+
+class _Prefixes:
+    """Rule numbers by the start of a word (a rule's stem, a pattern's first word), per
+    length: `find` looks a word's starts up, shortest first. Most words start with none of
+    them: the starts of the shortest length tell that with one set lookup. (A plain class:
+    a dataclass would generate its methods at every start.)"""
+
+    __slots__ = ("by_length", "heads", "shortest")
+
+    def __init__(
+        self,
+        by_length: tuple[tuple[int, Mapping[str, Sequence[int]]], ...],
+        heads: frozenset[str],
+        shortest: int,
+    ) -> None:
+        self.by_length = by_length
+        self.heads = heads  # the starts cut to the shortest length
+        self.shortest = shortest
+
+    @classmethod
+    def of(cls, numbers: Mapping[str, Sequence[int]]) -> _Prefixes:
+        """From rule numbers by start."""
+        lengths: dict[int, dict[str, Sequence[int]]] = {}
+        for start, found in numbers.items():
+            lengths.setdefault(len(start), {})[start] = found
+        shortest = min(lengths, default=0)
+        heads = frozenset(start[:shortest] for start in numbers)
+        return cls(tuple(sorted(lengths.items())), heads, shortest)
+
+    def find(self, word: str) -> list[int]:
+        """The numbers of every start of `word`, shortest start first."""
+        if word[: self.shortest] not in self.heads:
+            return []
+        found: list[int] = []
+        for length, starts in self.by_length:
+            if length > len(word):
+                break
+            found.extend(starts.get(word[:length], ()))
+        return found
 
 
 _CODE_EXT = (
@@ -784,7 +881,7 @@ _DEMANDING_PATTERN = _compile(
     r"lock-free|thread-safe|end-to-end|\d{3,5} (?:words|parole)|show that|colpo di scena"
     r"|step by step|passo per passo"
 )
-_DEMANDING_STEMS = _stems_by_length(_DEMANDING.stems)
+_DEMANDING_STEMS = _Prefixes.of(dict.fromkeys(_DEMANDING.stems, (0,)))
 _LIGHT = _compile(
     r"\b(?:haiku|slogan|tagline|one[- ]line|una riga|in one sentence|in una frase|quick"
     r"|veloce|short summary|breve riassunto|names? for|nomi per|nome di|\d+ (?:catchy )?names"
@@ -974,10 +1071,11 @@ _LONG_CONVERSATION = 6
 
 def _language(words: Sequence[str]) -> Language:
     # Accented words ("è", "perché", "città") count twice: strong Italian markers.
-    italian = sum(1 for w in words if w in _IT_WORDS) + sum(
+    # (Set lookups counted in C: `map` over the words, booleans summed.)
+    italian = sum(map(_IT_WORDS.__contains__, words)) + sum(
         1 for w in words if ("'" in w or not w.isascii()) and _ACCENT.search(w)
     )
-    english = sum(1 for w in words if w in _EN_WORDS)
+    english = sum(map(_EN_WORDS.__contains__, words))
     return "it" if italian > english else "en"
 
 
@@ -1139,64 +1237,89 @@ def _is_follow_up(head: str, word_count: int, scores: Mapping[str, float]) -> bo
     return word_count <= 4 and max(scores.values()) < 3.0
 
 
-def _word_index() -> tuple[dict[str, list[int]], dict[int, dict[str, list[int]]]]:
-    """Rule numbers by exact word, and by stem per stem length: one pass over the tokens finds
-    every word rule that fires (instead of one pass per rule)."""
-    exact: dict[str, list[int]] = {}
-    stems: dict[int, dict[str, list[int]]] = {}
+_Index = dict[str, list[int]]
+
+
+def _word_index() -> tuple[_Index, _Prefixes, _Index, _Prefixes]:
+    """Rule numbers by exact word and by stem, and (patterns, `_triggers`) by whole word and
+    by the start of a word: one pass over the tokens finds every word rule that fires and
+    every pattern that may match (instead of one pass per rule)."""
+    exact: _Index = {}
+    stems: _Index = {}
+    whole: _Index = {}
+    starts: _Index = {}
     for number, rule in enumerate(_RULES):
         for word in rule.exact:
             exact.setdefault(word, []).append(number)
         for stem in rule.stems:
-            stems.setdefault(len(stem), {}).setdefault(stem, []).append(number)
-    return exact, stems
+            stems.setdefault(stem, []).append(number)
+        for word in rule.whole:
+            whole.setdefault(word, []).append(number)
+        for start in rule.starts:
+            starts.setdefault(start, []).append(number)
+    return exact, _Prefixes.of(stems), whole, _Prefixes.of(starts)
 
 
-_BY_WORD, _BY_STEM = _word_index()
-_STEM_LENGTHS = tuple(sorted(_BY_STEM))
+_BY_WORD, _BY_STEM, _BY_WHOLE, _BY_START = _word_index()
+_WORD_STARTS = cached_compile(r"(?<![\w])\w+")  # the words of a token ("c++" -> "c", "#if" -> "if")
 
 
 _TOKEN_CACHE_SIZE = 50_000
-# Token -> (the word rules it fires, whether it is a demanding word): prompts share most of
-# their words, so each is looked up once rather than once per stem length on every prompt.
-_TOKEN_FACTS: dict[str, tuple[tuple[int, ...], bool]] = {}
+# Token -> (the word rules it fires, whether it is a demanding word, the rules whose pattern
+# may match from one of its words on): prompts share most of their words, so each is looked
+# up once rather than once per stem length on every prompt.
+_TokenFacts = tuple[tuple[int, ...], bool, tuple[int, ...]]
+_TOKEN_FACTS: dict[str, _TokenFacts] = {}
 
 
-def _token_facts(token: str) -> tuple[tuple[int, ...], bool]:
+def _token_facts(token: str) -> _TokenFacts:
     facts = _TOKEN_FACTS.get(token)
     if facts is None:
-        numbers = list(_BY_WORD.get(token, ()))
-        for length in _STEM_LENGTHS:
-            if length > len(token):
-                break
-            numbers.extend(_BY_STEM[length].get(token[:length], ()))
-        demanding = token in _DEMANDING.exact or _has_stem(token, _DEMANDING_STEMS)
+        numbers = [*_BY_WORD.get(token, ()), *_BY_STEM.find(token)]
+        demanding = token in _DEMANDING.exact or bool(_DEMANDING_STEMS.find(token))
+        # A token is a run of word characters, "+" and "#": a word starts at its start and
+        # after each "+" or "#" in it ("c++", "#include").
+        words = (token,) if token.isalnum() else _WORD_STARTS.findall(token)
+        patterns: list[int] = []
+        for word in words:
+            patterns += _BY_WHOLE.get(word, ())
+            patterns += _BY_START.find(word)
         if len(_TOKEN_FACTS) >= _TOKEN_CACHE_SIZE:
             _TOKEN_FACTS.clear()
-        facts = _TOKEN_FACTS[token] = (tuple(numbers), demanding)
+        facts = _TOKEN_FACTS[token] = (tuple(numbers), demanding, tuple(patterns))
     return facts
 
 
-def _word_hits(tokens: Sequence[str]) -> dict[int, str]:
-    """Rule number -> the first token that fires it."""
+def _word_hits(tokens: Sequence[str]) -> tuple[dict[int, str], set[int]]:
+    """Rule number -> the first token that fires it; and the rules whose pattern may match
+    (a word of the text is one of its `whole` words or starts with one of its `starts`)."""
     hits: dict[int, str] = {}
+    patterns: set[int] = set()
     cache = _TOKEN_FACTS
     for token in tokens:
         facts = cache.get(token) or _token_facts(token)
         for n in facts[0]:
             hits.setdefault(n, token)
-    return hits
+        if facts[2]:
+            patterns.update(facts[2])
+    return hits, patterns
 
 
 def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, float], list[str]]:
     scores = dict.fromkeys(_TIE_ORDER, 0.0)
     signals: list[str] = []
     fired: set[str] = set()
-    hits = _word_hits(tokens)
+    hits, possible = _word_hits(tokens)
     for number, rule in enumerate(_RULES):
         found = hits.get(number)
         if found is None and rule.find is not None:
             subject = lower if rule.on_lower else text
+            if (
+                rule.gated
+                and number not in possible
+                and not (rule.contains and any(text in subject for text in rule.contains))
+            ):
+                continue  # nothing in the text that a match starts with or contains
             if rule.needs is not None and rule.needs.search(subject) is None:
                 continue
             assert rule.find is not None
