@@ -36,7 +36,7 @@ from devflow_tui.gateway.events import (
     RoutingDecided,
 )
 from devflow_tui.gateway.pipeline import PROGRESS_EVERY_S, price_answer, serve_cached
-from devflow_tui.openrouter.relay import Api, RelayResult, RelayStream, Replay
+from devflow_tui.openrouter.relay import Api, Encoded, RelayResult, RelayStream, Replay
 from devflow_tui.routing.fallback import next_step
 
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ class PassthroughRequest:
     """One proxied request, as the front end read it."""
 
     api: Api
-    body: dict[str, Any]  # the client's body; its "model" is replaced by the routed id
+    # The client's body; its "model" is replaced by the routed id. Once it has been encoded
+    # for the first model it is let go (None): `sent` keeps those bytes for a fallback.
+    body: dict[str, Any] | None
     client: str  # who sent it ("claude-code", "openai-sdk", ...)
     route_text: str  # what the classifier reads: the last user turn
     prompt_tokens: int  # estimate of everything sent
@@ -70,6 +72,8 @@ class PassthroughRequest:
     member: str | None = None  # the team member whose token was sent; their budget applies
     requested_model: str | None = None  # the name the client asked for
     cacheable: bool = False  # text only, no tools, no opt-out: the cache may answer it
+    sent: Encoded | None = None  # the body as first sent, once `body` is let go
+    asked_limits: dict[str, Any] = field(default_factory=dict)  # the client's max tokens
 
 
 @dataclass
@@ -162,9 +166,8 @@ class Passthrough:
             self._end(call, None, cancelled=True)
             raise
         assert isinstance(stream, RelayStream)
-        # The body was for choosing and sending (and a fallback, now past): a stream can run
-        # for minutes, and a Claude Code body is hundreds of KB as objects.
-        request.body = {}
+        # What was sent was for a fallback, now past: a stream can run for minutes.
+        request.sent = None
         meter = stream.meter
         return OpenedStream(
             self._frames(call, stream, model), dict(stream.headers), lambda: meter.done
@@ -321,7 +324,7 @@ class Passthrough:
                 tried.append(model.id)
                 index += 1
                 continue
-            body = _body_for(request, model)
+            body = _encode(request, model, stream=stream)
 
             def on_attempt(record: Any, _model: str = model.id) -> None:
                 # Written with the outcome (finish_request adds unrecorded attempts): one
@@ -528,16 +531,42 @@ def _cache_inputs(request: PassthroughRequest, model: CatalogModel) -> dict[str,
 _NOT_IN_KEY = frozenset({"stream", "stream_options"})
 
 
+_LIMITS = ("max_tokens", "max_completion_tokens")
+
+
 def _body_for(request: PassthroughRequest, model: CatalogModel) -> dict[str, Any]:
     """The client's body for `model`: its id, and max tokens within the model's own limit
     (a routed model may allow fewer output tokens than the one the client had in mind)."""
-    body = {**request.body, "model": model.id}
+    if request.body is not None:
+        body = {**request.body, "model": model.id}
+    else:  # a fallback: the body as first sent, with the client's own limits
+        assert request.sent is not None
+        import orjson
+
+        body = {**orjson.loads(request.sent.payload), **request.asked_limits, "model": model.id}
     limit = model.max_completion_tokens
-    for name in ("max_tokens", "max_completion_tokens"):
+    for name in _LIMITS:
         asked = body.get(name)
         if limit and isinstance(asked, int) and asked > limit:
             body[name] = limit
     return body
+
+
+def _encode(request: PassthroughRequest, model: CatalogModel, *, stream: bool) -> Encoded:
+    """The body for `model` as sent. The first time, the parsed body is let go and the bytes
+    kept instead (for a fallback, parsed again then): a Claude Code body is ~120 KB as
+    objects against ~65 KB as bytes, and at 100 streams a hundred of them wait for upstream
+    at once."""
+    import orjson
+
+    body = _body_for(request, model)
+    body["stream"] = stream
+    encoded = Encoded(orjson.dumps(body, default=str), model.id)
+    if request.body is not None:
+        request.asked_limits = {k: request.body[k] for k in _LIMITS if k in request.body}
+        request.body = None
+        request.sent = encoded
+    return encoded
 
 
 def _estimate(text: str) -> int:

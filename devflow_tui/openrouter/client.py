@@ -97,7 +97,7 @@ if TYPE_CHECKING:
 
     # The pass-through (`relay`, `relay_stream`) serves `devflow serve` only: its modules are
     # imported by those methods, not by every `devflow ask`.
-    from devflow_tui.openrouter.relay import Api, RelayMeter, RelayResult, RelayStream
+    from devflow_tui.openrouter.relay import Api, Encoded, RelayMeter, RelayResult, RelayStream
     from devflow_tui.openrouter.sse_bytes import RawEvent
 
 __all__ = [
@@ -655,14 +655,15 @@ class OpenRouterClient:
     async def relay(
         self,
         api: Api,
-        body: Mapping[str, Any],
+        body: Mapping[str, Any] | Encoded,
         *,
         headers: Mapping[str, str] | None = None,
         on_attempt: Callable[[AttemptRecord], None] | None = None,
     ) -> RelayResult:
         """Send a client's own request body (Anthropic Messages or OpenAI chat) unchanged but
         for `stream: false`, retrying failures that may succeed later; the answer comes back
-        as received, with its model, id, usage and text read by a `RelayMeter`."""
+        as received, with its model, id, usage and text read by a `RelayMeter`. An `Encoded`
+        body is sent as it is (its `stream` flag already false)."""
         payload = _relay_payload(body, stream=False)
         run = self._relay_run(api, body, on_attempt, stream=False)
         extra = {**_JSON_HEADERS, **(headers or {})}
@@ -733,7 +734,7 @@ class OpenRouterClient:
     async def relay_stream(
         self,
         api: Api,
-        body: Mapping[str, Any],
+        body: Mapping[str, Any] | Encoded,
         *,
         headers: Mapping[str, str] | None = None,
         on_attempt: Callable[[AttemptRecord], None] | None = None,
@@ -741,7 +742,8 @@ class OpenRouterClient:
         """Open a streamed pass-through call. Everything up to the first piece of the answer
         (connecting, HTTP errors, error events, a stream start without content) is retried;
         after that, `RelayStream.frames()` hands each event on and raises `OpenRouterError`
-        (`mid_stream=True`) after handing on an error event or when the stream breaks."""
+        (`mid_stream=True`) after handing on an error event or when the stream breaks. An
+        `Encoded` body is sent as it is (its `stream` flag already true)."""
         payload = _relay_payload(body, stream=True)
         run = self._relay_run(api, body, on_attempt, stream=True)
         extra = {**_STREAM_HEADERS, **(headers or {})}
@@ -750,17 +752,18 @@ class OpenRouterClient:
     def _relay_run(
         self,
         api: Api,
-        body: Mapping[str, Any],
+        body: Mapping[str, Any] | Encoded,
         on_attempt: Callable[[AttemptRecord], None] | None,
         *,
         stream: bool,
     ) -> _Run:
-        from devflow_tui.openrouter.relay import ENDPOINTS
+        from devflow_tui.openrouter.relay import ENDPOINTS, Encoded
 
+        model = body.model if isinstance(body, Encoded) else body.get("model")
         run = _Run(
             request_id=uuid.uuid4().hex[:16],
             endpoint=ENDPOINTS[api],
-            model=str(body.get("model") or "default"),
+            model=str(model or "default"),
             stream=stream,
             on_attempt=on_attempt,
         )
@@ -1267,11 +1270,15 @@ class OpenRouterClient:
             _log.warning("cannot write the API call log: %s", exc)
 
 
-def _relay_payload(body: Mapping[str, Any], *, stream: bool) -> bytes:
+def _relay_payload(body: Mapping[str, Any] | Encoded, *, stream: bool) -> bytes:
     """A client's body as sent on: orjson, since a Claude Code request is ~80 KB of JSON
     (the standard library's encoder took ~0.3 ms of each); imported by the relay only."""
     import orjson
 
+    from devflow_tui.openrouter.relay import Encoded
+
+    if isinstance(body, Encoded):
+        return body.payload
     return orjson.dumps({**body, "stream": stream}, default=str)
 
 

@@ -56,6 +56,15 @@ def anthropic_error_type(status: int) -> str:
 FORWARDED_HEADERS = ("x-generation-id", "retry-after", "request-id")
 
 
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A request body already encoded as it is to be sent (its `stream` flag set), and the
+    model it names: the proxy encodes a client's body once and lets the parsed one go."""
+
+    payload: bytes
+    model: str
+
+
 @dataclass
 class RelayResult:
     """One relayed call: the answer as received, and what was read from it."""

@@ -309,6 +309,7 @@ async def _proxy(request: Request, api: Api) -> Response:
         return _error(api, 400, str(exc))
     wanted.member = caller.member
     stream = body.get("stream") is True
+    del body  # `wanted` holds it until it is encoded, then lets it go
     try:
         if stream:
             opened = await passthrough.open_stream(wanted)
