@@ -36,7 +36,14 @@ from devflow_tui.gateway.events import (
     RoutingDecided,
 )
 from devflow_tui.gateway.pipeline import PROGRESS_EVERY_S, price_answer, serve_cached
-from devflow_tui.openrouter.relay import Api, Encoded, RelayResult, RelayStream, Replay
+from devflow_tui.openrouter.relay import (
+    Api,
+    Encoded,
+    RelayResult,
+    RelayStream,
+    Replay,
+    encode_body,
+)
 from devflow_tui.routing.fallback import next_step
 
 if TYPE_CHECKING:
@@ -557,11 +564,7 @@ def _encode(request: PassthroughRequest, model: CatalogModel, *, stream: bool) -
     kept instead (for a fallback, parsed again then): a Claude Code body is ~120 KB as
     objects against ~65 KB as bytes, and at 100 streams a hundred of them wait for upstream
     at once."""
-    import orjson
-
-    body = _body_for(request, model)
-    body["stream"] = stream
-    encoded = Encoded(orjson.dumps(body, default=str), model.id)
+    encoded = Encoded(encode_body(_body_for(request, model), stream=stream), model.id)
     if request.body is not None:
         request.asked_limits = {k: request.body[k] for k in _LIMITS if k in request.body}
         request.body = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -54,6 +54,16 @@ def anthropic_error_type(status: int) -> str:
 
 # Response headers worth handing back to the caller (the rest is hop-by-hop or ours).
 FORWARDED_HEADERS = ("x-generation-id", "retry-after", "request-id")
+
+
+def encode_body(body: Mapping[str, Any], *, stream: bool) -> bytes:
+    """A client's body as sent on, with its `stream` flag. orjson, since a Claude Code
+    request is ~65 KB of JSON (the standard library's encoder took ~0.3 ms of each); and
+    copied to its own size, since orjson's result keeps the buffer it grew (~130 KB for
+    those 65 KB) and this one is held while the request waits for upstream."""
+    import orjson
+
+    return memoryview(orjson.dumps({**body, "stream": stream}, default=str)).tobytes()
 
 
 @dataclass(frozen=True, slots=True)
