@@ -57,6 +57,9 @@ def _config(app: Starlette, host: str, port: int, **extra: Any) -> uvicorn.Confi
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # Nothing here reads the client's address, so uvicorn's middleware that rewrites it
+        # from X-Forwarded-For (a layer every request and every write passes through) is off.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
         **extra,
     )
