@@ -93,6 +93,21 @@ def synthetic_catalog(n: int, seed: int = 3) -> ModelCatalog:
     return ModelCatalog.from_raw(entries)
 
 
+def seeded_health(
+    catalog: ModelCatalog, clock: Callable[[], float] = time.monotonic
+) -> HealthTracker:
+    """Health data for a third of the models: 20 requests each, about 90% of them answered."""
+    health = HealthTracker(clock=clock)
+    rnd = random.Random(5)
+    for model in list(catalog)[::3]:
+        for _ in range(20):
+            if rnd.random() < 0.9:
+                health.record_success(model.id, latency_ms=rnd.uniform(300, 9000), ttft_ms=300)
+            else:
+                health.record_failure(model.id, "provider")
+    return health
+
+
 def load_prompts(*names: str) -> list[str]:
     """Prompts from JSONL files under the project root (timing only: labels are not read)."""
     root = Path(__file__).resolve().parent.parent
@@ -180,14 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     catalog = synthetic_catalog(args.models)
-    health = HealthTracker()
-    rnd = random.Random(5)
-    for model in list(catalog)[::3]:
-        for _ in range(20):
-            if rnd.random() < 0.9:
-                health.record_success(model.id, latency_ms=rnd.uniform(300, 9000), ttft_ms=300)
-            else:
-                health.record_failure(model.id, "provider")
+    health = seeded_health(catalog)
     started = time.perf_counter()
     selector = ModelSelector(catalog, health)
     setup_ms = (time.perf_counter() - started) * 1000

@@ -15,13 +15,16 @@ candidates with their scores, reasons and costs, fallbacks, exclusions and warni
 from __future__ import annotations
 
 import json
-import random
 import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from routing import load_prompts, synthetic_catalog  # this folder is on the path when run
+from routing import (  # this folder is on the path when run
+    load_prompts,
+    seeded_health,
+    synthetic_catalog,
+)
 
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.classifier import Classification, TaskClassifier
@@ -97,14 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         ("synthetic", synthetic_catalog(400)),
         ("bundled", ModelCatalog.bundled()),
     ):
-        health = HealthTracker(clock=lambda: now[0])
-        rnd = random.Random(5)
-        for model in list(catalog)[::3]:
-            for _ in range(20):
-                if rnd.random() < 0.9:
-                    health.record_success(model.id, latency_ms=rnd.uniform(300, 9000), ttft_ms=300)
-                else:
-                    health.record_failure(model.id, "provider")
+        health = seeded_health(catalog, clock=lambda: now[0])
         setups.append((name, [m.id for m in catalog], health, ModelSelector(catalog, health)))
     with Path(args[0]).open("w", encoding="utf-8") as out:
         for i, prompt in enumerate(prompts):
