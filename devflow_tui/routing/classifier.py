@@ -476,8 +476,10 @@ _RULES: tuple[_Rule, ...] = (
     _rule(
         "coding",
         2,
-        "mentions Go",
-        pattern=r"\bin Go\b|\bGo\b (?:code|program|service)",
+        "mentions {m}",
+        # By the capital letter: in Italian "scala" is a scale or a ladder, "vite" lives.
+        pattern=r"\bGo(?<=\bin Go)\b|\bGo\b(?= (?:code|program|service))|\bScala\b|\bVite\b",
+        needs="GSV",
         on_lower=False,
     ),
     _rule(
@@ -488,9 +490,19 @@ _RULES: tuple[_Rule, ...] = (
         " query queries component commit branch merge rebase install package module library"
         " segfault iterator class constructor benchmark benchmarks code funzione funzioni"
         " variabile variabili codice componente comando pacchetto pacchetti install*"
-        " dichiar* rifattorizz* classe libreria modulo test tests parser unittest",
+        " rifattorizz* classe libreria modulo test tests parser unittest",
         pattern=r"unit tests?|test suite|type hints|list comprehension|re-?renders?|stack ?trace"
         r"|null pointer|test unitari",
+    ),
+    _rule(
+        "coding",
+        3,
+        "asks to review code: '{m}'",
+        # Reviewing code is work on code (taxonomy), not an essay about it.
+        pattern=r"\b(?:review|critique|audit|rivedi|rivedere|revisiona|revisionare)\b"
+        r"[^.?!\n]{0,20}?\b(?:code|function|script|pull request|implementation|class|query"
+        r"|codice|funzione|classe)\b"
+        r"|\bcode review\b|\brevisione del codice\b",
     ),
     _rule("coding", 1, "mentions an error", words="error errore crash* exception eccezione"),
     _rule(
@@ -506,12 +518,15 @@ _RULES: tuple[_Rule, ...] = (
         "asks for code: '{m}'",
         # The deliverable is a program: "write a chrome plugin", "scrivi un'estensione per".
         pattern=r"\b(?:write|create|make|build|generate|give|code|implement|develop|prepare|scrivi"
-        r"|crea|genera|implementa|sviluppa|dammi|fammi|mostrami)\b[^.?!\n,:]{0,35}?\b(?:program|programs|function|functions|script|scripts|code|codes|app"
+        r"|crea|genera|implementa|sviluppa|dammi|fammi|mostrami|scrivere|scrivimi|creare|creami"
+        r"|generare|generami|implementare|sviluppare|preparare|realizza|realizzare|costruisci"
+        r"|costruire)\b[^.?!\n,:]{0,35}?\b(?:program|programs|function|functions|script|scripts"
+        r"|code|codes|app"
         r"|application|plugin|extension|bot|class|classes|query|kernel|routine|testbench|config"
         r"|component|api|server|shader|macro|contract|snippet|regex|endpoint|schema|algorithm"
         r"|implementation|cli|library|module|microservice|html|css|sql"
         r"|programma|funzione|funzioni|codice|estensione|classe|applicazione|algoritmo"
-        r"|libreria|sito)\b",
+        r"|libreria|sito|componente|configurazione|implementazione|modulo|microservizio)\b",
     ),
     _rule(
         "coding",
@@ -525,10 +540,10 @@ _RULES: tuple[_Rule, ...] = (
         " ffmpeg postgres postgresql mysql sqlite mongodb redis elasticsearch snowflake databricks"
         " pyspark airflow dbt powerbi dax tableau langchain huggingface openai"
         " selenium playwright puppeteer scrapy beautifulsoup bs4 requests httpx axios jquery"
-        " bootstrap nextjs nuxt remix vite babel eslint prettier typescript haskell ocaml scala"
+        " bootstrap nextjs nuxt remix babel eslint prettier typescript haskell ocaml"
         " elixir erlang clojure lisp autolisp racket perl lua julia fortran cobol dart"
         " solidity ethereum web3 blockchain apache htaccess systemd systemctl kubectl helm ansible"
-        " vagrant jenkins ci cd devops backend frontend fullstack array arrays dataframe dataframes"
+        " vagrant jenkins cd devops backend frontend fullstack array arrays dataframe dataframes"
         " json csv xml yaml toml regex tcp udp dns localhost"
         " gpu cuda opengl vulkan webgl threejs pygame tkinter wxpython qt gtk electron flutter"
         " swiftui jetpack gui cli terminal console shell zsh powershell cmd"
@@ -539,8 +554,10 @@ _RULES: tuple[_Rule, ...] = (
         "reasoning",
         4,
         "verb 'prove'",
-        words="prove proof dimostra*",
-        pattern=r"\bshow that\b|\bdemonstrate that\b",
+        words="proof dimostra*",
+        # "prove" is Italian for tests or evidence too ("le prove"): the verb by its company.
+        pattern=r"\bshow that\b|\bdemonstrate that\b|^\W*prove\b|\bto prove\b"
+        r"|\bprove (?:that|it|this|the|there|why|a|an|or|by|using|rigorously|formally)\b",
     ),
     _rule(
         "reasoning",
@@ -569,7 +586,8 @@ _RULES: tuple[_Rule, ...] = (
         words="minimize minimise maximize maximise minimizza* massimizza*",
         pattern=r"\b(?:find|calculate|compute|determine|trova|calcola|determina) the (?:magnitude"
         r"|value|minimum|maximum|optimum|optimal|total|number|probability|expected)\b"
-        r"|\btrova (?:il|la|i) (?:modulo|valore|minimo|massimo|numero)\b|\bche ore saranno\b"
+        r"|\b(?:trova|trovare|calcola|calcolare|determina|determinare) (?:il|la|i|l')"
+        r" ?(?:modulo|valore|minimo|massimo|numero|totale|probabilità)\b|\bche ore saranno\b"
         r"|\bminimum possible\b|\boptimum solution\b",
     ),
     _rule(
@@ -584,8 +602,8 @@ _RULES: tuple[_Rule, ...] = (
         "reasoning",
         3,
         "combinatorics",
-        words="permutation* combination* combinazion* disposizion*",
-        pattern=r"how many (?:different )?ways|in quanti modi",
+        words="permutation* combination* combinazion*",
+        pattern=r"how many (?:different )?ways|in quanti modi|\bdisposizioni (?:semplici|con)\b",
     ),
     _rule(
         "reasoning",
@@ -614,33 +632,39 @@ _RULES: tuple[_Rule, ...] = (
         "reasoning",
         3,
         "estimation",
-        words="fermi",
-        pattern=r"estimate how many|\bstima quant|how many .{0,40} (?:are there|in a year)",
+        pattern=r"\bfermi (?:estimate|estimation|problem|question)|(?:stima|problema) di fermi"
+        r"|estimate how many|\bstima quant|how many .{0,40} (?:are there|in a year)",
     ),
     _rule("reasoning", 3, "percentage", pattern=r"\d+(?:[.,]\d+)?\s*%\s*(?:of|di|del|della)\b"),
     _rule(
         "reasoning",
         1.5,
         "math term '{m}'",
-        words="integer integers interi prime primes primo primi irrational irrazional* divisible"
+        words="integer integers primes irrational irrazional* divisible"
         " divisibil* theorem teorema raggiung* widget widgets dado dadi coin coins moneta monete",
         pattern=r"km/h|catch(?:es)? up|expected (?:value|number)|valore atteso|minimum number"
-        r"|numero minimo|\b(?:two|three|the|a pair of) dice\b",
+        r"|numero minimo|\b(?:two|three|the|a pair of) dice\b|\bnumer[oi] (?:prim|inter)[oi]\b"
+        r"|\bprime (?:numbers?|factors?|factori[sz]ation)\b|\b(?:is|are|a|not|be) prime\b"
+        r"|\bfattori primi\b|\bè primo\b",
     ),
     # ---- analysis
     _rule(
         "analysis",
         4,
         "asks for a summary",
-        words="summar* riassum* sintesi tldr",
-        pattern=r"tl;dr|\bsum up\b|\bkey points\b",
+        words="summar* riassum* riepilog* sintesi tldr",
+        pattern=r"tl;dr|\bsum up\b|\bkey points\b|\bpunti chiave\b",
     ),
     _rule(
         "analysis",
         3,
         "comparison",
-        words="compare comparison confronta* confronto versus",
-        pattern=r"\bvs\.?\s|difference between|differenza (?:tra|fra|c'è tra)"
+        words="comparison confronta* confronto paragona* paragone versus",
+        # "compare" is Italian for "appears" too ("compare un errore").
+        pattern=r"\bcompare\b(?! (?:un|una|uno|il|la|lo|l'|i|gli|le|nel|nella|sul|sulla|quando"
+        r"|questo|questa|questi|queste|quel|quello|quella|solo|anche|spesso|sempre|ancora"
+        r"|di nuovo|se|poi|ora|dopo|mai)\b)|\bvs\.?\s|difference between"
+        r"|differenza (?:tra|fra|c'è tra)"
         r"|\bor an? .{1,40}\bbetter\b|\bè meglio\b|which is better",
     ),
     _rule(
@@ -655,7 +679,7 @@ _RULES: tuple[_Rule, ...] = (
         "analysis",
         3,
         "verb '{m}'",
-        words="evaluat* assess* valuta* review commenta* critique critica*",
+        words="evaluat* assess* valuta* review recensisci commenta* critique critica*",
         pattern=r"\bis (?:it|this) (?:worth|a good idea)",
     ),
     _rule(
@@ -671,10 +695,12 @@ _RULES: tuple[_Rule, ...] = (
         3,
         "asks for a document: '{m}'",
         pattern=r"\b(?:write|create|draft|prepare|make|give me|provide|design|build|scrivi|crea"
-        r"|prepara|redigi|fammi)\b[^.?!\n,:]{0,30}?\b(?:specifications?|requirements|scope of work"
+        r"|prepara|redigi|fammi|scrivere|scrivimi|creare|creami|preparare|preparami|redigere)\b"
+        r"[^.?!\n,:]{0,30}?\b(?:specifications?|requirements|scope of work"
         r"|outline|plan|course|curriculum|syllabus|report|literature review|position paper|table"
         r"|roadmap|swot|strategy|checklist|guide|proposal|workshops?|framework|deck|piano|corso"
-        r"|tabella|relazione|rapporto|strategia|schema|guida|proposta)\b",
+        r"|tabella|relazione|rapporto|strategia|schema|guida|proposta|specifiche|requisiti"
+        r"|scaletta)\b",
     ),
     _rule(
         "analysis",
@@ -698,7 +724,10 @@ _RULES: tuple[_Rule, ...] = (
         pattern=r"^\W*(?:how does|why does|why do|describe how|what is the (?:difference|role"
         r"|impact|purpose|point)|what are (?:the |some )?(?:best practices|differences|main)"
         r"|explain (?:the concept|the idea|what))\b|\bbest practices\b|\bbuone pratiche\b"
-        r"|^\W*(?:come funziona|in che modo|perch[ée] (?:il|la|lo|i|gli|le)\b|descrivi come)",
+        r"|^\W*(?:come funziona|in che modo|perch[ée] (?:il|la|lo|i|gli|le)\b|descrivi come"
+        r"|qual è (?:il ruolo|l'impatto|lo scopo)|quali sono (?:le differenze"
+        r"|le migliori pratiche|i principali|le principali)|spiega(?:mi)? (?:il concetto|l'idea"
+        r"|cosa))",
     ),
     _rule(
         "analysis",
@@ -724,15 +753,30 @@ _RULES: tuple[_Rule, ...] = (
         "creative",
         4,
         "creative form '{m}'",
-        words="poem poems poetry haiku limerick limericks sonnet sonnets song songs lyrics story"
-        " stories tale tales novel chapter screenplay scene dialogue slogan tagline jingle"
+        words="poem poems poetry haiku limerick limericks sonnet sonnets song songs lyrics"
+        " tales novel chapter screenplay scene dialogue slogan tagline jingle"
         " backstory fable instagram tweet caption toast speech headline motto rhyme verse verses"
         " essay"
-        " poesia poesie filastrocc* canzone canzoni storia storie favola favole fiaba fiabe"
-        " racconto romanzo capitolo sceneggiatura scena dialogo nomi descrizione didascalia"
+        " poesia poesie filastrocc* canzone canzoni storie favola favole fiaba fiabe"
+        " racconto romanzo capitolo sceneggiatura scena dialogo didascalia"
         " brindisi discorso rima versi",
         pattern=r"names for|product description|linkedin post|titles? for|testo di una canzone"
-        r"|post per|titol[oi] per",
+        r"|post per|titol[oi] per|nomi per|descrizione (?:del |di un |per (?:il|un) )?prodotto"
+        r"|\b(?:the|fairy|folk|bedtime|short|cautionary) tale\b|\ba tale (?:of|about)\b"
+        r"|\buna (?:\w+ )?storia\b|\bstoria (?:breve|per bambini|della buonanotte|d'amore"
+        r"|horror|fantasy|di fantasia)\b"
+        # A user story is a software requirement, not a tale.
+        r"|\bstor(?:y|ies)\b(?<!\buser story)(?<!\buser stories)",
+    ),
+    _rule(
+        "creative",
+        5,
+        "script for the screen or stage: '{m}'",
+        pattern=r"\b(?:video|film|movie|youtube|tiktok|podcast|animation|animated|commercial|radio"
+        r"|theatre|theater|comedy|sketch|explainer|trailer|ad)\s+script\b"
+        r"|\bscript (?:for|of) (?:a|an|the|my|our) (?:[\w-]+ ){0,3}(?:video|film|movie|podcast"
+        r"|commercial|play|scene|episode|trailer|ad|sketch)\b|\bcopione\b"
+        r"|\btesto (?:per|di) (?:un|uno|una) (?:\w+ )?(?:video|spot|podcast)\b",
     ),
     _rule(
         "creative",
@@ -755,7 +799,7 @@ _RULES: tuple[_Rule, ...] = (
         2,
         "style word '{m}'",
         words="poetic* rhym* whimsical catchy accattivant* cordiale friendly warm elegant*"
-        " enthusiastic entusiast* originale originali cheesy stile",
+        " enthusiastic entusiast* cheesy",
         pattern=r"in the style of|in stile|in rima",
     ),
     _rule(
@@ -778,7 +822,8 @@ _RULES: tuple[_Rule, ...] = (
         3,
         "asks for a prompt or quiz: '{m}'",
         # Authoring text for others: a prompt for an AI, exam questions, a quiz.
-        pattern=r"\b(?:write|create|draft|generate|make|scrivi|crea|genera|prepara)\b[^.?!\n,:]"
+        pattern=r"\b(?:write|create|draft|generate|make|scrivi|crea|genera|prepara|scrivere"
+        r"|scrivimi|creare|creami|generare|generami|preparare|preparami)\b[^.?!\n,:]"
         r"{0,25}?\b(?:prompt|prompts|quiz|exam questions?|questions? and answers|domande"
         r"|domanda d'esame)\b",
     ),
@@ -786,16 +831,17 @@ _RULES: tuple[_Rule, ...] = (
         "creative",
         2,
         "music or persuasion '{m}'",
-        words="melody melodia chord chords accordi lyric persuasive persuasiva persuasivo debate"
-        " dibattito",
-        pattern=r"abc notation|notazione abc",
+        words="melody melodia chord chords lyric persuasive persuasiva persuasivo debate dibattito",
+        pattern=r"abc notation|notazione abc|progressione di accordi|giro di accordi"
+        r"|accordi (?:di|per) (?:chitarra|pianoforte|piano|ukulele)",
     ),
     _rule(
         "creative",
         3,
         "asks for prose: '{m}'",
         # The deliverable is writing: "write an introduction", "draft a background section".
-        pattern=r"\b(?:write|draft|compose|scrivi|redigi)\b[^.?!\n,:]{0,30}?\b(?:article|blog"
+        pattern=r"\b(?:write|draft|compose|scrivi|redigi|scrivere|scrivimi|redigere|comporre)\b"
+        r"[^.?!\n,:]{0,30}?\b(?:article|blog"
         r"|introduction|section|paragraph|bio|biography|cover letter|essay|speech|post|intro"
         r"|articolo|introduzione|sezione|paragrafo|biografia|saggio|discorso)\b",
     ),
@@ -860,7 +906,8 @@ _REFERS_BACK = _compile(
 )
 _NEW_REQUEST = _compile(
     r"^\W*(?:(?:and|also|now|then|ok(?:ay)?|e|ora|adesso|poi)\W+)*(?:write|create|draft|compose"
-    r"|generate|make me|give me|tell me|scrivi|crea|genera|componi|dammi|raccontami)\b",
+    r"|generate|make me|give me|tell me|scrivi|crea|genera|componi|dammi|raccontami|scrivimi"
+    r"|creami|generami)\b",
     re.I,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s", re.M)
@@ -929,7 +976,8 @@ _QUANTITY_QUESTION = _compile(
     r"|\ba che ora\b|\bdopo quanto\b|\bwhich is (?:larger|bigger|smaller)\b"
     r"|\bwhat (?:is|was|will be|would be) (?:its|the|his|her|their|my) (?:average|total|speed"
     r"|final|new|net|expected|probability|value|area|volume|distance|age|price|cost|amount)\b"
-    r"|\bby what amount\b|\bhow old\b|\bche or[ae]\b|\bquale sarà\b|\bcalcola\b|\bcalculate\b"
+    r"|\bby what amount\b|\bhow old\b|\bche or[ae]\b|\bquale sarà\b|\bcalcola(?:re)?\b"
+    r"|\bcalculate\b"
 )
 _ANALYSIS_STRONG = frozenset(
     {

@@ -276,6 +276,58 @@ def test_taxonomy_rules_for_concepts_prose_and_derived_values(
 
 
 @pytest.mark.parametrize(
+    ("prompt", "not_fired"),
+    [
+        # Everyday Italian words that are English rule words, or mean something else too.
+        ("Ci sono tre modi per arrivare in centro: quale consigli?", "software term 'ci'"),
+        ("In tale caso conviene aprire una partita IVA?", "creative form 'tale'"),
+        ("Qual è la storia della Rivoluzione francese?", "creative form 'storia'"),
+        ("Il primo giorno di lavoro cosa devo portare?", "math term 'primo'"),
+        ("Ho a disposizione tre server: come distribuisco il carico?", "combinatorics"),
+        ("Quali prove servono in tribunale per un danno?", "verb 'prove'"),
+        ("Quando compare questo avviso nel terminale?", "comparison"),
+        ("Stiamo fermi da un'ora in autostrada: che faccio?", "estimation"),
+        ("Rinomina i nomi delle variabili in questa funzione", "creative form 'nomi'"),
+        ("Restituisci l'array originale senza modificarlo", "style word 'originale'"),
+        (
+            "Devo fare la dichiarazione dei redditi: da dove comincio?",
+            "coding term 'dichiarazione'",
+        ),
+        ("Un progetto su larga scala: quali rischi?", "software term 'scala'"),
+    ],
+)
+def test_everyday_italian_words_do_not_fire_english_rules(prompt: str, not_fired: str) -> None:
+    assert not_fired not in TaskClassifier(model=None).classify(prompt).signals
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        # The English words those rules were for still count, with their company.
+        ("Prove that there are infinitely many primes", "reasoning"),
+        ("Write a fairy tale about a fox who learns to share", "creative"),
+        ("Fermi estimate: how many piano tuners work in Chicago?", "reasoning"),
+        ("Trova tutti i numeri primi minori di 50", "reasoning"),
+        ("Scrivi una storia per bambini su un drago timido", "creative"),
+        ("Dammi una progressione di accordi per chitarra in la minore", "creative"),
+        # Polite Italian requests use the infinitive or a pronoun: "puoi scrivere", "scrivimi".
+        ("Scrivimi una funzione Python che inverte una lista", "coding"),
+        ("Mi aiuti a creare uno script bash che comprime i log vecchi?", "coding"),
+        ("Potresti scrivere l'introduzione della mia tesi sulle isole di calore?", "creative"),
+        # A script for the screen is prose; a script that renames files is code.
+        ("Write a 60 second YouTube video script about budgeting apps", "creative"),
+        ("Scrivi il copione per uno spot radiofonico di 30 secondi", "creative"),
+        ("Write a bash script to back up my video folder", "coding"),
+        # Reviewing code is work on code (taxonomy).
+        ("Can you review my code and suggest improvements?", "coding"),
+        ("Puoi rivedere il mio codice e dirmi cosa migliorare?", "coding"),
+    ],
+)
+def test_rules_read_words_in_context(prompt: str, task: str) -> None:
+    assert TaskClassifier(model=None).classify(prompt).task_type == task
+
+
+@pytest.mark.parametrize(
     "pattern",
     [
         r"\bdef \w+\(|\bfunction\s*\w*\s*\(|=>",
