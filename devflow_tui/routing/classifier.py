@@ -510,7 +510,8 @@ _RULES: tuple[_Rule, ...] = (
         2,
         "software term '{m}'",
         words="database databases schema toolbar navbar sidebar scrape scraping scraper scrapy"
-        " eintr syscall websocket websockets microservice",
+        " eintr syscall websocket websockets microservice div",
+        pattern=r"\bport \d{2,5}\b|\bporta \d{2,5}\b|\bkill (?:the |a )?process\b",
     ),
     _rule(
         "coding",
@@ -594,7 +595,7 @@ _RULES: tuple[_Rule, ...] = (
         "reasoning",
         3,
         "counting question",
-        pattern=r"\bhow many \w+(?: \w+)? (?:does|do|did|will|would|can|could|are|were|is|has"
+        pattern=r"\bhow many [\w']+(?: \w+)? (?:does|do|did|will|would|can|could|are|were|is|has"
         r"|have)\b"
         r"|\bquant[ie] \w+(?: \w+)? (?:ha|hanno|ci sono|servono|sono|può|possono)\b",
     ),
@@ -720,14 +721,17 @@ _RULES: tuple[_Rule, ...] = (
         "analysis",
         2,
         "conceptual question '{m}'",
-        # Understanding, not code: "how does memory affect...", "best practices for...".
-        pattern=r"^\W*(?:how does|why does|why do|describe how|what is the (?:difference|role"
+        # Understanding, not code: "how does memory affect...", "best practices for...". But
+        # "why does my ..." asks about the user's own thing: a problem, not a concept.
+        pattern=r"^\W*(?:how does|why does(?! my\b)|why do(?! my\b| i\b)|describe how"
+        r"|what is the (?:difference|role"
         r"|impact|purpose|point)|what are (?:the |some )?(?:best practices|differences|main)"
         r"|explain (?:the concept|the idea|what))\b|\bbest practices\b|\bbuone pratiche\b"
-        r"|^\W*(?:come funziona|in che modo|perch[ée] (?:il|la|lo|i|gli|le)\b|descrivi come"
+        r"|^\W*(?:come funziona|in che modo|perch[ée] (?:il|la|lo|i|gli|le)\b(?! mi[oaei]\b)"
+        r"|descrivi come"
         r"|qual è (?:il ruolo|l'impatto|lo scopo)|quali sono (?:le differenze"
-        r"|le migliori pratiche|i principali|le principali)|spiega(?:mi)? (?:il concetto|l'idea"
-        r"|cosa))",
+        r"|le migliori pratiche|i principali|le principali|(?:i|le) \w+ principali)"
+        r"|spiega(?:mi)? (?:il concetto|l'idea|cosa))",
     ),
     _rule(
         "analysis",
@@ -759,9 +763,10 @@ _RULES: tuple[_Rule, ...] = (
         " essay"
         " poesia poesie filastrocc* canzone canzoni storie favola favole fiaba fiabe"
         " racconto romanzo capitolo sceneggiatura scena dialogo didascalia"
-        " brindisi discorso rima versi",
-        pattern=r"names for|product description|linkedin post|titles? for|testo di una canzone"
-        r"|post per|titol[oi] per|nomi per|descrizione (?:del |di un |per (?:il|un) )?prodotto"
+        " brindisi discorso rima versi joke jokes barzelletta barzellette",
+        pattern=r"names? for|product description|linkedin post|titles? for|testo di una canzone"
+        r"|post per|titol[oi] per|nom[ei] per|name ideas|idee (?:di|per) nomi"
+        r"|descrizione (?:del |di un |per (?:il|un) )?prodotto"
         r"|\b(?:the|fairy|folk|bedtime|short|cautionary) tale\b|\ba tale (?:of|about)\b"
         r"|\buna (?:\w+ )?storia\b|\bstoria (?:breve|per bambini|della buonanotte|d'amore"
         r"|horror|fantasy|di fantasia)\b"
@@ -785,14 +790,16 @@ _RULES: tuple[_Rule, ...] = (
         pattern=r"^\s*(?:(?:now|then|and|ora|adesso|poi) )?(?:please |per favore )?"
         r"(?:write|draft|compose|create|invent|come up with"
         r"|give me \w+ (?:catchy |original )?names|scrivi\w*|componi|crea|inventa"
-        r"|prepara|racconta|dammi \w+ nomi)\b",
+        r"|prepara|racconta\w*|dammi \w+ nomi)\b",
     ),
     _rule(
         "creative",
         4,
         "rewrite for style",
         pattern=r"\b(?:rewrite|rephrase|riscrivi|riformula)\b.{0,60}\b(?:more|più|sound|tono|tone"
-        r"|elegant|formal|enthusiastic)",
+        r"|elegant|formal|enthusiastic)|\b(?:make|rendi)\b (?:this|that|my|the|questa|questo|il|la"
+        r"|il mio|la mia) (?:\w+ )?(?:sentence|paragraph|text|email|message|letter|frase|testo"
+        r"|paragrafo|messaggio|lettera)\b.{0,20}\b(?:more|più|less|meno)\b",
     ),
     _rule(
         "creative",
@@ -919,7 +926,8 @@ _DEMANDING = _rule(
     1,
     "demanding",
     words="design* architecture architettura progett* system sistema migrat* rollout production"
-    " produzione scal* optimis* optimiz* ottimizz* concurren* distributed distribuit* chapter"
+    " produzione scalab* scaling scalare optimis* optimiz* ottimizz* concurren* distributed"
+    " distribuit* chapter"
     " capitolo novel romanzo screenplay teatral* prove dimostra* rank* ordina recommend*"
     " raccomandazion* propon* propose mitigat* contromisur* idempoten* subtext sottintesi twist"
     " methodolog* confounder confounders complete completa migliaia billion billions miliardi 1m",
@@ -974,10 +982,10 @@ _QUANTITY_QUESTION = _compile(
     r"\bhow (?:much|many|long|far|fast|can you|do you)\b|\bcome (?:puoi|posso|misuri|fai)\b"
     r"|\bwhen does\b|\bwhat time\b|\bquant[oiae]\b"
     r"|\ba che ora\b|\bdopo quanto\b|\bwhich is (?:larger|bigger|smaller)\b"
-    r"|\bwhat (?:is|was|will be|would be) (?:its|the|his|her|their|my) (?:average|total|speed"
+    r"|\bwhat (?:is|was|will be|would be) (?:its|the|his|her|their|my) (?:average|total|sum|speed"
     r"|final|new|net|expected|probability|value|area|volume|distance|age|price|cost|amount)\b"
     r"|\bby what amount\b|\bhow old\b|\bche or[ae]\b|\bquale sarà\b|\bcalcola(?:re)?\b"
-    r"|\bcalculate\b"
+    r"|\bcalculate\b|\bqual è (?:la|il) (?:somma|media|totale|prodotto|risultato)\b"
 )
 _ANALYSIS_STRONG = frozenset(
     {

@@ -321,6 +321,21 @@ def test_everyday_italian_words_do_not_fire_english_rules(prompt: str, not_fired
         # Reviewing code is work on code (taxonomy).
         ("Can you review my code and suggest improvements?", "coding"),
         ("Puoi rivedere il mio codice e dirmi cosa migliorare?", "coding"),
+        # Jokes, story-telling and names are creative (taxonomy); a sum of quantities is derived.
+        ("Tell me a joke", "creative"),
+        ("Dimmi una barzelletta", "creative"),
+        ("Raccontami la storia di Cappuccetto Rosso in versione moderna", "creative"),
+        ("Trova un nome per una startup di droni", "creative"),
+        ("Il primo numero è 5 e il secondo è 7: qual è la somma?", "reasoning"),
+        ("How many r's are in the word strawberry?", "reasoning"),
+        ("Quali sono le cause principali della Rivoluzione francese?", "analysis"),
+        # "why does my ..." is a problem with the user's own thing, not a concept.
+        ("Why does my useEffect run twice in development?", "coding"),
+        ("Perché il mio useEffect viene eseguito due volte in sviluppo?", "coding"),
+        ("How to kill the process listening on port 3000 on a Mac?", "coding"),
+        ("Give me 10 name ideas for a podcast about personal finance", "creative"),
+        ("Make this sentence more formal: gonna need that report asap", "creative"),
+        ("Rendi questa frase più formale: mi serve quel report subito", "creative"),
     ],
 )
 def test_rules_read_words_in_context(prompt: str, task: str) -> None:
