@@ -557,8 +557,11 @@ _RULES: tuple[_Rule, ...] = (
         "verb 'prove'",
         words="proof dimostra*",
         # "prove" is Italian for tests or evidence too ("le prove"): the verb by its company.
-        pattern=r"\bshow that\b|\bdemonstrate that\b|^\W*prove\b|\bto prove\b"
-        r"|\bprove (?:that|it|this|the|there|why|a|an|or|by|using|rigorously|formally)\b",
+        pattern=r"\bshow that\b|\bdemonstrate that\b|\bprove\b(?<!\ble prove)(?<!\bdelle prove)"
+        r"(?<!\balle prove)(?<!\bdalle prove)(?<!\bnelle prove)(?<!\bsulle prove)(?<!\bdi prove)"
+        r"(?<!\bcon prove)(?<!\bper prove)(?<!\bqueste prove)(?<!\bquelle prove)"
+        r"(?<!\bquali prove)(?<!\baltre prove)(?<!\bmolte prove)(?<!\bdue prove)(?<!\btre prove)"
+        r"(?! (?:di|del|della|dei|delle|che|sono|scritte|orali|pratiche|tecniche)\b)",
     ),
     _rule(
         "reasoning",
@@ -633,8 +636,9 @@ _RULES: tuple[_Rule, ...] = (
         "reasoning",
         3,
         "estimation",
-        pattern=r"\bfermi (?:estimate|estimation|problem|question)|(?:stima|problema) di fermi"
-        r"|estimate how many|\bstima quant|how many .{0,40} (?:are there|in a year)",
+        pattern=r"\bfermi (?:estimate|estimation|problem|question)|\bstima di fermi"
+        r"|\bproblema di fermi|estimate how many|\bstima quant"
+        r"|how many .{0,40} (?:are there|in a year)",
     ),
     _rule("reasoning", 3, "percentage", pattern=r"\d+(?:[.,]\d+)?\s*%\s*(?:of|di|del|della)\b"),
     _rule(

@@ -305,6 +305,7 @@ def test_everyday_italian_words_do_not_fire_english_rules(prompt: str, not_fired
     [
         # The English words those rules were for still count, with their company.
         ("Prove that there are infinitely many primes", "reasoning"),
+        ("Prove Fermat's little theorem", "reasoning"),
         ("Write a fairy tale about a fox who learns to share", "creative"),
         ("Fermi estimate: how many piano tuners work in Chicago?", "reasoning"),
         ("Trova tutti i numeri primi minori di 50", "reasoning"),
