@@ -75,6 +75,31 @@ def test_rotation_keeps_three_private_backups(tmp_path: Path) -> None:
     assert lines(path)[-1]["request_id"] == "r0399"
 
 
+def test_each_line_is_formatted_once_even_near_rotation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The standard rotating handler formats every line twice (once to measure it).
+    from devflow_tui.openrouter import calllog
+
+    formatted: list[str] = []
+    real = calllog._JsonFormatter.format
+
+    def counting(self: calllog._JsonFormatter, record: logging.LogRecord) -> str:
+        formatted.append(real(self, record))
+        return formatted[-1]
+
+    monkeypatch.setattr(calllog._JsonFormatter, "format", counting)
+    path = tmp_path / "api.jsonl"
+    log = CallLog(path, max_bytes=2_000, level="INFO")
+    for index in range(40):
+        log.record(CallEntry(endpoint="/models", request_id=f"r{index:04d}"))
+    log.close()
+    assert len(formatted) == 40
+    assert (tmp_path / "api.jsonl.1").exists()  # and it still rotates by size
+    assert all(p.stat().st_size <= 2_000 for p in tmp_path.iterdir())
+    assert lines(path)[-1]["request_id"] == "r0039"
+
+
 def test_from_settings_and_stderr_mirror(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
