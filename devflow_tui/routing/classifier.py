@@ -649,8 +649,11 @@ _RULES: tuple[_Rule, ...] = (
         " divisibil* theorem teorema raggiung* widget widgets dado dadi coin coins moneta monete",
         pattern=r"km/h|catch(?:es)? up|expected (?:value|number)|valore atteso|minimum number"
         r"|numero minimo|\b(?:two|three|the|a pair of) dice\b|\bnumer[oi] (?:prim|inter)[oi]\b"
-        r"|\bprime (?:numbers?|factors?|factori[sz]ation)\b|\b(?:is|are|a|not|be) prime\b"
-        r"|\bfattori primi\b|\bè primo\b",
+        # Each alternative starts with its rare word ("prime", not "is"): the rule's search
+        # runs only when the prompt has one (`_triggers`).
+        r"|\bprime (?:numbers?|factors?|factori[sz]ation)\b|\bprime\b(?:(?<=\bis prime)"
+        r"|(?<=\bare prime)|(?<=\ba prime)|(?<=\bnot prime)|(?<=\bbe prime))|\bfattori primi\b"
+        r"|\bprimo\b(?<=\bè primo)",
     ),
     # ---- analysis
     _rule(
@@ -769,10 +772,14 @@ _RULES: tuple[_Rule, ...] = (
         " racconto romanzo capitolo sceneggiatura scena dialogo didascalia"
         " brindisi discorso rima versi joke jokes barzelletta barzellette",
         pattern=r"names? for|product description|linkedin post|titles? for|testo di una canzone"
-        r"|post per|titol[oi] per|nom[ei] per|name ideas|idee (?:di|per) nomi"
+        r"|post per|titol[oi] per|\bnom[ei] per|name ideas|idee (?:di|per) nomi"
         r"|descrizione (?:del |di un |per (?:il|un) )?prodotto"
-        r"|\b(?:the|fairy|folk|bedtime|short|cautionary) tale\b|\ba tale (?:of|about)\b"
-        r"|\buna (?:\w+ )?storia\b|\bstoria (?:breve|per bambini|della buonanotte|d'amore"
+        # Starting with the rare word ("tale", not "the"), as above.
+        r"|\btale\b(?:(?<=\bthe tale)|(?<=\bfairy tale)|(?<=\bfolk tale)|(?<=\bbedtime tale)"
+        r"|(?<=\bshort tale)|(?<=\bcautionary tale))|\btale (?:of|about)\b"
+        r"|\bstoria\b(?:(?<=\buna storia)|(?<=\bbreve storia)|(?<=\bpiccola storia)"
+        r"|(?<=\bbella storia)|(?<=\bnuova storia))"
+        r"|\bstoria (?:breve|per bambini|della buonanotte|d'amore"
         r"|horror|fantasy|di fantasia)\b"
         # A user story is a software requirement, not a tale.
         r"|\bstor(?:y|ies)\b(?<!\buser story)(?<!\buser stories)",
@@ -782,7 +789,7 @@ _RULES: tuple[_Rule, ...] = (
         5,
         "script for the screen or stage: '{m}'",
         pattern=r"\b(?:video|film|movie|youtube|tiktok|podcast|animation|animated|commercial|radio"
-        r"|theatre|theater|comedy|sketch|explainer|trailer|ad)\s+script\b"
+        r"|theatre|theater|comedy|sketch|explainer|trailer)\s+script\b"
         r"|\bscript (?:for|of) (?:a|an|the|my|our) (?:[\w-]+ ){0,3}(?:video|film|movie|podcast"
         r"|commercial|play|scene|episode|trailer|ad|sketch)\b|\bcopione\b"
         r"|\btesto (?:per|di) (?:un|uno|una) (?:\w+ )?(?:video|spot|podcast)\b",
