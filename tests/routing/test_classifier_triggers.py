@@ -1,17 +1,26 @@
-"""The classifier's pattern gates (`_triggers`): a rule's pattern is skipped only on a text
-where it cannot match, so the decisions are those of searching every pattern."""
+"""The classifier's shortcuts: the pattern gates (`_triggers`: a rule's pattern is skipped
+only on a text where it cannot match, so the decisions are those of searching every pattern)
+and the bullet-line count tried only at line starts."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import re
 from pathlib import Path
 
 import pytest
 
 from devflow_tui.routing import classifier as classifier_module
-from devflow_tui.routing.classifier import TaskClassifier, _triggers, _word_hits, scanned
+from devflow_tui.routing.classifier import (
+    _BULLET,
+    TaskClassifier,
+    _bullet_lines,
+    _triggers,
+    _word_hits,
+    scanned,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TRICKY = [
@@ -83,3 +92,13 @@ def test_gated_rules_decide_as_searching_every_pattern(monkeypatch: pytest.Monke
     ungated = tuple(dataclasses.replace(rule, gated=False) for rule in classifier_module._RULES)
     monkeypatch.setattr(classifier_module, "_RULES", ungated)
     assert [classifier.classify(text) for text in texts] == gated
+
+
+def test_bullet_lines_counts_what_findall_finds() -> None:
+    rnd = random.Random(7)
+    pieces = ["- ", "* ", "• ", "1. ", "12) ", "  ", "\n", "\n\n", "x", "-", "3", " ", "\t", "a b"]
+    texts = [*_texts(), "", "\n", "- a", "-\n-\nx", "\n- a\n  2) b\n\n* c", "1.\n2.\n"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 40))) for _ in range(3000)]
+    for text in texts:
+        assert _bullet_lines(text) == len(_BULLET.findall(text)), repr(text)
+    assert sum(_bullet_lines(text) for text in texts) > 1000  # bullets were there to count
