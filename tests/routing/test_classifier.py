@@ -179,6 +179,15 @@ def test_complexity_explains_itself(classifier: TaskClassifier) -> None:
     assert "%" in model_signal and "(" in model_signal
 
 
+def test_a_demanding_request_is_never_low(classifier: TaskClassifier) -> None:
+    found = classifier.classify(
+        "Design a distributed, fault-tolerant job scheduler in Go with exactly-once semantics"
+    )
+    assert found.complexity != "low", found.signals
+    assert "a demanding request: medium at least" in found.signals or found.complexity == "high"
+    assert classifier.classify("What's the capital of Australia?").complexity == "low"
+
+
 def test_rules_alone_when_there_is_no_model() -> None:
     rules = TaskClassifier(model=None)
     assert rules.model is None
