@@ -18,7 +18,7 @@ from devflow_tui.accounting.reports import build_report
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.errors import ConfigError
 from devflow_tui.serve.command import banner, bind_port
-from devflow_tui.serve.server import is_loopback
+from devflow_tui.serve.server import _config, is_loopback
 from devflow_tui.serve.tokens import ProxyTokens
 from tests.cli.conftest import Invoke, devflow  # noqa: F401
 from tests.serve.conftest import Proxy
@@ -165,3 +165,12 @@ def test_report_by_client_splits_spend(proxy: Proxy) -> None:
     total = sum((g.cost_usd or 0) for g in report.by_client)
     assert total == report.totals.cost_usd
     assert json.loads(report.model_dump_json())["by_client"][0]["latency_p50_ms"] is not None
+
+
+def test_the_proxy_keeps_idle_connections_longer_than_its_clients() -> None:
+    # Equal expiries race: the server closes an idle connection as the client reuses it.
+    from starlette.applications import Starlette
+
+    config = _config(Starlette(), "127.0.0.1", 0)
+    client_expiry = httpx.Limits().keepalive_expiry
+    assert client_expiry is not None and config.timeout_keep_alive > client_expiry + 10
