@@ -531,6 +531,17 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         "coding",
+        3,
+        "asks for a system design: '{m}'",
+        # Designing software is coding's hard end (taxonomy: "system design"); a logo, an
+        # experiment or a questionnaire is not, so the object must be a system.
+        pattern=r"\b(?:design|architect|progetta|progettare|progettami)\b[^.?!\n]{0,40}?"
+        r"\b(?:system|systems|scheduler|architecture|service|services|backend|database|api"
+        r"|cache|queue|protocol|pipeline|platform|infrastructure|cluster|sistema|architettura"
+        r"|servizio|piattaforma|infrastruttura)\b",
+    ),
+    _rule(
+        "coding",
         2,
         "software term '{m}'",
         words="excel vba sap drupal wordpress pyqt pyqt5 pyqt6 pyside pyside6 jax tensorflow"

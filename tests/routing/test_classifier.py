@@ -188,6 +188,19 @@ def test_a_demanding_request_is_never_low(classifier: TaskClassifier) -> None:
     assert classifier.classify("What's the capital of Australia?").complexity == "low"
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Design a distributed job scheduler with leader election",
+        "Progetta un sistema di cache distribuito per un e-commerce",
+    ],
+)
+def test_a_system_design_is_coding_and_not_low(classifier: TaskClassifier, prompt: str) -> None:
+    found = classifier.classify(prompt)  # short, so no other rule fired: it read as chat/low
+    assert (found.task_type, found.complexity != "low") == ("coding", True), found.signals
+    assert any(s.startswith("asks for a system design") for s in found.signals)
+
+
 def test_rules_alone_when_there_is_no_model() -> None:
     rules = TaskClassifier(model=None)
     assert rules.model is None
