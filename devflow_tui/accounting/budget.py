@@ -304,9 +304,7 @@ class BudgetManager:
         if not reservation.held:
             return
         # One statement on its own: one round trip on PostgreSQL, no BEGIN and COMMIT.
-        self.store.fetch_row(
-            "DELETE FROM budget_reservations WHERE id = ? RETURNING id", (reservation.id,)
-        )
+        self.store.send("DELETE FROM budget_reservations WHERE id = ?", (reservation.id,))
 
     def reserved(self) -> Decimal:
         """Money currently held by unexpired reservations (all processes)."""

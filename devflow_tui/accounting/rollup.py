@@ -667,16 +667,3 @@ def add_escalation(conn: Connection, original: Finished) -> None:
 
 def _sql(values: list[Any]) -> list[Any]:
     return [str(v) if isinstance(v, Decimal) else v for v in values]
-
-
-def percentile_from_histogram(counts: dict[int, int], p: float) -> float | None:
-    """Nearest-rank percentile from bucket counts; within half a bucket (3 %) of the exact one."""
-    return percentiles_from_histogram(counts, (p,))[0]
-
-
-def percentiles_from_histogram(counts: dict[int, int], ps: Sequence[float]) -> list[float | None]:
-    """Nearest-rank percentiles (ps in increasing order) from bucket -> count."""
-    histogram = BucketCounts()
-    for bucket, n in sorted(counts.items()):
-        histogram.add(bucket, n)
-    return histogram.percentiles(ps)

@@ -904,10 +904,11 @@ def member_spend_since(conn: Connection, member: str, ts: float) -> Decimal:
     per-member rollups (a month is ~30 rows per client, however many requests it had), the
     partial first day from the member's request rows (index on (member, ts))."""
     first, last, start, end = member_spend_bounds(ts)
-    whole, partial = conn.execute(
-        "SELECT (SELECT dec_sum(dec_add(cost_reported, cost_estimated)) FROM rollup_party "
-        "WHERE member = ? AND day >= ? AND day <= ?), (SELECT dec_sum(cost_usd) FROM requests "
-        "WHERE member = ? AND ts >= ? AND ts < ? AND status != 'running')",
-        (member, first, last, member, start, end),
-    ).fetchone()
-    return Decimal(whole or 0) + Decimal(partial or 0)
+    return _spend_of(
+        conn.execute(
+            "SELECT (SELECT dec_sum(dec_add(cost_reported, cost_estimated)) FROM rollup_party "
+            "WHERE member = ? AND day >= ? AND day <= ?), (SELECT dec_sum(cost_usd) FROM "
+            "requests WHERE member = ? AND ts >= ? AND ts < ? AND status != 'running')",
+            (member, first, last, member, start, end),
+        ).fetchone()
+    )
