@@ -48,7 +48,7 @@ from devflow_tui.routing.fallback import next_step
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.cache import CachedAnswer
-    from devflow_tui.accounting.records import RequestStart, Reservation
+    from devflow_tui.accounting.records import RequestStart
     from devflow_tui.gateway.pipeline import Gateway
     from devflow_tui.routing.catalog import CatalogModel
 
@@ -112,8 +112,8 @@ class UpstreamError(Exception):
 
 @dataclass
 class _Call:
-    """One request between its routing and its closing job. The recorder's jobs fill
-    `reservation` and `begun` on its thread, in order."""
+    """One request between its routing and its closing job. The recorder's jobs set
+    `begun` on its thread, in order."""
 
     request: PassthroughRequest
     outcome: RequestOutcome
@@ -121,7 +121,6 @@ class _Call:
     start: RequestStart
     cache_key: str | None = None
     hit: CachedAnswer | None = None
-    reservation: Reservation | None = None
     begun: bool = False
     hint: str | None = None  # what to do about a failure
     opening: asyncio.TimerHandle | None = None  # the running row, written if still running
@@ -289,7 +288,7 @@ class Passthrough:
         gw = self.gateway
         request_id, member = call.outcome.request_id, call.request.member
         if call.start.escalation_of is not None:  # begin_request runs a transaction then
-            call.reservation = gw.budget.reserve(request_id, worst, member)
+            gw.budget.reserve(request_id, worst, member)
             gw.store.begin_request(call.start)
             call.begun = True
             return
@@ -297,7 +296,7 @@ class Passthrough:
             answer = gw.budget.reserve_sent(request_id, worst, member)
             gw.store.begin_request(call.start)
         call.begun = True
-        call.reservation = answer()
+        answer()  # raises BudgetExceededError when refused
 
     def _serve_hit(self, call: _Call, hit: CachedAnswer) -> _Hit:
         """A cache hit: the stored answer at no cost, recorded as a hit."""

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from devflow_tui.accounting.budget import BudgetManager
     from devflow_tui.accounting.cache import CachedAnswer, ResponseCache
     from devflow_tui.accounting.pricing import Prices
-    from devflow_tui.accounting.records import RequestStart, Reservation
+    from devflow_tui.accounting.records import RequestStart
     from devflow_tui.accounting.store import AnalyticsStore
     from devflow_tui.config import Settings
     from devflow_tui.context.assembly import AssembledContext
@@ -124,7 +124,6 @@ class _RunState:
     prepared: PreparedRequest | None = None
     prompt_tokens: int = 0  # estimated prompt tokens of what is sent
     cache_key: str | None = None
-    reservation: Reservation | None = None
     begun: bool = False  # the request row exists
     ended: bool = False
 
@@ -483,7 +482,7 @@ class Gateway:
 
         worst = worst_case_cost(chain[0].prices, assembled.total_tokens, prepared.max_tokens)
         try:
-            state.reservation = await self.recorder.call(self.budget.reserve, request_id, worst)
+            await self.recorder.call(self.budget.reserve, request_id, worst)
         except BudgetExceededError as exc:
             await self._end(state, exc)
             return
@@ -516,7 +515,7 @@ class Gateway:
         hit: CachedAnswer | None = None,
     ) -> None:
         """The one exit of every request: close its books in one recorder job (price a partial
-        answer, settle or release the reservation, write the row and the answer, cache it),
+        answer, write the row and the answer, drop its reservations, cache it),
         then tell the front end how it ended."""
         state.ended = True
         outcome = state.outcome
