@@ -638,3 +638,13 @@ def m_team_histogram_arrays(db: sqlite_utils.Database) -> None:
     conn.execute("DROP TABLE IF EXISTS rollup_hist")
     conn.execute("DELETE FROM rollup_histogram")
     conn.execute(_MTH_REBUILD_HISTOGRAMS)
+
+
+@migration
+def m_team_party_member_index(db: sqlite_utils.Database) -> None:
+    """A member's month (every budget check of a member) reads `rollup_party` by member and
+    day; its key starts with the day, so without this index the read walked every client's
+    and member's rows of the month."""
+    db.conn.execute(
+        "CREATE INDEX IF NOT EXISTS idx_rollup_party_member ON rollup_party (member, day)"
+    )

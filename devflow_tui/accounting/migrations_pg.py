@@ -630,3 +630,11 @@ def pg009_histogram_arrays(conn: Connection) -> None:
     conn.execute("DROP TABLE rollup_hist")
     for statement in _PG009_REBUILD_HISTOGRAMS:
         conn.execute(statement)
+
+
+@migration
+def pg010_party_member_index(conn: Connection) -> None:
+    """SQLite's m_team_party_member_index: `devflow_reserve` reads the member's month from
+    `rollup_party` by member and day while it holds the budget lock; the table's key starts
+    with the day, so without this index it walked every party's rows of the month."""
+    conn.execute("CREATE INDEX idx_rollup_party_member ON rollup_party (member, day)")
