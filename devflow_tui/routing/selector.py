@@ -47,13 +47,14 @@ All per-model numbers are precomputed once per catalog (a selector belongs to on
 catalog), in columns by catalog position; the part of the score that does not depend on the
 request's size (weighted quality and performance, the preferred bonus) is cached per task,
 complexity, priorities and health data. For the usual request (no exclusions, capabilities,
-budget or thinking-room limit) the chat models are kept sorted by the room their window
-leaves for the prompt, per output size (`_Layout`): the context filter is a bisect and the
-survivors' cost columns are slices. A decision prices the survivors in one pass (float
-arithmetic), then scores only the models that can still reach the top `MAX_CANDIDATES`
-(`_best_rows`, walking them by their static part and by cost at once: the shown candidates
-are those of the full ranking), and works out Decimal costs and the reason of a candidate
-only when they are read (`Candidate`). Figures: `benchmarks/routing.py` and the README.
+budget or thinking-room limit) the chat models not in cooldown are kept sorted by the room
+their window leaves for the prompt, per output size and set of models in cooldown
+(`_Layout`): the context filter is a bisect and the survivors' cost columns are slices. A
+decision prices the survivors in one pass (float arithmetic), then scores only the models
+that can still reach the top `MAX_CANDIDATES` (`_best_rows`, walking them by their static
+part and by cost at once: the shown candidates are those of the full ranking), and works out
+Decimal costs and the reason of a candidate only when they are read (`Candidate`). Figures:
+`benchmarks/routing.py` and the README.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from operator import itemgetter
+from operator import itemgetter, not_
 from typing import TypeVar, cast
 
 from devflow_tui.config import RoutingSettings
@@ -222,11 +223,18 @@ class RoutingDecision:
         if not self.excluded:
             return None
         whys = list(map(itemgetter(1), self.excluded))
-        if all(map(str.startswith, whys, itertools.repeat("context"))):
-            counts = {exclusion_group(whys[0]): len(whys)}  # the usual case, checked in C
-        else:
-            counts = {}
-            for why in whys:
+        # The context exclusions (most of them) are counted in C; the groups are in the order
+        # of their first exclusion.
+        context = list(map(str.startswith, whys, itertools.repeat("context")))
+        size = context.count(True)
+        first = context.index(True) if size else len(whys)
+        counts: dict[str, int] = {}
+        for why in whys[:first]:
+            group = exclusion_group(why)
+            counts[group] = counts.get(group, 0) + 1
+        if size:
+            counts[exclusion_group(whys[first])] = size
+            for why in itertools.compress(whys[first:], map(not_, context[first:])):
                 group = exclusion_group(why)
                 counts[group] = counts.get(group, 0) + 1
         parts = ", ".join(f"{n} {group}" for group, n in counts.items())
@@ -397,12 +405,13 @@ class _Scan:
 
 @dataclass(slots=True)
 class _Layout:
-    """The chat models ordered by the room a prompt has in their window once the output is
-    reserved (window - output bound), for one output bound and one expected output size.
-    The models a context of `ctx` tokens fits are then a suffix (`bisect`), and the columns
-    the cost needs are in the same order: a usual decision slices lists instead of checking
-    and looking up every model (`ModelSelector._layout`). The layouts of one output bound
-    share the order, its columns and their caches; only the cost's columns are their own."""
+    """The chat models not in cooldown ordered by the room a prompt has in their window once
+    the output is reserved (window - output bound), for one output bound, one expected output
+    size and one set of models in cooldown. The models a context of `ctx` tokens fits are
+    then a suffix (`bisect`), and the columns the cost needs are in the same order: a usual
+    decision slices lists instead of checking and looking up every model
+    (`ModelSelector._layout`). The layouts of one output bound and cooldown set share the
+    order, its columns and their caches; only the cost's columns are their own."""
 
     entries: list[_Entry]
     rooms: list[int]
@@ -410,7 +419,6 @@ class _Layout:
     prompt: list[float]
     base: list[float]  # completion price x the output bound, plus the request price
     bounds: list[int]  # the output bound the context filter reserves, per model
-    position: dict[str, int]  # model id -> index in `entries`
     too_small: list[str]  # "context 8,192 < ": the start of a context exclusion's reason
     where: list[int]  # slot -> index in `entries`, -1 for a model not in the layout
     quality: dict[str, list[float]]  # per task
@@ -426,25 +434,24 @@ class _Layout:
     # Per task: the best quality from each index on (`ModelSelector._layout_best`).
     best_from: dict[str, list[float]] = field(default_factory=dict)
     # Per start index: the models before it (the context exclusions) in catalog order, as
-    # their ids, the start of their reasons and their output bounds (`ModelSelector._view`).
-    too_small_from: dict[int, tuple[list[str], list[str], list[int]]] = field(default_factory=dict)
+    # their ids, the start of their reasons, their output bounds and their slots
+    # (`ModelSelector._view`).
+    too_small_from: dict[int, tuple[list[str], list[str], list[int], list[int]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class _View:
-    """The survivors of a usual request: `layout.entries[start:]` but for the positions in
-    `drop` (models in cooldown), and every layout column the same way."""
+    """The survivors of a usual request: `layout.entries[start:]`, and every layout column
+    the same way."""
 
     layout: _Layout
     start: int
-    drop: tuple[int, ...] = ()
 
     def column(self, values: list[_T]) -> list[_T]:
         """`values` (a layout column) restricted to the survivors, in their order."""
-        kept = values[self.start :]
-        for position in reversed(self.drop):
-            del kept[position]
-        return kept
+        return values[self.start :]
 
 
 def _scan_loop(
@@ -627,6 +634,7 @@ class ModelSelector:
                 entry.twin = twin.id
                 twin.has_free_twin = True
         self._chat = [self._entries[m.id] for m in catalog.chat_models()]
+        self._chat_ids = frozenset(e.id for e in self._chat)
         self.names = ModelNames(catalog)
         self._perf_cache: dict[str, float] = {}
         self._perf_version = -1
@@ -647,7 +655,7 @@ class ModelSelector:
         self._twin_slots = [e.slot for e in entries if e.has_free_twin]
         self._base_cols: dict[int, list[float]] = {}  # see `_bases`
         self._capable_cols: dict[tuple[str, float, bool], list[bool]] = {}
-        self._layouts: dict[tuple[int, int], _Layout] = {}
+        self._layouts: dict[tuple[int, int, frozenset[str]], _Layout] = {}
         self._too_small: dict[int, str] = {}  # "context 8,192 < " by window
         self._ids = [e.id for e in entries]  # by slot
         self._thinks = [e.thinks for e in entries]
@@ -800,10 +808,11 @@ class ModelSelector:
         expected_out: int,
         excluded: list[tuple[str, str]],
     ) -> _View | None:
-        """The usual request's hard filter over the chat models: only the context window can
-        rule a model out (no exclusions, required capabilities, budget, thinking-room limit or
-        cooldown), so the survivors are a suffix of the layout for its output sizes. None when
-        the request needs the general filter (`_filter`)."""
+        """The usual request's hard filter over the chat models: only the context window and
+        a cooldown can rule a model out (no exclusions, required capabilities, budget or
+        thinking-room limit), so the survivors are a suffix of the layout for its output sizes
+        and the models in cooldown. None when the request needs the general filter
+        (`_filter`)."""
         if (
             banned
             or criteria.required_capabilities
@@ -814,68 +823,72 @@ class ModelSelector:
             )
         ):
             return None
-        layout = self._layout(criteria.max_output_tokens or expected_out, expected_out)
-        start = bisect.bisect_left(layout.rooms, criteria.context_tokens)
-        ctx = criteria.context_tokens
         cooling = self.health.cooldowns() if self.health.has_open_breakers() else {}
-        position = layout.position
-        drop = sorted(i - start for i in (position.get(m, -1) for m in cooling) if i >= start)
+        cooled = frozenset(m for m in cooling if m in self._chat_ids) if cooling else frozenset()
+        bound = criteria.max_output_tokens or expected_out
+        layout = self._layout(bound, expected_out, cooled)
+        ctx = criteria.context_tokens
+        start = bisect.bisect_left(layout.rooms, ctx)
         # In catalog order, as `_filter` lists them; the reasons are `_reject`'s (for these
-        # requests the context is the first check that can fail).
-        entries, bounds = layout.entries, layout.bounds
-        if not drop:
-            # The usual case: the reasons are joined in C from columns kept per start index.
-            found = layout.too_small_from.get(start)
-            if found is None:
-                out = sorted(range(start), key=layout.slots.__getitem__)
-                found = layout.too_small_from[start] = (
-                    [entries[i].id for i in out],
-                    [layout.too_small[i] for i in out],
-                    [bounds[i] for i in out],
-                )
-            ids, heads, tails = found
-            needs = {bound: f"{ctx + bound:,} tokens needed" for bound in set(tails)}
-            excluded.extend(
-                zip(ids, map(str.__add__, heads, map(needs.__getitem__, tails)), strict=True)
+        # requests the context is the first check that can fail, then the cooldown). The
+        # context exclusions are joined in C from columns kept per start index.
+        found = layout.too_small_from.get(start)
+        if found is None:
+            entries, bounds = layout.entries, layout.bounds
+            out = sorted(range(start), key=layout.slots.__getitem__)
+            found = layout.too_small_from[start] = (
+                [entries[i].id for i in out],
+                [layout.too_small[i] for i in out],
+                [bounds[i] for i in out],
+                [entries[i].slot for i in out],
             )
+        ids, heads, tails, slots = found
+        needs = {b: f"{ctx + b:,} tokens needed" for b in set(tails)}
+        reasons = zip(ids, map(str.__add__, heads, map(needs.__getitem__, tails)), strict=True)
+        if not cooled:
+            excluded.extend(reasons)  # the usual case
             return _View(layout, start)
-        out = sorted([*range(start), *(start + i for i in drop)], key=layout.slots.__getitem__)
-        needed: dict[int, str] = {}  # "9,000 tokens needed" by output bound: few distinct ones
-        for i in out:
-            model_id = entries[i].id
-            if i >= start:
-                left = cooling[model_id]
-                excluded.append(
-                    (model_id, f"in cooldown after repeated failures ({left:.0f} s left)")
-                )
-                continue
-            bound = bounds[i]
-            tail = needed.get(bound)
-            if tail is None:
-                tail = needed[bound] = f"{ctx + bound:,} tokens needed"
-            excluded.append((model_id, layout.too_small[i] + tail))
-        return _View(layout, start, tuple(drop))
+        # The models in cooldown, ruled out by the context first when it does not fit them.
+        pairs = list(reasons)
+        placed = slots.copy()
+        for slot, model_id in sorted((self._entries[m].slot, m) for m in cooled):
+            entry = self._entries[model_id]
+            limit, window = entry.max_completion, entry.context_length
+            need = ctx + (bound if not limit or bound < limit else limit)
+            if need <= window:
+                why = f"in cooldown after repeated failures ({cooling[model_id]:.0f} s left)"
+            else:
+                why = f"context {window:,} < {need:,} tokens needed"
+            at = bisect.bisect(placed, slot)
+            placed.insert(at, slot)
+            pairs.insert(at, (model_id, why))
+        excluded.extend(pairs)
+        return _View(layout, start)
 
-    def _layout(self, bound: int, expected_out: int) -> _Layout:
-        """The chat models' layout for an output bound (the context filter's) and an expected
-        output size (the cost's), built once per pair and catalog."""
-        key = (bound, expected_out)
+    def _layout(self, bound: int, expected_out: int, cooled: frozenset[str]) -> _Layout:
+        """The layout of the chat models not in cooldown (`cooled`) for an output bound (the
+        context filter's) and an expected output size (the cost's), built once per catalog,
+        bound, size and cooldown set (which changes only when a breaker opens or closes)."""
+        key = (bound, expected_out, cooled)
         layout = self._layouts.get(key)
         if layout is not None:
             return layout
         if len(self._layouts) >= _STATIC_TABLES:
             self._layouts.clear()
-        twin = next((found for (b, _), found in self._layouts.items() if b == bound), None)
+        twin = next(
+            (found for (b, _, c), found in self._layouts.items() if b == bound and c == cooled),
+            None,
+        )
         if twin is not None:
-            # The order and every column but the cost's depend on the bound only: shared
-            # (with the per-order caches), and only the cost's columns are new.
+            # The order and every column but the cost's depend on the bound and the cooldown
+            # set only: shared (with the per-order caches), and only the cost's columns are new.
             base = list(map(self._bases(expected_out).__getitem__, twin.slots))
             zero, signed = _free_columns(twin.prompt, base)
             layout = self._layouts[key] = dataclasses.replace(
                 twin, base=base, zero=zero, signed=signed
             )
             return layout
-        chat = self._chat
+        chat = [e for e in self._chat if e.id not in cooled] if cooled else self._chat
         # The room each model's window leaves once the output is reserved; the models in
         # that order (a stable sort, as `sorted(chat, key=room)`), and every column the
         # same way: built with C-level maps, as the first request of a kind waits for it.
@@ -905,7 +918,6 @@ class ModelSelector:
             prompt=prompt,
             base=base,
             bounds=[w - r for w, r in zip(windows, rooms, strict=True)],
-            position={e.id: i for i, e in enumerate(entries)},
             too_small=list(map(too_small.__getitem__, windows)),
             where=where,
             quality={
@@ -1110,7 +1122,7 @@ class ModelSelector:
         if margin is not None:
             # Bars relative to the best this catalog has, whatever its absolute level: a
             # catalog of unknown families tops out lower than the family table's numbers.
-            if view is not None and not view.drop:  # the survivors are a suffix of the layout
+            if view is not None:  # the survivors are a suffix of the layout
                 top = self._layout_best(view.layout, task)[view.start]
             else:
                 top = max(qualities)
@@ -1229,28 +1241,21 @@ class ModelSelector:
             costs = [p * ctx + b for p, b in zip(view.column(layout.prompt), base, strict=True)]
             able_column, best_from = self._layout_capable(layout, task, bar, is_low)
             capable = view.column(able_column)
-            if view.drop:
-                where = [-1] * len(self._entries)
-                for index, slot in enumerate(slots):
-                    where[slot] = index
-                offset = 0
-                widest = max(map(self._window_col.__getitem__, slots))
-            else:
-                where, offset = layout.where, view.start
-                widest = layout.widest_from[view.start]
-                best_capable = best_from[view.start]
-                if not layout.signed:
-                    # Only the models with no price at all cost 0: the cheapest paid model is
-                    # the cheapest of the others, and the lowest cost is 0 when one of those
-                    # is a survivor, else the cheapest paid one (no cost is negative).
-                    paid = costs
-                    free = [i - offset for i in layout.zero if i >= offset]
-                    if free:
-                        paid = costs.copy()
-                        for i in free:
-                            paid[i] = math.inf
-                    cheapest_paid = min(paid)
-                    lowest = 0.0 if free else cheapest_paid
+            where, offset = layout.where, view.start
+            widest = layout.widest_from[view.start]
+            best_capable = best_from[view.start]
+            if not layout.signed:
+                # Only the models with no price at all cost 0: the cheapest paid model is the
+                # cheapest of the others, and the lowest cost is 0 when one of those is a
+                # survivor, else the cheapest paid one (no cost is negative).
+                paid = costs
+                free = [i - offset for i in layout.zero if i >= offset]
+                if free:
+                    paid = costs.copy()
+                    for i in free:
+                        paid[i] = math.inf
+                cheapest_paid = min(paid)
+                lowest = 0.0 if free else cheapest_paid
         else:
             prompt, base_col = self._prompt_col, self._bases(expected_out)
             costs = [prompt[s] * ctx + base_col[s] for s in slots]
@@ -1274,7 +1279,7 @@ class ModelSelector:
             cheapest_capable = lowest
             best = (
                 self._layout_best(view.layout, task)[view.start]
-                if view is not None and not view.drop
+                if view is not None
                 else max(qualities)
             )
         twin_costs: dict[str, float] = {}

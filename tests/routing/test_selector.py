@@ -14,6 +14,7 @@ from devflow_tui.routing.health import HealthTracker
 from devflow_tui.routing.names import UnknownModelError
 from devflow_tui.routing.selector import (
     ModelSelector,
+    RoutingDecision,
     SelectionCriteria,
     expected_output_tokens,
 )
@@ -455,6 +456,31 @@ def test_the_budget_says_how_many_models_it_ruled_out_and_why() -> None:
     assert decision.warnings[0] == summary
     left = 19 - len(by_budget)
     assert decision.candidates[0].reason.endswith(f"chosen among the {left} models left")
+
+
+def test_the_exclusion_summary_counts_each_kind_in_the_order_first_met() -> None:
+    excluded = [
+        ("a/one", "excluded in settings"),
+        ("b/two", "context 8,192 < 9,000 tokens needed"),
+        ("c/three", "in cooldown after repeated failures (40 s left)"),
+        ("d/four", "context 8,192 < 9,000 tokens needed"),
+        ("e/five", "worst case $0.0200 > $0.0100 left in the budget"),
+        ("f/six", "in cooldown after repeated failures (12 s left)"),
+    ]
+    decision = RoutingDecision(candidates=[], fallbacks=[], excluded=excluded, pool_size=9)
+    assert decision.exclusion_summary == (
+        "6 of 9 models ruled out: 1 excluded in settings, 2 by the context size, "
+        "2 in cooldown, 1 by the budget"
+    )
+    first = RoutingDecision([], [], excluded=excluded[1:3], pool_size=5)
+    assert (
+        first.exclusion_summary == "2 of 5 models ruled out: 1 by the context size, 1 in cooldown"
+    )
+    none = RoutingDecision([], [], excluded=[excluded[2], excluded[0]], pool_size=5)
+    assert (
+        none.exclusion_summary == "2 of 5 models ruled out: 1 in cooldown, 1 excluded in settings"
+    )
+    assert RoutingDecision([], []).exclusion_summary is None
 
 
 def test_default_settings_spread_the_work_over_several_models() -> None:
