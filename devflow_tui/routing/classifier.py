@@ -1200,7 +1200,7 @@ class TaskClassifier:
                 # The rules decide unless the model disagrees and is confident: it has read
                 # more prompts than the rules were written from, the rules say why.
                 if guess.label != task and guess.probability >= TASK_MODEL_CONFIDENCE:
-                    guess = model.task.predict(found)  # with its evidence, for the signal
+                    guess = model.task.with_evidence(found, guess)  # for the signal
                     signals.append(
                         _explain("task model", guess.label, guess.probability, guess.evidence)
                         + f", over the rules' {task}"
@@ -1343,6 +1343,17 @@ def _word_index() -> tuple[_Index, _Prefixes, _Index, _Prefixes]:
 
 
 _BY_WORD, _BY_STEM, _BY_WHOLE, _BY_START = _word_index()
+# The rules whose pattern is searched in every prompt (no word or text gates it), and the
+# gated ones that a text in the prompt lets through (`_Rule.contains`): with the word and
+# pattern hits of `_word_hits`, the only rules `_score` looks at.
+_ALWAYS_SEARCHED = frozenset(
+    number for number, rule in enumerate(_RULES) if rule.find is not None and not rule.gated
+)
+_GATED_BY_TEXT = tuple(
+    (number, rule.contains, rule.on_lower)
+    for number, rule in enumerate(_RULES)
+    if rule.find is not None and rule.gated and rule.contains
+)
 _WORD_STARTS = cached_compile(r"(?<![\w])\w+")  # the words of a token ("c++" -> "c", "#if" -> "if")
 
 
@@ -1392,19 +1403,22 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
     signals: list[str] = []
     fired: set[str] = set()
     hits, possible = _word_hits(tokens)
-    for number, rule in enumerate(_RULES):
+    # The rules that may fire: a word rule hit, a pattern a word of the text may start, one
+    # searched always, one a text in the prompt lets through; the others have nothing in
+    # the text that a match starts with or contains. In the rules' order, as they add up.
+    looked_at = possible.union(hits, _ALWAYS_SEARCHED)
+    for number, contains, on_lower in _GATED_BY_TEXT:
+        if number not in looked_at and any(
+            map((lower if on_lower else text).__contains__, contains)
+        ):
+            looked_at.add(number)
+    for number in sorted(looked_at):
+        rule = _RULES[number]
         found = hits.get(number)
         if found is None and rule.find is not None:
             subject = lower if rule.on_lower else text
-            if (
-                rule.gated
-                and number not in possible
-                and not (rule.contains and any(text in subject for text in rule.contains))
-            ):
-                continue  # nothing in the text that a match starts with or contains
             if rule.needs is not None and rule.needs.search(subject) is None:
                 continue
-            assert rule.find is not None
             matched = rule.find(subject)
             found = matched.group(0) if matched is not None else None
         if found is None:

@@ -18,6 +18,7 @@ stays explainable: `Prediction.evidence`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -104,7 +105,8 @@ class LinearModel:
 
     def predict(self, found: set[str], *, evidence: bool = True) -> Prediction:
         """Softmax over the labels for these features; with `evidence`, the features that
-        pulled hardest to the winner too (a caller that shows none can skip that work)."""
+        pulled hardest to the winner too (a caller that shows none can skip that work, or
+        ask for it afterwards: `with_evidence`)."""
         weights = self.weights
         active = [name for name in found if name in weights]
         if active:
@@ -117,22 +119,32 @@ class LinearModel:
         exps = [math.exp(t - top) for t in totals]
         norm = sum(exps)
         best = totals.index(top)
-        shown: tuple[str, ...] = ()
-        if evidence:
-            pulls = self.pulls
-            others = len(totals) - 1
-            for name in active:
-                if name not in pulls:
-                    row = weights[name]
-                    pulls[name] = tuple(w - (sum(row) - w) / others for w in row)
-            pull = sorted([(pulls[name][best], name) for name in active], reverse=True)[:3]
-            shown = tuple(_show(name) for value, name in pull if value > 0.1)
         return Prediction(
             label=self.labels[best],
             probability=exps[best] / norm,
             probabilities={label: e / norm for label, e in zip(self.labels, exps, strict=True)},
-            evidence=shown,
+            evidence=self._evidence(active, best) if evidence else (),
         )
+
+    def with_evidence(self, found: set[str], prediction: Prediction) -> Prediction:
+        """`prediction`, made by `predict(found, evidence=False)`, with its evidence: the
+        softmax is not worked out again."""
+        weights = self.weights
+        active = [name for name in found if name in weights]
+        best = self.labels.index(prediction.label)
+        return dataclasses.replace(prediction, evidence=self._evidence(active, best))
+
+    def _evidence(self, active: Sequence[str], best: int) -> tuple[str, ...]:
+        """The (up to three) features that pulled hardest to label `best`, in words."""
+        pulls = self.pulls
+        weights = self.weights
+        others = len(self.labels) - 1
+        for name in active:
+            if name not in pulls:
+                row = weights[name]
+                pulls[name] = tuple(w - (sum(row) - w) / others for w in row)
+        pull = sorted([(pulls[name][best], name) for name in active], reverse=True)[:3]
+        return tuple(_show(name) for value, name in pull if value > 0.1)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape `routing.training` writes and `from_json` reads."""

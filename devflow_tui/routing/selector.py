@@ -67,7 +67,7 @@ import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from operator import itemgetter, not_
+from operator import and_, itemgetter, not_
 from typing import TypeVar, cast
 
 from devflow_tui.config import RoutingSettings
@@ -101,7 +101,6 @@ _TTFT_REF_MS = 1500.0
 MAX_FALLBACKS = 3
 MAX_CANDIDATES = 12
 _T = TypeVar("_T")
-_N = TypeVar("_N", int, float)
 _STATIC_TABLES = 64  # per-selector cache of request-independent score tables (`_static_scores`)
 
 
@@ -318,18 +317,14 @@ class _Ranking:
         )
 
 
-def _free_columns(prompt: list[float], base: list[float]) -> tuple[list[int], bool]:
-    """A layout's `zero` and `signed` for its prompt and base price columns."""
-    zero = [i for i, (p, b) in enumerate(zip(prompt, base, strict=True)) if not p and not b]
-    return zero, min(prompt, default=0.0) < 0 or min(base, default=0.0) < 0
-
-
-def _suffix_max(values: list[_N], empty: _N) -> list[_N]:
-    """The largest of `values[i:]` for each `i`, and `empty` after the last one."""
-    found = list(itertools.accumulate(reversed(values), max))
-    found.reverse()
-    found.append(empty)
-    return found
+def _base_column(price_rows: list[tuple[float | None, int | None, float]], out: int) -> list[float]:
+    """Completion price x output bound + request price for each `(completion price, maximum
+    completion tokens, request price)`, for an expected output size `out`: the part of a
+    model's cost that does not grow with the prompt."""
+    return [
+        (completion or 0.0) * (out if not limit or out < limit else limit) + request
+        for completion, limit, request in price_rows
+    ]
 
 
 def _perf(health: ModelHealth) -> float:
@@ -416,23 +411,31 @@ class _Layout:
     entries: list[_Entry]
     rooms: list[int]
     slots: list[int]
+    windows: list[int]
     prompt: list[float]
+    price_rows: list[tuple[float | None, int | None, float]]  # see `_base_column`
     base: list[float]  # completion price x the output bound, plus the request price
     bounds: list[int]  # the output bound the context filter reserves, per model
     too_small: list[str]  # "context 8,192 < ": the start of a context exclusion's reason
     where: list[int]  # slot -> index in `entries`, -1 for a model not in the layout
     quality: dict[str, list[float]]  # per task
-    widest_from: list[int]  # the widest window from each index on
+    answers_first: list[bool]  # per model: it does not think before answering
+    unprompted: list[int]  # indexes of the models with no prompt price
+    prompt_signed: bool  # some prompt price is negative
     zero: list[int]  # indexes of the models whose cost is 0 whatever the request
     signed: bool  # some price is negative: `zero` does not find every cost <= 0
     last_unpriced: int  # index of the last model with an unknown price, -1 for none
-    # Per (task, bar, is_low): whether each model clears the bar, and the best quality among
-    # those that do from each index on (-inf for none): `ModelSelector._layout_capable`.
-    capable: dict[tuple[str, float, bool], tuple[list[bool], list[float]]] = field(
+    # The extremes of the models from a start index on, worked out for the start indexes
+    # that requests have (a few): the first request of a kind waits for what it needs only.
+    # Per start index: the widest window (`ModelSelector._widest`).
+    widest_from: dict[int, int] = field(default_factory=dict)
+    # Per (task, bar, is_low): whether each model clears the bar, and per start index the
+    # best quality among those that do (-inf for none): `ModelSelector._layout_capable`.
+    capable: dict[tuple[str, float, bool], tuple[list[bool], dict[int, float]]] = field(
         default_factory=dict
     )
-    # Per task: the best quality from each index on (`ModelSelector._layout_best`).
-    best_from: dict[str, list[float]] = field(default_factory=dict)
+    # Per (task, start index): the best quality (`ModelSelector._layout_best`).
+    best_from: dict[tuple[str, int], float] = field(default_factory=dict)
     # Per start index: the models before it (the context exclusions) in catalog order, as
     # their ids, the start of their reasons, their output bounds and their slots
     # (`ModelSelector._view`).
@@ -636,8 +639,11 @@ class ModelSelector:
         self._chat = [self._entries[m.id] for m in catalog.chat_models()]
         self._chat_ids = frozenset(e.id for e in self._chat)
         self.names = ModelNames(catalog)
-        self._perf_cache: dict[str, float] = {}
+        # Per slot: the performance score (`_perf_column`), and the quality for a task capped
+        # at a complexity's ceiling (`_useful`): shared by every kind's score table.
+        self._perf_col: list[float] = []
         self._perf_version = -1
+        self._useful_cols: dict[tuple[str, float], list[float]] = {}
         # Per-model score parts that do not depend on the request's size, by slot; one table
         # per (task, complexity, priorities, preferred), kept up to date with the health data:
         # see `_static_scores`.
@@ -882,10 +888,12 @@ class ModelSelector:
         if twin is not None:
             # The order and every column but the cost's depend on the bound and the cooldown
             # set only: shared (with the per-order caches), and only the cost's columns are new.
-            base = list(map(self._bases(expected_out).__getitem__, twin.slots))
-            zero, signed = _free_columns(twin.prompt, base)
+            base = _base_column(twin.price_rows, expected_out)
             layout = self._layouts[key] = dataclasses.replace(
-                twin, base=base, zero=zero, signed=signed
+                twin,
+                base=base,
+                zero=[i for i in twin.unprompted if not base[i]],
+                signed=twin.prompt_signed or min(base, default=0.0) < 0,
             )
             return layout
         chat = [e for e in self._chat if e.id not in cooled] if cooled else self._chat
@@ -905,17 +913,21 @@ class ModelSelector:
             where[slot] = index
         windows = [e.context_length for e in entries]
         prompt = list(map(self._prompt_col.__getitem__, slots))
-        base = list(map(self._bases(expected_out).__getitem__, slots))
+        price_rows = list(map(self._price_rows.__getitem__, slots))
+        base = _base_column(price_rows, expected_out)
         too_small = self._too_small
         for window in set(windows).difference(too_small):
             too_small[window] = f"context {window:,} < "
         unpriced = self._unpriced
-        zero, signed = _free_columns(prompt, base)
+        unprompted = [i for i, p in enumerate(prompt) if not p]
+        prompt_signed = min(prompt, default=0.0) < 0
         layout = self._layouts[key] = _Layout(
             entries=entries,
             rooms=rooms,
             slots=slots,
+            windows=windows,
             prompt=prompt,
+            price_rows=price_rows,
             base=base,
             bounds=[w - r for w, r in zip(windows, rooms, strict=True)],
             too_small=list(map(too_small.__getitem__, windows)),
@@ -923,9 +935,11 @@ class ModelSelector:
             quality={
                 t: list(map(column.__getitem__, slots)) for t, column in self._quality_col.items()
             },
-            widest_from=_suffix_max(windows, 0),
-            zero=zero,
-            signed=signed,
+            answers_first=list(map(not_, map(self._thinks.__getitem__, slots))),
+            unprompted=unprompted,
+            prompt_signed=prompt_signed,
+            zero=[i for i in unprompted if not base[i]],
+            signed=prompt_signed or min(base, default=0.0) < 0,
             last_unpriced=max((i for i, slot in enumerate(slots) if slot in unpriced), default=-1)
             if unpriced
             else -1,
@@ -1123,7 +1137,7 @@ class ModelSelector:
             # Bars relative to the best this catalog has, whatever its absolute level: a
             # catalog of unknown families tops out lower than the family table's numbers.
             if view is not None:  # the survivors are a suffix of the layout
-                top = self._layout_best(view.layout, task)[view.start]
+                top = self._layout_best(view.layout, task, view.start)
             else:
                 top = max(qualities)
             bar = min(bar, top - margin)
@@ -1230,7 +1244,9 @@ class ModelSelector:
             and not self._unpriced.isdisjoint(slots)
         ):
             return _scan_loop(survivors, task, bar, is_low, ctx, expected_out, len(self._entries))
-        # Same operations in the same order as `_scan_loop`, so the same floats.
+        # Same operations in the same order as `_scan_loop`, so the same floats; the context
+        # size as a float (exact below 2**53 tokens): float by float is the fast product.
+        fctx = float(ctx)
         costs: list[float]
         cheapest_paid: float | None = None
         lowest: float | None = None
@@ -1238,12 +1254,11 @@ class ModelSelector:
         if view is not None:
             layout = view.layout
             base = view.column(layout.base)
-            costs = [p * ctx + b for p, b in zip(view.column(layout.prompt), base, strict=True)]
-            able_column, best_from = self._layout_capable(layout, task, bar, is_low)
+            costs = [p * fctx + b for p, b in zip(view.column(layout.prompt), base, strict=True)]
+            able_column, best_capable = self._layout_capable(layout, task, bar, is_low, view.start)
             capable = view.column(able_column)
             where, offset = layout.where, view.start
-            widest = layout.widest_from[view.start]
-            best_capable = best_from[view.start]
+            widest = self._widest(layout, view.start)
             if not layout.signed:
                 # Only the models with no price at all cost 0: the cheapest paid model is the
                 # cheapest of the others, and the lowest cost is 0 when one of those is a
@@ -1258,7 +1273,7 @@ class ModelSelector:
                 lowest = 0.0 if free else cheapest_paid
         else:
             prompt, base_col = self._prompt_col, self._bases(expected_out)
-            costs = [prompt[s] * ctx + base_col[s] for s in slots]
+            costs = [prompt[s] * fctx + base_col[s] for s in slots]
             able = self._capable(task, bar, is_low)
             capable = list(map(able.__getitem__, slots))
             where = [-1] * len(self._entries)
@@ -1278,7 +1293,7 @@ class ModelSelector:
         else:
             cheapest_capable = lowest
             best = (
-                self._layout_best(view.layout, task)[view.start]
+                self._layout_best(view.layout, task, view.start)
                 if view is not None
                 else max(qualities)
             )
@@ -1300,44 +1315,53 @@ class ModelSelector:
             widest=widest,
         )
 
+    @staticmethod
     def _layout_capable(
-        self, layout: _Layout, task: str, bar: float, is_low: bool
-    ) -> tuple[list[bool], list[float]]:
-        """`_capable` in the layout's order, and the best capable quality from each index on
-        (-inf where none is): a usual request's survivors are a suffix of the layout, so
-        these are a lookup instead of a pass over them."""
+        layout: _Layout, task: str, bar: float, is_low: bool, start: int
+    ) -> tuple[list[bool], float]:
+        """`_capable` in the layout's order, and the best capable quality from index `start`
+        on (-inf when none is): a usual request's survivors are a suffix of the layout, so
+        these are lookups instead of passes over them (once per start index)."""
         key = (task, bar, is_low)
         found = layout.capable.get(key)
         if found is None:
             if len(layout.capable) >= _STATIC_TABLES:
                 layout.capable.clear()
-            column = list(map(self._capable(task, bar, is_low).__getitem__, layout.slots))
-            qualities = layout.quality[task]
-            capable = [q if able else -math.inf for q, able in zip(qualities, column, strict=True)]
-            found = layout.capable[key] = (column, _suffix_max(capable, -math.inf))
-        return found
+            clears = map(bar.__le__, layout.quality[task])  # quality >= bar, in C
+            column = list(map(and_, clears, layout.answers_first) if is_low else clears)
+            found = layout.capable[key] = (column, {})
+        column, best_from = found
+        best = best_from.get(start)
+        if best is None:
+            qualities = itertools.compress(layout.quality[task][start:], column[start:])
+            best = best_from[start] = max(qualities, default=-math.inf)
+        return column, best
 
     @staticmethod
-    def _layout_best(layout: _Layout, task: str) -> list[float]:
-        """The best quality for `task` from each index of the layout on."""
-        best_from = layout.best_from.get(task)
-        if best_from is None:
-            best_from = layout.best_from[task] = _suffix_max(layout.quality[task], -math.inf)
-        return best_from
+    def _layout_best(layout: _Layout, task: str, start: int) -> float:
+        """The best quality for `task` from index `start` of the layout on."""
+        best = layout.best_from.get((task, start))
+        if best is None:
+            best = layout.best_from[task, start] = max(
+                layout.quality[task][start:], default=-math.inf
+            )
+        return best
+
+    @staticmethod
+    def _widest(layout: _Layout, start: int) -> int:
+        """The widest window from index `start` of the layout on (0 for none)."""
+        widest = layout.widest_from.get(start)
+        if widest is None:
+            widest = layout.widest_from[start] = max(layout.windows[start:], default=0)
+        return widest
 
     def _bases(self, expected_out: int) -> list[float]:
-        """Completion price x output bound + request price, by slot, for one expected output
-        size: the part of a model's cost that does not grow with the prompt."""
+        """`_base_column` by slot, for one expected output size."""
         column = self._base_cols.get(expected_out)
         if column is None:
             if len(self._base_cols) >= _STATIC_TABLES:
                 self._base_cols.clear()
-            out = expected_out
-            column = [
-                (completion or 0.0) * (out if not limit or out < limit else limit) + request
-                for completion, limit, request in self._price_rows
-            ]
-            self._base_cols[expected_out] = column
+            column = self._base_cols[expected_out] = _base_column(self._price_rows, expected_out)
         return column
 
     def _capable(self, task: str, bar: float, is_low: bool) -> list[bool]:
@@ -1383,7 +1407,7 @@ class ModelSelector:
                 cached = None
         if cached is not None and changed is not None and cached[2] != version:
             table, order, _ = cached
-            perfs = self._perfs(measured)
+            perfs = self._perf_column(measured)
             entries = self._entries
             slots = [entries[m].slot for m in changed if m in entries]
             values = self._static_values(slots, task, criteria, preferred, perfs, weights)
@@ -1392,9 +1416,8 @@ class ModelSelector:
             order.sort(key=table.__getitem__, reverse=True)  # nearly sorted: cheap
             cached = self._static[key] = (table, order, version)
         if cached is None:
-            perfs = self._perfs(measured)
-            every = range(len(self._entries))
-            table = self._static_values(every, task, criteria, preferred, perfs, weights)
+            perfs = self._perf_column(measured)
+            table = self._static_values(None, task, criteria, preferred, perfs, weights)
             order = sorted(range(len(table)), key=table.__getitem__, reverse=True)
             if len(self._static) >= _STATIC_TABLES:
                 self._static.clear()  # unusual priorities: start over
@@ -1403,46 +1426,60 @@ class ModelSelector:
 
     def _static_values(
         self,
-        slots: Sequence[int],
+        slots: Sequence[int] | None,
         task: str,
         criteria: SelectionCriteria,
         preferred: frozenset[str],
-        perfs: dict[str, float],
+        perfs: list[float],
         weights: tuple[float, float, float],
     ) -> list[float]:
-        """The entries of `_static_scores`' table for these slots; `weights` are the quality
-        and performance weights and the total weight."""
+        """The entries of `_static_scores`' table for these slots (None: every slot, in
+        order); `perfs` is `_perf_column`; `weights` are the quality and performance weights
+        and the total weight."""
         w_quality, w_perf, total = weights
         # Quality beyond what the request needs is not worth paying for: above the ceiling
         # a model counts as good as any other (high keeps the full scale).
-        ceiling = _QUALITY_CEILING.get(criteria.complexity, 1.0)
-        ids = list(map(self._ids.__getitem__, slots))
-        useful = [
-            q if q < ceiling else ceiling for q in map(self._quality_col[task].__getitem__, slots)
-        ]
-        perf = [perfs.get(model, _DEFAULT_PERF) for model in ids]
+        useful = self._useful(task, _QUALITY_CEILING.get(criteria.complexity, 1.0))
+        perf = perfs
+        if slots is not None:
+            useful = list(map(useful.__getitem__, slots))
+            perf = list(map(perfs.__getitem__, slots))
         values = [(w_quality * u + w_perf * p) / total for u, p in zip(useful, perf, strict=True)]
         if preferred:
+            ids = self._ids if slots is None else list(map(self._ids.__getitem__, slots))
             for index, model in enumerate(ids):
                 if model in preferred:
                     values[index] += PREFERRED_BONUS
         return values
 
-    def _perfs(self, measured: dict[str, ModelHealth]) -> dict[str, float]:
-        """Performance score per measured model, updated only for the models whose health
-        data changed."""
+    def _useful(self, task: str, ceiling: float) -> list[float]:
+        """Each model's quality for `task` (by slot), capped at `ceiling`."""
+        column = self._useful_cols.get((task, ceiling))
+        if column is None:
+            column = self._useful_cols[task, ceiling] = [
+                q if q < ceiling else ceiling for q in self._quality_col[task]
+            ]
+        return column
+
+    def _perf_column(self, measured: dict[str, ModelHealth]) -> list[float]:
+        """Each model's performance score (by slot; `_DEFAULT_PERF` without data), updated
+        only for the models whose health data changed."""
         version = self.health.version
         if self._perf_version != version:
             changed = self.health.changed_since(self._perf_version)
+            entries = self._entries
             if changed is None:
-                self._perf_cache = {model: _perf(health) for model, health in measured.items()}
+                self._perf_col = column = [_DEFAULT_PERF] * len(entries)
+                changed = set(measured)
             else:
-                for model in changed:
-                    health = measured.get(model)
-                    if health is not None:
-                        self._perf_cache[model] = _perf(health)
+                column = self._perf_col
+            for model in changed:
+                health = measured.get(model)
+                entry = entries.get(model)
+                if health is not None and entry is not None:
+                    column[entry.slot] = _perf(health)
             self._perf_version = version
-        return self._perf_cache
+        return self._perf_col
 
     @staticmethod
     def _chain(rows: list[tuple[float, str, int]], survivors: list[_Entry]) -> list[str]:

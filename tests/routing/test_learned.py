@@ -43,6 +43,8 @@ def test_prediction_gives_probabilities_and_evidence() -> None:
         guess.probabilities,
         (),
     )
+    # The evidence asked for afterwards (a task-model override shows it) is the same.
+    assert model.with_evidence({"w:prove", "w:the", "w:unknown"}, quiet) == guess
     again = LinearModel.from_json(json.loads(json.dumps(model.to_json())))
     assert again.predict({"w:prove"}).label == "high"
 
