@@ -9,9 +9,13 @@ Run: `.venv/bin/python benchmarks/team.py [--rows 1000000] [--contenders 100] [-
    simulated OpenRouter (`time_scale=0`: it answers at once), so the difference is the proxy.
 2. The report queries over `--rows` synthetic requests loaded into PostgreSQL (the bulk path of
    benchmarks/analytics.py), and into SQLite for comparison. Target: < 200 ms each.
-3. Budget reservation (reserve + release) latency with `--contenders` threads, each with its
-   own connection (as many processes would have), reserving back to back against one budget
-   on PostgreSQL: the worst case, every client reserving at once. Target: p95 < 5 ms.
+3. Budget reservation (reserve + release) latency with `--contenders` clients, each with its
+   own connection, reserving against one budget on PostgreSQL back to back (the worst case,
+   every client reserving at once) and paced (each every ~`--pace-ms`): as threads of this
+   process, then as separate processes (as serve instances and CLIs are, each with its own
+   interpreter). Target: p95 < 5 ms. The floor, in the same run, with the same clients: a
+   `SELECT 1` round trip in place of each reservation and of each release, which is what
+   the machine, the harness and the server cost without the budget lock.
 
 PostgreSQL is a throw-away cluster started like the tests' (tests/pg_cluster.py, durability
 off: fsync and synchronous commit off flatter write figures a little against a real server).
@@ -23,6 +27,7 @@ import argparse
 import asyncio
 import functools
 import io
+import multiprocessing
 import os
 import random
 import statistics
@@ -31,7 +36,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import httpx
@@ -333,68 +341,175 @@ def report_figures(cluster: TempCluster, tmp: Path, rows: int, sqlite_rows: int,
             store.close()
 
 
+# What each client times, one round after another: (label, kind). `floor` is a `SELECT 1`
+# round trip in place of the reservation and another in place of its release: the same
+# clients, connections and pacing with no budget lock, i.e. what the machine, the harness
+# and the server cost; the reservations' excess over it is what the budget lock adds.
+_WORKLOADS = (
+    ("SELECT 1 (floor)", "floor"),
+    ("devflow_reserve", "server"),
+    ("client transaction", "client"),
+)
+
+
+def _client_rounds(
+    store: AnalyticsStore,
+    settings: BudgetSettings,
+    kind: str,
+    seed: int,
+    rounds: int,
+    pause_ms: float,
+    wait: Callable[[], object],
+) -> tuple[list[float], float, float]:
+    """One client's rounds: the milliseconds of each timed step, and when it began and ended
+    (perf_counter is the system's monotonic clock: comparable across processes)."""
+    budget = BudgetManager(store, settings, reserve_in_server=kind != "client")
+    rnd = random.Random(seed)
+    times = []
+    wait()
+    began = time.perf_counter()
+    for i in range(rounds):
+        if pause_ms:
+            time.sleep(rnd.uniform(0, 2 * pause_ms) / 1000)
+        start = time.perf_counter()
+        if kind == "floor":
+            store.fetch_row("SELECT 1")
+            times.append((time.perf_counter() - start) * 1000)
+            store.fetch_row("SELECT 1")  # where the release goes
+        else:
+            held = budget.reserve(f"bench-{seed}-{i}", Decimal("0.01"))
+            times.append((time.perf_counter() - start) * 1000)
+            budget.release(held)  # (the request would run here)
+    return times, began, time.perf_counter()
+
+
+def _process_client(
+    pipe: Connection, go: EventType, url: str, settings: BudgetSettings, seed: int
+) -> None:
+    """A contender in a process of its own (as separate serve instances and CLIs are): opens
+    its store, then runs each (kind, rounds, pause) it is sent when `go` is set."""
+    with AnalyticsStore(Path("unused.db"), url=url) as store:
+        while (order := pipe.recv()) is not None:
+            kind, rounds, pause_ms = order
+            pipe.send("ready")
+            pipe.send(_client_rounds(store, settings, kind, seed, rounds, pause_ms, go.wait))
+
+
+class _Contenders:
+    """`n` clients, each with its own connection, as threads of this process or as processes."""
+
+    def __init__(self, url: str, n: int, settings: BudgetSettings, tmp: Path) -> None:
+        self.settings = settings
+        # Forked before this process opens a connection: no child inherits one.
+        context = multiprocessing.get_context("fork")
+        self.go = context.Event()
+        self.pipes: list[Connection] = []
+        self.procs = []
+        for seed in range(n):
+            parent, child = context.Pipe()
+            proc = context.Process(
+                target=_process_client, args=(child, self.go, url, settings, seed), daemon=True
+            )
+            proc.start()
+            self.pipes.append(parent)
+            self.procs.append(proc)
+        self.stores = [AnalyticsStore(tmp / "unused.db", url=url) for _ in range(n)]
+
+    def run(self, mode: str, kind: str, rounds: int, pause_ms: float) -> tuple[list[float], float]:
+        """Every client's timed steps (sorted) and the rate of rounds per second."""
+        if mode == "threads":
+            results = self._threads(kind, rounds, pause_ms)
+        else:
+            for pipe in self.pipes:
+                pipe.send((kind, rounds, pause_ms))
+            for pipe in self.pipes:
+                pipe.recv()  # ready
+            self.go.set()
+            results = [pipe.recv() for pipe in self.pipes]
+            self.go.clear()
+        times = sorted(t for result in results for t in result[0])
+        wall = max(r[2] for r in results) - min(r[1] for r in results)
+        return times, len(times) / wall
+
+    def _threads(
+        self, kind: str, rounds: int, pause_ms: float
+    ) -> list[tuple[list[float], float, float]]:
+        go = threading.Event()
+        results: list[tuple[list[float], float, float]] = []
+
+        def contend(store: AnalyticsStore, seed: int) -> None:
+            result = _client_rounds(store, self.settings, kind, seed, rounds, pause_ms, go.wait)
+            results.append(result)  # list.append is atomic
+
+        threads = [
+            threading.Thread(target=contend, args=(store, seed))
+            for seed, store in enumerate(self.stores)
+        ]
+        for thread in threads:
+            thread.start()
+        go.set()
+        for thread in threads:
+            thread.join()
+        return results
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            pipe.send(None)
+        for proc in self.procs:
+            proc.join(timeout=30)
+        for store in self.stores:
+            store.close()
+
+
 def reservation_figures(
     cluster: TempCluster, tmp: Path, contenders: int, rounds: int, pace_ms: float
 ) -> None:
     print(
-        f"== budget reservation on PostgreSQL, {contenders} clients (threads, each with "
-        "its own connection, as separate processes would have)"
+        f"== budget reservation on PostgreSQL, {contenders} clients, each with its own "
+        "connection: threads of this process, then separate processes (as serve instances "
+        "and CLIs are); load average before: " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     )
     url = cluster.url(cluster.create_database())
-    AnalyticsStore(tmp / "unused.db", url=url).close()
-    stores = [AnalyticsStore(tmp / "unused.db", url=url) for _ in range(contenders)]
     settings = BudgetSettings(limit_usd=Decimal(10**9), monthly_usd=Decimal(10**9))
+    clients = _Contenders(url, contenders, settings, tmp)
     sys.setswitchinterval(0.0005)  # threads stand in for processes: hand the GIL over quickly
-
-    def run(pause_ms: float, in_server: bool) -> tuple[list[float], float]:
-        times: list[float] = []
-        lock = threading.Lock()
-        go = threading.Event()
-
-        def contend(store: AnalyticsStore, seed: int) -> None:
-            budget = BudgetManager(store, settings, reserve_in_server=in_server)
-            rnd = random.Random(seed)
-            mine = []
-            go.wait()
-            for i in range(rounds):
-                if pause_ms:
-                    time.sleep(rnd.uniform(0, 2 * pause_ms) / 1000)
-                start = time.perf_counter()
-                held = budget.reserve(f"bench-{seed}-{i}", Decimal("0.01"))
-                mine.append((time.perf_counter() - start) * 1000)
-                budget.release(held)  # (the request would run here)
-            with lock:
-                times.extend(mine)
-
-        threads = [threading.Thread(target=contend, args=(s, n)) for n, s in enumerate(stores)]
-        for t in threads:
-            t.start()
-        start = time.perf_counter()
-        go.set()
-        for t in threads:
-            t.join()
-        return sorted(times), time.perf_counter() - start
-
     try:
-        single = BudgetManager(stores[0], settings)
-        alone = statistics.median(_timed_reserves(single, 200))
-        print(f"one client alone: median {alone:.2f} ms")
-        for label, pause in (("back to back", 0.0), (f"every ~{pace_ms:.0f} ms each", pace_ms)):
-            # The statement in the server, and (same run) the client-side transaction it
-            # replaced: a round trip per statement, the budget lock held across them.
-            for how, in_server in (("devflow_reserve", True), ("client transaction", False)):
-                times, wall = run(pause, in_server)
-                p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
-                mark = "" if p95 < RESERVE_TARGET_MS else "  (over the 5 ms target)"
-                print(
-                    f"{contenders} clients {label}, {how}: p50 {p50:.2f} ms, p95 {p95:.2f} ms"
-                    f"{mark}; {len(times) / wall:.0f} reservations/s, p95 {p95 / alone:.1f}x "
-                    "alone"
-                )
+        alone = statistics.median(_timed_reserves(BudgetManager(clients.stores[0], settings), 200))
+        floor_alone = statistics.median(_timed_round_trips(clients.stores[0], 200))
+        print(f"one client alone: reservation median {alone:.2f} ms, SELECT 1 {floor_alone:.2f} ms")
+        print(
+            f"{'clients':<28} {'workload':<19} {'mode':<9} {'p50 ms':>7} {'p95 ms':>8} "
+            f"{'per s':>6} {'p95/floor':>9} {'CPU %':>6}"
+        )
+        for label, pause in (("back to back", 0.0), (f"each every ~{pace_ms:.0f} ms", pace_ms)):
+            floors: dict[str, float] = {}
+            for mode in ("threads", "processes"):
+                for how, kind in _WORKLOADS:
+                    busy0, total0 = _machine_busy()
+                    times, rate = clients.run(mode, kind, rounds, pause)
+                    busy1, total1 = _machine_busy()
+                    busy = 100 * (busy1 - busy0) / max(total1 - total0, 1)
+                    p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
+                    floors.setdefault(mode, p95)
+                    mark = "" if kind == "floor" or p95 < RESERVE_TARGET_MS else "  (over 5 ms)"
+                    print(
+                        f"{f'{contenders} {label}':<28} {how:<19} {mode:<9} {p50:>7.2f} "
+                        f"{p95:>8.2f} {rate:>6.0f} {p95 / floors[mode]:>9.2f} {busy:>6.0f}{mark}"
+                    )
     finally:
         sys.setswitchinterval(0.005)
-        for store in stores:
-            store.close()
+        clients.close()
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def _machine_busy() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far (/proc/stat; zeros elsewhere)."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def _timed_reserves(budget: BudgetManager, n: int) -> list[float]:
@@ -405,6 +520,16 @@ def _timed_reserves(budget: BudgetManager, n: int) -> list[float]:
         held = budget.reserve(f"alone-{i}", Decimal("0.01"))
         times.append((time.perf_counter() - start) * 1000)
         budget.release(held)
+    return times
+
+
+def _timed_round_trips(store: AnalyticsStore, n: int) -> list[float]:
+    """Milliseconds of n `SELECT 1` one after another."""
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        store.fetch_row("SELECT 1")
+        times.append((time.perf_counter() - start) * 1000)
     return times
 
 
@@ -432,8 +557,16 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
     # A team's server has more than the tests' 64 MB of shared buffers; hash aggregates of the
-    # rollup rebuild get room to run in memory.
-    cluster = TempCluster({"shared_buffers": "1GB", "work_mem": "64MB", "max_wal_size": "8GB"})
+    # rollup rebuild get room to run in memory. The reservation figures hold two connections
+    # per client (a store's writer and reader) for threads and processes at once.
+    cluster = TempCluster(
+        {
+            "shared_buffers": "1GB",
+            "work_mem": "64MB",
+            "max_wal_size": "8GB",
+            "max_connections": str(4 * args.contenders + 50),
+        }
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="devflow-team-bench-") as folder:
             tmp = Path(folder)
