@@ -15,7 +15,10 @@ Run: `.venv/bin/python benchmarks/team.py [--rows 1000000] [--contenders 100] [-
    process, then as separate processes (as serve instances and CLIs are, each with its own
    interpreter). Target: p95 < 5 ms. The floor, in the same run, with the same clients: a
    `SELECT 1` round trip in place of each reservation and of each release, which is what
-   the machine, the harness and the server cost without the budget lock.
+   the machine, the harness and the server cost without the budget lock. Each row also
+   gives the CPU time per round of the server processes and of the clients (which load
+   disturbs far less than latency) and the rate the machine's cores could sustain at that
+   CPU cost: the observed rate's shortfall from it is waiting (the lock, the scheduler).
 
 PostgreSQL is a throw-away cluster started like the tests' (tests/pg_cluster.py, durability
 off: fsync and synchronous commit off flatter write figures a little against a real server).
@@ -41,6 +44,7 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -352,6 +356,24 @@ _WORKLOADS = (
 )
 
 
+class _ClientRounds(NamedTuple):
+    times: list[float]
+    began: float
+    ended: float
+    cpu_s: float
+
+
+class _Outcome(NamedTuple):
+    """One workload's run: every client's timed steps (sorted), rounds per second, and the
+    CPU time per round of the clients and of their server processes (load hardly changes
+    CPU time, unlike latency: the machine is shared)."""
+
+    times: list[float]
+    rate: float
+    client_cpu_ms: float
+    server_cpu_ms: float
+
+
 def _client_rounds(
     store: AnalyticsStore,
     settings: BudgetSettings,
@@ -360,14 +382,15 @@ def _client_rounds(
     rounds: int,
     pause_ms: float,
     wait: Callable[[], object],
-) -> tuple[list[float], float, float]:
-    """One client's rounds: the milliseconds of each timed step, and when it began and ended
-    (perf_counter is the system's monotonic clock: comparable across processes)."""
+) -> _ClientRounds:
+    """One client's rounds: the milliseconds of each timed step, when it began and ended
+    (perf_counter is the system's monotonic clock: comparable across processes), and the
+    CPU time of its process meanwhile."""
     budget = BudgetManager(store, settings, reserve_in_server=kind != "client")
     rnd = random.Random(seed)
     times = []
     wait()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for i in range(rounds):
         if pause_ms:
             time.sleep(rnd.uniform(0, 2 * pause_ms) / 1000)
@@ -380,7 +403,7 @@ def _client_rounds(
             held = budget.reserve(f"bench-{seed}-{i}", Decimal("0.01"))
             times.append((time.perf_counter() - start) * 1000)
             budget.release(held)  # (the request would run here)
-    return times, began, time.perf_counter()
+    return _ClientRounds(times, began, time.perf_counter(), time.process_time() - cpu)
 
 
 def _process_client(
@@ -415,10 +438,17 @@ class _Contenders:
             self.procs.append(proc)
         self.stores = [AnalyticsStore(tmp / "unused.db", url=url) for _ in range(n)]
 
-    def run(self, mode: str, kind: str, rounds: int, pause_ms: float) -> tuple[list[float], float]:
-        """Every client's timed steps (sorted) and the rate of rounds per second."""
-        if mode == "threads":
+    def run(self, mode: str, kind: str, rounds: int, pause_ms: float) -> _Outcome:
+        """Every client at once, as threads or as processes; or (`alone`) the first only."""
+        server0, this0 = self._server_cpu(), _own_cpu()
+        if mode == "alone":
+            results = [
+                _client_rounds(self.stores[0], self.settings, kind, 0, rounds, 0, lambda: None)
+            ]
+            client_cpu = _own_cpu() - this0
+        elif mode == "threads":
             results = self._threads(kind, rounds, pause_ms)
+            client_cpu = _own_cpu() - this0
         else:
             for pipe in self.pipes:
                 pipe.send((kind, rounds, pause_ms))
@@ -427,15 +457,26 @@ class _Contenders:
             self.go.set()
             results = [pipe.recv() for pipe in self.pipes]
             self.go.clear()
-        times = sorted(t for result in results for t in result[0])
-        wall = max(r[2] for r in results) - min(r[1] for r in results)
-        return times, len(times) / wall
+            client_cpu = sum(r.cpu_s for r in results)
+        server_cpu = self._server_cpu() - server0
+        times = sorted(t for result in results for t in result.times)
+        wall = max(r.ended for r in results) - min(r.began for r in results)
+        n = len(times)
+        return _Outcome(times, n / wall, client_cpu * 1000 / n, server_cpu * 1000 / n)
 
-    def _threads(
-        self, kind: str, rounds: int, pause_ms: float
-    ) -> list[tuple[list[float], float, float]]:
+    def _server_cpu(self) -> float:
+        """CPU seconds so far of the server processes of every client's connections (on this
+        machine: /proc; zero elsewhere)."""
+        with self.stores[0].transaction() as conn:
+            pids = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'devflow'"
+            ).fetchall()
+        return sum(_proc_cpu(pid) for (pid,) in pids)
+
+    def _threads(self, kind: str, rounds: int, pause_ms: float) -> list[_ClientRounds]:
         go = threading.Event()
-        results: list[tuple[list[float], float, float]] = []
+        results: list[_ClientRounds] = []
 
         def contend(store: AnalyticsStore, seed: int) -> None:
             result = _client_rounds(store, self.settings, kind, seed, rounds, pause_ms, go.wait)
@@ -474,32 +515,56 @@ def reservation_figures(
     clients = _Contenders(url, contenders, settings, tmp)
     sys.setswitchinterval(0.0005)  # threads stand in for processes: hand the GIL over quickly
     try:
-        alone = statistics.median(_timed_reserves(BudgetManager(clients.stores[0], settings), 200))
-        floor_alone = statistics.median(_timed_round_trips(clients.stores[0], 200))
-        print(f"one client alone: reservation median {alone:.2f} ms, SELECT 1 {floor_alone:.2f} ms")
+        cores = os.cpu_count() or 1
         print(
             f"{'clients':<28} {'workload':<19} {'mode':<9} {'p50 ms':>7} {'p95 ms':>8} "
-            f"{'per s':>6} {'p95/floor':>9} {'CPU %':>6}"
+            f"{'per s':>6} {'p95/floor':>9} {'CPU ms: server':>14} {'clients':>7} "
+            f"{'ceiling/s':>9} {'machine busy %':>14}"
         )
-        for label, pause in (("back to back", 0.0), (f"each every ~{pace_ms:.0f} ms", pace_ms)):
+        for label, pause, modes in (
+            ("1 alone", 0.0, ("alone",)),
+            (f"{contenders} back to back", 0.0, ("threads", "processes")),
+            (f"{contenders} each every ~{pace_ms:.0f} ms", pace_ms, ("threads", "processes")),
+        ):
             floors: dict[str, float] = {}
-            for mode in ("threads", "processes"):
+            for mode in modes:
                 for how, kind in _WORKLOADS:
                     busy0, total0 = _machine_busy()
-                    times, rate = clients.run(mode, kind, rounds, pause)
+                    run = clients.run(mode, kind, 200 if mode == "alone" else rounds, pause)
                     busy1, total1 = _machine_busy()
                     busy = 100 * (busy1 - busy0) / max(total1 - total0, 1)
+                    times = run.times
                     p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
                     floors.setdefault(mode, p95)
+                    # The rate the machine's cores could sustain if CPU were all a round
+                    # needed: what is over the observed rate is waiting (locks, scheduling).
+                    ceiling = cores * 1000 / (run.server_cpu_ms + run.client_cpu_ms)
                     mark = "" if kind == "floor" or p95 < RESERVE_TARGET_MS else "  (over 5 ms)"
                     print(
-                        f"{f'{contenders} {label}':<28} {how:<19} {mode:<9} {p50:>7.2f} "
-                        f"{p95:>8.2f} {rate:>6.0f} {p95 / floors[mode]:>9.2f} {busy:>6.0f}{mark}"
+                        f"{label:<28} {how:<19} {mode:<9} {p50:>7.2f} "
+                        f"{p95:>8.2f} {run.rate:>6.0f} {p95 / floors[mode]:>9.2f} "
+                        f"{run.server_cpu_ms:>14.3f} {run.client_cpu_ms:>7.3f} {ceiling:>9.0f} "
+                        f"{busy:>14.0f}{mark}"
                     )
     finally:
         sys.setswitchinterval(0.005)
         clients.close()
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds of a process so far, as the scheduler counts it (exact, unlike the ticks
+    of /proc/PID/stat, which miss processes that run in short bursts); 0 without /proc."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process so far (all its threads)."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _machine_busy() -> tuple[int, int]:
@@ -510,27 +575,6 @@ def _machine_busy() -> tuple[int, int]:
         return 0, 0
     idle = ticks[3] + ticks[4]  # idle, iowait
     return sum(ticks) - idle, sum(ticks)
-
-
-def _timed_reserves(budget: BudgetManager, n: int) -> list[float]:
-    """Milliseconds of n reservations one after another (each released, untimed)."""
-    times = []
-    for i in range(n):
-        start = time.perf_counter()
-        held = budget.reserve(f"alone-{i}", Decimal("0.01"))
-        times.append((time.perf_counter() - start) * 1000)
-        budget.release(held)
-    return times
-
-
-def _timed_round_trips(store: AnalyticsStore, n: int) -> list[float]:
-    """Milliseconds of n `SELECT 1` one after another."""
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        store.fetch_row("SELECT 1")
-        times.append((time.perf_counter() - start) * 1000)
-    return times
 
 
 def main(argv: list[str] | None = None) -> int:
