@@ -18,10 +18,13 @@ Run: `.venv/bin/python benchmarks/team.py [--rows 1000000] [--contenders 100] [-
    the machine, the harness and the server cost without the budget lock. Each row also
    gives the CPU time per round of the server processes and of the clients (which load
    disturbs far less than latency) and the rate the machine's cores could sustain at that
-   CPU cost: the observed rate's shortfall from it is waiting (the lock, the scheduler).
+   CPU cost: the observed rate's shortfall from it is waiting (locks, the scheduler).
 
 PostgreSQL is a throw-away cluster started like the tests' (tests/pg_cluster.py, durability
-off: fsync and synchronous commit off flatter write figures a little against a real server).
+off: fsync and synchronous commit off flatter write figures a little against a real server),
+except for the reservations: they run on a server of their own that flushes every commit to
+disk, as a team's server would (a lock is held until its transaction's commit is on disk),
+and on one that does not, in turn (`--commits`).
 """
 
 from __future__ import annotations
@@ -503,12 +506,37 @@ class _Contenders:
 
 
 def reservation_figures(
-    cluster: TempCluster, tmp: Path, contenders: int, rounds: int, pace_ms: float
+    tmp: Path, contenders: int, rounds: int, pace_ms: float, durable: bool
+) -> None:
+    """On a server of its own: two connections per client (a store's writer and reader) for
+    threads and processes at once; `durable`: every commit flushed to disk before it returns
+    (fsync, synchronous_commit), as a team's server runs, where a row lock is released only
+    once its transaction's commit is on disk."""
+    settings = {"max_connections": str(4 * contenders + 50)}
+    if durable:
+        settings |= {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    cluster = TempCluster(settings)
+    try:
+        _reservation_figures(cluster, tmp, contenders, rounds, pace_ms, durable)
+    finally:
+        cluster.stop()
+
+
+def _reservation_figures(
+    cluster: TempCluster,
+    tmp: Path,
+    contenders: int,
+    rounds: int,
+    pace_ms: float,
+    durable: bool,
 ) -> None:
     print(
         f"== budget reservation on PostgreSQL, {contenders} clients, each with its own "
         "connection: threads of this process, then separate processes (as serve instances "
-        "and CLIs are); load average before: " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+        "and CLIs are); commits "
+        + ("flushed to disk" if durable else "not flushed")
+        + "; load average before: "
+        + " ".join(f"{x:.1f}" for x in os.getloadavg())
     )
     url = cluster.url(cluster.create_database())
     settings = BudgetSettings(limit_usd=Decimal(10**9), monthly_usd=Decimal(10**9))
@@ -595,29 +623,32 @@ def main(argv: list[str] | None = None) -> int:
         "--pace-ms", type=float, default=500.0, help="mean pause between a client's reservations"
     )
     parser.add_argument(
+        "--commits",
+        choices=["fast", "durable", "both"],
+        default="both",
+        help="reservations on a server that does not flush commits to disk (fast, as the "
+        "tests' and the other figures' server), on one that does (durable, as a team's "
+        "server would), or both in turn",
+    )
+    parser.add_argument(
         "--skip", action="append", default=[], choices=["serve", "reports", "reservations"]
     )
     args = parser.parse_args(argv)
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
     # A team's server has more than the tests' 64 MB of shared buffers; hash aggregates of the
-    # rollup rebuild get room to run in memory. The reservation figures hold two connections
-    # per client (a store's writer and reader) for threads and processes at once.
-    cluster = TempCluster(
-        {
-            "shared_buffers": "1GB",
-            "work_mem": "64MB",
-            "max_wal_size": "8GB",
-            "max_connections": str(4 * args.contenders + 50),
-        }
-    )
+    # rollup rebuild get room to run in memory.
+    cluster = TempCluster({"shared_buffers": "1GB", "work_mem": "64MB", "max_wal_size": "8GB"})
     try:
         with tempfile.TemporaryDirectory(prefix="devflow-team-bench-") as folder:
             tmp = Path(folder)
             if "serve" not in args.skip:
                 serve_figures(cluster, tmp)
             if "reservations" not in args.skip:
-                reservation_figures(cluster, tmp, args.contenders, args.rounds, args.pace_ms)
+                for durable in {"fast": (False,), "durable": (True,)}.get(
+                    args.commits, (False, True)
+                ):
+                    reservation_figures(tmp, args.contenders, args.rounds, args.pace_ms, durable)
             if "reports" not in args.skip:
                 report_figures(cluster, tmp, args.rows, args.sqlite_rows, args.runs)
     finally:

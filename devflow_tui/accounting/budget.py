@@ -7,22 +7,28 @@ and `session_usd` (since this manager was created). Periods follow UTC days, ISO
 
 Atomicity: `reserve` reads the spend and the outstanding reservations and inserts its own
 reservation inside one transaction that holds the database's own lock for budgets: on SQLite
-`BEGIN IMMEDIATE` (the file's write lock, across threads and processes); on PostgreSQL a row
-lock (`SELECT ... FOR UPDATE` on the one `budget_locks` row), which every process on every
-machine sharing the database waits for in turn. Never a lock of this process only. So
-concurrent requests can never together reserve more than a limit. A reservation counts until
-its request's cost is in the request row (`finish_request` drops settled reservations in the
-same transaction), so there is no moment where a request's money is counted nowhere.
+`BEGIN IMMEDIATE` (the file's write lock, across threads and processes); on PostgreSQL the
+exclusive escrow lock (an advisory transaction lock, below). Never a lock of this process
+only. So concurrent requests can never together reserve more than a limit. A reservation
+counts until its request's cost is in the request row (`finish_request` drops settled
+reservations in the same transaction), so there is no moment where a request's money is
+counted nowhere.
 
 On PostgreSQL the reservation is one statement, the server-side function `devflow_reserve`
-(migration pg008): lock, read, check and insert run in the server, so the lock is held for
-the server's work only, never across a round trip to a client process that may be busy. It
-runs at READ COMMITTED, so each statement after the lock sees everything committed before it,
-and it reads the reservations before the spend: a request finishing in between is then
-counted twice (a refusal too many, never an overshoot), never zero times. The refusal
-messages and the periods' bounds are computed here, once, for both backends. A member's
-month is read from the per-member rollups (`rollup_party`), never by summing their rows, on
-both backends; giving a reservation back is one statement.
+(migration pg011, the escrow): each budget's remaining money is handed out in advance to a
+few escrow rows, and a reservation takes its amount from any row with room (`FOR UPDATE SKIP
+LOCKED`), waiting for no other reservation; when no row has room (near the limit, a new
+period, another configuration of budgets, money counted that no row gave out), it runs the
+exact check under the exclusive escrow lock, as pg008 did under its lock row, and refills
+the rows from what is left. So every refusal is decided by the exact check, and concurrent
+reservations never hand out more than a limit (the invariant and the cases that empty the
+escrow are in `migrations_pg`). It runs at READ COMMITTED, so each statement after the lock
+sees everything committed before it, and it reads the reservations before the spend: a
+request finishing in between is then counted twice (a refusal too many, never an
+overshoot), never zero times. The refusal messages and the periods' bounds are computed
+here, once, for both backends. A member's month is read from the per-member rollups
+(`rollup_party`), never by summing their rows, on both backends; giving a reservation back
+is one statement.
 
 Crashed holders: a reservation is a lease of `reservation_ttl_s`, renewed while its request
 streams (`record_progress`). A process of this machine that died gives its reservations back
@@ -237,8 +243,9 @@ class BudgetManager:
         self, reservation: Reservation, unheld: Reservation, member: str | None
     ) -> Callable[[], Reservation]:
         """PostgreSQL: the same reservation as the transaction above, in one statement
-        (`devflow_reserve`, migration pg008): the budget lock is held for the server's work
-        only, never for a round trip to this process. Sent now, read when called."""
+        (`devflow_reserve`, migration pg011): taken from the escrow rows, or checked under
+        the escrow lock held for the server's work only, never for a round trip to this
+        process. Sent now, read when called."""
         now = reservation.created
         bounds = [spend_bounds(self.period_start(b.name, now)) for b in self.budgets]
         cursor = self.store.send(

@@ -339,7 +339,7 @@ _PG_CONNECT_TIMEOUT_S = 10
 class PostgresBackend(Backend):
     """A PostgreSQL database shared by every devflow of a team. Writers run concurrently
     (READ COMMITTED) and lock what they change: the request row they finish, the rollup rows
-    they add to (in one order, so two writers never deadlock), the budget lock row."""
+    they add to (in one order, so two writers never deadlock), the budget escrow's rows."""
 
     kind = "postgresql"
     for_update = " FOR UPDATE"
@@ -416,7 +416,11 @@ class PostgresBackend(Backend):
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def lock_budgets(self, conn: Connection) -> None:
-        conn.execute("SELECT name FROM budget_locks WHERE name = 'all' FOR UPDATE")
+        # The escrow's lock, exclusive: no reservation is being taken from the escrow rows
+        # (migration pg011); this transaction's reservation will not be taken from them, so
+        # they are emptied and the next reservation refills them from the budgets.
+        conn.execute(f"SELECT pg_advisory_xact_lock({migrations_pg.ESCROW_LOCK})")
+        conn.execute("DELETE FROM budget_escrow")
 
     def pipeline(self, conn: Connection) -> contextlib.AbstractContextManager[object]:
         assert isinstance(conn, PgConnection)

@@ -638,3 +638,282 @@ def pg010_party_member_index(conn: Connection) -> None:
     `rollup_party` by member and day while it holds the budget lock; the table's key starts
     with the day, so without this index it walked every party's rows of the month."""
     conn.execute("CREATE INDEX idx_rollup_party_member ON rollup_party (member, day)")
+
+
+# Escrow (pg011): the money a budget has left is handed out in advance to `ESCROW_SHARDS`
+# rows of `budget_escrow`, and a reservation takes its amount from any one of them that has
+# room (FOR UPDATE SKIP LOCKED: it waits for no other reservation), so reservations no longer
+# queue behind one lock row. Each budget a reservation is checked against is a key: a team
+# budget (scope '') by its period's bounds and its limit, a member's monthly budget (scope:
+# the member) by its month and the member's limit; a changed limit or a new period is a new
+# key. What keeps every budget exact, for each key registered:
+#     spent + held + (the allowances of its rows) <= limit
+# where held is every live reservation the budget counts (all of them for a team budget, the
+# member's for a member budget). The slow path establishes it: under the exclusive escrow
+# lock (no fast path in flight; they hold it shared) it checks the budgets as pg008 did,
+# then hands out what is left (a reservation that took from the rows moved its amount from
+# the allowances to held). Every other change to spent + held must be a decrease, or empty
+# the escrow so that the next reservation takes the slow path: a reservation taken without
+# the escrow (the client-side transaction), a cost recorded above what its request had
+# reserved (a fallback to a dearer model, an unknown cost allowed), a reservation settled
+# above its amount (the triggers below). A reservation whose keys are not exactly those
+# registered (another configuration of budgets, or a key of another period) takes the slow
+# path, which drops the keys it does not have: so a reservation is never left out of a key
+# that counts it. Money given back (a release, a cost under the worst case, an expired
+# lease, a dead holder) is a decrease: it comes back to the allowances at the next slow
+# path, which runs when no row has room for a reservation, so none is refused while the
+# budget has room (the slow path decides every refusal, exactly as pg008 did).
+ESCROW_SHARDS = 16
+ESCROW_LOCK = 0x64657662  # "devb": the advisory lock of the escrow (shared: fast path)
+
+_PG011_TABLE = (
+    "CREATE TABLE budget_escrow (scope TEXT NOT NULL, key TEXT NOT NULL, shard INTEGER NOT "
+    "NULL, allowance NUMERIC NOT NULL, PRIMARY KEY (scope, key, shard))",
+    # A request's reservations are looked up by it when it finishes (and by the trigger).
+    "CREATE INDEX idx_reservations_request ON budget_reservations (request_id)",
+)
+
+# Arguments and result as pg008's; the same signature, so a process started before this
+# migration calls this version too.
+_PG011_RESERVE = f"""
+CREATE OR REPLACE FUNCTION devflow_reserve(
+    p_id TEXT, p_request TEXT, p_amount NUMERIC, p_now DOUBLE PRECISION, p_pid INTEGER,
+    p_host TEXT, p_member TEXT, p_cutoff DOUBLE PRECISION, p_allow_unknown BOOLEAN,
+    p_days BIGINT[], p_starts DOUBLE PRECISION[], p_ends DOUBLE PRECISION[],
+    p_limits NUMERIC[], p_member_first BIGINT, p_member_last BIGINT,
+    p_member_start DOUBLE PRECISION, p_member_end DOUBLE PRECISION
+) RETURNS TABLE (outcome TEXT, budget INTEGER, spent NUMERIC, reserved NUMERIC,
+    limit_usd NUMERIC)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    member_limit NUMERIC;
+    held NUMERIC;
+    member_held NUMERIC;
+    oldest DOUBLE PRECISION;
+    used NUMERIC;
+    wanted NUMERIC := coalesce(p_amount, 0);
+    n INTEGER := coalesce(array_length(p_limits, 1), 0);
+    team_keys TEXT[] := '{{}}';
+    team_rooms NUMERIC[] := '{{}}';
+    member_key TEXT;
+    member_room NUMERIC;
+    registered TEXT[];
+    taken INTEGER;
+    k TEXT;
+    sc TEXT;
+    failed INTEGER := 0;
+    failed_used NUMERIC;
+BEGIN
+    IF p_member IS NOT NULL THEN
+        SELECT m.budget_monthly_usd INTO member_limit FROM members m WHERE m.name = p_member;
+    END IF;
+    IF n = 0 AND member_limit IS NULL THEN
+        RETURN QUERY SELECT 'unheld'::text, 0, NULL::numeric, NULL::numeric, NULL::numeric;
+        RETURN;
+    END IF;
+    IF p_amount IS NULL AND NOT p_allow_unknown THEN
+        RETURN QUERY SELECT 'unknown'::text, 0, NULL::numeric, NULL::numeric, member_limit;
+        RETURN;
+    END IF;
+    IF p_amount = 0 THEN  -- it cannot cost anything: no budget to check or take from
+        INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host,
+            member) VALUES (p_id, p_request, p_amount, p_now, 'held', p_pid, p_host, p_member);
+        RETURN QUERY SELECT 'held'::text, 0, NULL::numeric, NULL::numeric, NULL::numeric;
+        RETURN;
+    END IF;
+    FOR i IN 1 .. n LOOP
+        team_keys := team_keys || format('%s|%s|%s|%s', p_days[i], p_starts[i], p_ends[i],
+            p_limits[i]);
+    END LOOP;
+    IF member_limit IS NOT NULL THEN
+        member_key := format('%s|%s|%s|%s', p_member_first, p_member_start, p_member_end,
+            member_limit);
+    END IF;
+    -- Fast path: one row of each key with room, none waited for but when every row with
+    -- room is taken this instant. Its own block: failing rolls back what it took and
+    -- releases its locks (row locks and the shared lock taken in it), then the slow path.
+    BEGIN
+        PERFORM pg_advisory_xact_lock_shared({ESCROW_LOCK});
+        SELECT coalesce(array_agg(DISTINCT e.key ORDER BY e.key), '{{}}') INTO registered
+            FROM budget_escrow e WHERE e.scope = '';
+        IF registered IS DISTINCT FROM ARRAY(SELECT DISTINCT x FROM unnest(team_keys) x
+                ORDER BY x) THEN
+            RAISE EXCEPTION USING ERRCODE = 'DFE01';
+        END IF;
+        IF p_member IS NOT NULL AND (EXISTS (SELECT 1 FROM budget_escrow e
+                WHERE e.scope = p_member AND e.key IS DISTINCT FROM member_key)
+                OR (member_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM budget_escrow e
+                WHERE e.scope = p_member AND e.key = member_key))) THEN
+            RAISE EXCEPTION USING ERRCODE = 'DFE01';
+        END IF;
+        -- In (scope, key) order, the same for every reservation: waits never go round.
+        FOR sc, k IN SELECT '', x FROM unnest(team_keys) x UNION
+                SELECT p_member, member_key WHERE member_key IS NOT NULL ORDER BY 1, 2 LOOP
+            SELECT e.shard INTO taken FROM budget_escrow e WHERE e.scope = sc AND e.key = k
+                AND e.allowance >= wanted AND e.allowance > 0
+                ORDER BY (e.shard + pg_backend_pid()) % {ESCROW_SHARDS}
+                LIMIT 1 FOR UPDATE SKIP LOCKED;
+            IF NOT FOUND THEN  -- every row with room is taken this instant: wait for one
+                SELECT e.shard INTO taken FROM budget_escrow e WHERE e.scope = sc
+                    AND e.key = k AND e.allowance >= wanted AND e.allowance > 0
+                    ORDER BY e.allowance DESC LIMIT 1 FOR UPDATE;
+                IF NOT FOUND THEN
+                    RAISE EXCEPTION USING ERRCODE = 'DFE01';
+                END IF;
+            END IF;
+            UPDATE budget_escrow e SET allowance = e.allowance - wanted
+                WHERE e.scope = sc AND e.key = k AND e.shard = taken;
+        END LOOP;
+        INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host,
+            member) VALUES (p_id, p_request, p_amount, p_now, 'held', p_pid, p_host, p_member);
+        RETURN QUERY SELECT 'held'::text, 0, NULL::numeric, NULL::numeric, NULL::numeric;
+        RETURN;
+    EXCEPTION WHEN SQLSTATE 'DFE01' THEN
+        NULL;  -- on to the slow path
+    END;
+    -- Slow path: alone (every fast path finished), pg008's check, then the escrow refilled.
+    PERFORM pg_advisory_xact_lock({ESCROW_LOCK});
+    SELECT coalesce(sum(r.amount) FILTER (WHERE r.created >= p_cutoff), 0),
+        coalesce(sum(r.amount) FILTER (WHERE r.created >= p_cutoff AND r.member = p_member), 0),
+        min(r.created) INTO held, member_held, oldest FROM budget_reservations r;
+    IF oldest < p_cutoff THEN
+        DELETE FROM budget_reservations r WHERE r.created < p_cutoff;
+    END IF;
+    FOR i IN 1 .. n LOOP
+        SELECT coalesce((SELECT sum(t.cost_reported + t.cost_estimated) FROM rollup_total t
+            WHERE (p_days[i] = -1 AND t.day = -1) OR (p_days[i] >= 0 AND t.day >= p_days[i])),
+            0) + coalesce((SELECT sum(q.cost_usd) FROM requests q WHERE q.ts >= p_starts[i]
+            AND q.ts < p_ends[i] AND q.status != 'running'), 0) INTO used;
+        team_rooms := team_rooms || (p_limits[i] - used - held);
+        IF failed = 0 AND used + held + wanted > p_limits[i] THEN
+            failed := i;
+            failed_used := used;
+        END IF;
+    END LOOP;
+    IF failed = 0 AND member_limit IS NOT NULL THEN
+        SELECT coalesce((SELECT sum(t.cost_reported + t.cost_estimated) FROM rollup_party t
+            WHERE t.member = p_member AND t.day >= p_member_first
+            AND t.day <= p_member_last), 0) + coalesce((SELECT sum(q.cost_usd)
+            FROM requests q WHERE q.member = p_member AND q.ts >= p_member_start
+            AND q.ts < p_member_end AND q.status != 'running'), 0) INTO used;
+        member_room := member_limit - used - member_held;
+        IF used + member_held + wanted > member_limit THEN
+            failed := -1;
+            failed_used := used;
+        END IF;
+    END IF;
+    -- Refill: the keys of this reservation get what their budgets have left (after it, if
+    -- held); every other key it counts in is dropped (scope '' and this member's).
+    DELETE FROM budget_escrow e WHERE e.scope = '' OR e.scope = p_member;
+    IF failed = 0 THEN
+        INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host,
+            member) VALUES (p_id, p_request, p_amount, p_now, 'held', p_pid, p_host, p_member);
+    END IF;
+    FOR i IN 1 .. n LOOP
+        PERFORM devflow_escrow_fill('', team_keys[i],
+            team_rooms[i] - CASE WHEN failed = 0 THEN wanted ELSE 0 END, wanted);
+    END LOOP;
+    IF member_room IS NOT NULL THEN
+        PERFORM devflow_escrow_fill(p_member, member_key,
+            member_room - CASE WHEN failed = 0 THEN wanted ELSE 0 END, wanted);
+    END IF;
+    IF failed > 0 THEN
+        RETURN QUERY SELECT 'budget'::text, failed, failed_used, held, p_limits[failed];
+    ELSIF failed < 0 THEN
+        RETURN QUERY SELECT 'member'::text, 0, failed_used, member_held, member_limit;
+    ELSE
+        RETURN QUERY SELECT 'held'::text, 0, NULL::numeric, held, NULL::numeric;
+    END IF;
+END
+$$
+"""  # noqa: S608 - built from this module's constants only
+
+# What a key has left, over as many rows as hold at least one more reservation of the size
+# just asked for (up to ESCROW_SHARDS); each row's share rounded down, so together they never
+# hold more than `room`. A key with no room keeps one empty row: it stays registered.
+_PG011_FILL = f"""
+CREATE FUNCTION devflow_escrow_fill(p_scope TEXT, p_key TEXT, p_room NUMERIC,
+    p_size NUMERIC) RETURNS VOID LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    room NUMERIC := greatest(p_room, 0);
+    parts INTEGER := CASE WHEN p_size > 0
+        THEN least({ESCROW_SHARDS}, greatest(1, floor(room / p_size)))::integer
+        ELSE {ESCROW_SHARDS} END;
+BEGIN
+    INSERT INTO budget_escrow (scope, key, shard, allowance)
+        SELECT p_scope, p_key, s, trunc(room / parts, 12) FROM generate_series(1, parts) s
+        ON CONFLICT DO NOTHING;  -- two budgets with the same key: the same room
+END
+$$
+"""  # noqa: S608 - built from this module's constants only
+
+# Empty the escrow (every key: the next reservation takes the slow path) when money is
+# counted that no reservation had taken from it: a cost above what its request reserved,
+# a reservation settled above its amount. Under the shared lock, so that a slow path either
+# sees this transaction's money or refills after it.
+_PG011_EMPTY = f"""
+CREATE FUNCTION devflow_escrow_empty() RETURNS VOID LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({ESCROW_LOCK});
+    IF EXISTS (SELECT 1 FROM budget_escrow) THEN
+        -- Locked in the order reservations lock them, so that none waits on us while we
+        -- wait on it; then every row is ours to delete.
+        PERFORM 1 FROM budget_escrow e ORDER BY e.scope, e.key, e.shard FOR UPDATE;
+        DELETE FROM budget_escrow;
+    END IF;
+END
+$$
+"""  # noqa: S608 - built from this module's constants only
+
+# A request's known cost counts in the budgets' spend once its row is no longer running.
+_PG011_COST_TRIGGER = """
+CREATE FUNCTION devflow_escrow_on_cost() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+DECLARE
+    before NUMERIC := 0;
+    after NUMERIC := 0;
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.status != 'running' THEN
+        before := coalesce(OLD.cost_usd, 0);
+    END IF;
+    IF NEW.status != 'running' THEN
+        after := coalesce(NEW.cost_usd, 0);
+    END IF;
+    IF after > before AND after - before > (SELECT coalesce(sum(r.amount), 0)
+            FROM budget_reservations r WHERE r.request_id = NEW.id) THEN
+        PERFORM devflow_escrow_empty();
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+_PG011_SETTLE_TRIGGER = """
+CREATE FUNCTION devflow_escrow_on_settle() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(NEW.amount, 0) > coalesce(OLD.amount, 0) THEN
+        PERFORM devflow_escrow_empty();
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+@migration
+def pg011_escrow_reservations(conn: Connection) -> None:
+    """Budget reservations take their money from escrow rows (`budget_escrow`, one of
+    ESCROW_SHARDS per budget with room) instead of all passing one lock row; the check of
+    pg008 runs when no row has room, under an exclusive lock (see above)."""
+    for statement in (
+        *_PG011_TABLE,
+        _PG011_FILL,
+        _PG011_RESERVE,
+        _PG011_EMPTY,
+        _PG011_COST_TRIGGER,
+        _PG011_SETTLE_TRIGGER,
+        "CREATE TRIGGER requests_escrow AFTER INSERT OR UPDATE OF cost_usd, status ON requests "
+        "FOR EACH ROW EXECUTE FUNCTION devflow_escrow_on_cost()",
+        "CREATE TRIGGER reservations_escrow AFTER UPDATE OF amount ON budget_reservations "
+        "FOR EACH ROW EXECUTE FUNCTION devflow_escrow_on_settle()",
+    ):
+        conn.execute(statement)

@@ -14,7 +14,8 @@ the last transactions). Nothing here ever deletes or recreates the database file
 
 On PostgreSQL the write transactions run concurrently (READ COMMITTED): a transaction that
 reads a row and then changes it locks it first (`for_update`), rollup rows are added to by
-atomic upserts, and budget reservations take one lock row (`lock_budgets`).
+atomic upserts, and budget reservations take the budget escrow's rows or its lock
+(`devflow_reserve`, `lock_budgets`).
 """
 
 from __future__ import annotations
