@@ -39,13 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 from httpx_sse import EventSource
 from pydantic import BaseModel, ValidationError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-)
-from tenacity.stop import stop_base
+from tenacity import AsyncRetrying, retry_if_exception, stop_never
 
 from devflow_tui import __version__
 from devflow_tui.config import Settings
@@ -124,10 +118,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})  # a status httpx calls a redi
 _log = logging.getLogger(__name__)
 
 
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, OpenRouterError) and exc.retryable
-
-
 @dataclass
 class _Run:
     """Bookkeeping for one logical call across its retries."""
@@ -143,17 +133,6 @@ class _Run:
     prompt: list[dict[str, Any]] | None = None
     # When `timeout_ms` runs out for the whole call, retries included (event loop time).
     deadline: float = field(default_factory=lambda: asyncio.get_running_loop().time())
-
-
-class _PastDeadline(stop_base):
-    """Stop retrying once the event loop's clock reached the call's total deadline."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-        self._loop = loop
-        self._deadline = deadline
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self._loop.time() >= self._deadline
 
 
 class _StreamAttempt:
@@ -1090,23 +1069,21 @@ class OpenRouterClient:
             run.wait_before_s = seconds
             await self._sleep(seconds)
 
-        loop = asyncio.get_running_loop()
-        retries = self._settings.max_retries
         try:
             return await attempt()
         except OpenRouterError as exc:
-            # `timeout_ms` is a total: no new attempt once it ran out (the last backoff may
-            # end after it, and that attempt then fails at once with the total timeout).
-            if not exc.retryable or retries < 1 or loop.time() >= run.deadline:
+            if not self._will_retry(run, exc):
                 raise
             await sleep(self._backoff(exc, 1))
         retrying = AsyncRetrying(
             sleep=sleep,
-            stop=stop_after_attempt(retries) | _PastDeadline(loop, run.deadline),
+            stop=stop_never,  # `_will_retry` counts the attempts and watches the deadline
             wait=lambda state: self._backoff(
                 state.outcome.exception() if state.outcome else None, state.attempt_number + 1
             ),
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(
+                lambda exc: isinstance(exc, OpenRouterError) and self._will_retry(run, exc)
+            ),
             reraise=True,
         )
 
@@ -1128,8 +1105,12 @@ class OpenRouterClient:
 
     def _will_retry(self, run: _Run, exc: OpenRouterError) -> bool:
         """Whether this failed attempt is followed by another of the same request: the one
-        place that says so, read by the retry loop and reported on the attempt record."""
+        place that says so, read by the retry loop and reported on the attempt record.
+        `timeout_ms` is a total: no new attempt once it ran out (the last backoff may end
+        after it, and that attempt then fails at once with the total timeout)."""
         if not exc.retryable or run.attempt_no > self._settings.max_retries:
+            return False
+        if asyncio.get_running_loop().time() >= run.deadline:
             return False
         return self._check_wait(exc) is exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -109,3 +110,31 @@ async def test_zero_retries_setting(
     with pytest.raises(OpenRouterError):
         await client.chat(chat_request())
     assert chat_posts(sim) == 1
+
+
+async def test_no_retry_once_the_total_timeout_ran_out(
+    make_client: ClientFactory, settings: Settings, sim: SimServer
+) -> None:
+    """`timeout_ms` bounds the call, retries included, and the attempt records say which
+    failure was followed by another attempt: the same rule decides both."""
+
+    async def real_sleep(seconds: float) -> None:
+        await asyncio.sleep(0.1)  # each backoff takes real time, so the deadline comes
+
+    bounded = settings.model_copy(
+        update={
+            "timeout_ms": 250,
+            "max_retries": 10,
+            "backoff_base_s": 5.0,
+            "max_retry_wait_s": 0.1,
+        }
+    )
+    client = make_client(bounded, sleep=real_sleep, rng=random.Random(1))
+    sim.add_fault(Fault(kind="http_error", status=503, times=None))
+    seen: list[AttemptRecord] = []
+    with pytest.raises(OpenRouterError):
+        await client.chat(chat_request(), on_attempt=seen.append)
+    assert 1 < chat_posts(sim) < 11  # stopped by the deadline, not by max_retries
+    # The last backoff may end after the deadline: that attempt then fails at once, unsent.
+    assert len(seen) - chat_posts(sim) in (0, 1)
+    assert [a.retried for a in seen] == [True] * (len(seen) - 1) + [False]
