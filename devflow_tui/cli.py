@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from devflow_tui.errors import DevflowError, ErrorCategory
+from devflow_tui.memory import freeze_startup
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.reconcile import Reconciliation
@@ -97,7 +98,7 @@ class CollectorPaused:
         if self._resume:
             self._resume = False
             if self._freeze:
-                gc.freeze()
+                freeze_startup(collect=False)
             gc.enable()
 
     def __exit__(self, *_exc: object) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import socket
 from collections.abc import Callable
 
 from devflow_tui.config import Settings
 from devflow_tui.errors import ConfigError
+from devflow_tui.memory import freeze_startup
 from devflow_tui.redaction import mask_key
 from devflow_tui.serve.tokens import ProxyTokens
 
@@ -133,11 +133,7 @@ def serve_main(
     async def opener(current: Settings) -> Gateway:
         gateway = await open_gateway(current, demo=demo, verbose=verbose)
         if freeze:
-            # What start-up built (modules, the catalog, validators) lives as long as the
-            # process: frozen out of the collector's view, its full passes walk only what
-            # requests make (about 15% less CPU per proxied request, measured).
-            gc.collect()
-            gc.freeze()
+            freeze_startup()
         return gateway
 
     app = create_app(settings, tokens, opener=opener)

@@ -9,7 +9,6 @@ gateway's modules are imported for types only, and the plotext charts mount afte
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import importlib.resources
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from textual.theme import Theme
 
 from devflow_tui.config import Settings
 from devflow_tui.errors import DevflowError
+from devflow_tui.memory import freeze_startup
 from devflow_tui.tui.actions import bindings
 from devflow_tui.tui.commands import DevflowCommands
 from devflow_tui.tui.gateway_port import DashboardGateway, ProxyStarter, RunningProxy
@@ -159,8 +159,7 @@ class DevflowApp(App[None]):
         if not self.freeze_after_start or self.memory_settled:
             return
         self.memory_settled = True
-        gc.collect()
-        gc.freeze()
+        freeze_startup()
 
     def on_mount(self) -> None:
         saved = load_ui_state(self.settings.home).theme
