@@ -11,7 +11,6 @@ import httpx
 from click.testing import CliRunner
 from textual.widgets import DataTable, Static
 
-from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.accounting.records import RequestRow
 from devflow_tui.cli import main
 from devflow_tui.compose import open_gateway
@@ -21,6 +20,7 @@ from devflow_tui.serve.tokens import ProxyTokens
 from devflow_tui.sim import SimServer
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.proxy import ROWS, ProxyScreen, proxy_rows
+from devflow_tui.usd import format_usd
 from tests.sim_fixture import sim  # noqa: F401
 from tests.tui.recorded_gateway import ReplayGateway
 from tests.tui.store_rows import seed_request
@@ -73,7 +73,9 @@ async def test_embedded_proxy_traffic_shows_live(sim: SimServer, fake_key: str) 
         table = app.screen.query_one("#proxy-table", DataTable)
         await _wait(pilot, lambda: table.row_count == 1)
         clients = app.screen.query_one("#proxy-clients", Static)
-        assert "claude-code: 1 req" in str(clients.content)
+        # The proxy answers before it writes the outcome: the row may show as running for a
+        # refresh or two before the finished request is counted in the spend line.
+        await _wait(pilot, lambda: "claude-code: 1 req" in str(clients.content))
         await pilot.press("s")
         await _wait(pilot, lambda: app.proxy is None)
 

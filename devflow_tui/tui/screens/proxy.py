@@ -21,9 +21,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from devflow_tui.accounting.pricing import short_usd
 from devflow_tui.accounting.records import RequestRow
 from devflow_tui.tui.gateway_port import dashboard_report
+from devflow_tui.usd import short_usd
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.reports import GroupStats
@@ -103,8 +103,11 @@ class ProxyScreen(Screen[None]):
         gateway = getattr(self.app, "gateway", None)
         if gateway is None:
             return
-        report = dashboard_report(gateway, since=WINDOW, now=time.time())
+        # Rows first: a request's outcome and its rollups are written in one transaction, so
+        # the report read after counts every finished row shown (read the other way round, a
+        # request finishing in between was in the table but not in the spend line).
         rows = proxy_rows(list(gateway.store.recent_requests(ROWS)))
+        report = dashboard_report(gateway, since=WINDOW, now=time.time())
         self.post_message(ProxyRows(rows, proxy_clients(report.by_client)))
 
     def on_proxy_rows(self, message: ProxyRows) -> None:
