@@ -26,6 +26,7 @@ import click
 
 from devflow_tui.errors import DevflowError, ErrorCategory
 from devflow_tui.memory import freeze_startup
+from devflow_tui.usd import short_usd
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.reconcile import Reconciliation
@@ -554,7 +555,7 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
         click.echo(f"warning: {warning}")
     for c in data["candidates"][:10]:
         cost = c["estimated_cost_usd"]
-        cost_text = f"${Decimal(cost):.6f}" if cost is not None else "unknown"
+        cost_text = short_usd(Decimal(cost) if cost is not None else None)
         click.echo(f"  {c['score']:6.3f}  {cost_text:>11}  {c['model']:<44} {c['reason']}")
 
 
@@ -746,14 +747,13 @@ def _ms(value: float | None) -> str:
 
 def render_report(rep: Any) -> str:
     """The report as text for a terminal: totals, one table per grouping, savings, advice."""
-    from devflow_tui.accounting.pricing import short_usd as _usd
 
     t = rep.totals
     rate = "-" if t.success_rate is None else f"{t.success_rate:.0%}"
     lines = [
         f"Since {rep.since}: {t.requests} requests, {rate} ok, {t.cache_hits} cache hits",
-        f"Cost {_usd(t.cost_usd)} (reported {_usd(t.cost_reported_usd)}, estimated "
-        f"{_usd(t.cost_estimated_usd)}, {t.unknown_cost_requests} with unknown cost)",
+        f"Cost {short_usd(t.cost_usd)} (reported {short_usd(t.cost_reported_usd)}, estimated "
+        f"{short_usd(t.cost_estimated_usd)}, {t.unknown_cost_requests} with unknown cost)",
         f"Tokens: {t.prompt_tokens} in, {t.completion_tokens} out.  Latency p50/p95/p99 "
         f"{_ms(t.latency_p50_ms)}/{_ms(t.latency_p95_ms)}/{_ms(t.latency_p99_ms)} ms, "
         f"first token p50/p95 {_ms(t.ttft_p50_ms)}/{_ms(t.ttft_p95_ms)} ms",
@@ -774,21 +774,22 @@ def render_report(rep: Any) -> str:
         ok = "-" if g.success_rate is None else f"{g.success_rate:.0%}"
         tps = "-" if g.tokens_per_s is None else f"{g.tokens_per_s:.0f}"
         lines.append(
-            f"{g.key[:44]:<44} {g.requests:>5} {ok:>5} {_usd(g.cost_usd):>11} "
+            f"{g.key[:44]:<44} {g.requests:>5} {ok:>5} {short_usd(g.cost_usd):>11} "
             f"{_ms(g.latency_p50_ms):>7} {_ms(g.latency_p95_ms):>7} {tps:>6}"
         )
     sv = rep.savings
     lines.append("")
     if sv.baseline_model and sv.baseline_cost_usd is not None:
         lines.append(
-            f"Savings: {_usd(sv.actual_cost_usd)} spent vs {_usd(sv.baseline_cost_usd)} on "
-            f"{sv.baseline_model}: saved {_usd(sv.saved_usd)}"
+            f"Savings: {short_usd(sv.actual_cost_usd)} spent vs "
+            f"{short_usd(sv.baseline_cost_usd)} on "
+            f"{sv.baseline_model}: saved {short_usd(sv.saved_usd)}"
         )
     else:
         lines.append(f"Savings: {sv.note or 'no priced requests yet'}")
     for b in rep.budgets:
-        limit = "no limit" if b.limit_usd is None else _usd(b.limit_usd)
-        lines.append(f"Budget {b.name}: {_usd(b.spent_usd)} of {limit}")
+        limit = "no limit" if b.limit_usd is None else short_usd(b.limit_usd)
+        lines.append(f"Budget {b.name}: {short_usd(b.spent_usd)} of {limit}")
     if rep.escalations:
         lines.append("")
         lines.append("Escalations (answers re-asked with a stronger model):")
@@ -859,21 +860,22 @@ def reconcile(ctx: click.Context, limit: int, as_json: bool) -> None:
         if not done.unresolved:
             click.echo("Nothing to reconcile: every recent request with a generation id is billed.")
         return
-    from devflow_tui.accounting.pricing import short_usd as _usd
     from devflow_tui.accounting.reconcile import summarise
 
     click.echo(f"{'model':<40} {'recorded':>12} {'billed':>12} {'drift':>12}")
     for d in drifts:
         click.echo(
-            f"{(d.model or '?')[:40]:<40} {_usd(d.recorded_usd):>12} {_usd(d.billed_usd):>12} "
-            f"{_usd(d.drift_usd):>12}"
+            f"{(d.model or '?')[:40]:<40} {short_usd(d.recorded_usd):>12} "
+            f"{short_usd(d.billed_usd):>12} "
+            f"{short_usd(d.drift_usd):>12}"
         )
     total = summarise(drifts)
     fraction = total.drift_fraction
     click.echo(
-        f"{total.requests} requests reconciled: billed {_usd(total.billed_usd)}; where we had "
-        f"a cost, recorded {_usd(total.recorded_usd)} against {_usd(total.billed_of_recorded_usd)}"
-        f" billed (drift {_usd(total.drift_usd)}"
+        f"{total.requests} requests reconciled: billed {short_usd(total.billed_usd)}; where we had "
+        f"a cost, recorded {short_usd(total.recorded_usd)} against "
+        f"{short_usd(total.billed_of_recorded_usd)}"
+        f" billed (drift {short_usd(total.drift_usd)}"
         + (f", {fraction:+.1%}" if fraction is not None else "")
         + f"); {total.previously_unknown} had an unknown cost until now."
     )
@@ -1137,7 +1139,6 @@ def team_add(ctx: click.Context, name: str, budget_monthly: str | None) -> None:
 @click.pass_context
 def team_list(ctx: click.Context, as_json: bool) -> None:
     """Members, their monthly budgets and what they spent this month."""
-    from devflow_tui.accounting.pricing import short_usd as _usd
 
     rows = _with_members(ctx, lambda members: members.list())
     if as_json:
@@ -1148,8 +1149,8 @@ def team_list(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"{'member':<40} {'this month':>12} {'monthly budget':>15}")
     for r in rows:
-        limit = "none" if r.budget_monthly_usd is None else _usd(r.budget_monthly_usd)
-        click.echo(f"{r.name:<40} {_usd(r.spent_this_month_usd):>12} {limit:>15}")
+        limit = "none" if r.budget_monthly_usd is None else short_usd(r.budget_monthly_usd)
+        click.echo(f"{r.name:<40} {short_usd(r.spent_this_month_usd):>12} {limit:>15}")
 
 
 @team.command("budget")
@@ -1159,11 +1160,10 @@ def team_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def team_budget(ctx: click.Context, name: str, usd: str) -> None:
     """Set a member's monthly budget in USD (`none` removes it)."""
-    from devflow_tui.accounting.pricing import short_usd as _usd
 
     limit = None if usd.strip().lower() == "none" else _decimal_arg(usd, "USD")
     _with_members(ctx, lambda members: members.set_budget(name, limit))
-    shown = "no monthly budget" if limit is None else f"a monthly budget of {_usd(limit)}"
+    shown = "no monthly budget" if limit is None else f"a monthly budget of {short_usd(limit)}"
     click.echo(f"{name} now has {shown}.")
 
 

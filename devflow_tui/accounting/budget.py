@@ -52,7 +52,6 @@ from decimal import Decimal
 from typing import NoReturn
 
 from devflow_tui.accounting.database import Connection
-from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.accounting.records import BudgetView, Reservation
 from devflow_tui.accounting.store import (
     HOST,
@@ -65,6 +64,7 @@ from devflow_tui.accounting.store import (
 from devflow_tui.config import BudgetSettings
 from devflow_tui.errors import BudgetExceededError
 from devflow_tui.openrouter.wire import KeyInfo
+from devflow_tui.usd import format_usd
 
 RESERVATION_TTL_S = 600.0
 _ZERO = Decimal(0)

@@ -44,11 +44,12 @@ from pydantic import BaseModel, Field
 
 from devflow_tui.accounting import rollup
 from devflow_tui.accounting.database import Connection
-from devflow_tui.accounting.pricing import cost_of_tokens, short_usd
+from devflow_tui.accounting.pricing import cost_of_tokens
 from devflow_tui.accounting.records import BudgetView
 from devflow_tui.accounting.rollup import Totals
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.stats import percentile
+from devflow_tui.usd import short_usd
 
 Since = Literal["24h", "7d", "30d", "all"]
 By = Literal["model", "task", "day"]

@@ -1082,7 +1082,7 @@ def _budget_exhausted(views: Sequence[BudgetView]) -> BudgetExceededError:
             "Request refused by the budget: no model's worst-case cost fits what is left.",
             hint="Raise the budget or lower --max-tokens.",
         )
-    from devflow_tui.accounting.pricing import format_usd
+    from devflow_tui.usd import format_usd
 
     tightest = min(limited, key=lambda v: v.remaining_usd or Decimal(0))
     return BudgetExceededError(

@@ -75,6 +75,7 @@ from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
 from devflow_tui.routing.families import match_family, quality_profile, thinks_first
 from devflow_tui.routing.health import HealthTracker, ModelHealth
 from devflow_tui.routing.names import ModelNames, Resolution, UnknownModelError
+from devflow_tui.usd import short_usd
 
 EXPECTED_OUTPUT_TOKENS: dict[str, dict[str, int]] = {
     "chat": {"low": 150, "medium": 300, "high": 600},
@@ -365,16 +366,6 @@ def expected_output_tokens(task_type: str, complexity: str) -> int:
     """How many tokens an answer of this kind usually takes (see the module table)."""
     row = EXPECTED_OUTPUT_TOKENS.get(task_type, EXPECTED_OUTPUT_TOKENS["analysis"])
     return row.get(complexity, row["medium"])
-
-
-def _money(value: Decimal | None) -> str:
-    if value is None:
-        return "cost unknown"
-    if value == 0:
-        return "$0"
-    if value < Decimal("0.0001"):
-        return "<$0.0001"
-    return f"${value:.4f}" if value < 1 else f"${value:.2f}"
 
 
 def _tokens(count: int) -> str:
@@ -1046,7 +1037,7 @@ class ModelSelector:
             if worst is None:
                 return "price unknown while a budget is set"
             if worst > budget:
-                return f"worst case {_money(worst)} > {_money(budget)} left in the budget"
+                return f"worst case {short_usd(worst)} > {short_usd(budget)} left in the budget"
         return None
 
     @staticmethod
@@ -1578,6 +1569,5 @@ class ModelSelector:
             if scored.latency is not None:
                 health += f", p50 {scored.latency / 1000:.1f} s"
             parts.append(health)
-        cost = _money(estimate)
-        parts.append(cost if estimate is None else f"{cost} est.")
+        parts.append("cost unknown" if estimate is None else f"{short_usd(estimate)} est.")
         return "; ".join(parts)

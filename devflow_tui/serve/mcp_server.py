@@ -17,10 +17,10 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from devflow_tui.accounting.pricing import format_usd
 from devflow_tui.config import Settings
 from devflow_tui.gateway.pipeline import Gateway, GatewayRequest
 from devflow_tui.types import TASK_TYPES
+from devflow_tui.usd import format_usd
 
 GatewayOpener = Callable[[Settings], Awaitable[Gateway]]
 INSTRUCTIONS = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devflow_tui.accounting.pricing import short_usd as usd
+from devflow_tui.usd import short_usd as usd
 
 __all__ = ["ms", "usd"]
 
