@@ -144,7 +144,7 @@ def test_budget_filter_uses_the_worst_case() -> None:
     )
     assert "quasar/ultra-x" not in {c.model.id for c in decision.candidates}
     assert dict(decision.excluded)["quasar/ultra-x"] == (
-        "worst case $0.0800 > $0.0500 left in the budget"
+        "worst case $0.08 > $0.05 left in the budget"
     )
     ok = select(
         made_up_catalog(),
@@ -172,7 +172,7 @@ def test_budget_worst_case_without_max_tokens_uses_the_models_maximum() -> None:
     )
     decision = select(catalog, context_tokens=1_000, remaining_budget_usd=Decimal("0.5"))
     reasons = dict(decision.excluded)
-    assert reasons["acme/big-out"] == "worst case $0.6410 > $0.5000 left in the budget"
+    assert reasons["acme/big-out"] == "worst case $0.641 > $0.50 left in the budget"
     assert decision.chosen is not None and decision.chosen.id == "acme/no-limit"
     assert decision.candidates[0].worst_case_cost_usd == Decimal("0.491")
 
@@ -358,8 +358,8 @@ def test_estimated_cost_is_exact_decimal_for_expected_tokens() -> None:
     assert candidate.estimated_cost_usd == (
         Decimal("0.0000003") * 12_000 + Decimal("0.0000012") * 900 + Decimal("0.0001")
     )
-    assert candidate.reason.endswith("that fits 12k tokens; $0.0048 est.") or (
-        "fits 12k tokens" in candidate.reason and "$0.0048 est." in candidate.reason
+    assert candidate.reason.endswith("that fits 12k tokens; $0.00478 est.") or (
+        "fits 12k tokens" in candidate.reason and "$0.00478 est." in candidate.reason
     )
 
 
@@ -464,7 +464,7 @@ def test_the_exclusion_summary_counts_each_kind_in_the_order_first_met() -> None
         ("b/two", "context 8,192 < 9,000 tokens needed"),
         ("c/three", "in cooldown after repeated failures (40 s left)"),
         ("d/four", "context 8,192 < 9,000 tokens needed"),
-        ("e/five", "worst case $0.0200 > $0.0100 left in the budget"),
+        ("e/five", "worst case $0.02 > $0.01 left in the budget"),
         ("f/six", "in cooldown after repeated failures (12 s left)"),
     ]
     decision = RoutingDecision(candidates=[], fallbacks=[], excluded=excluded, pool_size=9)
