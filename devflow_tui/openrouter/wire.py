@@ -2,7 +2,7 @@
 
 They accept every documented variant and ignore unknown fields, so a new field from the
 server never breaks a user. Prices stay strings on the wire and become `Decimal` in
-`Pricing.per_token()`.
+`Pricing.known_prices()`.
 """
 
 from __future__ import annotations
@@ -263,15 +263,9 @@ class Pricing(Wire):
         # prices most of the cost of loading a 400-model catalog at start-up.
         return {**(self.model_extra or {}), **self.__dict__}
 
-    def per_token(self, key: str) -> Decimal | None:
-        """The price for `key` as a Decimal.
-
-        None when absent, unparseable or negative (routers use -1).
-        """
-        return _price(self._given().get(key))
-
     def known_prices(self) -> dict[str, Decimal]:
-        """Every price that `per_token` can read, keyed like `PRICE_KEYS`."""
+        """Every price given, per token, keyed like `PRICE_KEYS`; a price that is absent,
+        unparseable or negative (routers use -1) is left out."""
         given = self._given()
         prices: dict[str, Decimal] = {}
         for key in PRICE_KEYS:

@@ -25,7 +25,7 @@ async def test_list_models_parses_catalog(client: OpenRouterClient, sim: SimServ
     mini = next(m for m in models if m.id == "openai/gpt-4o-mini")
     raw = sim.find_model(mini.id)
     assert raw is not None
-    assert mini.pricing.per_token("prompt") == Decimal(str(raw["pricing"]["prompt"]))
+    assert mini.pricing.known_prices()["prompt"] == Decimal(str(raw["pricing"]["prompt"]))
 
 
 async def test_get_generation_waits_out_the_404_window(
