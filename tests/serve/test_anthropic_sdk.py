@@ -45,7 +45,7 @@ def test_message_is_routed_recorded_and_priced(proxy: Proxy) -> None:
     assert message.usage.output_tokens > 0
     sent = proxy.upstream("/messages")[-1]
     assert sent["model"] != "claude-opus-4-8" and "/" in sent["model"]  # routed to a catalog id
-    (row,) = proxy.rows()
+    (row,) = proxy.rows(expect=1)
     assert row.client == "anthropic-sdk" and row.status == "ok"
     assert row.model == sent["model"] and row.requested_model == "claude-opus-4-8"
     assert row.task_type in TASK_TYPES
@@ -62,7 +62,7 @@ def test_stream_arrives_whole_and_is_recorded(proxy: Proxy) -> None:
         text = stream.get_final_text()
         final = stream.get_final_message()
     assert text.startswith(f"[simulated answer from {PINNED}]")
-    (row,) = proxy.rows()
+    (row,) = proxy.rows(expect=1)
     assert row.status == "ok" and row.complete and row.model == PINNED
     assert row.completion_tokens == final.usage.output_tokens
     assert row.ttft_ms is not None and row.latency_ms is not None
@@ -105,7 +105,7 @@ def test_tool_use_round_trip(proxy: Proxy, stream: bool) -> None:
         m["id"] for m in proxy.sim.catalog() if "tools" in (m.get("supported_parameters") or [])
     }
     assert {body["model"] for body in sent} <= tool_models
-    assert [row.status for row in proxy.rows()] == ["ok", "ok"]
+    assert [row.status for row in proxy.rows(expect=2)] == ["ok", "ok"]
 
 
 def test_thinking_system_blocks_unknown_fields_and_betas_pass_through(proxy: Proxy) -> None:
@@ -197,7 +197,7 @@ def test_budget_refusal_is_a_billing_error_and_nothing_is_sent(make_proxy: Proxy
     body = refused.value.body
     assert isinstance(body, dict) and body["error"]["type"] == "billing_error"
     assert proxy.upstream("/messages") == []
-    (row,) = proxy.rows()
+    (row,) = proxy.rows(expect=1)
     assert row.status == "refused" and row.client == "anthropic-sdk"
 
 

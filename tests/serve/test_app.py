@@ -80,7 +80,7 @@ async def test_hundred_concurrent_streams_lose_nothing(make_proxy: ProxyFactory)
     texts = await asyncio.gather(*(one(n) for n in range(100)))
     await client.close()
     assert all(t.startswith("[simulated answer") for t in texts)
-    rows = proxy.rows()
+    rows = proxy.rows(expect=100)
     assert len(rows) == 100
     assert {row.status for row in rows} == {"ok"}
     assert all(row.cost_usd is not None and row.cost_usd > 0 for row in rows)
@@ -105,7 +105,7 @@ def test_mid_stream_failure_reaches_the_client_and_is_recorded(proxy: Proxy) -> 
     )
     assert response.status_code == 200
     assert "event: error\n" in response.text and "event: message_stop" not in response.text
-    (row,) = proxy.rows()
+    (row,) = proxy.rows(expect=1)
     assert row.status == "error" and not row.complete and row.partial_text
     assert row.cost_usd is not None and row.cost_source == "estimated"
 
@@ -118,7 +118,7 @@ def test_unknown_pinned_id_goes_to_openrouter_which_judges_it(proxy: Proxy) -> N
     )
     assert response.status_code == 400
     assert "nobody/no-such-model" in response.json()["error"]["message"]
-    (row,) = proxy.rows()
+    (row,) = proxy.rows(expect=1)
     assert row.status == "error" and row.cost_usd == 0
 
 
@@ -136,7 +136,7 @@ def test_billed_costs_are_reconciled_in_the_background(make_proxy: ProxyFactory)
     assert response.status_code == 200
     billed = proxy.sim.generations[response.headers["x-generation-id"]]["total_cost"]
     for _ in range(200):
-        (row,) = proxy.rows()
+        (row,) = proxy.rows(expect=1)
         if row.billed_cost_usd is not None:
             break
         time.sleep(0.05)

@@ -35,7 +35,7 @@ def _user(text: str) -> list[Any]:
 
 
 def _assert_hit_recorded(proxy: Proxy, rows_expected: int) -> None:
-    rows = proxy.rows()
+    rows = proxy.rows(expect=rows_expected)
     assert len(rows) == rows_expected
     first, hits = rows[0], rows[1:]
     assert not first.cache_hit and first.cost_usd is not None and first.cost_usd > 0

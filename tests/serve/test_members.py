@@ -75,7 +75,8 @@ def test_member_budget_refuses_with_402_and_sends_nothing(make_proxy: ProxyFacto
     assert "ada's monthly budget" in refused.json()["error"]["message"]
     assert len(proxy.upstream("/chat/completions")) == upstream_before
     assert _ask(proxy, bob).status_code == 200  # the team has no budget; bob has none
-    assert [(r.member, r.status) for r in proxy.rows()] == [("ada", "refused"), ("bob", "ok")]
+    rows = proxy.rows(expect=2)
+    assert [(r.member, r.status) for r in rows] == [("ada", "refused"), ("bob", "ok")]
 
 
 def test_team_budget_applies_to_members_too(make_proxy: ProxyFactory) -> None:

@@ -38,7 +38,7 @@ def test_auto_routes_and_reported_cost_is_recorded(proxy: Proxy) -> None:
         model="auto", messages=[{"role": "user", "content": "Compare Rust and Go for CLIs"}]
     )
     assert answer.choices[0].message.content
-    (row,) = proxy.rows()
+    (row,) = proxy.rows(expect=1)
     assert row.client == "openai-sdk" and row.status == "ok" and row.task_type in TASK_TYPES
     assert row.model == answer.model
     assert row.cost_source == "reported" and row.cost_usd is not None and row.cost_usd > 0
@@ -66,7 +66,7 @@ def test_stream_arrives_whole_with_usage(proxy: Proxy) -> None:
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("[simulated answer from openai/gpt-4o-mini]")
-    (row,) = proxy.rows()
+    (row,) = proxy.rows(expect=1)
     assert row.status == "ok" and row.complete and row.cost_source == "reported"
 
 
@@ -84,7 +84,7 @@ def test_tool_call_round_trip(proxy: Proxy) -> None:
     ]
     second = client.chat.completions.create(model="auto", messages=messages, tools=TOOLS)
     assert second.choices[0].finish_reason == "stop"
-    assert [row.status for row in proxy.rows()] == ["ok", "ok"]
+    assert [row.status for row in proxy.rows(expect=2)] == ["ok", "ok"]
 
 
 def test_errors_are_the_sdks_exception_types(proxy: Proxy) -> None:
