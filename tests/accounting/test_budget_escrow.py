@@ -128,10 +128,11 @@ def test_a_settlement_above_its_reservation_empties_the_escrow(
 ) -> None:
     budget = team(pg_store, clock, "1.00")
     pg_store.begin_request(RequestStart(request_id="long", model="m/a"))
-    held = budget.reserve("long", D("0.10"))
-    budget.settle(held, D("0.50"))  # still running: its reservation now holds 0.50
-    assert refused(budget, "0.51")
-    assert budget.reserve("next", D("0.50")).held
+    held = budget.reserve("long", D("0.01"))  # the rows get 0.99 / 16 each
+    budget.settle(held, D("0.95"))  # still running: its reservation now holds 0.95
+    assert escrow(pg_store) == 0
+    assert refused(budget, "0.06")  # a row still holding 0.061875 would have granted it
+    assert budget.reserve("next", D("0.05")).held
 
 
 def test_another_configuration_of_budgets_drops_the_rows_that_would_miss_its_money(
