@@ -5,6 +5,7 @@ above what was reserved, another configuration of budgets, a member's changed bu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -200,3 +201,38 @@ def test_a_member_s_changed_budget_is_a_new_key(pg_store: AnalyticsStore, clock:
     members.set_budget("ada", None)  # no budget of her own any more: the team's only
     assert budget.reserve("a4", D("5"), "ada").held
     assert escrow(pg_store, "ada") == 0
+
+
+def test_threads_reserving_for_members_never_exceed_any_budget(pg_url: str, tmp_path: Path) -> None:
+    """Reservations of two members and of no member, from threads with a connection each,
+    through the escrow rows and the exact check as they run out: neither member's budget nor
+    the team's is ever exceeded."""
+    with AnalyticsStore(tmp_path / "unused.db", url=pg_url) as store:
+        Members(store).add("ada", D("0.30"))
+        Members(store).add("bob", D("0.40"))
+    granted: list[tuple[str | None, Decimal]] = []
+
+    def worker(n: int) -> None:
+        with AnalyticsStore(tmp_path / "unused.db", url=pg_url) as store:
+            budget = BudgetManager(store, BudgetSettings(limit_usd=D("1.00")))
+            for i in range(15):
+                member = (None, "ada", "bob")[(n + i) % 3]
+                request_id = f"w{n}-{i}"
+                store.begin_request(RequestStart(request_id=request_id, model="m/a", member=member))
+                try:
+                    budget.reserve(request_id, D("0.02"), member)
+                except BudgetExceededError:
+                    continue
+                _finish(store, request_id, "0.02")
+                granted.append((member, D("0.02")))  # list.append is atomic
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    spent = {m: sum((c for who, c in granted if who == m), D(0)) for m in (None, "ada", "bob")}
+    assert spent["ada"] <= D("0.30") and spent["bob"] <= D("0.40")
+    assert sum(spent.values()) <= D("1.00")
+    with AnalyticsStore(tmp_path / "unused.db", url=pg_url) as store:
+        assert store.spend_since(0) == sum(spent.values())  # every granted cost counted once
