@@ -15,14 +15,16 @@ reservations in the same transaction), so there is no moment where a request's m
 counted nowhere.
 
 On PostgreSQL the reservation is one statement, the server-side function `devflow_reserve`
-(migration pg011, the escrow): each budget's remaining money is handed out in advance to a
-few escrow rows, and a reservation takes its amount from any row with room (`FOR UPDATE SKIP
-LOCKED`), waiting for no other reservation; when no row has room (near the limit, a new
-period, another configuration of budgets, money counted that no row gave out), it runs the
-exact check under the exclusive escrow lock, as pg008 did under its lock row, and refills
-the rows from what is left. So every refusal is decided by the exact check, and concurrent
-reservations never hand out more than a limit (the invariant and the cases that empty the
-escrow are in `migrations_pg`). It runs at READ COMMITTED, so each statement after the lock
+(migrations pg011, the escrow, and pg012): each budget's remaining money is handed out in
+advance to a few escrow rows, and a reservation takes its amount from any row with room
+(`FOR UPDATE SKIP LOCKED`), waiting for no other reservation; when no row has room (near the
+limit, a new period, another configuration of budgets, money counted that no row gave out,
+a member's changed limit), it runs the exact check under the exclusive escrow lock, as pg008
+did under its lock row, and refills the rows from what is left. A member's limit is read
+under the escrow lock, and expired leases are deleted before the reservations are counted.
+So every refusal is decided by the exact check, and concurrent reservations never hand out
+more than a limit (the invariant and the cases that empty the escrow are in
+`migrations_pg`). It runs at READ COMMITTED, so each statement after the lock
 sees everything committed before it, and it reads the reservations before the spend: a
 request finishing in between is then counted twice (a refusal too many, never an
 overshoot), never zero times. The refusal messages and the periods' bounds are computed
@@ -189,10 +191,16 @@ class BudgetManager:
             if amount is None and not self.allow_unknown_cost:
                 self._refuse_unknown_cost(f"{member}'s monthly budget")
             cutoff = now - self.reservation_ttl_s
+            live_since: float | None = cutoff  # None: every reservation left counts
             reserved, oldest = _held(conn, cutoff)
             if oldest is not None and oldest < cutoff:
                 # Leases that ran out (crashed holders): rare, so not a statement per reserve.
-                conn.execute("DELETE FROM budget_reservations WHERE created < ?", (cutoff,))
+                # Deleted first, then every reservation left counts: on PostgreSQL a lease
+                # renewed (or settled) by its live holder this instant is locked, skipped and
+                # counted, neither waited for (a deadlock with a settle's trigger) nor lost.
+                conn.execute(_EXPIRE[self.store.backend], (cutoff,))
+                live_since = None
+                reserved, _ = _held(conn, live_since)
             wanted = amount or _ZERO
             # A request that cannot cost anything (a free model) never exceeds a budget.
             for budget in self.budgets if amount != 0 else ():
@@ -200,7 +208,7 @@ class BudgetManager:
                 if spent + reserved + wanted > budget.limit_usd:
                     raise _over_budget(budget, spent, reserved, wanted)
             if member is not None and member_limit is not None and amount != 0:
-                self._check_member(conn, member, member_limit, wanted, now, cutoff)
+                self._check_member(conn, member, member_limit, wanted, now, live_since)
             conn.execute(
                 "INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, "
                 "host, member) VALUES (?, ?, ?, ?, 'held', ?, ?, ?)",
@@ -231,11 +239,11 @@ class BudgetManager:
         limit: Decimal,
         wanted: Decimal,
         now: float,
-        cutoff: float,
+        live_since: float | None,
     ) -> None:
         """Refuse when the member's month (spent + their running requests) has no room."""
         spent = member_spend_since(conn, member, calendar_start("monthly", now))
-        reserved, _ = _held(conn, cutoff, member)
+        reserved, _ = _held(conn, live_since, member)
         if spent + reserved + wanted > limit:
             raise _over_member(member, limit, spent, reserved, wanted)
 
@@ -402,6 +410,15 @@ _RESERVE = (
 )
 
 
+# Expired leases deleted; on PostgreSQL skipping the rows a live holder is renewing or
+# settling this instant (they stay, and count).
+_EXPIRE = {
+    "sqlite": "DELETE FROM budget_reservations WHERE created < ?",
+    "postgresql": "DELETE FROM budget_reservations WHERE id IN (SELECT id FROM "
+    "budget_reservations WHERE created < ? FOR UPDATE SKIP LOCKED)",
+}
+
+
 def _raise(error: BudgetExceededError) -> NoReturn:
     raise error
 
@@ -449,18 +466,20 @@ def calendar_start(name: str, now: float) -> float:
 
 
 def _held(
-    conn: Connection, cutoff: float, member: str | None = None
+    conn: Connection, cutoff: float | None, member: str | None = None
 ) -> tuple[Decimal, float | None]:
-    """Money held by reservations whose lease is still running (of one member, or all), and
-    the oldest lease of any (to tell when expired ones are left to delete); one statement."""
+    """Money held by reservations whose lease is still running (of one member, or all; every
+    one left when `cutoff` is None), and the oldest lease of any (to tell when expired ones
+    are left to delete); one statement."""
     sql = (
         "SELECT dec_sum(CASE WHEN created >= ? THEN amount END), min(created) "
         "FROM budget_reservations"
     )
+    since = float("-inf") if cutoff is None else cutoff
     if member is None:
-        total, oldest = conn.execute(sql, (cutoff,)).fetchone()
+        total, oldest = conn.execute(sql, (since,)).fetchone()
     else:
-        total, oldest = conn.execute(sql + " WHERE member = ?", (cutoff, member)).fetchone()
+        total, oldest = conn.execute(sql + " WHERE member = ?", (since, member)).fetchone()
     return Decimal(total or 0), oldest
 
 

@@ -6,14 +6,17 @@ above what was reserved, another configuration of budgets, a member's changed bu
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from devflow_tui.accounting.budget import BudgetManager
 from devflow_tui.accounting.members import Members
+from devflow_tui.accounting.migrations_pg import ESCROW_LOCK
 from devflow_tui.accounting.records import RequestOutcome, RequestStart
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.config import BudgetSettings
@@ -236,3 +239,211 @@ def test_threads_reserving_for_members_never_exceed_any_budget(pg_url: str, tmp_
     assert sum(spent.values()) <= D("1.00")
     with AnalyticsStore(tmp_path / "unused.db", url=pg_url) as store:
         assert store.spend_since(0) == sum(spent.values())  # every granted cost counted once
+
+
+# ------------------------------------------------------------------ concurrency (pg012)
+# Two or three connections interleaved deterministically: one holds a lock, the others are
+# started in threads and waited for until PostgreSQL shows them waiting (pg_locks), then the
+# lock is let go. The waits are conditions with a generous bound, never a measure of time.
+
+
+def _waiting(conn: psycopg.Connection[tuple[object, ...]], locktype: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = %s", (locktype,)
+    ).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
+class _Run(threading.Thread):
+    """A call in a thread of its own, keeping its result or its error."""
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        super().__init__(daemon=True)
+        self.call = call
+        self.result: object = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.call()
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+
+@pytest.fixture
+def other_store(pg_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[AnalyticsStore]:
+    """A second process's store (its own connection) on the same database."""
+    with AnalyticsStore(tmp_path / "other.db", url=pg_url, clock=clock) as store:
+        yield store
+
+
+@pytest.fixture
+def admin(pg_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        yield conn
+
+
+def test_a_member_limit_lowered_while_a_reservation_waits_is_not_overshot(
+    pg_store: AnalyticsStore,
+    other_store: AnalyticsStore,
+    admin: psycopg.Connection[tuple[object, ...]],
+    clock: FakeClock,
+    pg_url: str,
+    tmp_path: Path,
+) -> None:
+    """A reservation read ada's limit, then waited for the escrow lock; meanwhile the limit
+    is lowered. Either the change waits for that reservation (decided wholly before it), or
+    the reservation sees the new limit: never granted against the old one after the change
+    returned (pg011: 0.60 held against 0.20)."""
+    Members(pg_store).add("ada", D("1.00"))
+    team(pg_store, clock, "100").reserve("a1", D("0.10"), "ada")
+    holder = psycopg.connect(pg_url, autocommit=True)
+    holder.execute("BEGIN")
+    holder.execute("SELECT pg_advisory_xact_lock(%s)", (ESCROW_LOCK,))
+    reserving = _Run(lambda: team(other_store, clock, "100").reserve("a2", D("0.50"), "ada"))
+    reserving.start()
+    _until(lambda: _waiting(admin, "advisory") == 1, "the reservation waits for the lock")
+    with AnalyticsStore(tmp_path / "admin.db", url=pg_url, clock=clock) as admin_store:
+        lowering = _Run(lambda: Members(admin_store).set_budget("ada", D("0.20")))
+        lowering.start()
+        _until(
+            lambda: not lowering.is_alive() or _waiting(admin, "advisory") == 2,
+            "the change is done or waits for the lock",
+        )
+        changed_first = not lowering.is_alive()
+        holder.execute("COMMIT")
+        holder.close()
+        reserving.join(30)
+        lowering.join(30)
+    assert lowering.error is None
+    granted = reserving.error is None
+    assert not (granted and changed_first), "granted against the old limit after the change"
+    # From now on the new limit holds exactly: what it leaves is granted, not a cent more.
+    held = D(pg_store.fetch_row("SELECT sum(amount) FROM budget_reservations")[0])
+    budget = team(pg_store, clock, "100")
+    left = max(D("0.20") - held, D(0))
+    assert left == 0 or budget.reserve("a3", left, "ada").held
+    assert refused(budget, "0.01", "ada")
+
+
+@pytest.mark.parametrize("in_server", [True, False], ids=["server", "client"])
+def test_settling_an_expired_lease_while_the_slow_path_runs_does_not_deadlock(
+    in_server: bool,
+    pg_store: AnalyticsStore,
+    other_store: AnalyticsStore,
+    admin: psycopg.Connection[tuple[object, ...]],
+    clock: FakeClock,
+    pg_url: str,
+) -> None:
+    """A live holder whose lease ran out (a long answer) settles above its amount (its row
+    locked, its trigger waiting for the shared lock) while a reservation's slow path, holding
+    the exclusive lock, deletes expired leases: pg011 waited on that row (deadlock)."""
+    pg_store.begin_request(RequestStart(request_id="long", model="m/a"))
+    long = team(pg_store, clock, "1.00").reserve("long", D("0.05"))
+    clock.advance(601)
+    with pg_store.transaction() as conn:  # the next reservation takes the slow path
+        conn.execute("DELETE FROM budget_escrow")
+    reader = psycopg.connect(pg_url, autocommit=True)
+    reader.execute("BEGIN")
+    reader.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ESCROW_LOCK,))
+    reserving = _Run(
+        lambda: team(other_store, clock, "1.00", reserve_in_server=in_server).reserve(
+            "next", D("0.10")
+        )
+    )
+    reserving.start()
+    _until(lambda: _waiting(admin, "advisory") == 1, "the slow path waits for the lock")
+    settling = _Run(lambda: team(pg_store, clock, "1.00").settle(long, D("0.09")))
+    settling.start()
+    _until(lambda: _waiting(admin, "advisory") == 2, "the settlement waits for the lock")
+    reader.execute("COMMIT")
+    reader.close()
+    reserving.join(30)
+    settling.join(30)
+    assert reserving.error is None and settling.error is None
+    # The settled lease was locked, so kept and counted: 0.09 + 0.10 held.
+    assert pg_store.fetch_row("SELECT sum(amount) FROM budget_reservations") == (D("0.19"),)
+
+
+@pytest.mark.parametrize("in_server", [True, False], ids=["server", "client"])
+def test_a_lease_renewed_as_it_expires_stays_counted(
+    in_server: bool,
+    pg_store: AnalyticsStore,
+    other_store: AnalyticsStore,
+    admin: psycopg.Connection[tuple[object, ...]],
+    clock: FakeClock,
+) -> None:
+    """The holder of an expired lease renews it (a stream's progress) while the slow path
+    deletes expired leases: pg011 summed the live ones first, left the renewed one out, and
+    handed its money out again (1.20 held of 1.00)."""
+    pg_store.begin_request(RequestStart(request_id="stream", model="m/a"))
+    budget = team(pg_store, clock, "1.00")
+    budget.reserve("stream", D("0.60"))
+    clock.advance(601)  # expired, but its holder is alive and renewing it now
+    with pg_store.transaction():
+        pg_store.record_progress("stream", completion_tokens=10)
+        reserving = _Run(
+            lambda: team(other_store, clock, "1.00", reserve_in_server=in_server).reserve(
+                "next", D("0.60")
+            )
+        )
+        reserving.start()
+        _until(
+            lambda: not reserving.is_alive() or _waiting(admin, "transactionid") == 1,
+            "the reservation is decided or waits for the renewed row",
+        )
+    reserving.join(30)
+    assert isinstance(reserving.error, BudgetExceededError)
+    assert budget.reserved() == D("0.60")
+
+
+def test_the_requests_trigger_runs_only_for_rows_whose_cost_counts(pg_url: str) -> None:
+    """`begin_request`'s running rows (and a bulk load of them) never run the trigger."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET track_functions = 'pl'")
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO requests (id, ts, status) VALUES ('r', 0, 'running')")
+
+        def calls() -> object:
+            row = conn.execute(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions "
+                "WHERE funcname = 'devflow_escrow_on_cost'"
+            ).fetchone()
+            return None if row is None else row[0]
+
+        assert calls() == 0
+        conn.execute("UPDATE requests SET status = 'ok', cost_usd = 0.01 WHERE id = 'r'")
+        assert calls() == 1
+        conn.execute("ROLLBACK")
+
+
+def test_money_no_reservation_took_empties_only_the_budgets_that_count_it(
+    pg_store: AnalyticsStore, clock: FakeClock
+) -> None:
+    members = Members(pg_store)
+    members.add("ada", D("1.00"))
+    members.add("bob", D("1.00"))
+    budget = team(pg_store, clock, "100")
+    budget.reserve("a1", D("0.10"), "ada")
+    budget.reserve("b1", D("0.10"), "bob")
+    pg_store.begin_request(RequestStart(request_id="free", model="m/a", member="ada"))
+    _finish(pg_store, "free", "0.05")  # no reservation behind it
+    assert escrow(pg_store) == 0 and escrow(pg_store, "ada") == 0
+    assert escrow(pg_store, "bob") == D("0.90")  # bob's budget does not count ada's money
+
+
+def test_one_limit_written_two_ways_is_one_key(pg_store: AnalyticsStore, clock: FakeClock) -> None:
+    team(pg_store, clock, "10").reserve("r1", D("0.10"))
+    team(pg_store, clock, "10.00").reserve("r2", D("0.10"))  # from the rows: no refill
+    rows = pg_store.fetch_row(
+        "SELECT count(DISTINCT key), count(DISTINCT allowance) FROM budget_escrow"
+    )
+    assert rows == (1, 2)  # one row gave 0.10, the others as the first refill left them
