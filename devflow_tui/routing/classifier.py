@@ -19,8 +19,10 @@ constraint count (commas, semicolons, bullet lines) reads further, at C speed.
 Second stage (`routing.learned`): two small logistic models. The task model reads the words,
 their stems and the rule scores; it replaces the rules' task only when it disagrees with at
 least `TASK_MODEL_CONFIDENCE` probability, and says so in a signal. The complexity model reads
-the stems, the rule scores and the complexity cues below; a "low" or "high" it is unsure of
-(under `EXTREME_CONFIDENCE`) becomes "medium". Without the models the cue points decide. Cue
+the structure cues (`_structure_cues`: the size of the deliverable, proofs, algorithmic
+difficulty, requirements and limits...), the task and the rule scores, no words; a "low" or
+"high" it is unsure of (under `EXTREME_CONFIDENCE`) becomes "medium", and a proof or an order
+for a hard algorithm is "high" (`_hard_work`). Without the models the cue points decide. Cue
 points:
 a real task starts at 1 (small talk at 0); prompt length +1/+2/+3 (40, 120, 400 tokens); 4+/7+
 constraints (commas, "with", "must", bullet lines...) +1/+2; demanding words ("design",
@@ -38,13 +40,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from devflow_tui.context.tokens import estimate_tokens
 from devflow_tui.regex_cache import cached_compile
-from devflow_tui.routing.learned import RouterModel, bundled_model, features, words_of
+from devflow_tui.routing.learned import (
+    RouterModel,
+    bundled_model,
+    features,
+    rule_features,
+    words_of,
+)
 
 Complexity = Literal["low", "medium", "high"]
 COMPLEXITIES: tuple[Complexity, ...] = ("low", "medium", "high")
@@ -1009,6 +1018,92 @@ _QUANTITY_QUESTION = _compile(
     r"|\bby what amount\b|\bhow old\b|\bche or[ae]\b|\bquale sarà\b|\bcalcola(?:re)?\b"
     r"|\bcalculate\b|\bqual è (?:la|il) (?:somma|media|totale|prodotto|risultato)\b"
 )
+# What a prompt's structure says about the work it asks for (TAXONOMY.md, "Complexity"): the
+# size of the deliverable, proofs, algorithmic difficulty, an expert persona, explicit
+# requirements and limits, a question or an order. The complexity model reads these few dozen
+# cues rather than the words (`_complexity_model_features`).
+_SMALL_DELIVERABLE = frozenset(
+    " ".join(
+        (
+            "function funzione snippet command comando query line riga oneliner regex example",
+            "esempio formula method metodo class classe syntax sintassi",
+        )
+    ).split()
+)
+_LARGE_DELIVERABLE = frozenset(
+    " ".join(
+        (
+            "app application applicazione program programma system sistema framework library",
+            "libreria server engine motore game gioco simulation simulazione website sito",
+            "platform piattaforma compiler compilatore protocol protocollo pipeline plan piano",
+            "strategy strategia paper specification specifica curriculum course corso article",
+            "articolo essay saggio report tool module modulo service servizio architecture",
+            "architettura",
+        )
+    ).split()
+)
+_PROOF_WORDS = frozenset(
+    " ".join(
+        (
+            "prove proof derive derivation dimostra dimostrare dimostrazione rigorous",
+            "rigorously rigoroso rigorosa rigorosamente",
+        )
+    ).split()
+)
+_ALGORITHMIC_STARTS = _Prefixes.of(
+    dict.fromkeys(
+        " ".join(
+            (
+                "optimal optimum efficien complexity concurren distributed parallel scalab",
+                "scaling ottim distribuit algorithm algoritm",
+            )
+        ).split(),
+        (0,),
+    )
+)
+_ALGORITHMIC_PHRASES = (
+    "lock-free",
+    "np-hard",
+    "o(n",
+    "dynamic programming",
+    "programmazione dinamica",
+)
+
+
+class _Algorithmic(dict[str, bool]):
+    """Word -> whether it starts with an algorithmic-difficulty stem, worked out once a word."""
+
+    def __missing__(self, word: str) -> bool:
+        found = bool(_ALGORITHMIC_STARTS.find(word))
+        if len(self) < _TOKEN_CACHE_SIZE:
+            self[word] = found
+        return found
+
+
+_ALGORITHMIC = _Algorithmic()
+_EXPERT_WORDS = frozenset(
+    "expert esperto esperta professional professionista senior phd".split()  # noqa: SIM905
+)
+_EXPERT_PHRASES = ("act as", "agisci come", "you are a", "sei un")
+_LIMIT_WORDS = frozenset(
+    "must should shall exactly deve devono dovrebbe esattamente almeno".split()  # noqa: SIM905
+)
+_LIMIT_PHRASES = ("need to", "at least", "at most", "no more than", "al massimo")
+_QUESTION_START = _compile(
+    r"^\W*(?:how|what|why|which|when|where|who|is|are|can|could|does|do|should|come|cosa|che"
+    r"|perch[eé]|qual\w*|quando|dove|chi|posso|puoi|si può)\b"
+)
+_ORDER_START = _compile(
+    r"^\W*(?:(?:please|pls|can you|could you|puoi|potresti|per favore) )?(?:write|create|implement"
+    r"|build|develop|design|make|generate|code|give|provide|scrivi|crea|implementa|costruisci"
+    r"|sviluppa|progetta|genera|fornisci|dammi)\b"
+)
+_CODE_LINES = ("```", "\n    ", "{\n", "}\n", ";\n")
+# The cues the complexity model reads (`_complexity_model_features`): the structure cues
+# ("s:"), the task and the size of the request apart from what is pasted.
+_MODEL_CUES = ("t:", "s:", "k:ask", "k:pasted", "k:sent", "k:how-to", "k:light", "k:proof")
+
+
 _ANALYSIS_STRONG = frozenset(
     {
         "asks for a summary",
@@ -1179,7 +1274,7 @@ class TaskClassifier:
         cues = _complexity_cues(
             stage.head, stage.lower, stage.tokens, task, estimate_tokens(prompt), [], prompt
         )
-        return features(stage.lower, stage.scores, cues, words=False)
+        return _complexity_model_features(stage.scores, cues)
 
     def classify(
         self, prompt: str, *, history: Sequence[str] = (), context_tokens: int = 0
@@ -1209,20 +1304,27 @@ class TaskClassifier:
 
         cues = _complexity_cues(head, lower, stage.tokens, task, prompt_tokens, signals, prompt)
         if model is not None and stage.words:
-            found = features(lower, scores, cues, words=False, tokens=model_words)
+            found = _complexity_model_features(scores, cues)
             level = model.complexity.predict(found)
             complexity: Complexity = level.label  # type: ignore[assignment]
             signals.append(_explain("complexity", level.label, level.probability, level.evidence))
-            if complexity != "medium" and level.probability < EXTREME_CONFIDENCE:
-                # An unsure "low" or "high" is where the costly low<->high swaps come from.
-                complexity = "medium"
-                signals.append("unsure between levels: medium")
-            if complexity == "high" and _only_long(cues):
+            hard = _hard_work(task, cues)
+            if hard is not None:
+                # The taxonomy's "rigorous multi-step proofs" and "hard algorithms": even a
+                # one-line request for one needs a strong model.
+                if complexity != "high" or level.probability < EXTREME_CONFIDENCE:
+                    complexity = "high"
+                    signals.append(f"asks for {hard}: high")
+            elif complexity == "high" and _only_long(cues):
                 complexity = "medium"
                 signals.append("a long paste with a short request: medium at most")
             elif complexity == "low" and _demanding(cues):
                 complexity = "medium"
                 signals.append("a demanding request: medium at least")
+            elif complexity != "medium" and level.probability < EXTREME_CONFIDENCE:
+                # An unsure "low" or "high" is where the costly low<->high swaps come from.
+                complexity = "medium"
+                signals.append("unsure between levels: medium")
         else:
             complexity = _rule_complexity(cues)
         complexity = _adjust_for_context(complexity, context_tokens, len(history), signals)
@@ -1491,11 +1593,12 @@ def _complexity_cues(
         points += 1
     head = lower[:2000]
     wide = prompt[:CONSTRAINT_CHARS]
+    bullets = _bullet_lines(wide)
     constraints = (
         wide.count(",")
         + wide.count(";")
         + sum(1 for t in tokens if t in _CONSTRAINT_WORDS or t.startswith("inclus"))
-        + _bullet_lines(wide)
+        + bullets
     )
     if constraints >= 4:
         points += 2 if constraints >= 7 else 1
@@ -1536,9 +1639,72 @@ def _complexity_cues(
     cues.append("k:sent1" if sentences <= 1 else "k:sent2-3" if sentences <= 3 else "k:sent4+")
     if _HOW_TO.match(lower[:200]):  # anchored at the start
         cues.append("k:how-to")
+    cues.extend(_structure_cues(prompt, wide, lower, tokens, bullets))
     cues.extend(f"k:easy:{t}" for t in set(tokens[:80]) & _EASY_WORDS)
     cues.extend(f"k:hard:{t}" for t in set(tokens[:300]) & _HARD_WORDS)
     return cues
+
+
+def _structure_cues(
+    prompt: str, wide: str, lower: str, tokens: Sequence[str], bullets: int
+) -> list[str]:
+    """What the prompt's structure says about the work (TAXONOMY.md, "Complexity"), as "s:"
+    cue names: the size of the deliverable, a proof, algorithmic difficulty, an expert persona,
+    requirements and limits, numbers, a question or an order, code, the prompt's size. Read
+    from the words the rules read (`lower`, `tokens`), and C-speed counts over the first
+    `CONSTRAINT_CHARS` of the prompt (`wide`, which has `bullets` bullet lines)."""
+    words = set(tokens)
+    cues = []
+    if words & _SMALL_DELIVERABLE:
+        cues.append("s:small-deliverable")
+    if words & _LARGE_DELIVERABLE:
+        cues.append("s:large-deliverable")
+    if words & _PROOF_WORDS or "show that" in lower:
+        cues.append("s:proof")
+    if any(map(_ALGORITHMIC.__getitem__, words)) or any(
+        map(lower.__contains__, _ALGORITHMIC_PHRASES)
+    ):
+        cues.append("s:algorithmic")
+    if words & _EXPERT_WORDS or any(map(lower.__contains__, _EXPERT_PHRASES)):
+        cues.append("s:expert")
+    if _QUESTION_START.match(lower):
+        cues.append("s:question")
+    if _ORDER_START.match(lower):
+        cues.append("s:order")
+    limits = sum(map(_LIMIT_WORDS.__contains__, tokens)) + sum(map(lower.count, _LIMIT_PHRASES))
+    cues.append(_bucket(_LIMITS, limits + bullets))
+    cues.append(_bucket(_NUMBERS, sum(map(str.isdecimal, tokens))))
+    cues.append(_bucket(_CHARS, len(prompt)))
+    cues.append(_bucket(_QUESTION_MARKS, prompt.count("?")))
+    if any(mark in wide for mark in _CODE_LINES):
+        cues.append("s:code")
+    return cues
+
+
+def _buckets(name: str, *bounds: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Bounds and the cue names of the buckets they make: "s:limits<1" ... "s:limits>=6"."""
+    names = (*(f"{name}<{b}" for b in bounds), f"{name}>={bounds[-1]}")
+    return bounds, names
+
+
+def _bucket(buckets: tuple[tuple[int, ...], tuple[str, ...]], value: int) -> str:
+    bounds, names = buckets
+    return names[bisect_right(bounds, value)]
+
+
+_LIMITS = _buckets("s:limits", 1, 3, 6)
+_NUMBERS = _buckets("s:numbers", 1, 3, 8)
+_CHARS = _buckets("s:chars", 80, 200, 600, 2000)
+_QUESTION_MARKS = _buckets("s:questions", 1, 2, 3)
+
+
+def _complexity_model_features(scores: Mapping[str, float], cues: Sequence[str]) -> set[str]:
+    """What the complexity model reads: the task, the structure cues, the size of the request
+    and the rule scores; no words (word weights fitted the development prompts and did not
+    generalise, README "Routing")."""
+    found = {cue for cue in cues if cue.startswith(_MODEL_CUES)}
+    found.update(rule_features(scores))
+    return found
 
 
 def _bullet_lines(text: str) -> int:
@@ -1567,6 +1733,18 @@ def _only_long(cues: Sequence[str]) -> bool:
     short_ask = "k:ask<12" in cues or "k:ask<30" in cues
     hard = any(c.startswith(("k:hard:", "k:demanding", "k:proof")) for c in cues)
     return short_ask and "k:pasted" in cues and not hard
+
+
+def _hard_work(task: str, cues: Sequence[str]) -> str | None:
+    """What makes a request the taxonomy's high whatever its length: a proof, or an order for
+    code with algorithmic difficulty in it ("implement a lock-free hash map"). In
+    cross-validation on the development split the proof moves no prompt, the algorithm one
+    more right and one more low<->high swap: kept for what the taxonomy says."""
+    if "k:proof" in cues:
+        return "a proof"
+    if task == "coding" and "s:algorithmic" in cues and "s:order" in cues:
+        return "a hard algorithm"
+    return None
 
 
 def _demanding(cues: Sequence[str]) -> bool:

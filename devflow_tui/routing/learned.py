@@ -5,9 +5,10 @@ Multinomial logistic regressions read sparse binary features of a prompt:
   Italian: "algorithm"/"algoritmo" -> "algor"), a length bucket and the rule scores of the first
   stage, and gives the task type; the classifier follows it over the rules only when it is
   confident (see `TaskClassifier.classify`);
-- the complexity model: the stems (not whole words: fewer, better-shared features), coarse
-  length buckets, the complexity cues of the first stage (how long the request is apart from what
-  is pasted, "simple"/"rigorous" words, constraints...), the task and the rule scores.
+- the complexity model: no words, about fifty structure cues of the first stage (the size of
+  the deliverable, proofs, algorithmic difficulty, requirements and limits, how long the request
+  is apart from what is pasted...), the task and the rule scores: word weights memorised the
+  development prompts.
 Both were chosen by 5-fold cross-validation on the development split. Weights are a JSON file in
 the package (`devflow_tui/data/router_model.json`), written by `routing.training`; run time is
 pure Python dictionary lookups, no download, no network.
@@ -70,12 +71,15 @@ def features(
     found.add(_length_bucket(len(tokens)))
     if lower.rstrip().endswith("?"):
         found.add("q:ends-with-question")
-    for task, score in rule_scores.items():
-        if score >= 1.0:
-            found.add(f"r:{task}")
-        if score >= 4.0:
-            found.add(f"r:{task}:strong")
+    found.update(rule_features(rule_scores))
     found.update(extra)
+    return found
+
+
+def rule_features(rule_scores: Mapping[str, float]) -> list[str]:
+    """The rule scores as features: "r:<task>" from 1 point, "r:<task>:strong" from 4."""
+    found = [f"r:{task}" for task, score in rule_scores.items() if score >= 1.0]
+    found.extend(f"r:{task}:strong" for task, score in rule_scores.items() if score >= 4.0)
     return found
 
 
@@ -172,6 +176,7 @@ _SHOWN = {
     "r": "rules: {}",
     "t": "task {}",
     "k": "cue {}",
+    "s": "cue {}",
 }
 
 

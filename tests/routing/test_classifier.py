@@ -449,3 +449,45 @@ def test_split_search_finds_what_the_whole_pattern_finds(pattern: str) -> None:
         assert (whole and (whole.span(), whole.group(0))) == (
             found and (found.span(), found.group(0))
         ), text
+
+
+def test_the_complexity_model_reads_the_structure_of_a_request() -> None:
+    rules = TaskClassifier(model=None)
+    snippet = rules.complexity_features("Write a Python function that reverses a string", "coding")
+    assert {"s:small-deliverable", "s:order", "s:chars<80", "s:limits<1"} <= snippet
+    assert "s:large-deliverable" not in snippet
+    app = rules.complexity_features(
+        "Build a web application with login.\n- it must use OAuth\n- it should be scalable to "
+        "10000 users\n- logs must be kept 30 days\n- exactly one admin",
+        "coding",
+    )
+    assert {"s:large-deliverable", "s:order", "s:algorithmic", "s:limits>=6"} <= app
+    italian = rules.complexity_features(
+        "Dimostra rigorosamente che la funzione è continua", "reasoning"
+    )
+    assert "s:proof" in italian
+    question = rules.complexity_features("Come posso ordinare una lista in Python?", "coding")
+    assert {"s:question", "s:questions<2"} <= question
+    # No words, no stems: the model cannot memorise prompts.
+    assert not any(name.startswith(("p:", "w:")) for name in snippet | app | italian)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task", "why"),
+    [
+        ("Prove that every planar graph is 5-colourable, rigorously", "reasoning", "a proof"),
+        ("Dimostra che la radice quadrata di 2 è irrazionale", "reasoning", "a proof"),
+        ("Implement a lock-free concurrent hash map in Rust", "coding", "a hard algorithm"),
+        ("Implementa in C un algoritmo ottimale per il problema dello zaino", "coding", None),
+    ],
+)
+def test_a_proof_or_a_hard_algorithm_is_high(
+    classifier: TaskClassifier, prompt: str, task: str, why: str | None
+) -> None:
+    found = classifier.classify(prompt)
+    assert (found.task_type, found.complexity) == (task, "high"), found.signals
+    if why is not None:
+        assert f"asks for {why}: high" in found.signals
+    # A small order for code is not hard work.
+    small = classifier.classify("Write a Python function that reverses a string")
+    assert small.complexity == "low", small.signals
