@@ -499,9 +499,12 @@ _RULES: tuple[_Rule, ...] = (
         " query queries component commit branch merge rebase install package module library"
         " segfault iterator class constructor benchmark benchmarks code funzione funzioni"
         " variabile variabili codice componente comando pacchetto pacchetti install*"
-        " rifattorizz* classe libreria modulo test tests parser unittest",
-        pattern=r"unit tests?|test suite|type hints|list comprehension|re-?renders?|stack ?trace"
-        r"|null pointer|test unitari",
+        " rifattorizz* classe libreria parser unittest",
+        # "test" and "tests" only with their company: a board exam, blood tests and hypothesis
+        # tests are no code; "modulo" is as often a form or a magnitude as a module.
+        pattern=r"(?:unit|integration|regression|automated|e2e|end-to-end|cucumber|selenium|jest"
+        r"|write|add|run|failing) tests?|tests? (?:cases?|suite|pass\w*|fail\w*)|type hints"
+        r"|list comprehension|re-?renders?|stack ?trace|null pointer|test unitari",
     ),
     _rule(
         "coding",
@@ -590,7 +593,9 @@ _RULES: tuple[_Rule, ...] = (
         words="sqrt equation equations equazion*",
         # "\d(?<![\d.]\d)" is "(?<![\d.])\d" with the digit first, and "\^(?<=\b[a-z]\^)\d"
         # is "\b[a-z]\^\d" from its caret: found much faster (the signal shows no match text).
-        pattern=r"\d(?<![\d.]\d)\d*(?:[.,]\d+)?\s*[-+*/^×÷]\s*\d+(?![\d./-])"
+        # Not a date ("9/25/2023"), a year range ("2000-2023") or a name ("x86-64").
+        pattern=r"\d(?<![\w./]\d)(?!(?<=[12])\d{3}\s*[-–]\s*(?:[12]\d)?\d\d\b)\d*(?:[.,]\d+)?"
+        r"\s*[-+*/^×÷]\s*\d+(?![\d./-])"
         r"|\^(?<=\b[a-z]\^)\d|\b\d+[a-z]\^\d"
         r"|\b\d+[xyn]\b|[xyn](?<=\b[xyn])\s*[-+=<>]\s*\d|√",
         needs="0123456789√",
@@ -626,8 +631,11 @@ _RULES: tuple[_Rule, ...] = (
         "reasoning",
         3,
         "combinatorics",
-        words="permutation* combination* combinazion*",
-        pattern=r"how many (?:different )?ways|in quanti modi|\bdisposizioni (?:semplici|con)\b",
+        # "Combinations" counts only when counted: "ingredient combinations" is no maths.
+        words="permutation* permutazion*",
+        pattern=r"how many (?:different |possible )?(?:ways|combinations)|in quanti modi"
+        r"|\bdisposizioni (?:semplici|con)\b|number of (?:possible |different )?combinations"
+        r"|quante combinazioni|numero di combinazioni|combinazioni (?:semplici|con ripetizione)",
     ),
     _rule(
         "reasoning",

@@ -323,6 +323,39 @@ def test_everyday_italian_words_do_not_fire_english_rules(prompt: str, not_fired
 
 
 @pytest.mark.parametrize(
+    ("prompt", "not_fired"),
+    [
+        # Words and numbers that mean something else than code or arithmetic.
+        ("What is likely to be on the test for the cardiology board exam?", "coding term 'test'"),
+        ("Which blood tests should a 40 year old ask for?", "coding term 'tests'"),
+        ("Dove trovo il modulo per il cambio di residenza?", "coding term 'modulo'"),
+        ("How good a hedge have bonds been against equities in 2000-2023?", "math"),
+        ("On 9/25/2023 the sentiment score was 0.99: what does that say?", "math"),
+        ("How do I reserve stack space in x86-64 assembly?", "math"),
+        ("Suggest ingredient combinations for a tuna salad", "combinatorics"),
+    ],
+)
+def test_words_in_another_sense_do_not_fire_rules(prompt: str, not_fired: str) -> None:
+    assert not_fired not in TaskClassifier(model=None).classify(prompt).signals
+
+
+@pytest.mark.parametrize(
+    ("prompt", "fired"),
+    [
+        ("We need unit tests for the date handling", "coding term 'unit tests'"),
+        ("The tests fail after the upgrade, why?", "coding term 'tests fail'"),
+        ("I want to write tests for the date handling", "coding term 'write tests'"),
+        ("What is -5 + 3?", "math"),
+        ("Quanto fa 1500-200?", "math"),
+        ("How many combinations of 3 letters can be made from 5?", "combinatorics"),
+        ("Quante combinazioni di 3 lettere si possono fare con 5 lettere?", "combinatorics"),
+    ],
+)
+def test_the_same_words_count_with_their_company(prompt: str, fired: str) -> None:
+    assert fired in TaskClassifier(model=None).classify(prompt).signals
+
+
+@pytest.mark.parametrize(
     ("prompt", "task"),
     [
         # The English words those rules were for still count, with their company.
