@@ -1092,19 +1092,33 @@ _ALGORITHMIC = _Algorithmic()
 _EXPERT_WORDS = frozenset(
     "expert esperto esperta professional professionista senior phd".split()  # noqa: SIM905
 )
-_EXPERT_PHRASES = ("act as", "agisci come", "you are a", "sei un")
+_EXPERT_PHRASES = (
+    "act as",
+    "you are a",
+    "you're a",
+    "pretend to be",
+    "pretend you are",
+    "imagine you are",
+    "agisci come",
+    "comportati come",
+    "sei un",
+    "fingi di essere",
+    "immagina di essere",
+)
 _LIMIT_WORDS = frozenset(
     "must should shall exactly deve devono dovrebbe esattamente almeno".split()  # noqa: SIM905
 )
-_LIMIT_PHRASES = ("need to", "at least", "at most", "no more than", "al massimo")
+_LIMIT_PHRASES = ("need to", "at least", "at most", "no more than", "al massimo", "non più di")
 _QUESTION_START = _compile(
     r"^\W*(?:how|what|why|which|when|where|who|is|are|can|could|does|do|should|come|cosa|che"
     r"|perch[eé]|qual\w*|quando|dove|chi|posso|puoi|si può)\b"
 )
 _ORDER_START = _compile(
-    r"^\W*(?:(?:please|pls|can you|could you|puoi|potresti|per favore) )?(?:write|create|implement"
-    r"|build|develop|design|make|generate|code|give|provide|scrivi|crea|implementa|costruisci"
-    r"|sviluppa|progetta|genera|fornisci|dammi)\b"
+    # Italian orders in the polite infinitive and with a pronoun too, as the rules read them.
+    r"^\W*(?:(?:please|pls|can you|could you|puoi|potresti|per favore|mi) )?(?:write|create"
+    r"|implement|build|develop|design|make|generate|code|give|provide|scriv(?:i|ere|imi)"
+    r"|crea(?:re|mi)?|implementa(?:re|mi)?|costruisci|costruire|svilupp(?:a|are|ami)"
+    r"|progetta(?:re|mi)?|genera(?:re|mi)?|fornisci|fornire|dammi|fammi)\b"
 )
 _CODE_LINES = ("```", "\n    ", "{\n", "}\n", ";\n")
 # The cues the complexity model reads (`_complexity_model_features`): the structure cues

@@ -501,6 +501,11 @@ def test_the_complexity_model_reads_the_structure_of_a_request() -> None:
     assert "s:proof" in italian
     question = rules.complexity_features("Come posso ordinare una lista in Python?", "coding")
     assert {"s:question", "s:questions<2"} <= question
+    # Italian orders count in the polite infinitive and with a pronoun, as the rules read them.
+    for order in ("Puoi scrivere una funzione che somma due numeri?", "Scrivimi un'app per note"):
+        assert "s:order" in rules.complexity_features(order, "coding"), order
+    persona = rules.complexity_features("Fingi di essere un avvocato e spiegami il recesso", "chat")
+    assert "s:expert" in persona
     # No words, no stems: the model cannot memorise prompts.
     assert not any(name.startswith(("p:", "w:")) for name in snippet | app | italian)
 
