@@ -175,8 +175,8 @@ _SHOWN = {
     "rt": "rules say {}",
     "r": "rules: {}",
     "t": "task {}",
-    "k": "cue {}",
-    "s": "cue {}",
+    "k": "{}",
+    "s": "{}",
 }
 
 
