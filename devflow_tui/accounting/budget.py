@@ -15,15 +15,16 @@ reservations in the same transaction), so there is no moment where a request's m
 counted nowhere.
 
 On PostgreSQL the reservation is one statement, the server-side function `devflow_reserve`
-(migrations pg011, the escrow, and pg012): each budget's remaining money is handed out in
+(migrations pg011, the escrow, pg012 and pg013): each budget's remaining money is handed out in
 advance to a few escrow rows, and a reservation takes its amount from any row with room
 (`FOR UPDATE SKIP LOCKED`), waiting for no other reservation; when no row has room (near the
-limit, a new period, another configuration of budgets, money counted that no row gave out,
-a member's changed limit), it runs the exact check under the exclusive escrow lock, as pg008
-did under its lock row, and refills the rows from what is left. A member's limit is read
-under the escrow lock, and expired leases are deleted before the reservations are counted.
+limit, a new period, another configuration of budgets, a member's changed limit; money
+counted that no row gave out is taken out of the rows), it runs the exact check under the
+exclusive escrow lock, as pg008 did under its lock row, and refills the rows from what is
+left. A member's limit is read under the escrow lock, and expired leases are deleted before
+the reservations are counted.
 So every refusal is decided by the exact check, and concurrent reservations never hand out
-more than a limit (the invariant and the cases that empty the escrow are in
+more than a limit (the invariant and the cases that take from or empty the escrow are in
 `migrations_pg`). It runs at READ COMMITTED, so each statement after the lock
 sees everything committed before it, and it reads the reservations before the spend: a
 request finishing in between is then counted twice (a refusal too many, never an

@@ -1195,3 +1195,66 @@ def pg012_escrow_exact_under_concurrency(conn: Connection) -> None:
         "DELETE FROM budget_escrow",
     ):
         conn.execute(statement)
+
+
+# pg013: money counted that no reservation took (a cost above what its request reserved, a
+# settlement above its amount) is taken out of the rows of the budgets that count it instead
+# of emptying them: each key gives up that much (or all it has), the rows with the lowest
+# shards first, so its rows still hold exactly what the budget has left and the reservations
+# after it keep their fast path (pg012 emptied the rows, and the next reservation of every
+# process took the exclusive lock to refill them: with a process or member without a budget,
+# on every request). Locked as devflow_escrow_empty locks them: in the order reservations do.
+_PG013_TAKE = f"""
+CREATE FUNCTION devflow_escrow_take(p_member TEXT, p_excess NUMERIC) RETURNS VOID
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({ESCROW_LOCK});
+    PERFORM 1 FROM budget_escrow e WHERE e.scope = '' OR e.scope = p_member
+        ORDER BY e.scope, e.key, e.shard FOR UPDATE;
+    UPDATE budget_escrow e
+        SET allowance = greatest(e.allowance - greatest(p_excess - c.before, 0), 0)
+        FROM (SELECT x.scope, x.key, x.shard, coalesce(sum(x.allowance) OVER (
+                PARTITION BY x.scope, x.key ORDER BY x.shard
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+            FROM budget_escrow x WHERE x.scope = '' OR x.scope = p_member) c
+        WHERE e.scope = c.scope AND e.key = c.key AND e.shard = c.shard
+        AND c.before < p_excess AND e.allowance > 0;
+END
+$$
+"""  # noqa: S608 - built from this module's constants only
+
+_PG013_COST_TRIGGER = """
+CREATE OR REPLACE FUNCTION devflow_escrow_on_cost() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+DECLARE
+    before NUMERIC := 0;
+    excess NUMERIC;
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.status != 'running' THEN
+        before := coalesce(OLD.cost_usd, 0);
+    END IF;
+    excess := NEW.cost_usd - before - (SELECT coalesce(sum(r.amount), 0)
+        FROM budget_reservations r WHERE r.request_id = NEW.id);
+    IF excess > 0 THEN
+        PERFORM devflow_escrow_take(NEW.member, excess);
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+_PG013_SETTLE_TRIGGER = """
+CREATE OR REPLACE FUNCTION devflow_escrow_on_settle() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM devflow_escrow_take(NEW.member, coalesce(NEW.amount, 0) - coalesce(OLD.amount, 0));
+    RETURN NULL;
+END
+$$
+"""
+
+
+@migration
+def pg013_escrow_take_the_excess(conn: Connection) -> None:
+    """Money counted that no reservation took is taken out of the escrow rows of the budgets
+    that count it, instead of emptying them (see above)."""
+    for statement in (_PG013_TAKE, _PG013_COST_TRIGGER, _PG013_SETTLE_TRIGGER):
+        conn.execute(statement)

@@ -103,16 +103,17 @@ def _finish(store: AnalyticsStore, request_id: str, cost: str) -> None:
     )
 
 
-def test_a_cost_above_its_reservation_empties_the_escrow(
+def test_a_cost_above_its_reservation_is_taken_out_of_the_escrow(
     pg_store: AnalyticsStore, clock: FakeClock
 ) -> None:
-    """A fallback to a dearer model, say: the money the rows held is no longer there."""
+    """A fallback to a dearer model, say: the money above the reservation is taken out of
+    the rows, which keep exactly what the budget has left (no refill needed)."""
     budget = team(pg_store, clock, "100")
     pg_store.begin_request(RequestStart(request_id="dear", model="m/a"))
     budget.reserve("dear", D("0.01"))
     assert escrow(pg_store) == D("99.99")
     _finish(pg_store, "dear", "99")
-    assert escrow(pg_store) == 0
+    assert escrow(pg_store) == D("1.00")
     assert refused(budget, "1.01")
     assert budget.reserve("next", D("1.00")).held
 
@@ -127,14 +128,14 @@ def test_a_cost_within_its_reservation_leaves_the_escrow(
     assert escrow(pg_store) == D("98")
 
 
-def test_a_settlement_above_its_reservation_empties_the_escrow(
+def test_a_settlement_above_its_reservation_is_taken_out_of_the_escrow(
     pg_store: AnalyticsStore, clock: FakeClock
 ) -> None:
     budget = team(pg_store, clock, "1.00")
     pg_store.begin_request(RequestStart(request_id="long", model="m/a"))
     held = budget.reserve("long", D("0.01"))  # the rows get 0.99 / 16 each
     budget.settle(held, D("0.95"))  # still running: its reservation now holds 0.95
-    assert escrow(pg_store) == 0
+    assert escrow(pg_store) == D("0.05")
     assert refused(budget, "0.06")  # a row still holding 0.061875 would have granted it
     assert budget.reserve("next", D("0.05")).held
 
@@ -425,7 +426,7 @@ def test_the_requests_trigger_runs_only_for_rows_whose_cost_counts(pg_url: str) 
         conn.execute("ROLLBACK")
 
 
-def test_money_no_reservation_took_empties_only_the_budgets_that_count_it(
+def test_money_no_reservation_took_is_taken_only_from_the_budgets_that_count_it(
     pg_store: AnalyticsStore, clock: FakeClock
 ) -> None:
     members = Members(pg_store)
@@ -436,8 +437,10 @@ def test_money_no_reservation_took_empties_only_the_budgets_that_count_it(
     budget.reserve("b1", D("0.10"), "bob")
     pg_store.begin_request(RequestStart(request_id="free", model="m/a", member="ada"))
     _finish(pg_store, "free", "0.05")  # no reservation behind it
-    assert escrow(pg_store) == 0 and escrow(pg_store, "ada") == 0
+    assert escrow(pg_store) == D("99.75") and escrow(pg_store, "ada") == D("0.85")
     assert escrow(pg_store, "bob") == D("0.90")  # bob's budget does not count ada's money
+    budget.reserve("a2", D("0.85"), "ada")  # exactly what ada has left
+    assert refused(budget, "0.000001", "ada")
 
 
 def test_one_limit_written_two_ways_is_one_key(pg_store: AnalyticsStore, clock: FakeClock) -> None:
