@@ -1678,9 +1678,9 @@ def _structure_cues(
     words = set(tokens)
     cues = []
     if words & _SMALL_DELIVERABLE:
-        cues.append("s:small-deliverable")
+        cues.append("s:small-output")
     if words & _LARGE_DELIVERABLE:
-        cues.append("s:large-deliverable")
+        cues.append("s:large-output")
     if words & _PROOF_WORDS or "show that" in lower:
         cues.append("s:proof")
     if any(map(_ALGORITHMIC.__getitem__, words)) or any(

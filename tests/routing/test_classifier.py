@@ -487,14 +487,14 @@ def test_split_search_finds_what_the_whole_pattern_finds(pattern: str) -> None:
 def test_the_complexity_model_reads_the_structure_of_a_request() -> None:
     rules = TaskClassifier(model=None)
     snippet = rules.complexity_features("Write a Python function that reverses a string", "coding")
-    assert {"s:small-deliverable", "s:order", "s:chars<80", "s:limits<1"} <= snippet
-    assert "s:large-deliverable" not in snippet
+    assert {"s:small-output", "s:order", "s:chars<80", "s:limits<1"} <= snippet
+    assert "s:large-output" not in snippet
     app = rules.complexity_features(
         "Build a web application with login.\n- it must use OAuth\n- it should be scalable to "
         "10000 users\n- logs must be kept 30 days\n- exactly one admin",
         "coding",
     )
-    assert {"s:large-deliverable", "s:order", "s:algorithmic", "s:limits>=6"} <= app
+    assert {"s:large-output", "s:order", "s:algorithmic", "s:limits>=6"} <= app
     italian = rules.complexity_features(
         "Dimostra rigorosamente che la funzione è continua", "reasoning"
     )

@@ -162,7 +162,7 @@ def test_an_unsure_low_or_high_complexity_becomes_medium() -> None:
     def classifier(weight: float) -> TaskClassifier:
         # One feature, an order for a whole deliverable, pulls from low to high by `weight`.
         complexity = LinearModel(
-            COMPLEXITIES, (0.0, 0.0, 0.0), {"s:large-deliverable": (-weight, 0.0, weight)}
+            COMPLEXITIES, (0.0, 0.0, 0.0), {"s:large-output": (-weight, 0.0, weight)}
         )
         return TaskClassifier(model=RouterModel(complexity=complexity, trained_on=""))
 
