@@ -121,13 +121,15 @@ class RoutingPane(Vertical):
 
     def show_decision(self, event: RoutingDecided) -> None:
         signals = ", ".join(event.signals) if event.signals else "none"
+        # The decision first: the signals can run to several lines, and in a small terminal
+        # they pushed the chosen model out of the pane's view.
         lines = [
-            f"task {event.task_type} · complexity {event.complexity}",
-            f"signals: {signals}",
             f"chosen: {event.model}",
+            f"task {event.task_type} · complexity {event.complexity}",
         ]
         if event.fallbacks:
             lines.append("fallbacks: " + " → ".join(event.fallbacks))
+        lines.append(f"signals: {signals}")
         if event.context_tokens:
             lines.append(f"context: {event.context_tokens:,} tokens")
         # Filters and the budget: how many models were ruled out and why, names resolved.
