@@ -15,7 +15,7 @@ reservations in the same transaction), so there is no moment where a request's m
 counted nowhere.
 
 On PostgreSQL the reservation is one statement, the server-side function `devflow_reserve`
-(migrations pg011, the escrow, pg012 and pg013): each budget's remaining money is handed out in
+(migration pg011, the escrow): each budget's remaining money is handed out in
 advance to a few escrow rows, and a reservation takes its amount from any row with room
 (`FOR UPDATE SKIP LOCKED`), waiting for no other reservation; when no row has room (near the
 limit, a new period, another configuration of budgets, a member's changed limit; money

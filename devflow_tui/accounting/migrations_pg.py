@@ -652,11 +652,12 @@ def pg010_party_member_index(conn: Connection) -> None:
 # member's for a member budget). The slow path establishes it: under the exclusive escrow
 # lock (no fast path in flight; they hold it shared) it checks the budgets as pg008 did,
 # then hands out what is left (a reservation that took from the rows moved its amount from
-# the allowances to held). Every other change to spent + held must be a decrease, or empty
-# the escrow so that the next reservation takes the slow path: a reservation taken without
-# the escrow (the client-side transaction), a cost recorded above what its request had
-# reserved (a fallback to a dearer model, an unknown cost allowed), a reservation settled
-# above its amount (the triggers below). A reservation whose keys are not exactly those
+# the allowances to held). Every other change to spent + held must be a decrease, or be
+# taken out of the allowances of the budgets that count it (a cost recorded above what its
+# request had reserved: a fallback to a dearer model, an unknown cost allowed; a
+# reservation settled above its amount: the triggers below), or empty the escrow so that
+# the next reservation takes the slow path (a reservation taken without the escrow: the
+# client-side transaction). A reservation whose keys are not exactly those
 # registered (another configuration of budgets, or a key of another period) takes the slow
 # path, which drops the keys it does not have: so a reservation is never left out of a key
 # that counts it. Money given back (a release, a cost under the worst case, an expired
@@ -672,161 +673,6 @@ _PG011_TABLE = (
     # A request's reservations are looked up by it when it finishes (and by the trigger).
     "CREATE INDEX idx_reservations_request ON budget_reservations (request_id)",
 )
-
-# Arguments and result as pg008's; the same signature, so a process started before this
-# migration calls this version too.
-_PG011_RESERVE = f"""
-CREATE OR REPLACE FUNCTION devflow_reserve(
-    p_id TEXT, p_request TEXT, p_amount NUMERIC, p_now DOUBLE PRECISION, p_pid INTEGER,
-    p_host TEXT, p_member TEXT, p_cutoff DOUBLE PRECISION, p_allow_unknown BOOLEAN,
-    p_days BIGINT[], p_starts DOUBLE PRECISION[], p_ends DOUBLE PRECISION[],
-    p_limits NUMERIC[], p_member_first BIGINT, p_member_last BIGINT,
-    p_member_start DOUBLE PRECISION, p_member_end DOUBLE PRECISION
-) RETURNS TABLE (outcome TEXT, budget INTEGER, spent NUMERIC, reserved NUMERIC,
-    limit_usd NUMERIC)
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    member_limit NUMERIC;
-    held NUMERIC;
-    member_held NUMERIC;
-    oldest DOUBLE PRECISION;
-    used NUMERIC;
-    wanted NUMERIC := coalesce(p_amount, 0);
-    n INTEGER := coalesce(array_length(p_limits, 1), 0);
-    team_keys TEXT[] := '{{}}';
-    team_rooms NUMERIC[] := '{{}}';
-    member_key TEXT;
-    member_room NUMERIC;
-    registered TEXT[];
-    taken INTEGER;
-    k TEXT;
-    sc TEXT;
-    failed INTEGER := 0;
-    failed_used NUMERIC;
-BEGIN
-    IF p_member IS NOT NULL THEN
-        SELECT m.budget_monthly_usd INTO member_limit FROM members m WHERE m.name = p_member;
-    END IF;
-    IF n = 0 AND member_limit IS NULL THEN
-        RETURN QUERY SELECT 'unheld'::text, 0, NULL::numeric, NULL::numeric, NULL::numeric;
-        RETURN;
-    END IF;
-    IF p_amount IS NULL AND NOT p_allow_unknown THEN
-        RETURN QUERY SELECT 'unknown'::text, 0, NULL::numeric, NULL::numeric, member_limit;
-        RETURN;
-    END IF;
-    IF p_amount = 0 THEN  -- it cannot cost anything: no budget to check or take from
-        INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host,
-            member) VALUES (p_id, p_request, p_amount, p_now, 'held', p_pid, p_host, p_member);
-        RETURN QUERY SELECT 'held'::text, 0, NULL::numeric, NULL::numeric, NULL::numeric;
-        RETURN;
-    END IF;
-    FOR i IN 1 .. n LOOP
-        team_keys := team_keys || format('%s|%s|%s|%s', p_days[i], p_starts[i], p_ends[i],
-            p_limits[i]);
-    END LOOP;
-    IF member_limit IS NOT NULL THEN
-        member_key := format('%s|%s|%s|%s', p_member_first, p_member_start, p_member_end,
-            member_limit);
-    END IF;
-    -- Fast path: one row of each key with room, none waited for but when every row with
-    -- room is taken this instant. Its own block: failing rolls back what it took and
-    -- releases its locks (row locks and the shared lock taken in it), then the slow path.
-    BEGIN
-        PERFORM pg_advisory_xact_lock_shared({ESCROW_LOCK});
-        SELECT coalesce(array_agg(DISTINCT e.key ORDER BY e.key), '{{}}') INTO registered
-            FROM budget_escrow e WHERE e.scope = '';
-        IF registered IS DISTINCT FROM ARRAY(SELECT DISTINCT x FROM unnest(team_keys) x
-                ORDER BY x) THEN
-            RAISE EXCEPTION USING ERRCODE = 'DFE01';
-        END IF;
-        IF p_member IS NOT NULL AND (EXISTS (SELECT 1 FROM budget_escrow e
-                WHERE e.scope = p_member AND e.key IS DISTINCT FROM member_key)
-                OR (member_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM budget_escrow e
-                WHERE e.scope = p_member AND e.key = member_key))) THEN
-            RAISE EXCEPTION USING ERRCODE = 'DFE01';
-        END IF;
-        -- In (scope, key) order, the same for every reservation: waits never go round.
-        FOR sc, k IN SELECT '', x FROM unnest(team_keys) x UNION
-                SELECT p_member, member_key WHERE member_key IS NOT NULL ORDER BY 1, 2 LOOP
-            SELECT e.shard INTO taken FROM budget_escrow e WHERE e.scope = sc AND e.key = k
-                AND e.allowance >= wanted AND e.allowance > 0
-                ORDER BY (e.shard + pg_backend_pid()) % {ESCROW_SHARDS}
-                LIMIT 1 FOR UPDATE SKIP LOCKED;
-            IF NOT FOUND THEN  -- every row with room is taken this instant: wait for one
-                SELECT e.shard INTO taken FROM budget_escrow e WHERE e.scope = sc
-                    AND e.key = k AND e.allowance >= wanted AND e.allowance > 0
-                    ORDER BY e.allowance DESC LIMIT 1 FOR UPDATE;
-                IF NOT FOUND THEN
-                    RAISE EXCEPTION USING ERRCODE = 'DFE01';
-                END IF;
-            END IF;
-            UPDATE budget_escrow e SET allowance = e.allowance - wanted
-                WHERE e.scope = sc AND e.key = k AND e.shard = taken;
-        END LOOP;
-        INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host,
-            member) VALUES (p_id, p_request, p_amount, p_now, 'held', p_pid, p_host, p_member);
-        RETURN QUERY SELECT 'held'::text, 0, NULL::numeric, NULL::numeric, NULL::numeric;
-        RETURN;
-    EXCEPTION WHEN SQLSTATE 'DFE01' THEN
-        NULL;  -- on to the slow path
-    END;
-    -- Slow path: alone (every fast path finished), pg008's check, then the escrow refilled.
-    PERFORM pg_advisory_xact_lock({ESCROW_LOCK});
-    SELECT coalesce(sum(r.amount) FILTER (WHERE r.created >= p_cutoff), 0),
-        coalesce(sum(r.amount) FILTER (WHERE r.created >= p_cutoff AND r.member = p_member), 0),
-        min(r.created) INTO held, member_held, oldest FROM budget_reservations r;
-    IF oldest < p_cutoff THEN
-        DELETE FROM budget_reservations r WHERE r.created < p_cutoff;
-    END IF;
-    FOR i IN 1 .. n LOOP
-        SELECT coalesce((SELECT sum(t.cost_reported + t.cost_estimated) FROM rollup_total t
-            WHERE (p_days[i] = -1 AND t.day = -1) OR (p_days[i] >= 0 AND t.day >= p_days[i])),
-            0) + coalesce((SELECT sum(q.cost_usd) FROM requests q WHERE q.ts >= p_starts[i]
-            AND q.ts < p_ends[i] AND q.status != 'running'), 0) INTO used;
-        team_rooms := team_rooms || (p_limits[i] - used - held);
-        IF failed = 0 AND used + held + wanted > p_limits[i] THEN
-            failed := i;
-            failed_used := used;
-        END IF;
-    END LOOP;
-    IF failed = 0 AND member_limit IS NOT NULL THEN
-        SELECT coalesce((SELECT sum(t.cost_reported + t.cost_estimated) FROM rollup_party t
-            WHERE t.member = p_member AND t.day >= p_member_first
-            AND t.day <= p_member_last), 0) + coalesce((SELECT sum(q.cost_usd)
-            FROM requests q WHERE q.member = p_member AND q.ts >= p_member_start
-            AND q.ts < p_member_end AND q.status != 'running'), 0) INTO used;
-        member_room := member_limit - used - member_held;
-        IF used + member_held + wanted > member_limit THEN
-            failed := -1;
-            failed_used := used;
-        END IF;
-    END IF;
-    -- Refill: the keys of this reservation get what their budgets have left (after it, if
-    -- held); every other key it counts in is dropped (scope '' and this member's).
-    DELETE FROM budget_escrow e WHERE e.scope = '' OR e.scope = p_member;
-    IF failed = 0 THEN
-        INSERT INTO budget_reservations (id, request_id, amount, created, state, pid, host,
-            member) VALUES (p_id, p_request, p_amount, p_now, 'held', p_pid, p_host, p_member);
-    END IF;
-    FOR i IN 1 .. n LOOP
-        PERFORM devflow_escrow_fill('', team_keys[i],
-            team_rooms[i] - CASE WHEN failed = 0 THEN wanted ELSE 0 END, wanted);
-    END LOOP;
-    IF member_room IS NOT NULL THEN
-        PERFORM devflow_escrow_fill(p_member, member_key,
-            member_room - CASE WHEN failed = 0 THEN wanted ELSE 0 END, wanted);
-    END IF;
-    IF failed > 0 THEN
-        RETURN QUERY SELECT 'budget'::text, failed, failed_used, held, p_limits[failed];
-    ELSIF failed < 0 THEN
-        RETURN QUERY SELECT 'member'::text, 0, failed_used, member_held, member_limit;
-    ELSE
-        RETURN QUERY SELECT 'held'::text, 0, NULL::numeric, held, NULL::numeric;
-    END IF;
-END
-$$
-"""  # noqa: S608 - built from this module's constants only
 
 # What a key has left, over as many rows as hold at least one more reservation of the size
 # just asked for (up to ESCROW_SHARDS); each row's share rounded down, so together they never
@@ -847,102 +693,28 @@ END
 $$
 """  # noqa: S608 - built from this module's constants only
 
-# Empty the escrow (every key: the next reservation takes the slow path) when money is
-# counted that no reservation had taken from it: a cost above what its request reserved,
-# a reservation settled above its amount. Under the shared lock, so that a slow path either
-# sees this transaction's money or refills after it.
-_PG011_EMPTY = f"""
-CREATE FUNCTION devflow_escrow_empty() RETURNS VOID LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock_shared({ESCROW_LOCK});
-    IF EXISTS (SELECT 1 FROM budget_escrow) THEN
-        -- Locked in the order reservations lock them, so that none waits on us while we
-        -- wait on it; then every row is ours to delete.
-        PERFORM 1 FROM budget_escrow e ORDER BY e.scope, e.key, e.shard FOR UPDATE;
-        DELETE FROM budget_escrow;
-    END IF;
-END
-$$
-"""  # noqa: S608 - built from this module's constants only
-
-# A request's known cost counts in the budgets' spend once its row is no longer running.
-_PG011_COST_TRIGGER = """
-CREATE FUNCTION devflow_escrow_on_cost() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-DECLARE
-    before NUMERIC := 0;
-    after NUMERIC := 0;
-BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.status != 'running' THEN
-        before := coalesce(OLD.cost_usd, 0);
-    END IF;
-    IF NEW.status != 'running' THEN
-        after := coalesce(NEW.cost_usd, 0);
-    END IF;
-    IF after > before AND after - before > (SELECT coalesce(sum(r.amount), 0)
-            FROM budget_reservations r WHERE r.request_id = NEW.id) THEN
-        PERFORM devflow_escrow_empty();
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
-
-_PG011_SETTLE_TRIGGER = """
-CREATE FUNCTION devflow_escrow_on_settle() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-BEGIN
-    IF coalesce(NEW.amount, 0) > coalesce(OLD.amount, 0) THEN
-        PERFORM devflow_escrow_empty();
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
-
-
-@migration
-def pg011_escrow_reservations(conn: Connection) -> None:
-    """Budget reservations take their money from escrow rows (`budget_escrow`, one of
-    ESCROW_SHARDS per budget with room) instead of all passing one lock row; the check of
-    pg008 runs when no row has room, under an exclusive lock (see above)."""
-    for statement in (
-        *_PG011_TABLE,
-        _PG011_FILL,
-        _PG011_RESERVE,
-        _PG011_EMPTY,
-        _PG011_COST_TRIGGER,
-        _PG011_SETTLE_TRIGGER,
-        "CREATE TRIGGER requests_escrow AFTER INSERT OR UPDATE OF cost_usd, status ON requests "
-        "FOR EACH ROW EXECUTE FUNCTION devflow_escrow_on_cost()",
-        "CREATE TRIGGER reservations_escrow AFTER UPDATE OF amount ON budget_reservations "
-        "FOR EACH ROW EXECUTE FUNCTION devflow_escrow_on_settle()",
-    ):
-        conn.execute(statement)
-
-
-# pg012: the escrow of pg011 made exact under concurrency (a review found these):
-# - A member's limit is read again under the escrow lock (shared on the fast path, exclusive
-#   on the slow path), never only before it: a limit lowered while a reservation waited for
-#   the lock was checked at its old value. Changing a member's limit (`members_escrow`
+# What keeps the escrow exact under concurrency (a review of its first version found each):
+# - A member's limit is read under the escrow lock (shared on the fast path, exclusive on the
+#   slow path), never only before it: a limit lowered while a reservation waited for the
+#   lock would be checked at its old value. Changing a member's limit (`members_escrow`
 #   trigger, whoever writes it) takes the exclusive lock and drops that member's rows, so a
 #   reservation is decided either wholly before the change or wholly after it.
 # - The slow path deletes expired leases first, skipping any row another transaction holds
 #   (SKIP LOCKED), then counts every reservation left: a lease renewed at the instant it
-#   expired stays counted (pg011 summed the live ones, then deleted: a renewal committed in
-#   between was counted nowhere), and a holder settling its expired lease (its row locked,
-#   its trigger waiting for the shared lock) is no longer waited for by the exclusive holder
-#   (pg011 deadlocked there). An expired lease left because it was locked counts: at worst a
-#   refusal too many, never an overshoot.
-# - Money counted that no reservation took empties only the rows of the budgets that count
-#   it: the team's keys (scope '') and that request's member's, not every member's.
+#   expired stays counted (summing the live ones and then deleting counts a renewal
+#   committed in between nowhere), and a holder settling its expired lease (its row locked,
+#   its trigger waiting for the shared lock) is not waited for by the exclusive holder (that
+#   deadlocked). An expired lease left because it was locked counts: at worst a refusal too
+#   many, never an overshoot.
 # - Limits are written without trailing zeros in the keys (10 and 10.00: one key).
 # - The requests trigger fires only for a row whose cost counts (not running, cost known):
 #   not for every running row `begin_request` inserts.
 # Not handled (documented): devflow_reserve assumes its transaction holds no shared escrow
-# lock yet. Called after an earlier reservation, or after a statement whose trigger emptied
-# the escrow, in the same transaction, its slow path would ask for the exclusive lock while
-# holding the shared one, and two such transactions deadlock (PostgreSQL detects it and
-# fails one). Every caller reserves in a transaction of its own (one statement).
-_PG012_RESERVE = f"""
+# lock yet. Called after an earlier reservation, or after a statement whose trigger took
+# from the escrow, in the same transaction, its slow path would ask for the exclusive lock
+# while holding the shared one, and two such transactions deadlock (PostgreSQL detects it
+# and fails one). Every caller reserves in a transaction of its own (one statement).
+_PG011_RESERVE = f"""
 CREATE OR REPLACE FUNCTION devflow_reserve(
     p_id TEXT, p_request TEXT, p_amount NUMERIC, p_now DOUBLE PRECISION, p_pid INTEGER,
     p_host TEXT, p_member TEXT, p_cutoff DOUBLE PRECISION, p_allow_unknown BOOLEAN,
@@ -1107,57 +879,9 @@ END
 $$
 """  # noqa: S608 - built from this module's constants only
 
-# Empty the rows of the budgets that count a member's money (the team's, scope '', and the
-# member's own; NULL: the team's only), as pg011's devflow_escrow_empty() did for all.
-_PG012_EMPTY = f"""
-CREATE FUNCTION devflow_escrow_empty(p_member TEXT) RETURNS VOID LANGUAGE plpgsql VOLATILE
-AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock_shared({ESCROW_LOCK});
-    IF EXISTS (SELECT 1 FROM budget_escrow e WHERE e.scope = '' OR e.scope = p_member) THEN
-        -- Locked in the order reservations lock them, so that none waits on us while we
-        -- wait on it; then every row is ours to delete.
-        PERFORM 1 FROM budget_escrow e WHERE e.scope = '' OR e.scope = p_member
-            ORDER BY e.scope, e.key, e.shard FOR UPDATE;
-        DELETE FROM budget_escrow e WHERE e.scope = '' OR e.scope = p_member;
-    END IF;
-END
-$$
-"""  # noqa: S608 - built from this module's constants only
-
-_PG012_COST_TRIGGER = """
-CREATE OR REPLACE FUNCTION devflow_escrow_on_cost() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-DECLARE
-    before NUMERIC := 0;
-    after NUMERIC := 0;
-BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.status != 'running' THEN
-        before := coalesce(OLD.cost_usd, 0);
-    END IF;
-    IF NEW.status != 'running' THEN
-        after := coalesce(NEW.cost_usd, 0);
-    END IF;
-    IF after > before AND after - before > (SELECT coalesce(sum(r.amount), 0)
-            FROM budget_reservations r WHERE r.request_id = NEW.id) THEN
-        PERFORM devflow_escrow_empty(NEW.member);
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
-
-_PG012_SETTLE_TRIGGER = """
-CREATE OR REPLACE FUNCTION devflow_escrow_on_settle() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM devflow_escrow_empty(NEW.member);
-    RETURN NULL;
-END
-$$
-"""
-
 # A member's limit changed: under the exclusive lock (no reservation in flight), their rows
 # are dropped; the next reservation of theirs registers the new limit's key.
-_PG012_LIMIT_TRIGGER = f"""
+_PG011_LIMIT_TRIGGER = f"""
 CREATE FUNCTION devflow_escrow_on_limit() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock({ESCROW_LOCK});
@@ -1167,44 +891,15 @@ END
 $$
 """  # noqa: S608 - built from this module's constants only
 
-
-@migration
-def pg012_escrow_exact_under_concurrency(conn: Connection) -> None:
-    """The escrow's fixes (see above): a member's limit read and changed under the escrow
-    lock, expired leases deleted before counting and skipped when held, emptying scoped to
-    the budgets that count the money, limits normalised in keys, the requests trigger only
-    for rows whose cost counts. Same function signatures: running processes call these."""
-    for statement in (
-        _PG012_RESERVE,
-        _PG012_EMPTY,
-        _PG012_COST_TRIGGER,
-        _PG012_SETTLE_TRIGGER,
-        _PG012_LIMIT_TRIGGER,
-        "DROP TRIGGER requests_escrow ON requests",
-        "CREATE TRIGGER requests_escrow AFTER INSERT OR UPDATE OF cost_usd, status ON requests "
-        "FOR EACH ROW WHEN (NEW.status <> 'running' AND NEW.cost_usd IS NOT NULL) "
-        "EXECUTE FUNCTION devflow_escrow_on_cost()",
-        "DROP TRIGGER reservations_escrow ON budget_reservations",
-        "CREATE TRIGGER reservations_escrow AFTER UPDATE OF amount ON budget_reservations "
-        "FOR EACH ROW WHEN (coalesce(NEW.amount, 0) > coalesce(OLD.amount, 0)) "
-        "EXECUTE FUNCTION devflow_escrow_on_settle()",
-        "CREATE TRIGGER members_escrow AFTER UPDATE OF budget_monthly_usd ON members "
-        "FOR EACH ROW WHEN (OLD.budget_monthly_usd IS DISTINCT FROM NEW.budget_monthly_usd) "
-        "EXECUTE FUNCTION devflow_escrow_on_limit()",
-        # Keys written by pg011 (limits with their trailing zeros) are no longer asked for.
-        "DELETE FROM budget_escrow",
-    ):
-        conn.execute(statement)
-
-
-# pg013: money counted that no reservation took (a cost above what its request reserved, a
-# settlement above its amount) is taken out of the rows of the budgets that count it instead
-# of emptying them: each key gives up that much (or all it has), the rows with the lowest
-# shards first, so its rows still hold exactly what the budget has left and the reservations
-# after it keep their fast path (pg012 emptied the rows, and the next reservation of every
-# process took the exclusive lock to refill them: with a process or member without a budget,
-# on every request). Locked as devflow_escrow_empty locks them: in the order reservations do.
-_PG013_TAKE = f"""
+# Money counted that no reservation took (a cost above what its request reserved, a
+# settlement above its amount) is taken out of the rows of the budgets that count it (the
+# team's keys, scope '', and that request's member's): each key gives up that much (or all
+# it has), the rows with the lowest shards first, so its rows still hold exactly what the
+# budget has left and the reservations after it keep their fast path (emptying the rows
+# instead sent the next reservation of every process to the exclusive lock: with a process
+# or member without a budget, on every request). The rows are locked in the order
+# reservations lock them.
+_PG011_TAKE = f"""
 CREATE FUNCTION devflow_escrow_take(p_member TEXT, p_excess NUMERIC) RETURNS VOID
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -1223,7 +918,7 @@ END
 $$
 """  # noqa: S608 - built from this module's constants only
 
-_PG013_COST_TRIGGER = """
+_PG011_COST_TRIGGER = """
 CREATE OR REPLACE FUNCTION devflow_escrow_on_cost() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 DECLARE
     before NUMERIC := 0;
@@ -1242,7 +937,7 @@ END
 $$
 """
 
-_PG013_SETTLE_TRIGGER = """
+_PG011_SETTLE_TRIGGER = """
 CREATE OR REPLACE FUNCTION devflow_escrow_on_settle() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM devflow_escrow_take(NEW.member, coalesce(NEW.amount, 0) - coalesce(OLD.amount, 0));
@@ -1253,8 +948,27 @@ $$
 
 
 @migration
-def pg013_escrow_take_the_excess(conn: Connection) -> None:
-    """Money counted that no reservation took is taken out of the escrow rows of the budgets
-    that count it, instead of emptying them (see above)."""
-    for statement in (_PG013_TAKE, _PG013_COST_TRIGGER, _PG013_SETTLE_TRIGGER):
+def pg011_escrow_reservations(conn: Connection) -> None:
+    """Budget reservations take their money from escrow rows (`budget_escrow`, one of
+    ESCROW_SHARDS per budget with room) instead of all passing one lock row; the check of
+    pg008 runs when no row has room, under an exclusive lock (see above). Same signature as
+    pg008's `devflow_reserve`: a process started before this migration calls this version."""
+    for statement in (
+        *_PG011_TABLE,
+        _PG011_FILL,
+        _PG011_RESERVE,
+        _PG011_TAKE,
+        _PG011_COST_TRIGGER,
+        _PG011_SETTLE_TRIGGER,
+        _PG011_LIMIT_TRIGGER,
+        "CREATE TRIGGER requests_escrow AFTER INSERT OR UPDATE OF cost_usd, status ON requests "
+        "FOR EACH ROW WHEN (NEW.status <> 'running' AND NEW.cost_usd IS NOT NULL) "
+        "EXECUTE FUNCTION devflow_escrow_on_cost()",
+        "CREATE TRIGGER reservations_escrow AFTER UPDATE OF amount ON budget_reservations "
+        "FOR EACH ROW WHEN (coalesce(NEW.amount, 0) > coalesce(OLD.amount, 0)) "
+        "EXECUTE FUNCTION devflow_escrow_on_settle()",
+        "CREATE TRIGGER members_escrow AFTER UPDATE OF budget_monthly_usd ON members "
+        "FOR EACH ROW WHEN (OLD.budget_monthly_usd IS DISTINCT FROM NEW.budget_monthly_usd) "
+        "EXECUTE FUNCTION devflow_escrow_on_limit()",
+    ):
         conn.execute(statement)

@@ -242,7 +242,7 @@ def test_threads_reserving_for_members_never_exceed_any_budget(pg_url: str, tmp_
         assert store.spend_since(0) == sum(spent.values())  # every granted cost counted once
 
 
-# ------------------------------------------------------------------ concurrency (pg012)
+# ------------------------------------------------------------------ concurrency
 # Two or three connections interleaved deterministically: one holds a lock, the others are
 # started in threads and waited for until PostgreSQL shows them waiting (pg_locks), then the
 # lock is let go. The waits are conditions with a generous bound, never a measure of time.
@@ -303,7 +303,7 @@ def test_a_member_limit_lowered_while_a_reservation_waits_is_not_overshot(
     """A reservation read ada's limit, then waited for the escrow lock; meanwhile the limit
     is lowered. Either the change waits for that reservation (decided wholly before it), or
     the reservation sees the new limit: never granted against the old one after the change
-    returned (pg011: 0.60 held against 0.20)."""
+    returned (the escrow's first version: 0.60 held against 0.20)."""
     Members(pg_store).add("ada", D("1.00"))
     team(pg_store, clock, "100").reserve("a1", D("0.10"), "ada")
     holder = psycopg.connect(pg_url, autocommit=True)
@@ -346,7 +346,8 @@ def test_settling_an_expired_lease_while_the_slow_path_runs_does_not_deadlock(
 ) -> None:
     """A live holder whose lease ran out (a long answer) settles above its amount (its row
     locked, its trigger waiting for the shared lock) while a reservation's slow path, holding
-    the exclusive lock, deletes expired leases: pg011 waited on that row (deadlock)."""
+    the exclusive lock, deletes expired leases: the escrow's first version waited on that row
+    (deadlock)."""
     pg_store.begin_request(RequestStart(request_id="long", model="m/a"))
     long = team(pg_store, clock, "1.00").reserve("long", D("0.05"))
     clock.advance(601)
@@ -383,8 +384,8 @@ def test_a_lease_renewed_as_it_expires_stays_counted(
     clock: FakeClock,
 ) -> None:
     """The holder of an expired lease renews it (a stream's progress) while the slow path
-    deletes expired leases: pg011 summed the live ones first, left the renewed one out, and
-    handed its money out again (1.20 held of 1.00)."""
+    deletes expired leases: the escrow's first version summed the live ones first, left the
+    renewed one out, and handed its money out again (1.20 held of 1.00)."""
     pg_store.begin_request(RequestStart(request_id="stream", model="m/a"))
     budget = team(pg_store, clock, "1.00")
     budget.reserve("stream", D("0.60"))
