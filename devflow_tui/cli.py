@@ -530,25 +530,38 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     settings = load(ctx)
     request = build_request(text, **kw)
 
-    async def go() -> dict[str, Any]:
+    async def go() -> tuple[dict[str, Any], DevflowError | None]:
         gateway = await _open(ctx, settings, demo_without_key=True)
+        error = None
         try:
             prepared = gateway.prepare(request)
+            if not prepared.decision.candidates:
+                error = await gateway.unroutable_error(prepared)
         finally:
             await gateway.aclose()
         from devflow_tui.cli_output import route_json
 
-        return route_json(prepared, gateway.catalog_source)
+        text = str(error) if error is not None else None
+        return route_json(prepared, gateway.catalog_source, text), error
 
-    data = run_async(go())
+    data, error = run_async(go())
     if as_json:
         click.echo(dumps(data))
-        return
+    else:
+        _print_route(data)
+    if error is not None:
+        fail(str(error), exit_code_for(error.category.value))
+
+
+def _print_route(data: dict[str, Any]) -> None:
     click.echo(
         f"task: {data['task_type']} ({data['complexity']})  signals: "
         f"{', '.join(data['signals']) or '-'}"
     )
-    click.echo(f"model: {data['model']}   fallbacks: {', '.join(data['fallbacks']) or '-'}")
+    if data["model"] is None:
+        click.echo("model: none (no model can take this request: why and the fix below)")
+    else:
+        click.echo(f"model: {data['model']}   fallbacks: {', '.join(data['fallbacks']) or '-'}")
     if data["resolved_names"]:
         click.echo("names: " + ", ".join(data["resolved_names"]))
     for warning in data["warnings"]:

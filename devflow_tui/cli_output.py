@@ -132,10 +132,14 @@ class RouteJson(BaseModel):
     warnings: list[str]
     context_tokens: int
     catalog_source: str
+    error: str | None = None  # why no model can take the request (model is None), and the fix
 
 
-def route_json(prepared: PreparedRequest, catalog_source: str) -> dict[str, Any]:
-    """The `route --json` document of a prepared request, JSON-ready."""
+def route_json(
+    prepared: PreparedRequest, catalog_source: str, error: str | None = None
+) -> dict[str, Any]:
+    """The `route --json` document of a prepared request, JSON-ready; `error` says why no
+    model can take it, when none can."""
     decision = prepared.decision
     cls = prepared.classification
     document = RouteJson(
@@ -152,6 +156,7 @@ def route_json(prepared: PreparedRequest, catalog_source: str) -> dict[str, Any]
         warnings=list(decision.warnings),
         context_tokens=prepared.context_tokens,
         catalog_source=catalog_source,
+        error=error,
     )
     return document.model_dump(mode="json")
 

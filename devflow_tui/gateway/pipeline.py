@@ -294,9 +294,7 @@ class Gateway:
             classification = escalated(classification, stronger_than)
         routing = self.settings.routing
         task_defaults = routing.tasks.get(task)  # type: ignore[call-overload]
-        only = list(self.settings.only_models)
-        if task_defaults and task_defaults.models:
-            only = list(task_defaults.models)
+        only = self._only_models(task)[0]
         criteria = SelectionCriteria(
             task_type=task,
             complexity=classification.complexity,
@@ -321,6 +319,17 @@ class Gateway:
             excluded_models=list(routing.excluded_models),
         )
         return classification, criteria
+
+    def _only_models(self, task: str) -> tuple[list[str], str | None]:
+        """The names routing for `task` is restricted to, and the setting that says so (None:
+        no restriction): the task's own `models`, else the "only" setting."""
+        from devflow_tui.gateway.unroutable import only_setting
+
+        task_defaults = self.settings.routing.tasks.get(task)  # type: ignore[call-overload]
+        if task_defaults and task_defaults.models:
+            return list(task_defaults.models), only_setting(task, task_models=True)
+        only = list(self.settings.only_models)
+        return only, only_setting(task, task_models=False) if only else None
 
     def pin(self, model_id: str) -> RoutingDecision:
         """The decision for an explicitly chosen model, without ranking the catalog."""
@@ -437,7 +446,7 @@ class Gateway:
         outcome.complexity = cls.complexity
         outcome.fallbacks = list(decision.fallbacks)
         if not decision.candidates:
-            await self._end(state, await self._no_candidate_error(prepared))
+            await self._end(state, await self.unroutable_error(prepared))
             return
         chosen = decision.candidates[0].model
         outcome.requested_model = request.model or chosen.id
@@ -490,10 +499,10 @@ class Gateway:
         await self._call_chain(state, chain, assembled)
         await self._end(state)
 
-    async def _no_candidate_error(self, prepared: PreparedRequest) -> DevflowError:
-        """Why no model can take the request. When the budget is what excluded every model
-        (the same request would route without it), that is a budget refusal naming the
-        budget, not a request no model can take."""
+    async def unroutable_error(self, prepared: PreparedRequest) -> DevflowError:
+        """Why no model can take the request, with the fix for its cause. When the budget is
+        what excluded every model (the same request would route without it), that is a budget
+        refusal naming the budget, not a request no model can take."""
         decision = prepared.decision
         without_budget = dataclasses.replace(prepared.criteria, remaining_budget_usd=None)
         if prepared.criteria.remaining_budget_usd is not None and (
@@ -501,11 +510,12 @@ class Gateway:
         ):
             views = await self.recorder.call(self.budget.status)
             return _budget_exhausted(views)
-        why = "; ".join(f"{m}: {r}" for m, r in decision.excluded[:5]) or "empty catalog"
-        return DevflowError(
-            f"No model can take this request ({why}).",
-            hint="Lower --max-tokens, trim the context, or change the preferred models.",
-        )
+        from devflow_tui.gateway.unroutable import unroutable_error
+
+        restricted_by = None
+        if prepared.criteria.only_models and not prepared.request.model:
+            restricted_by = self._only_models(prepared.criteria.task_type)[1]
+        return unroutable_error(decision, restricted_by)
 
     async def _end(
         self,
