@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.color import Color
 from textual.geometry import Region
@@ -435,7 +436,12 @@ async def test_gateway_failure_is_shown_not_raised(settings: Settings) -> None:
         assert app.dashboard.query_one(PromptEditor).text == "hello"  # and nothing lost
 
 
-async def test_editor_newlines_and_context_entry(make_app: MakeApp, replay: ReplayGateway) -> None:
+async def test_editor_newlines_and_context_entry(
+    make_app: MakeApp, replay: ReplayGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In an empty project folder: the pattern below must match nothing (the repository's
+    # own docs/ has Markdown files).
+    monkeypatch.chdir(tmp_path)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(lambda: app.gateway is not None, pilot)
