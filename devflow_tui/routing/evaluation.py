@@ -96,27 +96,64 @@ def _digest(prompt_id: str) -> bytes:
     return hashlib.sha256(base.encode("utf-8")).digest()
 
 
+MAX_FILE_BYTES = 64 * 1024 * 1024  # far more labelled prompts than anyone labels by hand
+MAX_REPORTED_ERRORS = 10
+
+
 def load_labelled(path: Path) -> list[LabelledPrompt]:
-    """Read a labelled JSONL file; raises `LabelledFileError` on anything unusable."""
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise LabelledFileError(
-            f"{path}: no such file; give a JSONL file of labelled prompts"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelledFileError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    """Read a labelled JSONL file; raises `LabelledFileError` on anything unusable, naming
+    every bad line (up to `MAX_REPORTED_ERRORS`) and what to write instead."""
+    text = _read_text(path)
     rows: list[LabelledPrompt] = []
+    errors: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        rows.append(_parse_line(path, number, line))
+        try:
+            rows.append(_parse_line(path, number, line))
+        except LabelledFileError as exc:
+            errors.append(str(exc))
+    if errors:
+        more = len(errors) - MAX_REPORTED_ERRORS
+        shown = errors[:MAX_REPORTED_ERRORS] + (
+            [f"… and {more} more bad lines"] if more > 0 else []
+        )
+        raise LabelledFileError("\n".join(shown))
     if not rows:
         raise LabelledFileError(
             f"{path}: no labelled prompts; write one JSON object per line, e.g. "
             '{"prompt": "hi!", "task_type": "chat", "complexity": "low"}'
         )
     return rows
+
+
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8 with or without a byte-order mark, at most `MAX_FILE_BYTES`
+    (read in one bounded call, so a device such as /dev/zero cannot exhaust memory)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise LabelledFileError(
+            f"{path}: no such file; give a JSONL file of labelled prompts"
+        ) from None
+    except IsADirectoryError:
+        raise LabelledFileError(
+            f"{path}: is a folder; give a JSONL file of labelled prompts"
+        ) from None
+    except OSError as exc:
+        raise LabelledFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise LabelledFileError(
+            f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it into smaller "
+            "files and score each"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LabelledFileError(
+            f"{path}: not UTF-8 text (byte {exc.start}); convert it, e.g. with iconv -t UTF-8"
+        ) from None
 
 
 def _parse_line(path: Path, number: int, line: str) -> LabelledPrompt:
@@ -127,26 +164,47 @@ def _parse_line(path: Path, number: int, line: str) -> LabelledPrompt:
         raise LabelledFileError(f"{where}: not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise LabelledFileError(f"{where}: expected a JSON object with prompt and task_type")
-    prompt, task = data.get("prompt"), data.get("task_type")
+    prompt, task, complexity = data.get("prompt"), data.get("task_type"), data.get("complexity")
+    # Labels in any case ("Coding", "LOW"), as people type them.
+    task = task.strip().lower() if isinstance(task, str) else task
+    complexity = complexity.strip().lower() if isinstance(complexity, str) else complexity
     if not isinstance(prompt, str) or not prompt.strip():
         raise LabelledFileError(f'{where}: missing or empty "prompt" (a string)')
+    if not _encodable(prompt):
+        raise LabelledFileError(
+            f'{where}: "prompt" has a lone surrogate escape (such as \\ud800), which is no '
+            "text; fix or drop that escape"
+        )
+    if task is None:
+        raise LabelledFileError(f'{where}: missing "task_type"; add one of {", ".join(TASK_TYPES)}')
     if task not in TASK_TYPES:
         raise LabelledFileError(
             f"{where}: task_type {task!r} is not one of {', '.join(TASK_TYPES)}"
         )
-    complexity = data.get("complexity")
     if complexity is not None and complexity not in COMPLEXITIES:
         raise LabelledFileError(
             f"{where}: complexity {complexity!r} is not one of {', '.join(COMPLEXITIES)}"
         )
     lang, row_id = data.get("lang"), data.get("id")
+    if lang is not None and (not isinstance(lang, str) or not _encodable(lang)):
+        raise LabelledFileError(
+            f'{where}: "lang" must be a language code such as "en" or "it", not {lang!r}'
+        )
     return LabelledPrompt(
         prompt=prompt,
         task_type=task,
         complexity=complexity,
-        lang=lang if isinstance(lang, str) else None,
-        id=str(row_id) if row_id is not None else None,
+        lang=lang.strip().lower() or None if lang is not None else None,
+        id=str(row_id).encode("utf-8", "replace").decode("utf-8") if row_id is not None else None,
     )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _figures(results: Sequence[tuple[LabelledPrompt, str, str]]) -> Figures:

@@ -31,6 +31,30 @@ def test_prompt_with_nul(devflow: Invoke) -> None:
     assert "NUL" in result.stderr
 
 
+def test_stdin_larger_than_any_window_is_refused(
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`devflow route - < /dev/zero` read until memory ran out; now the read is bounded."""
+    import devflow_tui.cli as cli
+
+    monkeypatch.setattr(cli, "MAX_STDIN_BYTES", 1024)
+    result = devflow("route", "-", input="word " * 300)
+    assert result.exit_code == 2
+    assert "stdin has more than" in result.stderr and "-c" in result.stderr
+    assert devflow("route", "-", input="word " * 200).exit_code == 0  # under the bound
+
+
+def test_eval_routing_with_a_lone_surrogate(devflow: Invoke, tmp_path: Path) -> None:
+    """A JSON escape of half a surrogate pair printed a UnicodeEncodeError traceback."""
+    path = tmp_path / "f.jsonl"
+    path.write_text('{"prompt": "\\ud800 write a poem", "task_type": "creative"}\n', "utf-8")
+    for extra in ((), ("--json",)):
+        result = devflow("eval-routing", str(path), *extra, key=False)
+        assert result.exit_code == 2
+        assert "line 1" in result.stderr and "surrogate" in result.stderr
+        assert "Traceback" not in result.output + result.stderr
+
+
 def test_config_file_not_utf8(devflow: Invoke) -> None:
     Path(os.environ["DEVFLOW_CONFIG"]).write_bytes(b"\xff\xfe")
     result = devflow("route", "hi")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from devflow_tui.routing import evaluation
 from devflow_tui.routing.evaluation import (
     LabelledFileError,
     evaluate,
@@ -75,6 +76,48 @@ def test_bad_files_name_the_line_and_the_fix(tmp_path: Path) -> None:
     (tmp_path / "latin1.jsonl").write_bytes(b'{"prompt": "caf\xe9"}')
     with pytest.raises(LabelledFileError, match="UTF-8"):
         load_labelled(tmp_path / "latin1.jsonl")
+
+
+def test_files_as_people_write_them(tmp_path: Path) -> None:
+    """A byte-order mark, labels in capitals and language codes in any case are read."""
+    path = tmp_path / "mixed.jsonl"
+    lines = [
+        {"prompt": "hi!", "task_type": "Chat", "complexity": "LOW", "lang": "EN"},
+        {"prompt": "ciao, come stai?", "task_type": "chat", "lang": " it "},
+    ]
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps(x) for x in lines).encode())
+    rows = load_labelled(path)
+    assert [(r.task_type, r.complexity, r.lang) for r in rows] == [
+        ("chat", "low", "en"),
+        ("chat", None, "it"),
+    ]
+    assert set(evaluate(rows).languages) == {"en", "it"}  # "EN" and a detected "en" are one
+
+
+def test_every_bad_line_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bad.jsonl"
+    good = json.dumps({"prompt": "hi", "task_type": "chat"})
+    bad = [
+        json.dumps({"prompt": "hi"}),
+        json.dumps({"prompt": "hi", "task_type": "chat", "lang": 5}),
+        json.dumps({"prompt": "\ud800", "task_type": "chat"}),
+    ]
+    path.write_text("\n".join([good, *bad, good]), "utf-8")
+    with pytest.raises(LabelledFileError) as caught:
+        load_labelled(path)
+    message = str(caught.value)
+    assert 'line 2: missing "task_type"; add one of coding' in message
+    assert 'line 3: "lang" must be a language code' in message
+    assert "line 4" in message and "surrogate" in message
+    path.write_text("\n".join(["not json"] * 25), "utf-8")
+    with pytest.raises(LabelledFileError, match="and 15 more bad lines"):
+        load_labelled(path)
+    monkeypatch.setattr(evaluation, "MAX_FILE_BYTES", 100)
+    path.write_text("\n".join([good] * 10), "utf-8")
+    with pytest.raises(LabelledFileError, match=r"larger than .* MB; split it"):
+        load_labelled(path)
+    with pytest.raises(LabelledFileError, match="is a folder"):
+        load_labelled(tmp_path)
 
 
 def test_split_is_stable_and_keeps_translations_with_their_original() -> None:
