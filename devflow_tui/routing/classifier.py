@@ -10,7 +10,9 @@ type in `_TIE_ORDER`. English and Italian rules live side by side (a prompt may 
 the language is reported as a signal. Keyword rules are word-set and word-stem lookups over the
 tokens of the prompt (one pass); structural rules (code, math, phrases) are regular
 expressions, each searched only in a text that has what its every match starts with or
-contains (a word, a phrase: `_triggers`), which the same pass over the tokens finds. The
+contains (a word, a phrase: `_triggers`), which the same pass over the tokens finds; a
+pattern with several alternatives is searched one alternative at a time, each only in a text
+that has the literal it starts with (`_Split`), and a few by a cheaper pre-check (`needs`). The
 rules read the first `SCAN_HEAD` (300) and the last `SCAN_TAIL` (200) characters
 (`scanned`): the request is at the start of a prompt or right after a long paste, and a
 bounded scan keeps a decision under a millisecond whatever the prompt's length. Only the
@@ -103,8 +105,9 @@ class _Rule:
     # `pattern.match` when the pattern can only match at the start (`^` without re.M):
     # `search` would try, and fail, at every position of the text.
     anchored: bool = False
-    # Finds a character that every match contains: with none in the text the pattern is not
-    # run (a scan for a character class is many times faster than trying every branch).
+    # Finds a character that every match contains, or a text that every match contains
+    # (`requires`): with none in the text the pattern is not run (a scan for a character
+    # class or a literal is many times faster than trying every branch).
     needs: re.Pattern[str] | None = None
     # How `pattern` is searched: `match` when anchored, blocks of alternatives (`_Split`)
     # when it has several, else `search`.
@@ -215,36 +218,31 @@ def _top_branches(pattern: str) -> list[str]:
     return branches
 
 
-def _starts_with_literal(pattern: str) -> bool:
-    """A cheap guess that the pattern starts with a literal character (a plain one, or an
-    escaped punctuation mark, not repeated): it only groups alternatives into blocks, and
-    any grouping searches correctly."""
-    if pattern.startswith("\\"):
-        first, rest = pattern[:2], pattern[2:]
-        literal = len(first) == 2 and not first[1].isalnum()
-    else:
-        first, rest = pattern[:1], pattern[1:]
-        literal = bool(first) and first not in "^$.|?*+()[]{}"
-    return literal and not rest.startswith(("?", "*", "+", "{"))
-
-
 @dataclass(frozen=True)
 class _Split:
     """A pattern searched as consecutive blocks of its top-level alternatives: Python's
-    engine scans quickly for a leading literal (or a character class when every alternative
-    starts with one) but tries every alternative at every position as soon as one of them
-    starts otherwise (`\\b`, `^`, a look-behind, `\\d+`). Alternatives that start with a
-    literal share a block; each other one is its own. `search` returns what the whole
-    pattern's `search` would: the leftmost match, and at one position the earliest
-    alternative's (blocks keep the alternatives' order)."""
+    engine scans quickly for a leading literal but tries every alternative at every position
+    as soon as one of them starts otherwise (`\\b`, `^`, a look-behind, `\\d+`), and tries
+    several alternatives at every position that has the first character of one. So each
+    alternative is its own block, and one that starts with a literal is searched only in a
+    text that has that literal (`gates`: an `in` check runs at C speed; most alternatives'
+    words are in no given prompt). `search` returns what the whole pattern's `search` would:
+    the leftmost match, and at one position the earliest alternative's (blocks keep the
+    alternatives' order)."""
 
     blocks: tuple[re.Pattern[str], ...]
     anchored: tuple[bool, ...] = ()  # per block: it can only match at the start (`_anchored`)
+    # Per block: what its every match starts with, one text or several ("" for nothing known).
+    gates: tuple[str | tuple[str, ...], ...] = ()
 
     def search(self, text: str) -> re.Match[str] | None:
         """The whole pattern's `search(text)`."""
         best: re.Match[str] | None = None
-        for block, at_start in zip(self.blocks, self.anchored, strict=True):
+        for block, at_start, gate in zip(self.blocks, self.anchored, self.gates, strict=True):
+            if gate and (
+                gate not in text if isinstance(gate, str) else not any(map(text.__contains__, gate))
+            ):
+                continue  # nothing a match starts with: no match
             found = block.match(text) if at_start else block.search(text)
             if found is not None and (best is None or found.start() < best.start()):
                 best = found
@@ -252,31 +250,81 @@ class _Split:
 
 
 def _blocks(pattern: str, branches: Sequence[str] | None = None) -> list[str]:
-    """The pattern (after `_word_first`) as consecutive blocks of its top-level alternatives
-    (`branches`, when the caller has them): those that start with a literal share a block,
-    each other one is its own."""
-    blocks: list[list[str]] = []
-    literal_block = False
-    for branch in _top_branches(pattern) if branches is None else branches:
-        fast = _word_first(branch)
-        literal = _starts_with_literal(fast)
-        if literal and literal_block:
-            blocks[-1].append(fast)
-        else:
-            blocks.append([fast])
-        literal_block = literal
-    return ["|".join(block) for block in blocks]
+    """The pattern's top-level alternatives (`branches`, when the caller has them), each
+    after `_word_first`: the blocks of `_Split`."""
+    return [_word_first(b) for b in (_top_branches(pattern) if branches is None else branches)]
+
+
+_LOOK_AROUND = re.compile(r"\(\?<?[=!][^()]*\)")  # without groups inside
+_LITERAL_CHAR = re.compile(r"\\[^\w\s]|[^\\^$.|?*+()\[\]{}]")  # a character matching itself
+
+
+def _literal_start(block: str, flags: int) -> tuple[str, ...]:
+    """Texts one of which every match of `block` starts with (`_Split.gates`): its leading
+    plain characters and escaped punctuation, without one a quantifier follows, or for a
+    leading group of alternatives ("(?:write(?<=\\bwrite)|create...)") each one's. Empty for
+    none, and under re.I or re.X, where the pattern's characters are not the text's."""
+    if flags & (re.I | re.X):
+        return ()
+    if block.startswith("(?:"):
+        end = _group_end(block)
+        if end < 0 or block[end + 1 : end + 2] in _QUANTIFIERS:
+            return ()
+        starts = [_literal_start(branch, flags) for branch in _top_branches(block[3:end])]
+        return tuple(s for found in starts for s in found) if all(starts) else ()
+    chars: list[str] = []
+    at = 0
+    while True:
+        found = _LITERAL_CHAR.match(block, at) or _LOOK_AROUND.match(block, at)
+        if found is None:
+            break
+        at = found.end()
+        if found.group().startswith("(?"):
+            continue  # a look-behind or -ahead takes no text: the literal goes on after it
+        if block[at : at + 1] in _QUANTIFIERS:
+            break  # optional or repeated: not in every match
+        chars.append(found.group()[-1])
+    return ("".join(chars),) if chars else ()
+
+
+def _gate(starts: tuple[str, ...]) -> str | tuple[str, ...]:
+    """`_Split.gates`' entry for a block that starts with one of `starts`: a single text is
+    checked with one `in` (the usual case), several with `any`."""
+    return starts[0] if len(starts) == 1 else starts if starts else ""
+
+
+def _group_end(pattern: str) -> int:
+    """The index of the parenthesis that closes the group `pattern` starts with, -1 for none."""
+    depth = 0
+    for token in _REGEX_TOKEN.finditer(pattern):
+        if token.group() == "(":
+            depth += 1
+        elif token.group() == ")":
+            depth -= 1
+            if depth == 0:
+                return token.start()
+    return -1
 
 
 def _split(pattern: str, flags: int = 0) -> _Split | None:
-    """`_Split` for a pattern; None when it is a single block (its own `search` is then as
-    fast). Found with string checks, and only the blocks are compiled: importing the rules
+    """`_Split` for a pattern; None when it is a single alternative (its own `search` is then
+    as fast). Found with string checks, and only the blocks are compiled: importing the rules
     stays cheap (every command pays it)."""
     blocks = _blocks(pattern)
     if len(blocks) < 2:
         return None
     compiled = tuple(cached_compile(block, flags) for block in blocks)
-    return _Split(blocks=compiled, anchored=tuple(map(_anchored, compiled)))
+    return _Split(
+        blocks=compiled,
+        anchored=tuple(map(_anchored, compiled)),
+        gates=tuple(_gate(_literal_start(block, flags)) for block in blocks),
+    )
+
+
+def _finder(pattern: str, flags: int = 0) -> Callable[[str], re.Match[str] | None]:
+    """The pattern's `search`, by blocks of its alternatives when it has several (`_Split`)."""
+    split = _split(pattern, flags)
+    return split.search if split is not None else _compile(pattern, flags).search
 
 
 def _anchored(pattern: re.Pattern[str]) -> bool:
@@ -296,9 +344,11 @@ def _rule(
     flags: int = 0,
     on_lower: bool = True,
     needs: str = "",
+    requires: str = "",
 ) -> _Rule:
     """`words`: space-separated; a trailing `*` makes a stem ("implement*"). `needs`: the
-    characters one of which every match of `pattern` contains (a cheap pre-check)."""
+    characters one of which every match of `pattern` contains (a cheap pre-check); or
+    `requires`: a pattern of which every match of `pattern` contains a match."""
     items = words.split()
     branches = _top_branches(pattern) if pattern else []
     triggers = _triggers(pattern, flags, branches) if pattern and on_lower else None
@@ -316,6 +366,7 @@ def _rule(
             split = _Split(
                 blocks=tuple(cached_compile(block, flags) for block in blocks),
                 anchored=tuple(not flags & re.M and b.startswith("^") for b in blocks),
+                gates=tuple(_gate(_literal_start(block, flags)) for block in blocks),
             )
             find = split.search
     return _Rule(
@@ -327,7 +378,11 @@ def _rule(
         stems=tuple(w[:-1] for w in items if w.endswith("*")),
         on_lower=on_lower,
         anchored=anchored,
-        needs=cached_compile(f"[{re.escape(needs)}]") if needs else None,
+        needs=cached_compile(requires, flags)
+        if requires
+        else cached_compile(f"[{re.escape(needs)}]")
+        if needs
+        else None,
         find=find,
         gated=triggers is not None,
         whole=triggers[0] if triggers is not None else frozenset(),
@@ -459,6 +514,9 @@ _RULES: tuple[_Rule, ...] = (
         "file name {m}",
         pattern=rf"\b[\w/-]+\.(?:{_CODE_EXT})\b|\b(?:Dockerfile|Makefile)\b",
         on_lower=False,
+        # A file name ends with an extension: found from its dot, which the engine scans for,
+        # before the name is looked for, which it would try at every word.
+        requires=rf"\.(?:{_CODE_EXT})\b|Dockerfile|Makefile",
     ),
     _rule(
         "coding",
@@ -668,7 +726,13 @@ _RULES: tuple[_Rule, ...] = (
         r"|\bproblema di fermi|estimate how many|\bstima quant"
         r"|how many .{0,40} (?:are there|in a year)",
     ),
-    _rule("reasoning", 3, "percentage", pattern=r"\d+(?:[.,]\d+)?\s*%\s*(?:of|di|del|della)\b"),
+    _rule(
+        "reasoning",
+        3,
+        "percentage",
+        pattern=r"\d+(?:[.,]\d+)?\s*%\s*(?:of|di|del|della)\b",
+        needs="%",
+    ),
     _rule(
         "reasoning",
         1.5,
@@ -975,17 +1039,72 @@ _DEMANDING_PATTERN = _compile(
     r"lock-free|thread-safe|end-to-end|\d{3,5} (?:words|parole)|show that|colpo di scena"
     r"|step by step|passo per passo"
 )
+# What every match of `_DEMANDING_PATTERN` contains: a text with none of them is not searched
+# (a few C-speed `in` checks cost less than the engine trying the alternatives at every position).
+_DEMANDING_TEXTS = (
+    "lock-free",
+    "thread-safe",
+    "end-to-end",
+    " words",
+    " parole",
+    "show that",
+    "colpo di scena",
+    "step by step",
+    "passo per passo",
+)
 _DEMANDING_STEMS = _Prefixes.of(dict.fromkeys(_DEMANDING.stems, (0,)))
-_LIGHT = _compile(
-    r"\b(?:haiku|slogan|tagline|one[- ]line|una riga|in one sentence|in una frase|quick"
-    r"|veloce|short summary|breve riassunto|names? for|nomi per|nome di|\d+ (?:catchy )?names"
-    r"|\w+ nomi|what's the difference|che differenza|how do i|how to|come faccio|come si"
-    r"|qual è il|what's the \w+ command|regex|one-liner|quanto fa|what(?:'s| is) \d+)\b"
+# A light request: "\b(?:haiku|slogan|...|what(?:'s| is) \d+)\b" as alternatives that each
+# start with a word (`_Split`: each is searched only in a text that has its word) instead of
+# a leading `\b` and thirty alternatives tried at every position. It finds a match exactly
+# where that pattern does ("\b\w+ nomi\b" is " nomi" after a word character); a test
+# compares the two.
+_LIGHT = _finder(
+    "|".join(
+        rf"\b{light}\b"
+        for light in (
+            "haiku",
+            "slogan",
+            "tagline",
+            "quick",
+            "veloce",
+            "regex",
+            "one-liner",
+            "quanto fa",
+            "come faccio",
+            "come si",
+            "one[- ]line",
+            "una riga",
+            "in one sentence",
+            "in una frase",
+            "short summary",
+            "breve riassunto",
+            "names? for",
+            "nomi per",
+            "nome di",
+            r"\d+ (?:catchy )?names",
+            "what's the difference",
+            "che differenza",
+            "how do i",
+            "how to",
+            "qual è il",
+            r"what's the \w+ command",
+            r"what(?:'s| is) \d+",
+        )
+    )
+    + r"| nomi(?<=\w nomi)\b"
 )
 _PASTED = re.compile(
     r"```|\n\s*\n|:\s*\n|(?:^|\n)\s*(?:import|#include|def|class|function|SELECT|<)\b"
 )
-_SENTENCE = re.compile(r"[.?!;](?:\s|$)|\n")
+# `_PASTED` where its "^" cannot match (`_CODE_FIRST` does not): every alternative then starts
+# with a literal, which the engine scans for, and the text splits the same.
+_PASTED_LATER = cached_compile(
+    r"```|\n\s*\n|:\s*\n|\n\s*(?:import|#include|def|class|function|SELECT|<)\b"
+)
+_CODE_FIRST = cached_compile(r"\s*(?:import|#include|def|class|function|SELECT|<)\b")
+# "[.?!;](?:\s|$)|\n" as one class first (the same matches: a newline, or a mark then a space
+# or the end), which the engine scans for.
+_SENTENCE = cached_compile(r"[.?!;\n](?:(?<=\n)|\s|$)")
 _HOW_TO = _compile(
     r"^\W*(?:how (?:to|do i|do you|can i|would i|should i)"
     r"|what(?:'s| is) the (?:best )?(?:way|command)"
@@ -1012,10 +1131,18 @@ _HARD_WORDS = frozenset(
         )
     ).split()
 )
-_NUMBER = _compile(
-    r"(?<![\w.])\d+(?:[.,]\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|twelve|twenty"
-    r"|hundred|half|twice|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|dodici|venti|cento"
-    r"|met[àa]|doppio)\b"
+# The quantities of a word problem: numbers ("3", "1.5") and numbers in words. Two patterns,
+# counted apart, each found from its first character (a digit; a number word's first letter),
+# where "(?<![\w.])\d+(?:[.,]\d+)?|\b(?:two|...)\b" tried both at every position: their matches
+# are made of different characters (digits and marks, letters), so the counts add up.
+_DIGITS = cached_compile(r"\d(?<![\w.]\d)\d*(?:[.,]\d+)?")
+_SPELLED_NUMBERS = (
+    "two three four five six seven eight nine ten twelve twenty hundred half twice due"
+    " tre quattro cinque sei sette otto nove dieci dodici venti cento met[àa] doppio"
+)
+_NUMBER_WORDS = cached_compile(
+    # "\bword" with the word first, as `_word_first` writes it
+    "(?:" + "|".join(f"{word}(?<=\\b{word})" for word in _SPELLED_NUMBERS.split()) + ")\\b"
 )
 _QUANTITY_QUESTION = _compile(
     r"\bhow (?:much|many|long|far|fast|can you|do you)\b|\bcome (?:puoi|posso|misuri|fai)\b"
@@ -1138,7 +1265,10 @@ _ANALYSIS_STRONG = frozenset(
     }
 )
 _TOKEN = re.compile(r"[\w+#]+")
-_WORD = re.compile(r"[a-zàèéìíòóùç']+", re.I)
+# "[a-zàèéìíòóùç']+" with re.I, spelled out: the class matches the same characters (the dotted
+# and dotless i, the long s and the Kelvin sign fold to ASCII letters; a test checks every
+# code point), and case-folded matching cost about three times as much.
+_WORD = cached_compile("[a-zA-Zàèéìíòóùç'ÀÇÈÉÌÍÒÓÙ\u0130\u0131\u017f\u212a]+")
 _IT_WORDS = frozenset(
     {
         "il",
@@ -1558,7 +1688,8 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
     # (Quantities are counted only for a quantity question that is not code: the cheap tests
     # first.)
     if scores["coding"] < 3 and _QUANTITY_QUESTION.search(lower[:1000]):
-        numbers = len(_NUMBER.findall(text[:1000]))
+        start = text[:1000]
+        numbers = len(_DIGITS.findall(start)) + len(_NUMBER_WORDS.findall(start))
         if numbers >= 2:
             scores["reasoning"] += 3
             signals.append(f"word problem ({numbers} quantities)")
@@ -1627,7 +1758,8 @@ def _complexity_cues(
         cues.append("k:constraints7" if constraints >= 7 else "k:constraints4")
         signals.append(f"{constraints} constraints")
     demanding = {t for t in tokens if (_TOKEN_FACTS.get(t) or _token_facts(t))[1]}
-    demanding.update(m.group(0) for m in _DEMANDING_PATTERN.finditer(head))
+    if any(map(head.__contains__, _DEMANDING_TEXTS)):
+        demanding.update(_DEMANDING_PATTERN.findall(head))
     if demanding and task != "chat":
         points += min(2, len(demanding))
         cues.append("k:demanding" if len(demanding) == 1 else "k:demanding2")
@@ -1635,7 +1767,7 @@ def _complexity_cues(
     if task == "reasoning" and "verb 'prove'" in signals:
         points += 1  # a proof is never a quick answer
         cues.append("k:proof")
-    if _LIGHT.search(lower[:400]):
+    if _LIGHT(lower[:400]):
         points -= 1
         cues.append("k:light")
         signals.append("light request")
@@ -1643,7 +1775,9 @@ def _complexity_cues(
     cues.append(f"k:rule-{level}")
     # What the request itself says about its size, apart from anything pasted with it.
     # The request is before the paste ("Summarise this:\n...") or after it ("...\n\nWhy?").
-    parts = [p for p in _PASTED.split(text[:3000]) if p and p.strip()] or [text]
+    pasted = text[:3000]
+    splitter = _PASTED if _CODE_FIRST.match(pasted) else _PASTED_LATER
+    parts = [p for p in splitter.split(pasted) if p and p.strip()] or [text]
     instruction = min(parts[0], parts[-1], key=len)
     words = len(instruction.split())
     cues.append(

@@ -17,6 +17,8 @@ from devflow_tui.routing.classifier import (
     _BULLET,
     TaskClassifier,
     _bullet_lines,
+    _literal_start,
+    _Split,
     _triggers,
     _word_hits,
     scanned,
@@ -35,6 +37,10 @@ TRICKY = [
     "tell me: step by step, pros and cons, km/h",
     "scrivi un programma; è meglio così? cos'è",
     "preWRITE precreate write_x _write",
+    "see src/app/main.py, the Dockerfile and 50% of the README.md",
+    "give me 5 catchy names, 10 nomi, in one sentence: what's the git command? what is 17*23",
+    "wordshow that step by step in 2000 words\n\nimport os\nwhy?",
+    "İstanbul ſ K metà due 3.5 e 1,2 and twenty-two",
 ]
 
 
@@ -102,3 +108,109 @@ def test_bullet_lines_counts_what_findall_finds() -> None:
     for text in texts:
         assert _bullet_lines(text) == len(_BULLET.findall(text)), repr(text)
     assert sum(_bullet_lines(text) for text in texts) > 1000  # bullets were there to count
+
+
+@pytest.mark.parametrize(
+    ("block", "flags", "expected"),
+    [
+        (r"haiku(?<=\bhaiku)\b", 0, ("haiku",)),
+        (r"una(?<=\buna) riga\b", 0, ("una riga",)),  # a look-behind takes no text
+        (r"names? for", 0, ("name",)),  # the optional letter is not in every match
+        (r"\.(?<=\w\.)[a-z_]", 0, (".",)),
+        (r"\*\*kwargs", 0, ("**kwargs",)),
+        (r"(?:write(?<=\bwrite)|make(?<=\bmake)) a\b", 0, ("write", "make")),
+        (r"(?:a|b)?c", 0, ()),  # an optional group: nothing required
+        (r"(?:a|\d)x", 0, ()),  # an alternative without a literal start
+        (r"\d+x", 0, ()),
+        (r"a{2}", 0, ()),
+        (r"^\s*import", 0, ()),
+        ("abc", re.I, ()),  # case-folded: the text may have "ABC"
+    ],
+)
+def test_literal_start_is_what_every_match_starts_with(
+    block: str, flags: int, expected: tuple[str, ...]
+) -> None:
+    assert _literal_start(block, flags) == expected
+
+
+def _subjects(rule: classifier_module._Rule) -> list[str]:
+    """What `_score` searches a rule's pattern in, over every test text."""
+    heads = [scanned(text) for text in _texts()]
+    return [head.lower() for head in heads] if rule.on_lower else heads
+
+
+def test_a_split_block_is_skipped_only_where_it_cannot_match() -> None:
+    """`_Split.gates`: on every test text, each block's every match starts with its gate's
+    text, and the gates spare most searches."""
+    checked = skipped = 0
+    for rule in classifier_module._RULES:
+        split = getattr(rule.find, "__self__", None)
+        if not isinstance(split, _Split):
+            continue
+        for subject in _subjects(rule):
+            for block, gate in zip(split.blocks, split.gates, strict=True):
+                starts = (gate,) if isinstance(gate, str) else gate
+                skipped += bool(gate) and not any(s in subject for s in starts)
+                for found in block.finditer(subject) if gate else ():
+                    checked += 1
+                    assert subject.startswith(starts, found.start()), (block.pattern, subject)
+    assert checked > 100
+    assert skipped > 10 * checked
+
+
+def test_a_rule_pre_check_finds_something_wherever_the_rule_matches() -> None:
+    """`needs` and `requires`: a rule is searched only where its pre-check finds something."""
+    checked = 0
+    for rule in classifier_module._RULES:
+        if rule.needs is None or rule.find is None:
+            continue
+        for subject in _subjects(rule):
+            if rule.find(subject) is not None:
+                checked += 1
+                assert rule.needs.search(subject) is not None, (rule.label, subject)
+    assert checked > 20
+
+
+# The patterns the complexity cues and the word problems were first written as; the module
+# searches rewritten ones, which must find what these find.
+_LIGHT_AS_WRITTEN = re.compile(
+    r"\b(?:haiku|slogan|tagline|one[- ]line|una riga|in one sentence|in una frase|quick"
+    r"|veloce|short summary|breve riassunto|names? for|nomi per|nome di|\d+ (?:catchy )?names"
+    r"|\w+ nomi|what's the difference|che differenza|how do i|how to|come faccio|come si"
+    r"|qual è il|what's the \w+ command|regex|one-liner|quanto fa|what(?:'s| is) \d+)\b"
+)
+_SENTENCE_AS_WRITTEN = re.compile(r"[.?!;](?:\s|$)|\n")
+_NUMBER_AS_WRITTEN = re.compile(
+    r"(?<![\w.])\d+(?:[.,]\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|twelve|twenty"
+    r"|hundred|half|twice|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|dodici|venti|cento"
+    r"|met[àa]|doppio)\b"
+)
+_WORD_AS_WRITTEN = re.compile(r"[a-zàèéìíòóùç']+", re.I)
+
+
+def _cue_texts() -> list[str]:
+    rnd = random.Random(11)
+    texts: list[str] = []
+    for text in _texts():
+        lower = scanned(text).lower()
+        texts += [text, scanned(text), lower, lower[:400]]
+        for _ in range(2):
+            start = rnd.randrange(len(text) + 1)
+            texts.append(text[start : start + rnd.randrange(1, 120)])
+    return [*texts, "", "\n", "a.", "x nomi", " nomi", "what is 4", "one-liner"]
+
+
+def test_rewritten_cue_patterns_find_what_the_written_ones_find() -> None:
+    cm = classifier_module
+    for text in _cue_texts():
+        assert bool(cm._LIGHT(text)) == bool(_LIGHT_AS_WRITTEN.search(text)), text
+        assert len(cm._SENTENCE.findall(text)) == len(_SENTENCE_AS_WRITTEN.findall(text)), text
+        numbers = len(cm._DIGITS.findall(text)) + len(cm._NUMBER_WORDS.findall(text))
+        assert numbers == len(_NUMBER_AS_WRITTEN.findall(text)), text
+        assert cm._WORD.findall(text) == _WORD_AS_WRITTEN.findall(text), text
+        splitter = cm._PASTED if cm._CODE_FIRST.match(text) else cm._PASTED_LATER
+        assert splitter.split(text) == cm._PASTED.split(text), text
+        if cm._DEMANDING_PATTERN.search(text):
+            assert any(phrase in text for phrase in cm._DEMANDING_TEXTS), text
+    every = "".join(map(chr, range(0x110000)))  # the spelled-out class is re.I's, exactly
+    assert cm._WORD.sub("", every) == _WORD_AS_WRITTEN.sub("", every)
