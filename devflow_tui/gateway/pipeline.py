@@ -203,7 +203,11 @@ class Gateway:
         prompt = context.prompt
         ctx_tokens = context.total_tokens
         max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
-        history_text = [m.content for m in request.history if isinstance(m.content, str)]
+        # The classifier reads the user's earlier prompts: a follow-up takes the task of the
+        # request it follows, not of the answer's words.
+        history_text = [
+            m.content for m in request.history if m.role == "user" and isinstance(m.content, str)
+        ]
         classification, criteria = self._criteria(
             prompt,
             history=history_text,

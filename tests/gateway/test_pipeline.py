@@ -410,6 +410,32 @@ async def test_history_is_sent(make_gateway: GatewayFactory, sim: SimServer) -> 
     assert any("and now in Rust?" in c for c in contents)
 
 
+async def test_a_follow_up_takes_the_task_of_the_user_request(
+    make_gateway: GatewayFactory,
+) -> None:
+    """QA finding 14: the answers' words are not the conversation's task; the classifier
+    reads the user's prompts."""
+    from devflow_tui.openrouter.wire import ChatMessage
+
+    gateway = await make_gateway()
+    explanation = (
+        "The reason is that the request has no body, so the analysis of the data fails: "
+        "summarise the key points of the research before you compare the pros and cons."
+    )
+    history = [
+        ChatMessage(
+            role="user",
+            content="My Flask route returns 500 when the JSON body is empty, how do I fix it?",
+        ),
+        ChatMessage(role="assistant", content=explanation),
+        ChatMessage(role="user", content="why?"),
+        ChatMessage(role="assistant", content=explanation),
+    ]
+    prepared = gateway.prepare(GatewayRequest(prompt="e in italiano?", history=history))
+    assert prepared.classification.task_type == "coding", prepared.classification.signals
+    assert "follow-up to a coding conversation" in prepared.classification.signals
+
+
 async def test_first_token_event_reports_ttft(make_gateway: GatewayFactory) -> None:
     gateway = await make_gateway()
     events: list[GatewayEvent] = []

@@ -150,7 +150,7 @@ def test_length_alone_is_not_complexity(classifier: TaskClassifier) -> None:
 
 
 def test_follow_ups_inherit_the_conversation_task(classifier: TaskClassifier) -> None:
-    coding = ["Write a Python function that parses ISO dates", "def parse(s): ..."]
+    coding = ["Write a Python function that parses ISO dates"]  # the user's earlier prompts
     for follow_up in ("and add tests", "why?", "and now the same in Java?"):
         result = classifier.classify(follow_up, history=coding)
         assert result.task_type == "coding", follow_up
@@ -162,8 +162,47 @@ def test_follow_ups_inherit_the_conversation_task(classifier: TaskClassifier) ->
     assert classifier.classify("and now the same thing?").task_type != "coding"
 
 
+@pytest.mark.parametrize(
+    ("request_", "follow_ups"),
+    [
+        (
+            "My Flask route returns 500 when the JSON body is empty, how do I fix it?",
+            ("why?", "e in italiano?", "make it shorter"),
+        ),
+        (
+            "La mia route Flask restituisce 500 quando il corpo JSON è vuoto, come la sistemo?",
+            ("perché?", "and in English?", "rendilo più breve"),
+        ),
+        (
+            "Summarise the key arguments for and against a carbon tax",
+            ("why?", "make it shorter", "e in italiano?"),
+        ),
+    ],
+    ids=["flask-en", "flask-it", "carbon-tax"],
+)
+def test_a_follow_up_takes_the_task_of_the_request_it_follows(
+    classifier: TaskClassifier, request_: str, follow_ups: tuple[str, ...]
+) -> None:
+    """QA finding 14: after a coding question and "why?", "e in italiano?" went to analysis,
+    the task of the last two messages' words; it is the conversation's task."""
+    task = classifier.classify(request_).task_type
+    history: list[str] = [request_]
+    for follow_up in follow_ups:
+        found = classifier.classify(follow_up, history=history)
+        assert found.task_type == task, (follow_up, found.signals)
+        assert f"follow-up to {'an' if task == 'analysis' else 'a'} {task} conversation" in (
+            found.signals
+        )
+        history.append(follow_up)
+
+
+def test_a_follow_up_after_a_new_request_follows_the_new_one(classifier: TaskClassifier) -> None:
+    history = ["Write a Python function that parses ISO dates", "why?", "Write a poem about rain"]
+    assert classifier.classify("make it shorter", history=history).task_type == "creative"
+
+
 def test_a_new_request_is_classified_on_its_own(classifier: TaskClassifier) -> None:
-    coding = ["Write a Python function that parses ISO dates", "def parse(s): ..."]
+    coding = ["Write a Python function that parses ISO dates"]  # the user's earlier prompts
     essay = classifier.classify("Write a long essay about the history of Rome", history=coding)
     assert essay.task_type != "coding"
     assert not any(s.startswith("follow-up") for s in essay.signals)
@@ -210,17 +249,72 @@ def test_rules_alone_when_there_is_no_model() -> None:
     assert rules.classify("hi!").complexity == "low"
 
 
-def test_big_context_and_long_conversations_raise_complexity(classifier: TaskClassifier) -> None:
+def test_big_context_and_long_conversations_never_make_a_request_high(
+    classifier: TaskClassifier,
+) -> None:
+    """QA finding 11: a big context needs a big window (the selector's filter), not a
+    frontier model; it lifts a "low" to "medium" at most."""
     prompt = "What does this function do?"
-    base = classifier.classify(prompt)
-    medium = classifier.classify(prompt, context_tokens=12_400)
-    high = classifier.classify(prompt, context_tokens=60_000)
-    order = {"low": 0, "medium": 1, "high": 2}
-    assert order[medium.complexity] >= order[base.complexity]
-    assert "large context (12,400 tokens)" in medium.signals
-    assert high.complexity == "high"
-    long_chat = classifier.classify(prompt, history=["q", "a"] * 4)
-    assert "long conversation (8 turns)" in long_chat.signals
+    assert classifier.classify(prompt).complexity == "low"
+    for tokens in (12_400, 60_000, 90_910):
+        found = classifier.classify(prompt, context_tokens=tokens)
+        assert found.complexity == "medium", found.signals
+        assert f"large context ({tokens:,} tokens)" in found.signals
+    for summarise in ("Summarise this file", "Riassumi questo file"):
+        found = classifier.classify(summarise, context_tokens=90_910)
+        assert (found.task_type, found.complexity) == ("analysis", "medium"), found.signals
+    long_chat = classifier.classify(prompt, history=["q"] * 4)
+    assert "long conversation (4 earlier prompts)" in long_chat.signals
+    assert long_chat.complexity == "medium"
+    proof = "Prove that every planar graph is 5-colourable, rigorously"
+    assert classifier.classify(proof, context_tokens=60_000).complexity == "high"
+
+
+COUNCIL_EN = "the council met on tuesday and agreed to repair the roads"
+COUNCIL_IT = "il consiglio si è riunito martedì e ha deciso di riparare le strade"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        # One line, as pasted from a web page: no paragraph tells the request from the paste.
+        "Summarise this: " + " ".join([COUNCIL_EN] * 120),
+        "Summarise this:\n\n" + "\n\n".join([" ".join([COUNCIL_EN] * 6)] * 20),
+        " ".join([COUNCIL_EN] * 120) + ". Can you summarize the above in five bullet points?",
+        "Extract every date from this text: " + " ".join([COUNCIL_EN] * 120),
+        "Translate into Italian: " + " ".join([COUNCIL_EN] * 120),
+        "Riassumi questo: " + " ".join([COUNCIL_IT] * 120),
+        "Puoi tradurre in inglese il testo seguente? " + " ".join([COUNCIL_IT] * 120),
+        " ".join([COUNCIL_IT] * 120) + "\n\nEstrai tutte le date.",
+    ],
+    ids=[
+        "summarise-one-line",
+        "summarise-paragraphs",
+        "summarize-after",
+        "extract",
+        "translate",
+        "riassumi",
+        "puoi-tradurre",
+        "estrai-after",
+    ],
+)
+def test_a_reading_request_over_a_long_paste_is_medium_at_most(
+    classifier: TaskClassifier, prompt: str
+) -> None:
+    found = classifier.classify(prompt)
+    assert found.complexity != "high", found.signals
+    assert TaskClassifier(model=None).classify(prompt).complexity != "high"
+
+
+def test_a_long_prompt_stays_high_for_hard_work(classifier: TaskClassifier) -> None:
+    paste = " ".join([COUNCIL_EN] * 60)
+    proof = f"{paste}\n\nProve that the council's voting rule always terminates, rigorously."
+    assert classifier.classify(proof).complexity == "high"
+    design = (
+        "Design a distributed, fault-tolerant job scheduler in Go with exactly-once semantics. "
+        + paste
+    )
+    assert classifier.classify(design).complexity != "low"
 
 
 def test_long_prompt_signal_and_token_estimate(classifier: TaskClassifier) -> None:
