@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Label, Static
 from textual.widgets._footer import FooterKey
 
+from devflow_tui.gateway.events import BudgetView
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.screens.models import ModelsScreen
+from devflow_tui.tui.widgets.budget_gauges import (
+    BudgetGauge,
+    BudgetGauges,
+    GaugeLayout,
+    gauge_layout,
+)
 from devflow_tui.tui.widgets.context_list import ContextList
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from devflow_tui.tui.widgets.routing_pane import RoutingPane
@@ -38,6 +46,14 @@ def shown_lines(widget: Widget) -> list[str]:
     """The lines `widget` draws on screen now."""
     size = widget.size
     return [strip.text for strip in widget.render_lines(Region(0, 0, size.width, size.height))]
+
+
+def on_screen(widget: Widget) -> list[str]:
+    """The lines of the screen inside `widget`'s region, as the terminal shows them (its
+    children included, cut where the screen cuts them)."""
+    strips = widget.screen._compositor.render_strips()
+    region = widget.region
+    return [strip.text[region.x : region.right] for strip in strips[region.y : region.bottom]]
 
 
 def whole_or_abbreviated(shown: str, full: str) -> bool:
@@ -237,3 +253,60 @@ async def test_history_titles_are_shortened_after_a_whole_word(
         shown = {str(table.get_row_at(i)[1]) for i in range(2)}
         for title in titles:
             assert any(whole_or_abbreviated(cell, title) for cell in shown), (shown, title)
+
+
+def test_gauge_layout_keeps_the_amount_whole() -> None:
+    """Money is never shortened: the bar, then the name, give way to the amount."""
+    amount = "$0.00317 / $0.0035"
+    wide = gauge_layout("total", amount, 60)
+    assert wide.bar and wide.name == "total" and wide.name_width == 9
+    # Too narrow for the bar: the name stays, the amount whole beside it.
+    narrow = gauge_layout("total", amount, 27)
+    assert not narrow.bar and narrow.name == "total"
+    assert narrow.name_width + 1 + len(amount) <= 27
+    # A long name is shortened at a separator before the amount loses a digit.
+    key = gauge_layout("openrouter-key", "$74.50 / $100.00", 30)
+    assert key.name == "openrouter-…" and key.name_width + 1 + len("$74.50 / $100.00") <= 30
+    # ... and left out rather than shown as a bare "…".
+    assert gauge_layout("openrouter-key", "$74.50 / $100.00", 27).name == ""
+    # No room for a name: the amount alone; narrower still, it wraps at its spaces.
+    assert gauge_layout("total", amount, 21) == GaugeLayout("", 0, False, False)
+    assert gauge_layout("total", amount, 12).wrap_amount
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_budget_gauge_shows_the_whole_limit(
+    make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int]
+) -> None:
+    """At 80x24 a $0.0035 budget read `$0.00317 / $0.003`: the limit's last digit was cut
+    and the budget looked overspent."""
+    replay.budgets = [
+        BudgetView(
+            name="total",
+            limit_usd=Decimal("0.0035"),
+            spent_usd=Decimal("0.00317"),
+            remaining_usd=Decimal("0.00033"),
+        ),
+        BudgetView(
+            name="openrouter-key",
+            limit_usd=Decimal("100.00"),
+            spent_usd=Decimal("25.50"),
+            remaining_usd=Decimal("74.50"),
+        ),
+    ]
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        gauges = app.dashboard.query_one(BudgetGauges)
+        await wait_for(lambda: len(gauges.query(BudgetGauge)) == 2, pilot)
+        await pilot.pause()
+        for gauge, amount in zip(
+            gauges.query(BudgetGauge), ("$0.00317 / $0.0035", "$25.50 / $100.00"), strict=True
+        ):
+            line = "".join(on_screen(gauge))
+            assert amount in line, (line, amount)
+            name = gauge.query_one(".budget-name", Label)
+            if name.display:
+                assert whole_or_abbreviated(str(name.content), gauge.view.name)
+        if size[0] >= 160:  # room for everything: the bar and its percentage too
+            assert "91%" in "".join(on_screen(gauges.query(BudgetGauge).first()))

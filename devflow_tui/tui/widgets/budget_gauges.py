@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
+from devflow_tui.tui.fit import ELLIPSIS, fit_id
 from devflow_tui.tui.money import usd
 
 LEVELS = ("-ok", "-caution", "-warning", "-over")
+NAME_COLUMN = 9  # the names line up in a column of this width when there is room
+BAR_MIN = 10  # a bar narrower than this (its percentage takes 5) says nothing: it goes
 
 if TYPE_CHECKING:
     from devflow_tui.gateway.events import BudgetView
@@ -32,8 +38,34 @@ def level_for(spent: Decimal, limit: Decimal | None, thresholds: Sequence[float]
     return LEVELS[min(crossed, 2)]
 
 
+@dataclass(frozen=True)
+class GaugeLayout:
+    """How one gauge uses its width: the amount whole first, then the name, then the bar."""
+
+    name: str  # the name as shown ("" when there is no room for it)
+    name_width: int  # cells, including the space that separates it from what follows
+    bar: bool  # whether the bar (and its percentage) is shown
+    wrap_amount: bool  # the amount alone is wider than the gauge: it wraps at its spaces
+
+
+def gauge_layout(name: str, amount: str, width: int) -> GaugeLayout:
+    """Money is never shortened: `amount` (`$spent / $limit`) keeps every digit, and the
+    bar, then the name, give way to it. A name too long is shortened at a separator with "…"
+    (`openrouter-…`); with no room even for that, only the amount is shown."""
+    room = width - (cell_len(amount) + 1)  # the amount and the space before it
+    natural = cell_len(name) + 1
+    if room >= NAME_COLUMN + BAR_MIN:
+        name_width = max(NAME_COLUMN, min(natural, room - BAR_MIN))
+        return GaugeLayout(fit_id(name, name_width - 1), name_width, True, False)
+    name_width = min(max(NAME_COLUMN, natural), room)
+    shown = fit_id(name, name_width - 1) if name_width >= 2 else ""
+    if shown.strip(ELLIPSIS):  # a bare "…" names nothing: then the amount goes alone
+        return GaugeLayout(shown, name_width, False, False)
+    return GaugeLayout("", 0, False, room < 0)
+
+
 class BudgetGauge(Horizontal):
-    """One budget: name, bar, `$spent / $limit`."""
+    """One budget: name, bar, `$spent / $limit`, laid out by `gauge_layout` for its width."""
 
     def __init__(self, view: BudgetView, thresholds: Sequence[float] = (0.5, 0.8, 1.0)) -> None:
         super().__init__(classes="budget-gauge")
@@ -55,20 +87,42 @@ class BudgetGauge(Horizontal):
         bar = next(self.query(ProgressBar).results(ProgressBar), None)
         if bar is None:
             return
-        amount = self.query_one(".budget-amount", Label)
-        if view.limit_usd is None:
-            # An indeterminate bar would animate forever; an unlimited budget has no bar.
-            bar.display = False
-            amount.update(f"{usd(view.spent_usd)} · no limit")
-        else:
+        if view.limit_usd is not None:
             limit = view.limit_usd
-            bar.display = True
             done = min(view.spent_usd, limit) if limit > 0 else Decimal(0)
             # ProgressBar takes floats; money stays Decimal everywhere else.
             bar.update(total=float(limit) or 1.0, progress=float(done))
-            amount.update(f"{usd(view.spent_usd)} / {usd(limit)}")
+        self.query_one(".budget-amount", Label).update(self.amount_text)
+        self._lay_out()
         self.remove_class(*LEVELS)
         self.add_class(level_for(view.spent_usd, view.limit_usd, thresholds))
+
+    @property
+    def amount_text(self) -> str:
+        """`$spent / $limit` (or `$spent · no limit`), every digit of both."""
+        view = self.view
+        if view.limit_usd is None:
+            return f"{usd(view.spent_usd)} · no limit"
+        return f"{usd(view.spent_usd)} / {usd(view.limit_usd)}"
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        """Fit the gauge to its width: the amount whole, then the name, then the bar."""
+        width = self.content_size.width
+        if not width or not self.query(ProgressBar):
+            return  # not laid out yet: on_resize comes
+        layout = gauge_layout(self.view.name, self.amount_text, width)
+        name = self.query_one(".budget-name", Label)
+        name.update(layout.name)
+        name.styles.width = layout.name_width
+        name.display = layout.name_width > 0
+        # An indeterminate bar would animate forever: an unlimited budget has no bar.
+        self.query_one(ProgressBar).display = layout.bar and self.view.limit_usd is not None
+        amount = self.query_one(".budget-amount", Label)
+        amount.styles.width = "1fr" if layout.wrap_amount else "auto"
+        self.styles.height = "auto" if layout.wrap_amount else 1
 
     @property
     def level(self) -> str:
