@@ -14,7 +14,6 @@ import gc
 import json
 import math
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -26,6 +25,7 @@ import click
 
 from devflow_tui.errors import DevflowError, ErrorCategory
 from devflow_tui.memory import freeze_startup
+from devflow_tui.stopping import TERMINATION_SIGNALS, exit_code, stopped_by
 from devflow_tui.usd import short_usd
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     async def guarded() -> T:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        for number in _TERMINATION_SIGNALS:
+        for number in TERMINATION_SIGNALS:
             with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
                 loop.add_signal_handler(number, _cancel_on_signal, task, number, received)
         return await coro
@@ -205,14 +205,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     except asyncio.CancelledError:
         if not received:
             raise
-        fail(f"stopped by {signal.Signals(received[0]).name}.", 128 + received[0])
+        fail(stopped_by(received[0]), exit_code(received[0]))
     except DevflowError as exc:
         fail(str(exc), exit_code_for(exc.category.value))
-
-
-_TERMINATION_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
 
 
 def _cancel_on_signal(task: asyncio.Task[Any] | None, number: int, received: list[int]) -> None:
@@ -315,6 +310,11 @@ def open_dashboard(
         proxy_starter=_start_proxy,
     )
     app.run()
+    # A signal, or the terminal went away (then this goes to /dev/null). (getattr: a test runs
+    # another App here.)
+    stop_reason: str | None = getattr(app, "stop_reason", None)
+    if stop_reason:
+        fail(stop_reason, app.return_code or 1)
     if app.return_code:  # the app crashed (Textual printed why): say so to the shell too
         sys.exit(app.return_code)
 

@@ -17,7 +17,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "devflow_tui"
 # Bottom to top (the "errors/types" bottom is split so its parts are ordered too).
 # A module may import its own layer's package and any lower layer.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"", "types", "data", "stats", "filekinds", "compile_cache", "usd", "memory"}),
+    frozenset(
+        {"", "types", "data", "stats", "filekinds", "compile_cache", "usd", "memory", "stopping"}
+    ),
     # ("" is the package)
     frozenset({"regex_cache", "dataclass_cache"}),  # compiled start-up code kept across runs
     frozenset({"redaction"}),

@@ -9,8 +9,10 @@ gateway's modules are imported for types only, and the plotext charts mount afte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.resources
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,15 +21,22 @@ from platformdirs import user_downloads_path
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.theme import Theme
 
 from devflow_tui.config import Settings
 from devflow_tui.errors import DevflowError
 from devflow_tui.memory import freeze_startup
+from devflow_tui.stopping import HANGUP, TERMINATION_SIGNALS, exit_code, stopped_by
 from devflow_tui.tui.actions import bindings
 from devflow_tui.tui.commands import DevflowCommands
-from devflow_tui.tui.gateway_port import DashboardGateway, ProxyStarter, RunningProxy
-from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable, TeamChecked
+from devflow_tui.tui.gateway_port import (
+    REQUEST_GROUPS,
+    DashboardGateway,
+    ProxyStarter,
+    RunningProxy,
+)
+from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable, TeamChecked, TerminalLost
 from devflow_tui.tui.request_stats import RequestStats
 from devflow_tui.tui.screens.dashboard import DashboardScreen
 from devflow_tui.tui.ui_state import UiState, load_ui_state, save_ui_state
@@ -141,14 +150,46 @@ class DevflowApp(App[None]):
         self.dashboard = DashboardScreen(self.stats, claude_session=claude_session)
         self.proxy: RunningProxy | None = None  # the proxy running inside the dashboard
         self.has_team = False  # the database has team members: F10 shows their spend
-        # Set by `run` (the app owns its process): see `settle_memory`.
+        # Set by `run` (the app owns its process): see `settle_memory` and `stop_for`.
         self.freeze_after_start = False
         self.memory_settled = False
+        self.stops_on_signals = False
+        # Why the app left when it did not quit by itself ("stopped by SIGTERM."), for the CLI.
+        self.stop_reason: str | None = None
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """Run the app as its own process (what `devflow` does); tests use `run_test`."""
         self.freeze_after_start = True
+        self.stops_on_signals = True
         return super().run(*args, **kwargs)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, but on Linux and macOS one that notices a terminal that went away
+        (see tui/driver.py)."""
+        driver = super().get_driver_class()
+        if sys.platform == "win32":
+            return driver
+        from devflow_tui.tui.driver import driver_for
+
+        return driver_for(driver)
+
+    def stop_for(self, number: int, reason: str | None = None) -> None:
+        """Leave because of signal `number` (or a terminal that went away: SIGHUP), without
+        asking: the quit path, so a streaming answer is cancelled and recorded as cancelled,
+        and the database closed. The exit status is 128 + `number`, as for `devflow ask`."""
+        if self.stop_reason is not None:
+            return  # a hang-up comes as SIGHUP and as a dead terminal: the first one says why
+        self.stop_reason = reason or stopped_by(number)
+        self.exit(return_code=exit_code(number))
+
+    def _stop_on_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for number in TERMINATION_SIGNALS:
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(number, self.stop_for, number)
+
+    def on_terminal_lost(self, _message: TerminalLost) -> None:
+        self.stop_for(HANGUP, "the terminal went away.")
 
     def settle_memory(self) -> None:
         """Once start-up is done (gateway open, history shown), collect once and freeze what
@@ -162,6 +203,8 @@ class DevflowApp(App[None]):
         freeze_startup()
 
     def on_mount(self) -> None:
+        if self.stops_on_signals:
+            self._stop_on_signals()
         saved = load_ui_state(self.settings.home).theme
         if saved in self.available_themes:
             self.theme = saved
@@ -191,6 +234,13 @@ class DevflowApp(App[None]):
         self.call_from_thread(self.push_screen, HandoffScreen(summary))
 
     async def on_unmount(self) -> None:
+        # Leaving cancels a request still running (quit mid-stream, a signal, a lost terminal)
+        # along with its screen; it records itself as cancelled before the database closes.
+        running = [w for w in self.workers if w.group in REQUEST_GROUPS and not w.is_finished]
+        for worker in running:
+            worker.cancel()
+        if running:  # (an empty list would mean every worker)
+            await self.workers.wait_for_complete(running)
         if self.proxy is not None:
             await self.proxy.stop()
         if self.gateway is not None:

@@ -80,6 +80,12 @@ class RunningProxy(Protocol):
     async def stop(self) -> None: ...
 
 
+# The worker groups that run gateway requests: the dashboard's answer and compare mode's
+# columns. On the way out the app waits for them, once cancelled, to record their requests.
+STREAM_GROUP = "stream"
+COMPARE_GROUP = "compare"
+REQUEST_GROUPS = frozenset({STREAM_GROUP, COMPARE_GROUP})
+
 # Starts the proxy with the dashboard's settings and gateway. The CLI passes serve's; the
 # dashboard never imports serve (they are peers, both clients of the gateway).
 ProxyStarter = Callable[[Settings, Any], Awaitable[RunningProxy]]

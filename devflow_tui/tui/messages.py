@@ -93,3 +93,7 @@ class TeamChecked(Message):
     def __init__(self, has_members: bool) -> None:
         super().__init__()
         self.has_members = has_members
+
+
+class TerminalLost(Message):
+    """The terminal went away (hung up) without a SIGHUP reaching the app: time to leave."""

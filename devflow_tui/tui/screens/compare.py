@@ -37,7 +37,7 @@ from devflow_tui.gateway.events import (
     GatewayEvent,
     RequestOutcome,
 )
-from devflow_tui.tui.gateway_port import DashboardGateway, catalog_models
+from devflow_tui.tui.gateway_port import COMPARE_GROUP, DashboardGateway, catalog_models
 from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.stream_segments import ThrottledStream
 from devflow_tui.tui.widgets.conversation import answer_parser
@@ -372,7 +372,7 @@ class CompareScreen(Screen[None]):
                 project_dir=self._project,
             )
             worker = self.run_worker(
-                self._one(gateway, index, request), group="compare", exit_on_error=False
+                self._one(gateway, index, request), group=COMPARE_GROUP, exit_on_error=False
             )
             self._workers.append(worker)
 

@@ -22,7 +22,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from devflow_tui.errors import DevflowError
-from devflow_tui.tui.gateway_port import DashboardGateway, catalog_models
+from devflow_tui.tui.gateway_port import STREAM_GROUP, DashboardGateway, catalog_models
 from devflow_tui.tui.messages import (
     CreditsLoaded,
     GatewayEventPosted,
@@ -49,8 +49,6 @@ if TYPE_CHECKING:
     from devflow_tui.gateway.pipeline import GatewayRequest
     from devflow_tui.openrouter.wire import ChatMessage
     from devflow_tui.tui.app import DevflowApp
-
-STREAM_GROUP = "stream"
 
 
 class DashboardScreen(Screen[None]):
