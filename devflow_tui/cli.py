@@ -1099,16 +1099,13 @@ def serve(
 @click.pass_context
 def mcp(ctx: click.Context) -> None:
     """MCP server over stdio: tools ask, route and spend, for Claude Code to delegate."""
-    from devflow_tui.serve.mcp_server import run_stdio
+    from devflow_tui.serve.mcp_server import serve_stdio
 
     settings = load(ctx)
     demo = bool(ctx.obj.get("demo"))
     if not demo and not _has_key(settings):
         fail(NO_KEY_MESSAGE, EXIT_AUTH)
-    try:
-        run_stdio(settings, demo=demo)
-    except DevflowError as exc:
-        fail(str(exc), exit_code_for(exc.category.value))
+    run_async(serve_stdio(settings, demo=demo))  # stops on SIGTERM and SIGHUP as `ask` does
 
 
 # ---------------------------------------------------------------------- team

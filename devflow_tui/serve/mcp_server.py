@@ -161,6 +161,7 @@ def build_server(
     return server
 
 
-def run_stdio(settings: Settings, *, demo: bool = False) -> None:
-    """Serve MCP on stdin/stdout until the client closes the pipe."""
-    build_server(settings, demo=demo).run("stdio")
+async def serve_stdio(settings: Settings, *, demo: bool = False) -> None:
+    """Serve MCP on stdin/stdout until the client closes the pipe, or until cancelled (the CLI
+    cancels it on SIGTERM and SIGHUP: a tool call running is recorded as cancelled)."""
+    await build_server(settings, demo=demo).run_stdio_async()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
+import signal
 import socket
 import threading
 from collections.abc import Generator
@@ -49,11 +51,50 @@ class _Server(uvicorn.Server):
         raise RuntimeError("The proxy is not listening yet.")
 
 
+class _ForegroundServer(uvicorn.Server):
+    """uvicorn's server for `devflow serve`. uvicorn stops gracefully on SIGINT and SIGTERM (and
+    re-raises the signal afterwards, so the exit status says which); a SIGHUP (the terminal or
+    ssh session it runs in closed) killed the proxy on the spot, the requests in flight left
+    running. Here SIGHUP stops it the same graceful way, unless it is ignored (`nohup`)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        with super().capture_signals():
+            hangup = getattr(signal, "SIGHUP", None)
+            if (
+                hangup is None
+                or threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(hangup) is signal.SIG_IGN
+            ):
+                yield
+                return
+            # Restored before uvicorn re-raises the signal on its way out.
+            previous = signal.signal(hangup, self.handle_exit)
+            try:
+                yield
+            finally:
+                signal.signal(hangup, previous)
+
+
+class _CancelledAtShutdown(logging.Filter):
+    """uvicorn cancels the requests still running when its graceful shutdown times out, says so
+    in one line ("Cancel 1 running task(s), timeout graceful shutdown exceeded"), then logs each
+    cancellation as an application error with its traceback. The gateway records those requests
+    as cancelled; the traceback would only alarm the user who stopped the proxy."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
+_SHUTDOWN_FILTER = _CancelledAtShutdown()
+
 KEEP_ALIVE_S = 75
 
 
 def _config(app: Starlette, host: str, port: int, **extra: Any) -> uvicorn.Config:
-    return uvicorn.Config(
+    # After uvicorn.Config, which sets up uvicorn's loggers (keeping their filters).
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -70,13 +111,16 @@ def _config(app: Starlette, host: str, port: int, **extra: Any) -> uvicorn.Confi
         timeout_graceful_shutdown=5,
         **extra,
     )
+    errors = logging.getLogger("uvicorn.error")
+    if _SHUTDOWN_FILTER not in errors.filters:
+        errors.addFilter(_SHUTDOWN_FILTER)
+    return config
 
 
 def run(app: Starlette, sock: socket.socket) -> None:
-    """Serve on the bound socket `sock` in the foreground until Ctrl+C (uvicorn handles the
-    signals)."""
+    """Serve on the bound socket `sock` in the foreground until Ctrl+C, SIGTERM or SIGHUP."""
     host, port = sock.getsockname()[:2]
-    uvicorn.Server(_config(app, host, port)).run(sockets=[sock])
+    _ForegroundServer(_config(app, host, port)).run(sockets=[sock])
 
 
 class BackgroundProxy:

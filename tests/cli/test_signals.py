@@ -11,15 +11,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from devflow_tui.cli import main
+from devflow_tui.serve.tokens import ProxyTokens
 from devflow_tui.sim import Fault, SimServer
+from tests.serve.serve_process import start_serve
 from tests.sim_fixture import sim  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,11 +56,12 @@ def child_env(
     yield dict(os.environ, PYTHONPATH=str(REPO))
 
 
-def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+def spawn(env: dict[str, str], *args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, *args],
         cwd=REPO,
         env=env,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -73,7 +79,7 @@ def query(db: Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
-def wait_until(condition: object, proc: subprocess.Popen[bytes]) -> None:
+def wait_until(condition: object, proc: subprocess.Popen[Any]) -> None:
     deadline = time.monotonic() + DEADLINE_S
     while not condition():  # type: ignore[operator]
         assert proc.poll() is None, proc.communicate()[1].decode()
@@ -85,9 +91,25 @@ def start_stuck_ask(env: dict[str, str], sim: SimServer, db: Path) -> subprocess
     """An ask whose model never sends its first token, once its request row is running."""
     sim.add_fault(Fault(kind="slow_first_token", delay_ms=120_000, times=None))
     proc = spawn(env, "ask", "--no-cache", "write a haiku about rain")
+    wait_running(proc, db)
+    return proc
+
+
+def wait_running(proc: subprocess.Popen[Any], db: Path) -> None:
+    """Until the child's request row is written as running (its answer not yet come)."""
     running = f"SELECT 1 FROM requests WHERE status = 'running' AND pid = {proc.pid}"  # noqa: S608
     wait_until(lambda: query(db, running), proc)
-    return proc
+
+
+def stop_like_ctrl_c(proc: subprocess.Popen[bytes], number: int, db: Path) -> None:
+    """Send `number`: the child must stop as Ctrl-C stops it, its request recorded."""
+    proc.send_signal(number)
+    _, err = proc.communicate(timeout=DEADLINE_S)
+    assert proc.returncode == 128 + number, err.decode()
+    assert f"stopped by {signal.Signals(number).name}" in err.decode()
+    assert "Traceback" not in err.decode()
+    assert query(db, "SELECT status FROM requests") == [("cancelled",)]
+    assert query(db, "SELECT count(*) FROM budget_reservations") == [(0,)]
 
 
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP])
@@ -98,12 +120,76 @@ def test_sigterm_and_sighup_stop_an_ask_like_ctrl_c(
     number: signal.Signals,
 ) -> None:
     db = home / "devflow.db"
-    proc = start_stuck_ask(child_env, sim, db)
-    proc.send_signal(number)
+    stop_like_ctrl_c(start_stuck_ask(child_env, sim, db), number, db)
+
+
+def _mcp_call(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
+    proc.stdin.flush()
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_mcp_mid_tool_call_like_ctrl_c(
+    child_env: dict[str, str],
+    sim: SimServer,  # noqa: F811
+    home: Path,
+    number: signal.Signals,
+) -> None:
+    """They used to kill `devflow mcp` outright, its tool call's request left running."""
+    db = home / "devflow.db"
+    sim.add_fault(Fault(kind="slow_first_token", delay_ms=120_000, times=None))
+    proc = spawn(child_env, "mcp", stdin=subprocess.PIPE)
+    hello = {"protocolVersion": "2025-03-26", "capabilities": {}}
+    _mcp_call(
+        proc,
+        {
+            "id": 1,
+            "method": "initialize",
+            "params": {**hello, "clientInfo": {"name": "test", "version": "1"}},
+        },
+    )
+    assert proc.stdout is not None and b'"id":1' in proc.stdout.readline()
+    _mcp_call(proc, {"method": "notifications/initialized"})
+    ask = {"name": "ask", "arguments": {"prompt": "write a haiku about rain"}}
+    _mcp_call(proc, {"id": 2, "method": "tools/call", "params": ask})
+    wait_running(proc, db)
+    stop_like_ctrl_c(proc, number, db)
+
+
+def test_sighup_stops_serve_gracefully_and_its_stream_is_recorded(
+    child_env: dict[str, str],
+    sim: SimServer,  # noqa: F811
+    home: Path,
+) -> None:
+    """SIGHUP (the terminal `devflow serve` runs in closed) killed the proxy on the spot, the
+    request it was streaming left running; SIGTERM already stopped it gracefully."""
+    db = home / "devflow.db"
+    sim.add_fault(Fault(kind="slow_first_token", delay_ms=120_000, times=None))
+    proc, url = start_serve(child_env, str(REPO))
+    token = ProxyTokens.load(home).default
+    body = {"model": "auto", "stream": True, "messages": [{"role": "user", "content": "a haiku"}]}
+
+    def client() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            with httpx.stream(
+                "POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=60
+            ) as response:
+                for _ in response.iter_bytes():
+                    pass
+        except httpx.HTTPError:
+            pass  # the proxy went away mid-answer, as it should
+
+    streaming = threading.Thread(target=client, daemon=True)
+    streaming.start()
+    wait_running(proc, db)
+    proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=DEADLINE_S)
-    assert proc.returncode == 128 + number, err.decode()
-    assert f"stopped by {number.name}" in err.decode()
-    assert "Traceback" not in err.decode()
+    streaming.join(timeout=DEADLINE_S)
+    # uvicorn ends a graceful stop by re-raising the signal: the shell sees 128 + 1.
+    assert proc.returncode == -signal.SIGHUP, err
+    assert "Traceback" not in err
     assert query(db, "SELECT status FROM requests") == [("cancelled",)]
     assert query(db, "SELECT count(*) FROM budget_reservations") == [(0,)]
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import re
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +21,7 @@ from devflow_tui.accounting.reports import build_report
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.errors import ConfigError
 from devflow_tui.serve.command import banner, bind_port
-from devflow_tui.serve.server import _config, is_loopback
+from devflow_tui.serve.server import _config, _ForegroundServer, is_loopback
 from devflow_tui.serve.tokens import ProxyTokens
 from tests.cli.conftest import Invoke, devflow  # noqa: F401
 from tests.serve.conftest import Proxy
@@ -174,3 +177,48 @@ def test_the_proxy_keeps_idle_connections_longer_than_its_clients() -> None:
     config = _config(Starlette(), "127.0.0.1", 0)
     client_expiry = httpx.Limits().keepalive_expiry
     assert client_expiry is not None and config.timeout_keep_alive > client_expiry + 10
+
+
+def test_serve_stops_on_sighup_as_on_sigterm_unless_it_is_ignored() -> None:
+    """The handlers the foreground proxy runs with (`test_signals.py` sends the signals)."""
+    from starlette.applications import Starlette
+
+    server = _ForegroundServer(_config(Starlette(), "127.0.0.1", 0))
+    before = signal.getsignal(signal.SIGHUP)
+    with server.capture_signals():
+        assert signal.getsignal(signal.SIGHUP) == server.handle_exit
+        assert signal.getsignal(signal.SIGTERM) == server.handle_exit
+    assert signal.getsignal(signal.SIGHUP) == before
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # `nohup devflow serve`
+    try:
+        with server.capture_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
+def test_a_request_cancelled_at_shutdown_is_logged_without_a_traceback() -> None:
+    from starlette.applications import Starlette
+
+    _config(Starlette(), "127.0.0.1", 0)
+    errors = logging.getLogger("uvicorn.error")
+    cancelled = errors.makeRecord(
+        "uvicorn.error",
+        logging.ERROR,
+        __file__,
+        1,
+        "Exception in ASGI application",
+        (),
+        (asyncio.CancelledError, asyncio.CancelledError("shutdown"), None),
+    )
+    failed = errors.makeRecord(
+        "uvicorn.error",
+        logging.ERROR,
+        __file__,
+        1,
+        "Exception in ASGI application",
+        (),
+        (ValueError, ValueError("a real bug"), None),
+    )
+    assert not errors.filter(cancelled)
+    assert errors.filter(failed)
