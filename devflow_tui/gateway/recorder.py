@@ -6,7 +6,10 @@ loop that would freeze the dashboard and stall a stream. The recorder runs each 
 worker thread, so jobs keep the order they were submitted in (a request's row is begun before
 its attempts are appended and finished after them) and the loop only awaits their results.
 A job submitted runs to the end even if the coroutine awaiting it is cancelled, so a cancelled
-request still gets its closing write.
+request still gets its closing write. (Awaiting it is shielded: a plain await of the wrapped
+future would cancel a job not yet started. asyncio cancels a task once, but anyio's cancel
+scopes, under `devflow mcp`, cancel every await of a cancelled task, the one in the handler
+that closes the request's books included.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,14 @@ class Recorder:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devflow-recorder")
 
     async def call(self, job: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        """Run `job` after every job submitted before it; return its result or raise its error."""
-        return await self.submit(job, *args, **kwargs)
+        """Run `job` after every job submitted before it; return its result or raise its error.
+        Cancelling the caller leaves the job to run (a failure is then logged)."""
+        future = self.submit(job, *args, **kwargs)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_log_failure)
+            raise
 
     def submit(
         self, job: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
@@ -64,7 +73,7 @@ def _nothing() -> None:
     return None
 
 
-def _log_failure(future: Future[object]) -> None:
+def _log_failure(future: Future[Any] | asyncio.Future[Any]) -> None:
     exc = future.exception()
     if exc is not None:
         log.warning("a store write failed: %s", exc)

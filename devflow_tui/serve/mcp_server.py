@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -75,7 +76,9 @@ def build_server(
         try:
             yield
         finally:
-            await holder.close()
+            # Shielded: when the server is cancelled (SIGTERM), anyio cancels this await too.
+            with anyio.CancelScope(shield=True):
+                await holder.close()
 
     server: MCPServer[Any] = MCPServer(
         "devflow", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING"

@@ -238,7 +238,8 @@ class DevflowApp(App[None]):
         # along with its screen; it records itself as cancelled before the database closes.
         running = [w for w in self.workers if w.group in REQUEST_GROUPS and not w.is_finished]
         for worker in running:
-            worker.cancel()
+            if not worker.is_cancelled:
+                worker.cancel()
         if running:  # (an empty list would mean every worker)
             await self.workers.wait_for_complete(running)
         if self.proxy is not None:
