@@ -769,7 +769,22 @@ _RULES: tuple[_Rule, ...] = (
         r"|questo|questa|questi|queste|quel|quello|quella|solo|anche|spesso|sempre|ancora"
         r"|di nuovo|se|poi|ora|dopo|mai)\b)|\bvs\.?\s|difference between"
         r"|differenza (?:tra|fra|c'è tra)"
-        r"|\bor an? .{1,40}\bbetter\b|\bè meglio\b|which is better",
+        r"|\bor\b[^.?!\n]{1,40}?\bbetter\b|\bè meglio\b|which is better"
+        # "Is React better than Vue", "React è migliore di Vue", "meglio React o Vue".
+        r"|\b(?:better|worse|faster|slower|easier|harder|safer|cheaper) than\b"
+        r"|\b(?:migliore|migliori|peggiore|peggiori) (?:di|del|dello|della|rispetto a)\b"
+        r"|\bmeglio [\w.+#-]+ o\b",
+    ),
+    _rule(
+        "analysis",
+        3,
+        "asks which to choose: '{m}'",
+        # A choice between options is a judgement (taxonomy: "compare"), whatever the options.
+        pattern=r"\bshould i (?:learn|use|choose|pick|go with|switch to|start with|migrate to)\b"
+        r"|\bwhich (?:one )?should i (?:learn|use|choose|pick)\b"
+        r"|\bdovrei (?:imparare|usare|scegliere|passare a|iniziare con|migrare a)\b"
+        r"|\bconviene (?:imparare|usare|scegliere|passare a|iniziare con|migrare a)\b"
+        r"|\bquale (?:dovrei |conviene )?(?:scegliere|usare|imparare)\b",
     ),
     _rule(
         "analysis",
@@ -982,8 +997,10 @@ _RULES: tuple[_Rule, ...] = (
         pattern=r"^\W*(?:what are (?:some|the best|the most effective|good) (?:ways|tips|things)"
         r"|how (?:can|do|should) i (?:improve|deal|cope|get better|stop|start|become|stay|be more"
         r"|relax|sleep|learn to)|any tips|tips (?:for|on)|qualche consiglio|consigli per"
-        r"|come (?:posso|faccio a) (?:migliorare|gestire|smettere|dormire|rilassarmi"
-        r"|imparare a))\b",
+        r"|come (?:posso|faccio a|dovrei|devo) (?:migliorare|gestire|smettere|dormire|rilassarmi"
+        r"|imparare a|affrontare|iniziare a|diventare|restare|essere più)"
+        r"|quali sono (?:alcuni |alcune |i |le |dei |delle )?(?:migliori |buoni |buone )?"
+        r"(?:modi|consigli|cose)(?: migliori| più efficaci| utili)?)\b",
     ),
     _rule(
         "chat",
@@ -1032,7 +1049,8 @@ _DEMANDING = _rule(
     "any",
     1,
     "demanding",
-    words="design* architecture architettura progett* system sistema migrat* rollout production"
+    # "progetta*" (to design, "progettazione"), not "progetto" (a project, any size).
+    words="design* architecture architettura progetta* system sistema migrat* rollout production"
     " produzione scalab* scaling scalare optimis* optimiz* ottimizz* concurren* distributed"
     " distribuit* chapter"
     " capitolo novel romanzo screenplay teatral* prove dimostra* rank* ordina recommend*"
@@ -1086,11 +1104,11 @@ _LIGHT = _finder(
             "nomi per",
             "nome di",
             r"\d+ (?:catchy )?names",
-            "what's the difference",
+            "what(?:'s| is) the difference",
             "che differenza",
+            "qual(?: è|'è) la differenza",
             "how do i",
             "how to",
-            "qual è il",
             r"what's the \w+ command",
             r"what(?:'s| is) \d+",
         )
@@ -1155,7 +1173,11 @@ _QUANTITY_QUESTION = _compile(
     r"|\bwhat (?:is|was|will be|would be) (?:its|the|his|her|their|my) (?:average|total|sum|speed"
     r"|final|new|net|expected|probability|value|area|volume|distance|age|price|cost|amount)\b"
     r"|\bby what amount\b|\bhow old\b|\bche or[ae]\b|\bquale sarà\b|\bcalcola(?:re)?\b"
-    r"|\bcalculate\b|\bqual è (?:la|il) (?:somma|media|totale|prodotto|risultato)\b"
+    r"|\bcalculate\b|\ba che velocità\b"
+    # "qual è la sua velocità media", as "what is its average speed" above.
+    r"|\bqual(?: è|'è| era| sarà| sarebbe) (?:la |il |l'|lo )?(?:sua |suo |loro |mia |mio )?"
+    r"(?:somma|media|medio|totale|prodotto|risultato|velocità|finale|nuovo|nuova|netto|netta"
+    r"|atteso|attesa|probabilità|valore|area|volume|distanza|età|prezzo|costo|importo)\b"
 )
 # What a prompt's structure says about the work it asks for (TAXONOMY.md, "Complexity"): the
 # size of the deliverable, proofs, algorithmic difficulty, an expert persona, explicit
@@ -1239,11 +1261,15 @@ _EXPERT_PHRASES = (
 _LIMIT_WORDS = frozenset(
     "must should shall exactly deve devono dovrebbe esattamente almeno".split()  # noqa: SIM905
 )
+_ASKING_SHOULD = ("should i ", "should we ")
 _LIMIT_PHRASES = ("need to", "at least", "at most", "no more than", "al massimo", "non più di")
 _QUESTION_START = _compile(
     r"^\W*(?:how|what|why|which|when|where|who|is|are|can|could|does|do|should|come|cosa|che"
-    r"|perch[eé]|qual\w*|quando|dove|chi|posso|puoi|si può)\b"
+    r"|perch[eé]|qual\w*|quando|dove|chi|posso|puoi|potresti|dovrei|devo|si può|cos'è)\b"
 )
+# A question without a question word, as Italian asks one ("React è meglio di Vue?"): one
+# short sentence that ends with a question mark.
+_YES_NO_QUESTION = re.compile(r"[^.?!\n]{1,150}\?\s*$")
 _ORDER_START = _compile(
     # Italian orders in the polite infinitive and with a pronoun too, as the rules read them.
     r"^\W*(?:(?:please|pls|can you|could you|puoi|potresti|per favore|mi) )?(?:write|create"
@@ -1348,6 +1374,13 @@ _IT_WORDS = frozenset(
         "tutto",
         "buona",
         "ehi",
+        "o",
+        "oppure",
+        "prima",
+        "meglio",
+        "dovrei",
+        "posso",
+        "puoi",
     }
 )
 _EN_WORDS = frozenset(
@@ -1695,6 +1728,7 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
             map((lower if on_lower else text).__contains__, contains)
         ):
             looked_at.add(number)
+    technology = 0.0  # the weight of the rules that fired on a technology's name
     for number in sorted(looked_at):
         rule = _RULES[number]
         found = hits.get(number)
@@ -1708,6 +1742,8 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
             continue
         scores[rule.task] += rule.weight
         fired.add(rule.label)
+        if rule.label in _TECHNOLOGY:
+            technology += rule.weight
         if "{m}" in rule.label:
             shown = " ".join(found.split())[:40].lower()
             signals.append(rule.label.replace("{m}", shown or "?"))
@@ -1722,11 +1758,76 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
         if numbers >= 2:
             scores["reasoning"] += 3
             signals.append(f"word problem ({numbers} quantities)")
+    # A judgement or a definition of technologies asks for no code ("Compare Python and Go for
+    # backend services", "Should I learn Rust or Go?", "What is Docker?", "Cos'è Kubernetes?"):
+    # their names are its subject, not its deliverable (taxonomy: compare, explain a concept).
+    if technology and not fired & _ASKS_FOR_CODE:
+        about = _about_technology(lower, tokens, fired)
+        if about is not None:
+            scores["coding"] -= technology
+            if about == "asks what a technology is":
+                scores["analysis"] += 2
+            signals.append(about + ", not for code: technology names count for nothing")
+            return scores, signals
     # "Difference between X and Y in JavaScript" is a programming question, not an essay.
     if "mentions {m}" in fired and scores["analysis"] <= 4.5 and not fired & _ANALYSIS_STRONG:
         scores["coding"] += 2
         signals.append("question about a programming topic")
     return scores, signals
+
+
+def _about_technology(lower: str, tokens: Sequence[str], fired: set[str]) -> str | None:
+    """What a prompt that names technologies and asks for no code asks: a choice or a
+    judgement ("should I learn Rust or Go", "pros and cons of Kubernetes", "Compare Python and
+    Go", "Is React better than Vue") or what one is ("What is Docker?"); None otherwise. A
+    comparison within one technology ("the difference between let and var in JavaScript")
+    is about code."""
+    if fired & _JUDGEMENTS:
+        return "judges technologies"
+    if "casual advice" in fired:
+        return "asks for advice"
+    if "comparison" in fired and _technologies(tokens, fired) >= 2:
+        return "compares technologies"
+    if len(lower) <= _DEFINITION_CHARS and _DEFINITION.match(lower):
+        return "asks what a technology is"
+    return None
+
+
+def _technologies(tokens: Sequence[str], fired: set[str]) -> int:
+    """How many technologies a prompt names: its words that a technology rule fires on, and
+    one for a name found by its capital ("Go", "Scala") or as a phrase ("spring boot")."""
+    words = {t for t in tokens if not _TECHNOLOGY_RULES.isdisjoint(_token_facts(t)[0])}
+    return len(words) + ("mentions {m}" in fired and not words)
+
+
+# The rules that fire on a technology's name, and those that ask for code or work on it.
+_TECHNOLOGY = frozenset({"mentions {m}", "software term '{m}'"})
+_ASKS_FOR_CODE = frozenset(
+    {
+        "code block",
+        "stack trace or error message",
+        "file name {m}",
+        "code syntax",
+        "coding term '{m}'",
+        "asks to review code: '{m}'",
+        "asks for code: '{m}'",
+        "asks for a system design: '{m}'",
+        "mentions an error",
+    }
+)
+_TECHNOLOGY_RULES = frozenset(n for n, rule in enumerate(_RULES) if rule.label in _TECHNOLOGY)
+_JUDGEMENTS = frozenset({"pros and cons", "asks which to choose: '{m}'"})
+_DEFINITION_CHARS = 80
+# "What is Docker?", "What's Kubernetes used for?", "Cos'è Kubernetes?", "A cosa serve Redis?":
+# the whole (short) prompt asks what one thing is; "What is a closure in JavaScript?" and "What
+# is a Python decorator?" ask about code.
+_DEFINITION = _compile(
+    r"^\W*(?:(?:can you |could you |please |puoi |mi )?(?:explain|tell me|spiega(?:mi)?"
+    r"|dimmi) )?(?:what(?:'s| is| are)|what does|cos'è|cosa (?:è|sono|fa)|che cos'è"
+    r"|che cosa (?:è|sono)|a cosa serv(?:e|ono))\s+(?:an? |the |il |lo |la |l'|i |gli |le )?"
+    r"[\w.+#-]+(?: (?:is|are|do|does|used for|for|fa|in (?:short|brief"
+    r"|simple terms)|in breve|in parole semplici))?\s*[?.!]?\s*$"
+)
 
 
 def _pick(scores: Mapping[str, float]) -> str:
@@ -1796,7 +1897,8 @@ def _complexity_cues(
     if task == "reasoning" and "verb 'prove'" in signals:
         points += 1  # a proof is never a quick answer
         cues.append("k:proof")
-    if _LIGHT(lower[:400]):
+    # A light request, or a short question what one thing is ("What is Docker?"): one step.
+    if _LIGHT(lower[:400]) or (len(lower) <= _DEFINITION_CHARS and _DEFINITION.match(lower)):
         points -= 1
         cues.append("k:light")
         signals.append("light request")
@@ -1852,11 +1954,13 @@ def _structure_cues(
         cues.append("s:algorithmic")
     if words & _EXPERT_WORDS or any(map(lower.__contains__, _EXPERT_PHRASES)):
         cues.append("s:expert")
-    if _QUESTION_START.match(lower):
+    if _QUESTION_START.match(lower) or _YES_NO_QUESTION.match(lower):
         cues.append("s:question")
     if _ORDER_START.match(lower):
         cues.append("s:order")
     limits = sum(map(_LIMIT_WORDS.__contains__, tokens)) + sum(map(lower.count, _LIMIT_PHRASES))
+    # "Should I learn Rust?" asks, it sets no requirement (as "dovrei" does not).
+    limits -= sum(map(lower.count, _ASKING_SHOULD))
     cues.append(_bucket(_LIMITS, limits + bullets))
     cues.append(_bucket(_NUMBERS, sum(map(str.isdecimal, tokens))))
     cues.append(_bucket(_CHARS, len(prompt)))

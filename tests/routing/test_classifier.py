@@ -141,6 +141,95 @@ def test_taxonomy_examples(
     assert result.complexity != "high" or task == "reasoning"  # none of these is frontier work
 
 
+# QA finding 13: everyday questions, in English and in Italian (the same question gets the same
+# type and complexity in both), by the taxonomy's definitions. None: the level is a judgement
+# call, the two languages must still agree.
+EVERYDAY_PAIRS = [
+    (
+        "If a car travels 120 miles in 2 hours, what is its average speed?",
+        "Se un'auto percorre 120 miglia in 2 ore, qual è la sua velocità media?",
+        "reasoning",
+        "low",
+    ),
+    (
+        "What are the most effective ways to deal with stress?",
+        "Quali sono i modi più efficaci per gestire lo stress?",
+        "chat",
+        "low",
+    ),
+    ("What is Docker?", "Cos'è Docker?", "analysis", "low"),
+    ("What is Kubernetes?", "Cos'è Kubernetes?", "analysis", "low"),
+    ("What is Redis used for?", "A cosa serve Redis?", "analysis", "low"),
+    ("Should I learn Rust or Go first?", "Dovrei imparare prima Rust o Go?", "analysis", None),
+    (
+        "Is React better than Vue for a small team?",
+        "React è migliore di Vue per un piccolo team?",
+        "analysis",
+        None,
+    ),
+    (
+        "Compare Python and Go for backend services",
+        "Confronta Python e Go per servizi backend",
+        "analysis",
+        None,
+    ),
+    (
+        "Pros and cons of Kubernetes for a small startup",
+        "Pro e contro di Kubernetes per una piccola startup",
+        "analysis",
+        None,
+    ),
+    (
+        "What's the difference between TCP and UDP?",
+        "Qual è la differenza tra TCP e UDP?",
+        "analysis",
+        "low",
+    ),
+    # About code, so still coding: a construct of one language, or code asked for.
+    (
+        "What's the difference between let and var in JavaScript?",
+        "Qual è la differenza tra let e var in JavaScript?",
+        "coding",
+        "low",
+    ),
+    ("What is a closure in JavaScript?", "Cos'è una closure in JavaScript?", "coding", "low"),
+    (
+        "Compare Python and Go for backend services, with code examples of an HTTP handler",
+        "Confronta Python e Go per servizi backend, con esempi di codice di un handler HTTP",
+        "coding",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("english", "italian", "task", "complexity"),
+    EVERYDAY_PAIRS,
+    ids=[pair[0][:40] for pair in EVERYDAY_PAIRS],
+)
+def test_everyday_questions_in_english_and_italian(
+    classifier: TaskClassifier, english: str, italian: str, task: str, complexity: str | None
+) -> None:
+    en, it = classifier.classify(english), classifier.classify(italian)
+    assert (en.task_type, it.task_type) == (task, task), (en.signals, it.signals)
+    assert en.complexity == it.complexity, (en.signals, it.signals)
+    if complexity is not None:
+        assert en.complexity == complexity, en.signals
+    assert (en.language, it.language) == ("en", "it")
+
+
+def test_a_question_about_technologies_says_why_it_is_not_code(
+    classifier: TaskClassifier,
+) -> None:
+    found = classifier.classify("Should I learn Rust or Go first?")
+    assert "judges technologies, not for code: technology names count for nothing" in (
+        found.signals
+    )
+    for definition in ("What is Docker?", "Cos'è Kubernetes?"):
+        signals = classifier.classify(definition).signals
+        assert any(s.startswith("asks what a technology is, not for code") for s in signals)
+
+
 def test_length_alone_is_not_complexity(classifier: TaskClassifier) -> None:
     pasted = "Summarise this text.\n\n" + "The council met on Monday and discussed roads. " * 60
     assert classifier.classify(pasted).complexity != "high"

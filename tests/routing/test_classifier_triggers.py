@@ -176,8 +176,9 @@ def test_a_rule_pre_check_finds_something_wherever_the_rule_matches() -> None:
 _LIGHT_AS_WRITTEN = re.compile(
     r"\b(?:haiku|slogan|tagline|one[- ]line|una riga|in one sentence|in una frase|quick"
     r"|veloce|short summary|breve riassunto|names? for|nomi per|nome di|\d+ (?:catchy )?names"
-    r"|\w+ nomi|what's the difference|che differenza|how do i|how to|come faccio|come si"
-    r"|qual è il|what's the \w+ command|regex|one-liner|quanto fa|what(?:'s| is) \d+)\b"
+    r"|\w+ nomi|what(?:'s| is) the difference|che differenza|qual(?: è|'è) la differenza"
+    r"|how do i|how to|come faccio|come si"
+    r"|what's the \w+ command|regex|one-liner|quanto fa|what(?:'s| is) \d+)\b"
 )
 _SENTENCE_AS_WRITTEN = re.compile(r"[.?!;](?:\s|$)|\n")
 _NUMBER_AS_WRITTEN = re.compile(
@@ -197,7 +198,11 @@ def _cue_texts() -> list[str]:
         for _ in range(2):
             start = rnd.randrange(len(text) + 1)
             texts.append(text[start : start + rnd.randrange(1, 120)])
-    return [*texts, "", "\n", "a.", "x nomi", " nomi", "what is 4", "one-liner"]
+    return [
+        *texts,
+        *("", "\n", "a.", "x nomi", " nomi", "what is 4", "one-liner", "qual è il punto"),
+        *("what is the difference", "qual'è la differenza", "che differenza c'è"),
+    ]
 
 
 def test_rewritten_cue_patterns_find_what_the_written_ones_find() -> None:
