@@ -1767,7 +1767,7 @@ def _score(text: str, lower: str, tokens: Sequence[str]) -> tuple[dict[str, floa
             scores["coding"] -= technology
             if about == "asks what a technology is":
                 scores["analysis"] += 2
-            signals.append(about + ", not for code: technology names count for nothing")
+            signals.append(about + ", no code asked")
             return scores, signals
     # "Difference between X and Y in JavaScript" is a programming question, not an essay.
     if "mentions {m}" in fired and scores["analysis"] <= 4.5 and not fired & _ANALYSIS_STRONG:
