@@ -629,20 +629,30 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
     from devflow_tui.cli_output import ModelJson, ModelsJson
 
     async def go() -> ModelsJson:
+        from devflow_tui.routing.names import UnknownModelError
+
         gateway = await _open(ctx, settings, demo_without_key=True, refresh=refresh)
         try:
+            names, error = [], None
+            try:
+                names = gateway.model_names()
+            except UnknownModelError as exc:
+                error = str(exc)
             return ModelsJson(
                 source=gateway.catalog_source,
                 models=[
                     ModelJson.of(m, gateway.health.stats(m.id))
                     for m in sorted(gateway.catalog, key=lambda m: m.id)
                 ],
-                names=gateway.selector.check_names(settings.preferred_models, settings.only_models),
+                names=names,
+                names_error=error,
             )
         finally:
             await gateway.aclose()
 
     listing = run_async(go())
+    if listing.names_error:
+        click.echo(f"devflow: error in the settings: {listing.names_error}", err=True)
     if as_json:
         click.echo(dumps(listing.model_dump(mode="json")))
         return

@@ -201,7 +201,10 @@ class ModelsJson(BaseModel):
 
     source: str
     models: list[ModelJson]
-    names: list[str]
+    names: list[str]  # "preferred: gpt-4 -> openai/gpt-5 (closest version)"
+    # A name in the settings that matches nothing: the error naming the setting and the fix
+    # (the listing is still given: it is how the right id is found).
+    names_error: str | None = None
 
 
 def _normal(value: Decimal | None) -> str | None:

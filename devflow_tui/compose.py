@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from devflow_tui.config import Settings
     from devflow_tui.gateway.pipeline import Gateway
+    from devflow_tui.openrouter.calllog import CallLog
 
-log = logging.getLogger(__name__)
 DEMO_KEY = "sk-or-demo-simulated-0000"  # accepted by the built-in simulated server only
 
 
@@ -75,9 +75,8 @@ async def open_gateway(
         await asyncio.to_thread(store.mark_stale_running_as_interrupted)
         cache = ResponseCache(store, settings.cache.ttl_seconds)
         await asyncio.to_thread(cache.purge_expired)  # else expired answers stay forever
-        client = OpenRouterClient(
-            settings, api_key=api_key, call_log=CallLog.from_settings(settings, verbose)
-        )
+        call_log = CallLog.from_settings(settings, verbose)
+        client = OpenRouterClient(settings, api_key=api_key, call_log=call_log)
         stack.push_async_callback(client.aclose)
         service = CatalogService(
             fetch=client.list_models,
@@ -91,8 +90,6 @@ async def open_gateway(
         )
         health.seed(store.health_samples(50))
         selector = ModelSelector(catalog, health, settings.routing)
-        for line in selector.check_names(settings.preferred_models, settings.only_models):
-            log.info("model name %s", line)
         gateway = Gateway(
             settings,
             client=client,
@@ -108,4 +105,20 @@ async def open_gateway(
             key_source=key_source,
             resources=stack.pop_all(),
         )
+    log_model_names(gateway, call_log)
     return gateway
+
+
+def log_model_names(gateway: Gateway, call_log: CallLog) -> None:
+    """The start-up line of the API log: what each model name in the settings resolved to.
+    A name that matches nothing is logged, not raised: `devflow models` and the dashboard
+    must still open to help fix it; each request raises it (`Gateway.model_names`)."""
+    from devflow_tui.routing.names import UnknownModelError
+
+    try:
+        names = gateway.model_names()
+    except UnknownModelError as exc:
+        call_log.note("model names", level=logging.ERROR, error=str(exc))
+        return
+    if names:
+        call_log.note("model names", names=names)

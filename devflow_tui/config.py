@@ -8,6 +8,7 @@ line, and what to write instead.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -214,9 +215,22 @@ class Settings(BaseSettings):
     @field_validator("preferred_models", "only_models", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
+        """Model names: comma-separated (`gpt-4,gemini-pro`) or a JSON list of strings."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text.startswith("["):
+            return [item.strip() for item in text.split(",") if item.strip()]
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ValueError(
+                "write the model names comma-separated (gpt-4,gemini-pro) or as a JSON list "
+                'of strings (["gpt-4", "gemini-pro"])'
+            )
+        return [item.strip() for item in items if item.strip()]
 
     @field_validator("database_url", mode="before")
     @classmethod

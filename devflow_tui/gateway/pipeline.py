@@ -268,7 +268,29 @@ class Gateway:
 
     def _select(self, criteria: SelectionCriteria, model: str | None) -> RoutingDecision:
         decision = self.selector.select(criteria)
-        return self._pin(decision, model) if model else decision
+        # The pin as resolved (`claude-haiku-4.5` is `anthropic/claude-haiku-4.5`).
+        return self._pin(decision, self.resolve_model(model)) if model else decision
+
+    def model_names(self) -> list[str]:
+        """What each model name in the settings resolves to, one line per name ("preferred:
+        gpt-4 -> openai/gpt-5 (closest version)"). A name that matches nothing raises
+        `UnknownModelError` naming the setting it is in and the closest catalog ids."""
+        from devflow_tui.routing.names import name_settings
+
+        return self.selector.names.check(name_settings(self.settings))
+
+    def resolve_model(self, name: str) -> str:
+        """The catalog id a model pinned for one request (`--model`, the dashboard's model
+        field) means, by the same rule as the settings' names (routing/names.py)."""
+        from devflow_tui.routing.names import UnknownModelError
+
+        try:
+            return self.selector.names.resolve(name).model_id
+        except UnknownModelError as exc:
+            raise UnknownModelError(
+                f"{exc.message} (the model pinned with --model or the model field)",
+                hint=exc.hint,
+            ) from None
 
     def _criteria(
         self,
@@ -288,6 +310,9 @@ class Gateway:
         """The classification of `prompt` and what the selector is asked for."""
         from devflow_tui.routing.selector import SelectionCriteria
 
+        self.model_names()  # a misspelled name in the settings: the error names the setting
+        if model:
+            self.resolve_model(model)  # the error names --model; the selector shows the name
         classification = self.classify(prompt, history=history, context_tokens=context_tokens)
         task = task_type or classification.task_type
         if task_type and task_type != classification.task_type:
@@ -352,13 +377,15 @@ class Gateway:
     def _pin(self, decision: RoutingDecision, model_id: str) -> RoutingDecision:
         """An explicit --model is honoured as given: that model only, no silent fallback."""
         from devflow_tui.routing.catalog import CatalogModel
-        from devflow_tui.routing.selector import Candidate, RoutingDecision
+        from devflow_tui.routing.selector import Candidate
 
         others = [c for c in decision.candidates if c.model.id != model_id]
         found = [c for c in decision.candidates if c.model.id == model_id]
         warnings = [w for w in decision.warnings if model_id not in w]
         if found:
-            pinned = found[0].reworded(lambda reason: f"pinned by the user; {reason}")
+            pinned = found[0]
+            if not pinned.reason.startswith("pinned"):
+                pinned = pinned.reworded(lambda reason: f"pinned by the user; {reason}")
         else:
             model = self.catalog.get(model_id)
             if model is None:
@@ -383,12 +410,12 @@ class Gateway:
                 quality=0.0,
                 reason=reason,
             )
-        return RoutingDecision(
+        return dataclasses.replace(
+            decision,
             candidates=[pinned, *others],
             fallbacks=[],
             excluded=[(m, r) for m, r in decision.excluded if m != model_id],
             warnings=warnings,
-            expected_output_tokens=decision.expected_output_tokens,
         )
 
     def budget_status(self) -> list[BudgetView]:

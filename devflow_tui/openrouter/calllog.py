@@ -182,6 +182,15 @@ class CallLog:
         record.entry = data
         logger.handle(record)
 
+    def note(self, event: str, *, level: int = logging.INFO, **fields: Any) -> None:
+        """One line that is not an API call (`{"event": "model names", ...}`), e.g. at
+        start-up; at `level`, so DEVFLOW_LOG_LEVEL filters it like the calls."""
+        logger = self._logger
+        if logger.isEnabledFor(level):
+            record = logger.makeRecord(logger.name, level, "", 0, event, (), None)
+            record.entry = {"event": event, **fields}
+            logger.handle(record)
+
     def close(self) -> None:
         """Flush and detach the handlers (the file stays)."""
         for handler in (self._file_handler, self._stderr_handler):

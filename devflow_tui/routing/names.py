@@ -1,64 +1,107 @@
-"""Model names as people write them, resolved against the catalog.
+"""Model names as people write them, resolved against the catalog: the one rule for every
+setting that names models (`--model`, `pinned_model`, preferred, only and excluded models, the
+dashboard's pin/prefer/exclude keys).
 
 `OPENROUTER_PREFERRED_MODELS=claude-3-sonnet,gpt-4,gemini-pro` and `claude-haiku-4.5` are what
 users type; the catalog has `anthropic/claude-sonnet-4.5`, `openai/gpt-5`... A name resolves, in
 this order, by:
 
-1. id: `anthropic/claude-sonnet-4.5` (also with a `:free`-style variant);
+1. id: `anthropic/claude-sonnet-4.5`, exactly (case aside). A name with a vendor (`x-ai/grok-4`)
+   is a full id and resolves only to itself: it never silently becomes another model;
 2. slug: the id without the vendor, `claude-haiku-4.5`, or the catalog's display name
    ("Anthropic: Claude Haiku 4.5"), compared without case and punctuation;
-3. family: the name's words without version numbers (`claude-3-sonnet` -> {claude, sonnet},
-   `gpt-4` -> {gpt}) against each model's words without version numbers; a model with exactly
-   those words wins over one with extra words (`gpt-5` over `gpt-5-mini` for `gpt-4`), and the
-   newest such model is the closest current one.
+3. family: every word and version of the name is one of the model's (`llama`,
+   `gemini-pro`, `deepseek-v3.2`, `qwen-coder`, and `gpt-4o` -> `gpt-4o-mini`: the same
+   generation before another one);
+4. version: when no model contains the name, its words without version numbers are exactly
+   the model's (`claude-3-sonnet` -> {claude, sonnet}, `gpt-4` -> {gpt}): the closest current
+   version of that model line. `gpt-5-mini` is another line (`mini`), so `gpt-4` is `gpt-5`.
 
-A name that resolves to nothing raises `UnknownModelError` naming the closest catalog ids
-(stdlib `difflib`), so a typo is an error with a fix, not a silent no-op.
+A `:variant` (`:free`) in a name matches only models with that variant: `...:free` never
+resolves to the paid model. Among several matches the closest comes first: without a variant
+in the name the model itself before its variants, then fewest extra words, the same version,
+the newest. Pinned, preferred and only names use the closest model; an excluded name excludes
+every model it covers: all of a family, and a model's variants with it (an exact id excludes
+that entry alone). A name that resolves to nothing raises `UnknownModelError` naming the
+setting it came from and the closest catalog ids (stdlib `difflib`).
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from devflow_tui.config import Settings, env_names
 from devflow_tui.errors import ConfigError
 from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
 
-How = Literal["id", "slug", "family"]
+How = Literal["id", "slug", "family", "version"]
+_LABEL = {"id": "id", "slug": "slug", "family": "family", "version": "closest version"}
 _SPLIT = re.compile(r"[^a-z0-9.]+")
 # Version-like words: 4, 4.5, 3.5, 4o, 2508, v3, 70b, 09 ... and words that name a release.
 _VERSION = re.compile(
     r"^(?:v?\d+(?:\.\d+)*[a-z]?|\d+[bkm]|r\d|exp|preview|latest|instruct|chat|turbo)$"
 )
 _NUMBER = re.compile(r"(?<![a-z])\d+(?:\.\d+)*")
-
 _TRAILING_VERSION = re.compile(r"(?<=[a-z])\d+(?:\.\d+)*$")
+# Words and versions as written: "qwen3-coder" -> qwen, 3, coder; "gpt-4o" -> gpt, 4o.
+_TOKEN = re.compile(r"[a-z]+|\d+(?:\.\d+)*[a-z]?")
 
 
 class UnknownModelError(ConfigError):
-    """A model name in the settings that matches nothing in the catalog."""
+    """A model name in the settings or a request that matches nothing in the catalog."""
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """What a user-written name turned into, and how."""
+    """What a user-written name turned into, and how: `model_ids` are the models it stands
+    for, the closest first (one, except for an excluded family)."""
 
     name: str
-    model_id: str
+    model_ids: tuple[str, ...]
     how: How
 
+    @property
+    def model_id(self) -> str:
+        """The closest model: the one a pinned, preferred or only name means."""
+        return self.model_ids[0]
+
     def describe(self) -> str:
-        """`claude-3-sonnet -> anthropic/claude-sonnet-4.5 (family)`, or just the id."""
-        if self.how == "id":
+        """`claude-3-sonnet -> anthropic/claude-sonnet-4.5 (closest version)`, or just the id."""
+        if self.how == "id" and len(self.model_ids) == 1:
             return self.model_id
-        return f"{self.name} -> {self.model_id} ({self.how})"
+        return f"{self.name} -> {', '.join(self.model_ids)} ({_LABEL[self.how]})"
+
+
+@dataclass(frozen=True)
+class NameSetting:
+    """One setting that holds model names, as the user knows it (`where`), and its names."""
+
+    label: str  # "preferred", "only", "excluded", "pinned", "coding models"
+    where: str  # "OPENROUTER_PREFERRED_MODELS", "routing.excluded_models in /x/config.toml"
+    names: tuple[str, ...]
+    every: bool = False  # exclusions: a name excludes every model it covers
+
+
+@dataclass(frozen=True)
+class _Match:
+    how: How
+    ranked: tuple[str, ...]  # every model the name matches, the closest first
+    covered: tuple[str, ...]  # what an exclusion of the name excludes
 
 
 def _compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _variant(text: str) -> str:
+    """`free` for `...:free`, "" without a variant."""
+    last = text.lower().rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ""
 
 
 def _words(text: str) -> frozenset[str]:
@@ -68,74 +111,8 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in words if w)
 
 
-class ModelNames:
-    """Resolves user-written model names against one catalog; results are cached."""
-
-    def __init__(self, catalog: ModelCatalog) -> None:
-        self._catalog = catalog
-        self._by_slug: dict[str, str] = {}
-        for model in catalog:
-            slug = model.id.split("/", 1)[-1]
-            for key in (slug, slug.split(":")[0], model.name, model.name.split(":", 1)[-1]):
-                self._by_slug.setdefault(_compact(key), model.id)
-        self._words = [(model, _words(model.id)) for model in catalog.chat_models()]
-        self._cache: dict[str, Resolution] = {}
-
-    def resolve(self, name: str) -> Resolution:
-        """The catalog model `name` means; raises `UnknownModelError` with the closest ids."""
-        cached = self._cache.get(name)
-        if cached is not None:
-            return cached
-        found = self._resolve(name.strip())
-        if found is None:
-            raise UnknownModelError(
-                f"model {name!r} matches nothing in the model catalog",
-                hint=self._suggest(name),
-            )
-        self._cache[name] = found
-        return found
-
-    def resolve_all(self, names: Iterable[str]) -> list[Resolution]:
-        """Every name resolved, in order, without duplicates of the same model."""
-        seen: set[str] = set()
-        result: list[Resolution] = []
-        for name in names:
-            found = self.resolve(name)
-            if found.model_id not in seen:
-                seen.add(found.model_id)
-                result.append(found)
-        return result
-
-    def _resolve(self, name: str) -> Resolution | None:
-        if name in self._catalog:
-            return Resolution(name, name, "id")
-        slug = self._by_slug.get(_compact(name.split("/", 1)[-1]))
-        if slug is not None:
-            return Resolution(name, slug, "slug")
-        wanted = _words(name)
-        if not wanted:
-            return None
-        vendor = name.lower().split("/", 1)[0] if "/" in name else None
-        versions = _versions(name)
-        best: tuple[int, bool, int, str] | None = None
-        for model, words in self._words:
-            if not wanted <= words or (vendor and not model.id.startswith(vendor + "/")):
-                continue
-            # Fewest extra words, then the same version if there is one, then the newest.
-            same = bool(versions) and versions <= _versions(model.id)
-            key = (-len(words - wanted), same, _created(model), model.id)
-            if best is None or key > best:
-                best = key
-        return Resolution(name, best[3], "family") if best is not None else None
-
-    def _suggest(self, name: str) -> str:
-        ids = self._catalog.ids()
-        slugs = {model_id.split("/", 1)[-1]: model_id for model_id in ids}
-        close = difflib.get_close_matches(name.split("/", 1)[-1], list(slugs), n=3, cutoff=0.4)
-        picks = [slugs[s] for s in close] or difflib.get_close_matches(name, ids, n=3, cutoff=0.3)
-        if not picks:
-            return "Run `devflow models` to see the catalog's ids."
-        return "Closest catalog models: " + ", ".join(picks) + "."
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(_TOKEN.findall(text.lower().split("/")[-1].split(":")[0]))
 
 
 def _versions(text: str) -> frozenset[str]:
@@ -146,6 +123,186 @@ def _created(model: CatalogModel) -> int:
     return model.created or 0
 
 
+class ModelNames:
+    """Resolves user-written model names against one catalog; results are cached."""
+
+    def __init__(self, catalog: ModelCatalog) -> None:
+        self._catalog = catalog
+        self._by_id = {model.id.lower(): model.id for model in catalog}
+        self._by_compact_id = {_compact(model.id): model.id for model in catalog}
+        self._by_slug: dict[str, str] = {}
+        # The models themselves first: a variant's display name must not take its model's key.
+        for model in sorted(catalog, key=lambda m: bool(_variant(m.id))):
+            slug = model.id.split("/", 1)[-1]
+            for key in (slug, model.name, model.name.split(":", 1)[-1]):
+                self._by_slug.setdefault(_compact(key), model.id)
+        self._chat = [
+            (model, _words(model.id), _tokens(model.id), _variant(model.id))
+            for model in catalog.chat_models()
+        ]
+        # name -> (resolved, covered), None for a name that matches nothing
+        self._cache: dict[str, tuple[Resolution, Resolution] | None] = {}
+
+    def resolve(self, name: str) -> Resolution:
+        """The catalog model `name` means (pinned, preferred, only); raises
+        `UnknownModelError` with the closest ids."""
+        return self._match(name)[0]
+
+    def cover(self, name: str) -> Resolution:
+        """Every catalog model an exclusion of `name` excludes, the closest first."""
+        return self._match(name)[1]
+
+    def resolve_all(self, names: Iterable[str], *, every: bool = False) -> list[Resolution]:
+        """Every name resolved (`every`: covered, for exclusions), in order, without
+        duplicates of the same models."""
+        seen: set[tuple[str, ...]] = set()
+        result: list[Resolution] = []
+        for name in names:
+            found = self.cover(name) if every else self.resolve(name)
+            if found.model_ids not in seen:
+                seen.add(found.model_ids)
+                result.append(found)
+        return result
+
+    def check(self, settings: Iterable[NameSetting]) -> list[str]:
+        """One line per name, "preferred: gpt-4 -> openai/gpt-5 (closest version)"; a name
+        that matches nothing raises `UnknownModelError` naming its setting and the fix."""
+        lines: list[str] = []
+        for setting in settings:
+            try:
+                found = self.resolve_all(setting.names, every=setting.every)
+            except UnknownModelError as exc:
+                raise UnknownModelError(
+                    f"{exc.message} (from {setting.where})",
+                    hint=f"{exc.hint} Correct it in {setting.where}.",
+                ) from None
+            lines.extend(f"{setting.label}: {r.describe()}" for r in found)
+        return lines
+
+    def _match(self, name: str) -> tuple[Resolution, Resolution]:
+        try:
+            found = self._cache[name]
+        except KeyError:
+            match = self._find(name.strip())
+            found = self._cache[name] = (
+                None
+                if match is None
+                else (
+                    Resolution(name, match.ranked[:1], match.how),
+                    Resolution(name, match.covered, match.how),
+                )
+            )
+        if found is None:
+            raise UnknownModelError(
+                f"model {name!r} matches nothing in the model catalog", hint=self._suggest(name)
+            )
+        return found
+
+    def _find(self, name: str) -> _Match | None:
+        exact = self._by_id.get(name.lower())
+        if exact is not None:
+            return _Match("id", (exact,), (exact,))
+        if "/" in name:
+            # A full id stands for that model only: written differently, but never another one.
+            same = self._by_compact_id.get(_compact(name))
+            return _Match("slug", (same,), (same,)) if same else None
+        slug = self._by_slug.get(_compact(name))
+        if slug is not None:
+            return _Match("slug", (slug,), self._with_variants(slug, name))
+        variant = _variant(name)
+        models = [m for m in self._chat if not variant or m[3] == variant]
+        tokens = _tokens(name)
+        family = [m for m in models if tokens and tokens <= m[2]]
+        if family:
+            ranked = self._rank(name, [m[0] for m in family])
+            return _Match("family", ranked, ranked)
+        words = _words(name)
+        line = [m[0] for m in models if words and words == m[1]]
+        if not line:
+            return None
+        ranked = self._rank(name, line)
+        return _Match("version", ranked, self._with_variants(ranked[0], name))
+
+    def _with_variants(self, model_id: str, name: str) -> tuple[str, ...]:
+        """The model and, when the name gives no variant, its variants (`:free`): excluding a
+        model by name excludes them too."""
+        if _variant(name) or _variant(model_id):
+            return (model_id,)
+        return (model_id, *(m.id for m, *_ in self._chat if m.id.startswith(model_id + ":")))
+
+    def _rank(self, name: str, models: Sequence[CatalogModel]) -> tuple[str, ...]:
+        """The closest first: the model before its variants, fewest extra words, the same
+        version, the newest."""
+        words, versions = _words(name), _versions(name)
+
+        def key(model: CatalogModel) -> tuple[bool, int, bool, int, str]:
+            same = bool(versions) and versions <= _versions(model.id)
+            extra = len(_words(model.id) - words)
+            return (not _variant(model.id), -extra, same, _created(model), model.id)
+
+        return tuple(m.id for m in sorted(models, key=key, reverse=True))
+
+    def _suggest(self, name: str) -> str:
+        ids = self._catalog.ids()
+        variant = _variant(name)
+        picks: list[str] = []
+        note = ""
+        if variant:
+            try:
+                twin = self.resolve(name.rsplit(":", 1)[0]).model_id
+            except UnknownModelError:
+                twin = ""
+            if twin:
+                picks.append(twin)
+                note = f"The catalog has no :{variant} variant of {twin}, a model priced apart. "
+        slugs = {model_id.split("/", 1)[-1]: model_id for model_id in ids}
+        close = difflib.get_close_matches(name.split("/", 1)[-1], list(slugs), n=3, cutoff=0.4)
+        close_ids = [slugs[s] for s in close] or difflib.get_close_matches(
+            name, ids, n=3, cutoff=0.3
+        )
+        picks += [p for p in close_ids if p not in picks]
+        fresh = ""
+        if "/" in name:
+            fresh = " If it is newer than the catalog, `devflow models --refresh` fetches it."
+        if not picks:
+            return note + "Run `devflow models` to see the catalog's ids." + fresh
+        return note + "Closest catalog models: " + ", ".join(picks[:3]) + "." + fresh
+
+
 def describe_all(resolutions: Sequence[Resolution]) -> str:
     """One line for logs: `claude-3-sonnet -> anthropic/claude-sonnet-4.5 (family), …`."""
     return ", ".join(r.describe() for r in resolutions)
+
+
+def name_settings(settings: Settings) -> list[NameSetting]:
+    """Every setting that names models, each named as the user would look for it: the
+    environment variable that set it, else its key in the config file."""
+
+    def where(key: str, field: str | None = None) -> str:
+        for env in env_names(field) if field else ():
+            if env in os.environ:
+                return env
+        path = settings.config_path
+        return f"{key} in the config file {path}" if path else f"the setting {key}"
+
+    routing = settings.routing
+    groups: list[tuple[str, tuple[str, ...], str, str | None]] = [
+        ("preferred", tuple(settings.preferred_models), "preferred_models", "preferred_models"),
+        ("only", tuple(settings.only_models), "only_models", "only_models"),
+        ("excluded", tuple(routing.excluded_models), "[routing] excluded_models", None),
+        (
+            "pinned",
+            (routing.pinned_model,) if routing.pinned_model else (),
+            "[routing] pinned_model",
+            None,
+        ),
+    ]
+    for task, defaults in routing.tasks.items():
+        groups.append(
+            (f"{task} models", tuple(defaults.models), f"[routing.tasks.{task}] models", None)
+        )
+    return [
+        NameSetting(label, where(key, field), names, every=label == "excluded")
+        for label, names, key, field in groups
+        if names
+    ]

@@ -74,7 +74,7 @@ from devflow_tui.config import RoutingSettings
 from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
 from devflow_tui.routing.families import match_family, quality_profile, thinks_first
 from devflow_tui.routing.health import HealthTracker, ModelHealth
-from devflow_tui.routing.names import ModelNames, Resolution, UnknownModelError
+from devflow_tui.routing.names import ModelNames, Resolution
 from devflow_tui.usd import short_usd
 
 EXPECTED_OUTPUT_TOKENS: dict[str, dict[str, int]] = {
@@ -679,7 +679,9 @@ class ModelSelector:
         only = self._resolve(only_names, resolved)
         preferred = frozenset(self._resolve(criteria.preferred_models, resolved))
         banned = set(
-            self._resolve([*criteria.excluded_models, *settings.excluded_models], resolved)
+            self._resolve(
+                [*criteria.excluded_models, *settings.excluded_models], resolved, every=True
+            )
         )
         pinned_id = self._pin_id(criteria.pinned_model, settings.pinned_model, resolved)
 
@@ -740,24 +742,6 @@ class ModelSelector:
             warnings.append(f"only these models are allowed: {', '.join(only)}")
         return decision
 
-    def check_names(self, preferred: Sequence[str] = (), only: Sequence[str] = ()) -> list[str]:
-        """Resolve every model name in the settings now, so a typo fails at start-up with the
-        closest matches; returns one line per name, "gpt-4 -> openai/gpt-5 (family)"."""
-        settings = self.settings
-        groups = {
-            "preferred": list(preferred),
-            "only": list(only),
-            "excluded": list(settings.excluded_models),
-            "pinned": [settings.pinned_model] if settings.pinned_model else [],
-        }
-        for task, defaults in settings.tasks.items():
-            groups[f"{task} models"] = list(defaults.models)
-        return [
-            f"{group}: {found.describe()}"
-            for group, names in groups.items()
-            for found in self.names.resolve_all(names)
-        ]
-
     def _stronger(
         self, pool: list[_Entry], criteria: SelectionCriteria, excluded: list[tuple[str, str]]
     ) -> list[_Entry]:
@@ -776,22 +760,20 @@ class ModelSelector:
     def _pin_id(
         self, requested: str | None, configured: str | None, resolved: list[Resolution]
     ) -> str | None:
-        """The pinned id. A name in the settings must resolve; one asked for in a request
-        (`--model`) may be a model the catalog does not list yet: it is kept as written."""
-        if requested:
-            try:
-                return self._resolve([requested], resolved)[0]
-            except UnknownModelError:
-                return requested
-        return self._resolve([configured], resolved)[0] if configured else None
+        """The pinned id: the request's (`--model`), else the settings'; both must resolve."""
+        pinned = requested or configured
+        return self._resolve([pinned], resolved)[0] if pinned else None
 
-    def _resolve(self, names: Sequence[str], resolved: list[Resolution]) -> list[str]:
-        """Catalog ids for user-written names; each resolution is kept for the decision."""
+    def _resolve(
+        self, names: Sequence[str], resolved: list[Resolution], *, every: bool = False
+    ) -> list[str]:
+        """Catalog ids for user-written names (`every`: all the models each covers, for
+        exclusions); each resolution is kept for the decision."""
         if not names:
             return []  # the usual request names no model
         ids: list[str] = []
-        for found in self.names.resolve_all(n for n in names if n):
-            ids.append(found.model_id)
+        for found in self.names.resolve_all((n for n in names if n), every=every):
+            ids.extend(found.model_ids)
             if all(r.name != found.name for r in resolved):
                 resolved.append(found)
         return ids

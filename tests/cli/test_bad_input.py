@@ -101,11 +101,13 @@ def test_file_value_error_names_file_key_and_line(devflow: Invoke) -> None:
     assert "'max_retries'" in result.stderr
 
 
-def test_unknown_model_warns_and_is_sent(devflow: Invoke, sim: SimServer) -> None:
+def test_unknown_model_is_an_error_and_not_sent(devflow: Invoke, sim: SimServer) -> None:
+    before = len(sim.requests)
     result = devflow("ask", "--model", "acme/new-model-9", "hi")
-    assert "not in the model catalog" in result.stderr
-    assert result.exit_code == 6  # the server rejects the id: a rejected request
-    assert sim.requests[-1].json["model"] == "acme/new-model-9"
+    assert result.exit_code == 2  # a usage error, found before anything is sent
+    assert "'acme/new-model-9' matches nothing in the model catalog" in result.stderr
+    assert "devflow models --refresh" in result.stderr  # the fix if the catalog is stale
+    assert not [r for r in sim.requests[before:] if r.path == "/chat/completions"]
 
 
 def test_token_limit_note(devflow: Invoke) -> None:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from devflow_tui.config import resolve_config_path
 from devflow_tui.sim import SimServer
 from tests.cli.conftest import Invoke
 
@@ -26,30 +27,104 @@ def test_route_says_how_many_models_max_tokens_ruled_out(devflow: Invoke) -> Non
     assert f"warning: {summary}" in text.stdout
 
 
+@pytest.mark.parametrize("value", ["claude-3-sonnet,gpt-4", '["claude-3-sonnet", "gpt-4"]'])
 def test_route_and_models_show_how_names_resolved(
-    devflow: Invoke, monkeypatch: pytest.MonkeyPatch
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
-    monkeypatch.setenv("OPENROUTER_PREFERRED_MODELS", "claude-3-sonnet,gpt-4")
+    monkeypatch.setenv("OPENROUTER_PREFERRED_MODELS", value)  # a comma or a JSON list
     data = json.loads(devflow("route", "--json", "hi there").stdout)
     assert data["resolved_names"] == [
-        "claude-3-sonnet -> anthropic/claude-sonnet-4.5 (family)",
-        "gpt-4 -> openai/gpt-5 (family)",
+        "claude-3-sonnet -> anthropic/claude-sonnet-4.5 (closest version)",
+        "gpt-4 -> openai/gpt-5 (closest version)",
     ]
     models = json.loads(devflow("models", "--json").stdout)
-    assert "preferred: gpt-4 -> openai/gpt-5 (family)" in models["names"]
+    assert "preferred: gpt-4 -> openai/gpt-5 (closest version)" in models["names"]
+    assert models["names_error"] is None
     text = devflow("models").stdout
-    assert "name preferred: claude-3-sonnet -> anthropic/claude-sonnet-4.5 (family)" in text
+    assert (
+        "name preferred: claude-3-sonnet -> anthropic/claude-sonnet-4.5 (closest version)" in text
+    )
 
 
-def test_an_unknown_model_name_is_an_error_with_the_closest(
+def test_a_model_pinned_with_m_resolves_like_the_settings(devflow: Invoke) -> None:
+    data = json.loads(devflow("route", "--json", "-m", "claude-haiku-4.5", "hi").stdout)
+    assert data["model"] == "anthropic/claude-haiku-4.5"
+    assert data["resolved_names"] == ["claude-haiku-4.5 -> anthropic/claude-haiku-4.5 (slug)"]
+    assert [c["model"] for c in data["candidates"]].count("anthropic/claude-haiku-4.5") == 1
+    assert not any("not in the model catalog" in w for w in data["warnings"])
+    # Sent to OpenRouter (the simulated server checks ids) as the catalog id.
+    result = devflow("ask", "--json", "-m", "claude-haiku-4.5", "hi")
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["status"] == "ok" and answer["model"] == "anthropic/claude-haiku-4.5"
+    assert [a["model"] for a in answer["attempts"]] == ["anthropic/claude-haiku-4.5"]
+
+
+def test_a_model_pinned_with_m_that_matches_nothing_is_not_sent(devflow: Invoke) -> None:
+    result = devflow("ask", "-m", "claude-hiaku-4.5", "hi")
+    assert result.exit_code == 2
+    assert "'claude-hiaku-4.5' matches nothing in the model catalog" in result.stderr
+    assert "--model" in result.stderr
+    assert "Closest catalog models: anthropic/claude-haiku-4.5" in result.stderr
+    assert "Traceback" not in result.stderr
+    data = json.loads(devflow("ask", "--json", "-m", "claude-hiaku-4.5", "hi").stdout)
+    assert data["attempts"] == [] and data["error"]["category"] == "config"  # nothing sent
+
+
+def test_a_misspelled_setting_names_the_setting_and_models_still_lists(
     devflow: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OPENROUTER_ONLY_MODELS", "clod-sonet")
-    result = devflow("route", "hi there")
+    monkeypatch.setenv("OPENROUTER_PREFERRED_MODELS", "clod-sonet")
+    result = devflow("ask", "hi")
     assert result.exit_code == 2
     assert "'clod-sonet' matches nothing in the model catalog" in result.stderr
-    assert "anthropic/claude-sonnet-4.5" in result.stderr
+    assert "(from OPENROUTER_PREFERRED_MODELS)" in result.stderr
+    assert "Closest catalog models: anthropic/claude-sonnet-4.5" in result.stderr
+    assert "Correct it in OPENROUTER_PREFERRED_MODELS" in result.stderr
     assert "Traceback" not in result.stderr
+    # `devflow models` is where the right id is found: it lists, and repeats the error.
+    listing = devflow("models")
+    assert listing.exit_code == 0
+    assert "anthropic/claude-haiku-4.5" in listing.stdout
+    assert "error in the settings: model 'clod-sonet'" in listing.stderr
+    data = json.loads(devflow("models", "--json").stdout)
+    assert len(data["models"]) > 10 and "OPENROUTER_PREFERRED_MODELS" in data["names_error"]
+
+
+def test_a_misspelled_excluded_model_names_the_config_file_and_key(
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = resolve_config_path()
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write('[routing]\nexcluded_models = ["bogus-x"]\n')
+    result = devflow("route", "hi")
+    assert result.exit_code == 2
+    assert f"[routing] excluded_models in the config file {config}" in result.stderr
+
+
+def test_a_list_that_is_neither_commas_nor_json_is_a_clear_error(
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_PREFERRED_MODELS", '["gpt-4",')
+    result = devflow("route", "hi")
+    assert result.exit_code == 2
+    assert "OPENROUTER_PREFERRED_MODELS" in result.stderr and "JSON list" in result.stderr
+
+
+def test_the_start_up_log_shows_how_names_resolved(
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_PREFERRED_MODELS", "claude-3-sonnet")
+    result = devflow("--verbose", "route", "hi")
+    assert result.exit_code == 0
+    line = next(json.loads(x) for x in result.stderr.splitlines() if '"model names"' in x)
+    assert line["names"] == [
+        "preferred: claude-3-sonnet -> anthropic/claude-sonnet-4.5 (closest version)"
+    ]
+    monkeypatch.setenv("OPENROUTER_PREFERRED_MODELS", "clade-sonet")
+    result = devflow("--verbose", "models")
+    line = next(json.loads(x) for x in result.stderr.splitlines() if '"model names"' in x)
+    assert line["level"] == "ERROR" and "OPENROUTER_PREFERRED_MODELS" in line["error"]
 
 
 def test_no_model_for_a_small_max_tokens_says_raise_it_and_names_the_only_setting(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from devflow_tui.cli import end_process
-from devflow_tui.sim import SimServer
+from devflow_tui.sim import Fault, SimServer
 from tests.sim_fixture import sim  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +120,9 @@ def test_ask_as_its_own_process_ends_with_its_records_written(
     assert answered.returncode == 0, answered.stderr
     assert answered.stdout.endswith("\n") and "def " in answered.stdout
     state_of(answered)
-    refused = run_child(env, "ask", "--no-cache", "--model", "nonexistent/model-x", "hello")
+    # The server rejects the next request (HTTP 400): a failed request to record.
+    sim.add_fault(Fault(kind="http_error", status=400, message="not a valid model ID"))
+    refused = run_child(env, "ask", "--no-cache", "--model", "openai/gpt-4o-mini", "hello")
     assert refused.returncode == 6, refused.stderr
     assert "not a valid model ID" in refused.stderr
     state_of(refused)
@@ -131,7 +133,7 @@ def test_ask_as_its_own_process_ends_with_its_records_written(
     finally:
         conn.close()
     assert [status for status, _ in rows] == ["ok", "error"]
-    assert rows[1][1] == "nonexistent/model-x"
+    assert rows[1][1] == "openai/gpt-4o-mini"
 
 
 def test_end_process_leaves_the_exit_to_python_while_another_thread_runs() -> None:

@@ -292,9 +292,10 @@ def test_pinned_model_that_cannot_fit_falls_back_with_a_warning() -> None:
         "pinned model zeta/pico-1 cannot take this request "
         "(context 8,192 < 50,300 tokens needed); routing automatically",
     ]
-    # A model asked for by a request (--model) may be missing from a stale catalog.
-    unknown = select(made_up_catalog(), pinned_model="ghost/x")
-    assert unknown.warnings == ["pinned model ghost/x is not in the catalog; routing automatically"]
+    # A pin resolves like every other name: one that matches nothing is an error, not a
+    # request sent to OpenRouter as written.
+    with pytest.raises(UnknownModelError, match="Closest catalog models: orbit/mid-7"):
+        select(made_up_catalog(), pinned_model="ghost/mid-7")
 
 
 def test_settings_pin_applies_when_the_criteria_have_none() -> None:
@@ -495,23 +496,33 @@ def test_default_settings_spread_the_work_over_several_models() -> None:
     assert chosen[("chat", "low")] != chosen[("coding", "high")]
 
 
-def test_check_names_reports_every_configured_name() -> None:
-    settings = RoutingSettings(
-        excluded_models=["gpt-3.5"],
-        pinned_model="claude-haiku-4.5",
-        tasks={"coding": TaskDefaults(models=["qwen-coder"])},
+def test_an_excluded_family_excludes_every_model_of_it_and_its_free_variants() -> None:
+    selector = ModelSelector(
+        ModelCatalog.bundled(),
+        HealthTracker(),
+        RoutingSettings(excluded_models=["llama", "deepseek-v3.2"]),
     )
-    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker(), settings)
-    lines = selector.check_names(["claude-3-sonnet", "gpt-4", "gemini-pro"], ["deepseek-r1"])
-    assert lines == [
-        "preferred: claude-3-sonnet -> anthropic/claude-sonnet-4.5 (family)",
-        "preferred: gpt-4 -> openai/gpt-5 (family)",
-        "preferred: gemini-pro -> google/gemini-2.5-pro (family)",
-        "only: deepseek-r1 -> deepseek/deepseek-r1 (slug)",
-        "excluded: gpt-3.5 -> openai/gpt-3.5-turbo (family)",
-        "pinned: claude-haiku-4.5 -> anthropic/claude-haiku-4.5 (slug)",
-        "coding models: qwen-coder -> qwen/qwen3-coder (family)",
-    ]
+    decision = selector.select(SelectionCriteria(task_type="chat", complexity="low"))
+    gone = {m for m, _ in decision.excluded}
+    assert gone == {
+        "meta-llama/llama-3.3-70b-instruct",
+        "meta-llama/llama-3.3-70b-instruct:free",
+        "deepseek/deepseek-v3.2-exp",
+    }
+    assert "deepseek/deepseek-r1" not in gone  # another DeepSeek model, not named
+    assert not {c.model.id for c in decision.candidates} & gone
+    assert decision.resolved_names[0] == (
+        "llama -> meta-llama/llama-3.3-70b-instruct, meta-llama/llama-3.3-70b-instruct:free "
+        "(family)"
+    )
+
+
+def test_only_a_free_variant_never_routes_to_the_paid_model() -> None:
+    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker())
+    with pytest.raises(UnknownModelError, match=r"no :free variant of anthropic/claude-haiku-4\.5"):
+        selector.select(SelectionCriteria(only_models=["anthropic/claude-haiku-4.5:free"]))
+    free = selector.select(SelectionCriteria(only_models=["llama:free"]))
+    assert [c.model.id for c in free.candidates] == ["meta-llama/llama-3.3-70b-instruct:free"]
 
 
 def test_a_free_variant_backs_its_paid_twin_up_unless_cost_is_all_that_counts() -> None:
