@@ -31,8 +31,9 @@ performance_priority. Models below the quality bar for the complexity (low 0.35,
 high 0.68) rank after every model that clears it, so "cheapest" always means cheapest capable.
 
 A pinned model (criteria, else settings) goes first whenever it passes the hard filters. If it
-does not, or is not in the catalog, routing continues normally with a warning rather than an
-error: the user gets an answer, and the warning says why the pin was not honoured.
+does not, routing continues normally with a warning rather than an error: the user gets an
+answer, and the warning says why the pin was not honoured. (A pinned name that matches nothing
+in the catalog is an error, like every model name: names.py.)
 
 Expected output tokens (for the estimated cost), by task type and complexity:
 

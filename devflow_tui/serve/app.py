@@ -321,6 +321,8 @@ async def _proxy(request: Request, api: Api) -> Response:
     except UpstreamError as exc:
         message = f"{exc.error.message} {exc.error.hint or ''}".strip()
         return _error(api, exc.status, message)
+    except DevflowError as exc:  # the proxy's own settings (a misspelled model name): not sent
+        return _error(api, 500, str(exc))
     return Response(
         result.body,
         status_code=result.status,

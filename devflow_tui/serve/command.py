@@ -6,7 +6,7 @@ import socket
 from collections.abc import Callable
 
 from devflow_tui.config import Settings
-from devflow_tui.errors import ConfigError
+from devflow_tui.errors import ConfigError, DevflowError
 from devflow_tui.memory import freeze_startup
 from devflow_tui.redaction import mask_key
 from devflow_tui.serve.tokens import ProxyTokens
@@ -132,6 +132,11 @@ def serve_main(
 
     async def opener(current: Settings) -> Gateway:
         gateway = await open_gateway(current, demo=demo, verbose=verbose)
+        try:
+            gateway.model_names()
+        except DevflowError as exc:
+            # Said once here; each routed request is refused with the same error until fixed.
+            announce(f"error in the settings: {exc}")
         if freeze:
             freeze_startup()
         return gateway

@@ -266,12 +266,29 @@ class DevflowApp(App[None]):
     def on_gateway_opened(self, message: GatewayOpened) -> None:
         self.gateway = message.gateway
         self.dashboard.gateway_ready(message.gateway)
+        self.check_model_names()
         # Background reconciliation: record what OpenRouter actually billed.
         self.set_interval(RECONCILE_EVERY_S, self.reconcile_billing)
         self.check_team()
         self.set_interval(TEAM_CHECK_S, self.check_team)
         if self.settings.serve.embedded:
             self.call_later(self.start_proxy)
+
+    def check_model_names(self) -> None:
+        """A model name in the settings that matches nothing is a settings error, said as
+        such (connected, not offline): requests stop with it until it is fixed, and the
+        models screen (f5) lists the catalog's ids to fix it with."""
+        if self.gateway is None:
+            return
+        try:
+            self.gateway.model_names()
+        except DevflowError as exc:
+            self.notify(
+                f"{exc}\nf5 lists the catalog's ids.",
+                title="Settings error",
+                severity="error",
+                timeout=30,
+            )
 
     @work(exclusive=True, group="reconcile")
     async def reconcile_billing(self) -> None:

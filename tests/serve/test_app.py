@@ -122,6 +122,22 @@ def test_unknown_pinned_id_goes_to_openrouter_which_judges_it(proxy: Proxy) -> N
     assert row.status == "error" and row.cost_usd == 0
 
 
+def test_a_misspelled_model_setting_is_a_clear_error_not_a_crash(
+    make_proxy: ProxyFactory,
+) -> None:
+    proxy = make_proxy(preferred_models=["clade-sonet"])
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers=_auth(proxy),
+        json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 500
+    message = response.json()["error"]["message"]
+    assert "'clade-sonet' matches nothing in the model catalog" in message
+    assert "anthropic/claude-sonnet-4.5" in message and "Correct it in preferred_models" in message
+    assert proxy.upstream("/chat/completions") == []  # nothing sent
+
+
 def test_billed_costs_are_reconciled_in_the_background(make_proxy: ProxyFactory) -> None:
     proxy = make_proxy(serve={"reconcile_seconds": 0.05})
     response = httpx.post(

@@ -38,6 +38,7 @@ from devflow_tui.gateway.pipeline import GatewayRequest
 from devflow_tui.openrouter.wire import Credits, KeyInfo
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.health import HealthTracker
+from devflow_tui.routing.names import ModelNames, name_settings
 from devflow_tui.routing.selector import Candidate, RoutingDecision
 from devflow_tui.sim import Fault, SimConfig, SimServer
 
@@ -205,6 +206,10 @@ class ReplayGateway:
     @property
     def store(self) -> AnalyticsStore:
         return self._store
+
+    def model_names(self) -> list[str]:
+        """The real resolution of the settings' model names against the bundled catalog."""
+        return ModelNames(self._catalog).check(name_settings(self.settings))
 
     def prepare(self, request: GatewayRequest) -> Replanned:
         """The ranking the real router made for the recorded "coding" request."""

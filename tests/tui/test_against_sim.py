@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from devflow_tui.compose import open_gateway
 from devflow_tui.config import Settings, load_settings
@@ -16,6 +17,7 @@ from devflow_tui.sim import Fault, SimServer
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.money import usd
 from devflow_tui.tui.screens.history import HistoryScreen
+from devflow_tui.tui.screens.models import ModelsScreen
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
 from devflow_tui.tui.widgets.conversation import Conversation
 from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
@@ -102,6 +104,34 @@ async def test_prompt_routes_streams_and_updates_cost_and_gauges(
         assert len(chat_requests(sim)) == 1
         await wait_for(lambda: dash.query_one(LatencyView).points == 1, pilot)
         assert dash.query_one(SpendChart).points == 1
+
+
+async def test_a_misspelled_model_setting_is_a_settings_error_not_offline(
+    sim: SimServer, fake_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_PREFERRED_MODELS", "clade-sonet")
+    app = app_on(sim, load_settings(), fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        assert app.dashboard.query_one(DemoIndicator).mode == "live"  # connected, not offline
+        notes = [n for n in app._notifications if n.title == "Settings error"]
+        assert notes and "(from OPENROUTER_PREFERRED_MODELS)" in notes[0].message
+        assert "anthropic/claude-sonnet-4.5" in notes[0].message
+        await send(pilot, app, "hi")
+        dash = app.dashboard
+        await wait_for(
+            lambda: dash.current is not None and dash.current.state != "streaming", pilot
+        )
+        assert dash.current is not None and dash.current.state != "done"
+        failed = [n.message for n in app._notifications if n.title == "Request failed (config)"]
+        assert failed and "Correct it in OPENROUTER_PREFERRED_MODELS" in failed[0]
+        assert chat_requests(sim) == []  # nothing sent
+        await pilot.press("f5")  # the catalog is there to find the right id
+        await wait_for(lambda: isinstance(app.screen, ModelsScreen), pilot)
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen) and len(screen.model_ids) > 10
+        header = str(screen.query_one("#models-prefs", Static).content)
+        assert "settings error: model 'clade-sonet'" in header
 
 
 async def test_503_then_fallback_shows_both_attempts(sim: SimServer, fake_key: str) -> None:

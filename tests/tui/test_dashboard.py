@@ -389,6 +389,21 @@ async def test_models_screen_pins_excludes_prefers_and_saves(
         await pilot.press("up", "p", "down", "x")  # unpin, allow again
         saved = tomllib.loads(settings.config_path.read_text())
         assert "pinned_model" not in saved["routing"] and saved["routing"]["excluded_models"] == []
+        # Names as written in a config file resolve by the router's rule: an excluded family
+        # flags every model it covers, and the header shows what each name resolved to.
+        settings.routing.excluded_models = ["llama"]
+        settings.preferred_models = ["claude-3-sonnet"]
+        screen.refresh_table()
+        flagged = {m.id for m in screen.catalog_rows() if "✗" in screen.row_texts(m)[0]}
+        assert flagged == {
+            "meta-llama/llama-3.3-70b-instruct",
+            "meta-llama/llama-3.3-70b-instruct:free",
+        }
+        header = str(screen.query_one("#models-prefs", Static).content)
+        assert (
+            "preferred: claude-3-sonnet -> anthropic/claude-sonnet-4.5 (closest version)" in header
+        )
+        assert "excluded: llama -> meta-llama/llama-3.3-70b-instruct, " in header
         await pilot.press("escape")
         assert app.screen is app.dashboard
 

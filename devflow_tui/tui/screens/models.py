@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from devflow_tui.errors import ConfigError
+from devflow_tui.errors import ConfigError, DevflowError
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.names import ModelNames, UnknownModelError
 from devflow_tui.tui.config_file import save_routing_preferences
@@ -82,7 +82,7 @@ class ModelsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
-        yield Static("", id="models-prefs")
+        yield Static("", id="models-prefs", markup=False)  # `[routing] …` is not markup
         yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="models-detail", markup=False)
         yield Footer(compact=True)
@@ -151,19 +151,22 @@ class ModelsScreen(Screen[None]):
     def routing(self) -> Any:
         return self.app.settings.routing
 
-    def _ids(self, names: list[str]) -> set[str]:
-        """Catalog ids for names as written in the settings ("claude-3-sonnet" and the like)."""
+    def _ids(self, names: list[str], *, every: bool = False) -> set[str]:
+        """Catalog ids for names as written in the settings ("claude-3-sonnet" and the like),
+        by the router's own rule (`every`: all the models an exclusion covers)."""
         gateway = self.app.gateway
         if gateway is None or not isinstance(gateway.catalog, ModelCatalog):
             return set(names)
         if self._names is None or self._names[0] is not gateway.catalog:
             self._names = (gateway.catalog, ModelNames(gateway.catalog))
-        ids = set()
+        ids: set[str] = set()
         for name in names:
             try:
-                ids.add(self._names[1].resolve(name).model_id)
+                found = self._names[1].cover(name) if every else self._names[1].resolve(name)
             except UnknownModelError:
                 ids.add(name)
+            else:
+                ids.update(found.model_ids)
         return ids
 
     def _flags(self, model: str) -> str:
@@ -171,7 +174,7 @@ class ModelsScreen(Screen[None]):
         pinned = self.routing.pinned_model
         if pinned and model in self._ids([pinned]):
             flags += "📌"
-        if model in self._ids(list(self.routing.excluded_models)):
+        if model in self._ids(list(self.routing.excluded_models), every=True):
             flags += "✗"
         if model in self._ids(list(self.app.settings.preferred_models)):
             flags += "★"
@@ -209,10 +212,22 @@ class ModelsScreen(Screen[None]):
         ]
         if not models:
             prefs.append("catalog not loaded yet")
-        self.query_one("#models-prefs", Static).update(" · ".join(prefs))
+        self.query_one("#models-prefs", Static).update(" · ".join(prefs) + self._resolved())
         self._show_detail()
         # Before the table's first layout its width was a guess: check it once laid out.
         self.call_after_refresh(self._refit)
+
+    def _resolved(self) -> str:
+        """What the names in the settings resolved to, as `devflow models` shows it, or the
+        settings error naming the name to fix."""
+        gateway = self.app.gateway
+        if gateway is None:
+            return ""
+        try:
+            lines = gateway.model_names()
+        except DevflowError as exc:
+            return f"\nsettings error: {exc}"
+        return "".join(f"\n{line}" for line in lines if " -> " in line)
 
     @property
     def selected(self) -> str | None:
