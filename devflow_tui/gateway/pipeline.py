@@ -381,7 +381,10 @@ class Gateway:
 
         others = [c for c in decision.candidates if c.model.id != model_id]
         found = [c for c in decision.candidates if c.model.id == model_id]
-        warnings = [w for w in decision.warnings if model_id not in w]
+        # Nothing is routed: how many models the filters ruled out says nothing about this
+        # request (the pinned model's own exclusion, if any, is in its reason).
+        summary = decision.exclusion_summary
+        warnings = [w for w in decision.warnings if model_id not in w and w != summary]
         if found:
             pinned = found[0]
             if not pinned.reason.startswith("pinned"):
@@ -389,7 +392,8 @@ class Gateway:
         else:
             model = self.catalog.get(model_id)
             if model is None:
-                # Unknown to our catalog: send it anyway and let OpenRouter judge the id.
+                # Only the proxy pins ids as its clients send them (`pin`); names given to
+                # devflow resolve first (`resolve_model`). Sent, and OpenRouter judges the id.
                 warnings.append(f"{model_id} is not in the model catalog; its cost is unknown.")
                 model = CatalogModel(
                     id=model_id,
@@ -414,7 +418,7 @@ class Gateway:
             decision,
             candidates=[pinned, *others],
             fallbacks=[],
-            excluded=[(m, r) for m, r in decision.excluded if m != model_id],
+            excluded=[],
             warnings=warnings,
         )
 

@@ -52,6 +52,7 @@ def test_a_model_pinned_with_m_resolves_like_the_settings(devflow: Invoke) -> No
     assert data["resolved_names"] == ["claude-haiku-4.5 -> anthropic/claude-haiku-4.5 (slug)"]
     assert [c["model"] for c in data["candidates"]].count("anthropic/claude-haiku-4.5") == 1
     assert not any("not in the model catalog" in w for w in data["warnings"])
+    assert data["excluded"] == [] and data["exclusion_summary"] is None  # nothing was routed
     # Sent to OpenRouter (the simulated server checks ids) as the catalog id.
     result = devflow("ask", "--json", "-m", "claude-haiku-4.5", "hi")
     assert result.exit_code == 0, result.stderr
