@@ -228,15 +228,15 @@ class _Split:
     engine scans quickly for a leading literal but tries every alternative at every position
     as soon as one of them starts otherwise (`\\b`, `^`, a look-behind, `\\d+`), and tries
     several alternatives at every position that has the first character of one. So each
-    alternative is its own block, and one that starts with a literal is searched only in a
-    text that has that literal (`gates`: an `in` check runs at C speed; most alternatives'
-    words are in no given prompt). `search` returns what the whole pattern's `search` would:
-    the leftmost match, and at one position the earliest alternative's (blocks keep the
-    alternatives' order)."""
+    alternative is its own block, and one whose every match starts with or contains a
+    literal is searched only in a text that has it (`gates`: an `in` check runs at C speed;
+    most alternatives' words are in no given prompt). `search` returns what the whole
+    pattern's `search` would: the leftmost match, and at one position the earliest
+    alternative's (blocks keep the alternatives' order)."""
 
     blocks: tuple[re.Pattern[str], ...]
     anchored: tuple[bool, ...] = ()  # per block: it can only match at the start (`_anchored`)
-    # Per block: what its every match starts with, one text or several ("" for nothing known).
+    # Per block: what its every match contains, one text or one of several ("" for unknown).
     gates: tuple[str | tuple[str, ...], ...] = ()
 
     def search(self, text: str) -> re.Match[str] | None:
@@ -291,10 +291,39 @@ def _literal_start(block: str, flags: int) -> tuple[str, ...]:
     return ("".join(chars),) if chars else ()
 
 
-def _gate(starts: tuple[str, ...]) -> str | tuple[str, ...]:
-    """`_Split.gates`' entry for a block that starts with one of `starts`: a single text is
-    checked with one `in` (the usual case), several with `any`."""
-    return starts[0] if len(starts) == 1 else starts if starts else ""
+# A token of a regular expression for `_literal_inside`: an escape, a class, a repeat.
+_PART = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|\{\d*,?\d*\}|.", re.S)
+
+
+def _literal_inside(block: str, flags: int) -> str:
+    """The longest text every match of `block` (one alternative) contains: a run of plain
+    characters and escaped punctuation outside any group, none of them repeated or optional
+    ("" for none, and under re.I or re.X)."""
+    if flags & (re.I | re.X) or "(?i" in block:
+        return ""
+    best, run, depth = "", "", 0
+    parts = _PART.findall(block)
+    for at, part in enumerate(parts):
+        following = parts[at + 1] if at + 1 < len(parts) else ""
+        if part == "|" and depth == 0:
+            return ""  # alternatives: none of their texts is in every match
+        literal = _LITERAL_CHAR.fullmatch(part) is not None
+        if depth == 0 and literal and following[:1] not in _QUANTIFIERS:
+            run += part[-1]
+            best = max(best, run, key=len)
+        else:
+            run = ""
+        depth += (part == "(") - (part == ")")
+    return best
+
+
+def _gate(starts: tuple[str, ...], inside: str = "") -> str | tuple[str, ...]:
+    """`_Split.gates`' entry for a block whose every match starts with one of `starts`, or
+    else contains `inside`: a single text is checked with one `in` (the usual case), several
+    with `any`."""
+    if not starts:
+        return inside
+    return starts[0] if len(starts) == 1 else starts
 
 
 def _group_end(pattern: str) -> int:
@@ -321,7 +350,7 @@ def _split(pattern: str, flags: int = 0) -> _Split | None:
     return _Split(
         blocks=compiled,
         anchored=tuple(map(_anchored, compiled)),
-        gates=tuple(_gate(_literal_start(block, flags)) for block in blocks),
+        gates=tuple(_gate(_literal_start(b, flags), _literal_inside(b, flags)) for b in blocks),
     )
 
 
@@ -370,7 +399,9 @@ def _rule(
             split = _Split(
                 blocks=tuple(cached_compile(block, flags) for block in blocks),
                 anchored=tuple(not flags & re.M and b.startswith("^") for b in blocks),
-                gates=tuple(_gate(_literal_start(block, flags)) for block in blocks),
+                gates=tuple(
+                    _gate(_literal_start(b, flags), _literal_inside(b, flags)) for b in blocks
+                ),
             )
             find = split.search
     return _Rule(
@@ -1434,9 +1465,10 @@ _FOLLOW_BACK = 4  # how many earlier prompts a follow-up looks back for the requ
 def _language(words: Sequence[str]) -> Language:
     # Accented words ("è", "perché", "città") count twice: strong Italian markers.
     # (Set lookups counted in C: `map` over the words, booleans summed.)
-    italian = sum(map(_IT_WORDS.__contains__, words)) + sum(
-        1 for w in words if ("'" in w or not w.isascii()) and _ACCENT.search(w)
-    )
+    italian = sum(map(_IT_WORDS.__contains__, words))
+    joined = "".join(words)
+    if "'" in joined or not joined.isascii():  # else no word has an accent or an apostrophe
+        italian += sum(1 for w in words if ("'" in w or not w.isascii()) and _ACCENT.search(w))
     english = sum(map(_EN_WORDS.__contains__, words))
     return "it" if italian > english else "en"
 

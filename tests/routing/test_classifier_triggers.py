@@ -17,6 +17,7 @@ from devflow_tui.routing.classifier import (
     _BULLET,
     TaskClassifier,
     _bullet_lines,
+    _literal_inside,
     _literal_start,
     _Split,
     _triggers,
@@ -140,7 +141,7 @@ def _subjects(rule: classifier_module._Rule) -> list[str]:
 
 
 def test_a_split_block_is_skipped_only_where_it_cannot_match() -> None:
-    """`_Split.gates`: on every test text, each block's every match starts with its gate's
+    """`_Split.gates`: on every test text, each block's every match contains its gate's
     text, and the gates spare most searches."""
     checked = skipped = 0
     for rule in classifier_module._RULES:
@@ -153,7 +154,7 @@ def test_a_split_block_is_skipped_only_where_it_cannot_match() -> None:
                 skipped += bool(gate) and not any(s in subject for s in starts)
                 for found in block.finditer(subject) if gate else ():
                     checked += 1
-                    assert subject.startswith(starts, found.start()), (block.pattern, subject)
+                    assert any(s in found.group() for s in starts), (block.pattern, subject)
     assert checked > 100
     assert skipped > 10 * checked
 
@@ -219,3 +220,20 @@ def test_rewritten_cue_patterns_find_what_the_written_ones_find() -> None:
             assert any(phrase in text for phrase in cm._DEMANDING_TEXTS), text
     every = "".join(map(chr, range(0x110000)))  # the spelled-out class is re.I's, exactly
     assert cm._WORD.sub("", every) == _WORD_AS_WRITTEN.sub("", every)
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (r"\d(?<=\b\d)\d*[a-z]\^\d", "^"),
+        (r"^\s+at [\w.$<>]+\(", "at "),
+        (r"(?:two(?<=\btwo)|the(?<=\bthe)) dice\b", " dice"),  # after the group
+        (r"a?bc+d", "b"),  # the longest run of characters every match has
+        (r"x{2}yz", "yz"),
+        (r"[xyn]\s*[-+=<>]\s*\d", ""),
+        (r"ab|cd", ""),  # alternatives
+        (r"(?i)abc", ""),  # case-folded
+    ],
+)
+def test_literal_inside_is_in_every_match(block: str, expected: str) -> None:
+    assert _literal_inside(block, 0) == expected
