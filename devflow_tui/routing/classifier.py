@@ -255,8 +255,28 @@ class _Split:
 
 def _blocks(pattern: str, branches: Sequence[str] | None = None) -> list[str]:
     """The pattern's top-level alternatives (`branches`, when the caller has them), each
-    after `_word_first`: the blocks of `_Split`."""
-    return [_word_first(b) for b in (_top_branches(pattern) if branches is None else branches)]
+    after `_word_first` and `_distributed`: the blocks of `_Split`."""
+    return [
+        block
+        for branch in (_top_branches(pattern) if branches is None else branches)
+        for block in _distributed(_word_first(branch))
+    ]
+
+
+def _distributed(branch: str) -> list[str]:
+    """A branch that starts with a group of alternatives that each start with a literal,
+    "(?:write(?<=\\bwrite)|make(?<=\\bmake)) a (?:script|function)", as one branch per
+    alternative with what follows the group ("write(?<=\\bwrite) a (?:...)", "make..."): the
+    same matches, tried in the same order at each position, and each one searched only in a
+    text that has its literal (`_Split`), where the engine tried forty verbs at every position
+    that has the first letter of one."""
+    end = _group_end(branch) if branch.startswith("(?:") else -1
+    if end < 0 or branch[end + 1 : end + 2] in _QUANTIFIERS:
+        return [branch]
+    alternatives = _top_branches(branch[3:end])
+    if len(alternatives) < 2 or not all(_literal_start(a, 0) for a in alternatives):
+        return [branch]
+    return [alternative + branch[end + 1 :] for alternative in alternatives]
 
 
 _LOOK_AROUND = re.compile(r"\(\?<?[=!][^()]*\)")  # without groups inside
@@ -485,9 +505,9 @@ _WORD_END = (" ", "\\b")  # after a word: the word ends there
 
 class _Prefixes:
     """Rule numbers by the start of a word (a rule's stem, a pattern's first word), per
-    length: `find` looks a word's starts up, shortest first. Most words start with none of
-    them: the starts of the shortest length tell that with one set lookup. (A plain class:
-    a dataclass would generate its methods at every start.)"""
+    length: `find` looks a word's starts up, shortest first, and stops at the first length
+    where the word's start begins no start (`heads`): most words begin none, and the rest
+    few. (A plain class: a dataclass would generate its methods at every start.)"""
 
     __slots__ = ("by_length", "heads", "shortest")
 
@@ -498,7 +518,7 @@ class _Prefixes:
         shortest: int,
     ) -> None:
         self.by_length = by_length
-        self.heads = heads  # the starts cut to the shortest length
+        self.heads = heads  # every start cut to every length from the shortest on
         self.shortest = shortest
 
     @classmethod
@@ -508,18 +528,20 @@ class _Prefixes:
         for start, found in numbers.items():
             lengths.setdefault(len(start), {})[start] = found
         shortest = min(lengths, default=0)
-        heads = frozenset(start[:shortest] for start in numbers)
+        heads = frozenset(s[:n] for s in numbers for n in range(shortest, len(s) + 1))
         return cls(tuple(sorted(lengths.items())), heads, shortest)
 
     def find(self, word: str) -> list[int]:
         """The numbers of every start of `word`, shortest start first."""
-        if word[: self.shortest] not in self.heads:
+        heads = self.heads
+        if word[: self.shortest] not in heads:
             return []
         found: list[int] = []
         for length, starts in self.by_length:
-            if length > len(word):
-                break
-            found.extend(starts.get(word[:length], ()))
+            head = word[:length]
+            if length > len(word) or head not in heads:
+                break  # no start this long or longer is the start of `word`
+            found.extend(starts.get(head, ()))
         return found
 
 

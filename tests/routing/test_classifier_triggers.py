@@ -17,6 +17,7 @@ from devflow_tui.routing.classifier import (
     _BULLET,
     TaskClassifier,
     _bullet_lines,
+    _distributed,
     _literal_inside,
     _literal_start,
     _Split,
@@ -237,3 +238,39 @@ def test_rewritten_cue_patterns_find_what_the_written_ones_find() -> None:
 )
 def test_literal_inside_is_in_every_match(block: str, expected: str) -> None:
     assert _literal_inside(block, 0) == expected
+
+
+@pytest.mark.parametrize(
+    ("branch", "expected"),
+    [
+        (
+            r"(?:write(?<=\bwrite)|make(?<=\bmake)) a\b",
+            [r"write(?<=\bwrite) a\b", r"make(?<=\bmake) a\b"],
+        ),
+        (r"(?:a|b)?c", [r"(?:a|b)?c"]),  # an optional group
+        (r"(?:a|\d)x", [r"(?:a|\d)x"]),  # an alternative without a literal start
+        (r"(?:ab)c", [r"(?:ab)c"]),  # no alternatives
+        (r"x(?:a|b)", [r"x(?:a|b)"]),
+    ],
+)
+def test_a_group_of_literal_alternatives_is_distributed(branch: str, expected: list[str]) -> None:
+    assert _distributed(branch) == expected
+
+
+def test_prefixes_find_every_start_of_a_word() -> None:
+    """`_Prefixes.find` stops early, at the first length no start begins with the word's
+    start: it finds what looking every length up finds."""
+    stems = classifier_module._BY_STEM
+    words = {t for text in _texts() for t in classifier_module._TOKEN.findall(text.lower())}
+    words |= {"implement", "implementation", "im", "refactoring", "debugger", "ottimizzazione"}
+    found = 0
+    for word in words:
+        every = [
+            number
+            for length, starts in stems.by_length
+            if length <= len(word)
+            for number in starts.get(word[:length], ())
+        ]
+        assert stems.find(word) == every, word
+        found += bool(every)
+    assert found > 20
