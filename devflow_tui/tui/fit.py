@@ -11,8 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
+from rich.measure import Measurement
+from rich.text import Text
 
 if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
     from textual.widgets import DataTable
 
 ELLIPSIS = "…"
@@ -44,8 +47,59 @@ def fit_words(text: str, width: int) -> str:
 
 
 def fit_id(text: str, width: int) -> str:
-    """A model id whole, or cut after a separator (`/`, `-`, `.`, `:`) with "…"."""
+    """A model id whole, or cut after a separator (`/`, `-`, `.`, `:`) with "…". A variant
+    (`:free`, `:beta`) is a different model at a different price: it is kept at the end
+    (`meta-llama/llama-…:free`) while there is room for more than it."""
+    base, colon, variant = text.rpartition(":")
+    if colon and "/" not in variant and cell_len(text) > width:
+        shown = _cut(base, width - cell_len(colon + variant), _ID_BREAKS)
+        if shown != ELLIPSIS:
+            return shown + colon + variant
     return _cut(text, width, _ID_BREAKS)
+
+
+_TAIL_BREAKS = re.compile(r"[/\-_:]")
+
+
+def _tail(text: str, pieces: int) -> str | None:
+    """The last `pieces` separator-delimited pieces of `text` with their separators."""
+    seps = [m.start() for m in _TAIL_BREAKS.finditer(text) if m.start() > 0]
+    return text[seps[-pieces] :] if len(seps) >= pieces else None
+
+
+def _with_tail(text: str, width: int, tail: str) -> str:
+    """`text` shortened in its middle: its start cut at a separator, "…", then `tail`
+    (`google/gemini-…-09-2025`, or `…-haiku-4.5` with no room for the vendor); "…" when even
+    that does not fit."""
+    if width - cell_len(tail) < 1:
+        return ELLIPSIS
+    return _cut(text[: len(text) - len(tail)], width - cell_len(tail), _ID_BREAKS) + tail
+
+
+def fit_ids(ids: Sequence[str], width: int) -> list[str]:
+    """`fit_id` for a column of ids, keeping distinct ids distinguishable: ids that would read
+    the same keep the shortest end that tells them apart (`anthropic/…-haiku-4.5`,
+    `google/gemini-…-2025`) while that fits `width`."""
+    shown = [fit_id(model, width) for model in ids]
+    groups: dict[str, list[str]] = {}
+    for model, text in zip(ids, shown, strict=True):
+        groups.setdefault(text, []).append(model)
+    taken = set(shown)
+    for i, model in enumerate(ids):
+        others = [other for other in groups[shown[i]] if other != model]
+        if not others:
+            continue
+        pieces = 1
+        while (tail := _tail(model, pieces)) is not None:
+            pieces += 1
+            if any(other.endswith(tail) for other in others):
+                continue  # this end does not tell them apart
+            candidate = _with_tail(model, width, tail)
+            if candidate != ELLIPSIS and candidate not in taken:
+                taken.add(candidate)
+                shown[i] = candidate
+            break
+    return shown
 
 
 # Where a word too long for a whole line may break, best first: after a vendor's "/", then
@@ -86,6 +140,53 @@ def wrap_at_boundaries(text: str, width: int) -> str:
     return "\n".join(out)
 
 
+def wrap_text_at_boundaries(text: Text, width: int) -> Text:
+    """`wrap_at_boundaries` for styled text: the same breaks, each piece keeping its styles."""
+    lines: list[Text] = []
+    for line in text.split("\n", allow_blank=True):
+        plain = line.plain
+        wrapped = wrap_at_boundaries(plain, width)
+        # The wrapped string is `plain` with some spaces turned into line breaks and some
+        # breaks added after separators: walk both to find where each piece starts and ends.
+        start = i = 0
+        for char in wrapped:
+            if i < len(plain) and char == plain[i]:
+                i += 1
+            elif char == "\n":
+                lines.append(line[start:i])
+                if i < len(plain) and plain[i] == " ":
+                    i += 1  # the space the break took the place of
+                start = i
+        lines.append(line[start:])
+    return Text("\n", end="").join(lines)
+
+
+class BoundaryWrapped:
+    """A Rich renderable: `text` wrapped by `wrap_text_at_boundaries` for the width it is
+    drawn at. Wrapping when drawing, not when the text arrives, keeps ids whole when the
+    width changes afterwards (a scrollbar appearing takes two cells)."""
+
+    def __init__(self, text: Text | str) -> None:
+        self.text = text if isinstance(text, Text) else Text(text)
+
+    def __str__(self) -> str:
+        return self.text.plain
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield wrap_text_at_boundaries(self.text, options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        longest = max((cell_len(line) for line in self.text.plain.split("\n")), default=0)
+        return Measurement(min(longest, 1), longest).clamp(max_width=options.max_width)
+
+
+def fit_list(text: str, width: int) -> str:
+    """A list of words (`structured_output, tools`) cut after a whole item with "…"; when not
+    even the first item fits, after a separator inside it (`structured_…`)."""
+    shown = fit_words(text, width)
+    return fit_id(text, width) if shown == ELLIPSIS else shown
+
+
 def fit_path(text: str, width: int) -> str:
     """A path (or `file a/b/c.py (40 lines)`) whole, or with its leading folders replaced by
     "…/" so the file name stays; a name still too long is cut after a separator."""
@@ -120,6 +221,12 @@ def column_widths(
     shares = sum(share for _, share in flexible.values()) or 1
     for i, (narrowest, share) in flexible.items():
         widths[i] = min(natural[i], max(narrowest, rest * share // shares))
+    # Minimums raised some shares above the rest: take it back from the others, least first.
+    over = sum(widths[i] for i in flexible) - rest
+    for i in reversed(list(flexible)):
+        cut = max(0, min(over, widths[i] - flexible[i][0]))
+        widths[i] -= cut
+        over -= cut
     spare = rest - sum(widths[i] for i in flexible)
     for i in flexible:
         extra = max(0, min(spare, natural[i] - widths[i]))
@@ -144,8 +251,13 @@ def sized_columns(
     width: int,
 ) -> list[int]:
     """Clear `table` and give it `headers` as columns sized by `column_widths` to fit `width`
-    cells (its cell padding taken off); returns the widths, for fitting each row's cells."""
+    cells (its cell padding taken off); returns the widths, for fitting each row's cells.
+    A flexible column is never narrower than its header (a header is not shortened)."""
     room = width - 2 * table.cell_padding * len(headers)
+    flexible = {
+        i: (max(narrowest, cell_len(headers[i])), share)
+        for i, (narrowest, share) in flexible.items()
+    }
     widths = column_widths(natural_widths(headers, rows), flexible, room)
     table.clear(columns=True)
     for header, column_width in zip(headers, widths, strict=True):

@@ -22,18 +22,27 @@ def seed_request(
     ttft_ms: float = 200.0,
     member: str | None = None,
     client: str | None = None,
+    escalation_of: str | None = None,
 ) -> tuple[str, str | None]:
     """Record one request; with a prompt, also its conversation. Returns (request, conversation).
 
     With `ts`, the store's clock reads `ts` meanwhile, so dates are fixed (for snapshots).
-    `member` and `client` are who sent it, as `devflow serve` records them.
+    `member` and `client` are who sent it, as `devflow serve` records them; `escalation_of`
+    the request it re-asks with a stronger model (f12).
     """
     clock = store.clock
     if ts is not None:
         store.clock = lambda: ts
     try:
         request_id = store.begin_request(
-            RequestStart(ts=ts, task_type="coding", model=model, member=member, client=client)
+            RequestStart(
+                ts=ts,
+                task_type="coding",
+                model=model,
+                member=member,
+                client=client,
+                escalation_of=escalation_of,
+            )
         )
         store.finish_request(
             request_id,

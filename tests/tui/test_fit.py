@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
-from devflow_tui.tui.fit import column_widths, fit_id, fit_path, fit_words, wrap_at_boundaries
+from devflow_tui.tui.fit import (
+    column_widths,
+    fit_id,
+    fit_ids,
+    fit_list,
+    fit_path,
+    fit_words,
+    wrap_at_boundaries,
+)
 
 
 def test_ids_are_cut_after_a_separator() -> None:
     model = "google/gemini-2.5-flash-lite-preview-09-2025"
     assert fit_id(model, 60) == model
     assert fit_id(model, 20) == "google/gemini-2.5-…"
-    assert fit_id("meta-llama/llama-3.3-70b-instruct:free", 30) == "meta-llama/llama-3.3-70b-…"
+    # The variant is a different model at another price: it stays (was "…llama-3.3-70b-…",
+    # the same as the paid model's shortened id).
+    assert fit_id("meta-llama/llama-3.3-70b-instruct:free", 30) == "meta-llama/llama-3.3-…:free"
+    assert fit_id("meta-llama/llama-3.3-70b-instruct:free", 8) == "meta-…"  # no room for both
     assert fit_id("abcdefgh", 4) == "…"  # no boundary fits: nothing half-shown
     assert fit_id("abc", 0) == ""
+
+
+def test_a_column_of_ids_stays_distinguishable() -> None:
+    ids = [
+        "google/gemini-2.5-flash-lite-preview-09-2025",
+        "google/gemini-2.5-flash-lite",
+        "meta-llama/llama-3.3-70b-instruct",
+        "meta-llama/llama-3.3-70b-instruct:free",
+        "anthropic/claude-haiku-4.5",
+        "anthropic/claude-sonnet-4.5",
+    ]
+    for width in (12, 16, 20, 22, 26, 30):
+        shown = fit_ids(ids, width)
+        assert len(set(shown)) == len(ids), (width, shown)
+        assert all(len(text) <= width for text in shown), (width, shown)
+    assert fit_ids(ids, 26)[:2] == ["google/gemini-2.5-…-2025", "google/gemini-2.5-…-lite"]
+    # The end that tells them apart is kept, not one they share ("…-4.5").
+    assert fit_ids(ids, 22)[-2:] == ["anthropic/…-haiku-4.5", "anthropic/…-sonnet-4.5"]
+    assert fit_ids(ids, 16)[-2:] == ["…-haiku-4.5", "…-sonnet-4.5"]
+
+
+def test_a_list_is_cut_after_an_item_or_inside_the_first() -> None:
+    assert fit_list("reasoning, structured_output, tools", 14) == "reasoning…"
+    assert fit_list("structured_output, tools", 12) == "structured_…"  # not a bare "…"
 
 
 def test_words_are_cut_whole_with_no_dangling_separator() -> None:
@@ -36,6 +71,10 @@ def test_column_widths_keep_numbers_and_share_the_rest() -> None:
     widths = column_widths(natural, flexible, 66)
     assert widths[0] == 2 and widths[3:6] == [7, 7, 9]
     assert sum(widths) == 66 and widths[1] >= 16 and widths[2] >= 8 and widths[6] >= 8
+    # Minimums above a column's share are taken back from the others: the total still fits
+    # (the models table at 80 columns was 3 cells too wide and scrolled sideways).
+    tight = column_widths([0, 44, 22, 6, 7, 9, 43], {1: (16, 3), 6: (12, 1), 2: (8, 1)}, 64)
+    assert sum(tight) == 64 and tight[6] == 12 and tight[2] == 8 and tight[1] == 22
 
 
 def test_long_ids_wrap_after_the_vendor_then_at_separators() -> None:

@@ -66,7 +66,13 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
     term = Terminal(socket, "dash")
     # A fresh tmux server on its own socket inherits this environment (already pointed at
     # tmp_path by the autouse fixture); no API key is set, so the app runs in demo mode.
-    env = dict(os.environ, TERM="xterm-256color", DEVFLOW_DEMO_TIME_SCALE="0.05")
+    # A budget with a limit whose last digit a narrow gauge used to cut ("$0.003").
+    env = dict(
+        os.environ,
+        TERM="xterm-256color",
+        DEVFLOW_DEMO_TIME_SCALE="0.05",
+        OPENROUTER_COST_BUDGET_USD="0.0035",
+    )
     env.pop("TMUX", None)
     assert TMUX is not None
     subprocess.run(
@@ -106,6 +112,8 @@ def test_dashboard_and_compare_mode_run_in_tmux(terminal: Terminal) -> None:
     # answer's first line may have scrolled out of the 30-row window.
     assert re.search(r"\d+→\d+ tok", done), done
     assert "chosen:" in done
+    # Money whole in a real terminal: the budget gauge's limit keeps its last digit.
+    assert re.search(r"\$[\d.]+ / \$0\.0035\b", done), done
     # Compare mode (F8): the last prompt, the router's top candidates, answers side by side.
     terminal.tmux("send-keys", "-t", "dash", "F8")
     terminal.wait_for(lambda s: "router's top candidates are" in s)

@@ -29,7 +29,7 @@ from devflow_tui.tui.screens.help import help_markdown
 from devflow_tui.tui.screens.models import health_text, per_million
 from devflow_tui.tui.widgets.budget_gauges import level_for
 from devflow_tui.tui.widgets.conversation import answer_footer, code_blocks
-from devflow_tui.tui.widgets.latency_charts import short_model
+from devflow_tui.tui.widgets.latency_charts import short_models
 
 
 def test_ms() -> None:
@@ -184,8 +184,11 @@ def test_every_action_has_a_binding_and_help_line() -> None:
     assert all(a.key in keys for a in ACTIONS)
     text = help_markdown()
     assert all(a.description in text for a in ACTIONS)
-    assert short_model("openai/gpt-4o-mini") == "gpt-4o-mini"
-    assert short_model("x/" + "a" * 30, width=8) == "aaaaaaa…"
+    assert short_models(["openai/gpt-4o-mini"]) == ["gpt-4o-mini"]
+    # Shortened at a separator, never mid-word ("mistral-7b-in…"), and the free variant apart.
+    assert short_models(["mistralai/mistral-7b-instruct"]) == ["mistral-7b-…"]
+    llamas = ["meta-llama/llama-3.3-70b-instruct", "meta-llama/llama-3.3-70b-instruct:free"]
+    assert short_models(llamas) == ["llama-3.3-70b-…", "llama-3.3-…:free"]
 
 
 def test_warm_imports_skips_missing_modules() -> None:

@@ -10,16 +10,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Label, Static
 from textual.widgets._footer import FooterKey
 
-from devflow_tui.gateway.events import BudgetView
+from devflow_tui.gateway.events import BudgetView, RoutingDecided
 from devflow_tui.tui.app import DevflowApp
-from devflow_tui.tui.screens.history import HistoryScreen
-from devflow_tui.tui.screens.models import ModelsScreen
+from devflow_tui.tui.fit import BoundaryWrapped
+from devflow_tui.tui.screens.history import HistoryScreen, ReportTable, escalation_rows
+from devflow_tui.tui.screens.models import HEADERS, ModelsScreen
 from devflow_tui.tui.widgets.budget_gauges import (
     BudgetGauge,
     BudgetGauges,
@@ -61,6 +64,16 @@ def whole_or_abbreviated(shown: str, full: str) -> bool:
     path, `full` with leading folders replaced by "…/"."""
     if shown == full:
         return True
+    head, mid, tail = shown.partition(ELLIPSIS)
+    if mid and tail and tail[0] in "/-_:" and ELLIPSIS not in tail:
+        # Shortened in the middle, its end kept (a variant `…:free`, a date `…-2025`).
+        middle = full[len(head) : len(full) - len(tail)]
+        return (
+            full.startswith(head)
+            and full.endswith(tail)
+            and bool(middle)
+            and _at_boundary(head, middle)
+        )
     if not shown.endswith(ELLIPSIS):
         if ELLIPSIS + "/" in shown:  # folders left out: the rest is the path's end, whole
             head, _, tail = shown.partition(ELLIPSIS + "/")
@@ -86,6 +99,10 @@ def test_the_check_itself() -> None:
     assert not whole_or_abbreviated("google/gemini-2.5-fla", "google/gemini-2.5-flash")
     assert whole_or_abbreviated("file …/b/c.py (4 lines)", "file a/b/c.py (4 lines)")
     assert not whole_or_abbreviated("file …/b/c.p", "file a/b/c.py (4 lines)")
+    free = "meta-llama/llama-3.3-70b-instruct:free"
+    assert whole_or_abbreviated("meta-llama/llama-3.…:free", free)
+    assert not whole_or_abbreviated("meta-llama/lla…:free", free)
+    assert not whole_or_abbreviated("meta-llama/…ree", free)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -111,6 +128,13 @@ async def test_models_screen_fits_every_width(
         assert table.virtual_size.width <= table.scrollable_content_region.width
         catalog = {model.id: model for model in screen.catalog_rows()}
         visible = "\n".join(shown_lines(table))
+        # Headers whole ("capabili" was cut), and two models never read the same (Llama and
+        # Llama :free were both `meta-llama/llama-3.3-…`).
+        headers = [str(column.label) for column in table.columns.values()]
+        assert headers == list(HEADERS)
+        assert all(header in visible for header in HEADERS if header)
+        shown_ids = [str(table.get_row_at(i)[1]) for i in range(len(screen.model_ids))]
+        assert len(set(shown_ids)) == len(shown_ids), shown_ids
         for index, model_id in enumerate(screen.model_ids):
             cells = [str(cell) for cell in table.get_row_at(index)]
             full = screen.row_texts(catalog[model_id])
@@ -212,19 +236,11 @@ async def test_routing_decision_breaks_model_ids_only_at_separators(
     async with app.run_test(size=size) as pilot:
         routing = await routed_answer(app, pilot)
         decision = routing.query_one("#routing-decision", Static)
-        width = decision.content_size.width
-        # The lines handed to the widget fit it (Rich would fold a longer one mid-name) ...
-        drawn = str(decision.content).split("\n")
-        assert width > 0 and all(len(line) <= width for line in drawn), (width, drawn)
-        # ... and a line that ends inside a model id ends at one of its separators.
+        # A line that ends inside a model id ends at one of its separators, as drawn.
+        drawn = [strip.text for strip in decision.render_lines(decision.region.reset_offset)]
         ids = [c.model for c in routing.candidates]
-        assert ids and "chosen:" in str(decision.content)
-        for line, following in itertools.pairwise(drawn):
-            if not line.split() or not following.split():
-                continue
-            last, first = line.split()[-1], following.split()[0]
-            if any(last + first in model for model in ids):
-                assert last[-1] in "/-_.:", (line, following)
+        assert ids and "chosen:" in "".join(drawn)
+        assert not ids_broken_mid_name(drawn, ids), drawn
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -310,3 +326,133 @@ async def test_budget_gauge_shows_the_whole_limit(
                 assert whole_or_abbreviated(str(name.content), gauge.view.name)
         if size[0] >= 160:  # room for everything: the bar and its percentage too
             assert "91%" in "".join(on_screen(gauges.query(BudgetGauge).first()))
+
+
+def ids_broken_mid_name(lines: list[str], ids: list[str]) -> list[tuple[str, str]]:
+    """Pairs of consecutive lines where a model id runs from one into the next without a
+    separator at the break (`…deepseek-v3.2-ex` / `p`)."""
+    broken = []
+    for line, following in itertools.pairwise(lines):
+        if not line.split() or not following.split():
+            continue
+        last, first = line.split()[-1], following.split()[0]
+        joined = last + first
+        if last[-1] not in "/-_.:" and any(joined in model for model in ids):
+            broken.append((line, following))
+    return broken
+
+
+def test_wrapping_when_drawn_keeps_ids_whole_at_any_width() -> None:
+    """The pane's text used to be wrapped for the width the pane had when a decision arrived;
+    the scrollbar that appeared next took two cells and Rich folded the lines mid-id
+    (`deepseek-v3.2-ex` / `p`). `BoundaryWrapped` wraps for the width it is drawn at."""
+    console = Console(width=200, color_system=None)
+    decision = (
+        "chosen: deepseek/deepseek-v3.2-exp\nfallbacks: meta-llama/llama-3.3-70b-instruct:free"
+    )
+    ids = ["deepseek/deepseek-v3.2-exp", "meta-llama/llama-3.3-70b-instruct:free"]
+    for width in range(12, 60):
+        with console.capture() as capture:
+            console.print(BoundaryWrapped(decision), width=width)
+        lines = capture.get().rstrip("\n").split("\n")
+        assert all(len(line) <= width for line in lines), (width, lines)
+        assert not ids_broken_mid_name(lines, ids), (width, lines)
+        # Nothing is lost: only spaces and line breaks differ.
+        assert "".join("".join(lines).split()) == "".join(decision.split())
+
+
+async def test_budget_and_escalation_notes_show_without_scrolling(make_app: MakeApp) -> None:
+    """At 80x24 the notes (models the budget ruled out, an escalation's "not stronger than")
+    came after the fallbacks and signals, below the routing pane's fold."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        routing = await routed_answer(app, pilot)
+        decided = RoutingDecided(
+            request_id="r2",
+            task_type="analysis",
+            complexity="medium",
+            signals=tuple(f"signal number {n} with some words" for n in range(8)),
+            model="deepseek/deepseek-v3.2-exp",
+            candidates=tuple(routing.candidates),
+            fallbacks=("qwen/qwen3-coder", "meta-llama/llama-3.3-70b-instruct:free"),
+            warnings=(
+                "8 of 19 models ruled out: 8 by the budget",
+                "7 not stronger than the model that answered first",
+            ),
+        )
+        routing.reset()
+        routing.show_decision(decided)
+        routing.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        # The pane's border and scrollbar left out, its lines joined.
+        lines = [line.strip("│▁▂▃▄▅▆▇█ ") for line in on_screen(routing)]
+        shown = " ".join(" ".join(lines).split())
+        assert "by the budget" in shown and "not stronger than" in shown, shown
+
+
+def _seed_escalations(replay: ReplayGateway) -> None:
+    """Answers by paid and free Llama, each re-asked with a stronger model (f12)."""
+    for model in ("meta-llama/llama-3.3-70b-instruct", "meta-llama/llama-3.3-70b-instruct:free"):
+        for n in range(4):
+            first, _ = seed_request(replay.store, model, "0.0000101", prompt=f"{model} {n}")
+            seed_request(
+                replay.store,
+                "deepseek/deepseek-v3.2-exp",
+                "0.000219",
+                latency_ms=4900.0,
+                escalation_of=first,
+            )
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_report_fits_scrolls_and_shows_escalations(
+    make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int]
+) -> None:
+    """Finding 15 and 18: at 80x24 the per-task table was cut sideways (`2.`), the
+    recommendation below the fold could not be reached with the keys, and the escalation rate
+    `devflow report` prints was missing from the dashboard's report."""
+    _seed_escalations(replay)
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await pilot.press("f4")
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await wait_for(lambda: screen.report is not None, pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        report = screen.report
+        assert report is not None and report.escalations and report.recommendations
+        body = screen.query_one("#report-body", VerticalScroll)
+        assert app.focused is body
+        for table in screen.query(ReportTable):
+            if not table.display:
+                continue
+            # Every column on screen, every figure whole, ids whole or shortened at a boundary.
+            assert table.virtual_size.width <= table.region.width, table.id
+            keys = [g.key for g in report.by_model + report.by_task] + [
+                e.model for e in report.escalations
+            ]
+            shown = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+            assert len(set(shown)) == len(shown), shown
+            for cell in shown:
+                assert any(whole_or_abbreviated(cell, key) for key in keys), cell
+            for i in range(table.row_count):
+                assert not any(str(c).endswith(ELLIPSIS) for c in table.get_row_at(i)[1:])
+        # The escalations are the report's own figures, one row per model and task type.
+        escalations = screen.query_one("#report-escalations", ReportTable)
+        assert escalations.row_count == len(report.escalations) == 2
+        rows = [[str(c) for c in escalations.get_row_at(i)] for i in range(2)]
+        assert [row[1:] for row in rows] == [list(row[1:]) for row in escalation_rows(report)]
+        assert all(row[2:] == ["4", "4", "100%"] for row in rows)
+        # The keys scroll the report to its end: the last recommendation is in view, whole.
+        for key in ("pagedown", "down", "end"):
+            await pilot.press("home")
+            await pilot.press(key)
+            await pilot.pause()
+            if body.max_scroll_y:
+                assert body.scroll_y > 0, key
+        recommendations = screen.query_one("#report-recommendations", Static)
+        assert body.region.contains_region(recommendations.region)
+        text = " ".join(" ".join(line.strip() for line in on_screen(recommendations)).split())
+        assert report.recommendations[-1] in text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -26,12 +26,12 @@ from textual.widgets import (
 )
 from textual_plotext import PlotextPlot
 
-from devflow_tui.tui.fit import fit_words, sized_columns
+from devflow_tui.tui.fit import fit_ids, fit_words, natural_widths, sized_columns
 from devflow_tui.tui.gateway_port import dashboard_report
 from devflow_tui.tui.messages import ReportReady
 from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.widgets.conversation import AnswerFacts, SavedTurn
-from devflow_tui.tui.widgets.latency_charts import short_model
+from devflow_tui.tui.widgets.latency_charts import short_models
 
 if TYPE_CHECKING:
     from devflow_tui.accounting.records import Conversation, Message
@@ -106,16 +106,24 @@ class HistoryScreen(Screen[None]):
                     with VerticalScroll(id="history-preview-scroll"):
                         yield Markdown("Select a conversation.", id="history-preview")
             with TabPane("Report", id="tab-report"), VerticalScroll(id="report-body"):
+                # The body scrolls as one page (up/down, page up/down, home/end): the tables
+                # take no focus and no keys, and are as tall as their rows.
                 yield Static("Building the report…", id="report-status")
                 yield Static("", id="report-totals")
-                yield Static("Per model", classes="pane-title")
-                yield DataTable(id="report-by-model", cursor_type="row")
-                yield Static("Per task type", classes="pane-title")
-                yield DataTable(id="report-by-task", cursor_type="row")
+                for title, name in (("Per model", "model"), ("Per task type", "task")):
+                    yield Static(title, classes="pane-title")
+                    # A window too narrow for every column gets the speed columns in a
+                    # second table under the first (see `_fill_groups`).
+                    yield ReportTable(id=f"report-by-{name}")
+                    yield ReportTable(id=f"report-by-{name}-speed")
                 yield Static("", id="report-savings")
+                yield ReportChart(id="report-chart")
+                # Last, so that End shows them whole: what the figures above suggest doing.
+                yield Static(ESCALATIONS_TITLE, classes="pane-title")
+                yield ReportTable(id="report-escalations")
+                yield Static("", id="report-no-escalations")
                 yield Static("Recommendations", classes="pane-title")
                 yield Static("", id="report-recommendations")
-                yield ReportChart(id="report-chart")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -130,7 +138,7 @@ class HistoryScreen(Screen[None]):
         if tabs.active == "tab-conversations":
             self.query_one("#history-search", Input).focus()
         else:
-            self.query_one("#report-by-model", DataTable).focus()
+            self.query_one("#report-body", VerticalScroll).focus()
 
     @property
     def store(self) -> AnalyticsStore | None:
@@ -195,6 +203,8 @@ class HistoryScreen(Screen[None]):
     def _refit(self) -> None:
         if self._table_room() != self._laid_out_width:
             self._fill_table()
+        if self.report is not None and self._report_room() != self._report_width:
+            self._fill_report_tables(self.report)
 
     @property
     def selected_id(self) -> str | None:
@@ -275,16 +285,43 @@ class HistoryScreen(Screen[None]):
         self.report = report
         status.update("Last 30 days")
         self.query_one("#report-totals", Static).update(totals_text(report.totals))
-        _fill_groups(self.query_one("#report-by-model", DataTable), report.by_model, "model")
-        _fill_groups(self.query_one("#report-by-task", DataTable), report.by_task, "task")
+        self._fill_report_tables(report)
         self.query_one("#report-savings", Static).update(savings_text(report))
         self.query_one("#report-recommendations", Static).update(
             "\n".join(f"• {r}" for r in report.recommendations) or "None yet."
         )
         rows = [g for g in report.by_model if g.cost_usd is not None]
-        labels = [short_model(g.key) for g in rows]
+        labels = short_models([g.key for g in rows])
         values = [float(g.cost_usd or 0) for g in rows]  # plotext draws floats
         self.query_one(ReportChart).show(labels, values, "cost per model (USD)")
+
+    _report_width = -1
+
+    def _report_room(self) -> int:
+        """The report's width inside its padding and scrollbar (a guess before its layout)."""
+        width = self.query_one("#report-body", VerticalScroll).scrollable_content_region.width
+        return width if width > 0 else self.app.size.width - 4
+
+    def _fill_report_tables(self, report: Report) -> None:
+        """The report's tables sized to the window: figures whole, ids shortened at a
+        boundary (distinct ids stay distinct), the speed columns under the others when the
+        window is narrow."""
+        width = self._report_room()
+        self._report_width = width
+        for name, groups in (("model", report.by_model), ("task", report.by_task)):
+            main = self.query_one(f"#report-by-{name}", ReportTable)
+            speed = self.query_one(f"#report-by-{name}-speed", ReportTable)
+            _fill_groups(main, speed, groups, name, width)
+        escalations = self.query_one("#report-escalations", ReportTable)
+        rows = escalation_rows(report)
+        escalations.display = bool(rows)
+        if rows:
+            escalations.fill(ESCALATION_HEADERS, rows, width, right=range(2, 5))
+        self.query_one("#report-no-escalations", Static).update(
+            "" if rows else "No answer was re-asked with a stronger model (f12) in this period."
+        )
+        # Before the body's first layout its width was a guess: check it once laid out.
+        self.call_after_refresh(self._refit)
 
 
 def _percent(value: float | None) -> str:
@@ -338,20 +375,99 @@ GROUP_COLUMNS = (
     "first token p50",
     "tok/s",
 )
+FIGURES = 4  # the first four figures; the speed columns go under them when narrow
+
+ESCALATIONS_TITLE = "Escalations (answers re-asked with a stronger model, f12)"
+ESCALATION_HEADERS = ("model", "task", "escalated", "of answers", "rate")
 
 
-def _fill_groups(table: DataTable[Text], groups: Sequence[GroupStats], what: str) -> None:
-    table.clear(columns=True)
-    table.add_columns(what, *GROUP_COLUMNS)
-    for g in groups:
-        table.add_row(
-            Text(g.key or "(none)"),
-            Text(f"{g.requests:,}", justify="right"),
-            Text(_percent(g.success_rate), justify="right"),
-            Text(usd(g.cost_usd), justify="right"),
-            Text(f"{g.prompt_tokens:,}→{g.completion_tokens:,}", justify="right"),
-            Text(ms(g.latency_p50_ms), justify="right"),
-            Text(ms(g.latency_p95_ms), justify="right"),
-            Text(ms(g.ttft_p50_ms), justify="right"),
-            Text(_rate(g.tokens_per_s).removesuffix(" tok/s"), justify="right"),
+class ReportTable(DataTable[Text]):
+    """A table of the report: its columns sized to the window, no focus, no sideways scroll;
+    the report's body scrolls instead."""
+
+    can_focus = False
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id, cursor_type="none", zebra_stripes=True, show_cursor=False)
+
+    def fill(
+        self,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        width: int,
+        *,
+        right: Iterable[int],
+    ) -> None:
+        """Every figure whole; the first column (a model id or task type) shortened at a
+        boundary to fit `width`, the ids together so that two never read the same."""
+        widths = sized_columns(self, headers, rows, {0: (12, 1)}, width)
+        firsts = [row[0] for row in rows]
+        shown = (
+            fit_ids(firsts, widths[0])
+            if headers[0] == "model"
+            else [fit_words(first, widths[0]) for first in firsts]
         )
+        right = set(right)
+        for first, row in zip(shown, rows, strict=True):
+            cells = [first, *row[1:]]
+            self.add_row(
+                *(
+                    Text(cell, justify="right" if i in right else "left")
+                    for i, cell in enumerate(cells)
+                )
+            )
+
+
+def group_rows(groups: Sequence[GroupStats]) -> list[tuple[str, ...]]:
+    """The report's groups as rows of text, with units, in `GROUP_COLUMNS` order."""
+    return [
+        (
+            g.key or "(none)",
+            f"{g.requests:,}",
+            _percent(g.success_rate),
+            usd(g.cost_usd),
+            f"{g.prompt_tokens:,}→{g.completion_tokens:,}",
+            ms(g.latency_p50_ms),
+            ms(g.latency_p95_ms),
+            ms(g.ttft_p50_ms),
+            _rate(g.tokens_per_s).removesuffix(" tok/s"),
+        )
+        for g in groups
+    ]
+
+
+def escalation_rows(report: Report) -> list[tuple[str, ...]]:
+    """The report's escalation rate per model and task type, as `devflow report` prints it:
+    the report computes it once (`Report.escalations`), this only writes it."""
+    return [
+        (e.model, e.task_type or "-", f"{e.escalated:,}", f"{e.answered:,}", f"{e.rate:.0%}")
+        for e in report.escalations
+    ]
+
+
+def _fill_groups(
+    main: ReportTable,
+    speed: ReportTable,
+    groups: Sequence[GroupStats],
+    what: str,
+    width: int,
+) -> None:
+    """One table with every column when they fit `width`; otherwise the figures in `main`
+    and the speed columns (latency, first token, tok/s) in `speed`, under it."""
+    headers = (what, *GROUP_COLUMNS)
+    rows = group_rows(groups)
+    natural = natural_widths(headers, rows)
+    padding = 2 * main.cell_padding * len(headers)
+    numbers = range(1, len(headers))
+    # The first column may be shortened down to 12 cells; the figures never are.
+    if sum(natural[1:]) + min(natural[0], 12) + padding <= width:
+        main.fill(headers, rows, width, right=numbers)
+        speed.clear(columns=True)
+        speed.display = False
+        return
+    split = 1 + FIGURES
+    main.fill(headers[:split], [row[:split] for row in rows], width, right=range(1, split))
+    speed_headers = (what, *headers[split:])
+    speed_rows = [(row[0], *row[split:]) for row in rows]
+    speed.fill(speed_headers, speed_rows, width, right=range(1, len(speed_headers)))
+    speed.display = True

@@ -18,7 +18,7 @@ from devflow_tui.errors import ConfigError, DevflowError
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.names import ModelNames, UnknownModelError
 from devflow_tui.tui.config_file import save_routing_preferences
-from devflow_tui.tui.fit import fit_id, fit_words, sized_columns
+from devflow_tui.tui.fit import fit_ids, fit_list, fit_words, sized_columns
 from devflow_tui.tui.gateway_port import HealthPort, catalog_models
 from devflow_tui.tui.money import ms
 
@@ -31,7 +31,7 @@ HEADERS = ("", "model", "health", "in $/M", "out $/M", "context", "capabilities"
 # (the id first) and are shortened at a boundary with "…"; the line under the table shows the
 # selected model's row in full.
 FLEXIBLE = {1: (16, 3), 6: (8, 1), 2: (8, 1)}  # column: (narrowest, share of the rest)
-FITS = {1: fit_id, 2: fit_words, 6: fit_words}
+FITS = {2: fit_words, 6: fit_list}  # the ids (column 1): fit_ids
 
 MILLION = Decimal(1_000_000)
 
@@ -191,12 +191,14 @@ class ModelsScreen(Screen[None]):
         self._laid_out_width = width
         widths = sized_columns(table, HEADERS, rows, FLEXIBLE, width)
         right = {3, 4, 5}
-        for model, row in zip(models, rows, strict=True):
+        # The ids are shortened together: two models never read the same (Llama, Llama :free).
+        shown_ids = fit_ids([model.id for model in models], widths[1])
+        for model, row, shown_id in zip(models, rows, shown_ids, strict=True):
             self.model_ids.append(model.id)
             # Text cells: ids such as `x:free:` or `[beta]` are not markup or emoji codes.
             cells = [
                 Text(
-                    FITS[i](text, widths[i]) if i in FITS else text,
+                    shown_id if i == 1 else FITS[i](text, widths[i]) if i in FITS else text,
                     justify="right" if i in right else "left",
                 )
                 for i, text in enumerate(row)

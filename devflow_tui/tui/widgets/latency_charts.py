@@ -3,15 +3,18 @@ has its own view: latency_view.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual_plotext import PlotextPlot
 
+from devflow_tui.tui.fit import fit_ids
 from devflow_tui.tui.request_stats import RequestStats
 
 
-def short_model(model: str, width: int = 14) -> str:
-    """`openai/gpt-4o-mini` -> `gpt-4o-mini`, cut to fit a bar label."""
-    name = model.rsplit("/", 1)[-1]
-    return name if len(name) <= width else name[: width - 1] + "…"
+def short_models(models: Sequence[str], width: int = 16) -> list[str]:
+    """Bar labels: `openai/gpt-4o-mini` -> `gpt-4o-mini`, shortened at a separator with "…"
+    (`mistral-7b-…`), two models never reading the same (`llama-3.3-…`, `llama-…:free`)."""
+    return fit_ids([model.rsplit("/", 1)[-1] for model in models], width)
 
 
 class StatsChart(PlotextPlot):
@@ -52,7 +55,7 @@ class ThroughputChart(StatsChart):
         rows = [r for r in self.stats.latency() if r.tokens_per_s]
         if not rows:
             return 0
-        self.plt.bar([short_model(r.model) for r in rows], [r.tokens_per_s or 0 for r in rows])
+        self.plt.bar(short_models([r.model for r in rows]), [r.tokens_per_s or 0 for r in rows])
         return len(rows)
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from devflow_tui.tui.fit import wrap_at_boundaries
+from devflow_tui.tui.fit import BoundaryWrapped, wrap_at_boundaries
 from devflow_tui.tui.money import ms, usd
 
 IDLE = "Send a prompt to see how it is routed."
@@ -33,8 +32,10 @@ if TYPE_CHECKING:
 def candidates_table(candidates: Sequence[CandidateView], width: int = 0) -> Group:
     """The ranked candidates, one line each (score, estimated cost, model) with the reason
     wrapped under it: at any width everything is shown, nothing is cut off. A model id that
-    does not fit beside the figures (`width` > 0) goes under them, broken at its separators."""
+    does not fit beside the figures (`width` > 0) goes under them, broken at its separators;
+    the reason wraps at words, indented under the figures."""
     lines: list[Text] = [Text("score  est. cost  model — reason", style="bold dim")]
+    indent = "       "
     for candidate in candidates:
         line = Text(f"{candidate.score:>5.2f}  {usd(candidate.estimated_cost_usd):>9}  ")
         if width and line.cell_len + len(candidate.model) > width:
@@ -43,8 +44,20 @@ def candidates_table(candidates: Sequence[CandidateView], width: int = 0) -> Gro
         else:
             line.append(candidate.model, style="bold")
         lines.append(line)
-        lines.append(Text(f"       {candidate.reason}", style="dim"))
+        room = width - len(indent) if width > len(indent) + 8 else 0
+        reason = wrap_at_boundaries(candidate.reason, room) if room else candidate.reason
+        lines.extend(Text(indent + part, style="dim") for part in reason.split("\n"))
     return Group(*lines)
+
+
+class CandidatesTable:
+    """`candidates_table` laid out for the width it is drawn at (see `BoundaryWrapped`)."""
+
+    def __init__(self, candidates: Sequence[CandidateView]) -> None:
+        self.candidates = list(candidates)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield candidates_table(self.candidates, options.max_width)
 
 
 class RoutingPane(Vertical):
@@ -72,28 +85,15 @@ class RoutingPane(Vertical):
     def decision_text(self) -> str:
         return self._decision
 
-    def _text_width(self) -> int:
-        """Cells a line of the decision can take (0 before the first layout)."""
-        return self.query_one("#routing-decision", Static).content_size.width
-
     def _show(self, decision: str) -> None:
-        """The decision summary, wrapped at spaces and model-id separators: a long id moves
-        or breaks after "vendor/", never in the middle of a name."""
+        """The decision summary, wrapped at spaces and model-id separators when drawn: a
+        long id moves or breaks after "vendor/", never in the middle of a name."""
         self._decision = decision
-        width = self._text_width()
-        self.query_one("#routing-decision", Static).update(wrap_at_boundaries(decision, width))
+        self.query_one("#routing-decision", Static).update(BoundaryWrapped(decision))
 
     def _show_candidates(self) -> None:
-        table = candidates_table(self.candidates, self._text_width())
+        table = CandidatesTable(self.candidates)
         self.query_one("#routing-candidates", Static).update(table)
-
-    def on_resize(self, _event: events.Resize) -> None:
-        self.call_after_refresh(self._rewrap)
-
-    def _rewrap(self) -> None:
-        self._show(self._decision)
-        if self.candidates:
-            self._show_candidates()
 
     def show_idle(self) -> None:
         """Back to the empty pane (a new or reopened conversation)."""
@@ -107,7 +107,7 @@ class RoutingPane(Vertical):
         self.candidates = []
         self.query_one("#routing-candidates", Static).update("")
         self._attempts = Text()
-        self.query_one("#routing-attempts-text", Static).update(self._attempts)
+        self.query_one("#routing-attempts-text", Static).update(BoundaryWrapped(self._attempts))
 
     def log_line(self, text: str, style: str | None = None) -> None:
         """Append one line to the attempts log."""
@@ -116,7 +116,7 @@ class RoutingPane(Vertical):
         # A Text, not markup: model ids like `x:free:` and brackets are shown as they are.
         lines = self._attempts.split("\n")[-(MAX_LINES - 1) :] if self._attempts else []
         self._attempts = Text("\n").join([*lines, Text(text, style=style or "")])
-        self.query_one("#routing-attempts-text", Static).update(self._attempts)
+        self.query_one("#routing-attempts-text", Static).update(BoundaryWrapped(self._attempts))
         self.query_one("#routing-attempts", VerticalScroll).scroll_end(animate=False)
 
     def show_decision(self, event: RoutingDecided) -> None:
@@ -127,13 +127,14 @@ class RoutingPane(Vertical):
             f"chosen: {event.model}",
             f"task {event.task_type} · complexity {event.complexity}",
         ]
+        # Filters, the budget and an escalation: how many models were ruled out and why, names
+        # resolved. Before the fallbacks and signals, which at 80x24 pushed them out of view.
+        lines.extend(f"note: {warning}" for warning in event.warnings)
         if event.fallbacks:
             lines.append("fallbacks: " + " → ".join(event.fallbacks))
         lines.append(f"signals: {signals}")
         if event.context_tokens:
             lines.append(f"context: {event.context_tokens:,} tokens")
-        # Filters and the budget: how many models were ruled out and why, names resolved.
-        lines.extend(f"note: {warning}" for warning in event.warnings)
         self._show("\n".join(lines))
         self.candidates = list(event.candidates)
         self._show_candidates()
