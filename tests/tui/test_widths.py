@@ -456,3 +456,19 @@ async def test_report_fits_scrolls_and_shows_escalations(
         assert body.region.contains_region(recommendations.region)
         text = " ".join(" ".join(line.strip() for line in on_screen(recommendations)).split())
         assert report.recommendations[-1] in text
+
+
+@pytest.mark.parametrize("screen_key", ["f4", "f5"])
+async def test_footer_palette_key_covers_the_right_edge(make_app: MakeApp, screen_key: str) -> None:
+    """At 80 columns the keys that do not fit ran on under the docked "^p palette" key and
+    showed through the one-cell gap its compact margin left at the right edge
+    (`^p paletteM`, `^p palettet`)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await pilot.press(screen_key)
+        await pilot.pause()
+        footer = app.screen.query_one(Footer)
+        palette = next(key for key in footer.query(FooterKey) if key.key == "ctrl+p")
+        assert palette.region.right == 80
+        assert on_screen(footer)[0].rstrip().endswith("palette")
