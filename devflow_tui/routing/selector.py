@@ -24,7 +24,9 @@ Score (0..1) = weighted mean of
   advantage, not an infinite one) plus $0.002 x (1 - cost_priority) (so at balanced
   priorities saving a fraction of a cent does not outweigh a clearly better model);
 - performance: 0.7 x smoothed success rate (prior 95 %, worth 4 samples) + 0.3 x speed, where
-  speed comes from p50 latency and p50 time to first token (no data = neutral 0.5).
+  speed comes from p50 latency and p50 time to first token (no data = neutral 0.5); with
+  fewer than 5 attempts recorded the model counts as having no data, and from then on the
+  measured figure counts n / (n + 10), the rest is the no-data prior.
 Weights: quality = complexity factor (low 0.35, medium 1.2, high 1.8) x (0.4 + 1.2 x
 performance_priority); price = 0.2 + 1.6 x cost_priority; performance = 0.3 + 0.5 x
 performance_priority. Models below the quality bar for the complexity (low 0.35, medium 0.5,
@@ -98,6 +100,8 @@ _BAR_MARGIN = {"low": 0.4, "high": 0.06}  # a bar is at most this far below the 
 _PRIOR_SUCCESS = 0.95
 _PRIOR_WEIGHT = 4.0
 _DEFAULT_PERF = 0.7 * _PRIOR_SUCCESS + 0.3 * 0.5  # `_perf` of a model with no data
+MIN_HEALTH_SAMPLES = 5  # attempts before the health data counts at all (`_perf`)
+_HEALTH_WEIGHT = 10.0  # then it counts n / (n + this): half at 10 attempts
 _LATENCY_REF_MS = 5000.0
 _TTFT_REF_MS = 1500.0
 MAX_FALLBACKS = 3
@@ -217,6 +221,7 @@ class RoutingDecision:
     expected_output_tokens: int = 0
     pool_size: int = 0  # models considered before the hard filters
     resolved_names: list[str] = field(default_factory=list)  # "gpt-4 -> openai/gpt-5 (family)"
+    only: list[str] = field(default_factory=list)  # the ids the pool was restricted to, if any
 
     @property
     def exclusion_summary(self) -> str | None:
@@ -240,6 +245,18 @@ class RoutingDecision:
                 counts[group] = counts.get(group, 0) + 1
         parts = ", ".join(f"{n} {group}" for group, n in counts.items())
         return f"{len(self.excluded)} of {self.pool_size} models ruled out: {parts}"
+
+    @property
+    def nothing_stronger(self) -> bool:
+        """An escalation with nowhere to go: every model considered was ruled out as not
+        stronger than the one that answered (not a failure: nothing is sent)."""
+        weaker = sum(why.startswith("not stronger than") for _, why in self.excluded)
+        return not self.candidates and weaker > 0 and weaker == self.pool_size
+
+    @property
+    def models_left(self) -> int:
+        """How many of the models considered passed the hard filters."""
+        return self.pool_size - len(self.excluded)
 
     @property
     def chosen(self) -> CatalogModel | None:
@@ -330,7 +347,18 @@ def _base_column(price_rows: list[tuple[float | None, int | None, float]], out: 
 
 
 def _perf(health: ModelHealth) -> float:
-    """Measured performance in 0..1: smoothed success rate and p50 latency."""
+    """Measured performance in 0..1: smoothed success rate and p50 latency, shrunk toward
+    the prior (`_DEFAULT_PERF`) by the number of samples: none below `MIN_HEALTH_SAMPLES`,
+    then n / (n + `_HEALTH_WEIGHT`) of the measured figure. One quick answer must not move a
+    model above the one the prior chose: near-ties between cheap models are thousandths."""
+    samples = health.samples
+    if samples < MIN_HEALTH_SAMPLES:
+        return _DEFAULT_PERF
+    measured = _measured_perf(health)
+    return _DEFAULT_PERF + (measured - _DEFAULT_PERF) * samples / (samples + _HEALTH_WEIGHT)
+
+
+def _measured_perf(health: ModelHealth) -> float:
     if health.samples:
         rate = health.success_rate or 0.0
         success = (rate * health.samples + _PRIOR_SUCCESS * _PRIOR_WEIGHT) / (
@@ -628,6 +656,10 @@ class ModelSelector:
                 twin.has_free_twin = True
         self._chat = [self._entries[m.id] for m in catalog.chat_models()]
         self._chat_ids = frozenset(e.id for e in self._chat)
+        self._best_chat = {  # per task, the best quality among the chat models
+            task: max((e.quality[task] for e in self._chat), default=0.0)
+            for task in EXPECTED_OUTPUT_TOKENS
+        }
         self.names = ModelNames(catalog)
         # Per slot: the performance score (`_perf_column`), and the quality for a task capped
         # at a complexity's ceiling (`_useful`): shared by every kind's score table.
@@ -649,6 +681,7 @@ class ModelSelector:
             e.slot for e in entries if e.prompt is None or e.completion is None
         )
         self._twin_slots = [e.slot for e in entries if e.has_free_twin]
+        self._twin_slot_of = {e.id: e.slot for e in entries if e.has_free_twin}
         self._base_cols: dict[int, list[float]] = {}  # see `_bases`
         self._capable_cols: dict[tuple[str, float, bool], list[bool]] = {}
         self._layouts: dict[tuple[int, int, frozenset[str]], _Layout] = {}
@@ -687,6 +720,7 @@ class ModelSelector:
         pinned_id = self._pin_id(criteria.pinned_model, settings.pinned_model, resolved)
 
         pool = [self._entries[m] for m in only] if only else self._chat
+        considered = len(pool)  # the escalation's filter is a hard filter like the others
         if criteria.stronger_than:
             pool = self._stronger(pool, criteria, excluded)
         view = None
@@ -728,17 +762,17 @@ class ModelSelector:
             excluded=excluded,
             warnings=warnings,
             expected_output_tokens=expected_out,
-            pool_size=len(pool),
+            pool_size=considered,
             resolved_names=[r.describe() for r in resolved if r.how != "id"],
+            only=only,
         )
         note = decision.exclusion_summary
         if note is not None:
             warnings.insert(0, note)
             if candidates and survivors[keep_rows[0][2]] is not pinned:
-                left = len(pool) - len(excluded)
-                candidates[0] = candidates[0].reworded(
-                    lambda reason: f"{reason}; chosen among the {left} models left"
-                )
+                left = decision.models_left
+                among = "as the only model left" if left == 1 else f"among the {left} models left"
+                candidates[0] = candidates[0].reworded(lambda reason: f"{reason}; chosen {among}")
         if only:
             warnings.append(f"only these models are allowed: {', '.join(only)}")
         return decision
@@ -1108,11 +1142,10 @@ class ModelSelector:
         if margin is not None:
             # Bars relative to the best this catalog has, whatever its absolute level: a
             # catalog of unknown families tops out lower than the family table's numbers.
-            if view is not None:  # the survivors are a suffix of the layout
-                top = self._layout_best(view.layout, task, view.start)
-            else:
-                top = max(qualities)
-            bar = min(bar, top - margin)
+            # The catalog's best, not the survivors': when the budget or the context leaves
+            # only weak models, they are below the bar (and the decision says so), rather
+            # than a bar lowered to whatever is left.
+            bar = min(bar, self._best_chat[task] - margin)
         is_low = criteria.complexity == "low"
 
         # Thinking first is wasted on a low-complexity request: slower, and the hidden
@@ -1143,10 +1176,12 @@ class ModelSelector:
         free_backs_up = cost_p < FREE_LEADS_AT
         measured = self.health.snapshot()
         static, order, w_price = self._static_scores(task, criteria, preferred, measured)
+        twin_slots = self._twin_slot_of
 
         def row(index: int) -> tuple[float, str, int]:
             """The sort row of one survivor: one float orders everything, capable first."""
             entry, cost = survivors[index], costs[index]
+            part = static[entry.slot]
             if cost is None:
                 price = 0.0  # unknown price: assume the worst
             else:
@@ -1154,11 +1189,15 @@ class ModelSelector:
                 if free_backs_up and entry.free:
                     # Shared and rate-limited upstream: a free variant is priced like its paid
                     # twin (when that one is in the running), so it backs that model up rather
-                    # than leads, unless cost is all that counts.
+                    # than leads, unless cost is all that counts; and scores no higher than
+                    # it (the paid id sorts first on a tie), so its own health data cannot
+                    # put it ahead either, unless the user prefers it.
                     twin = entry.twin
                     priced = twin_costs.get(twin, cheapest_paid) if twin else cheapest_paid
+                    if twin in twin_costs and entry.id not in preferred:
+                        part = min(part, static[twin_slots[twin]])
                 price = price_score(priced)
-            score = static[entry.slot] + w_price * price
+            score = part + w_price * price
             return (-(score + 2.0) if capable[index] else -score, entry.id, index)
 
         def price_score(priced: float) -> float:

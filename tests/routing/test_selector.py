@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from decimal import Decimal
 
@@ -219,6 +220,49 @@ def test_measured_health_moves_the_ranking() -> None:
     decision = select(catalog, health, performance_priority=1.0)
     assert decision.chosen is not None and decision.chosen.id == "acme/twin-b"
     assert "100% success, p50 0.8 s" in decision.candidates[0].reason
+
+
+EVERYDAY = SelectionCriteria(task_type="chat", complexity="low", max_output_tokens=2048)
+PAID_LLAMA = "meta-llama/llama-3.3-70b-instruct"
+
+
+def test_a_few_recorded_answers_do_not_outweigh_the_prior() -> None:
+    """QA: after one quick DeepSeek answer, everyday prompts went to DeepSeek (0.842) instead
+    of the Llama the prior chose (0.840). Below MIN_HEALTH_SAMPLES the data does not count;
+    past it, it counts more with every sample."""
+    catalog = ModelCatalog.bundled()
+    prior = ModelSelector(catalog, HealthTracker()).select(EVERYDAY)
+    assert prior.chosen is not None and prior.chosen.id == PAID_LLAMA
+    health = HealthTracker()
+    selector = ModelSelector(catalog, health)
+    scores = []
+    for _ in range(selector_module.MIN_HEALTH_SAMPLES + 5):
+        health.record_success("deepseek/deepseek-v3.2-exp", latency_ms=2400.0, ttft_ms=300.0)
+        decision = selector.select(EVERYDAY)
+        score = {c.model.id: c.score for c in decision.candidates}
+        scores.append(score["deepseek/deepseek-v3.2-exp"])
+        if len(scores) < selector_module.MIN_HEALTH_SAMPLES:
+            assert decision.chosen == prior.chosen
+            assert decision.candidates[0].score == prior.candidates[0].score
+    few = selector_module.MIN_HEALTH_SAMPLES - 1
+    assert len(set(scores[:few])) == 1  # no change at all below the minimum
+    assert scores[few - 1] < scores[few] < scores[few + 1] < scores[-1]  # then more each time
+
+
+def test_a_free_variant_backs_its_paid_twin_up_whatever_its_health() -> None:
+    """QA: one `ask -m ...:free` and the :free Llama led every everyday prompt ("100%
+    success") though the README says a free variant backs the paid model up."""
+    health = HealthTracker()
+    selector = ModelSelector(ModelCatalog.bundled(), health)
+    for count in range(1, 31):
+        health.record_success(f"{PAID_LLAMA}:free", latency_ms=900.0, ttft_ms=100.0)
+        decision = selector.select(EVERYDAY)
+        assert decision.chosen is not None and decision.chosen.id == PAID_LLAMA, count
+        assert decision.fallbacks[0] == f"{PAID_LLAMA}:free"
+    cheap = selector.select(dataclasses.replace(EVERYDAY, cost_priority=0.95))
+    assert cheap.chosen is not None and cheap.chosen.id == f"{PAID_LLAMA}:free"
+    liked = selector.select(dataclasses.replace(EVERYDAY, preferred_models=[f"{PAID_LLAMA}:free"]))
+    assert liked.chosen is not None and liked.chosen.id == f"{PAID_LLAMA}:free"
 
 
 def test_preferring_raises_a_score_and_only_restricts_the_pool() -> None:
@@ -459,6 +503,42 @@ def test_the_budget_says_how_many_models_it_ruled_out_and_why() -> None:
     assert decision.candidates[0].reason.endswith(f"chosen among the {left} models left")
 
 
+def test_an_escalation_counts_its_ruled_out_models_against_the_whole_pool() -> None:
+    """QA: "7 of 12 models ruled out ... chosen among the 5 models left": the pool was
+    counted after the stronger-than filter. 19 chat models, 7 not stronger, 12 left."""
+    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker(), RoutingSettings())
+    decision = selector.select(
+        SelectionCriteria(
+            task_type="analysis",
+            complexity="medium",
+            stronger_than="meta-llama/llama-3.3-70b-instruct",
+        )
+    )
+    weaker = [m for m, why in decision.excluded if why.startswith("not stronger than")]
+    assert len(weaker) == 7 and decision.pool_size == 19
+    assert decision.warnings[0] == (
+        "7 of 19 models ruled out: 7 not stronger than the model that answered first"
+    )
+    assert decision.candidates[0].reason.endswith("chosen among the 12 models left")
+    assert len(decision.candidates) == decision.models_left == 12
+
+
+def test_a_budget_that_leaves_a_weak_model_says_it_is_below_the_bar() -> None:
+    """QA: near a budget the one model left (free Llama) was "cheapest model with good coding
+    quality" for a hard coding task, because the bar was recomputed among the survivors."""
+    selector = ModelSelector(ModelCatalog.bundled(), HealthTracker())
+    criteria = SelectionCriteria(task_type="coding", complexity="high", max_output_tokens=4_096)
+    unlimited = selector.select(criteria)
+    llama = next(c for c in unlimited.candidates if c.model.id.startswith("meta-llama/"))
+    assert llama.reason.startswith("below the quality bar for high coding tasks")
+    tight = selector.select(dataclasses.replace(criteria, remaining_budget_usd=Decimal("0.0001")))
+    assert [c.model.id for c in tight.candidates] == ["meta-llama/llama-3.3-70b-instruct:free"]
+    reason = tight.candidates[0].reason
+    assert reason.startswith("below the quality bar for high coding tasks")
+    assert reason.endswith("chosen as the only model left")
+    assert "no model clears the quality bar for high coding tasks" in " ".join(tight.warnings)
+
+
 def test_the_exclusion_summary_counts_each_kind_in_the_order_first_met() -> None:
     excluded = [
         ("a/one", "excluded in settings"),
@@ -569,7 +649,8 @@ def test_ranking_only_the_contenders_gives_the_same_decisions_as_ranking_all(
     catalog = _big_catalog(300, seed=11)
     health = HealthTracker()
     for model in list(catalog)[::5]:
-        health.record_success(model.id, latency_ms=1200.0, ttft_ms=300.0)
+        for _ in range(selector_module.MIN_HEALTH_SAMPLES):
+            health.record_success(model.id, latency_ms=1200.0, ttft_ms=300.0)
     rnd = random.Random(3)
     criteria = [
         SelectionCriteria(
