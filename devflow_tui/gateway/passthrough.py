@@ -225,10 +225,12 @@ class Passthrough:
         )
         call = _Call(request, outcome, chain, start)
         if not chain:
-            why = "; ".join(f"{m}: {r}" for m, r in decision.excluded[:5]) or "empty catalog"
-            error = DevflowError(
-                f"No model can take this request ({why}).",
-                hint="Lower max_tokens, or map the model name to a fixed model in [serve.models].",
+            from devflow_tui.gateway.unroutable import unroutable_error
+
+            error = unroutable_error(
+                decision,
+                max_tokens="max_tokens",
+                also="map the model name to a fixed model in [serve.models]",
             )
             self._fail(call, error)
             self._close(call)

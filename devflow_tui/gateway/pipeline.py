@@ -94,10 +94,12 @@ class GatewayRequest:
     required_capabilities: frozenset[str] = frozenset()
     client: str | None = None  # who sent it, for spend per client ("cli", "dashboard", "mcp")
     comparison: str | None = None  # recorded with the request: one compare-mode run
-    # Escalation: re-ask a prompt one complexity tier up, with a model stronger than the one
-    # that answered request `escalation_of`.
+    # Escalation: re-ask a prompt one complexity tier above the answer's (`answered_complexity`,
+    # the tier that answer was routed at), with a model stronger than the one that answered
+    # request `escalation_of`.
     escalation_of: str | None = None
     stronger_than: str | None = None
+    answered_complexity: str | None = None
 
 
 @dataclass
@@ -220,6 +222,7 @@ class Gateway:
             performance_priority=request.performance_priority,
             required_capabilities=request.required_capabilities,
             stronger_than=request.stronger_than,
+            answered_complexity=request.answered_complexity,
         )
         decision = self._select(criteria, request.model)
         return PreparedRequest(
@@ -247,10 +250,12 @@ class Gateway:
         performance_priority: float | None = None,
         required_capabilities: frozenset[str] = frozenset(),
         stronger_than: str | None = None,
+        answered_complexity: str | None = None,
     ) -> tuple[Classification, RoutingDecision]:
         """Classify `prompt` and choose the models for it, with the configured priorities and
         budgets; `extra_tokens` are sent besides the prompt and the context (e.g. history).
-        `stronger_than`: an escalation, one complexity tier up with a model stronger than it."""
+        `stronger_than`: an escalation, with a model stronger than it, one complexity tier
+        above `answered_complexity` (the escalated answer's), else above the prompt's."""
         classification, criteria = self._criteria(
             prompt,
             history=history,
@@ -263,6 +268,7 @@ class Gateway:
             performance_priority=performance_priority,
             required_capabilities=required_capabilities,
             stronger_than=stronger_than,
+            answered_complexity=answered_complexity,
         )
         return classification, self._select(criteria, model)
 
@@ -306,6 +312,7 @@ class Gateway:
         performance_priority: float | None,
         required_capabilities: frozenset[str],
         stronger_than: str | None = None,
+        answered_complexity: str | None = None,
     ) -> tuple[Classification, SelectionCriteria]:
         """The classification of `prompt` and what the selector is asked for."""
         from devflow_tui.routing.selector import SelectionCriteria
@@ -320,7 +327,7 @@ class Gateway:
         if stronger_than:
             from devflow_tui.routing.classifier import escalated
 
-            classification = escalated(classification, stronger_than)
+            classification = escalated(classification, stronger_than, answered_complexity)
         routing = self.settings.routing
         task_defaults = routing.tasks.get(task)  # type: ignore[call-overload]
         only = self._only_models(task)[0]
@@ -446,7 +453,9 @@ class Gateway:
         self, request: GatewayRequest, on_event: EventSink | None = None
     ) -> RequestOutcome:
         """Run one request end to end. Every outcome, early failures and cancellation included,
-        ends in `_end`, which records it before this returns (or re-raises CancelledError)."""
+        ends in `_end`, which records it before this returns (or re-raises CancelledError).
+        One exception: an escalation with no model stronger than the one that answered raises
+        `NothingStrongerError` and records nothing (it is not a request: nothing is sent)."""
         state = _RunState(
             request=request,
             emit=on_event or (lambda _event: None),
@@ -481,6 +490,11 @@ class Gateway:
         outcome.complexity = cls.complexity
         outcome.fallbacks = list(decision.fallbacks)
         if not decision.candidates:
+            if decision.nothing_stronger and request.stronger_than:
+                from devflow_tui.gateway.unroutable import nothing_stronger_error
+
+                # Not a request that failed: nothing was sent, so no row and no escalation.
+                raise nothing_stronger_error(decision, request.stronger_than, cls.task_type)
             await self._end(state, await self.unroutable_error(prepared))
             return
         chosen = decision.candidates[0].model

@@ -21,13 +21,14 @@ if TYPE_CHECKING:
 ONLY_SETTING = "OPENROUTER_ONLY_MODELS (only_models)"
 _SHOWN = 3  # model reasons quoted in the message
 
-# The fix for each group of `exclusion_group`, in the order they are offered.
+# The fix for each group of `exclusion_group`, in the order they are offered; {max_tokens}
+# is how the caller sets it (`--max-tokens` on the command line).
 _FIXES = {
     "by max_tokens (they think first)": (
-        f"raise --max-tokens to {THINKING_ROOM:,} or more (a model that reasons before "
+        f"raise {{max_tokens}} to {THINKING_ROOM:,} or more (a model that reasons before "
         "answering needs room for both)"
     ),
-    "by the context size": "trim the prompt or the injected context, or lower --max-tokens",
+    "by the context size": "trim the prompt or the injected context, or lower {max_tokens}",
     "lacking a required capability": "drop what the request needs (tools, images) or allow a "
     "model that supports it",
     "in cooldown": "wait for the cooldown to end (repeated failures paused the model)",
@@ -41,10 +42,37 @@ def only_setting(task: str | None, task_models: bool) -> str:
     return f"[routing.tasks.{task}] models" if task_models and task else ONLY_SETTING
 
 
-def unroutable_error(decision: RoutingDecision, restricted_by: str | None = None) -> ConfigError:
+class NothingStrongerError(ConfigError):
+    """An escalation for which no allowed model is stronger than the one that answered: a
+    notice to the user, not a failed request (nothing is sent, nothing is recorded)."""
+
+
+def nothing_stronger_error(decision: RoutingDecision, model: str, task: str) -> ConfigError:
+    """The notice for an escalation with nowhere to go (`RoutingDecision.nothing_stronger`)."""
+    if decision.only:
+        allowed = ", ".join(decision.only)
+        return NothingStrongerError(
+            f"Nothing stronger to escalate to: no model the routing settings allow ({allowed}) "
+            f"is stronger than {model} at {task}.",
+            hint=f"Allow a stronger model in {ONLY_SETTING} (or the task's models) to escalate.",
+        )
+    return NothingStrongerError(
+        f"Nothing stronger to escalate to: {model} is already the strongest model in the "
+        f"catalog for {task}."
+    )
+
+
+def unroutable_error(
+    decision: RoutingDecision,
+    restricted_by: str | None = None,
+    *,
+    max_tokens: str = "--max-tokens",
+    also: str | None = None,
+) -> ConfigError:
     """The error for a decision without candidates: what ruled each model out and what to
     change. `restricted_by` names the setting that limited the pool to a few models, if one
-    did (a config problem to fix there, rather than a request to change)."""
+    did (a config problem to fix there, rather than a request to change); `max_tokens` is
+    how the caller sets the output limit; `also` is one more fix the caller offers."""
     excluded = decision.excluded
     if not excluded:
         where = f"{restricted_by} allows no model" if restricted_by else "the catalog is empty"
@@ -61,9 +89,15 @@ def unroutable_error(decision: RoutingDecision, restricted_by: str | None = None
         more = f"; {len(excluded) - _SHOWN} more" if len(excluded) > _SHOWN else ""
         cause = f"{decision.exclusion_summary}. {quoted}{more}"
     groups = Counter(exclusion_group(why) for _, why in excluded)
-    fixes = [_FIXES[group] for group, _ in groups.most_common() if group in _FIXES]
+    fixes = [
+        _FIXES[group].format(max_tokens=max_tokens)
+        for group, _ in groups.most_common()
+        if group in _FIXES
+    ]
     if restricted_by:
         fixes.append(f"allow more models in {restricted_by}")
+    if also:
+        fixes.append(also)
     hint = _sentence(fixes) if fixes else None
     return ConfigError(f"No model can take this request: {cause}.", hint=hint)
 

@@ -1658,11 +1658,16 @@ def _task_features(stage: _Stage, tokens: Sequence[str] | None = None) -> set[st
     return features(stage.lower, stage.scores, (f"rt:{_pick(stage.scores)}",), tokens=tokens)
 
 
-def escalated(classification: Classification, first_model: str) -> Classification:
-    """The same classification one complexity tier up: the user asked for a stronger answer
-    than `first_model` gave."""
+def escalated(
+    classification: Classification, first_model: str, answered: str | None = None
+) -> Classification:
+    """The classification one complexity tier above the answer being escalated: the user
+    asked for a stronger answer than `first_model` gave at complexity `answered` (the prompt's
+    own complexity when not given). Above the prompt's, not the answer's, each escalation of
+    an escalated answer would land on the same tier again."""
     order = COMPLEXITIES
-    level = order[min(len(order) - 1, order.index(classification.complexity) + 1)]
+    below = answered if answered in order else classification.complexity
+    level = order[min(len(order) - 1, order.index(below) + 1)]
     signals = (*classification.signals, f"escalated from {first_model}: {level} complexity")
     return dataclasses.replace(classification, complexity=level, signals=signals)
 

@@ -160,3 +160,20 @@ def test_no_model_for_a_large_context_says_trim_it(
     assert "by the context size" not in result.stderr  # one model: its own reason instead
     assert "context" in result.stderr and "Trim the prompt" in result.stderr
     assert "Raise --max-tokens" not in result.stderr
+
+
+def test_a_pinned_model_under_a_budget_gets_no_ruled_out_note(
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: with -m and a budget, "17 of 19 models ruled out: 17 by the budget" printed
+    though nothing is routed (and --json said "12 of 0 models")."""
+    monkeypatch.setenv("OPENROUTER_COST_BUDGET_USD", "0.001")
+    routed = json.loads(devflow("route", "--json", "hi").stdout)
+    assert routed["exclusion_summary"] is not None  # routing: the note belongs there
+    result = devflow("route", "--json", "-m", "anthropic/claude-haiku-4.5", "hi")
+    data = json.loads(result.stdout)
+    assert data["model"] == "anthropic/claude-haiku-4.5"
+    assert data["exclusion_summary"] is None
+    assert not any("ruled out" in w for w in data["warnings"])
+    text = devflow("route", "-m", "anthropic/claude-haiku-4.5", "hi").stdout
+    assert "ruled out" not in text

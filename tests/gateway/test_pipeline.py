@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devflow_tui.accounting.reports import build_report
 from devflow_tui.gateway.events import (
     AttemptFailed,
     AttemptStarted,
@@ -571,6 +572,62 @@ async def test_escalation_goes_one_tier_up_to_a_stronger_model_and_is_recorded(
     assert row is not None and row.escalation_of == first.request_id
     first_row = gateway.store.get_request(first.request_id)
     assert first_row is not None and first_row.escalation_of is None
+
+
+async def test_each_escalation_goes_one_tier_above_the_answer_it_escalates(
+    make_gateway: GatewayFactory,
+) -> None:
+    """QA: f12 three times on "What's 17*23?" gave low -> medium -> medium -> medium: the
+    tier was one above the prompt's own classification, not above the answer escalated."""
+    gateway = await make_gateway()
+    answer = await gateway.run(GatewayRequest(prompt="What's 17*23?"))
+    assert answer.status == "ok" and answer.complexity == "low"
+    tiers: list[str | None] = [answer.complexity]
+    for _ in range(3):
+        assert answer.model
+        answer = await gateway.run(
+            GatewayRequest(
+                prompt="What's 17*23?",
+                escalation_of=answer.request_id,
+                stronger_than=answer.model,
+                answered_complexity=answer.complexity,
+            )
+        )
+        assert answer.status == "ok", answer.error_message
+        tiers.append(answer.complexity)
+    assert tiers == ["low", "medium", "high", "high"]  # high is the top tier
+
+
+async def test_an_escalation_with_nothing_stronger_allowed_is_a_notice_not_a_request(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    """QA: with only Llama allowed, f12 recorded a failed request (`(none)` in the report),
+    counted the first answer as escalated and said "Lower --max-tokens"."""
+    from devflow_tui.gateway.unroutable import NothingStrongerError
+
+    gateway = await make_gateway(only_models=["meta-llama/llama-3.3-70b-instruct"])
+    first = await gateway.run(GatewayRequest(prompt="hi"))
+    assert first.status == "ok" and first.model == "meta-llama/llama-3.3-70b-instruct"
+    again = GatewayRequest(
+        prompt="hi",
+        escalation_of=first.request_id,
+        stronger_than=first.model,
+        answered_complexity=first.complexity,
+    )
+    assert gateway.prepare(again).decision.nothing_stronger
+    with pytest.raises(NothingStrongerError) as raised:
+        await gateway.run(again)
+    text = str(raised.value)
+    assert text.startswith("Nothing stronger to escalate to: no model the routing settings")
+    assert "OPENROUTER_ONLY_MODELS" in text and "max-tokens" not in text
+    assert [r.id for r in gateway.store.recent_requests(5)] == [first.request_id]
+    assert build_report(gateway.store, since="all").escalations == []
+    assert len(chat_requests(sim)) == 1
+    # Without an "only" pool, the strongest model has nothing above it either.
+    plain = await make_gateway()
+    top = GatewayRequest(prompt="hi", stronger_than="openai/gpt-5", answered_complexity="high")
+    decision = plain.prepare(top).decision
+    assert not decision.nothing_stronger  # others are as strong for chat: still somewhere to go
 
 
 async def test_classification_of_a_repeated_prompt_is_remembered(

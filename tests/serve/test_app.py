@@ -158,3 +158,19 @@ def test_billed_costs_are_reconciled_in_the_background(make_proxy: ProxyFactory)
         time.sleep(0.05)
     assert row.cost_source == "estimated"
     assert row.billed_cost_usd == billed
+
+
+def test_no_model_for_a_small_max_tokens_says_raise_it(make_proxy: ProxyFactory) -> None:
+    """The proxy's "No model can take this request" said "Lower max_tokens" when the one
+    allowed model thinks first and max_tokens 5 leaves it no room: raising it is the fix."""
+    proxy = make_proxy(only_models=["deepseek/deepseek-r1"])
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers=_auth(proxy),
+        json={"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5},
+    )
+    message = response.json()["error"]["message"]
+    assert message.startswith("No model can take this request: deepseek/deepseek-r1 is ruled")
+    assert "Raise max_tokens to 1,024 or more" in message and "Lower" not in message
+    assert "[serve.models]" in message
+    assert not [r for r in proxy.sim.requests if r.path.endswith("/chat/completions")]

@@ -181,7 +181,7 @@ async def test_escape_cancels_a_long_stream(fake_key: str) -> None:
             assert "CANCELLED" in dash.current.footer  # type: ignore[union-attr]
             partial = dash.current.text  # type: ignore[union-attr]
             assert partial.startswith("[simulated answer")
-            await wait_for(lambda: not dash.streaming, pilot)
+            await wait_for(lambda: not dash.streaming, pilot, limit=5)
             rows = app.gateway.store.recent_requests(5)  # type: ignore[union-attr]
             assert rows[0].status == "cancelled"
     finally:
@@ -315,3 +315,64 @@ async def test_f12_re_asks_with_a_stronger_model_as_an_escalation(
         assert f"escalated from {first.model}" in routing.decision_text
         # The first answer is not sent again as history with the re-asked prompt.
         assert [m.role for m in dash.turns] == ["user", "assistant"]
+
+
+async def test_f12_again_goes_one_tier_higher_each_time(sim: SimServer, fake_key: str) -> None:
+    """QA: "What's 17*23?", f12 three times: low -> medium -> medium -> medium. Each f12
+    escalates one tier above the answer it escalates; f12 while the answer streams says so."""
+    app = app_on(sim, load_settings(), fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        dash = app.dashboard
+        sim.add_fault(Fault(kind="slow_first_token", delay_ms=30_000))
+        await send(pilot, app, "What's 17*23?")
+        await wait_for(lambda: dash.streaming, pilot)
+        assert app.check_action("escalate", ()) is False  # F12 is off while it streams
+        await dash.escalate()  # the moment around the stream: the turn is there, no answer yet
+        await wait_for(lambda: bool(app._notifications), pilot)
+        notices = " ".join(n.message for n in app._notifications)
+        assert "The answer is still arriving" in notices
+        assert "Nothing to escalate yet" not in notices
+        await pilot.press("escape")
+        await wait_for(lambda: not dash.streaming, pilot)
+        app.clear_notifications()
+        await dash.escalate()  # the cancelled prompt has no answer to escalate
+        await wait_for(lambda: bool(app._notifications), pilot)
+        assert "ctrl+r sends it again" in " ".join(n.message for n in app._notifications)
+        assert len(chat_requests(sim)) == 1
+        sim.clear_faults()
+        await send(pilot, app, "What's 17*23?")
+        await wait_for(lambda: dash.last_outcome is not None, pilot)
+        outcomes = [dash.last_outcome]
+        for _ in range(2):
+            await pilot.press("f12")
+            await wait_for(lambda: dash.last_outcome is not outcomes[-1], pilot)
+            outcomes.append(dash.last_outcome)
+        assert [o.complexity for o in outcomes if o is not None] == ["low", "medium", "high"]
+        models = [o.model for o in outcomes if o is not None]
+        assert len(set(models)) == 3
+
+
+async def test_f12_with_nothing_stronger_allowed_is_a_notice(
+    sim: SimServer, fake_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: with only Llama allowed, f12 showed FAILED, a "Request failed (provider)" toast
+    and recorded a failed row; now a notice, no request, no row, the history untouched."""
+    monkeypatch.setenv("OPENROUTER_ONLY_MODELS", "meta-llama/llama-3.3-70b-instruct")
+    app = app_on(sim, load_settings(), fake_key)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        dash = app.dashboard
+        await send(pilot, app, "hi there")
+        await wait_for(lambda: dash.last_outcome is not None, pilot)
+        conversation = dash.query_one(Conversation)
+        answers = len(conversation.answers)
+        await pilot.press("f12")
+        await wait_for(lambda: bool(app._notifications), pilot)
+        notices = [n for n in app._notifications]
+        assert any(n.message.startswith("Nothing stronger to escalate to") for n in notices)
+        assert not any("failed" in (n.title or "").lower() for n in notices)
+        assert len(conversation.answers) == answers and not dash.streaming
+        assert [m.role for m in dash.turns] == ["user", "assistant"]
+        assert len(chat_requests(sim)) == 1
+        assert len(app.gateway.store.recent_requests(5)) == 1  # type: ignore[union-attr]

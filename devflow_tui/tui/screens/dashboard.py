@@ -286,10 +286,23 @@ class DashboardScreen(Screen[None]):
             self.notify("A request is streaming; press esc to cancel it first.")
             return
         overrides = self.query_one(Overrides).values()
+        request = self._request(prompt, list(self.turns), **extra)
+        routing = self.query_one(RoutingPane)
+        routing.reset()
+        if overrides.model:
+            routing.show_pinned(overrides.model)
+        local_id = uuid.uuid4().hex
+        self.current = await self.query_one(Conversation).add_turn(local_id, prompt)
+        self._stream_worker = self._stream(gateway, request, local_id, prompt)
+        self.refresh_bindings()  # esc (cancel) in the footer, F12 out
+
+    def _request(self, prompt: str, history: list[ChatMessage], **extra: Any) -> GatewayRequest:
+        """The request for `prompt` with the overrides and the context as they are now."""
+        overrides = self.query_one(Overrides).values()
         context = self.query_one(ContextList)
-        request = self.app.build_request(
+        return self.app.build_request(
             prompt=prompt,
-            history=list(self.turns),
+            history=history,
             model=overrides.model,
             cost_priority=overrides.cost_priority,
             performance_priority=overrides.performance_priority,
@@ -300,14 +313,6 @@ class DashboardScreen(Screen[None]):
             project_dir=self.app.project_dir,
             **extra,
         )
-        routing = self.query_one(RoutingPane)
-        routing.reset()
-        if overrides.model:
-            routing.show_pinned(overrides.model)
-        local_id = uuid.uuid4().hex
-        self.current = await self.query_one(Conversation).add_turn(local_id, prompt)
-        self._stream_worker = self._stream(gateway, request, local_id, prompt)
-        self.refresh_bindings()  # esc (cancel) in the footer, F12 out
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._stream_worker and event.worker.is_finished:
@@ -495,18 +500,44 @@ class DashboardScreen(Screen[None]):
         request is recorded as an escalation of the first (the report's escalation rate)."""
         answer = self.query_one(Conversation).last_answer
         first = self.last_outcome
-        if answer is None or first is None or not first.model or first.status != "ok":
+        # F12 is off while a stream runs, but the answer is still being settled for a moment
+        # after it (and the turn shows before the stream starts): not "nothing to escalate".
+        if self.streaming or (answer is not None and answer.state == "streaming"):
+            self.notify("The answer is still arriving: press F12 once it has ended.")
+            return
+        if answer is None:
             self.notify("Nothing to escalate yet: ask something first.")
             return
-        if self.streaming:
-            self.notify("A request is streaming; press esc to cancel it first.")
+        if answer.state in {"failed", "cancelled"} or first is None or first.status != "ok":
+            self.notify("The last prompt got no answer to escalate: ctrl+r sends it again.")
             return
-        if self.turns and self.turns[-1].role == "assistant":
-            self.turns = self.turns[:-2]  # the first answer stays on screen, not in the history
+        if not first.model:
+            return  # unreachable: an answer that ended well names its model
+        escalation = {
+            "escalation_of": first.request_id,
+            "stronger_than": first.model,
+            "answered_complexity": first.complexity,
+        }
+        history = self.turns
+        if history and history[-1].role == "assistant":
+            history = history[:-2]  # the first answer stays on screen, not in the history
+        gateway = self.app.gateway
+        if gateway is not None:
+            # An escalation with nowhere to go is a notice, not a request that failed.
+            request = self._request(answer.prompt, list(history), **escalation)
+            try:
+                decision = (await asyncio.to_thread(gateway.prepare, request)).decision
+            except DevflowError:
+                decision = None  # the request itself will say what is wrong
+            if decision is not None and decision.nothing_stronger:
+                from devflow_tui.gateway.unroutable import nothing_stronger_error
+
+                error = nothing_stronger_error(decision, first.model, first.task_type or "this")
+                self.notify(str(error), title="Nothing stronger", severity="warning")
+                return
+        self.turns = history
         self.query_one(RoutingPane).log_line(f"escalating from {first.model}")
-        await self.send_prompt(
-            answer.prompt, escalation_of=first.request_id, stronger_than=first.model
-        )
+        await self.send_prompt(answer.prompt, **escalation)
 
     async def retry(self) -> None:
         """Send the last prompt again (after a cut-off, cancelled or failed answer)."""
