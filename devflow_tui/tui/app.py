@@ -164,10 +164,10 @@ class DevflowApp(App[None]):
         return super().run(*args, **kwargs)
 
     def get_driver_class(self) -> type[Driver]:
-        """Textual's driver, but on Linux and macOS one that notices a terminal that went away
-        (see tui/driver.py)."""
+        """Textual's driver, but on Linux one that notices a terminal that went away (see
+        tui/driver.py; it waits in poll(), which macOS does not support on a terminal)."""
         driver = super().get_driver_class()
-        if sys.platform == "win32":
+        if not sys.platform.startswith("linux"):
             return driver
         from devflow_tui.tui.driver import driver_for
 

@@ -12,7 +12,8 @@ never leaves.
 This driver notices the hang-up itself (a thread waiting for POLLHUP on the terminal, a failed
 write, a failed read), points the dead standard streams at /dev/null so that nothing written
 afterwards fails (the last frames, the exit message, Python's final flush), and tells the app
-with a `TerminalLost` message; the app leaves through its quit path.
+with a `TerminalLost` message; the app leaves through its quit path. Linux only: macOS's poll()
+does not support terminals (the app's SIGHUP and SIGTERM handling works there too).
 """
 
 from __future__ import annotations
