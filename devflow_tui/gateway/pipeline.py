@@ -357,15 +357,10 @@ class Gateway:
         return classification, criteria
 
     def _only_models(self, task: str) -> tuple[list[str], str | None]:
-        """The names routing for `task` is restricted to, and the setting that says so (None:
-        no restriction): the task's own `models`, else the "only" setting."""
-        from devflow_tui.gateway.unroutable import only_setting
+        """The names routing for `task` is restricted to, and the setting that says so."""
+        from devflow_tui.routing.names import restriction
 
-        task_defaults = self.settings.routing.tasks.get(task)  # type: ignore[call-overload]
-        if task_defaults and task_defaults.models:
-            return list(task_defaults.models), only_setting(task, task_models=True)
-        only = list(self.settings.only_models)
-        return only, only_setting(task, task_models=False) if only else None
+        return restriction(self.settings, task)
 
     def pin(self, model_id: str) -> RoutingDecision:
         """The decision for an explicitly chosen model, without ranking the catalog."""
@@ -494,7 +489,12 @@ class Gateway:
                 from devflow_tui.gateway.unroutable import nothing_stronger_error
 
                 # Not a request that failed: nothing was sent, so no row and no escalation.
-                raise nothing_stronger_error(decision, request.stronger_than, cls.task_type)
+                raise nothing_stronger_error(
+                    decision,
+                    request.stronger_than,
+                    cls.task_type,
+                    self._only_models(cls.task_type)[1],
+                )
             await self._end(state, await self.unroutable_error(prepared))
             return
         chosen = decision.candidates[0].model

@@ -18,7 +18,6 @@ from devflow_tui.routing.selector import THINKING_ROOM, exclusion_group
 if TYPE_CHECKING:
     from devflow_tui.routing.selector import RoutingDecision
 
-ONLY_SETTING = "OPENROUTER_ONLY_MODELS (only_models)"
 _SHOWN = 3  # model reasons quoted in the message
 
 # The fix for each group of `exclusion_group`, in the order they are offered; {max_tokens}
@@ -37,24 +36,23 @@ _FIXES = {
 }
 
 
-def only_setting(task: str | None, task_models: bool) -> str:
-    """The setting that restricted the pool: a task's own model list, else the "only" one."""
-    return f"[routing.tasks.{task}] models" if task_models and task else ONLY_SETTING
-
-
 class NothingStrongerError(ConfigError):
     """An escalation for which no allowed model is stronger than the one that answered: a
     notice to the user, not a failed request (nothing is sent, nothing is recorded)."""
 
 
-def nothing_stronger_error(decision: RoutingDecision, model: str, task: str) -> ConfigError:
-    """The notice for an escalation with nowhere to go (`RoutingDecision.nothing_stronger`)."""
+def nothing_stronger_error(
+    decision: RoutingDecision, model: str, task: str, restricted_by: str | None
+) -> ConfigError:
+    """The notice for an escalation with nowhere to go (`RoutingDecision.nothing_stronger`);
+    `restricted_by` names the setting that limits the models (`names.restriction`)."""
     if decision.only:
         allowed = ", ".join(decision.only)
         return NothingStrongerError(
             f"Nothing stronger to escalate to: no model the routing settings allow ({allowed}) "
             f"is stronger than {model} at {task}.",
-            hint=f"Allow a stronger model in {ONLY_SETTING} (or the task's models) to escalate.",
+            hint=f"Allow a stronger model in {restricted_by or 'the routing settings'} to "
+            "escalate.",
         )
     return NothingStrongerError(
         f"Nothing stronger to escalate to: {model} is already the strongest model in the "

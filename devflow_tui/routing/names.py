@@ -306,3 +306,11 @@ def name_settings(settings: Settings) -> list[NameSetting]:
         for label, names, key, field in groups
         if names
     ]
+
+
+def restriction(settings: Settings, task: str) -> tuple[list[str], str | None]:
+    """The names routing for `task` is restricted to, and the setting that says so as
+    `name_settings` names it (None: no restriction): the task's own `models`, else "only"."""
+    groups = {group.label: group for group in name_settings(settings)}
+    found = groups.get(f"{task} models") or groups.get("only")
+    return (list(found.names), found.where) if found else ([], None)

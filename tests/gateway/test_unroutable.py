@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devflow_tui.errors import ErrorCategory
-from devflow_tui.gateway.unroutable import ONLY_SETTING, only_setting, unroutable_error
+from devflow_tui.gateway.unroutable import unroutable_error
 from devflow_tui.routing.selector import RoutingDecision
 
 
@@ -36,8 +36,6 @@ def test_each_cause_gets_its_own_fix_most_frequent_first() -> None:
 
 
 def test_a_restricting_setting_is_named_and_an_empty_pool_says_so() -> None:
-    assert only_setting("coding", task_models=True) == "[routing.tasks.coding] models"
-    assert only_setting("coding", task_models=False) == ONLY_SETTING
     error = unroutable_error(decision(), "[routing.tasks.coding] models")
     assert "[routing.tasks.coding] models allows no model" in str(error)
     assert "the catalog is empty" in str(unroutable_error(decision()))

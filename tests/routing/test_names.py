@@ -15,6 +15,7 @@ from devflow_tui.routing.names import (
     UnknownModelError,
     describe_all,
     name_settings,
+    restriction,
 )
 
 
@@ -160,3 +161,9 @@ def test_name_settings_name_the_variable_or_the_file_and_key(
     assert found["coding models"].where.startswith("[routing.tasks.coding] models in")
     monkeypatch.delenv("OPENROUTER_PREFERRED_MODELS")
     assert name_settings(Settings(config_path=None)) == []  # nothing named, nothing checked
+    # What restricts a task's models is named the same way, for the errors that say so.
+    assert restriction(settings, "coding") == (["qwen-coder"], found["coding models"].where)
+    assert restriction(settings, "chat") == (["deepseek-r1"], found["only"].where)
+    assert restriction(Settings(config_path=None), "chat") == ([], None)
+    monkeypatch.setenv("OPENROUTER_ONLY_MODELS", "deepseek-r1")
+    assert restriction(settings, "chat")[1] == "OPENROUTER_ONLY_MODELS"

@@ -531,8 +531,11 @@ class DashboardScreen(Screen[None]):
                 decision = None  # the request itself will say what is wrong
             if decision is not None and decision.nothing_stronger:
                 from devflow_tui.gateway.unroutable import nothing_stronger_error
+                from devflow_tui.routing.names import restriction
 
-                error = nothing_stronger_error(decision, first.model, first.task_type or "this")
+                task = first.task_type or "this"
+                where = restriction(self.app.settings, task)[1]
+                error = nothing_stronger_error(decision, first.model, task, where)
                 self.notify(str(error), title="Nothing stronger", severity="warning")
                 return
         self.turns = history
