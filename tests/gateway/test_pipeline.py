@@ -619,7 +619,13 @@ async def test_an_escalation_with_nothing_stronger_allowed_is_a_notice_not_a_req
         await gateway.run(again)
     text = str(raised.value)
     assert text.startswith("Nothing stronger to escalate to: no model the routing settings")
-    assert "OPENROUTER_ONLY_MODELS" in text and "max-tokens" not in text
+    # The fix names the "only" setting where it was set (here the settings, as a config file).
+    from devflow_tui.routing.names import restriction
+
+    where = restriction(gateway.settings, "chat")[1]
+    assert where and where.startswith("only_models")
+    assert f"Allow a stronger model in {where}" in (raised.value.hint or "")
+    assert "max-tokens" not in text
     assert [r.id for r in gateway.store.recent_requests(5)] == [first.request_id]
     assert build_report(gateway.store, since="all").escalations == []
     assert len(chat_requests(sim)) == 1
