@@ -324,13 +324,15 @@ class _Ranking:
         entry = self.survivors[index]
         capable = key <= -2.0
         health = self.measured.get(model_id)
+        if health is not None and health.samples < MIN_HEALTH_SAMPLES:
+            health = None  # not counted in the score (`_perf`): not shown as a reason either
         return _Scored(
             entry=entry,
             cost=self.costs[index],
             score=-key - (2.0 if capable else 0.0),
             quality=entry.quality[self.task],
             capable=capable,
-            success=health.success_rate if health is not None and health.samples else None,
+            success=health.success_rate if health is not None else None,
             latency=health.latency_p50 if health is not None else None,
             preferred=model_id in self.preferred,
         )

@@ -236,14 +236,19 @@ def test_a_few_recorded_answers_do_not_outweigh_the_prior() -> None:
     health = HealthTracker()
     selector = ModelSelector(catalog, health)
     scores = []
+    answered = "deepseek/deepseek-v3.2-exp"
     for _ in range(selector_module.MIN_HEALTH_SAMPLES + 5):
-        health.record_success("deepseek/deepseek-v3.2-exp", latency_ms=2400.0, ttft_ms=300.0)
+        health.record_success(answered, latency_ms=2400.0, ttft_ms=300.0)
         decision = selector.select(EVERYDAY)
         score = {c.model.id: c.score for c in decision.candidates}
-        scores.append(score["deepseek/deepseek-v3.2-exp"])
+        scores.append(score[answered])
+        reason = next(c.reason for c in decision.candidates if c.model.id == answered)
         if len(scores) < selector_module.MIN_HEALTH_SAMPLES:
             assert decision.chosen == prior.chosen
             assert decision.candidates[0].score == prior.candidates[0].score
+            assert "success" not in reason  # not counted, so not given as a reason
+        else:
+            assert "100% success, p50 2.4 s" in reason
     few = selector_module.MIN_HEALTH_SAMPLES - 1
     assert len(set(scores[:few])) == 1  # no change at all below the minimum
     assert scores[few - 1] < scores[few] < scores[few + 1] < scores[-1]  # then more each time
