@@ -25,7 +25,7 @@ import click
 
 from devflow_tui.errors import DevflowError, ErrorCategory
 from devflow_tui.memory import freeze_startup
-from devflow_tui.stopping import TERMINATION_SIGNALS, exit_code, stopped_by
+from devflow_tui.stopping import exit_code, install_stop_handlers, stopped_by
 from devflow_tui.usd import short_usd
 
 if TYPE_CHECKING:
@@ -193,9 +193,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     async def guarded() -> T:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        for number in TERMINATION_SIGNALS:
-            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                loop.add_signal_handler(number, _cancel_on_signal, task, number, received)
+        install_stop_handlers(loop, functools.partial(_cancel_on_signal, task, received))
         return await coro
 
     try:
@@ -210,7 +208,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         fail(str(exc), exit_code_for(exc.category.value))
 
 
-def _cancel_on_signal(task: asyncio.Task[Any] | None, number: int, received: list[int]) -> None:
+def _cancel_on_signal(task: asyncio.Task[Any] | None, received: list[int], number: int) -> None:
     received.append(number)
     if task is not None:
         task.cancel()

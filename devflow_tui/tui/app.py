@@ -9,7 +9,6 @@ gateway's modules are imported for types only, and the plotext charts mount afte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import importlib.resources
 import sys
@@ -27,7 +26,7 @@ from textual.theme import Theme
 from devflow_tui.config import Settings
 from devflow_tui.errors import DevflowError
 from devflow_tui.memory import freeze_startup
-from devflow_tui.stopping import HANGUP, TERMINATION_SIGNALS, exit_code, stopped_by
+from devflow_tui.stopping import HANGUP, exit_code, install_stop_handlers, stopped_by
 from devflow_tui.tui.actions import bindings
 from devflow_tui.tui.commands import DevflowCommands
 from devflow_tui.tui.gateway_port import (
@@ -184,9 +183,7 @@ class DevflowApp(App[None]):
 
     def _stop_on_signals(self) -> None:
         loop = asyncio.get_running_loop()
-        for number in TERMINATION_SIGNALS:
-            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                loop.add_signal_handler(number, self.stop_for, number)
+        install_stop_handlers(loop, self.stop_for)
 
     def on_terminal_lost(self, _message: TerminalLost) -> None:
         self.stop_for(HANGUP, "the terminal went away.")
