@@ -128,18 +128,19 @@ def load_labelled(path: Path) -> list[LabelledPrompt]:
 
 
 def _read_text(path: Path) -> str:
-    """The file as text: UTF-8 with or without a byte-order mark, at most `MAX_FILE_BYTES`
-    (read in one bounded call, so a device such as /dev/zero cannot exhaust memory)."""
+    """The file as text: UTF-8 with or without a byte-order mark, at most `MAX_FILE_BYTES`;
+    only a regular file (`filekinds.not_a_file`)."""
+    from devflow_tui.filekinds import not_a_file
+
+    kind = not_a_file(path)  # a FIFO would block the read for ever, a device never end
+    if kind is not None:
+        raise LabelledFileError(f"{path}: is {kind}; give a JSONL file of labelled prompts")
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise LabelledFileError(
             f"{path}: no such file; give a JSONL file of labelled prompts"
-        ) from None
-    except IsADirectoryError:
-        raise LabelledFileError(
-            f"{path}: is a folder; give a JSONL file of labelled prompts"
         ) from None
     except OSError as exc:
         raise LabelledFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -116,8 +117,14 @@ def test_every_bad_line_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     path.write_text("\n".join([good] * 10), "utf-8")
     with pytest.raises(LabelledFileError, match=r"larger than .* MB; split it"):
         load_labelled(path)
-    with pytest.raises(LabelledFileError, match="is a folder"):
+    with pytest.raises(LabelledFileError, match="is a directory"):
         load_labelled(tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # reading it would block until a writer came
+    with pytest.raises(LabelledFileError, match=r"is a named pipe \(FIFO\)"):
+        load_labelled(fifo)
+    with pytest.raises(LabelledFileError, match="is a device"):
+        load_labelled(Path("/dev/zero"))
 
 
 def test_split_is_stable_and_keeps_translations_with_their_original() -> None:
