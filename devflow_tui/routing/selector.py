@@ -682,7 +682,6 @@ class ModelSelector:
         self._unpriced = frozenset(
             e.slot for e in entries if e.prompt is None or e.completion is None
         )
-        self._twin_slots = [e.slot for e in entries if e.has_free_twin]
         self._twin_slot_of = {e.id: e.slot for e in entries if e.has_free_twin}
         self._base_cols: dict[int, list[float]] = {}  # see `_bases`
         self._capable_cols: dict[tuple[str, float, bool], list[bool]] = {}
@@ -1311,7 +1310,7 @@ class ModelSelector:
                 else max(qualities)
             )
         twin_costs: dict[str, float] = {}
-        for slot in self._twin_slots:
+        for slot in self._twin_slot_of.values():
             index = where[slot] - offset
             if index >= 0:
                 twin_costs[survivors[index].id] = costs[index]
