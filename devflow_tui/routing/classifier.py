@@ -1481,6 +1481,7 @@ _EN_WORDS = frozenset(
 _ACCENT = re.compile(r"[àèéìòù]|^(?:l|un|dell|all|nell|sull|dall|c|quest|dev|po)'")
 _LARGE_CONTEXT = 8_000
 _LONG_CONVERSATION = 3  # earlier prompts of the user's (six messages with the answers)
+_READINGS_KEPT = 256
 _FOLLOW_BACK = 4  # how many earlier prompts a follow-up looks back for the request it follows
 
 
@@ -1505,6 +1506,11 @@ class TaskClassifier:
 
     def __init__(self, model: RouterModel | None | Literal["bundled"] = "bundled") -> None:
         self.model = bundled_model() if model == "bundled" else model
+        # An earlier prompt's own reading, for the follow-ups after it: (is it a follow-up
+        # itself, its task or None when nothing in it is recognisable), by prompt text, for
+        # the model it was read with. Bounded: cleared when it holds `_READINGS_KEPT`.
+        self._readings: dict[str, tuple[bool, str | None]] = {}
+        self._readings_model: RouterModel | None = self.model
 
     def task_features(self, prompt: str) -> set[str]:
         """The second stage's features for the task type of `prompt` (no history)."""
@@ -1615,13 +1621,29 @@ class TaskClassifier:
         recognisable. Looks back at most `_FOLLOW_BACK` prompts."""
         earlier = [h for h in history[-_FOLLOW_BACK:] if h.strip()]
         for at in range(len(earlier) - 1, -1, -1):
-            stage = self._first_stage(earlier[at], ())
-            if at > 0 and _is_follow_up(stage.head, len(stage.words), stage.scores):
+            follow_up, task = self._reading(earlier[at])
+            if at > 0 and follow_up:
                 continue  # a follow-up itself: the conversation's task is older
-            if stage.signals and stage.signals[-1].startswith("no strong signal"):
-                return None
-            return self._task(stage)[0]
+            return task
         return None
+
+    def _reading(self, prompt: str) -> tuple[bool, str | None]:
+        """(a follow-up by its own words, its task or None when nothing in it is
+        recognisable) for an earlier prompt: worked out once per prompt, not again for every
+        follow-up after it."""
+        if self._readings_model is not self.model or len(self._readings) >= _READINGS_KEPT:
+            self._readings.clear()
+            self._readings_model = self.model
+        found = self._readings.get(prompt)
+        if found is None:
+            stage = self._first_stage(prompt, ())
+            unknown = bool(stage.signals) and stage.signals[-1].startswith("no strong signal")
+            found = (
+                _is_follow_up(stage.head, len(stage.words), stage.scores),
+                None if unknown else self._task(stage)[0],
+            )
+            self._readings[prompt] = found
+        return found
 
     def _task(self, stage: _Stage) -> tuple[str, str | None]:
         """The rules' task for a prompt of its own, or the task model's when it disagrees

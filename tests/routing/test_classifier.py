@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -712,3 +713,27 @@ def test_a_proof_or_a_hard_algorithm_is_high(
     # A small order for code is not hard work.
     small = classifier.classify("Write a Python function that reverses a string")
     assert small.complexity == "low", small.signals
+
+
+def test_a_follow_up_reads_each_earlier_prompt_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The conversation's task comes from the earlier prompts' own readings, worked out once
+    each, not again for every follow-up after them; a new model reads them anew."""
+    classifier = TaskClassifier()
+    history = ["My Flask route returns 500 when the JSON body is empty, how do I fix it?", "why?"]
+    read: list[str] = []
+    first_stage = classifier._first_stage
+
+    def counting(prompt: str, earlier: Sequence[str]) -> Any:
+        read.append(prompt)
+        return first_stage(prompt, earlier)
+
+    monkeypatch.setattr(classifier, "_first_stage", counting)
+    first = classifier.classify("e in italiano?", history=history)
+    assert first.task_type == "coding"
+    assert read.count(history[0]) == 1
+    again = classifier.classify("and add tests", history=[*history, "e in italiano?"])
+    assert again.task_type == "coding"
+    assert read.count(history[0]) == 1  # read once for both follow-ups
+    classifier.model = None  # the rules alone: what was read with the model no longer holds
+    assert classifier.classify("why?", history=history).task_type == "coding"
+    assert read.count(history[0]) == 2
