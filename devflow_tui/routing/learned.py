@@ -114,9 +114,12 @@ class LinearModel:
         weights = self.weights
         active = [name for name in found if name in weights]
         if active:
-            # Column sums in C (zip, sum) rather than a Python loop per feature and label.
+            # Column sums in C (zip, math.fsum) rather than a Python loop per feature and label.
+            # `found` is a set, whose order depends on PYTHONHASHSEED: `fsum` is correctly
+            # rounded, so a sum does not depend on the order (`sum` could differ in the last
+            # bit from one process to the next, and a probability at a threshold with it).
             columns = zip(*map(weights.__getitem__, active), strict=True)
-            totals = [b + sum(col) for b, col in zip(self.bias, columns, strict=True)]
+            totals = [b + math.fsum(col) for b, col in zip(self.bias, columns, strict=True)]
         else:
             totals = list(self.bias)
         top = max(totals)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from devflow_tui.routing.classifier import COMPLEXITIES, TaskClassifier
@@ -173,3 +176,40 @@ def test_an_unsure_low_or_high_complexity_becomes_medium() -> None:
     assert unsure.complexity == "medium"
     assert "unsure between levels: medium" in unsure.signals
     assert any(s.startswith("complexity: high 54%") for s in unsure.signals)
+
+
+_SAME_IN_EVERY_PROCESS = """
+from devflow_tui.routing.classifier import TaskClassifier
+from devflow_tui.routing.learned import bundled_model
+
+model = bundled_model()
+assert model is not None and model.task is not None
+everything = set(model.task.weights)  # every feature at once: thousands of terms per sum
+print(repr(sorted(model.task.predict(everything).probabilities.items())))
+classifier = TaskClassifier()
+for prompt in (
+    "Write a Python function that merges two sorted lists and explain its complexity",
+    "Riassumi i vantaggi e gli svantaggi del lavoro da remoto, con esempi concreti",
+):
+    features = classifier.complexity_features(prompt, "coding")
+    print(repr(sorted(model.complexity.predict(features).probabilities.items())))
+    print(repr(sorted(model.task.predict(classifier.task_features(prompt)).probabilities.items())))
+"""
+
+
+def test_probabilities_are_the_same_whatever_the_hash_seed() -> None:
+    """A prediction's features are a set, whose order follows PYTHONHASHSEED: the weights must
+    add up to the same floats in every process, or a decision at a threshold could differ."""
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", _SAME_IN_EVERY_PROCESS],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert outputs[0].count("\n") == 5
+    assert outputs[0] == outputs[1]
