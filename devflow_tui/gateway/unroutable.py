@@ -13,26 +13,27 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from devflow_tui.errors import ConfigError
-from devflow_tui.routing.selector import THINKING_ROOM, exclusion_group
+from devflow_tui.routing.selector import THINKING_ROOM, ExclusionGroup, exclusion_group
 
 if TYPE_CHECKING:
     from devflow_tui.routing.selector import RoutingDecision
 
 _SHOWN = 3  # model reasons quoted in the message
 
-# The fix for each group of `exclusion_group`, in the order they are offered; {max_tokens}
-# is how the caller sets it (`--max-tokens` on the command line).
-_FIXES = {
-    "by max_tokens (they think first)": (
+# The fix for each kind of exclusion; {max_tokens} is how the caller sets it (`--max-tokens`
+# on the command line). An escalation's "not stronger" has none: it is a notice of its own
+# (`nothing_stronger_error`).
+FIXES: dict[ExclusionGroup, str] = {
+    ExclusionGroup.THINKING: (
         f"raise {{max_tokens}} to {THINKING_ROOM:,} or more (a model that reasons before "
         "answering needs room for both)"
     ),
-    "by the context size": "trim the prompt or the injected context, or lower {max_tokens}",
-    "lacking a required capability": "drop what the request needs (tools, images) or allow a "
+    ExclusionGroup.CONTEXT: "trim the prompt or the injected context, or lower {max_tokens}",
+    ExclusionGroup.CAPABILITY: "drop what the request needs (tools, images) or allow a "
     "model that supports it",
-    "in cooldown": "wait for the cooldown to end (repeated failures paused the model)",
-    "excluded in settings": "remove the model from routing.excluded_models",
-    "by the budget": "raise the budget or wait for its period to reset",
+    ExclusionGroup.COOLDOWN: "wait for the cooldown to end (repeated failures paused the model)",
+    ExclusionGroup.SETTINGS: "remove the model from routing.excluded_models",
+    ExclusionGroup.BUDGET: "raise the budget or wait for its period to reset",
 }
 
 
@@ -88,9 +89,9 @@ def unroutable_error(
         cause = f"{decision.exclusion_summary}. {quoted}{more}"
     groups = Counter(exclusion_group(why) for _, why in excluded)
     fixes = [
-        _FIXES[group].format(max_tokens=max_tokens)
+        FIXES[group].format(max_tokens=max_tokens)
         for group, _ in groups.most_common()
-        if group in _FIXES
+        if group in FIXES
     ]
     if restricted_by:
         fixes.append(f"allow more models in {restricted_by}")

@@ -70,6 +70,7 @@ import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from operator import and_, itemgetter, not_
 from typing import TypeVar, cast
 
@@ -234,7 +235,7 @@ class RoutingDecision:
         context = list(map(str.startswith, whys, itertools.repeat("context")))
         size = context.count(True)
         first = context.index(True) if size else len(whys)
-        counts: dict[str, int] = {}
+        counts: dict[ExclusionGroup, int] = {}
         for why in whys[:first]:
             group = exclusion_group(why)
             counts[group] = counts.get(group, 0) + 1
@@ -250,7 +251,7 @@ class RoutingDecision:
     def nothing_stronger(self) -> bool:
         """An escalation with nowhere to go: every model considered was ruled out as not
         stronger than the one that answered (not a failure: nothing is sent)."""
-        weaker = sum(why.startswith("not stronger than") for _, why in self.excluded)
+        weaker = sum(why.startswith(_NOT_STRONGER) for _, why in self.excluded)
         return not self.candidates and weaker > 0 and weaker == self.pool_size
 
     @property
@@ -376,21 +377,39 @@ def _measured_perf(health: ModelHealth) -> float:
     return 0.7 * success + 0.3 * speed
 
 
-def exclusion_group(why: str) -> str:
+class ExclusionGroup(StrEnum):
+    """The kinds of hard filter, as the decision's summary words them ("3 by the budget");
+    `exclusion_group` sorts an exclusion reason into one. Callers key on these members
+    (gateway/unroutable.py's fixes), never on the words."""
+
+    CONTEXT = "by the context size"
+    BUDGET = "by the budget"
+    THINKING = "by max_tokens (they think first)"
+    CAPABILITY = "lacking a required capability"
+    COOLDOWN = "in cooldown"
+    NOT_STRONGER = "not stronger than the model that answered first"
+    SETTINGS = "excluded in settings"
+
+
+# The start of an escalation's exclusion reason: "not stronger than openai/gpt-5-mini".
+_NOT_STRONGER = "not stronger than"
+
+
+def exclusion_group(why: str) -> ExclusionGroup:
     """The kind of hard filter behind an exclusion reason, for the decision's summary."""
     if why.startswith("context"):  # the most frequent first
-        return "by the context size"
+        return ExclusionGroup.CONTEXT
     if why.startswith(("worst case", "price unknown while a budget")):
-        return "by the budget"
+        return ExclusionGroup.BUDGET
     if why.startswith("thinks before answering"):
-        return "by max_tokens (they think first)"
+        return ExclusionGroup.THINKING
     if why.startswith("no ") and why.endswith(" support"):
-        return "lacking a required capability"
+        return ExclusionGroup.CAPABILITY
     if why.startswith("in cooldown"):
-        return "in cooldown"
-    if why.startswith("not stronger than"):
-        return "not stronger than the model that answered first"
-    return "excluded in settings"
+        return ExclusionGroup.COOLDOWN
+    if why.startswith(_NOT_STRONGER):
+        return ExclusionGroup.NOT_STRONGER
+    return ExclusionGroup.SETTINGS
 
 
 def expected_output_tokens(task_type: str, complexity: str) -> int:
@@ -788,7 +807,7 @@ class ModelSelector:
         kept: list[_Entry] = []
         for entry in pool:
             if entry is first or entry.quality[task] < floor:
-                excluded.append((entry.model.id, f"not stronger than {criteria.stronger_than}"))
+                excluded.append((entry.model.id, f"{_NOT_STRONGER} {criteria.stronger_than}"))
             else:
                 kept.append(entry)
         return kept
@@ -1032,7 +1051,7 @@ class ModelSelector:
     ) -> str | None:
         model = entry.model
         if model.id in banned:
-            return "excluded in settings"
+            return ExclusionGroup.SETTINGS.value
         for capability in criteria.required_capabilities:
             if capability not in model.capabilities:
                 return f"no {capability} support"

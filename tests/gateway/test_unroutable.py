@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from devflow_tui.errors import ErrorCategory
-from devflow_tui.gateway.unroutable import unroutable_error
-from devflow_tui.routing.selector import RoutingDecision
+from devflow_tui.gateway.unroutable import FIXES, unroutable_error
+from devflow_tui.routing.selector import ExclusionGroup, RoutingDecision, exclusion_group
 
 
 def decision(*excluded: tuple[str, str], pool: int = 0) -> RoutingDecision:
@@ -33,6 +33,15 @@ def test_each_cause_gets_its_own_fix_most_frequent_first() -> None:
     for fix in ("routing.excluded_models", "allow a model that supports it", "cooldown"):
         assert fix in hint
     assert "max-tokens to" not in hint
+
+
+def test_every_kind_of_exclusion_has_a_fix_but_an_escalations() -> None:
+    """The fixes are keyed on the selector's own groups: a kind of hard filter added there
+    without a fix here fails, and so does a group reworded on one side only."""
+    assert set(FIXES) == set(ExclusionGroup) - {ExclusionGroup.NOT_STRONGER}
+    assert exclusion_group("not stronger than a/one") is ExclusionGroup.NOT_STRONGER
+    hint = unroutable_error(decision(("a/one", "price unknown while a budget is set"))).hint
+    assert hint == "Raise the budget or wait for its period to reset."
 
 
 def test_a_restricting_setting_is_named_and_an_empty_pool_says_so() -> None:
