@@ -274,17 +274,19 @@ def describe_all(resolutions: Sequence[Resolution]) -> str:
     return ", ".join(r.describe() for r in resolutions)
 
 
+def setting_where(settings: Settings, key: str, field: str | None = None) -> str:
+    """Where a setting is, as the user would look for it: the environment variable of
+    `field` that set it, else `key` in the config file."""
+    for env in env_names(field) if field else ():
+        if env in os.environ:
+            return env
+    path = settings.config_path
+    return f"{key} in the config file {path}" if path else f"the setting {key}"
+
+
 def name_settings(settings: Settings) -> list[NameSetting]:
     """Every setting that names models, each named as the user would look for it: the
     environment variable that set it, else its key in the config file."""
-
-    def where(key: str, field: str | None = None) -> str:
-        for env in env_names(field) if field else ():
-            if env in os.environ:
-                return env
-        path = settings.config_path
-        return f"{key} in the config file {path}" if path else f"the setting {key}"
-
     routing = settings.routing
     groups: list[tuple[str, tuple[str, ...], str, str | None]] = [
         ("preferred", tuple(settings.preferred_models), "preferred_models", "preferred_models"),
@@ -302,7 +304,7 @@ def name_settings(settings: Settings) -> list[NameSetting]:
             (f"{task} models", tuple(defaults.models), f"[routing.tasks.{task}] models", None)
         )
     return [
-        NameSetting(label, where(key, field), names, every=label == "excluded")
+        NameSetting(label, setting_where(settings, key, field), names, every=label == "excluded")
         for label, names, key, field in groups
         if names
     ]
