@@ -97,9 +97,10 @@ class ServeSettings(_Section):
     """`devflow serve`: where it listens, and what each incoming model name becomes.
 
     `models` maps an incoming model name, exact or a glob such as `"*opus*"`, to `"auto"`
-    (route each request), `"passthrough"` (the same Anthropic model through OpenRouter) or a
-    fixed OpenRouter id. The first matching entry wins, exact names before globs; a name
-    nothing matches is routed (`auto`), except an OpenRouter id (`vendor/model`), which pins.
+    (route each request), `"passthrough"` (the model the name itself resolves to, as with
+    `--model`) or a fixed model (any name `--model` takes). The first matching entry wins,
+    exact names before globs; a name nothing matches is routed if it is a Claude name
+    (`claude-*`), else passed through (`serve/model_map.py`).
     """
 
     host: str = "127.0.0.1"

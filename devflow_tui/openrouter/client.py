@@ -420,6 +420,12 @@ class OpenRouterClient:
     ) -> None:
         await self.aclose()
 
+    def note(self, event: str, *, level: int = logging.INFO, **fields: Any) -> None:
+        """A line in the API log that is not a call (what the proxy made of a model name);
+        nothing without a log."""
+        if self._call_log is not None:
+            self._call_log.note(event, level=level, **fields)
+
     async def aclose(self) -> None:
         """Close the connection pools."""
         await self._http.aclose()

@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from devflow_tui.accounting.members import CACHE_TTL_S as MEMBER_CACHE_TTL_S
 from devflow_tui.accounting.members import TOKEN_PREFIX as MEMBER_TOKEN_PREFIX
@@ -32,6 +32,7 @@ from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
 from devflow_tui.gateway.passthrough import Passthrough, PassthroughRequest, UpstreamError
 from devflow_tui.gateway.pipeline import Gateway
 from devflow_tui.openrouter.relay import Api
+from devflow_tui.routing.names import UnknownModelError, setting_where
 from devflow_tui.serve.clients import client_name
 from devflow_tui.serve.metrics import CONTENT_TYPE, ProxyMetrics
 from devflow_tui.serve.model_map import ModelMap
@@ -67,11 +68,17 @@ class ProxyState:
     started: float = field(default_factory=time.time)
     on_event: EventSink | None = None
     members: Members | None = None
+    startup_error: DevflowError | None = None  # why the app refused to start (settings)
 
     def attach(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.members = Members(gateway.store, cache_ttl_s=MEMBER_CACHE_TTL_S)
-        self.model_map = ModelMap(self.settings.serve.models, [m.id for m in gateway.catalog])
+        self.model_map = ModelMap(
+            self.settings.serve.models,
+            gateway.selector.names,
+            where=lambda key: setting_where(self.settings, f'[serve.models] "{key}"'),
+            note=gateway.client.note,
+        )
         self.passthrough = Passthrough(gateway, self.on_event, self._observe)
 
     def _observe(self, request: PassthroughRequest, outcome: RequestOutcome) -> None:
@@ -102,7 +109,12 @@ def create_app(
                 owned = await open_gateway(settings)
             else:
                 owned = await opener(settings)
-            state.attach(owned)
+            try:
+                state.attach(owned)
+            except DevflowError as exc:  # a [serve.models] target that is no model
+                state.startup_error = exc
+                await owned.aclose()
+                raise
         reconciler = asyncio.create_task(_reconcile_forever(state))
         try:
             yield
@@ -122,9 +134,28 @@ def create_app(
         Route("/v1/messages/count_tokens", _count_tokens, methods=["POST"]),
         Route("/v1/chat/completions", _chat, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = _ProxyApp(routes=routes, lifespan=lifespan)
     app.state.proxy = state
     return app
+
+
+class _ProxyApp(Starlette):
+    """Starlette, but a start-up refused by a settings error (`ProxyState.startup_error`) is
+    left for `devflow serve` to say in its own words: uvicorn would print the traceback that
+    Starlette puts in the failure message."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await super().__call__(scope, receive, send)
+            return
+
+        async def without_traceback(message: Message) -> None:
+            refused = self.state.proxy.startup_error is not None
+            if refused and message["type"] == "lifespan.startup.failed":
+                message = {"type": message["type"], "message": ""}
+            await send(message)
+
+        await super().__call__(scope, receive, without_traceback)
 
 
 async def _reconcile_forever(state: ProxyState) -> None:
@@ -147,8 +178,20 @@ def _state(request: Request) -> ProxyState:
     return state
 
 
-def _error(api: Api, status: int, message: str, kind: str | None = None) -> JSONResponse:
-    return JSONResponse(error_body(api, status, message, kind), status_code=status)
+def _error(
+    api: Api, status: int, message: str, kind: str | None = None, **fields: str
+) -> JSONResponse:
+    return JSONResponse(error_body(api, status, message, kind, **fields), status_code=status)
+
+
+def _unknown_model(api: Api, exc: UnknownModelError) -> JSONResponse:
+    """A model name that resolves to nothing, as each API says it: Anthropic's 404
+    `not_found_error`, OpenAI's 404 `model_not_found` on the `model` parameter."""
+    if api == "anthropic":
+        return _error(api, 404, str(exc), "not_found_error")
+    return _error(
+        api, 404, str(exc), "invalid_request_error", code="model_not_found", param="model"
+    )
 
 
 @dataclass(frozen=True)
@@ -305,6 +348,8 @@ async def _proxy(request: Request, api: Api) -> Response:
             wanted = anthropic_request(body, choice, client, forwarded, no_cache=no_cache)
         else:
             wanted = openai_request(body, choice, client, no_cache=no_cache)
+    except UnknownModelError as exc:
+        return _unknown_model(api, exc)
     except (BadRequest, DevflowError) as exc:
         return _error(api, 400, str(exc))
     wanted.member = caller.member

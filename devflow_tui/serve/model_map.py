@@ -1,103 +1,136 @@
-"""What an incoming model name becomes: routed (`auto`), the same Anthropic model through
-OpenRouter (`passthrough`), or a fixed OpenRouter id. Configured in `[serve.models]`."""
+"""What an incoming model name becomes: routed (`auto`), the model the name itself means
+(`passthrough`), or a fixed model. Configured in `[serve.models]`.
+
+Every name, the client's and the configured targets, resolves by the one rule of
+`routing/names.py`, the one `--model` follows: id, slug, display name, family, closest
+version; a `:free` name only that variant. A target that resolves to nothing stops the proxy
+at start-up (the error names the key); a client's name that resolves to nothing is refused
+with the closest ids, never sent upstream as written.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-import re
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from devflow_tui.errors import ConfigError
+from devflow_tui.routing.names import ModelNames, NameSetting, Resolution, UnknownModelError
 
 AUTO = "auto"
 PASSTHROUGH = "passthrough"
-_TIERS = ("opus", "sonnet", "haiku")
-_VERSION = re.compile(r"(\d+)[-.](\d+)(?![\d])|(?<![\d.-])(\d)(?![\d.])")
+# A name nothing in [serve.models] matches: Claude Code and the Anthropic SDK send Claude
+# names (`claude-opus-4-8`, `claude-sonnet-4-5-20250929`), routed by default, the proxy's
+# point; any other name is the model it resolves to, as with `--model` (passthrough).
+ROUTED_BY_DEFAULT = "claude-*"
+# Names whose choice is remembered (and logged once): a client sends a handful; the bound
+# keeps a client that sends a new name on every request from growing the map for ever.
+REMEMBERED_NAMES = 1024
+
+
+class Note(Protocol):
+    """A line in the API log (`CallLog.note`)."""
+
+    def __call__(self, event: str, *, level: int = logging.INFO, **fields: Any) -> None: ...
 
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """The decision for one name: `model` is the pinned OpenRouter id, None to route."""
+    """The decision for one name: `model` is the pinned catalog id, None to route."""
 
     model: str | None
-    rule: str  # which entry decided, for logs and errors
+    rule: str  # which entry decided, for logs
+    resolution: Resolution | None = None  # how the name (or its target) became `model`
+
+    def describe(self) -> str:
+        """`claude-3-sonnet -> anthropic/claude-sonnet-4.5 (closest version)`, or `routed`."""
+        return self.resolution.describe() if self.resolution else "routed"
 
 
 class ModelMap:
-    """Exact names first, then glob patterns (case-insensitive), in the order configured."""
+    """Exact names first, then glob patterns (case-insensitive), in the order configured,
+    then the defaults (`ROUTED_BY_DEFAULT`, else passthrough). `where(key)` says where an
+    entry is configured, for errors; `note` logs each new name's choice."""
 
-    def __init__(self, entries: Mapping[str, str], catalog_ids: Iterable[str]) -> None:
+    def __init__(
+        self,
+        entries: Mapping[str, str],
+        names: ModelNames,
+        *,
+        where: Callable[[str], str] = lambda key: f'[serve.models] "{key}"',
+        note: Note | None = None,
+    ) -> None:
+        self._names = names
+        self._note = note
         self._exact = {k.lower(): v for k, v in entries.items() if not _is_glob(k)}
         self._globs = [(k.lower(), v) for k, v in entries.items() if _is_glob(k)]
-        self._ids = sorted(set(catalog_ids))
-        known = set(self._ids)
-        for name, target in entries.items():
-            if target not in (AUTO, PASSTHROUGH) and "/" not in target:
-                raise ConfigError(
-                    f"[serve.models] maps {name!r} to {target!r}, which is not a model id.",
-                    hint='Use "auto", "passthrough" or an OpenRouter id such as '
-                    '"anthropic/claude-sonnet-4.5".',
-                )
-            if known and target not in (AUTO, PASSTHROUGH) and target not in known:
-                raise ConfigError(
-                    f"[serve.models] maps {name!r} to {target!r}, which is not in the catalog.",
-                    hint="Run `devflow models` for the ids, or use auto.",
-                )
+        self._targets: dict[str, Resolution] = {}
+        self._chosen: dict[str, ModelChoice] = {}
+        settings = [
+            NameSetting(f'[serve.models] "{key}"', where(key), (target,))
+            for key, target in entries.items()
+            if target.lower() not in (AUTO, PASSTHROUGH)
+        ]
+        # Raises UnknownModelError naming the key, the closest ids and the fix.
+        self.lines = names.check(settings)
+        for setting in settings:
+            self._targets[setting.names[0]] = names.resolve(setting.names[0])
+        if note is not None and self.lines:
+            note("serve models", names=self.lines)
 
     def choose(self, name: str | None) -> ModelChoice:
-        """The model for an incoming name (None or empty: routed)."""
+        """The model for an incoming name (None, empty or `auto`: routed). A name that
+        resolves to nothing raises `UnknownModelError` with the closest catalog ids."""
         if not name:
             return ModelChoice(None, "no model given")
-        lowered = name.lower()
-        target = self._exact.get(lowered)
-        rule = f"[serve.models] {name!r}"
-        if target is None:
-            for pattern, value in self._globs:
-                if fnmatch.fnmatchcase(lowered, pattern):
-                    target, rule = value, f"[serve.models] {pattern!r}"
-                    break
-        if target is None:
-            if "/" in name:
-                # An OpenRouter id pins its model; an unknown one goes on as asked and
-                # OpenRouter's answer says what is wrong with it.
-                return ModelChoice(name, "an OpenRouter id pins its model")
-            return ModelChoice(None, "default: auto")
-        if target == AUTO:
-            return ModelChoice(None, rule)
-        if target == PASSTHROUGH:
-            return ModelChoice(self.anthropic_id(name), rule)
-        return ModelChoice(target, rule)
+        known = self._chosen.get(name)
+        if known is not None:
+            return known
+        try:
+            choice = self._choose(name)
+        except UnknownModelError as exc:
+            if self._note is not None:
+                self._note("serve model name", level=logging.WARNING, name=name, error=str(exc))
+            raise
+        if len(self._chosen) < REMEMBERED_NAMES:
+            self._chosen[name] = choice
+        if self._note is not None:
+            self._note("serve model name", name=name, model=choice.describe(), rule=choice.rule)
+        return choice
 
-    def anthropic_id(self, name: str) -> str:
-        """The OpenRouter id of a Claude model name (e.g. claude-sonnet-4-5-20250929 ->
-        anthropic/claude-sonnet-4.5): same tier, the closest version the catalog has."""
-        if name in self._ids:
-            return name
+    def _choose(self, name: str) -> ModelChoice:
+        target, rule = self._rule(name)
+        if target.lower() == AUTO:
+            return ModelChoice(None, rule)
+        if target.lower() != PASSTHROUGH:
+            found = self._targets[target]
+            return ModelChoice(found.model_id, rule, found)
+        try:
+            found = self._names.resolve(name)
+        except UnknownModelError as exc:
+            raise UnknownModelError(
+                f"{exc.message} (the model the request names)",
+                hint=f"{exc.hint} Send one of those, or `auto` to route; or map the name to a "
+                "model in [serve.models].",
+            ) from None
+        return ModelChoice(found.model_id, rule, found)
+
+    def _rule(self, name: str) -> tuple[str, str]:
+        """The target for `name` and the entry that says so."""
         lowered = name.lower()
-        tier = next((t for t in _TIERS if t in lowered), None)
-        candidates = [i for i in self._ids if i.startswith("anthropic/") and tier and tier in i]
-        if not candidates:
-            raise ConfigError(
-                f"No Anthropic model in the catalog matches {name!r} for passthrough.",
-                hint="Map the name to a fixed id in [serve.models], or to auto.",
-            )
-        wanted = _version(lowered.split(tier or "", 1)[-1]) or _version(lowered)
-        exact = [c for c in candidates if wanted and _version(c) == wanted]
-        return (exact or sorted(candidates, key=lambda c: (_version(c) or (0, 0), c)))[-1]
+        if lowered == AUTO:
+            return AUTO, "auto"
+        target = self._exact.get(lowered)
+        if target is not None:
+            return target, f'[serve.models] "{name}"'
+        for pattern, value in self._globs:
+            if fnmatch.fnmatchcase(lowered, pattern):
+                return value, f'[serve.models] "{pattern}"'
+        if fnmatch.fnmatchcase(lowered, ROUTED_BY_DEFAULT):
+            return AUTO, f'default: "{ROUTED_BY_DEFAULT}" names are routed'
+        return PASSTHROUGH, "default: the name resolves as --model does"
 
 
 def _is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
-
-
-def _version(text: str) -> tuple[int, int] | None:
-    """The model version in a name: "4-5" / "4.5" -> (4, 5); a lone "4" -> (4, 0)."""
-    for match in _VERSION.finditer(text):
-        if match.group(1) is not None:
-            major, minor = int(match.group(1)), int(match.group(2))
-            if major < 100 and minor < 100:  # not a date
-                return major, minor
-        elif match.group(3) is not None:
-            return int(match.group(3)), 0
-    return None

@@ -25,15 +25,31 @@ class BadRequest(Exception):
     """The body cannot be served; the message says what to fix."""
 
 
-def error_body(api: Api, status: int, message: str, kind: str | None = None) -> dict[str, Any]:
-    """An error in the caller's API shape: Anthropic's envelope, or OpenAI's."""
+def error_body(
+    api: Api,
+    status: int,
+    message: str,
+    kind: str | None = None,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+) -> dict[str, Any]:
+    """An error in the caller's API shape: Anthropic's envelope, or OpenAI's (whose `code`
+    and `param` say what was wrong, e.g. `model_not_found` on `model`)."""
     if api == "anthropic":
         return {
             "type": "error",
             "error": {"type": kind or anthropic_error_type(status), "message": message},
             "request_id": None,
         }
-    return {"error": {"message": message, "type": kind or _openai_type(status), "code": status}}
+    return {
+        "error": {
+            "message": message,
+            "type": kind or _openai_type(status),
+            "param": param,
+            "code": code or status,
+        }
+    }
 
 
 def _openai_type(status: int) -> str:

@@ -117,10 +117,35 @@ def _config(app: Starlette, host: str, port: int, **extra: Any) -> uvicorn.Confi
     return config
 
 
+class _StartupRefused(logging.Filter):
+    """uvicorn's "Application startup failed. Exiting." when the app refused to start over a
+    settings error: `run` raises that error instead, which says what to fix."""
+
+    def __init__(self, app: Starlette) -> None:
+        super().__init__()
+        self.app = app
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.app.state.proxy.startup_error is None
+
+
 def run(app: Starlette, sock: socket.socket) -> None:
-    """Serve on the bound socket `sock` in the foreground until Ctrl+C, SIGTERM or SIGHUP."""
+    """Serve on the bound socket `sock` in the foreground until Ctrl+C, SIGTERM or SIGHUP.
+    A settings error that stopped the app starting is raised (a `DevflowError`)."""
     host, port = sock.getsockname()[:2]
-    _ForegroundServer(_config(app, host, port)).run(sockets=[sock])
+    config = _config(app, host, port)
+    refused = _StartupRefused(app)
+    errors = logging.getLogger("uvicorn.error")
+    errors.addFilter(refused)
+    try:
+        _ForegroundServer(config).run(sockets=[sock])
+    except SystemExit:
+        error = app.state.proxy.startup_error
+        if error is None:
+            raise
+        raise error from None
+    finally:
+        errors.removeFilter(refused)
 
 
 class BackgroundProxy:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from devflow_tui.data.snapshot import load_snapshot
 from devflow_tui.errors import ConfigError
+from devflow_tui.routing.catalog import ModelCatalog
+from devflow_tui.routing.names import ModelNames, UnknownModelError
 from devflow_tui.serve.clients import client_name
 from devflow_tui.serve.model_map import ModelMap
 from devflow_tui.serve.tokens import ENV_VAR, FILE_NAME, ProxyTokens
 
-IDS = [str(m["id"]) for m in load_snapshot()]
+NAMES = ModelNames(ModelCatalog.bundled())
 
 
 def test_token_is_generated_once_and_private(tmp_path: Path) -> None:
@@ -97,24 +98,62 @@ def test_client_from_user_agent(agent: str | None, name: str) -> None:
 
 def test_model_map_exact_glob_passthrough_and_default() -> None:
     mapping = ModelMap(
-        {"*haiku*": "passthrough", "claude-opus-4-8": "openai/gpt-4o-mini", "*sonnet*": "auto"},
-        IDS,
+        {
+            "*haiku*": "passthrough",
+            "claude-opus-4-8": "gpt-4o-mini",  # a slug: resolved as --model resolves it
+            "*sonnet*": "auto",
+            "fast": "grok",  # a family
+        },
+        NAMES,
     )
     assert mapping.choose("claude-opus-4-8").model == "openai/gpt-4o-mini"
+    assert mapping.choose("CLAUDE-OPUS-4-8").model == "openai/gpt-4o-mini"
+    assert mapping.choose("fast").model == "x-ai/grok-code-fast-1"
     assert mapping.choose("claude-haiku-4-5-20251001").model == "anthropic/claude-haiku-4.5"
     assert mapping.choose("claude-sonnet-4-5").model is None
     assert mapping.choose("claude-opus-4-1").model is None  # unmapped Claude names route
+    assert mapping.choose("auto").model is None and mapping.choose(None).model is None
     assert mapping.choose("openai/gpt-4o-mini").model == "openai/gpt-4o-mini"
-    assert mapping.choose(None).model is None
-    plain = ModelMap({}, IDS)
-    assert plain.anthropic_id("claude-sonnet-4-5-20250929") == "anthropic/claude-sonnet-4.5"
-    assert plain.anthropic_id("claude-opus-4-8").startswith("anthropic/claude-opus")
+    assert [line for line in mapping.lines if "fast" in line] == [
+        '[serve.models] "fast": grok -> x-ai/grok-code-fast-1 (family)'
+    ]
 
 
-def test_model_map_rejects_bad_targets() -> None:
-    with pytest.raises(ConfigError, match="not a model id"):
-        ModelMap({"*opus*": "gpt4"}, IDS)
-    with pytest.raises(ConfigError, match="not in the catalog"):
-        ModelMap({"*opus*": "nobody/nothing"}, IDS)
-    with pytest.raises(ConfigError, match="passthrough"):
-        ModelMap({}, ["openai/gpt-4o-mini"]).anthropic_id("claude-opus-4-8")
+@pytest.mark.parametrize(
+    ("name", "model", "how"),
+    [
+        ("gpt-4", "openai/gpt-5", "closest version"),  # the closest version, as -m
+        ("GPT-5-mini", "openai/gpt-5-mini", "slug"),
+        ("Anthropic: Claude Haiku 4.5", "anthropic/claude-haiku-4.5", "slug"),  # display name
+        ("gemini-pro", "google/gemini-2.5-pro", "family"),
+        ("llama-3.3-70b-instruct:free", "meta-llama/llama-3.3-70b-instruct:free", "slug"),
+    ],
+)
+def test_an_unmapped_name_resolves_as_model_does(name: str, model: str, how: str) -> None:
+    choice = ModelMap({}, NAMES).choose(name)
+    assert choice.model == model
+    assert choice.resolution is not None and f"({how})" in choice.describe()
+    assert choice.rule == "default: the name resolves as --model does"
+
+
+def test_an_unknown_name_is_refused_with_the_closest_ids() -> None:
+    mapping = ModelMap({}, NAMES)
+    with pytest.raises(UnknownModelError) as unknown:
+        mapping.choose("gemni-flash")
+    text = str(unknown.value)
+    assert "'gemni-flash' matches nothing" in text and "google/gemini-2.5-flash" in text
+    assert "`auto` to route" in text and "[serve.models]" in text
+    with pytest.raises(UnknownModelError, match="no :free variant of openai/gpt-5"):
+        mapping.choose("gpt-5:free")  # never the paid model for a :free name
+    with pytest.raises(UnknownModelError, match="devflow models --refresh"):
+        mapping.choose("x-ai/grok-9")  # an id the catalog lacks is not sent as written
+
+
+def test_a_target_that_is_no_model_names_its_key_and_the_fix() -> None:
+    with pytest.raises(UnknownModelError) as unknown:
+        ModelMap({"*opus*": "auto", "*sonnet*": "claude-sonet-4.5"}, NAMES)
+    text = str(unknown.value)
+    assert '[serve.models] "*sonnet*"' in text and "'claude-sonet-4.5'" in text
+    assert "anthropic/claude-sonnet-4.5" in text and "Correct it in" in text
+    with pytest.raises(UnknownModelError, match=r"from gpt in /x/config\.toml"):
+        ModelMap({"gpt": "nobody/nothing"}, NAMES, where=lambda key: f"{key} in /x/config.toml")
