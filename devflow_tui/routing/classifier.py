@@ -612,12 +612,14 @@ _RULES: tuple[_Rule, ...] = (
         "coding term '{m}'",
         words="implement* refactor* debug* compil* deploy* function variable bug script"
         " query queries component commit branch merge rebase install package module library"
-        " segfault iterator class constructor benchmark benchmarks code funzione funzioni"
+        " segfault iterator class constructor benchmark benchmarks funzione funzioni"
         " variabile variabili codice componente comando pacchetto pacchetti install*"
         " rifattorizz* classe libreria parser unittest",
         # "test" and "tests" only with their company: a board exam, blood tests and hypothesis
         # tests are no code; "modulo" is as often a form or a magnitude as a module.
-        pattern=r"(?:unit|integration|regression|automated|e2e|end-to-end|cucumber|selenium|jest"
+        # "code", but not the activity one learns ("learn to code"; Italian "programmare").
+        pattern=r"(?<!learn to )(?<!learning to )(?<!learn how to )\bcode\b"
+        r"|(?:unit|integration|regression|automated|e2e|end-to-end|cucumber|selenium|jest"
         r"|write|add|run|failing) tests?|tests? (?:cases?|suite|pass\w*|fail\w*)|type hints"
         r"|list comprehension|re-?renders?|stack ?trace|null pointer|test unitari",
     ),
@@ -1049,9 +1051,13 @@ _RULES: tuple[_Rule, ...] = (
         "casual advice",
         pattern=r"^\W*(?:what are (?:some|the best|the most effective|good) (?:ways|tips|things)"
         r"|how (?:can|do|should) i (?:improve|deal|cope|get better|stop|start|become|stay|be more"
-        r"|relax|sleep|learn to)|any tips|tips (?:for|on)|qualche consiglio|consigli per"
+        r"|relax|sleep|learn)|any tips|tips (?:for|on)|qualche consiglio|consigli per"
+        # How to learn something is advice in both languages ("How do I learn Python?",
+        # "Come imparo Python?", "the best way to learn…"): a plan, not code.
+        r"|(?:what(?:'s| is) )?the best way to learn|how to learn|come (?:si )?impar[oa]"
+        r"|(?:qual è )?(?:il )?modo migliore per imparare"
         r"|come (?:posso|faccio a|dovrei|devo) (?:migliorare|gestire|smettere|dormire|rilassarmi"
-        r"|imparare a|affrontare|iniziare a|diventare|restare|essere più)"
+        r"|imparare|affrontare|iniziare a|diventare|restare|essere più)"
         r"|quali sono (?:alcuni |alcune |i |le |dei |delle )?(?:migliori |buoni |buone )?"
         r"(?:modi|consigli|cose)(?: migliori| più efficaci| utili)?)\b",
     ),
@@ -1509,7 +1515,7 @@ class TaskClassifier:
         # An earlier prompt's own reading, for the follow-ups after it: (is it a follow-up
         # itself, its task or None when nothing in it is recognisable), by prompt text, for
         # the model it was read with. Bounded: cleared when it holds `_READINGS_KEPT`.
-        self._readings: dict[str, tuple[bool, str | None]] = {}
+        self._readings: dict[str, tuple[bool, str | None, Complexity | None]] = {}
         self._readings_model: RouterModel | None = self.model
 
     def task_features(self, prompt: str) -> set[str]:
@@ -1531,16 +1537,42 @@ class TaskClassifier:
         """Classify `prompt`, given the user's earlier prompts in the conversation (`history`,
         oldest first, without the answers) and the injected context size in tokens."""
         stage = self._first_stage(prompt, history)
-        head, lower, scores, signals = stage.head, stage.lower, stage.scores, stage.signals
+        scores, signals = stage.scores, stage.signals
         language = _language(stage.words)
         prompt_tokens = estimate_tokens(prompt)
-        model = self.model
         task = stage.follows
         if task is None:
             task, overruled = self._task(stage)
             if overruled is not None:
                 signals.append(overruled)
 
+        complexity = self._complexity(stage, task, prompt, prompt_tokens, signals)
+        level = stage.follows_level
+        if level is not None and COMPLEXITIES.index(level) > COMPLEXITIES.index(complexity):
+            # A follow-up continues the request it follows ("why?", "e in italiano?" after a
+            # medium question): the same deliverable needs as strong a model as that request
+            # did, not what its own few words suggest (TAXONOMY.md: complexity is how strong
+            # a model the work needs).
+            complexity = level
+            signals.append(f"continues a {level}-complexity request: {level}")
+        complexity = _adjust_for_context(complexity, context_tokens, len(history), signals)
+        signals.append("italian" if language == "it" else "english")
+        return Classification(
+            task_type=task,
+            complexity=complexity,
+            signals=tuple(signals),
+            language=language,
+            prompt_tokens=prompt_tokens,
+            scores={k: round(v, 2) for k, v in scores.items()},
+        )
+
+    def _complexity(
+        self, stage: _Stage, task: str, prompt: str, prompt_tokens: int, signals: list[str]
+    ) -> Complexity:
+        """The complexity of a prompt read on its own (before the context and the conversation
+        it comes in): the complexity model and the taxonomy's rules around it."""
+        head, lower, scores = stage.head, stage.lower, stage.scores
+        model = self.model
         cues = _complexity_cues(head, lower, stage.tokens, task, prompt_tokens, signals, prompt)
         if model is not None and stage.words:
             found = _complexity_model_features(scores, cues)
@@ -1573,16 +1605,7 @@ class TaskClassifier:
             ):
                 complexity = "medium"
                 signals.append(capped)
-        complexity = _adjust_for_context(complexity, context_tokens, len(history), signals)
-        signals.append("italian" if language == "it" else "english")
-        return Classification(
-            task_type=task,
-            complexity=complexity,
-            signals=tuple(signals),
-            language=language,
-            prompt_tokens=prompt_tokens,
-            scores={k: round(v, 2) for k, v in scores.items()},
-        )
+        return complexity
 
     def _first_stage(self, prompt: str, history: Sequence[str]) -> _Stage:
         """The rules: scores and signals, small talk, follow-ups, the no-signal fallback."""
@@ -1601,8 +1624,9 @@ class TaskClassifier:
             signals.append("short factual question")
 
         follows: str | None = None
+        follows_level: Complexity | None = None
         if history and _is_follow_up(head, word_count, scores):
-            past = self._conversation_task(history)
+            past, follows_level = self._conversation_task(history)
             if past is not None:
                 follows = past
                 scores[past] += 3.0
@@ -1612,25 +1636,25 @@ class TaskClassifier:
             fallback = "chat" if word_count <= 8 else "analysis"
             scores[fallback] += 0.5
             signals.append("no strong signal" + (" (short message)" if fallback == "chat" else ""))
-        return _Stage(head, lower, tokens, words, scores, signals, follows)
+        return _Stage(head, lower, tokens, words, scores, signals, follows, follows_level)
 
-    def _conversation_task(self, history: Sequence[str]) -> str | None:
-        """The task of the conversation so far: that of the user's last new request, skipping
-        the follow-ups after it ("why?", "e in italiano?" after a question about code are
-        about code), as that request was classified on its own; None when nothing in it is
-        recognisable. Looks back at most `_FOLLOW_BACK` prompts."""
+    def _conversation_task(self, history: Sequence[str]) -> tuple[str | None, Complexity | None]:
+        """The task and complexity of the conversation so far: those of the user's last new
+        request, skipping the follow-ups after it ("why?", "e in italiano?" after a question
+        about code are about code), as that request was classified on its own; None when
+        nothing in it is recognisable. Looks back at most `_FOLLOW_BACK` prompts."""
         earlier = [h for h in history[-_FOLLOW_BACK:] if h.strip()]
         for at in range(len(earlier) - 1, -1, -1):
-            follow_up, task = self._reading(earlier[at])
+            follow_up, task, level = self._reading(earlier[at])
             if at > 0 and follow_up:
                 continue  # a follow-up itself: the conversation's task is older
-            return task
-        return None
+            return task, level
+        return None, None
 
-    def _reading(self, prompt: str) -> tuple[bool, str | None]:
-        """(a follow-up by its own words, its task or None when nothing in it is
-        recognisable) for an earlier prompt: worked out once per prompt, not again for every
-        follow-up after it."""
+    def _reading(self, prompt: str) -> tuple[bool, str | None, Complexity | None]:
+        """(a follow-up by its own words, its task and complexity, or None for both when
+        nothing in it is recognisable) for an earlier prompt: worked out once per prompt, not
+        again for every follow-up after it."""
         if self._readings_model is not self.model or len(self._readings) >= _READINGS_KEPT:
             self._readings.clear()
             self._readings_model = self.model
@@ -1638,10 +1662,15 @@ class TaskClassifier:
         if found is None:
             stage = self._first_stage(prompt, ())
             unknown = bool(stage.signals) and stage.signals[-1].startswith("no strong signal")
-            found = (
-                _is_follow_up(stage.head, len(stage.words), stage.scores),
-                None if unknown else self._task(stage)[0],
-            )
+            follow_up = _is_follow_up(stage.head, len(stage.words), stage.scores)
+            if unknown:
+                found = (follow_up, None, None)
+            else:
+                task = self._task(stage)[0]
+                tokens = estimate_tokens(prompt)
+                # On a copy of the rules' signals: the cues read some ("verb 'prove'").
+                level = self._complexity(stage, task, prompt, tokens, list(stage.signals))
+                found = (follow_up, task, level)
             self._readings[prompt] = found
         return found
 
@@ -1665,7 +1694,8 @@ class TaskClassifier:
 
 @dataclass
 class _Stage:
-    """What the rules found in a prompt; `follows` is the inherited task of a follow-up."""
+    """What the rules found in a prompt; `follows` and `follows_level` are the task and
+    complexity a follow-up inherits from the request it follows."""
 
     head: str
     lower: str
@@ -1674,6 +1704,7 @@ class _Stage:
     scores: dict[str, float]
     signals: list[str]
     follows: str | None
+    follows_level: Complexity | None = None
 
 
 def _task_features(stage: _Stage, tokens: Sequence[str] | None = None) -> set[str]:

@@ -289,6 +289,35 @@ def test_a_follow_up_after_a_new_request_follows_the_new_one(classifier: TaskCla
     assert classifier.classify("make it shorter", history=history).task_type == "creative"
 
 
+def test_a_follow_up_keeps_the_complexity_of_the_request_it_continues(
+    classifier: TaskClassifier,
+) -> None:
+    """ "e in italiano?" after a medium question continues that deliverable: it needs as
+    strong a model as the request did, not the "low" its own two words read as; a new request
+    after it is read on its own."""
+    request_ = "Summarise the key arguments for and against a carbon tax, with the evidence"
+    asked = classifier.classify(request_)
+    assert asked.complexity == "medium", asked.signals
+    assert classifier.classify("e in italiano?").complexity == "low"  # on its own
+    history = [request_]
+    for follow_up in ("e in italiano?", "why?", "make it shorter", "rendilo più breve"):
+        found = classifier.classify(follow_up, history=history)
+        assert found.complexity == "medium", (follow_up, found.signals)
+        history.append(follow_up)
+    proof = ["Prove that every planar graph is 5-colourable, rigorously"]
+    why = classifier.classify("why?", history=proof)
+    assert why.complexity == "high", why.signals
+    assert "continues a high-complexity request: high" in why.signals
+    # A new request is not a continuation: its own complexity, whatever came before.
+    new = classifier.classify("thanks! what's the capital of Australia?", history=proof)
+    assert new.complexity == "low", new.signals
+    assert not any(s.startswith("continues") for s in new.signals)
+    # A follow-up that asks for more than the request did keeps its own, higher level.
+    small = ["how do I reverse a list in Python?"]
+    assert classifier.classify(small[0]).complexity == "low"
+    assert classifier.classify("and in Java?", history=small).complexity == "low"
+
+
 def test_a_new_request_is_classified_on_its_own(classifier: TaskClassifier) -> None:
     coding = ["Write a Python function that parses ISO dates"]  # the user's earlier prompts
     essay = classifier.classify("Write a long essay about the history of Rome", history=coding)
@@ -737,3 +766,27 @@ def test_a_follow_up_reads_each_earlier_prompt_once(monkeypatch: pytest.MonkeyPa
     classifier.model = None  # the rules alone: what was read with the model no longer holds
     assert classifier.classify("why?", history=history).task_type == "coding"
     assert read.count(history[0]) == 2
+
+
+@pytest.mark.parametrize(
+    ("english", "italian"),
+    [
+        ("How can I learn to code in Python?", "Come posso imparare a programmare in Python?"),
+        ("How do I learn Python?", "Come imparo Python?"),
+        (
+            "What's the best way to learn JavaScript?",
+            "Qual è il modo migliore per imparare JavaScript?",
+        ),
+    ],
+)
+def test_how_to_learn_a_language_is_advice_in_both_languages(
+    classifier: TaskClassifier, english: str, italian: str
+) -> None:
+    """Learning advice is a plan, not code (TAXONOMY.md: chat is casual advice): "learn to
+    code" was coding by the word "code" while its Italian version was chat. Code asked for
+    stays coding."""
+    for prompt in (english, italian):
+        found = classifier.classify(prompt)
+        assert (found.task_type, found.complexity) == ("chat", "low"), (prompt, found.signals)
+    assert classifier.classify("Write code to reverse a string in Python").task_type == "coding"
+    assert classifier.classify("How do I code a binary search in C?").task_type == "coding"
