@@ -714,7 +714,9 @@ async def test_f12_stronger_is_in_the_footer_at_80_columns_and_esc_while_streami
         def shown() -> dict[str, FooterKey]:
             keys = {key.key: key for key in app.screen.query(FooterKey)}
             palette = keys.pop("ctrl+p")
-            return {k: v for k, v in keys.items() if v.region.right <= palette.region.x}
+            return {
+                k: v for k, v in keys.items() if v.display and v.region.right <= palette.region.x
+            }
 
         await pilot.pause()
         assert "f12" in shown() and "escape" not in shown()

@@ -25,7 +25,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Markdown, SelectionList, Static
+from textual.widgets import Header, Input, Markdown, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker
 
@@ -41,6 +41,7 @@ from devflow_tui.tui.gateway_port import COMPARE_GROUP, DashboardGateway, catalo
 from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.stream_segments import ThrottledStream
 from devflow_tui.tui.widgets.conversation import answer_parser
+from devflow_tui.tui.widgets.fit_footer import FitFooter
 
 if TYPE_CHECKING:
     from devflow_tui.gateway.pipeline import GatewayRequest
@@ -251,7 +252,7 @@ class CompareScreen(Screen[None]):
             yield Static("", id="compare-hint", markup=False)
             yield SelectionList[str](id="compare-models")
         yield Horizontal(id="compare-columns")
-        yield Footer(compact=True)
+        yield FitFooter(compact=True)
 
     def on_mount(self) -> None:
         self._offer_models()

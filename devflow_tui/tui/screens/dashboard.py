@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import MountError
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from devflow_tui.errors import DevflowError
@@ -39,6 +39,7 @@ from devflow_tui.tui.widgets.conversation import (
     code_blocks,
 )
 from devflow_tui.tui.widgets.demo_indicator import DemoIndicator
+from devflow_tui.tui.widgets.fit_footer import FitFooter
 from devflow_tui.tui.widgets.latency_view import LatencyView
 from devflow_tui.tui.widgets.overrides import Overrides
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
@@ -92,7 +93,7 @@ class DashboardScreen(Screen[None]):
                     # The plotext charts are mounted after the first frame (see on_mount).
                     yield TabPane("Tokens/s", id="tab-throughput")
                     yield TabPane("Spend", id="tab-spend")
-        yield Footer(compact=True)
+        yield FitFooter(compact=True)
 
     def on_mount(self) -> None:
         if self._claude_session:

@@ -16,7 +16,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     DataTable,
-    Footer,
     Header,
     Input,
     Markdown,
@@ -31,6 +30,7 @@ from devflow_tui.tui.gateway_port import dashboard_report
 from devflow_tui.tui.messages import ReportReady
 from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.widgets.conversation import AnswerFacts, SavedTurn
+from devflow_tui.tui.widgets.fit_footer import FitFooter
 from devflow_tui.tui.widgets.latency_charts import short_models
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class HistoryScreen(Screen[None]):
                 yield Static("", id="report-no-escalations")
                 yield Static("Recommendations", classes="pane-title")
                 yield Static("", id="report-recommendations")
-        yield Footer(compact=True)
+        yield FitFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#history-search", Input).focus()

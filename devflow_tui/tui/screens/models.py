@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from devflow_tui.errors import ConfigError, DevflowError
 from devflow_tui.routing.catalog import ModelCatalog
@@ -21,6 +21,7 @@ from devflow_tui.tui.config_file import save_routing_preferences
 from devflow_tui.tui.fit import fit_ids, fit_list, fit_words, sized_columns
 from devflow_tui.tui.gateway_port import HealthPort, catalog_models
 from devflow_tui.tui.money import ms
+from devflow_tui.tui.widgets.fit_footer import FitFooter
 
 if TYPE_CHECKING:
     from devflow_tui.routing.catalog import CatalogModel
@@ -85,7 +86,7 @@ class ModelsScreen(Screen[None]):
         yield Static("", id="models-prefs", markup=False)  # `[routing] …` is not markup
         yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="models-detail", markup=False)
-        yield Footer(compact=True)
+        yield FitFooter(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_table()

@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from devflow_tui.accounting.records import RequestRow
 from devflow_tui.tui.gateway_port import dashboard_report
+from devflow_tui.tui.widgets.fit_footer import FitFooter
 from devflow_tui.usd import short_usd
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class ProxyScreen(Screen[None]):
         table: DataTable[str] = DataTable(id="proxy-table", cursor_type="row")
         table.add_columns("time", "client", "asked", "model", "status", "cost", "ms")
         yield table
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self._show_status()

@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
 from devflow_tui.errors import DevflowError
@@ -33,6 +33,7 @@ from devflow_tui.tui.team_spend import (
     read_team_spend,
 )
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauge
+from devflow_tui.tui.widgets.fit_footer import FitFooter
 
 if TYPE_CHECKING:
     from devflow_tui.tui.app import DevflowApp
@@ -115,7 +116,7 @@ class TeamScreen(Screen[None]):
         yield Static("", id="team-caption")
         table: DataTable[Text] = DataTable(id="team-table", cursor_type="row")
         yield table
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self._show_members(False)
