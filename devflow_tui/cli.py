@@ -25,7 +25,7 @@ import click
 
 from devflow_tui.errors import DevflowError, ErrorCategory
 from devflow_tui.memory import freeze_startup
-from devflow_tui.stopping import exit_code, install_stop_handlers, stopped_by
+from devflow_tui.stopping import Stopped, exit_code, install_stop_handlers, stopped_by
 from devflow_tui.usd import short_usd
 
 if TYPE_CHECKING:
@@ -224,6 +224,8 @@ class DevflowGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             fail("interrupted.", 130)
+        except Stopped as stop:  # a signal while no loop handles them (see stopping.py)
+            fail(str(stop), exit_code(stop.number))
         except DevflowError as exc:
             fail(str(exc), exit_code_for(exc.category.value))
 
@@ -298,7 +300,7 @@ def open_dashboard(
     project: Path | None = None,
 ) -> None:
     settings = load(ctx)
-    from devflow_tui.tui.app import create_app
+    from devflow_tui.tui.app import create_app, dashboard_exit
 
     app = create_app(
         settings,
@@ -308,13 +310,13 @@ def open_dashboard(
         proxy_starter=_start_proxy,
     )
     app.run()
-    # A signal, or the terminal went away (then this goes to /dev/null). (getattr: a test runs
-    # another App here.)
-    stop_reason: str | None = getattr(app, "stop_reason", None)
-    if stop_reason:
-        fail(stop_reason, app.return_code or 1)
-    if app.return_code:  # the app crashed (Textual printed why): say so to the shell too
-        sys.exit(app.return_code)
+    # A signal, or the terminal went away (then the reason goes to /dev/null); or the app
+    # crashed (Textual printed why): the shell is told too.
+    code, reason = dashboard_exit(app)
+    if reason:
+        fail(reason, code)
+    if code:
+        sys.exit(code)
 
 
 async def _start_proxy(settings: Settings, gateway: Any) -> Any:

@@ -35,6 +35,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"tui", "serve"}),
     frozenset({"cli_output"}),  # the CLI's JSON documents
     frozenset({"cli"}),
+    frozenset({"program"}),  # the console script's first module: stops, then the CLI
 )
 # The simulator stands apart: only the bottom layer beneath it, and only the composition root,
 # the CLI (and the tests) above it.

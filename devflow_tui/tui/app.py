@@ -26,7 +26,14 @@ from textual.theme import Theme
 from devflow_tui.config import Settings
 from devflow_tui.errors import DevflowError
 from devflow_tui.memory import freeze_startup
-from devflow_tui.stopping import HANGUP, exit_code, install_stop_handlers, stopped_by
+from devflow_tui.stopping import (
+    HANGUP,
+    HeldStop,
+    exit_code,
+    held_stops,
+    install_stop_handlers,
+    stopped_by,
+)
 from devflow_tui.tui.actions import bindings
 from devflow_tui.tui.commands import DevflowCommands
 from devflow_tui.tui.gateway_port import (
@@ -155,12 +162,18 @@ class DevflowApp(App[None]):
         self.stops_on_signals = False
         # Why the app left when it did not quit by itself ("stopped by SIGTERM."), for the CLI.
         self.stop_reason: str | None = None
+        self._held_stop: HeldStop | None = None  # signals that came before the app mounted
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the app as its own process (what `devflow` does); tests use `run_test`."""
+        """Run the app as its own process (what `devflow` does); tests use `run_test`.
+
+        A termination signal before the app has mounted (Textual loading, the terminal being
+        set up) is held and acted on at mount, through the quit path that restores the
+        terminal; from then on the loop's handlers take them (`_stop_on_signals`)."""
         self.freeze_after_start = True
         self.stops_on_signals = True
-        return super().run(*args, **kwargs)
+        with held_stops() as self._held_stop:
+            return super().run(*args, **kwargs)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver, but on Linux one that notices a terminal that went away (see
@@ -181,9 +194,15 @@ class DevflowApp(App[None]):
         self.stop_reason = reason or stopped_by(number)
         self.exit(return_code=exit_code(number))
 
-    def _stop_on_signals(self) -> None:
-        loop = asyncio.get_running_loop()
-        install_stop_handlers(loop, self.stop_for)
+    def _stop_on_signals(self) -> bool:
+        """The loop handles termination signals from now on; True when one came before (the
+        app is leaving)."""
+        install_stop_handlers(asyncio.get_running_loop(), self.stop_for)
+        held = self._held_stop.number if self._held_stop is not None else None
+        if held is None:
+            return False
+        self.stop_for(held)
+        return True
 
     def on_terminal_lost(self, _message: TerminalLost) -> None:
         self.stop_for(HANGUP, "the terminal went away.")
@@ -200,8 +219,8 @@ class DevflowApp(App[None]):
         freeze_startup()
 
     def on_mount(self) -> None:
-        if self.stops_on_signals:
-            self._stop_on_signals()
+        if self.stops_on_signals and self._stop_on_signals():
+            return  # stopped while starting: nothing more to start
         saved = load_ui_state(self.settings.home).theme
         if saved in self.available_themes:
             self.theme = saved
@@ -549,6 +568,16 @@ class DevflowApp(App[None]):
         index = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(index + 1) % len(names)]
         self.notify(f"Theme: {self.theme}")
+
+
+def dashboard_exit(app: App[Any]) -> tuple[int, str | None]:
+    """After `app.run()`: the process's exit status and, when it was stopped from outside (a
+    signal, a lost terminal), why. 0 when the user quit; 1 (or Textual's code) when it crashed.
+    (`getattr`: a test runs another App here.)"""
+    reason: str | None = getattr(app, "stop_reason", None)
+    if reason:
+        return app.return_code or 1, reason
+    return app.return_code or 0, None
 
 
 def create_app(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 import time
 import tomllib
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from textual.widgets._footer import FooterKey
 from devflow_tui.config import Settings
 from devflow_tui.context.notes import project_key
 from devflow_tui.gateway.events import BudgetAlert, BudgetView, ChunkReceived
+from devflow_tui.stopping import TERMINATION_SIGNALS
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.money import usd
 from devflow_tui.tui.screens.dialogs import ConfirmDialog, TextDialog
@@ -482,15 +484,38 @@ async def test_editor_newlines_and_context_entry(
         assert app.focused is editor
 
 
-async def test_python_m_entry_point(monkeypatch: object, settings: Settings) -> None:
+async def test_python_m_entry_point(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m devflow_tui.tui` exits as `devflow` does: 0 after a quit, the app's status
+    after a signal (with why on stderr) or a crash, 2 for bad settings."""
     import devflow_tui.tui.__main__ as entry
 
+    # main() installs its signal handlers (see run_stoppable): the test process keeps its own.
+    previous = {number: signal.getsignal(number) for number in TERMINATION_SIGNALS}
     ran: list[DevflowApp] = []
-    monkeypatch.setattr(DevflowApp, "run", lambda self: ran.append(self))  # type: ignore[attr-defined]
-    assert entry.main() == 0 and len(ran) == 1
-    assert settings.config_path is not None
-    settings.config_path.write_text("not toml = = =")
-    assert entry.main() == 2
+    endings: list[tuple[int | None, str | None]] = [
+        (None, None),
+        (143, "stopped by SIGTERM."),
+        (1, None),
+    ]
+
+    def run(app: DevflowApp) -> None:
+        app._return_code, app.stop_reason = endings[len(ran)]
+        ran.append(app)
+
+    monkeypatch.setattr(DevflowApp, "run", run)
+    try:
+        assert entry.main() == 0 and len(ran) == 1
+        assert entry.main() == 143
+        assert capsys.readouterr().err == "devflow: stopped by SIGTERM.\n"
+        assert entry.main() == 1
+        assert settings.config_path is not None
+        settings.config_path.write_text("not toml = = =")
+        assert entry.main() == 2
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 async def test_theme_is_remembered_across_runs(make_app: MakeApp) -> None:

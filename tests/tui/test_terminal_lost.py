@@ -42,12 +42,23 @@ HANG_GUARD_S = 60.0  # a safety net against a dashboard that never leaves, not a
 class PtyDashboard:
     """`devflow` on the slave side of a pseudo-terminal; this side reads all it draws."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, *, controlling: bool) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        cwd: Path,
+        *,
+        controlling: bool,
+        child: str | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         mode = "controlling" if controlling else "not-controlling"
+        command = (
+            [sys.executable, "-c", CHILD, mode] if child is None else [sys.executable, "-c", child]
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, mode],
+            [*command, *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,

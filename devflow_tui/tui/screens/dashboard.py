@@ -96,6 +96,8 @@ class DashboardScreen(Screen[None]):
         yield FitFooter(compact=True)
 
     def on_mount(self) -> None:
+        if not self.children:
+            return  # the app left before the screen was composed (a signal as it started)
         if self._claude_session:
             self.query_one(ContextList).add_spec(f"claude:{self._claude_session}")
         self.query_one(PromptEditor).focus()
