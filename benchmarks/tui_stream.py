@@ -134,8 +134,10 @@ async def run(base_url: str, tokens: int, screenshot: Path | None) -> dict[str, 
         app.dashboard.query_one("#override-max-tokens").value = str(tokens + 100)  # type: ignore[attr-defined]
         while not app.memory_settled:  # start-up done, as a user would wait for it
             await pilot.pause(0.05)
-        history_points = len(app.stats)
         dash = app.dashboard
+        while dash.report is None:  # the charts' report, read in a thread worker
+            await pilot.pause(0.05)
+        history_points = dash.report.totals.requests
         stop = asyncio.Event()
 
         async def sample() -> None:
@@ -287,7 +289,7 @@ def main() -> int:
             server.wait(timeout=10)
     cores = os.cpu_count()
     print(f"tui_stream: {args.tokens:,} tokens at {args.rate:.0f} tok/s (machine: {cores} cores)")
-    print(f"  history seeded: 1,000 requests; chart points loaded at start: {r['history_points']}")
+    print(f"  history seeded: 1,000 requests; in the charts' report: {r['history_points']}")
     print(
         f"  streamed {r['completion_tokens']:,} tokens ({r['chunks']:,} chunks, "
         f"{r['chars']:,} chars) in {r['stream_s']:.1f} s "

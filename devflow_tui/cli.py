@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from devflow_tui.accounting.windows import WINDOWS
 from devflow_tui.errors import DevflowError, ErrorCategory
 from devflow_tui.memory import freeze_startup
 from devflow_tui.stopping import Stopped, exit_code, install_stop_handlers, stopped_by
@@ -675,7 +676,12 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--since", default="30d", type=click.Choice(["24h", "7d", "30d", "all"]))
+@click.option(
+    "--since",
+    default="30d",
+    type=click.Choice(WINDOWS),
+    help="The window: the last hour, day, 7 or 30 days, or all time.",
+)
 @click.option(
     "--by", default="model", type=click.Choice(["model", "task", "day", "client", "member"])
 )

@@ -48,12 +48,12 @@ from devflow_tui.accounting.pricing import cost_of_tokens
 from devflow_tui.accounting.records import BudgetView
 from devflow_tui.accounting.rollup import Totals
 from devflow_tui.accounting.store import AnalyticsStore
+from devflow_tui.accounting.windows import SPANS_S, WINDOWS
 from devflow_tui.stats import percentile
 from devflow_tui.usd import short_usd
 
-Since = Literal["24h", "7d", "30d", "all"]
 By = Literal["model", "task", "day"]
-SPANS_S: dict[str, int] = {"24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
+NO_MODEL = "(none)"  # the by-model key of requests that reached no model (refused, unroutable)
 EXACT_LIMIT = 20_000
 _ZERO = Decimal(0)
 Cell = tuple[str, ...]  # model, task type, complexity
@@ -641,14 +641,15 @@ def build_report(
     min_samples: int = 5,
     from_rows: bool = False,
 ) -> Report:
-    """Build the report over the window `since` ("24h", "7d", "30d" or "all").
+    """Build the report over the window `since` (one of `windows.WINDOWS`: "1h", "24h", "7d",
+    "30d" or "all").
 
     Every total and histogram comes from the rollups, except the window's partial first
     hour, read from the request rows. With
     `from_rows` every figure is added up from the window's request rows instead, request by
     request, with exact percentiles: the same report, slower, for checking the rollups."""
-    if since not in (*SPANS_S, "all"):
-        raise ValueError(f"since must be one of 24h, 7d, 30d, all; got {since!r}")
+    if since not in WINDOWS:
+        raise ValueError(f"since must be one of {', '.join(WINDOWS)}; got {since!r}")
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}; got {by!r}")
     prices = prices or {}
@@ -696,7 +697,7 @@ def build_report(
     percentiles.fill(totals, "all", "")
     by_model = []
     for model, t in sorted(by_model_t.items(), key=lambda item: (-item[1].cost, item[0])):
-        stats = _stats(model or "(none)", t)
+        stats = _stats(model or NO_MODEL, t)
         percentiles.fill(stats, "model", model)
         by_model.append(stats)
     by_task = []

@@ -139,7 +139,7 @@ def build_server(
 
     @server.tool()
     async def spend(since: str = "7d") -> dict[str, Any]:
-        """Spend over `since` (24h, 7d, 30d, all): totals, per client, per model, budgets."""
+        """Spend over `since` (1h, 24h, 7d, 30d, all): totals, per client, per model, budgets."""
         from devflow_tui.accounting.reports import build_report
 
         gateway = await holder.get()

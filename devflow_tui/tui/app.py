@@ -43,7 +43,6 @@ from devflow_tui.tui.gateway_port import (
     RunningProxy,
 )
 from devflow_tui.tui.messages import GatewayOpened, GatewayUnavailable, TeamChecked, TerminalLost
-from devflow_tui.tui.request_stats import RequestStats
 from devflow_tui.tui.screens.dashboard import DashboardScreen
 from devflow_tui.tui.ui_state import UiState, load_ui_state, save_ui_state
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
@@ -145,7 +144,6 @@ class DevflowApp(App[None]):
         self.settings = settings
         self.gateway: DashboardGateway | None = None
         self.gateway_error: str | None = None
-        self.stats = RequestStats()
         self.build_request = request_builder
         self._gateway_factory = gateway_factory
         self._demo = demo
@@ -153,7 +151,7 @@ class DevflowApp(App[None]):
         self.compact = False
         self.project_dir = project_dir
         self.claude_session = claude_session
-        self.dashboard = DashboardScreen(self.stats, claude_session=claude_session)
+        self.dashboard = DashboardScreen(claude_session=claude_session)
         self.proxy: RunningProxy | None = None  # the proxy running inside the dashboard
         self.has_team = False  # the database has team members: F10 shows their spend
         # Set by `run` (the app owns its process): see `settle_memory` and `stop_for`.

@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from devflow_tui.gateway.events import GatewayEvent, RequestOutcome
     from devflow_tui.openrouter.wire import Credits, KeyInfo
     from devflow_tui.tui.gateway_port import DashboardGateway
-    from devflow_tui.tui.request_stats import RequestSample
 
 
 class GatewayEventPosted(Message):
@@ -61,12 +60,12 @@ class RequestEnded(Message):
         self.cancelled = cancelled
 
 
-class HistoryLoaded(Message):
-    """Past requests read from the database in a thread worker."""
+class ChartsLoaded(Message):
+    """The dashboard charts' accounting report for their window, built in a thread worker."""
 
-    def __init__(self, samples: list[RequestSample]) -> None:
+    def __init__(self, report: Report) -> None:
         super().__init__()
-        self.samples = samples
+        self.report = report
 
 
 class CreditsLoaded(Message):

@@ -54,6 +54,18 @@ def data(store: AnalyticsStore) -> AnalyticsStore:
     return store
 
 
+def test_the_last_hour(data: AnalyticsStore) -> None:
+    """The dashboard's shortest window: the requests of the last 3,600 s, first one included,
+    from the rollups and the partial hour's rows as from the rows alone."""
+    report = build_report(data, since="1h", now=T0)
+    assert report.window_start == T0 - 3600
+    assert report.totals.requests == 5  # T0-3600, -1800, -600, -300, -60
+    assert report.totals.cost_reported_usd == D("0.0021")
+    assert report == build_report(data, since="1h", now=T0, from_rows=True)
+    with pytest.raises(ValueError, match="one of 1h, 24h, 7d, 30d, all"):
+        build_report(data, since="2h", now=T0)
+
+
 def test_totals_24h(data: AnalyticsStore) -> None:
     report = build_report(data, since="24h", prices=PRICES, now=T0)
     t = report.totals

@@ -8,7 +8,8 @@ outcome were saved under `recordings/`; `ReplayGateway.run` plays them back thro
 gateway no longer emits what was recorded (then re-record: `python -m tests.tui.recorded_gateway`).
 
 Everything else the dashboard reads is real: the bundled model catalog, a HealthTracker and an
-AnalyticsStore in the test's DEVFLOW_HOME.
+AnalyticsStore in the test's DEVFLOW_HOME, where each replayed request is recorded as the
+gateway records it (so the dashboard's charts, read from the store's report, count it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from devflow_tui.accounting.records import RequestStart
 from devflow_tui.accounting.store import AnalyticsStore
 from devflow_tui.config import Settings
 from devflow_tui.errors import DevflowError
@@ -264,7 +266,17 @@ class ReplayGateway:
                 if play.hold is not None and not held:
                     held = True
                     await play.hold.wait()
-        return recording.outcome.model_copy(update={"conversation_id": conversation})
+        outcome = recording.outcome.model_copy(update={"conversation_id": conversation})
+        return await asyncio.to_thread(self._record, outcome)
+
+    def _record(self, outcome: RequestOutcome) -> RequestOutcome:
+        """Write the replayed request's row before `run` returns, as the gateway does."""
+        request_id = self._store.begin_request(
+            RequestStart(task_type=outcome.task_type, model=outcome.model, client="dashboard")
+        )
+        recorded = outcome.model_copy(update={"request_id": request_id})
+        self._store.finish_request(request_id, recorded)
+        return recorded
 
 
 def main() -> None:

@@ -73,7 +73,7 @@ async def test_compare_two_models_side_by_side_and_records_both(
         tagged = [r for r in rows if r.comparison == screen.comparison]
         assert sorted(r.model or "" for r in tagged) == sorted(FOUR[:2])
         assert all(r.status == "ok" for r in tagged)
-        assert app.dashboard.query_one(LatencyView).points == 2
+        await wait_for(lambda: app.dashboard.query_one(LatencyView).points == 2, pilot)
         assert len(chat_requests(sim)) == 2
         await pilot.press("escape")
         await wait_for(lambda: app.screen is app.dashboard, pilot)

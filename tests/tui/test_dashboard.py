@@ -347,12 +347,16 @@ async def test_charts_have_data_after_requests(make_app: MakeApp, replay: Replay
     seed_request(replay.store, "openai/gpt-4o-mini", "0.001", ts=1.0)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(lambda: len(app.stats) == 1, pilot)
+        dash = app.dashboard
+        await wait_for(lambda: dash.report is not None and dash.report.totals.requests == 1, pilot)
         await send(pilot, app, "hi")
-        await wait_for(lambda: len(app.stats) == 2, pilot)
-        assert app.dashboard.query_one(ThroughputChart).points == 2
-        assert app.dashboard.query_one(SpendChart).points == 2
-        assert app.stats.total_spend == Decimal("0.001") + Decimal(str(CODING.outcome.cost_usd))
+        await wait_for(lambda: dash.report is not None and dash.report.totals.requests == 2, pilot)
+        await wait_for(lambda: dash.query_one(SpendChart).points == 2, pilot)  # 1970 and today
+        assert dash.query_one(ThroughputChart).points == 2
+        spent = Decimal("0.001") + Decimal(str(CODING.outcome.cost_usd))
+        report = dash.report
+        assert report is not None
+        assert dash.query_one(SpendChart).series[-1] == spent == report.totals.cost_usd
 
 
 async def test_copy_answer_and_code(make_app: MakeApp) -> None:
@@ -635,7 +639,7 @@ async def test_latency_view_reads_for_four_models_and_filters_by_period(
         view = app.dashboard.query_one(LatencyView)
         await wait_for(lambda: view.points == 4, pilot)
         figure = view.query_one(LatencyFigure)
-        heads = [r.model for r in sorted(figure.rows, key=lambda r: r.latency_p50 or 0)]
+        heads = [r.key for r in sorted(figure.rows, key=lambda r: r.latency_p50_ms or 0)]
         assert heads == [
             "openai/gpt-4o-mini",
             "deepseek/deepseek-v3.2-exp",
@@ -645,9 +649,64 @@ async def test_latency_view_reads_for_four_models_and_filters_by_period(
         rendered = [str(line) for line in rows_text(figure.rows, 60).renderables]
         assert [rendered[i].split()[0] for i in range(0, 12, 3)] == heads
         assert all("n=3" in rendered[i] for i in range(0, 12, 3))
-        view.query_one("#latency-window", Select).value = "3600.0"
+        view.query_one("#latency-window", Select).value = "1h"
         await wait_for(lambda: view.points == 3, pilot)
-        assert FREE_MODEL not in {r.model for r in figure.rows}
+        assert FREE_MODEL not in {r.key for r in figure.rows}
+
+
+@pytest.mark.parametrize("size", [(200, 50), (80, 24)])
+async def test_charts_show_the_reports_figures_for_their_window(
+    make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA2 finding 14: with 2,000 requests over 5 days the latency view said n=25 and 632 tok/s
+    for a model `devflow report` counted 81 times at 749 tok/s, and the spend curve ended at
+    $2.83 of $11.03: the dashboard computed its own figures from the last 500 rows. Now it
+    shows the report's, for the window its selector names (at 80x24 the charts are hidden,
+    but they are loaded the same way)."""
+    # The analytics benchmark's loader, imported as its sibling scripts import it.
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "benchmarks"))
+    from analytics import bulk_load, synthetic_rows
+
+    from devflow_tui.accounting.reports import build_report
+
+    now = time.time()
+    store = replay.store
+    store.clock = lambda: now
+    bulk_load(store, synthetic_rows(2000, 5, now - 60))
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        dash = app.dashboard
+        view = dash.query_one(LatencyView)
+        await wait_for(lambda: dash.history_loaded and bool(dash.query(SpendChart)), pilot)
+        spend = dash.query_one(SpendChart)
+
+        def loaded(window: str) -> bool:
+            report = dash.report
+            return report is not None and report.since == window and spend.report is report
+
+        for window in ("all", "24h", "1h"):
+            if view.window != window:
+                view.query_one("#latency-window", Select).value = window
+            await wait_for(lambda: loaded(window), pilot)  # noqa: B023 (awaited here)
+            expected = build_report(store, since=window)
+            assert (
+                expected.totals.requests == 2000
+                if window == "all"
+                else expected.totals.requests > 0
+            )
+            wanted = {g.key: g for g in expected.by_model if g.key != "(none)"}
+            figure = view.query_one(LatencyFigure)
+            shown = {r.key: (r.requests, r.tokens_per_s) for r in figure.rows}
+            assert shown == {k: (g.requests, g.tokens_per_s) for k, g in wanted.items()}
+            # ... as the user reads them: "vendor1/model-19   749 tok/s · n=81"
+            heads = [str(line) for line in rows_text(figure.rows, 80).renderables][::3]
+            for key, g in wanted.items():
+                rate = f"{g.tokens_per_s:,.0f} tok/s" if g.tokens_per_s else "— tok/s"
+                meta = f"{rate} · n={g.requests}"
+                assert any(h.startswith(key) and h.endswith(meta) for h in heads)
+            assert spend.series and spend.series[-1] == expected.totals.cost_usd
+            throughput = dash.query_one(ThroughputChart)
+            assert throughput.points == sum(1 for g in wanted.values() if g.tokens_per_s)
 
 
 async def test_gateway_opening_before_the_dashboard_composes_fills_it_on_mount(

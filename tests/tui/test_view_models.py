@@ -1,15 +1,13 @@
-"""The dashboard's non-widget pieces: money formatting, chart statistics, config saving."""
+"""The dashboard's non-widget pieces: money formatting, config saving, labels."""
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from devflow_tui.accounting.records import RequestRow
 from devflow_tui.errors import ConfigError
 from devflow_tui.gateway.events import AttemptRecord, RequestOutcome
 from devflow_tui.routing.catalog import ModelCatalog
@@ -18,13 +16,6 @@ from devflow_tui.tui.actions import ACTIONS, bindings
 from devflow_tui.tui.config_file import save_routing_preferences
 from devflow_tui.tui.gateway_port import catalog_models
 from devflow_tui.tui.money import ms
-from devflow_tui.tui.request_stats import (
-    RequestSample,
-    RequestStats,
-    sample_from_outcome,
-    sample_from_row,
-    throughput,
-)
 from devflow_tui.tui.screens.help import help_markdown
 from devflow_tui.tui.screens.models import health_text, per_million
 from devflow_tui.tui.widgets.budget_gauges import level_for
@@ -36,46 +27,6 @@ def test_ms() -> None:
     assert ms(None) == "—"
     assert ms(840.4) == "840 ms"
     assert ms(2340) == "2.3 s"
-
-
-def test_request_stats_per_model_and_spend() -> None:
-    stats = RequestStats(window=3)
-    for i, latency in enumerate([100.0, 200.0, 300.0, 400.0]):
-        tokens = int(latency / 20)  # over latency / 2 of generation: 100 tokens/s
-        sample = RequestSample("a/x", float(i), latency, latency / 2, 100.0, Decimal("0.01"))
-        stats.add(dataclasses.replace(sample, completion_tokens=tokens))
-    stats.add(RequestSample("b/y", 10.0, None, None, None, None))
-    rows = {r.model: r for r in stats.latency()}
-    assert rows["a/x"].samples == 3  # the window keeps the last three
-    assert rows["a/x"].latency_p50 == 300.0 and rows["a/x"].latency_p95 == 400.0
-    assert rows["a/x"].ttft_p50 == 150.0 and rows["a/x"].tokens_per_s == 100.0
-    assert rows["b/y"].latency_p50 is None and rows["b/y"].tokens_per_s is None
-    assert stats.total_spend == Decimal("0.04") and stats.unknown_cost == 1
-
-    assert [v for _, v in stats.spend_series()] == [
-        Decimal("0.01"),
-        Decimal("0.02"),
-        Decimal("0.03"),
-        Decimal("0.04"),
-        Decimal("0.04"),
-    ]
-    assert len(stats) == 4 and stats.models() == ["a/x", "b/y"]
-
-
-def test_samples_from_rows_and_outcomes() -> None:
-    row = RequestRow(
-        id="r", ts=5.0, status="ok", model="m", latency_ms=10.0, cost_usd=Decimal("0.5")
-    )
-    assert sample_from_row(row) == RequestSample("m", 5.0, 10.0, None, None, Decimal("0.5"))
-    assert sample_from_row(RequestRow(id="r", ts=1.0, status="refused")) is None
-    outcome = RequestOutcome(request_id="r", model="m", latency_ms=3.0, cost_usd=None)
-    assert sample_from_outcome(outcome, 7.0) == RequestSample("m", 7.0, 3.0, None, None, None)
-    assert sample_from_outcome(RequestOutcome(request_id="r"), 1.0) is None
-    stats = RequestStats()
-    stats.extend(
-        [RequestSample("m", 2.0, 1, 1, 1, Decimal(2)), RequestSample("m", 1.0, 1, 1, 1, Decimal(1))]
-    )
-    assert [v for _, v in stats.spend_series()] == [Decimal(1), Decimal(3)]
 
 
 def test_budget_levels() -> None:
@@ -195,15 +146,3 @@ def test_warm_imports_skips_missing_modules() -> None:
     from devflow_tui.tui.app import warm_imports
 
     assert warm_imports(("devflow_tui.no_such_module", "devflow_tui.config")) == 1
-
-
-def test_throughput_is_total_tokens_over_total_generation_time() -> None:
-    fast = RequestSample("m", 0.0, 1100.0, 100.0, 100.0, None, completion_tokens=100)  # 1 s
-    slow = RequestSample("m", 1.0, 10100.0, 100.0, 10.0, None, completion_tokens=100)  # 10 s
-    # 200 tokens in 11 s, not the mean of 100 and 10 tokens/s
-    assert throughput([fast, slow]) == round(200 / 11, 1)
-    # A cache hit has no generation time: it must not move the figure (it moved it by 25 %).
-    hit = RequestSample("m", 3.0, 0.0, 0.0, None, None, completion_tokens=100, cache_hit=True)
-    failed = RequestSample("m", 4.0, 900.0, 100.0, None, None, completion_tokens=100, ok=False)
-    assert throughput([fast, slow, hit, failed]) == round(200 / 11, 1)
-    assert throughput([]) is None

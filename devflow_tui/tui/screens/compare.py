@@ -416,8 +416,7 @@ class CompareScreen(Screen[None]):
             column.show_status()
         else:
             await column.end(message.outcome, message.error)
-        if message.outcome is not None:
-            self.app.dashboard.record_outcome(message.outcome)
+        self.app.dashboard.refresh_charts()  # every end is recorded, a cancelled one too
         if all(c.state not in {"waiting", "streaming"} for c in self.columns):
             self._all_ended()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,17 +18,21 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import MountError
 from textual.widgets import Header, TabbedContent, TabPane
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from devflow_tui.errors import DevflowError
-from devflow_tui.tui.gateway_port import STREAM_GROUP, DashboardGateway, catalog_models
+from devflow_tui.tui.gateway_port import (
+    STREAM_GROUP,
+    DashboardGateway,
+    catalog_models,
+    dashboard_report,
+)
 from devflow_tui.tui.messages import (
+    ChartsLoaded,
     CreditsLoaded,
     GatewayEventPosted,
-    HistoryLoaded,
     RequestEnded,
 )
-from devflow_tui.tui.request_stats import RequestStats, sample_from_outcome, sample_from_row
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
 from devflow_tui.tui.widgets.context_list import ContextList, PreviewItem
 from devflow_tui.tui.widgets.conversation import (
@@ -46,6 +49,7 @@ from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from devflow_tui.tui.widgets.routing_pane import RoutingPane
 
 if TYPE_CHECKING:
+    from devflow_tui.accounting.reports import Report
     from devflow_tui.gateway.events import BudgetView, GatewayEvent, RequestOutcome
     from devflow_tui.gateway.pipeline import GatewayRequest
     from devflow_tui.openrouter.wire import ChatMessage
@@ -57,9 +61,11 @@ class DashboardScreen(Screen[None]):
 
     app: DevflowApp
 
-    def __init__(self, stats: RequestStats, *, claude_session: str | None = None) -> None:
+    def __init__(self, *, claude_session: str | None = None) -> None:
         super().__init__(id="dashboard")
-        self.stats = stats
+        # The charts show the accounting report for this window (`devflow report --since`).
+        self.chart_window = "all"
+        self.report: Report | None = None  # the charts' report, once loaded
         self._claude_session = claude_session
         self.turns: list[ChatMessage] = []  # the conversation so far, sent as history
         # None until the gateway creates the conversation in the store on the first request.
@@ -70,7 +76,8 @@ class DashboardScreen(Screen[None]):
         self._ready_gateway: DashboardGateway | None = None
         self._composed = False  # set by on_mount; gateway_ready waits for it
         self.queued: list[str] = []  # prompts typed while an answer streamed, sent in order
-        # Set once the start-up reads have been shown (tests and snapshots wait for them).
+        # Set once the start-up reads have been shown (tests and snapshots wait for them);
+        # history_loaded: the charts' first report.
         self.history_loaded = False
         self.credits_loaded = False
 
@@ -89,7 +96,7 @@ class DashboardScreen(Screen[None]):
                 yield BudgetGauges(id="budgets", thresholds=self.app.settings.budget.thresholds)
                 with TabbedContent(id="charts"):
                     with TabPane("Latency", id="tab-latency"):
-                        yield LatencyView(self.stats, id="chart-latency")
+                        yield LatencyView(self.chart_window, id="chart-latency")
                     # The plotext charts are mounted after the first frame (see on_mount).
                     yield TabPane("Tokens/s", id="tab-throughput")
                     yield TabPane("Spend", id="tab-spend")
@@ -111,8 +118,8 @@ class DashboardScreen(Screen[None]):
         from devflow_tui.tui.widgets.latency_charts import SpendChart, ThroughputChart
 
         charts = (
-            ("#tab-throughput", ThroughputChart(self.stats, id="chart-throughput")),
-            ("#tab-spend", SpendChart(self.stats, id="chart-spend")),
+            ("#tab-throughput", ThroughputChart(self.report, id="chart-throughput")),
+            ("#tab-spend", SpendChart(self.report, id="chart-spend")),
         )
         for pane_id, chart in charts:
             pane = next(self.query(pane_id).results(TabPane), None)
@@ -144,7 +151,7 @@ class DashboardScreen(Screen[None]):
             indicator.show_live(gateway.settings.base_url)
         self.query_one(Overrides).set_models([m.id for m in catalog_models(gateway.catalog)])
         self.refresh_budgets()
-        self._load_history()
+        self.refresh_charts()
         self._load_credits()
         self._count_context()
 
@@ -164,21 +171,31 @@ class DashboardScreen(Screen[None]):
                 return
         self.run_worker(self.query_one(BudgetGauges).show_budgets(views), group="budgets")
 
-    @work(thread=True, group="history", exclusive=True)
-    def _load_history(self) -> None:
-        """Seed the charts from the database without blocking the event loop."""
+    def refresh_charts(self) -> None:
+        """Load the charts' report again: after a request ends (here or in compare mode) and
+        when the window changes; never per token."""
+        self._load_charts(self.chart_window)
+
+    @work(thread=True, group="charts", exclusive=True)
+    def _load_charts(self, window: str) -> None:
+        """The accounting report for `window`, the one computation `devflow report` makes, built
+        from the store's rollups without blocking the event loop."""
         gateway = self.app.gateway
         if gateway is None:
             return
         try:
-            rows = gateway.store.recent_requests(500)
+            report = dashboard_report(gateway, since=window, now=gateway.store.clock())
         except Exception as exc:  # a locked/corrupt DB must not take the dashboard down
             self.app.call_from_thread(
                 self.notify, f"Could not read history: {exc}", severity="warning"
             )
             return
-        samples = [s for s in (sample_from_row(r) for r in rows) if s is not None]
-        self.post_message(HistoryLoaded(samples))
+        if not get_current_worker().is_cancelled:  # a newer load replaced this one
+            self.post_message(ChartsLoaded(report))
+
+    def on_latency_view_window_changed(self, message: LatencyView.WindowChanged) -> None:
+        self.chart_window = message.window
+        self.refresh_charts()
 
     def on_context_list_changed(self, message: ContextList.Changed) -> None:
         self._count_context()
@@ -212,11 +229,19 @@ class DashboardScreen(Screen[None]):
             error = f"could not count: {exc}"
         self.app.call_from_thread(context.show_preview, items, error)
 
-    def on_history_loaded(self, message: HistoryLoaded) -> None:
-        self.stats.extend(message.samples)
-        self.replot()
-        self.history_loaded = True
-        self.call_after_refresh(self.app.settle_memory)
+    def on_charts_loaded(self, message: ChartsLoaded) -> None:
+        report = message.report
+        if report.since != self.chart_window:
+            return  # read for a window the user has since left
+        self.report = report
+        from devflow_tui.tui.widgets.latency_charts import WindowChart
+
+        for chart in self.query(WindowChart):
+            chart.show(report)
+        self.query_one(LatencyView).show(report)
+        if not self.history_loaded:
+            self.history_loaded = True
+            self.call_after_refresh(self.app.settle_memory)
 
     @work(group="credits", exclusive=True)
     async def _load_credits(self) -> None:
@@ -234,13 +259,6 @@ class DashboardScreen(Screen[None]):
         simulated = gateway is not None and gateway.demo
         self.query_one(BudgetGauges).show_credits(message.key, message.credits, simulated=simulated)
         self.credits_loaded = True
-
-    def replot(self) -> None:
-        from devflow_tui.tui.widgets.latency_charts import StatsChart
-
-        for chart in self.query(StatsChart):
-            chart.replot()
-        self.query_one(LatencyView).replot()
 
     # ------------------------------------------------------------ sending
 
@@ -445,10 +463,13 @@ class DashboardScreen(Screen[None]):
                 await answer.mark_cancelled()
                 self._remember(answer.prompt, answer.text)
             routing.log_line("cancelled by user", "yellow")
+            self.refresh_charts()
             return
         if message.outcome is not None:
             await self._finish(message.outcome)
             return
+        self.refresh_budgets()
+        self.refresh_charts()  # a refusal or an error is a request of the report too
         text = message.error or "The request failed."
         if message.category == "budget":
             routing.refused(text)
@@ -473,14 +494,7 @@ class DashboardScreen(Screen[None]):
             self.query_one(ContextList).show_injected(outcome.context)
         # Ask the gateway rather than trusting outcome.budget: it is read after the store settled.
         self.refresh_budgets()
-        self.record_outcome(outcome)
-
-    def record_outcome(self, outcome: RequestOutcome) -> None:
-        """Add a finished request (from here or compare mode) to the charts."""
-        sample = sample_from_outcome(outcome, time.time())
-        if sample is not None and outcome.status in {"ok", "error", "cancelled"}:
-            self.stats.add(sample)
-            self.replot()
+        self.refresh_charts()
 
     def _remember(self, prompt: str, text: str) -> None:
         from devflow_tui.openrouter.wire import ChatMessage
