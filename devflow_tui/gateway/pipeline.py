@@ -960,34 +960,39 @@ class Gateway:
                 emit(ChunkReceived(request_id, result.text))
             return result
         started = time.perf_counter()
-        first = True
+        ttft_ms: float | None = None
         last_saved = started
-        async for item in self.client.stream_chat(chat_request, on_attempt=record):
-            if isinstance(item, TextChunk):
-                now = time.perf_counter()
-                if now - last_saved >= PROGRESS_EVERY_S:
-                    # Durable progress: a killed process still leaves its partial answer.
-                    last_saved = now
-                    self.recorder.post(
-                        self.store.record_progress,
-                        request_id,
-                        completion_tokens=_estimate(outcome.text),
-                        model=chat_request.model,
-                        partial_text=outcome.text,
-                    )
-                if first and (item.text or item.reasoning):
-                    first = False
-                    emit(
-                        FirstToken(
+        try:
+            async for item in self.client.stream_chat(chat_request, on_attempt=record):
+                if isinstance(item, TextChunk):
+                    now = time.perf_counter()
+                    if now - last_saved >= PROGRESS_EVERY_S:
+                        # Durable progress: a killed process still leaves its partial answer.
+                        last_saved = now
+                        self.recorder.post(
+                            self.store.record_progress,
                             request_id,
-                            chat_request.model or "",
-                            (time.perf_counter() - started) * 1000,
+                            completion_tokens=_estimate(outcome.text),
+                            model=chat_request.model,
+                            partial_text=outcome.text,
                         )
-                    )
-                outcome.text += item.text
-                emit(ChunkReceived(request_id, item.text, item.reasoning))
-            elif isinstance(item, StreamDone):
-                return item.result
+                    if ttft_ms is None and (item.text or item.reasoning):
+                        ttft_ms = (now - started) * 1000
+                        emit(FirstToken(request_id, chat_request.model or "", ttft_ms))
+                    outcome.text += item.text
+                    emit(ChunkReceived(request_id, item.text, item.reasoning))
+                elif isinstance(item, StreamDone):
+                    return item.result
+        except BaseException as stop:
+            if outcome.text and not isinstance(stop, OpenRouterError):
+                # Stopped mid-answer (cancelled, or a front end that can no longer show it):
+                # the text so far is this model's, in this time. The row, the dashboard's
+                # footer and `ask --json` say so; the tokens are priced when the request ends.
+                # (A provider's failure has its own end, in `_call`.)
+                outcome.model = chat_request.model
+                outcome.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+                outcome.ttft_ms = round(ttft_ms, 2) if ttft_ms is not None else None
+            raise
         raise OpenRouterError(
             "The stream ended without a final result.",
             category=ErrorCategory.INVALID_RESPONSE,

@@ -271,8 +271,14 @@ async def test_cancel_keeps_partial_answer(make_gateway: GatewayFactory, sim: Si
     sim.config.answer_tokens = 3000  # a long stream at the model's real pace
     got_chunks = asyncio.Event()
     chunks: list[str] = []
+    ended: list[Failed] = []
+    streaming: list[str] = []
 
     def on_event(event: GatewayEvent) -> None:
+        if isinstance(event, FirstToken):
+            streaming.append(event.model)
+        if isinstance(event, Failed):
+            ended.append(event)
         if isinstance(event, ChunkReceived):
             chunks.append(event.text)
             if len(chunks) >= 3:
@@ -292,6 +298,16 @@ async def test_cancel_keeps_partial_answer(make_gateway: GatewayFactory, sim: Si
     assert messages[-1].role == "assistant"
     assert messages[-1].content == "".join(chunks)
     assert row.cost_source == "estimated" and row.completion_tokens > 0
+    # QA2 finding 10: the cancelled outcome, as the front ends get it, names the model that
+    # streamed the partial answer and its times, as the row does.
+    (failed,) = ended
+    outcome = failed.outcome
+    assert failed.category == "cancelled" and outcome.status == "cancelled"
+    assert outcome.model == row.model == streaming[0]
+    assert outcome.latency_ms is not None and outcome.ttft_ms is not None
+    assert 0 < outcome.ttft_ms < outcome.latency_ms
+    assert (row.latency_ms, row.ttft_ms) == (outcome.latency_ms, outcome.ttft_ms)
+    assert (row.cost_usd, row.completion_tokens) == (outcome.cost_usd, outcome.completion_tokens)
 
 
 async def test_budget_refusal_sends_nothing(make_gateway: GatewayFactory, sim: SimServer) -> None:

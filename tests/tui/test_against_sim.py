@@ -15,7 +15,7 @@ from devflow_tui.compose import open_gateway
 from devflow_tui.config import Settings, load_settings
 from devflow_tui.sim import Fault, SimServer
 from devflow_tui.tui.app import DevflowApp
-from devflow_tui.tui.money import usd
+from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.screens.history import HistoryScreen
 from devflow_tui.tui.screens.models import ModelsScreen
 from devflow_tui.tui.widgets.budget_gauges import BudgetGauges
@@ -162,28 +162,49 @@ async def test_503_then_fallback_shows_both_attempts(sim: SimServer, fake_key: s
         assert any(line.endswith(f"→ {served}") for line in lines)
 
 
-async def test_escape_cancels_a_long_stream(fake_key: str) -> None:
+async def test_escape_cancels_a_long_stream(fake_key: str, tmp_path: Path) -> None:
+    """QA2 finding 10: a cancelled answer showed only `CANCELLED · partial answer kept` and
+    the budget gauge left its (recorded) cost out until a restart. Its end is passed through
+    like every other: the full footer marked cancelled, gauges and charts from the store."""
     from devflow_tui.sim import SimConfig
 
+    (tmp_path / "config.toml").write_text('[budget]\nlimit_usd = "5"\nperiod = "monthly"\n')
     slow = SimServer(SimConfig(time_scale=1.0, answer_tokens=4000)).start()
     try:
         settings = load_settings()
         app = app_on(slow, settings, fake_key)
-        async with app.run_test(size=(160, 48)) as pilot:
+        async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(lambda: app.gateway is not None, pilot)
-            await send(pilot, app, "tell me a long story")
             dash = app.dashboard
+            await wait_for(lambda: dash.history_loaded, pilot)
+            await send(pilot, app, "tell me a long story")
             await wait_for(lambda: dash.current is not None and len(dash.current.text) > 20, pilot)
             await pilot.press("escape")
             await wait_for(
                 lambda: dash.current is not None and dash.current.state == "cancelled", pilot
             )
-            assert "CANCELLED" in dash.current.footer  # type: ignore[union-attr]
-            partial = dash.current.text  # type: ignore[union-attr]
-            assert partial.startswith("[simulated answer")
+            answer = dash.current
+            assert answer is not None
+            assert answer.text.startswith("[simulated answer")  # the partial answer is kept
             await wait_for(lambda: not dash.streaming, pilot, limit=5)
             rows = app.gateway.store.recent_requests(5)  # type: ignore[union-attr]
-            assert rows[0].status == "cancelled"
+            row = rows[0]
+            assert row.status == "cancelled" and row.model and row.cost_usd
+            # The footer: the model, what it cost, tokens and times, marked cancelled.
+            assert answer.footer.startswith(f"CANCELLED · {row.model} · {usd(row.cost_usd)} · ")
+            assert f"{row.prompt_tokens:,}→{row.completion_tokens:,} tok" in answer.footer
+            assert row.latency_ms and row.ttft_ms  # until the cancellation
+            assert f"latency {ms(row.latency_ms)} · ttft {ms(row.ttft_ms)}" in answer.footer
+            gauge = dash.query_one(BudgetGauges)
+
+            def spent() -> Decimal | None:
+                found = gauge.gauge("monthly")
+                return found.view.spent_usd if found is not None else None
+
+            await wait_for(lambda: spent() == row.cost_usd, pilot)  # not $0 until a restart
+            # ... and the charts' report counts it.
+            await wait_for(lambda: bool(dash.report and dash.report.totals.cancelled == 1), pilot)
+            assert dash.query_one(LatencyView).points == 1
     finally:
         slow.stop()
 

@@ -355,14 +355,22 @@ class DashboardScreen(Screen[None]):
         self, gateway: DashboardGateway, request: GatewayRequest, local_id: str, prompt: str
     ) -> None:
         """Run the request; events come back as messages, the outcome as RequestEnded."""
+        from devflow_tui.gateway.events import Failed
+
+        recorded: list[RequestOutcome] = []
 
         def on_event(event: GatewayEvent) -> None:
+            if isinstance(event, Failed):
+                recorded.append(event.outcome)  # a cancellation's recorded outcome, see below
             self.post_message(GatewayEventPosted(event))
 
         try:
             outcome = await gateway.run(request, on_event)
         except asyncio.CancelledError:
-            self.post_message(RequestEnded(local_id, None, cancelled=True))
+            # The gateway recorded the cancelled request (model, cost, tokens, times) and
+            # reported it as Failed("cancelled") before passing the cancellation on.
+            ended = recorded[-1] if recorded else None
+            self.post_message(RequestEnded(local_id, ended, cancelled=True))
             raise
         except DevflowError as exc:
             self.post_message(
@@ -433,9 +441,11 @@ class DashboardScreen(Screen[None]):
                 text, title="Budget", severity="warning" if event.threshold < 1 else "error"
             )
         elif isinstance(event, Failed):
-            self._adopt_conversation(event.outcome)
             if event.category == "cancelled":
-                return  # the worker reports the cancellation itself
+                # The worker reports the cancellation itself, with this outcome (and adopts
+                # its conversation only if the screen has not moved on to another one).
+                return
+            self._adopt_conversation(event.outcome)
             refused = event.category == "budget"
             if refused:
                 routing.refused(event.message)
@@ -459,11 +469,15 @@ class DashboardScreen(Screen[None]):
         answer = self.current
         routing = self.query_one(RoutingPane)
         if message.cancelled:
-            if answer is not None:
+            routing.log_line("cancelled by user", "yellow")
+            if answer is None:  # the conversation was left (new or reopened): only the books
+                self.refresh_budgets()
+                self.refresh_charts()
+            elif message.outcome is not None:
+                await self._finish(message.outcome)  # its full footer, marked cancelled
+            else:  # cancelled before the gateway recorded anything
                 await answer.mark_cancelled()
                 self._remember(answer.prompt, answer.text)
-            routing.log_line("cancelled by user", "yellow")
-            self.refresh_charts()
             return
         if message.outcome is not None:
             await self._finish(message.outcome)
