@@ -237,19 +237,19 @@ MAX_STDIN_BYTES = 32 * 1024 * 1024  # ~8 M tokens: four times the largest contex
 def read_prompt(prompt: str) -> str:
     """The prompt argument, or stdin for "-"; text that is not UTF-8 is refused (exit 2)."""
     if prompt == "-":
+        from devflow_tui.filekinds import UnreadableText, read_user_text
+
         # Bounded: `devflow route - < /dev/zero` must end with a message, not use all memory.
-        stream = getattr(sys.stdin, "buffer", sys.stdin)
-        raw = stream.read(MAX_STDIN_BYTES + 1)
-        if len(raw) > MAX_STDIN_BYTES:
-            fail(
-                f"stdin has more than {MAX_STDIN_BYTES // (1024 * 1024)} MB: more than any "
-                "model's context window holds. Send the part that matters, or attach files "
-                "as context (-c) to have them fitted.",
-                EXIT_USAGE,
-            )
         try:
-            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        except UnicodeDecodeError:
+            text = read_user_text(getattr(sys.stdin, "buffer", sys.stdin), MAX_STDIN_BYTES)
+        except UnreadableText as exc:
+            if exc.problem == "too large":
+                fail(
+                    f"stdin has more than {MAX_STDIN_BYTES // (1024 * 1024)} MB: more than any "
+                    "model's context window holds. Send the part that matters, or attach "
+                    "files as context (-c) to have them fitted.",
+                    EXIT_USAGE,
+                )
             fail("stdin is not UTF-8 text. Convert it (e.g. with iconv) and retry.", EXIT_USAGE)
     else:
         text = prompt

@@ -37,7 +37,7 @@ from pydantic_settings import (
 )
 
 from devflow_tui.errors import ConfigError
-from devflow_tui.filekinds import not_a_file
+from devflow_tui.filekinds import Problem, UnreadableText, read_user_text
 from devflow_tui.redaction import mask_key
 from devflow_tui.types import TaskType
 
@@ -312,6 +312,28 @@ _FORBIDDEN_FILE_KEYS = {"api_key", *env_names("api_key")}
 MAX_CONFIG_BYTES = 1_000_000
 
 
+# What to say when the config file cannot be read, per `UnreadableText.problem` (a missing
+# file is an empty config).
+_UNREADABLE: dict[Problem, tuple[str, str]] = {
+    "not a file": (
+        "Config file {path} is {detail}, not a file.",
+        "Point DEVFLOW_CONFIG at a TOML file.",
+    ),
+    "unreadable": (
+        "Cannot read config file {path}: {detail}.",
+        "Check its permissions, or point DEVFLOW_CONFIG at another file.",
+    ),
+    "too large": (
+        "Config file {path} is larger than {limit:,} bytes.",
+        "A devflow config is a few lines of TOML: point DEVFLOW_CONFIG at the right file.",
+    ),
+    "not UTF-8": (
+        "Config file {path} is not UTF-8 text.",
+        "Save it as UTF-8, or point DEVFLOW_CONFIG at another file.",
+    ),
+}
+
+
 def resolve_config_path() -> Path:
     """The config file: DEVFLOW_CONFIG, or the platform's config folder."""
     raw = os.environ.get("DEVFLOW_CONFIG")
@@ -320,33 +342,14 @@ def resolve_config_path() -> Path:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse the TOML config file; a missing file is an empty config."""
-    kind = not_a_file(path)
-    if kind is not None:
-        raise ConfigError(
-            f"Config file {path} is {kind}, not a file.",
-            hint="Point DEVFLOW_CONFIG at a TOML file.",
-        )
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
+        text = read_user_text(path, MAX_CONFIG_BYTES)
+    except UnreadableText as exc:
+        if exc.problem == "missing":
+            return {}
+        message, hint = _UNREADABLE[exc.problem]
         raise ConfigError(
-            f"Cannot read config file {path}: {exc.strerror}.",
-            hint="Check its permissions, or point DEVFLOW_CONFIG at another file.",
-        ) from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"Config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes.",
-            hint="A devflow config is a few lines of TOML: point DEVFLOW_CONFIG at the right file.",
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(
-            f"Config file {path} is not UTF-8 text.",
-            hint="Save it as UTF-8, or point DEVFLOW_CONFIG at another file.",
+            message.format(path=path, detail=exc.detail, limit=MAX_CONFIG_BYTES), hint=hint
         ) from None
     try:
         data = tomllib.loads(text)

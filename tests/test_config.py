@@ -179,6 +179,18 @@ def test_a_device_as_config_is_refused(env: Callable[..., None]) -> None:
 
 def test_a_huge_config_is_refused(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("# " + "x" * MAX_CONFIG_BYTES + "\n")
+    with pytest.raises(ConfigError, match=f"larger than {MAX_CONFIG_BYTES:,} bytes"):
+        load_settings()
+
+
+def test_a_config_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
+    body = "max_retries = 7\n# "
+    path = tmp_path / "config.toml"
+    path.write_text(body + "x" * (MAX_CONFIG_BYTES - len(body) - 1) + "\n")
+    assert path.stat().st_size == MAX_CONFIG_BYTES
+    assert load_settings().max_retries == 7
+    with path.open("a") as handle:
+        handle.write("\n")
     with pytest.raises(ConfigError, match="larger than"):
         load_settings()
 

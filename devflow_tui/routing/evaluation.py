@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from devflow_tui.errors import DevflowError, ErrorCategory
+from devflow_tui.filekinds import Problem, UnreadableText, read_user_text
 from devflow_tui.routing.classifier import COMPLEXITIES, Classification, TaskClassifier
 from devflow_tui.types import TASK_TYPES
 
@@ -129,32 +130,24 @@ def load_labelled(path: Path) -> list[LabelledPrompt]:
 
 def _read_text(path: Path) -> str:
     """The file as text: UTF-8 with or without a byte-order mark, at most `MAX_FILE_BYTES`;
-    only a regular file (`filekinds.not_a_file`)."""
-    from devflow_tui.filekinds import not_a_file
-
-    kind = not_a_file(path)  # a FIFO would block the read for ever, a device never end
-    if kind is not None:
-        raise LabelledFileError(f"{path}: is {kind}; give a JSONL file of labelled prompts")
+    only a regular file (`filekinds.read_user_text`)."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise LabelledFileError(
-            f"{path}: no such file; give a JSONL file of labelled prompts"
-        ) from None
-    except OSError as exc:
-        raise LabelledFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise LabelledFileError(
-            f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it into smaller "
-            "files and score each"
+        return read_user_text(path, MAX_FILE_BYTES, encoding="utf-8-sig")
+    except UnreadableText as exc:
+        problem = _UNREADABLE[exc.problem].format(
+            detail=exc.detail, megabytes=MAX_FILE_BYTES // (1024 * 1024)
         )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LabelledFileError(
-            f"{path}: not UTF-8 text (byte {exc.start}); convert it, e.g. with iconv -t UTF-8"
-        ) from None
+        raise LabelledFileError(f"{path}: {problem}") from None
+
+
+# What to say when the file cannot be read, per `UnreadableText.problem`.
+_UNREADABLE: dict[Problem, str] = {
+    "not a file": "is {detail}; give a JSONL file of labelled prompts",
+    "missing": "no such file; give a JSONL file of labelled prompts",
+    "unreadable": "cannot read it ({detail})",
+    "too large": "larger than {megabytes} MB; split it into smaller files and score each",
+    "not UTF-8": "not UTF-8 text (byte {detail}); convert it, e.g. with iconv -t UTF-8",
+}
 
 
 def _parse_line(path: Path, number: int, line: str) -> LabelledPrompt:

@@ -42,6 +42,8 @@ def test_stdin_larger_than_any_window_is_refused(
     assert result.exit_code == 2
     assert "stdin has more than" in result.stderr and "-c" in result.stderr
     assert devflow("route", "-", input="word " * 200).exit_code == 0  # under the bound
+    assert devflow("route", "-", input="x" * 1023 + "\n").exit_code == 0  # the bound itself
+    assert devflow("route", "-", input="x" * 1024 + "\n").exit_code == 2
 
 
 def test_eval_routing_with_a_lone_surrogate(devflow: Invoke, tmp_path: Path) -> None:

@@ -117,6 +117,11 @@ def test_every_bad_line_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     path.write_text("\n".join([good] * 10), "utf-8")
     with pytest.raises(LabelledFileError, match=r"larger than .* MB; split it"):
         load_labelled(path)
+    path.write_text(good.ljust(100), "utf-8")  # the bound itself
+    assert len(load_labelled(path)) == 1
+    path.write_text(good.ljust(101), "utf-8")
+    with pytest.raises(LabelledFileError, match="larger than"):
+        load_labelled(path)
     with pytest.raises(LabelledFileError, match="is a directory"):
         load_labelled(tmp_path)
     fifo = tmp_path / "pipe"
