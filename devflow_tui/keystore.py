@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     # keyring costs ~15 ms to import; only commands that reach the keyring pay for it.
     from keyring.backend import KeyringBackend
 from devflow_tui.errors import ConfigError
-from devflow_tui.filekinds import not_a_file
+from devflow_tui.filekinds import Problem, UnreadableText, read_user_text
 from devflow_tui.redaction import mask_key
 
 SERVICE = "devflow-tui"
@@ -28,6 +28,21 @@ USERNAME = "openrouter-api-key"
 CREDENTIALS_FILE = "credentials"
 
 _log = logging.getLogger(__name__)
+
+# A key is one line of some 80 characters; anything much larger is not a key file.
+MAX_KEY_FILE_BYTES = 64 * 1024
+_AGAIN = "Remove it and run `devflow auth set` again."
+# What to say when the key file cannot be read, per `UnreadableText.problem` (a missing file
+# is no key).
+_UNREADABLE: dict[Problem, tuple[str, str]] = {
+    "not a file": ("The key file {path} is {detail}, not a file.", _AGAIN),
+    "unreadable": (
+        "Cannot read the key file {path}: {detail}.",
+        "Fix its permissions, or run `devflow auth set` again.",
+    ),
+    "too large": (f"The key file {{path}} is larger than {MAX_KEY_FILE_BYTES:,} bytes.", _AGAIN),
+    "not UTF-8": ("The key file {path} is not UTF-8 text.", _AGAIN),
+}
 
 
 def check_key(key: str, source: str = "The API key") -> str:
@@ -155,24 +170,17 @@ class KeyStore:
         return removed
 
     def _read_file(self) -> str | None:
-        kind = not_a_file(self.file_path)
-        if kind is not None:  # a FIFO would block the read, a device never end
-            raise ConfigError(
-                f"The key file {self.file_path} is {kind}, not a file.",
-                hint="Remove it and run `devflow auth set` again.",
-            )
+        path = self.file_path
         try:
-            text = self.file_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot read the key file {self.file_path}: {exc.strerror}.",
-                hint="Fix its permissions, or run `devflow auth set` again.",
-            ) from None
-        if self.file_path.stat().st_mode & 0o077:
+            text = read_user_text(path, MAX_KEY_FILE_BYTES)
+        except UnreadableText as exc:
+            if exc.problem == "missing":
+                return None
+            message, hint = _UNREADABLE[exc.problem]
+            raise ConfigError(message.format(path=path, detail=exc.detail), hint=hint) from None
+        if path.stat().st_mode & 0o077:
             # Someone loosened the mode; a key must stay private to its owner.
-            self.file_path.chmod(0o600)
+            path.chmod(0o600)
         for line in text.splitlines():
             if line.strip():
                 return line.strip()

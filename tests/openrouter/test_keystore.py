@@ -15,6 +15,7 @@ from keyring.backends import fail, null
 from devflow_tui.config import load_settings
 from devflow_tui.errors import ConfigError
 from devflow_tui.keystore import (
+    MAX_KEY_FILE_BYTES,
     SERVICE,
     USERNAME,
     KeyStore,
@@ -192,4 +193,19 @@ def test_a_fifo_as_key_file_is_refused_without_blocking(tmp_path: Path) -> None:
     store = KeyStore(tmp_path, backend=null_backend())
     os.mkfifo(store.file_path)
     with pytest.raises(ConfigError, match=r"is a named pipe \(FIFO\), not a file"):
+        store.get()
+
+
+def test_a_key_file_that_is_not_text_or_too_large_is_a_config_error(tmp_path: Path) -> None:
+    """A key file of bytes that are not UTF-8 printed a UnicodeDecodeError traceback."""
+    store = KeyStore(tmp_path, backend=null_backend())
+    store.file_path.write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="is not UTF-8 text") as caught:
+        store.get()
+    assert "devflow auth set" in (caught.value.hint or "")
+    key = "sk-or-v1-" + "a" * (MAX_KEY_FILE_BYTES - 10)
+    store.file_path.write_text(key + "\n")
+    assert store.get() == (key, "file")  # the bound itself
+    store.file_path.write_text("sk-or-v1-" + "a" * (MAX_KEY_FILE_BYTES - 9) + "\n")
+    with pytest.raises(ConfigError, match="larger than"):
         store.get()
