@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
     from devflow_tui.routing.classifier import Classification, TaskClassifier
     from devflow_tui.routing.health import HealthTracker
+    from devflow_tui.routing.names import SettingsNames
     from devflow_tui.routing.selector import ModelSelector, RoutingDecision, SelectionCriteria
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ class Gateway:
         history_text = [
             m.content for m in request.history if m.role == "user" and isinstance(m.content, str)
         ]
-        classification, criteria = self._criteria(
+        classification, criteria, pinned = self._criteria(
             prompt,
             history=history_text,
             context_tokens=ctx_tokens,
@@ -224,7 +225,7 @@ class Gateway:
             stronger_than=request.stronger_than,
             answered_complexity=request.answered_complexity,
         )
-        decision = self._select(criteria, request.model)
+        decision = self._select(criteria, pinned)
         return PreparedRequest(
             request=request,
             prompt=prompt,
@@ -256,7 +257,7 @@ class Gateway:
         budgets; `extra_tokens` are sent besides the prompt and the context (e.g. history).
         `stronger_than`: an escalation, with a model stronger than it, one complexity tier
         above `answered_complexity` (the escalated answer's), else above the prompt's."""
-        classification, criteria = self._criteria(
+        classification, criteria, pinned = self._criteria(
             prompt,
             history=history,
             context_tokens=context_tokens,
@@ -270,20 +271,29 @@ class Gateway:
             stronger_than=stronger_than,
             answered_complexity=answered_complexity,
         )
-        return classification, self._select(criteria, model)
+        return classification, self._select(criteria, pinned)
 
-    def _select(self, criteria: SelectionCriteria, model: str | None) -> RoutingDecision:
+    def _select(self, criteria: SelectionCriteria, pinned: str | None) -> RoutingDecision:
+        """The selector's decision, with the request's pinned model (`--model`, as resolved)
+        first whatever the ranking."""
         decision = self.selector.select(criteria)
-        # The pin as resolved (`claude-haiku-4.5` is `anthropic/claude-haiku-4.5`).
-        return self._pin(decision, self.resolve_model(model)) if model else decision
+        return self._pin(decision, pinned) if pinned else decision
+
+    def setting_names(self) -> SettingsNames:
+        """The model names in the settings as resolved against the catalog, worked out once
+        for each state of the settings (`ModelNames.in_settings`), not for every request."""
+        return self.selector.names.in_settings(self.settings)
 
     def model_names(self) -> list[str]:
         """What each model name in the settings resolves to, one line per name ("preferred:
         gpt-4 -> openai/gpt-5 (closest version)"). A name that matches nothing raises
         `UnknownModelError` naming the setting it is in and the closest catalog ids."""
-        from devflow_tui.routing.names import name_settings
+        return self.setting_names().check()
 
-        return self.selector.names.check(name_settings(self.settings))
+    def restriction(self, task: str) -> tuple[list[str], str | None]:
+        """The names routing for `task` is restricted to, and the setting that says so
+        (None: no restriction), as `names.restriction` reads them."""
+        return self.setting_names().restriction(task)
 
     def resolve_model(self, name: str) -> str:
         """The catalog id a model pinned for one request (`--model`, the dashboard's model
@@ -313,13 +323,15 @@ class Gateway:
         required_capabilities: frozenset[str],
         stronger_than: str | None = None,
         answered_complexity: str | None = None,
-    ) -> tuple[Classification, SelectionCriteria]:
-        """The classification of `prompt` and what the selector is asked for."""
+    ) -> tuple[Classification, SelectionCriteria, str | None]:
+        """The classification of `prompt`, what the selector is asked for, and the catalog id
+        of the request's pinned `model` (resolved once, here)."""
         from devflow_tui.routing.selector import SelectionCriteria
 
-        self.model_names()  # a misspelled name in the settings: the error names the setting
-        if model:
-            self.resolve_model(model)  # the error names --model; the selector shows the name
+        names = self.setting_names()
+        names.check()  # a misspelled name in the settings: the error names the setting
+        # The error names --model; the selector shows the name as written.
+        pinned = self.resolve_model(model) if model else None
         classification = self.classify(prompt, history=history, context_tokens=context_tokens)
         task = task_type or classification.task_type
         if task_type and task_type != classification.task_type:
@@ -330,7 +342,7 @@ class Gateway:
             classification = escalated(classification, stronger_than, answered_complexity)
         routing = self.settings.routing
         task_defaults = routing.tasks.get(task)  # type: ignore[call-overload]
-        only = self._only_models(task)[0]
+        only = names.restricted_to(task)
         criteria = SelectionCriteria(
             task_type=task,
             complexity=classification.complexity,
@@ -354,13 +366,7 @@ class Gateway:
             pinned_model=model or routing.pinned_model,
             excluded_models=list(routing.excluded_models),
         )
-        return classification, criteria
-
-    def _only_models(self, task: str) -> tuple[list[str], str | None]:
-        """The names routing for `task` is restricted to, and the setting that says so."""
-        from devflow_tui.routing.names import restriction
-
-        return restriction(self.settings, task)
+        return classification, criteria, pinned
 
     def pin(self, model_id: str) -> RoutingDecision:
         """The decision for an explicitly chosen model, without ranking the catalog."""
@@ -493,7 +499,7 @@ class Gateway:
                     decision,
                     request.stronger_than,
                     cls.task_type,
-                    self._only_models(cls.task_type)[1],
+                    self.restriction(cls.task_type)[1],
                 )
             await self._end(state, await self.unroutable_error(prepared))
             return
@@ -563,7 +569,7 @@ class Gateway:
 
         restricted_by = None
         if prepared.criteria.only_models and not prepared.request.model:
-            restricted_by = self._only_models(prepared.criteria.task_type)[1]
+            restricted_by = self.restriction(prepared.criteria.task_type)[1]
         return unroutable_error(decision, restricted_by)
 
     async def _end(

@@ -33,6 +33,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from devflow_tui.config import Settings, env_names
@@ -142,6 +143,7 @@ class ModelNames:
         ]
         # name -> (resolved, covered), None for a name that matches nothing
         self._cache: dict[str, tuple[Resolution, Resolution] | None] = {}
+        self._in_settings: dict[tuple[object, ...], SettingsNames] = {}
 
     def resolve(self, name: str) -> Resolution:
         """The catalog model `name` means (pinned, preferred, only); raises
@@ -167,17 +169,26 @@ class ModelNames:
     def check(self, settings: Iterable[NameSetting]) -> list[str]:
         """One line per name, "preferred: gpt-4 -> openai/gpt-5 (closest version)"; a name
         that matches nothing raises `UnknownModelError` naming its setting and the fix."""
-        lines: list[str] = []
-        for setting in settings:
-            try:
-                found = self.resolve_all(setting.names, every=setting.every)
-            except UnknownModelError as exc:
-                raise UnknownModelError(
-                    f"{exc.message} (from {setting.where})",
-                    hint=f"{exc.hint} Correct it in {setting.where}.",
-                ) from None
-            lines.extend(f"{setting.label}: {r.describe()}" for r in found)
+        listed = list(settings)
+        lines, failed = _described(self, [(s.label, s.names, s.every) for s in listed])
+        if failed is not None:
+            index, exc = failed
+            raise _in_setting(exc, listed[index].where)
         return lines
+
+    def in_settings(self, settings: Settings) -> SettingsNames:
+        """Every model name in `settings` resolved, once for each state of the settings that
+        name models (the dashboard edits them live): a request reads the result instead of
+        checking every name again."""
+        groups = tuple(g for g in _name_groups(settings) if g[1])
+        key = (*groups, settings.config_path)
+        found = self._in_settings.get(key)
+        if found is None:
+            if len(self._in_settings) >= _SETTINGS_KEPT:
+                self._in_settings.clear()
+            found = SettingsNames.of(self, groups, settings.config_path)
+            self._in_settings[key] = found
+        return found
 
     def _match(self, name: str) -> tuple[Resolution, Resolution]:
         try:
@@ -274,21 +285,28 @@ def describe_all(resolutions: Sequence[Resolution]) -> str:
     return ", ".join(r.describe() for r in resolutions)
 
 
+_SETTINGS_KEPT = 16  # states of the name settings remembered per catalog (`in_settings`)
+
+_Group = tuple[str, tuple[str, ...], str, str | None]  # label, names, config key, env field
+
+
 def setting_where(settings: Settings, key: str, field: str | None = None) -> str:
     """Where a setting is, as the user would look for it: the environment variable of
     `field` that set it, else `key` in the config file."""
+    return _where_in(settings.config_path, key, field)
+
+
+def _where_in(config_path: Path | None, key: str, field: str | None) -> str:
     for env in env_names(field) if field else ():
         if env in os.environ:
             return env
-    path = settings.config_path
-    return f"{key} in the config file {path}" if path else f"the setting {key}"
+    return f"{key} in the config file {config_path}" if config_path else f"the setting {key}"
 
 
-def name_settings(settings: Settings) -> list[NameSetting]:
-    """Every setting that names models, each named as the user would look for it: the
-    environment variable that set it, else its key in the config file."""
+def _name_groups(settings: Settings) -> list[_Group]:
+    """What every setting that names models holds, with its config key and its field."""
     routing = settings.routing
-    groups: list[tuple[str, tuple[str, ...], str, str | None]] = [
+    groups: list[_Group] = [
         ("preferred", tuple(settings.preferred_models), "preferred_models", "preferred_models"),
         ("only", tuple(settings.only_models), "only_models", "only_models"),
         ("excluded", tuple(routing.excluded_models), "[routing] excluded_models", None),
@@ -303,16 +321,116 @@ def name_settings(settings: Settings) -> list[NameSetting]:
         groups.append(
             (f"{task} models", tuple(defaults.models), f"[routing.tasks.{task}] models", None)
         )
-    return [
-        NameSetting(label, setting_where(settings, key, field), names, every=label == "excluded")
-        for label, names, key, field in groups
-        if names
-    ]
+    return groups
+
+
+def _covers(group: _Group) -> bool:
+    """An exclusion: a name excludes every model it covers (`ModelNames.cover`)."""
+    return group[0] == "excluded"
+
+
+def _where(group: _Group, config_path: Path | None) -> str:
+    """`setting_where` for one of `_name_groups`. Read when asked (an error's words): it
+    depends on the environment as it is now, and looking variables up costs more than the
+    names' cache."""
+    _label, _names, key, field = group
+    return _where_in(config_path, key, field)
+
+
+def _setting(group: _Group, config_path: Path | None) -> NameSetting:
+    label, names, _key, _field = group
+    return NameSetting(label, _where(group, config_path), names, every=_covers(group))
+
+
+def name_settings(settings: Settings) -> list[NameSetting]:
+    """Every setting that names models, each named as the user would look for it: the
+    environment variable that set it, else its key in the config file."""
+    return [_setting(g, settings.config_path) for g in _name_groups(settings) if g[1]]
 
 
 def restriction(settings: Settings, task: str) -> tuple[list[str], str | None]:
     """The names routing for `task` is restricted to, and the setting that says so as
     `name_settings` names it (None: no restriction): the task's own `models`, else "only"."""
-    groups = {group.label: group for group in name_settings(settings)}
-    found = groups.get(f"{task} models") or groups.get("only")
-    return (list(found.names), found.where) if found else ([], None)
+    groups = [g for g in _name_groups(settings) if g[1]]
+    found = _restricting(groups, task)
+    return (list(found[1]), _where(found, settings.config_path)) if found else ([], None)
+
+
+def _restricting(groups: Sequence[_Group], task: str) -> _Group | None:
+    """The setting that restricts routing for `task`: its own `models`, else "only"."""
+    by_label = {group[0]: group for group in groups}
+    return by_label.get(f"{task} models") or by_label.get("only")
+
+
+@dataclass(frozen=True)
+class SettingsNames:
+    """Every model name in the settings resolved against one catalog
+    (`ModelNames.in_settings`): the lines `devflow models` shows, the ids each setting
+    stands for, each task's restriction, and the first name that matches nothing."""
+
+    groups: tuple[_Group, ...]  # the settings that name models (none empty)
+    config_path: Path | None
+    lines: tuple[str, ...]
+    ids: dict[str, frozenset[str]]  # per label; a name that matches nothing stands for itself
+    error: tuple[_Group, UnknownModelError] | None  # the first unknown name's setting, error
+
+    @classmethod
+    def of(
+        cls, names: ModelNames, groups: tuple[_Group, ...], config_path: Path | None
+    ) -> SettingsNames:
+        lines, failed = _described(names, [(g[0], g[1], _covers(g)) for g in groups])
+        error = (groups[failed[0]], failed[1]) if failed is not None else None
+        ids = {g[0]: _ids(names, g[1], every=_covers(g)) for g in groups}
+        return cls(groups, config_path, tuple(lines), ids, error)
+
+    def check(self) -> list[str]:
+        """One line per name, "preferred: gpt-4 -> openai/gpt-5 (closest version)"; a name
+        that matches nothing raises `UnknownModelError` naming its setting and the fix."""
+        if self.error is not None:
+            group, exc = self.error
+            raise _in_setting(exc, _where(group, self.config_path))
+        return list(self.lines)
+
+    def restricted_to(self, task: str) -> list[str]:
+        """The names routing for `task` is restricted to ([]: every model)."""
+        found = _restricting(self.groups, task)
+        return list(found[1]) if found else []
+
+    def restriction(self, task: str) -> tuple[list[str], str | None]:
+        """As `restriction` reads them from the settings: the names and the setting."""
+        found = _restricting(self.groups, task)
+        return (list(found[1]), _where(found, self.config_path)) if found else ([], None)
+
+
+def _ids(names: ModelNames, written: Sequence[str], *, every: bool) -> frozenset[str]:
+    """The catalog ids a setting's names stand for (`every`: all that an exclusion covers);
+    a name that matches nothing stands for itself (the error is `SettingsNames.check`'s)."""
+    ids: set[str] = set()
+    for name in written:
+        try:
+            ids.update((names.cover(name) if every else names.resolve(name)).model_ids)
+        except UnknownModelError:
+            ids.add(name)
+    return frozenset(ids)
+
+
+def _described(
+    names: ModelNames, settings: Sequence[tuple[str, Sequence[str], bool]]
+) -> tuple[list[str], tuple[int, UnknownModelError] | None]:
+    """One line per name of each `(label, names, every)` in order, up to the first setting
+    with a name that matches nothing: its index and the error."""
+    lines: list[str] = []
+    for index, (label, written, every) in enumerate(settings):
+        try:
+            found = names.resolve_all(written, every=every)
+        except UnknownModelError as exc:
+            return lines, (index, exc)
+        lines.extend(f"{label}: {r.describe()}" for r in found)
+    return lines, None
+
+
+def _in_setting(exc: UnknownModelError, where: str) -> UnknownModelError:
+    """`exc` naming the setting the name came from, and where to correct it."""
+    return UnknownModelError(
+        f"{exc.message} (from {where})", hint=f"{exc.hint} Correct it in {where}."
+    )

@@ -411,6 +411,45 @@ async def test_pinned_model_is_used(make_gateway: GatewayFactory, sim: SimServer
     assert chat_requests(sim)[-1].json["model"] == "openai/gpt-5-nano"  # type: ignore[attr-defined]
 
 
+async def test_a_request_resolves_its_model_once_and_the_settings_names_once(
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--model` was resolved three times per request and every name in the settings checked
+    again for each: now the pin once per request, the settings' names once per state."""
+    from devflow_tui.gateway.pipeline import Gateway
+    from devflow_tui.routing.names import SettingsNames
+
+    gateway = await make_gateway(preferred_models=["claude-3-sonnet"])
+    pins: list[str] = []
+    built: list[SettingsNames] = []
+    resolve, of = Gateway.resolve_model, SettingsNames.of.__func__  # type: ignore[attr-defined]
+
+    def counted_resolve(self: Gateway, name: str) -> str:
+        pins.append(name)
+        return resolve(self, name)
+
+    def counted_of(cls: type[SettingsNames], *args: object) -> SettingsNames:
+        built.append(of(cls, *args))
+        return built[-1]
+
+    monkeypatch.setattr(Gateway, "resolve_model", counted_resolve)
+    monkeypatch.setattr(SettingsNames, "of", classmethod(counted_of))
+    request = GatewayRequest(prompt="hello", model="claude-haiku-4.5")
+    for _ in range(2):
+        prepared = gateway.prepare(request)
+        assert prepared.decision.chosen is not None
+        assert prepared.decision.chosen.id == "anthropic/claude-haiku-4.5"
+    assert "claude-haiku-4.5 -> anthropic/claude-haiku-4.5 (slug)" in (
+        prepared.decision.resolved_names
+    )
+    assert pins == ["claude-haiku-4.5"] * 2
+    assert built == []  # the names as resolved when the gateway opened (its start-up log line)
+    gateway.settings.preferred_models = ["gpt-4"]  # edited live, as the dashboard does
+    assert gateway.model_names() == ["preferred: gpt-4 -> openai/gpt-5 (closest version)"]
+    gateway.prepare(request)
+    assert len(built) == 1
+
+
 async def test_history_is_sent(make_gateway: GatewayFactory, sim: SimServer) -> None:
     from devflow_tui.openrouter.wire import ChatMessage
 

@@ -167,3 +167,45 @@ def test_name_settings_name_the_variable_or_the_file_and_key(
     assert restriction(Settings(config_path=None), "chat") == ([], None)
     monkeypatch.setenv("OPENROUTER_ONLY_MODELS", "deepseek-r1")
     assert restriction(settings, "chat")[1] == "OPENROUTER_ONLY_MODELS"
+
+
+def test_the_settings_names_are_resolved_once_per_state_of_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every request read them (`Gateway.model_names`, the restriction): now one result per
+    catalog and state of the name settings, which the dashboard edits in place; the setting
+    an error names is still read from the environment as it is when the error is raised."""
+    monkeypatch.delenv("OPENROUTER_ONLY_MODELS", raising=False)
+    names = ModelNames(ModelCatalog.bundled())
+    config = tmp_path / "config.toml"
+    settings = Settings(
+        preferred_models=["claude-3-sonnet"],
+        routing=RoutingSettings(tasks={"coding": TaskDefaults(models=["qwen-coder"])}),
+        config_path=config,
+    )
+    first = names.in_settings(settings)
+    assert names.in_settings(settings) is first
+    assert first.check() == names.check(name_settings(settings))
+    assert first.ids["preferred"] == {"anthropic/claude-sonnet-4.5"}
+    settings.preferred_models = ["gpt-4"]  # as the models screen's "prefer" key does
+    settings.routing.excluded_models = ["llama"]
+    second = names.in_settings(settings)
+    assert second is not first
+    assert second.check()[0] == "preferred: gpt-4 -> openai/gpt-5 (closest version)"
+    assert second.ids["excluded"] == {
+        "meta-llama/llama-3.3-70b-instruct",
+        "meta-llama/llama-3.3-70b-instruct:free",
+    }
+    assert second.restricted_to("coding") == ["qwen-coder"] and second.restricted_to("chat") == []
+    for task in ("coding", "chat"):
+        assert second.restriction(task) == restriction(settings, task)
+    settings.only_models = ["clade-sonet"]
+    third = names.in_settings(settings)
+    assert third.ids["only"] == {"clade-sonet"}  # as written: it matches nothing
+    with pytest.raises(UnknownModelError, match=r"\(from only_models in the config file"):
+        third.check()
+    monkeypatch.setenv("OPENROUTER_ONLY_MODELS", "clade-sonet")
+    assert names.in_settings(settings) is third
+    with pytest.raises(UnknownModelError, match=r"Correct it in OPENROUTER_ONLY_MODELS\.$"):
+        third.check()
+    assert third.restriction("chat") == (["clade-sonet"], "OPENROUTER_ONLY_MODELS")

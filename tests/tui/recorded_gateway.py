@@ -40,7 +40,7 @@ from devflow_tui.gateway.pipeline import GatewayRequest
 from devflow_tui.openrouter.wire import Credits, KeyInfo
 from devflow_tui.routing.catalog import ModelCatalog
 from devflow_tui.routing.health import HealthTracker
-from devflow_tui.routing.names import ModelNames, name_settings
+from devflow_tui.routing.names import ModelNames, SettingsNames
 from devflow_tui.routing.selector import Candidate, RoutingDecision
 from devflow_tui.sim import Fault, SimConfig, SimServer
 
@@ -195,6 +195,7 @@ class ReplayGateway:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self._store = AnalyticsStore(self.settings.db_path)
         self._catalog = ModelCatalog.bundled()
+        self._names = ModelNames(self._catalog)
         self._health = HealthTracker()
 
     @property
@@ -209,9 +210,15 @@ class ReplayGateway:
     def store(self) -> AnalyticsStore:
         return self._store
 
-    def model_names(self) -> list[str]:
+    def setting_names(self) -> SettingsNames:
         """The real resolution of the settings' model names against the bundled catalog."""
-        return ModelNames(self._catalog).check(name_settings(self.settings))
+        return self._names.in_settings(self.settings)
+
+    def model_names(self) -> list[str]:
+        return self.setting_names().check()
+
+    def restriction(self, task: str) -> tuple[list[str], str | None]:
+        return self.setting_names().restriction(task)
 
     def prepare(self, request: GatewayRequest) -> Replanned:
         """The ranking the real router made for the recorded "coding" request."""
@@ -230,7 +237,8 @@ class ReplayGateway:
                         reason=view.reason,
                     )
                 )
-        return Replanned(RoutingDecision(candidates=candidates, fallbacks=list(decided.fallbacks)))
+        decision = RoutingDecision(candidates=candidates, fallbacks=list(decided.fallbacks))
+        return Replanned(decision)
 
     def budget_status(self) -> list[BudgetView]:
         return list(self.budgets)

@@ -27,6 +27,7 @@ from textual.widgets._footer import FooterKey
 from devflow_tui.config import Settings
 from devflow_tui.context.notes import project_key
 from devflow_tui.gateway.events import BudgetAlert, BudgetView, ChunkReceived
+from devflow_tui.routing.names import ModelNames, Resolution
 from devflow_tui.stopping import TERMINATION_SIGNALS
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.money import usd
@@ -410,6 +411,18 @@ async def test_models_screen_pins_excludes_prefers_and_saves(
             "preferred: claude-3-sonnet -> anthropic/claude-sonnet-4.5 (closest version)" in header
         )
         assert "excluded: llama -> meta-llama/llama-3.3-70b-instruct, " in header
+        # The table reads the gateway's names as resolved once, not three per row.
+        resolved: list[str] = []
+        real = ModelNames._match
+
+        def counted(names: ModelNames, name: str) -> tuple[Resolution, Resolution]:
+            resolved.append(name)
+            return real(names, name)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ModelNames, "_match", counted)
+            screen.refresh_table()
+        assert resolved == []
         await pilot.press("escape")
         assert app.screen is app.dashboard
 

@@ -562,10 +562,9 @@ class DashboardScreen(Screen[None]):
                 decision = None  # the request itself will say what is wrong
             if decision is not None and decision.nothing_stronger:
                 from devflow_tui.gateway.unroutable import nothing_stronger_error
-                from devflow_tui.routing.names import restriction
 
                 task = first.task_type or "this"
-                where = restriction(self.app.settings, task)[1]
+                where = gateway.restriction(task)[1]
                 error = nothing_stronger_error(decision, first.model, task, where)
                 self.notify(str(error), title="Nothing stronger", severity="warning")
                 return

@@ -15,8 +15,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from devflow_tui.errors import ConfigError, DevflowError
-from devflow_tui.routing.catalog import ModelCatalog
-from devflow_tui.routing.names import ModelNames, UnknownModelError
 from devflow_tui.tui.config_file import save_routing_preferences
 from devflow_tui.tui.fit import fit_ids, fit_list, fit_words, sized_columns
 from devflow_tui.tui.gateway_port import HealthPort, catalog_models
@@ -25,6 +23,7 @@ from devflow_tui.tui.widgets.fit_footer import FitFooter
 
 if TYPE_CHECKING:
     from devflow_tui.routing.catalog import CatalogModel
+    from devflow_tui.routing.names import SettingsNames
     from devflow_tui.tui.app import DevflowApp
 
 HEADERS = ("", "model", "health", "in $/M", "out $/M", "context", "capabilities")
@@ -79,7 +78,7 @@ class ModelsScreen(Screen[None]):
         super().__init__(id="models")
         self.model_ids: list[str] = []
         self._rows: dict[str, tuple[str, ...]] = {}  # each model's row in full
-        self._names: tuple[Any, ModelNames] | None = None  # (catalog, its resolver)
+        self._names: SettingsNames | None = None  # the settings' names, as the table shows
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -152,36 +151,19 @@ class ModelsScreen(Screen[None]):
     def routing(self) -> Any:
         return self.app.settings.routing
 
-    def _ids(self, names: list[str], *, every: bool = False) -> set[str]:
-        """Catalog ids for names as written in the settings ("claude-3-sonnet" and the like),
-        by the router's own rule (`every`: all the models an exclusion covers)."""
-        gateway = self.app.gateway
-        if gateway is None or not isinstance(gateway.catalog, ModelCatalog):
-            return set(names)
-        if self._names is None or self._names[0] is not gateway.catalog:
-            self._names = (gateway.catalog, ModelNames(gateway.catalog))
-        ids: set[str] = set()
-        for name in names:
-            try:
-                found = self._names[1].cover(name) if every else self._names[1].resolve(name)
-            except UnknownModelError:
-                ids.add(name)
-            else:
-                ids.update(found.model_ids)
-        return ids
-
     def _flags(self, model: str) -> str:
+        """📌 pinned, ✗ excluded, ★ preferred: the settings' names as the router reads them
+        (`claude-3-sonnet`, a family an exclusion covers), resolved once per table."""
+        ids = self._names.ids if self._names is not None else {}
         flags = ""
-        pinned = self.routing.pinned_model
-        if pinned and model in self._ids([pinned]):
-            flags += "📌"
-        if model in self._ids(list(self.routing.excluded_models), every=True):
-            flags += "✗"
-        if model in self._ids(list(self.app.settings.preferred_models)):
-            flags += "★"
+        for label, flag in (("pinned", "📌"), ("excluded", "✗"), ("preferred", "★")):
+            if model in ids.get(label, ()):
+                flags += flag
         return flags
 
     def refresh_table(self) -> None:
+        gateway = self.app.gateway
+        self._names = gateway.setting_names() if gateway is not None else None
         table = self.query_one("#models-table", DataTable)
         cursor = table.cursor_row
         self.model_ids = []
@@ -223,11 +205,10 @@ class ModelsScreen(Screen[None]):
     def _resolved(self) -> str:
         """What the names in the settings resolved to, as `devflow models` shows it, or the
         settings error naming the name to fix."""
-        gateway = self.app.gateway
-        if gateway is None:
+        if self._names is None:
             return ""
         try:
-            lines = gateway.model_names()
+            lines = self._names.check()
         except DevflowError as exc:
             return f"\nsettings error: {exc}"
         return "".join(f"\n{line}" for line in lines if " -> " in line)
