@@ -99,7 +99,7 @@ async def run(base_url: str, tokens: int, screenshot: Path | None) -> dict[str, 
         )
         inner = gateway.run
 
-        async def timed_run(request: Any, on_event: Any = None) -> Any:
+        async def timed_run(request: Any, on_event: Any = None, *, prepared: Any = None) -> Any:
             def on(event: Any) -> None:
                 nonlocal total
                 text = getattr(event, "text", None)
@@ -108,7 +108,7 @@ async def run(base_url: str, tokens: int, screenshot: Path | None) -> dict[str, 
                     received.append((time.perf_counter(), total))
                 on_event(event)
 
-            return await inner(request, on)
+            return await inner(request, on, prepared=prepared)
 
         gateway.run = timed_run  # type: ignore[method-assign]
         return gateway

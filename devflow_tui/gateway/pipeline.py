@@ -451,16 +451,23 @@ class Gateway:
     # ------------------------------------------------------------------ running
 
     async def run(
-        self, request: GatewayRequest, on_event: EventSink | None = None
+        self,
+        request: GatewayRequest,
+        on_event: EventSink | None = None,
+        *,
+        prepared: PreparedRequest | None = None,
     ) -> RequestOutcome:
         """Run one request end to end. Every outcome, early failures and cancellation included,
         ends in `_end`, which records it before this returns (or re-raises CancelledError).
         One exception: an escalation with no model stronger than the one that answered raises
-        `NothingStrongerError` and records nothing (it is not a request: nothing is sent)."""
+        `NothingStrongerError` and records nothing (it is not a request: nothing is sent).
+        `prepared`: `request` as `prepare` returned it, when the caller looked at the decision
+        first (the dashboard's escalation), so that it is not prepared again."""
         state = _RunState(
             request=request,
             emit=on_event or (lambda _event: None),
             outcome=RequestOutcome(request_id=str(uuid.uuid4())),
+            prepared=prepared,
         )
         try:
             await self._run(state)
@@ -478,12 +485,14 @@ class Gateway:
     async def _run(self, state: _RunState) -> None:
         outcome = state.outcome
         request_id = outcome.request_id
-        try:
-            prepared = await asyncio.to_thread(self.prepare, state.request)
-        except DevflowError as exc:
-            await self._end(state, exc)
-            return
-        state.prepared = prepared
+        prepared = state.prepared
+        if prepared is None:
+            try:
+                prepared = await asyncio.to_thread(self.prepare, state.request)
+            except DevflowError as exc:
+                await self._end(state, exc)
+                return
+            state.prepared = prepared
         request = prepared.request
         decision = prepared.decision
         cls = prepared.classification

@@ -44,6 +44,8 @@ class Prepared(Protocol):
     """What the gateway decided for a request before sending it (gateway.PreparedRequest)."""
 
     @property
+    def request(self) -> GatewayRequest: ...
+    @property
     def decision(self) -> RoutingDecision: ...
 
 
@@ -60,8 +62,13 @@ class DashboardGateway(Protocol):
     @property
     def store(self) -> AnalyticsStore: ...
 
+    # `prepared` is what this gateway's own `prepare` returned for `request`.
     async def run(
-        self, request: GatewayRequest, on_event: Callable[[GatewayEvent], None] | None = None
+        self,
+        request: GatewayRequest,
+        on_event: Callable[[GatewayEvent], None] | None = None,
+        *,
+        prepared: Any = None,
     ) -> RequestOutcome: ...
     def prepare(self, request: GatewayRequest) -> Prepared: ...
     def model_names(self) -> list[str]: ...

@@ -148,8 +148,9 @@ async def record(name: str, sim: SimServer, settings: Settings, key: str) -> Rec
 
 @dataclass(frozen=True)
 class Replanned:
-    """The part of a prepared request the dashboard reads: the routing decision."""
+    """The part of a prepared request the dashboard reads: the request and its decision."""
 
+    request: GatewayRequest
     decision: RoutingDecision
 
 
@@ -238,7 +239,7 @@ class ReplayGateway:
                     )
                 )
         decision = RoutingDecision(candidates=candidates, fallbacks=list(decided.fallbacks))
-        return Replanned(decision)
+        return Replanned(request, decision)
 
     def budget_status(self) -> list[BudgetView]:
         return list(self.budgets)
@@ -257,7 +258,11 @@ class ReplayGateway:
         self._store.close()
 
     async def run(
-        self, request: GatewayRequest, on_event: Callable[[GatewayEvent], None] | None = None
+        self,
+        request: GatewayRequest,
+        on_event: Callable[[GatewayEvent], None] | None = None,
+        *,
+        prepared: Replanned | None = None,
     ) -> RequestOutcome:
         emit = on_event or (lambda _e: None)
         self.requests.append(request)

@@ -311,8 +311,18 @@ async def test_free_model_is_not_refused_when_over_budget(
 
 
 async def test_f12_re_asks_with_a_stronger_model_as_an_escalation(
-    sim: SimServer, fake_key: str
+    sim: SimServer, fake_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from devflow_tui.gateway.pipeline import Gateway, GatewayRequest, PreparedRequest
+
+    prepared: list[GatewayRequest] = []  # every request prepared, once each
+    prepare = Gateway.prepare
+
+    def counted(gateway: Gateway, request: GatewayRequest) -> PreparedRequest:
+        prepared.append(request)
+        return prepare(gateway, request)
+
+    monkeypatch.setattr(Gateway, "prepare", counted)
     app = app_on(sim, load_settings(), fake_key)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(lambda: app.gateway is not None, pilot)
@@ -336,6 +346,8 @@ async def test_f12_re_asks_with_a_stronger_model_as_an_escalation(
         assert f"escalated from {first.model}" in routing.decision_text
         # The first answer is not sent again as history with the re-asked prompt.
         assert [m.role for m in dash.turns] == ["user", "assistant"]
+        # The escalation was prepared once: looked at (somewhere stronger to go), then sent.
+        assert [r.stronger_than for r in prepared] == [None, first.model]
 
 
 async def test_f12_again_goes_one_tier_higher_each_time(sim: SimServer, fake_key: str) -> None:

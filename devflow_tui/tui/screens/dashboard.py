@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from devflow_tui.gateway.pipeline import GatewayRequest
     from devflow_tui.openrouter.wire import ChatMessage
     from devflow_tui.tui.app import DevflowApp
+    from devflow_tui.tui.gateway_port import Prepared
 
 
 class DashboardScreen(Screen[None]):
@@ -296,9 +297,12 @@ class DashboardScreen(Screen[None]):
             self._show_queue()
             await self.send_prompt(prompt)
 
-    async def send_prompt(self, prompt: str, **extra: Any) -> None:
+    async def send_prompt(
+        self, prompt: str, *, prepared: Prepared | None = None, **extra: Any
+    ) -> None:
         """Start one request: show the turn, then stream it in an async worker. `extra` adds
-        request fields (an escalation's `escalation_of` and `stronger_than`)."""
+        request fields (an escalation's `escalation_of` and `stronger_than`); `prepared`: the
+        request already prepared (an escalation's, with `extra` in it), sent as it is."""
         gateway = self.app.gateway
         if gateway is None:
             self.notify("Still connecting; try again in a moment.", severity="warning")
@@ -307,14 +311,17 @@ class DashboardScreen(Screen[None]):
             self.notify("A request is streaming; press esc to cancel it first.")
             return
         overrides = self.query_one(Overrides).values()
-        request = self._request(prompt, list(self.turns), **extra)
+        if prepared is not None:
+            request = prepared.request
+        else:
+            request = self._request(prompt, list(self.turns), **extra)
         routing = self.query_one(RoutingPane)
         routing.reset()
         if overrides.model:
             routing.show_pinned(overrides.model)
         local_id = uuid.uuid4().hex
         self.current = await self.query_one(Conversation).add_turn(local_id, prompt)
-        self._stream_worker = self._stream(gateway, request, local_id, prompt)
+        self._stream_worker = self._stream(gateway, request, local_id, prepared)
         self.refresh_bindings()  # esc (cancel) in the footer, F12 out
 
     def _request(self, prompt: str, history: list[ChatMessage], **extra: Any) -> GatewayRequest:
@@ -352,7 +359,11 @@ class DashboardScreen(Screen[None]):
 
     @work(exclusive=True, group=STREAM_GROUP)
     async def _stream(
-        self, gateway: DashboardGateway, request: GatewayRequest, local_id: str, prompt: str
+        self,
+        gateway: DashboardGateway,
+        request: GatewayRequest,
+        local_id: str,
+        prepared: Prepared | None,
     ) -> None:
         """Run the request; events come back as messages, the outcome as RequestEnded."""
         from devflow_tui.gateway.events import Failed
@@ -365,7 +376,7 @@ class DashboardScreen(Screen[None]):
             self.post_message(GatewayEventPosted(event))
 
         try:
-            outcome = await gateway.run(request, on_event)
+            outcome = await gateway.run(request, on_event, prepared=prepared)
         except asyncio.CancelledError:
             # The gateway recorded the cancelled request (model, cost, tokens, times) and
             # reported it as Failed("cancelled") before passing the cancellation on.
@@ -553,24 +564,26 @@ class DashboardScreen(Screen[None]):
         if history and history[-1].role == "assistant":
             history = history[:-2]  # the first answer stays on screen, not in the history
         gateway = self.app.gateway
+        prepared = None
         if gateway is not None:
-            # An escalation with nowhere to go is a notice, not a request that failed.
+            # An escalation with nowhere to go is a notice, not a request that failed: the
+            # decision is looked at before anything is shown, then sent as it was prepared.
             request = self._request(answer.prompt, list(history), **escalation)
             try:
-                decision = (await asyncio.to_thread(gateway.prepare, request)).decision
+                prepared = await asyncio.to_thread(gateway.prepare, request)
             except DevflowError:
-                decision = None  # the request itself will say what is wrong
-            if decision is not None and decision.nothing_stronger:
+                prepared = None  # the request itself will say what is wrong
+            if prepared is not None and prepared.decision.nothing_stronger:
                 from devflow_tui.gateway.unroutable import nothing_stronger_error
 
                 task = first.task_type or "this"
                 where = gateway.restriction(task)[1]
-                error = nothing_stronger_error(decision, first.model, task, where)
+                error = nothing_stronger_error(prepared.decision, first.model, task, where)
                 self.notify(str(error), title="Nothing stronger", severity="warning")
                 return
         self.turns = history
         self.query_one(RoutingPane).log_line(f"escalating from {first.model}")
-        await self.send_prompt(answer.prompt, **escalation)
+        await self.send_prompt(answer.prompt, prepared=prepared, **escalation)
 
     async def retry(self) -> None:
         """Send the last prompt again (after a cut-off, cancelled or failed answer)."""
