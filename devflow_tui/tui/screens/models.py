@@ -61,6 +61,14 @@ def health_text(health: HealthPort | None, model: str) -> str:
     return f"{rate_text} · {ms(stats.latency_p50)} · n={stats.samples}"
 
 
+def _toggled(names: list[str], model: str) -> tuple[list[str], bool]:
+    """A new list: `names` without `model` if it was there, else with it; and whether it was
+    added (the models screen's keys switch a setting on and off)."""
+    if model in names:
+        return [name for name in names if name != model], False
+    return [*names, model], True
+
+
 class ModelsScreen(Screen[None]):
     """A table of every model; keys change the routing preferences."""
 
@@ -233,15 +241,9 @@ class ModelsScreen(Screen[None]):
         model = self.selected
         if model is None:
             return
-        excluded = list(self.routing.excluded_models)
-        if model in excluded:
-            excluded.remove(model)
-            note = f"{model} allowed again."
-        else:
-            excluded.append(model)
-            note = f"{model} excluded from routing."
+        excluded, added = _toggled(self.routing.excluded_models, model)
         self.routing.excluded_models = excluded
-        self._save(note)
+        self._save(f"{model} excluded from routing." if added else f"{model} allowed again.")
 
     def action_prefer(self) -> None:
         """Prefer the selected model (again to stop): routing scores it higher, and every other
@@ -249,13 +251,12 @@ class ModelsScreen(Screen[None]):
         model = self.selected
         if model is None:
             return
-        preferred = list(self.app.settings.preferred_models)
-        if model in preferred:
-            preferred.remove(model)
-            note = f"{model} is no longer preferred."
-        else:
-            preferred.append(model)
-            note = f"{model} preferred: routing scores it higher; other models stay available."
+        preferred, added = _toggled(self.app.settings.preferred_models, model)
+        note = (
+            f"{model} preferred: routing scores it higher; other models stay available."
+            if added
+            else f"{model} is no longer preferred."
+        )
         self.app.settings.preferred_models = preferred
         gateway = self.app.gateway
         if gateway is not None and gateway.settings is not self.app.settings:
