@@ -505,7 +505,7 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
         sys.stdout.write("\n")
     if outcome.secrets_removed:
         click.echo(
-            f"devflow: removed {outcome.secrets_removed} secret(s) from the injected context "
+            f"devflow: removed {outcome.secrets_removed} secret(s) from the prompt and its context "
             "before sending (see `devflow context show`).",
             err=True,
         )

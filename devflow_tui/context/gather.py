@@ -20,6 +20,7 @@ from devflow_tui.context.assembly import AssembledContext, assemble, context_tok
 from devflow_tui.context.errors import ContextError
 from devflow_tui.context.files import MAX_FILE_BYTES, extract_mentions, file_sources
 from devflow_tui.context.notes import NoteSource, NotesStore, project_key
+from devflow_tui.context.scrub import ScrubReport, scrub
 from devflow_tui.context.sources import ContextSource
 from devflow_tui.openrouter.wire import ChatMessage
 
@@ -37,6 +38,9 @@ class ContextSet:
     prompt: str
     session: ClaudeSession | None = None
     mentions: list[str] = field(default_factory=list)
+    # Secrets taken out of the prompt itself (a key pasted with an error log), counted with
+    # those of the context sources in every assembly.
+    prompt_scrubbed: ScrubReport = field(default_factory=ScrubReport)
 
     @property
     def total_tokens(self) -> int:
@@ -63,7 +67,7 @@ class ContextSet:
         reserve_tokens: int | None = None,
     ) -> AssembledContext:
         """Fit the set into one model's window (see `assembly.assemble`)."""
-        return assemble(
+        assembled = assemble(
             self.sources,
             context_length=context_length,
             max_output_tokens=max_output_tokens,
@@ -72,6 +76,8 @@ class ContextSet:
             history=history,
             reserve_tokens=reserve_tokens,
         )
+        assembled.scrubbed.merge(self.prompt_scrubbed)
+        return assembled
 
 
 def gather_context(
@@ -109,6 +115,9 @@ def gather_context(
         session = parse_session(path, include_sidechains=include_sidechains)
         sources.append(session_source(session))
     cleaned, mentions = extract_mentions(prompt)
+    # The prompt goes through the scrubber every source does: what is sent, recorded, titled
+    # and shown never holds a key, even one typed or pasted in the prompt.
+    cleaned, prompt_scrubbed = scrub(cleaned)
     for mention in mentions:
         target = Path(os.path.expanduser(mention))
         if mention not in context_paths and (project_dir / target).is_dir():
@@ -121,4 +130,10 @@ def gather_context(
     paths = [*context_paths, *(m for m in mentions if m not in context_paths)]
     if paths:
         sources += file_sources(paths, project_dir, max_bytes=max_file_bytes)
-    return ContextSet(sources=sources, prompt=cleaned, session=session, mentions=mentions)
+    return ContextSet(
+        sources=sources,
+        prompt=cleaned,
+        session=session,
+        mentions=mentions,
+        prompt_scrubbed=prompt_scrubbed,
+    )

@@ -605,6 +605,23 @@ async def test_secrets_in_context_are_counted(
     assert "Ab1/" * 10 not in str(chat_requests(sim)[-1].json)  # type: ignore[attr-defined]
 
 
+async def test_a_key_pasted_in_the_prompt_is_never_sent_stored_or_titled(
+    make_gateway: GatewayFactory, sim: SimServer, fake_key: str
+) -> None:
+    """The prompt itself was not scrubbed: the configured key, typed in a question, went
+    upstream and into the database and the conversation's title in full."""
+    gateway = await make_gateway()
+    prompt = f"My OpenRouter key {fake_key} returns 401 with curl, why?"
+    outcome = await gateway.run(GatewayRequest(prompt=prompt))
+    assert outcome.status == "ok" and outcome.secrets_removed == 1
+    sent = str(chat_requests(sim)[-1].json)  # type: ignore[attr-defined]
+    assert fake_key not in sent and "[REDACTED:openrouter] returns 401" in sent
+    conversation = outcome.conversation_id or ""
+    assert all(fake_key not in m.content for m in gateway.store.load_conversation(conversation))
+    titles = [c.title for c in gateway.store.list_conversations()]
+    assert titles and all(fake_key not in (t or "") for t in titles)
+
+
 async def test_escalation_goes_one_tier_up_to_a_stronger_model_and_is_recorded(
     make_gateway: GatewayFactory,
 ) -> None:
