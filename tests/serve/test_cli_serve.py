@@ -184,17 +184,20 @@ def test_serve_stops_on_sighup_as_on_sigterm_unless_it_is_ignored() -> None:
     from starlette.applications import Starlette
 
     server = _ForegroundServer(_config(Starlette(), "127.0.0.1", 0))
-    before = signal.getsignal(signal.SIGHUP)
-    with server.capture_signals():
-        assert signal.getsignal(signal.SIGHUP) == server.handle_exit
-        assert signal.getsignal(signal.SIGTERM) == server.handle_exit
-    assert signal.getsignal(signal.SIGHUP) == before
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # `nohup devflow serve`
+    inherited = signal.getsignal(signal.SIGHUP)
+    # From a terminal SIGHUP starts with its default action; the test suite itself may run
+    # under `nohup` (SIGHUP ignored), so the default is set here rather than assumed.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
+        with server.capture_signals():
+            assert signal.getsignal(signal.SIGHUP) == server.handle_exit
+            assert signal.getsignal(signal.SIGTERM) == server.handle_exit
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # `nohup devflow serve`
         with server.capture_signals():
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
-        signal.signal(signal.SIGHUP, before)
+        signal.signal(signal.SIGHUP, inherited)
 
 
 def test_a_request_cancelled_at_shutdown_is_logged_without_a_traceback() -> None:
