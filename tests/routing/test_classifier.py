@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from devflow_tui.routing import classifier as classifier_module
 from devflow_tui.routing.classifier import Classification, TaskClassifier, _split, _word_first
 
 HERE = Path(__file__).parent
@@ -790,3 +791,68 @@ def test_how_to_learn_a_language_is_advice_in_both_languages(
         assert (found.task_type, found.complexity) == ("chat", "low"), (prompt, found.signals)
     assert classifier.classify("Write code to reverse a string in Python").task_type == "coding"
     assert classifier.classify("How do I code a binary search in C?").task_type == "coding"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        # Word problems asking for a value, in both languages (taxonomy: reasoning).
+        ("A shirt costs $40 after a 20% discount. What was the original price?", "reasoning"),
+        ("A rectangle is 8 m by 5 m. What's its area and perimeter?", "reasoning"),
+        ("My holiday starts on 3 May and lasts 17 days. On which day does it end?", "reasoning"),
+        ("La vacanza inizia il 3 maggio e dura 17 giorni. In che giorno finisce?", "reasoning"),
+        ("How can I split $250 between 3 people so one gets twice as much?", "reasoning"),
+        ("Come divido 250 euro tra 3 persone in modo che una riceva il doppio?", "reasoning"),
+        ("Come calcolo la rata di un mutuo da 200.000 euro al 4% in 25 anni?", "reasoning"),
+        ("How many handshakes if 10 people each shake hands with everyone once?", "reasoning"),
+        ("Tom is taller than Ann, and Ann is taller than Ben. Who is the shortest?", "reasoning"),
+        ("Marco è più alto di Anna e Anna è più alta di Luca. Chi è il più basso?", "reasoning"),
+        ("whats 17 times 23", "reasoning"),
+        ("quanto fa 17 per 23", "reasoning"),
+        ("What is 2 to the power of 10?", "reasoning"),
+        ("What's the next number: 2, 6, 12, 20, 30, ?", "reasoning"),
+        ("Convert 72 degrees Fahrenheit to Celsius", "reasoning"),
+        ("Roughly how many litres of coffee are drunk in London each day?", "reasoning"),
+        # Everyday personal decisions are casual advice (chat), not analysis.
+        ("Should I bring an umbrella to London in May?", "chat"),
+        ("Mi porto l'ombrello a Londra a maggio?", "chat"),
+        ("Is it safe to eat eggs after the best-before date?", "chat"),
+        ("what should I cook tonight with chicken and rice?", "chat"),
+        ("How long should I boil an egg for a runny yolk?", "chat"),
+        # Names, puns and brainstormed ideas are creative (taxonomy), in both languages.
+        ("Give me a funny name for a golden retriever", "creative"),
+        ("Dammi un nome simpatico per un golden retriever", "creative"),
+        ("Tell me a pun about coffee", "creative"),
+        ("Dimmi una battuta sul caffè", "creative"),
+        ("Brainstorm 15 ideas for a team-building day for 20 people", "creative"),
+        ("Proponi 15 idee per una giornata di team building per 20 persone", "creative"),
+        (
+            "Rewrite this in simple English for learners: The municipality has resolved to "
+            "implement a comprehensive programme of infrastructural renewal.",
+            "creative",
+        ),
+        # Everyday developer tools are code work.
+        ("How do I exit vim?", "coding"),
+        ("What does `chmod 755` do to a file?", "coding"),
+        ("whats the shortcut to comment lines in vscode", "coding"),
+    ],
+)
+def test_everyday_prompts_get_the_taxonomy_type(
+    classifier: TaskClassifier, prompt: str, task: str
+) -> None:
+    """Prompts nobody tuned the rules on went to the "analysis" default or to chat (the
+    issue's "reasoning -> analysis"): word problems asking for a value, an ordering from
+    comparisons, an operation in words, personal everyday decisions, names and puns."""
+    found = classifier.classify(prompt)
+    assert found.task_type == task, found.signals
+
+
+def test_a_short_request_the_model_reads_as_low_stays_low(classifier: TaskClassifier) -> None:
+    """Under 80 characters a "low" stands from 50%, not 60%: a short request is mostly a small
+    job (TAXONOMY.md). A long prompt keeps the 60% bar."""
+    short = classifier.classify("Write a short poem about the autumn sea")
+    assert short.complexity == "low", short.signals
+    assert any(s.startswith("complexity: low 5") for s in short.signals), short.signals
+    assert classifier_module._extreme_bar("low", "Write a short poem") == 0.5
+    assert classifier_module._extreme_bar("low", "word " * 20) == 0.6
+    assert classifier_module._extreme_bar("high", "Prove it") == 0.6
