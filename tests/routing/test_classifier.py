@@ -856,3 +856,88 @@ def test_a_short_request_the_model_reads_as_low_stays_low(classifier: TaskClassi
     assert classifier_module._extreme_bar("low", "Write a short poem") == 0.5
     assert classifier_module._extreme_bar("low", "word " * 20) == 0.6
     assert classifier_module._extreme_bar("high", "Prove it") == 0.6
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        ("What does `ls -la` show?", "coding"),
+        ("Cosa mostra `ls -la`?", "coding"),
+        ("Do you think it's too late to start learning piano at 35?", "chat"),
+        ("Secondo te è troppo tardi per iniziare il pianoforte a 35 anni?", "chat"),
+    ],
+)
+def test_inline_code_is_code_and_asking_an_opinion_is_chat(
+    classifier: TaskClassifier, prompt: str, task: str
+) -> None:
+    """Inline code as Markdown writes it is code; "do you think…" / "secondo te…" asks the
+    assistant's own view, a conversational reply (TAXONOMY.md: chat)."""
+    found = classifier.classify(prompt)
+    assert found.task_type == task, found.signals
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "I'm driving 240 km at 80 km/h. How long will it take?",
+        "Devo fare 240 km a 80 km/h. Quanto ci metto?",
+        "Solve for x: 3x - 7 = 11",
+        "Quanto fa il 12,5% di 640?",
+    ],
+)
+def test_a_short_one_step_calculation_is_low(classifier: TaskClassifier, prompt: str) -> None:
+    """One step of arithmetic is low (TAXONOMY.md), in both languages."""
+    found = classifier.classify(prompt)
+    assert (found.task_type, found.complexity) == ("reasoning", "low"), found.signals
+
+
+def test_several_steps_or_many_quantities_are_not_one_step(classifier: TaskClassifier) -> None:
+    for prompt in (
+        "You roll two dice. What is the probability that the sum is at least 9?",
+        "A room is 4 m by 3.5 m and tiles are 50 cm square. How many tiles, with 10% extra?",
+        "Prove that 2 + 2 = 4 from the Peano axioms",
+    ):
+        found = classifier.classify(prompt)
+        assert "a short one-step calculation: low" not in found.signals, (prompt, found.signals)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Tell me a joke about programmers",
+        "Raccontami una barzelletta sui programmatori",
+        "Write a haiku about the first snow",
+        "Give me a catchy slogan for a bike repair shop",
+        "Suggerisci un nome per il mio blog di escursioni",
+    ],
+)
+def test_a_short_creative_form_is_low(classifier: TaskClassifier, prompt: str) -> None:
+    """A joke, a haiku, a slogan or a name is a small job whatever the language."""
+    found = classifier.classify(prompt)
+    assert (found.task_type, found.complexity) == ("creative", "low"), found.signals
+
+
+def test_a_time_of_day_is_one_quantity(classifier: TaskClassifier) -> None:
+    """ "by 5:30pm" is one quantity, so the train question is one step (low), as in Italian."""
+    for prompt in (
+        "If a train leaves at 3pm going 60 km/h, how far has it gone by 5:30pm?",
+        "Se un treno parte alle 15 a 60 km/h, quanta strada ha fatto alle 17:30?",
+    ):
+        found = classifier.classify(prompt)
+        assert (found.task_type, found.complexity) == ("reasoning", "low"), found.signals
+
+
+def test_everyday_words_that_are_java_or_networking_words(classifier: TaskClassifier) -> None:
+    """ "public speaking" is no "public static void"; a public IP address is networking."""
+    assert classifier.classify("How do I get better at public speaking?").task_type == "chat"
+    assert "code syntax" in classifier.classify("public static void main(String[] a) {}").signals
+    server = classifier.classify("How do I get a static IP address for my home server?")
+    assert server.task_type == "coding", server.signals
+
+
+def test_a_framework_name_is_not_a_file_name(classifier: TaskClassifier) -> None:
+    """ "Node.js" and "Vue.js" are names; "app.js" is a file."""
+    assert not any(
+        s.startswith("file name") for s in classifier.classify("Is Node.js fast?").signals
+    )
+    assert "file name app.js" in classifier.classify("open app.js and fix it").signals
