@@ -776,7 +776,8 @@ _RULES: tuple[_Rule, ...] = (
         "counting question",
         pattern=r"\bhow many [\w']+(?: \w+)? (?:does|do|did|will|would|can|could|are|were|is|has"
         r"|have|if)\b"
-        r"|\bquant[ie] \w+(?: \w+)? (?:ha|hanno|ci sono|servono|sono|può|possono)\b",
+        r"|\bquant[ie] \w+(?: \w+)? (?:ha|hanno|ci sono|servono|sono|può|possono)\b"
+        r"|\bquant[ie](?: \w+){1,3} se\b",
     ),
     _rule(
         "reasoning",
@@ -902,7 +903,10 @@ _RULES: tuple[_Rule, ...] = (
         "analysis verb '{m}'",
         words="analys* analyz* analizz* analisi interpret* trend trends andament* insight insights",
         pattern=r"what does this suggest|\bcosa not|what do you see|most common|più frequent"
-        r"|problemi principali",
+        r"|problemi principali"
+        # Reading something and saying what it means: "Read this email and tell me what…"
+        r"|\bread (?:this|the|my)\b[^.?!\n]{0,30}\band (?:tell|explain)|\bleggi (?:questa|questo"
+        r"|il|la|l')\b[^.?!\n]{0,30}\be (?:dimmi|spiegami)\b",
     ),
     _rule(
         "analysis",

@@ -941,3 +941,20 @@ def test_a_framework_name_is_not_a_file_name(classifier: TaskClassifier) -> None
         s.startswith("file name") for s in classifier.classify("Is Node.js fast?").signals
     )
     assert "file name app.js" in classifier.classify("open app.js and fix it").signals
+
+
+def test_reading_a_message_and_saying_what_it_means_is_analysis(
+    classifier: TaskClassifier,
+) -> None:
+    """ "Read this email and tell me what the sender wants" judges a text (analysis), though
+    it names an email; in both languages."""
+    for prompt in (
+        'Read this email and tell me what the sender wants: "Hi, we would like to revisit '
+        'the payment terms from next quarter."',
+        'Leggi questa mail e dimmi cosa vuole il mittente: "Buongiorno, vorremmo rivedere i '
+        'termini di pagamento dal prossimo trimestre."',
+    ):
+        found = classifier.classify(prompt)
+        assert found.task_type == "analysis", found.signals
+    handshakes = classifier.classify("Quante strette di mano se 10 persone si salutano tutte?")
+    assert handshakes.task_type == "reasoning", handshakes.signals
