@@ -9,6 +9,7 @@ from devflow_tui.config import load_settings
 from devflow_tui.gateway.pipeline import GatewayRequest
 from devflow_tui.sim import Fault, SimServer
 from devflow_tui.tui.app import DevflowApp
+from devflow_tui.tui.money import usd
 from devflow_tui.tui.screens.compare import CompareScreen
 from devflow_tui.tui.widgets.latency_view import LatencyView
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
@@ -138,3 +139,37 @@ async def test_compare_cancelled_before_any_answer_ends_and_can_run_again(
         await pilot.press("ctrl+s")
         await wait_for(lambda: [c.state for c in screen.columns] == ["done", "done"], pilot)
         assert not screen.running
+
+
+async def test_compare_cancelled_mid_answer_shows_what_each_answer_cost(fake_key: str) -> None:
+    """Like QA2 finding 10 in the dashboard: a column cancelled mid-answer said "cost at the
+    end" for ever, though the gateway had recorded its cost; it shows the recorded figures."""
+    from devflow_tui.sim import SimConfig
+
+    slow = SimServer(SimConfig(time_scale=1.0, answer_tokens=4000)).start()
+    try:
+        app = app_on(slow, load_settings(), fake_key)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(lambda: app.gateway is not None, pilot)
+            screen = await open_compare(app, pilot, "tell me a long story")
+            choose(screen, FOUR[:2])
+            await pilot.press("ctrl+s")
+            await wait_for(
+                lambda: len(screen.columns) == 2 and all(len(c.text) > 20 for c in screen.columns),
+                pilot,
+            )
+            await pilot.press("escape")
+            await wait_for(lambda: not screen.running, pilot)
+            assert app.gateway is not None
+            rows = {
+                r.model: r
+                for r in app.gateway.store.recent_requests(5)
+                if r.comparison == screen.comparison
+            }
+            for column in screen.columns:
+                row = rows[column.model]
+                assert column.state == "cancelled" and row.status == "cancelled"
+                assert row.cost_usd and usd(row.cost_usd) in column.figures_text
+                assert "cost at the end" not in column.figures_text
+    finally:
+        slow.stop()

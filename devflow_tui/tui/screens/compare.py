@@ -378,7 +378,11 @@ class CompareScreen(Screen[None]):
             self._workers.append(worker)
 
     async def _one(self, gateway: DashboardGateway, index: int, request: GatewayRequest) -> None:
+        recorded: list[RequestOutcome] = []
+
         def on_event(event: GatewayEvent) -> None:
+            if isinstance(event, Failed):
+                recorded.append(event.outcome)  # a cancellation's recorded outcome, see below
             self.post_message(CompareEvent(index, event, self._elapsed()))
 
         outcome: RequestOutcome | None = None
@@ -386,7 +390,10 @@ class CompareScreen(Screen[None]):
         try:
             outcome = await gateway.run(request, on_event)
         except asyncio.CancelledError:
-            self.post_message(CompareEnded(index, None, "cancelled"))
+            # The gateway recorded the cancelled answer (cost, tokens, times) and reported it
+            # before passing the cancellation on: the column shows those, as the dashboard.
+            ended = recorded[-1] if recorded else None
+            self.post_message(CompareEnded(index, ended, "cancelled"))
             raise
         except DevflowError as exc:
             error = exc.message
