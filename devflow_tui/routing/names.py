@@ -23,12 +23,12 @@ in the name the model itself before its variants, then fewest extra words, the s
 the newest. Pinned, preferred and only names use the closest model; an excluded name excludes
 every model it covers: all of a family, and a model's variants with it (an exact id excludes
 that entry alone). A name that resolves to nothing raises `UnknownModelError` naming the
-setting it came from and the closest catalog ids (stdlib `difflib`).
+setting it came from and the catalog ids close to it, if any (routing/closest.py).
 """
 
 from __future__ import annotations
 
-import difflib
+import functools
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -39,8 +39,10 @@ from typing import Literal
 from devflow_tui.config import Settings, env_names
 from devflow_tui.errors import ConfigError
 from devflow_tui.routing.catalog import CatalogModel, ModelCatalog
+from devflow_tui.routing.closest import ClosestModels
 
 How = Literal["id", "slug", "family", "version"]
+HINTS_KEPT = 256  # the hints of the last unknown names, each a pass over the catalog
 _LABEL = {"id": "id", "slug": "slug", "family": "family", "version": "closest version"}
 _SPLIT = re.compile(r"[^a-z0-9.]+")
 # Version-like words: 4, 4.5, 3.5, 4o, 2508, v3, 70b, 09 ... and words that name a release.
@@ -144,6 +146,9 @@ class ModelNames:
         # name -> (resolved, covered), None for a name that matches nothing
         self._cache: dict[str, tuple[Resolution, Resolution] | None] = {}
         self._in_settings: dict[tuple[object, ...], SettingsNames] = {}
+        self._closest: ClosestModels | None = None  # built on the first unknown name
+        # A client of the proxy may send the same unknown name again and again.
+        self._hint = functools.lru_cache(maxsize=HINTS_KEPT)(self._suggest)
 
     def resolve(self, name: str) -> Resolution:
         """The catalog model `name` means (pinned, preferred, only); raises
@@ -205,7 +210,7 @@ class ModelNames:
             )
         if found is None:
             raise UnknownModelError(
-                f"model {name!r} matches nothing in the model catalog", hint=self._suggest(name)
+                f"model {name!r} matches nothing in the model catalog", hint=self._hint(name)
             )
         return found
 
@@ -254,7 +259,8 @@ class ModelNames:
         return tuple(m.id for m in sorted(models, key=key, reverse=True))
 
     def _suggest(self, name: str) -> str:
-        ids = self._catalog.ids()
+        """The hint of a name that matches nothing: the closest catalog models, if any are
+        close (routing/closest.py), else where to see the ids."""
         variant = _variant(name)
         picks: list[str] = []
         note = ""
@@ -266,12 +272,9 @@ class ModelNames:
             if twin:
                 picks.append(twin)
                 note = f"The catalog has no :{variant} variant of {twin}, a model priced apart. "
-        slugs = {model_id.split("/", 1)[-1]: model_id for model_id in ids}
-        close = difflib.get_close_matches(name.split("/", 1)[-1], list(slugs), n=3, cutoff=0.4)
-        close_ids = [slugs[s] for s in close] or difflib.get_close_matches(
-            name, ids, n=3, cutoff=0.3
-        )
-        picks += [p for p in close_ids if p not in picks]
+        if self._closest is None:
+            self._closest = ClosestModels(self._catalog)
+        picks += [p for p in self._closest.to(name) if p not in picks]
         fresh = ""
         if "/" in name:
             fresh = " If it is newer than the catalog, `devflow models --refresh` fetches it."
