@@ -1094,7 +1094,7 @@ def serve(
             return
         demo = bool(ctx.obj.get("demo"))
         if not demo and not _has_key(settings):
-            fail(NO_KEY_MESSAGE, EXIT_AUTH)
+            fail(NO_KEY_MESSAGE, EXIT_USAGE)
         serve_main(
             settings,
             host=host,
@@ -1120,7 +1120,7 @@ def mcp(ctx: click.Context) -> None:
     settings = load(ctx)
     demo = bool(ctx.obj.get("demo"))
     if not demo and not _has_key(settings):
-        fail(NO_KEY_MESSAGE, EXIT_AUTH)
+        fail(NO_KEY_MESSAGE, EXIT_USAGE)
     run_async(serve_stdio(settings, demo=demo))  # stops on SIGTERM and SIGHUP as `ask` does
 
 

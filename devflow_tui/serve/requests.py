@@ -216,9 +216,11 @@ def anthropic_request(
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("messages: Field required (a non-empty list of messages).")
-    max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+    if "max_tokens" not in body:
         raise BadRequest("max_tokens: Field required (a positive integer).")
+    max_tokens = body["max_tokens"]
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise BadRequest(f"max_tokens: must be a positive integer, not {max_tokens!r}.")
     return PassthroughRequest(
         api="anthropic",
         body=body,

@@ -49,6 +49,13 @@ def test_bad_json_and_bad_fields_name_the_problem(proxy: Proxy) -> None:
         json={"model": "auto", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
     )
     assert response.status_code == 400 and "max_tokens" in response.json()["error"]["message"]
+    ask = {"model": "auto", "messages": [{"role": "user", "content": "x"}]}
+    given = httpx.post(
+        f"{proxy.url}/v1/messages", headers=headers, json={**ask, "max_tokens": -5}
+    ).json()["error"]["message"]
+    assert given == "max_tokens: must be a positive integer, not -5."  # given, not missing
+    missing = httpx.post(f"{proxy.url}/v1/messages", headers=headers, json=ask)
+    assert "max_tokens: Field required" in missing.json()["error"]["message"]
     response = httpx.post(
         f"{proxy.url}/v1/messages/count_tokens", headers=headers, json={"model": "x"}
     )

@@ -75,8 +75,10 @@ def test_rotate_revoke_and_list_tokens(devflow: Invoke) -> None:  # noqa: F811
 
 
 def test_serve_without_a_key_says_what_to_do(devflow: Invoke) -> None:  # noqa: F811
-    result = devflow("serve", key=False)
-    assert result.exit_code == 3 and "--demo" in result.stderr
+    # No key is a configuration error (exit 2), as for `ask`: nothing was refused upstream.
+    for command in ("serve", "mcp"):
+        result = devflow(command, key=False)
+        assert result.exit_code == 2 and "--demo" in result.stderr, command
 
 
 def test_busy_port_is_a_clear_error(devflow: Invoke) -> None:  # noqa: F811
