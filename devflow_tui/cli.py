@@ -544,18 +544,33 @@ def route(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     request = build_request(text, **kw)
 
     async def go() -> tuple[dict[str, Any], DevflowError | None]:
+        from devflow_tui.context.errors import ContextWindowError
+
         gateway = await _open(ctx, settings, demo_without_key=True)
-        error = None
+        error: DevflowError | None = None
+        served = None
         try:
             prepared = gateway.prepare(request)
             if not prepared.decision.candidates:
                 error = await gateway.unroutable_error(prepared)
+            else:
+                # What `ask` would send, by the same fit rule: the model may not take it.
+                try:
+                    served = gateway.fit(prepared)[0][0].id
+                except ContextWindowError as exc:
+                    error = exc
         finally:
             await gateway.aclose()
         from devflow_tui.cli_output import route_json
 
         text = str(error) if error is not None else None
-        return route_json(prepared, gateway.catalog_source, text), error
+        data = route_json(prepared, gateway.catalog_source, text)
+        if served is not None and served != data["model"]:
+            data["warnings"].append(
+                f"the prompt does not fit {data['model']}'s window with the margin kept for "
+                f"the token estimate: {served} (a fallback) would answer"
+            )
+        return data, error
 
     data, error = run_async(go())
     if as_json:

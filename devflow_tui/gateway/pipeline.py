@@ -118,6 +118,55 @@ class PreparedRequest:
 
 
 @dataclass
+class _Unanswered:
+    """What the attempts of one request that were billed without giving an answer cost (an
+    empty answer, or every output token spent thinking): it counts in the request's cost and
+    tokens, whatever answers in the end."""
+
+    attempts: int = 0
+    cost_usd: Decimal | None = Decimal(0)  # None once one of them has an unknown cost
+    estimated: bool = False  # one of them was priced here, not reported
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str | None = None  # the last of them, and its generation (for reconcile)
+    generation_id: str | None = None
+
+    def add(self, result: ChatResult, model: CatalogModel) -> None:
+        from devflow_tui.accounting.pricing import resolve_cost
+
+        cost, source = resolve_cost(result.usage, model.prices)
+        self.attempts += 1
+        self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+        self.estimated = self.estimated or source == "estimated"
+        if result.usage is not None:
+            self.prompt_tokens += result.usage.prompt_tokens
+            self.completion_tokens += result.usage.completion_tokens
+        self.model = result.model or model.id
+        self.generation_id = result.generation_id or self.generation_id
+
+    def add_to(self, outcome: RequestOutcome) -> None:
+        """Into the request's figures: added to an answer's (whose cost, if unknown, stays
+        unknown); the request's own when nothing answered."""
+        outcome.prompt_tokens += self.prompt_tokens
+        outcome.completion_tokens += self.completion_tokens
+        if outcome.status == "ok" or outcome.text:
+            if outcome.cost_usd is not None:
+                if self.cost_usd is None:
+                    outcome.cost_usd, outcome.cost_source = None, "unknown"
+                else:
+                    outcome.cost_usd += self.cost_usd
+                    if self.estimated:
+                        outcome.cost_source = "estimated"
+            return
+        outcome.model = outcome.model or self.model
+        outcome.generation_id = outcome.generation_id or self.generation_id
+        outcome.cost_usd = self.cost_usd
+        outcome.cost_source = (
+            "unknown" if self.cost_usd is None else "estimated" if self.estimated else "reported"
+        )
+
+
+@dataclass
 class _RunState:
     """One request on its way through `run`, up to its single end (`Gateway._end`)."""
 
@@ -129,6 +178,7 @@ class _RunState:
     cache_key: str | None = None
     begun: bool = False  # the request row exists
     ended: bool = False
+    unanswered: _Unanswered = field(default_factory=_Unanswered)
 
 
 CLASSIFIED_KEPT = 64  # prompts whose classification is remembered
@@ -529,13 +579,11 @@ class Gateway:
             )
         )
 
-        chain = [chosen, *(m for m in (self.catalog.get(f) for f in decision.fallbacks) if m)]
-        assembled = self.assemble(prepared, chain[0])
-        if assembled is None:
-            error = DevflowError(
-                f"The prompt alone does not fit {chain[0].id}'s context window.",
-                hint="Shorten the prompt or pin a model with a larger window.",
-            )
+        from devflow_tui.context.errors import ContextWindowError
+
+        try:
+            chain, assembled = self.fit(prepared)
+        except ContextWindowError as error:
             await self._end(state, error)
             return
         state.prompt_tokens = assembled.total_tokens
@@ -722,6 +770,30 @@ class Gateway:
         except ContextError:
             return None
 
+    def fit(self, prepared: PreparedRequest) -> tuple[list[CatalogModel], AssembledContext]:
+        """The models to try, from the first of the decision's chain (its model, then its
+        fallbacks) that the request fits, and what is sent to that one. Routing admits a
+        model when the prompt and the answer fit its window; the assembler also keeps a
+        margin for the token estimator's error (5 % of the window), so near the window the
+        routed model may not take it after all. `ask` and `route` both go by this. Raises
+        `ContextWindowError` (a rejected request, exit 6) when no model of the chain fits."""
+        from devflow_tui.context.errors import ContextWindowError
+
+        decision = prepared.decision
+        chain = [c.model for c in decision.candidates[:1]]
+        chain += [m for m in (self.catalog.get(f) for f in decision.fallbacks) if m]
+        for index, model in enumerate(chain):
+            assembled = self.assemble(prepared, model)
+            if assembled is not None:
+                return chain[index:], assembled
+        larger = " or pin a model with a larger window" if prepared.request.model else ""
+        out = min(prepared.max_tokens, chain[0].max_completion_tokens or prepared.max_tokens)
+        raise ContextWindowError(
+            f"The prompt alone does not fit {chain[0].id}'s context window once {out:,} "
+            "tokens are kept for the answer and a margin for the token estimate.",
+            hint=f"Shorten the prompt, lower --max-tokens{larger}.",
+        )
+
     def _price_partial(self, outcome: RequestOutcome, prompt_tokens: int) -> None:
         """A cut-off or cancelled answer got no usage from the server: estimate what the
         tokens that did arrive cost (providers may bill them), rather than leave it unknown."""
@@ -781,6 +853,19 @@ class Gateway:
     async def _call_chain(
         self, state: _RunState, chain: list[CatalogModel], assembled: AssembledContext
     ) -> None:
+        """Try each model of the chain in turn (`_try_chain`). What attempts billed without
+        giving an answer (an empty one, or every token spent thinking) counts in the
+        request's cost and tokens, whatever answers in the end, and however it ends."""
+        try:
+            await self._try_chain(state, chain, assembled)
+        finally:
+            if state.unanswered.attempts:
+                self._price_partial(state.outcome, state.prompt_tokens)
+                state.unanswered.add_to(state.outcome)
+
+    async def _try_chain(
+        self, state: _RunState, chain: list[CatalogModel], assembled: AssembledContext
+    ) -> None:
         """Try each model of the chain in turn, as the fallback rules say. Every failed
         attempt is announced once, with what really comes next: the same model when the
         client retries it, the next model the policy picked, or nothing when it gives up."""
@@ -815,8 +900,18 @@ class Gateway:
             attempt_no += 1
             emit(AttemptStarted(request_id, model.id, attempt_no))
             last_failed: list[AttemptRecord] = []  # the attempt the client gave up on
+            # The call's successful attempt, recorded once its answer is known not to be empty.
+            answered: list[AttemptRecord] = []
 
             def on_attempt(
+                record: AttemptRecord, _answered: list[AttemptRecord] = answered
+            ) -> None:
+                if record.error:
+                    post(record)
+                else:
+                    _answered.append(record)
+
+            def post(
                 record: AttemptRecord,
                 _model: str = model.id,
                 _last: list[AttemptRecord] = last_failed,
@@ -844,8 +939,17 @@ class Gateway:
                 result = await self._call_one(state, chat_request, on_attempt)
             except OpenRouterError as exc:
                 failure = exc
+            except BaseException:  # cancelled: what was answered stays on record
+                for record in answered:
+                    post(record)
+                raise
+            held = answered
             if failure is None and not result.text.strip() and result.finish_reason != "tool_calls":
+                # Billed all the same: its cost and tokens count in the request's.
+                state.unanswered.add(result, model)
                 if result.finish_reason == "length":
+                    for record in held:
+                        post(record)
                     outcome.status = "error"
                     outcome.error_category = ErrorCategory.USER.value
                     outcome.error_message = (
@@ -855,13 +959,20 @@ class Gateway:
                     return
                 # A provider warming up can answer with nothing: that is a failure, not an
                 # answer; the next model gets the request.
-                self.health.record_failure(model.id, ErrorCategory.PROVIDER.value)
                 failure = OpenRouterError(
                     f"{model.id} returned an empty answer. Retry, or pin another model.",
                     category=ErrorCategory.PROVIDER,
                     retryable=True,
                     model=model.id,
                 )
+                held = [
+                    r.model_copy(
+                        update={"error": failure.category.value, "message": "empty answer"}
+                    )
+                    for r in held
+                ]
+            for record in held:
+                post(record)  # an empty answer's is a failure, for the health tracker too
             if failure is None:
                 self._complete(outcome, result, model)
                 return
@@ -994,6 +1105,10 @@ class Gateway:
                     if ttft_ms is None and (item.text or item.reasoning):
                         ttft_ms = (now - started) * 1000
                         emit(FirstToken(request_id, chat_request.model or "", ttft_ms))
+                    if item.text and not outcome.text:
+                        # Kept however the answer ends (cut off, timed out, cancelled), so
+                        # that `reconcile` can replace its estimated cost with the billed one.
+                        outcome.generation_id = item.generation_id
                     outcome.text += item.text
                     emit(ChunkReceived(request_id, item.text, item.reasoning))
                 elif isinstance(item, StreamDone):

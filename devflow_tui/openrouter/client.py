@@ -235,7 +235,7 @@ class _StreamAttempt:
         asm.usage, asm.finish_reason, asm.done = result.usage, result.finish_reason, result.complete
         if result.text or result.reasoning:
             asm.add_output(result.text, result.reasoning)
-            self._pending.append(TextChunk(result.text, result.reasoning))
+            self._pending.append(TextChunk(result.text, result.reasoning, result.generation_id))
         self._ended = True
 
     async def next_piece(self) -> TextChunk | None:

@@ -47,10 +47,12 @@ class ChatResult:
 
 @dataclass(frozen=True)
 class TextChunk:
-    """A piece of the answer (and/or of the model's reasoning) as it streams in."""
+    """A piece of the answer (and/or of the model's reasoning) as it streams in, with the
+    generation it belongs to (what `/generation` bills, even if the answer is cut off)."""
 
     text: str
     reasoning: str | None = None
+    generation_id: str | None = field(default=None, compare=False)  # not part of the text
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ class StreamAssembler:
                 self._text.append(text)
             if reasoning:
                 self._reasoning.append(reasoning)
-            piece = TextChunk(text or "", reasoning)
+            piece = TextChunk(text or "", reasoning, self.generation_id)
         if chunk.error is not None:
             raise self._error(chunk.error)
         if choice_error:

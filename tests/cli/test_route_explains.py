@@ -177,3 +177,16 @@ def test_a_pinned_model_under_a_budget_gets_no_ruled_out_note(
     assert not any("ruled out" in w for w in data["warnings"])
     text = devflow("route", "-m", "anthropic/claude-haiku-4.5", "hi").stdout
     assert "ruled out" not in text
+
+
+def test_route_refuses_what_ask_would_refuse_near_the_window(devflow: Invoke) -> None:
+    """One fit rule: a prompt that fits gpt-3.5-turbo's window only without the margin kept
+    for the token estimate is refused by `route` as by `ask`: rejected (exit 6), not a
+    provider failure, and nothing sent."""
+    prompt = "Summarise: " + "The quick brown fox jumps over the lazy dog. " * 1720
+    args = ("-m", "openai/gpt-3.5-turbo", "--max-tokens", "1000", "-")
+    routed = devflow("route", *args, input=prompt)
+    asked = devflow("ask", *args, input=prompt)
+    assert routed.exit_code == asked.exit_code == 6, (routed.stderr, asked.stderr)
+    for result in (routed, asked):
+        assert "does not fit openai/gpt-3.5-turbo's context window" in result.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from devflow_tui.accounting.reports import build_report
+from devflow_tui.context.errors import ContextWindowError
 from devflow_tui.gateway.events import (
     AttemptFailed,
     AttemptStarted,
@@ -263,6 +264,13 @@ async def test_mid_stream_error_is_not_retried_elsewhere(
     assert outcome.cost_source == "estimated"
     assert outcome.cost_usd is not None and outcome.cost_usd > 0
     assert outcome.completion_tokens > 0
+    # The cut-off answer's generation is kept, so reconcile can replace the estimate.
+    (generation,) = sim.generations
+    assert outcome.generation_id == generation and row.generation_id == generation
+    drifts = await gateway.reconcile()
+    assert [d.request_id for d in drifts] == [outcome.request_id]
+    billed = gateway.store.get_request(outcome.request_id)
+    assert billed is not None and billed.billed_cost_usd is not None
 
 
 async def test_cancel_keeps_partial_answer(make_gateway: GatewayFactory, sim: SimServer) -> None:
@@ -308,6 +316,8 @@ async def test_cancel_keeps_partial_answer(make_gateway: GatewayFactory, sim: Si
     assert 0 < outcome.ttft_ms < outcome.latency_ms
     assert (row.latency_ms, row.ttft_ms) == (outcome.latency_ms, outcome.ttft_ms)
     assert (row.cost_usd, row.completion_tokens) == (outcome.cost_usd, outcome.completion_tokens)
+    # What the cancelled generation cost in the end is asked for by its id.
+    assert row.generation_id is not None and row.generation_id in sim.generations
 
 
 async def test_budget_refusal_sends_nothing(make_gateway: GatewayFactory, sim: SimServer) -> None:
@@ -568,6 +578,90 @@ async def test_empty_answer_from_pinned_model_is_an_error(
     assert outcome.status == "error"
     assert outcome.error_category == "provider"
     assert "empty answer" in (outcome.error_message or "")
+
+
+async def test_an_empty_answer_is_billed_and_recorded_as_a_failed_attempt(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    """The server bills an empty answer (its usage has a cost, its generation an id): that
+    cost counts in the request's, and its attempt is a failure, not a 200 that went well."""
+    gateway = await make_gateway()
+    first = gateway.prepare(GatewayRequest(prompt=CODE_PROMPT)).decision.candidates[0].model.id
+    sim.add_fault(Fault(kind="empty_content", model=first, times=1))
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    assert outcome.status == "ok" and outcome.model != first
+    billed = [Decimal(str(g["total_cost"])) for g in sim.generations.values()]
+    assert len(billed) == 2 and outcome.cost_usd == sum(billed)
+    assert outcome.cost_source == "reported"
+    await asyncio.to_thread(gateway.recorder.flush)
+    attempts = gateway.store.attempts_for(outcome.request_id)
+    assert [(a.model, a.error, a.message) for a in attempts] == [
+        (first, "provider", "empty answer"),
+        (outcome.model, None, None),
+    ]
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None and Decimal(str(row.cost_usd)) == sum(billed)
+
+
+async def test_only_empty_answers_still_cost_what_was_billed(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway(max_retries=0)
+    sim.add_fault(Fault(kind="empty_content", times=None))
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    assert outcome.status == "error" and outcome.error_category == "provider"
+    billed = {gen_id: Decimal(str(g["total_cost"])) for gen_id, g in sim.generations.items()}
+    assert len(billed) == len(outcome.attempts) >= 2
+    assert outcome.cost_usd == sum(billed.values()) and outcome.cost_source == "reported"
+    assert outcome.prompt_tokens > 0 and outcome.generation_id in billed
+    assert outcome.model == outcome.attempts[-1].model
+    assert all(a.error == "provider" for a in outcome.attempts)
+    await asyncio.to_thread(gateway.recorder.flush)
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None and row.cost_source == "reported"
+    assert Decimal(str(row.cost_usd)) == sum(billed.values())
+
+
+SENTENCE = "The quick brown fox jumps over the lazy dog. "
+
+
+async def test_near_the_window_the_first_model_the_prompt_fits_answers(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    """About 15,000 tokens with 1,000 for the answer fit gpt-3.5-turbo's window (16,385) as
+    routing counts, but not with the margin for the token estimate (which the simulator's
+    own tokenizer shows is needed: it counts 17,209). The next model of the chain that
+    takes it answers, and `fit` (what `route` shows) says the same."""
+    gateway = await make_gateway()
+    request = GatewayRequest(
+        prompt="Summarise: " + SENTENCE * 1720,
+        model="openai/gpt-3.5-turbo",
+        max_tokens=1000,
+    )
+    prepared = gateway.prepare(request)
+    assert prepared.decision.candidates[0].model.id == "openai/gpt-3.5-turbo"
+    with pytest.raises(ContextWindowError, match="once 1,000 tokens are kept for the answer"):
+        gateway.fit(prepared)  # pinned: no fallback
+    # With a fallback of a larger window, that one is tried first, not refused locally.
+    decision = dataclasses.replace(prepared.decision, fallbacks=["openai/gpt-4o-mini"])
+    chain, assembled = gateway.fit(dataclasses.replace(prepared, decision=decision))
+    assert [m.id for m in chain] == ["openai/gpt-4o-mini"]
+    assert 16385 - 16385 // 20 < assembled.total_tokens + 1000 <= 16385  # in the margin
+
+
+async def test_a_prompt_no_window_takes_is_a_rejection_not_a_provider_failure(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway()
+    request = GatewayRequest(
+        prompt="Summarise: " + SENTENCE * 1720, model="openai/gpt-3.5-turbo", max_tokens=1000
+    )
+    outcome = await gateway.run(request)
+    assert outcome.status == "error" and outcome.error_category == "user"  # exit 6
+    message = outcome.error_message or ""
+    assert "does not fit openai/gpt-3.5-turbo's context window" in message
+    assert "lower --max-tokens or pin a model with a larger window" in message
+    assert chat_requests(sim) == []
 
 
 async def test_pinned_model_in_cooldown_is_an_error_not_a_blank_answer(
