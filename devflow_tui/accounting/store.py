@@ -418,8 +418,10 @@ class AnalyticsStore:
         prompt_tokens: int | None = None,
         model: str | None = None,
         partial_text: str | None = None,
+        generation_id: str | None = None,
     ) -> None:
-        """Save how far a running stream got, so a killed process leaves its partial counts.
+        """Save how far a running stream got, so a killed process leaves its partial counts
+        (and the generation, whose billed cost `reconcile` can then fetch).
 
         Each call commits (about 0.05 ms): call it every few hundred milliseconds of a stream,
         not for every token. Progress is a safety net, not the record: when it cannot be
@@ -428,7 +430,13 @@ class AnalyticsStore:
         """
         try:
             self._write_progress(
-                request_id, completion_tokens, reasoning_tokens, prompt_tokens, model, partial_text
+                request_id,
+                completion_tokens,
+                reasoning_tokens,
+                prompt_tokens,
+                model,
+                partial_text,
+                generation_id,
             )
         except StoreError as exc:
             _log.warning("cannot save the progress of request %s: %s", request_id, exc.message)
@@ -441,12 +449,14 @@ class AnalyticsStore:
         prompt_tokens: int | None,
         model: str | None,
         partial_text: str | None,
+        generation_id: str | None,
     ) -> None:
         now = self.clock()
         self._execute(
             "UPDATE requests SET completion_tokens = ?, reasoning_tokens = ?, "
             "prompt_tokens = coalesce(?, prompt_tokens), model = coalesce(?, model), "
-            "partial_text = coalesce(?, partial_text), updated = ? "
+            "partial_text = coalesce(?, partial_text), "
+            "generation_id = coalesce(?, generation_id), updated = ? "
             "WHERE id = ? AND status = 'running'",
             (
                 completion_tokens,
@@ -454,6 +464,7 @@ class AnalyticsStore:
                 prompt_tokens,
                 model,
                 partial_text,
+                generation_id,
                 now,
                 request_id,
             ),

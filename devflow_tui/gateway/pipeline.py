@@ -1101,6 +1101,7 @@ class Gateway:
                             completion_tokens=_estimate(outcome.text),
                             model=chat_request.model,
                             partial_text=outcome.text,
+                            generation_id=outcome.generation_id,
                         )
                     if ttft_ms is None and (item.text or item.reasoning):
                         ttft_ms = (now - started) * 1000

@@ -227,7 +227,9 @@ def test_progress_then_stale_running_becomes_interrupted(
     store: AnalyticsStore, clock: FakeClock
 ) -> None:
     request_id = store.begin_request(RequestStart(model="m/a"))
-    store.record_progress(request_id, completion_tokens=37, reasoning_tokens=5, partial_text="par")
+    store.record_progress(
+        request_id, completion_tokens=37, reasoning_tokens=5, partial_text="par", generation_id="g1"
+    )
     # Our own live process: left alone.
     assert store.mark_stale_running_as_interrupted() == 0
     # Much later, it is considered abandoned even though the pid is alive.
@@ -237,6 +239,9 @@ def test_progress_then_stale_running_becomes_interrupted(
     assert row is not None and row.status == "interrupted"
     assert row.completion_tokens == 37 and row.reasoning_tokens == 5
     assert row.partial_text == "par"
+    # Its generation is kept: `reconcile` fetches what the killed process's answer was billed.
+    assert row.generation_id == "g1"
+    assert [r.id for r in store.unbilled_requests(10)] == [request_id]
     # Progress after the fact does not resurrect it.
     store.record_progress(request_id, completion_tokens=99)
     row = store.get_request(request_id)
