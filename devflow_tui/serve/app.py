@@ -92,9 +92,11 @@ def create_app(
     gateway: Gateway | None = None,
     opener: GatewayOpener | None = None,
     on_event: EventSink | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> Starlette:
     """The proxy app. With `gateway` it serves that one (and leaves it open); otherwise it
-    opens its own with `opener` (default `open_gateway`) at startup and closes it at exit."""
+    opens its own with `opener` (default `open_gateway`) at startup and closes it at exit.
+    `on_ready` runs once start-up has succeeded (`devflow serve` announces itself then)."""
     state = ProxyState(settings, tokens, on_event=on_event)
     if gateway is not None:
         state.attach(gateway)
@@ -115,6 +117,8 @@ def create_app(
                 state.startup_error = exc
                 await owned.aclose()
                 raise
+        if on_ready is not None:
+            on_ready()
         reconciler = asyncio.create_task(_reconcile_forever(state))
         try:
             yield

@@ -141,6 +141,10 @@ def serve_main(
             freeze_startup()
         return gateway
 
-    app = create_app(settings, tokens, opener=opener)
-    announce(banner(settings, host, port, tokens, demo))
+    # Announced once start-up has succeeded: a [serve.models] target that is no model stops
+    # it first, with its one line, and nothing claims to be listening.
+    def ready() -> None:
+        announce(banner(settings, host, port, tokens, demo))
+
+    app = create_app(settings, tokens, opener=opener, on_ready=ready)
     run(app, sock)

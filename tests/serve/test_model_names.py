@@ -140,4 +140,5 @@ def test_a_target_that_is_no_model_stops_serve_at_start(
     assert "Closest catalog models: anthropic/claude-sonnet-4.5" in result.stderr
     assert "Correct it in" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+    assert "listening" not in result.stdout  # nothing claimed to be listening first
     assert "Application startup failed" not in result.stderr + result.stdout
