@@ -1023,7 +1023,15 @@ class Gateway:
             if step.action == "stop" or step.model is None:
                 if step.incomplete:
                     outcome.complete = False
-                    outcome.model = model.id
+                # Filed under the model that failed last, not "(none)" in reports.
+                outcome.model = model.id
+                failed = list(dict.fromkeys(a.model for a in outcome.attempts if a.error))
+                if len(failed) > 1:
+                    # Not only the last: every model was tried, so "choose another" is no fix.
+                    outcome.error_message = (
+                        f"Every model tried failed ({', '.join(failed)}); the last: "
+                        f"{failure.message} Retry later."
+                    )
                 return
             index = chain_ids.index(step.model)
         if attempt_no == 0:

@@ -230,6 +230,21 @@ async def test_context_length_error_with_nothing_to_trim_is_not_resent_to_a_pinn
     assert len(chat_requests(sim)) == 1  # before: an identical second request
 
 
+async def test_every_model_failing_names_them_all_and_files_the_row_under_one(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    gateway = await make_gateway(max_retries=0)
+    sim.add_fault(Fault(kind="http_error", status=500, times=None))
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    tried = list(dict.fromkeys(a.model for a in outcome.attempts))
+    assert outcome.status == "error" and len(tried) > 1
+    message = outcome.error_message or ""
+    assert message.startswith(f"Every model tried failed ({', '.join(tried)}); the last: ")
+    assert "choose another model" not in message and message.endswith("Retry later.")
+    row = gateway.store.get_request(outcome.request_id)
+    assert row is not None and row.model == tried[-1]  # not "(none)" in reports
+
+
 @pytest.mark.parametrize(
     ("status", "category"), [(402, "credits"), (401, "auth"), (403, "moderation")]
 )
