@@ -58,7 +58,6 @@ from devflow_tui.routing.learned import (
     bundled_model,
     features,
     rule_features,
-    words_of,
 )
 
 Complexity = Literal["low", "medium", "high"]
@@ -1766,7 +1765,7 @@ class TaskClassifier:
         model = self.model
         if model is None or model.task is None or not stage.words:
             return task, None
-        found = _task_features(stage, words_of(stage.lower))
+        found = model.task.known_features(stage.lower, stage.scores, (f"rt:{task}",))
         guess = model.task.predict(found, evidence=False)
         # The rules decide unless the model disagrees and is confident: it has read more
         # prompts than the rules were written from, the rules say why.
@@ -1792,8 +1791,8 @@ class _Stage:
     follows_level: Complexity | None = None
 
 
-def _task_features(stage: _Stage, tokens: Sequence[str] | None = None) -> set[str]:
-    return features(stage.lower, stage.scores, (f"rt:{_pick(stage.scores)}",), tokens=tokens)
+def _task_features(stage: _Stage) -> set[str]:
+    return features(stage.lower, stage.scores, (f"rt:{_pick(stage.scores)}",))
 
 
 def escalated(

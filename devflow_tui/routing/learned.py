@@ -20,6 +20,7 @@ stays explainable: `Prediction.evidence`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -33,6 +34,7 @@ WORD_CHARS = 1500  # words are read from the first 1,500 characters
 STEM = 5  # a word longer than this also counts by its first STEM letters
 _TOKEN = re.compile(r"[a-zàèéìíòóùç0-9_+#']+")
 _LENGTH_BUCKETS = (8, 20, 50, 150, 500)
+_KNOWN_WORDS_KEPT = 50_000  # tokens whose known features are kept (`known_features`)
 
 
 def _length_bucket(words: int) -> str:
@@ -58,13 +60,10 @@ def features(
     extra: Sequence[str] = (),
     *,
     words: bool = True,
-    tokens: Sequence[str] | None = None,
 ) -> set[str]:
     """The sparse binary features of a lower-cased prompt (plus `extra` names, e.g. the task):
-    stems, whole words when `words`, length, a final question mark, the rule scores. `tokens`
-    is `words_of(lower)` when the caller already has it."""
-    if tokens is None:
-        tokens = words_of(lower)
+    stems, whole words when `words`, length, a final question mark, the rule scores."""
+    tokens = words_of(lower)
     found: set[str] = {f"p:{t[:STEM]}" for t in tokens if len(t) > STEM}
     if words:
         found.update(f"w:{t}" for t in tokens)
@@ -106,6 +105,48 @@ class LinearModel:
     pulls: dict[str, tuple[float, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # Per token of `_TOKEN`: its word and stem features (`words_of`, `features`) that this
+    # model has weights for (`known_features`); filled as tokens are met.
+    known_words: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def known_features(
+        self, lower: str, rule_scores: Mapping[str, float], extra: Sequence[str] = ()
+    ) -> set[str]:
+        """The features of `features(lower, rule_scores, extra)` that this model has weights
+        for: the same prediction, without making a name for every word and stem it does not
+        know (most of a pasted text's). Each token's features are worked out once."""
+        tokens = _TOKEN.findall(lower[:WORD_CHARS])
+        unique = set(tokens)
+        known = self.known_words
+        entries = list(map(known.get, unique))
+        if None in entries:  # tokens met for the first time
+            entries = [
+                self._known_word(t) if e is None else e
+                for t, e in zip(unique, entries, strict=True)
+            ]
+        found = set(itertools.chain.from_iterable(e for e in entries if e is not None))
+        words = len(tokens)
+        if "'" in lower:  # a token of apostrophes only is no word (`words_of`)
+            words -= sum(1 for t in tokens if not t.strip("'"))
+        found.add(_length_bucket(words))
+        if lower.rstrip().endswith("?"):
+            found.add("q:ends-with-question")
+        found.update(rule_features(rule_scores))
+        found.update(extra)
+        return found
+
+    def _known_word(self, token: str) -> tuple[str, ...]:
+        """The word and stem features of `token` that this model knows, as `words_of` and
+        `features` make them; kept in `known_words` (cleared when it grows large)."""
+        word = "<num>" if token.isdecimal() else token.strip("'")
+        names = (f"p:{word[:STEM]}", f"w:{word}") if len(word) > STEM else (f"w:{word}",)
+        entry = tuple(n for n in names if word and n in self.weights)
+        if len(self.known_words) >= _KNOWN_WORDS_KEPT:
+            self.known_words.clear()
+        self.known_words[token] = entry
+        return entry
 
     def predict(self, found: set[str], *, evidence: bool = True) -> Prediction:
         """Softmax over the labels for these features; with `evidence`, the features that

@@ -52,6 +52,46 @@ def test_prediction_gives_probabilities_and_evidence() -> None:
     assert again.predict({"w:prove"}).label == "high"
 
 
+def test_known_features_are_the_features_the_model_has_weights_for() -> None:
+    """The classifier's fast path (`known_features`) reads what `features` makes, less the
+    names the model has no weight for: the same prediction for every labelled prompt and for
+    tokens that are numbers, apostrophes only, short and long words, met twice."""
+    model = LinearModel(
+        labels=("a", "b"),
+        bias=(0.0, 0.0),
+        weights={
+            "w:<num>": (1.0, 0.0),
+            "w:sort": (0.5, 0.1),
+            "p:algor": (0.0, 2.0),
+            "w:it's": (0.3, 0.0),
+            "len:<8": (0.2, 0.1),
+        },
+    )
+    for lower in (
+        "sort 42 algorithms, it's ' '' x",
+        "sort 42 algorithms, it's ' '' x",  # its tokens now known
+        "'' ' 7 algoritmo?",
+        "",
+    ):
+        rules = {"coding": 4.5}
+        full = features(lower, rules, ("rt:coding",))
+        known = model.known_features(lower, rules, ("rt:coding",))
+        assert known <= full
+        assert known & model.weights.keys() == full & model.weights.keys()
+    assert {"w:<num>", "w:sort", "p:algor", "w:it's"} <= model.known_features(
+        "sort 42 algorithms, it's", {}
+    )
+    shipped = bundled_model()
+    assert shipped is not None and shipped.task is not None
+    lines = Path(__file__).with_name("labelled_prompts.jsonl").read_text("utf-8").splitlines()
+    for line in lines[:200]:
+        lower = json.loads(line)["prompt"].lower()
+        rules = {"analysis": 1.0, "chat": 4.0}
+        assert shipped.task.predict(shipped.task.known_features(lower, rules)) == (
+            shipped.task.predict(features(lower, rules))
+        ), lower
+
+
 def test_training_learns_a_separable_toy_problem() -> None:
     samples = [({"w:easy", f"w:x{i % 3}"}, "low") for i in range(12)] + [
         ({"w:hard", f"w:x{i % 3}"}, "high") for i in range(12)
