@@ -141,8 +141,11 @@ class LinearModel:
         """The word and stem features of `token` that this model knows, as `words_of` and
         `features` make them; kept in `known_words` (cleared when it grows large)."""
         word = "<num>" if token.isdecimal() else token.strip("'")
-        names = (f"p:{word[:STEM]}", f"w:{word}") if len(word) > STEM else (f"w:{word}",)
-        entry = tuple(n for n in names if word and n in self.weights)
+        weights = self.weights
+        whole = "w:" + word
+        entry: tuple[str, ...] = (whole,) if word and whole in weights else ()
+        if len(word) > STEM and (stem := "p:" + word[:STEM]) in weights:
+            entry = (stem, *entry)
         if len(self.known_words) >= _KNOWN_WORDS_KEPT:
             self.known_words.clear()
         self.known_words[token] = entry
