@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
@@ -52,7 +52,6 @@ class CatalogModel:
     free: bool = False
     chat_capable: bool = True
     created: int | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def prompt_price(self) -> Decimal | None:
@@ -89,7 +88,6 @@ class CatalogModel:
             free=info.id.endswith(":free"),
             chat_capable=_outputs_text(info),
             created=info.created,
-            raw=info.model_dump(mode="json", exclude_none=True),
         )
 
 

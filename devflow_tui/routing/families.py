@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from devflow_tui.regex_cache import cached_compile
 from devflow_tui.routing.catalog import CatalogModel
@@ -106,8 +107,10 @@ def thinks_first(model: CatalogModel) -> bool:
     )
 
 
+@lru_cache(maxsize=4096)
 def match_family(model_id: str) -> Family | None:
-    """The known family of a model id, or None."""
+    """The known family of a model id, or None (kept per id: a selector asks twice per
+    catalog model, for its quality and whether its family is known)."""
     lowered = model_id.lower()
     for family in FAMILIES:
         if family.pattern.search(lowered):

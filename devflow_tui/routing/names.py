@@ -33,6 +33,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -131,24 +132,39 @@ class ModelNames:
 
     def __init__(self, catalog: ModelCatalog) -> None:
         self._catalog = catalog
-        self._by_id = {model.id.lower(): model.id for model in catalog}
-        self._by_compact_id = {_compact(model.id): model.id for model in catalog}
-        self._by_slug: dict[str, str] = {}
-        # The models themselves first: a variant's display name must not take its model's key.
-        for model in sorted(catalog, key=lambda m: bool(_variant(m.id))):
-            slug = model.id.split("/", 1)[-1]
-            for key in (slug, model.name, model.name.split(":", 1)[-1]):
-                self._by_slug.setdefault(_compact(key), model.id)
-        self._chat = [
-            (model, _words(model.id), _tokens(model.id), _variant(model.id))
-            for model in catalog.chat_models()
-        ]
         # name -> (resolved, covered), None for a name that matches nothing
         self._cache: dict[str, tuple[Resolution, Resolution] | None] = {}
         self._in_settings: dict[tuple[object, ...], SettingsNames] = {}
         self._closest: ClosestModels | None = None  # built on the first unknown name
         # A client of the proxy may send the same unknown name again and again.
         self._hint = functools.lru_cache(maxsize=HINTS_KEPT)(self._suggest)
+
+    # The indexes are built when a first name is resolved: most requests name no model, and
+    # a 400-model catalog's took a few milliseconds of every start-up.
+    @cached_property
+    def _by_id(self) -> dict[str, str]:
+        return {model.id.lower(): model.id for model in self._catalog}
+
+    @cached_property
+    def _by_compact_id(self) -> dict[str, str]:
+        return {_compact(model.id): model.id for model in self._catalog}
+
+    @cached_property
+    def _by_slug(self) -> dict[str, str]:
+        by_slug: dict[str, str] = {}
+        # The models themselves first: a variant's display name must not take its model's key.
+        for model in sorted(self._catalog, key=lambda m: bool(_variant(m.id))):
+            slug = model.id.split("/", 1)[-1]
+            for key in (slug, model.name, model.name.split(":", 1)[-1]):
+                by_slug.setdefault(_compact(key), model.id)
+        return by_slug
+
+    @cached_property
+    def _chat(self) -> list[tuple[CatalogModel, frozenset[str], frozenset[str], str]]:
+        return [
+            (model, _words(model.id), _tokens(model.id), _variant(model.id))
+            for model in self._catalog.chat_models()
+        ]
 
     def resolve(self, name: str) -> Resolution:
         """The catalog model `name` means (pinned, preferred, only); raises
