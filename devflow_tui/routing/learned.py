@@ -99,12 +99,6 @@ class LinearModel:
     labels: tuple[str, ...]
     bias: tuple[float, ...]
     weights: Mapping[str, tuple[float, ...]]
-    # Per feature and label: how much more the feature pulls to that label than to the
-    # average other label (the evidence a prediction shows); worked out for a feature the
-    # first time a prompt has it (not at load: that would slow every command's start).
-    pulls: dict[str, tuple[float, ...]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
     # Per token of `_TOKEN`: its word and stem features (`words_of`, `features`) that this
     # model has weights for (`known_features`); filled as tokens are met.
     known_words: dict[str, tuple[str, ...]] = field(
@@ -186,16 +180,21 @@ class LinearModel:
         return dataclasses.replace(prediction, evidence=self._evidence(active, best))
 
     def _evidence(self, active: Sequence[str], best: int) -> tuple[str, ...]:
-        """The (up to three) features that pulled hardest to label `best`, in words."""
-        pulls = self.pulls
+        """The (up to three) features that pulled hardest to label `best`, in words: how much
+        more each pulls to it than to the average other label, over 0.1. Worked out for the
+        winner only (a row's sum and one difference per feature): most features are shown
+        once, so keeping every label's pull for later cost more than it saved."""
         weights = self.weights
         others = len(self.labels) - 1
+        pull: list[tuple[float, str]] = []
         for name in active:
-            if name not in pulls:
-                row = weights[name]
-                pulls[name] = tuple(w - (sum(row) - w) / others for w in row)
-        pull = sorted([(pulls[name][best], name) for name in active], reverse=True)[:3]
-        return tuple(_show(name) for value, name in pull if value > 0.1)
+            row = weights[name]
+            w = row[best]
+            value = w - (sum(row) - w) / others
+            if value > 0.1:
+                pull.append((value, name))
+        pull.sort(reverse=True)
+        return tuple(_show(name) for _, name in pull[:3])
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape `routing.training` writes and `from_json` reads."""
