@@ -522,15 +522,34 @@ class Gateway:
         try:
             await self._run(state)
         except asyncio.CancelledError:
-            if not state.ended:
-                outcome = state.outcome
-                outcome.status = "cancelled"
-                outcome.complete = False
-                outcome.error_category = ErrorCategory.CANCELLED.value
-                outcome.error_message = "Cancelled by the user; the partial answer was kept."
-                await self._end(state)
+            await self._end_stopped(state, "Cancelled by the user; the partial answer was kept.")
+            raise
+        except Exception as exc:
+            from devflow_tui.gateway.unroutable import NothingStrongerError
+
+            # The event sink raised (a front end that can no longer show the answer, such as
+            # `ask` writing to a closed pipe): the answer stops there, as a cancelled one, and
+            # is recorded like one (partial tokens, cost, the budget hold released), never
+            # left `running`. The exception is the front end's to report.
+            if not isinstance(exc, NothingStrongerError):
+                await self._end_stopped(
+                    state,
+                    f"Stopped: the answer could not be delivered ({type(exc).__name__}); "
+                    "the partial answer was kept.",
+                )
             raise
         return state.outcome
+
+    async def _end_stopped(self, state: _RunState, message: str) -> None:
+        """End a request that was stopped before it finished, unless it already ended."""
+        if state.ended:
+            return
+        outcome = state.outcome
+        outcome.status = "cancelled"
+        outcome.complete = False
+        outcome.error_category = ErrorCategory.CANCELLED.value
+        outcome.error_message = message
+        await self._end(state)
 
     async def _run(self, state: _RunState) -> None:
         outcome = state.outcome

@@ -123,6 +123,36 @@ def test_sigterm_and_sighup_stop_an_ask_like_ctrl_c(
     stop_like_ctrl_c(start_stuck_ask(child_env, sim, db), number, db)
 
 
+def test_ask_into_a_closed_pipe_records_its_request_as_cancelled(
+    child_env: dict[str, str],
+    home: Path,
+) -> None:
+    """`devflow ask … | head -1`: the reader goes away mid-answer. The request used to be
+    left `running` (later "interrupted", cost unknown, its budget hold kept) because the
+    write's BrokenPipeError skipped the pipeline's closing of the books."""
+    db = home / "devflow.db"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is already gone, like `| head -1` after its line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, "ask", "--no-cache", "write a haiku about rain"],
+            cwd=REPO,
+            env=child_env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=DEADLINE_S,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    err = done.stderr.decode()
+    assert done.returncode == 1, err  # the documented quiet exit of a closed stdout
+    assert "Traceback" not in err
+    rows = query(db, "SELECT status, cost_source, error_category FROM requests")
+    assert rows == [("cancelled", "estimated", "cancelled")]
+    assert query(db, "SELECT count(*) FROM budget_reservations") == [(0,)]
+
+
 def _mcp_call(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
     assert proc.stdin is not None
     proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
