@@ -259,12 +259,18 @@ class AnalyticsStore:
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
         """The read connection, for reports: a committed snapshot that never blocks writers."""
-        with self._read_lock:
+        # Database errors become the StoreError that says what to do, as writes' do: a
+        # damaged file gave `devflow report` a traceback (two: the read's, then COMMIT's).
+        with self._read_lock, self._translated():
             self._backend.begin_read(self._read_conn)  # one snapshot for all the caller's queries
             try:
                 yield self._read_conn
-            finally:
-                self._read_conn.execute("COMMIT")
+            except BaseException:
+                # The read's own error is the one to report, not a failed end of the snapshot.
+                with contextlib.suppress(Exception):
+                    self._read_conn.execute("COMMIT")
+                raise
+            self._read_conn.execute("COMMIT")
 
     def lock_budgets(self, conn: Connection) -> None:
         """Serialise budget reservations across processes and machines, in `conn`'s

@@ -182,6 +182,29 @@ def test_report_json_after_requests(devflow: Invoke, by: str, tmp_path: Path) ->
     assert json.loads(from_rows.stdout) == {**data, "generated_at": ANY, "window_start": ANY}
 
 
+def test_report_on_a_damaged_database_is_one_message(devflow: Invoke, isolated_env: Path) -> None:
+    """A page of the day roll-up overwritten: `report` gave two chained tracebacks (the
+    read's, then its snapshot's COMMIT); it gives the store's message, as `ask` does."""
+    import sqlite3
+
+    devflow("ask", "write a python add function")
+    db = isolated_env / "devflow.db"
+    conn = sqlite3.connect(db)
+    sql = "SELECT rootpage FROM sqlite_master WHERE name = 'rollup_day'"
+    (page,) = conn.execute(sql).fetchone()
+    (size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    with open(db, "r+b") as fh:
+        fh.seek((page - 1) * size)
+        fh.write(b"\x42" * size)
+    for args in (("report",), ("report", "--json"), ("report", "--by", "day")):
+        result = devflow(*args)
+        assert result.exit_code == 2, result.stderr
+        assert "not a valid SQLite database" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_report_shows_key_credit_limit(devflow: Invoke, sim: SimServer) -> None:
     from decimal import Decimal
 
