@@ -513,9 +513,19 @@ class Gateway:
         `NothingStrongerError` and records nothing (it is not a request: nothing is sent).
         `prepared`: `request` as `prepare` returned it, when the caller looked at the decision
         first (the dashboard's escalation), so that it is not prepared again."""
+        sink = on_event or (lambda _event: None)
+        sink_errors: list[Exception] = []
+
+        def emit(event: GatewayEvent) -> None:
+            try:
+                sink(event)
+            except Exception as exc:
+                sink_errors.append(exc)
+                raise
+
         state = _RunState(
             request=request,
-            emit=on_event or (lambda _event: None),
+            emit=emit,
             outcome=RequestOutcome(request_id=str(uuid.uuid4())),
             prepared=prepared,
         )
@@ -527,15 +537,18 @@ class Gateway:
         except Exception as exc:
             from devflow_tui.gateway.unroutable import NothingStrongerError
 
-            # The event sink raised (a front end that can no longer show the answer, such as
-            # `ask` writing to a closed pipe): the answer stops there, as a cancelled one, and
-            # is recorded like one (partial tokens, cost, the budget hold released), never
-            # left `running`. The exception is the front end's to report.
+            # The front end raised (one that can no longer show the answer, such as `ask`
+            # writing to a closed pipe), or a bug did: the answer stops there, as a cancelled
+            # one, and is recorded like one (partial tokens, cost, the budget hold released),
+            # never left `running`. The exception is the caller's to report.
             if not isinstance(exc, NothingStrongerError):
+                why = (
+                    "the answer could not be delivered"
+                    if exc in sink_errors
+                    else "an internal error, please report it"
+                )
                 await self._end_stopped(
-                    state,
-                    f"Stopped: the answer could not be delivered ({type(exc).__name__}); "
-                    "the partial answer was kept.",
+                    state, f"Stopped by {why} ({type(exc).__name__}); the partial answer was kept."
                 )
             raise
         return state.outcome

@@ -335,6 +335,45 @@ async def test_cancel_keeps_partial_answer(make_gateway: GatewayFactory, sim: Si
     assert row.generation_id is not None and row.generation_id in sim.generations
 
 
+async def test_a_front_end_that_raises_mid_answer_ends_the_request_as_cancelled(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    """A sink that fails (`ask` writing into a closed pipe) used to skip the closing of the
+    books: the row stayed `running` with no cost. The sink's exception still reaches the
+    caller; the request is recorded as cancelled with what arrived."""
+    gateway = await make_gateway()
+    chunks: list[str] = []
+
+    def on_event(event: GatewayEvent) -> None:
+        if isinstance(event, ChunkReceived):
+            chunks.append(event.text)
+            if len(chunks) == 2:
+                raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        await gateway.run(GatewayRequest(prompt=CODE_PROMPT), on_event)
+    row = gateway.store.recent_requests(5)[0]
+    assert (row.status, row.complete, row.cost_source) == ("cancelled", False, "estimated")
+    assert row.completion_tokens > 0
+    assert "could not be delivered (BrokenPipeError)" in (row.error_message or "")
+
+
+async def test_an_internal_error_mid_request_is_recorded_not_left_running(
+    make_gateway: GatewayFactory, sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = await make_gateway()
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(gateway, "_call_chain", broken)
+    with pytest.raises(RuntimeError):
+        await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    row = gateway.store.recent_requests(5)[0]
+    assert row.status == "cancelled"
+    assert "an internal error, please report it (RuntimeError)" in (row.error_message or "")
+
+
 async def test_budget_refusal_sends_nothing(make_gateway: GatewayFactory, sim: SimServer) -> None:
     gateway = await make_gateway(cost_budget_usd=Decimal("0.000001"))
     events: list[GatewayEvent] = []
