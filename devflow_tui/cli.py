@@ -253,14 +253,15 @@ def read_prompt(prompt: str) -> str:
             fail("stdin is not UTF-8 text. Convert it (e.g. with iconv) and retry.", EXIT_USAGE)
     else:
         text = prompt
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        fail("the prompt is not valid UTF-8 text. Check your terminal's encoding.", EXIT_USAGE)
-    if "\x00" in text:
-        fail("the prompt contains a NUL byte; pass text, not a binary file.", EXIT_USAGE)
-    if not text.strip():
-        fail("the prompt is empty. Pass text, or - to read it from stdin.", EXIT_USAGE)
+    from devflow_tui.gateway.checks import prompt_problem
+
+    problem = prompt_problem(text)
+    if problem is not None:
+        fix = {
+            "is not valid UTF-8 text": "Check your terminal's encoding.",
+            "contains a NUL byte": "Pass text, not a binary file.",
+        }.get(problem, "Pass text, or - to read it from stdin.")
+        fail(f"the prompt {problem}. {fix}", EXIT_USAGE)
     return text
 
 

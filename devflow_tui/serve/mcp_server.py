@@ -19,6 +19,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from devflow_tui.config import Settings
+from devflow_tui.gateway.checks import prompt_problem
 from devflow_tui.gateway.pipeline import Gateway, GatewayRequest
 from devflow_tui.types import TASK_TYPES
 from devflow_tui.usd import format_usd
@@ -59,6 +60,12 @@ def _check_task(task_type: str | None) -> str | None:
     return task_type
 
 
+def _check_prompt(prompt: str) -> None:
+    problem = prompt_problem(prompt)
+    if problem is not None:
+        raise ToolError(f"The prompt {problem}. Pass the text to answer in `prompt`.")
+
+
 def build_server(
     settings: Settings, *, demo: bool = False, opener: GatewayOpener | None = None
 ) -> MCPServer[Any]:
@@ -96,6 +103,12 @@ def build_server(
         `task_type` (coding, analysis, creative, reasoning, chat) overrides the classifier;
         `include_session` adds the latest Claude Code session of this project as context.
         Returns the answer, then the model, cost and tokens."""
+        _check_prompt(prompt)
+        if max_tokens is not None and max_tokens < 1:
+            raise ToolError(
+                f"max_tokens must be at least 1 (got {max_tokens}). Pass the most answer "
+                "tokens to allow, or leave it out for the default."
+            )
         gateway = await holder.get()
         request = GatewayRequest(
             prompt=prompt,
@@ -121,6 +134,7 @@ def build_server(
     @server.tool()
     async def route(prompt: str, task_type: str | None = None) -> dict[str, Any]:
         """Which model would take `prompt`, and why; nothing is sent."""
+        _check_prompt(prompt)
         gateway = await holder.get()
         classification, decision = gateway.decide(prompt, task_type=_check_task(task_type))
         return {

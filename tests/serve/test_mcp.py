@@ -93,5 +93,20 @@ async def test_mcp_tools_in_process(sim: SimServer, fake_key: str) -> None:  # n
             await server.call_tool("ask", {"prompt": "this one fails"})
         with pytest.raises(ToolError, match="task_type must be one of"):
             await server.call_tool("ask", {"prompt": "x", "task_type": "dancing"})
+        requests_before = len(gateway.store.recent_requests(50))
+        # Refused before anything is sent or recorded, with the cause and the fix: a negative
+        # max_tokens used to crash in the pipeline (its row left running), a blank prompt was
+        # sent and billed.
+        for bad, message in [
+            ({"prompt": "hi", "max_tokens": -3}, "max_tokens must be at least 1 .got -3."),
+            ({"prompt": "hi", "max_tokens": 0}, "max_tokens must be at least 1"),
+            ({"prompt": "   \n"}, "The prompt is empty. Pass the text"),
+            ({"prompt": "a\x00b"}, "The prompt contains a NUL byte"),
+        ]:
+            with pytest.raises(ToolError, match=message):
+                await server.call_tool("ask", bad)
+        with pytest.raises(ToolError, match="The prompt is empty"):
+            await server.call_tool("route", {"prompt": " "})
+        assert len(gateway.store.recent_requests(50)) == requests_before
     finally:
         await gateway.aclose()
