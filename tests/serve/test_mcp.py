@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import ClientSession
@@ -97,12 +98,13 @@ async def test_mcp_tools_in_process(sim: SimServer, fake_key: str) -> None:  # n
         # Refused before anything is sent or recorded, with the cause and the fix: a negative
         # max_tokens used to crash in the pipeline (its row left running), a blank prompt was
         # sent and billed.
-        for bad, message in [
+        cases: list[tuple[dict[str, Any], str]] = [
             ({"prompt": "hi", "max_tokens": -3}, "max_tokens must be at least 1 .got -3."),
             ({"prompt": "hi", "max_tokens": 0}, "max_tokens must be at least 1"),
             ({"prompt": "   \n"}, "The prompt is empty. Pass the text"),
             ({"prompt": "a\x00b"}, "The prompt contains a NUL byte"),
-        ]:
+        ]
+        for bad, message in cases:
             with pytest.raises(ToolError, match=message):
                 await server.call_tool("ask", bad)
         with pytest.raises(ToolError, match="The prompt is empty"):
