@@ -807,8 +807,21 @@ def render_report(rep: Any) -> str:
 
     t = rep.totals
     rate = "-" if t.success_rate is None else f"{t.success_rate:.0%}"
+    # How the requests ended, each kind named when there is one: the success rate leaves out
+    # refused and cancelled requests, which were otherwise nowhere in the text.
+    ends = ", ".join(
+        f"{n} {name}"
+        for n, name in (
+            (t.ok, "ok"),
+            (t.failed, "failed"),
+            (t.cancelled, "cancelled"),
+            (t.refused, "refused"),
+        )
+        if n
+    )
     lines = [
-        f"Since {rep.since}: {t.requests} requests, {rate} ok, {t.cache_hits} cache hits",
+        f"Since {rep.since}: {t.requests} requests{f' ({ends})' if ends else ''}, "
+        f"{rate} of those sent ok, {t.cache_hits} cache hits",
         f"Cost {short_usd(t.cost_usd)} (reported {short_usd(t.cost_reported_usd)}, estimated "
         f"{short_usd(t.cost_estimated_usd)}, {t.unknown_cost_requests} with unknown cost)",
         f"Tokens: {t.prompt_tokens} in, {t.completion_tokens} out.  Latency p50/p95/p99 "

@@ -90,6 +90,11 @@ class Budget:
 
     name: str  # "total", "daily", "weekly", "monthly", "session"
     limit_usd: Decimal
+    setting: str = "the budget in the config file"  # where the user sets it, for the fix
+
+
+def _config_key(key: str) -> str:
+    return f"{key} under [budget] in the config file"
 
 
 class BudgetManager:
@@ -116,16 +121,35 @@ class BudgetManager:
         self.reserve_in_server = reserve_in_server
         self.session_start = clock()
         limits: dict[str, Decimal] = {}
+        settings: dict[str, list[str]] = {}  # where each limit is set (two may tie)
 
-        def add(name: str, value: Decimal | None) -> None:
-            if value is not None:
-                limits[name] = min(value, limits.get(name, value))
+        def add(name: str, value: Decimal | None, setting: str) -> None:
+            if value is None:
+                return
+            if name not in limits or value < limits[name]:
+                limits[name], settings[name] = value, [setting]
+            elif value == limits[name]:
+                settings[name].append(setting)
 
-        add(budget.period, cost_budget_usd if cost_budget_usd is not None else budget.limit_usd)
-        add("daily", budget.daily_usd)
-        add("monthly", budget.monthly_usd)
-        add("session", budget.session_usd)
-        self.budgets = [Budget(name, limit) for name, limit in limits.items()]
+        if cost_budget_usd is not None:
+            add(budget.period, cost_budget_usd, "OPENROUTER_COST_BUDGET_USD (or cost_budget_usd)")
+        else:
+            add(budget.period, budget.limit_usd, _config_key("limit_usd"))
+        add("daily", budget.daily_usd, _config_key("daily_usd"))
+        add("monthly", budget.monthly_usd, _config_key("monthly_usd"))
+        add("session", budget.session_usd, _config_key("session_usd"))
+        self.budgets = [
+            Budget(name, limit, " and ".join(settings[name])) for name, limit in limits.items()
+        ]
+
+    def setting(self, name: str) -> str:
+        """Where the user sets the budget `name` (for the fix in a refusal)."""
+        for budget in self.budgets:
+            if budget.name == name:
+                return budget.setting
+        if name == "openrouter-key":
+            return "the key's credit limit on openrouter.ai"
+        return "the budget in the config file"
 
     @property
     def active(self) -> bool:
@@ -432,8 +456,7 @@ def _over_budget(
         f"{format_usd(spent)} and {format_usd(reserved)} reserved by running "
         f"requests, of a {format_usd(budget.limit_usd)} limit; this request "
         f"could cost up to {format_usd(wanted)}.",
-        hint="Raise the limit in the config file (or OPENROUTER_COST_BUDGET_USD), "
-        "or lower the maximum output tokens.",
+        hint=f"Raise the limit ({budget.setting}), or lower the maximum output tokens.",
     )
 
 

@@ -653,7 +653,7 @@ class Gateway:
             self.selector.select(without_budget).candidates
         ):
             views = await self.recorder.call(self.budget.status)
-            return _budget_exhausted(views)
+            return _budget_exhausted(views, self.budget.setting)
         from devflow_tui.gateway.unroutable import unroutable_error
 
         restricted_by = None
@@ -1309,7 +1309,9 @@ def serve_cached(outcome: RequestOutcome, hit: CachedAnswer) -> None:
     outcome.ttft_ms = 0.0
 
 
-def _budget_exhausted(views: Sequence[BudgetView]) -> BudgetExceededError:
+def _budget_exhausted(
+    views: Sequence[BudgetView], setting: Callable[[str], str]
+) -> BudgetExceededError:
     """The refusal when no model's worst case fits what is left: names the tightest budget."""
     limited = [v for v in views if v.remaining_usd is not None and v.limit_usd is not None]
     if not limited:
@@ -1325,6 +1327,6 @@ def _budget_exhausted(views: Sequence[BudgetView]) -> BudgetExceededError:
         f"of a {format_usd(tightest.limit_usd or Decimal(0))} limit, "
         f"{format_usd(tightest.remaining_usd or Decimal(0))} left; no model's worst-case cost "
         "fits in it.",
-        hint="Raise the budget (OPENROUTER_COST_BUDGET_USD or [budget] in the config file), "
-        "lower --max-tokens, or wait for the period to reset.",
+        hint=f"Raise the limit ({setting(tightest.name)}), lower --max-tokens, or wait for "
+        "the period to reset.",
     )

@@ -147,6 +147,28 @@ def test_env_limit_overrides_file_limit_for_the_period(
     assert [(b.name, b.limit_usd) for b in both_daily.budgets] == [("daily", D("3"))]
 
 
+def test_a_refusal_names_the_setting_that_sets_the_budget(
+    store: AnalyticsStore, clock: FakeClock
+) -> None:
+    """A session budget's refusal said "Raise the limit in the config file (or
+    OPENROUTER_COST_BUDGET_USD)": that variable does not set it."""
+    session = manager(store, clock, session_usd="0.001")
+    with pytest.raises(BudgetExceededError) as info:
+        session.reserve("a", D("0.01"))
+    assert info.value.hint == (
+        "Raise the limit (session_usd under [budget] in the config file), "
+        "or lower the maximum output tokens."
+    )
+    from_env = manager(store, clock, env="0.001", limit_usd="5", period="monthly")
+    assert from_env.setting("monthly") == "OPENROUTER_COST_BUDGET_USD (or cost_budget_usd)"
+    tied = manager(store, clock, limit_usd="3", period="daily", daily_usd="3")
+    assert tied.setting("daily") == (
+        "limit_usd under [budget] in the config file and daily_usd under [budget] in the "
+        "config file"
+    )
+    assert tied.setting("openrouter-key") == "the key's credit limit on openrouter.ai"
+
+
 def test_period_starts_in_utc(store: AnalyticsStore, clock: FakeClock) -> None:
     budget = manager(store, clock)
     # T0 = Tuesday 2026-03-10 12:00 UTC

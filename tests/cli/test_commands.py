@@ -205,6 +205,19 @@ def test_report_on_a_damaged_database_is_one_message(devflow: Invoke, isolated_e
         assert "Traceback" not in result.stderr
 
 
+def test_report_text_counts_refused_requests(
+    devflow: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After budget refusals the text said "3 requests, 100% ok": the refusals were nowhere."""
+    assert devflow("ask", "hello there").exit_code == 0
+    monkeypatch.setenv("OPENROUTER_COST_BUDGET_USD", "0.0000001")
+    for _ in range(2):
+        refused = devflow("ask", "--no-cache", "-m", "deepseek/deepseek-v3.2-exp", "hello again")
+        assert refused.exit_code != 0, refused.stdout
+    first = devflow("report").stdout.splitlines()[0]
+    assert first == "Since 30d: 3 requests (1 ok, 2 refused), 100% of those sent ok, 0 cache hits"
+
+
 def test_report_shows_key_credit_limit(devflow: Invoke, sim: SimServer) -> None:
     from decimal import Decimal
 
