@@ -146,3 +146,21 @@ def test_warm_imports_skips_missing_modules() -> None:
     from devflow_tui.tui.app import warm_imports
 
     assert warm_imports(("devflow_tui.no_such_module", "devflow_tui.config")) == 1
+
+
+def test_an_answer_cut_at_the_token_limit_says_to_raise_it_not_retry() -> None:
+    """A retry stops at the same limit; the footer said "ctrl+r retry"."""
+    from devflow_tui.tui.widgets.conversation import AnswerBlock, AnswerFacts
+
+    block = AnswerBlock("r1", "write a long essay")
+    block.show_end(AnswerFacts(model="m/x", status="ok", complete=False, finish_reason="length"))
+    assert block.state == "incomplete"
+    assert block.footer.startswith(
+        "INCOMPLETE (output token limit) · raise max tokens (ctrl+o) · m/x"
+    )
+    assert "retry" not in block.footer
+    cut_text = AnswerBlock("r3", "hi", text="partial")
+    cut_text.show_end(
+        AnswerFacts(model="m/x", status="error", complete=False, error_message="lost")
+    )
+    assert cut_text.footer.startswith("INCOMPLETE (lost) · ctrl+r retry")

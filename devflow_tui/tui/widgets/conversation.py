@@ -348,8 +348,12 @@ class AnswerBlock:
         elif facts.status != "ok" or not facts.complete:
             self.state = "incomplete"
             self.marks.add("-incomplete")
-            why = facts.error_message or facts.finish_reason or "cut off"
-            footer = f"INCOMPLETE ({why}) · ctrl+r retry · " + footer
+            if facts.finish_reason == "length" and not facts.error_message:
+                # A retry would stop at the same limit: say what does help.
+                footer = "INCOMPLETE (output token limit) · raise max tokens (ctrl+o) · " + footer
+            else:
+                why = facts.error_message or facts.finish_reason or "cut off"
+                footer = f"INCOMPLETE ({why}) · ctrl+r retry · " + footer
         else:
             self.state = "done"
         self.set_footer(footer)
