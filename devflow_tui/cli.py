@@ -774,21 +774,26 @@ def report(
 def _key_info(settings: Settings) -> Any:
     """The key's OpenRouter credit limit and usage, best effort (None offline or keyless)."""
     from devflow_tui.keystore import KeyStore, resolve_api_key
-    from devflow_tui.openrouter.client import OpenRouterClient
 
     key, _source = resolve_api_key(settings, KeyStore(settings.home))
     if key is None:
         return None
     quick = settings.model_copy(update={"max_retries": 0, "timeout_ms": 3000})
-
-    async def fetch() -> Any:
-        async with OpenRouterClient(quick, api_key=key) as client:
-            return await client.get_key()
-
     try:
-        return asyncio.run(fetch())
+        return _fetch_key(quick, key)
     except DevflowError:
         return None
+
+
+def _fetch_key(settings: Settings, key: str) -> Any:
+    """OpenRouter's /key answer for `key`; a DevflowError if it cannot be had."""
+    from devflow_tui.openrouter.client import OpenRouterClient
+
+    async def fetch() -> Any:
+        async with OpenRouterClient(settings, api_key=key) as client:
+            return await client.get_key()
+
+    return asyncio.run(fetch())
 
 
 def _write(path: Path, text: str) -> None:
@@ -990,9 +995,10 @@ def auth_set(ctx: click.Context, key: str | None) -> None:
 
 
 @auth.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @refused_demo_option
 @click.pass_context
-def auth_status(ctx: click.Context) -> None:
+def auth_status(ctx: click.Context, as_json: bool) -> None:
     """Show which key is used, from where, and its label, limit and usage."""
     from devflow_tui.keystore import KeyStore, resolve_api_key
 
@@ -1002,21 +1008,25 @@ def auth_status(ctx: click.Context) -> None:
         fail(NO_KEY_MESSAGE, EXIT_USAGE)
     from devflow_tui.redaction import mask_key
 
+    if as_json:
+        info = _key_status(settings, key)
+        document = {"key": mask_key(key), "source": source, "openrouter": info.model_dump()}
+        click.echo(dumps(document))
+        return
     click.echo(f"Key {mask_key(key)} from {source}.")
     _show_key_status(ctx, settings, key)
 
 
-def _show_key_status(ctx: click.Context, settings: Settings, key: str) -> None:
-    from devflow_tui.openrouter.client import OpenRouterClient
-
-    async def go() -> Any:
-        async with OpenRouterClient(settings, api_key=key) as client:
-            return await client.get_key()
-
+def _key_status(settings: Settings, key: str) -> Any:
+    """OpenRouter's /key answer for `key` (exits with the error's message if it fails)."""
     try:
-        info = asyncio.run(go())
+        return _fetch_key(settings, key)
     except DevflowError as exc:
         fail(str(exc), exit_code_for(exc.category.value))
+
+
+def _show_key_status(ctx: click.Context, settings: Settings, key: str) -> None:
+    info = _key_status(settings, key)
     limit = f"${info.limit}" if info.limit is not None else "no limit"
     click.echo(
         f"OpenRouter: label {info.label or '-'}, limit {limit}, usage "

@@ -93,6 +93,11 @@ def test_auth_set_status_clear(devflow: Invoke, fake_key: str) -> None:
     assert "from file" in status.stdout
     assert "label" in status.stdout
     assert fake_key not in status.stdout
+    as_json = devflow("auth", "status", "--json", key=False)  # README: --json where data
+    assert as_json.exit_code == 0, as_json.stderr
+    document = json.loads(as_json.stdout)
+    assert document["key"].endswith(fake_key[-4:]) and document["source"] == "file"
+    assert "usage" in document["openrouter"] and fake_key not in as_json.stdout
     cleared = devflow("auth", "clear", key=False)
     assert cleared.exit_code == 0
     assert not cred.exists()
