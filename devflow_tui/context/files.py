@@ -38,9 +38,10 @@ _ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn"})
 
 
 class _Refused(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, fix: str = "Pass a text file, or leave it out.") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.fix = fix
 
 
 def _read_text(path: Path, max_bytes: int) -> str:
@@ -52,7 +53,10 @@ def _read_text(path: Path, max_bytes: int) -> str:
     except OSError as exc:
         raise _Refused(f"cannot read it ({exc.strerror})") from None
     if size > max_bytes:
-        raise _Refused(f"too large ({size // 1024} KB; the limit is {max_bytes // 1024} KB)")
+        raise _Refused(
+            f"too large ({size // 1024} KB; the limit is {max_bytes // 1024} KB)",
+            "Pass the part that matters, or leave it out.",
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -62,7 +66,11 @@ def _read_text(path: Path, max_bytes: int) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise _Refused("binary or not UTF-8 text") from None
+        raise _Refused(
+            "binary or not UTF-8 text",
+            "If it is text, convert it to UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > "
+            "FILE.utf8) and pass that; or leave it out.",
+        ) from None
 
 
 def _repo_root(start: Path) -> Path | None:
@@ -135,7 +143,7 @@ def _source(path: Path, base: Path, max_bytes: int, explicit: bool) -> ContextSo
         if explicit:
             raise ContextError(
                 f"cannot use {shown} as context: {refused.reason}",
-                hint="Pass a text file under the size limit, or leave it out.",
+                hint=refused.fix,
             ) from None
         return ContextSource.refusal(
             f"file {shown}", "file", refused.reason, path=path, ref=f"file:{shown}"

@@ -86,6 +86,10 @@ def test_explicit_files_are_read_even_when_ignored_but_refused_loudly(repo: Path
         file_sources(["src/logo.png"], repo)
     with pytest.raises(ContextError, match=r"no such file or directory: nope\.py"):
         file_sources(["nope.py"], repo)
+    # Each refusal's fix fits its cause: a Latin-1 file is text to convert.
+    with pytest.raises(ContextError) as latin:
+        file_sources(["src/latin1.txt"], repo)
+    assert latin.value.hint is not None and "convert it to UTF-8 (e.g. iconv" in latin.value.hint
 
 
 def test_ignored_or_empty_directory_is_an_error(repo: Path) -> None:
@@ -102,6 +106,9 @@ def test_size_limits(repo: Path) -> None:
         ContextError, match=r"big.txt as context: too large \(2 KB; the limit is 1 KB\)"
     ):
         file_sources(["big.txt"], repo, max_bytes=1024)
+    with pytest.raises(ContextError) as big:
+        file_sources(["big.txt"], repo, max_bytes=1024)
+    assert big.value.hint == "Pass the part that matters, or leave it out."
     sources = file_sources(["*.txt"], repo, max_bytes=1024)
     assert [(s.ref, s.refused) for s in sources] == [
         ("file:big.txt", "too large (2 KB; the limit is 1 KB)")
