@@ -996,7 +996,25 @@ def session_header(session: ClaudeSession) -> str:
 
 
 def session_source(session: ClaudeSession) -> ContextSource:
-    """The session as a trimmable context source: a header, then one part per turn and result."""
+    """The session as a trimmable context source: a header, then one part per turn and result.
+    A file with no session record in it is an error; a session with no turn yet is left out,
+    saying so (it was "dropped: did not fit the model's context window", at 5 tokens)."""
+    name = f"claude-session {session.short_id} ({session.turn_count} turns)"
+    ref = f"claude-session:{session.session_id}"
+    if session.turn_count == 0:
+        if session.counts.records == 0 and session.counts.malformed_lines:
+            raise ContextError(
+                f"{session.path} is not a Claude Code session: no line of it is a session record",
+                hint="Pass a session file from ~/.claude/projects/ (or claude:latest for the "
+                "project's newest), or leave the session out.",
+            )
+        return ContextSource.refusal(
+            name,
+            "claude-session",
+            "the session has no conversation yet",
+            path=session.path,
+            ref=ref,
+        )
     parts = [ContextPart.of(session_header(session), kind="header", turn=-1)]
     for index, turn in enumerate(session.turns):
         kind: Literal["summary", "message"] = "summary" if turn.role == "summary" else "message"
@@ -1007,12 +1025,11 @@ def session_source(session: ClaudeSession) -> ContextSource:
             stub = f"  ⎿ [output of {call.summary} trimmed: {call.result_lines} lines]"
             result = render_result(call)
             parts.append(ContextPart.of(result, kind="tool-result", turn=index, stub=stub))
-    name = f"claude-session {session.short_id} ({session.turn_count} turns)"
     return ContextSource.from_parts(
         name,
         "claude-session",
         parts,
-        ref=f"claude-session:{session.session_id}",
+        ref=ref,
         path=session.path,
         meta={"session_id": session.session_id},
     )

@@ -252,7 +252,17 @@ def test_empty_and_whitespace_sessions(tmp_path: Path) -> None:
     assert parse_session(blank).turns == []
     source = session_source(session)
     assert source.name.endswith("(0 turns)")
-    assert [part.kind for part in source.parts] == ["header"]
+    # Left out saying why (it was "did not fit the model's context window", at 5 tokens).
+    assert source.refused == "the session has no conversation yet" and not source.parts
+
+
+@pytest.mark.parametrize("content", [b"[]\n", bytes(range(256)) * 8, b'{"no": "type"\n'])
+def test_a_file_that_is_not_a_session_is_an_error(tmp_path: Path, content: bytes) -> None:
+    junk = tmp_path / "junk.jsonl"
+    junk.write_bytes(content)
+    with pytest.raises(ContextError, match="is not a Claude Code session") as info:
+        session_source(parse_session(junk))
+    assert info.value.hint is not None and "claude:latest" in info.value.hint
 
 
 def test_unreadable_session_is_a_context_error(tmp_path: Path) -> None:
