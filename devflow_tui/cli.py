@@ -447,16 +447,20 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
     stream_to_stdout = not as_json
     received: list[str] = []  # the answer as it arrived, kept if it cannot be recorded
     unrecorded: list[DevflowError] = []
+    ended: list[RequestOutcome] = []  # how the request ended, as recorded
 
     def on_event(event: GatewayEvent) -> None:
         from devflow_tui.gateway.events import (
             AttemptFailed,
             BudgetAlert,
             ChunkReceived,
+            Failed,
             RoutingDecided,
         )
 
-        if isinstance(event, RoutingDecided):
+        if isinstance(event, Failed):
+            ended.append(event.outcome)
+        elif isinstance(event, RoutingDecided):
             for warning in event.warnings:
                 click.echo(f"devflow: warning: {warning}", err=True)
         elif isinstance(event, ChunkReceived) and event.text:
@@ -480,6 +484,12 @@ def ask(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
         collector.resume()  # what start-up built is in place; the request runs as usual
         try:
             return await gateway.run(request, on_event)
+        except asyncio.CancelledError:
+            # Ctrl-C, SIGTERM or SIGHUP: the request was recorded as cancelled; a script
+            # reading --json still gets its one object (then the exit says what stopped it).
+            if as_json and ended:
+                click.echo(dumps(outcome_json(ended[-1])))
+            raise
         except StoreError as exc:
             if not received:
                 raise

@@ -153,6 +153,26 @@ def test_ask_into_a_closed_pipe_records_its_request_as_cancelled(
     assert query(db, "SELECT count(*) FROM budget_reservations") == [(0,)]
 
 
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_ask_json_stopped_still_prints_its_object(
+    child_env: dict[str, str],
+    sim: SimServer,  # noqa: F811
+    home: Path,
+    number: signal.Signals,
+) -> None:
+    """`ask --json` stopped mid-request printed nothing on stdout: a script got no object."""
+    db = home / "devflow.db"
+    sim.add_fault(Fault(kind="slow_first_token", delay_ms=120_000, times=None))
+    proc = spawn(child_env, "ask", "--json", "--no-cache", "write a haiku about rain")
+    wait_running(proc, db)
+    proc.send_signal(number)
+    out, err = proc.communicate(timeout=DEADLINE_S)
+    assert proc.returncode == 128 + number, err.decode()
+    document = json.loads(out)
+    assert document["status"] == "cancelled" and document["complete"] is False
+    assert query(db, "SELECT status FROM requests") == [("cancelled",)]
+
+
 def _mcp_call(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
     assert proc.stdin is not None
     proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
