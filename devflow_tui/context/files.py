@@ -16,7 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,13 +119,31 @@ def _ignores_for(base: Path) -> _Ignores:
     return _Ignores(top=root or base)
 
 
-def _walk(folder: Path, ignores: _Ignores) -> list[Path]:
-    found: list[Path] = []
+def _walk(folder: Path, ignores: _Ignores) -> Iterator[Path]:
+    """The files under `folder` not ignored, in a stable order, as they are found: a caller
+    that stops early stops the walk (`-c /` used to walk the whole disk first)."""
     for current, dirs, files in os.walk(folder):
         here = Path(current)
         dirs[:] = sorted(d for d in dirs if not ignores.ignored(here / d, True))
-        found += [here / f for f in sorted(files) if not ignores.ignored(here / f, False)]
-    return found
+        for name in sorted(files):
+            if not ignores.ignored(here / name, False):
+                yield here / name
+
+
+def _first_new(
+    paths: Iterable[Path], chosen: Mapping[Path, bool], room: int
+) -> tuple[list[Path], bool]:
+    """The paths not yet chosen, in order, stopping after `room` + 1 of them (one more than
+    there is room for says "too many" without reading the rest), and whether any path came."""
+    new: dict[Path, None] = {}
+    came = False
+    for path in paths:
+        came = True
+        if path not in chosen:
+            new[path] = None
+            if len(new) > room:
+                break
+    return list(new), came
 
 
 def _shown(path: Path, base: Path) -> str:
@@ -169,26 +187,30 @@ def file_sources(
         expanded = os.path.expanduser(spec)
         if _GLOB_CHARS & set(expanded):
             pattern = expanded if os.path.isabs(expanded) else str(base / expanded)
-            matches = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
-            files = [p for p in matches if p.is_file() and not _ignored_anywhere(p, ignores)]
-            if not files:
+            matches = (Path(p) for p in glob.iglob(pattern, recursive=True))
+            files = (p for p in matches if p.is_file() and not _ignored_anywhere(p, ignores))
+            new, came = _first_new(files, chosen, max_files - len(chosen))
+            if not came:
                 raise ContextError(
                     f"no files match {spec!r} (from {base})",
                     hint="Check the pattern; files ignored by .gitignore are left out.",
                 )
-            for path in files:
+            for path in sorted(new):
                 chosen.setdefault(path, False)
+            if len(chosen) > max_files:
+                break
             continue
         path = Path(expanded)
         path = path if path.is_absolute() else base / path
         if path.is_dir():
             walked = _walk(path, ignores)
-            if not walked:
+            new, came = _first_new(walked, chosen, max_files - len(chosen))
+            if not came:
                 raise ContextError(
                     f"no files to read in {spec} (from {base}): it is empty or ignored",
                     hint="Files matched by .gitignore are left out; name a file to force it.",
                 )
-            for found in walked:
+            for found in new:
                 chosen.setdefault(found, False)
         elif path.is_file():
             chosen[path] = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,40 @@ def test_fifo_device_and_symlink_loop_are_named_not_read(repo: Path) -> None:
     walked = {s.ref: s.refused for s in file_sources(["src"], repo)}
     assert walked["file:src/pipe.txt"] == "it is a named pipe (FIFO), not a file"
     assert walked["file:src/app.py"] is None
+
+
+def test_too_many_files_is_said_without_reading_the_rest(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-c /` walked the whole disk (58 s) before saying "more than 200 files"."""
+    from devflow_tui.context import files
+
+    _tree(repo, {f"many/d{i:02}/f{j}.txt": "x" for i in range(30) for j in range(3)})
+    walked: list[str] = []
+    real_walk = os.walk
+
+    def counting_walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
+        for entry in real_walk(top):
+            walked.append(entry[0])
+            yield entry
+
+    monkeypatch.setattr(os, "walk", counting_walk)
+    with pytest.raises(ContextError, match="more than 5 files"):
+        file_sources(["many"], repo, max_files=5)
+    assert len(walked) <= 3  # the folder and the two subfolders that hold the first 6 files
+    checked: list[Path] = []
+    real_check = files._ignored_anywhere
+
+    def counting_check(path: Path, ignores: object) -> bool:
+        checked.append(path)
+        return real_check(path, ignores)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files, "_ignored_anywhere", counting_check)
+    with pytest.raises(ContextError, match="more than 5 files"):
+        file_sources(["many/**/*.txt"], repo, max_files=5)
+    assert len(checked) == 6
+    # Under the limit, every match is taken, in order, as before.
+    sources = file_sources(["many/d0[0-1]/*.txt"], repo, max_files=10)
+    assert [s.ref for s in sources] == [
+        f"file:many/d{i:02}/f{j}.txt" for i in range(2) for j in range(3)
+    ]
