@@ -52,3 +52,16 @@ async def test_handoff_with_missing_session_notifies(make_app: MakeApp, tmp_path
         assert not isinstance(app.screen, HandoffScreen)
         messages = " ".join(n.message for n in app._notifications)
         assert "Claude" in messages or "CLAUDE_CONFIG_DIR" in messages
+
+
+def test_summary_words_a_missing_branch_and_counts_of_one() -> None:
+    """Outside a git repository it said "on branch `HEAD`", and "1 tool calls"."""
+    from devflow_tui.context.claude_sessions import parse_session
+
+    summary = parse_session(FIXTURE).summary()
+    one = summary.model_copy(update={"git_branch": "HEAD", "turns": 1, "tool_calls": 1})
+    text = summary_markdown(one)
+    assert "(no git branch)" in text and "HEAD" not in text
+    assert "1 turn · 1 tool call · " in text
+    named = summary_markdown(summary.model_copy(update={"git_branch": "main", "turns": 2}))
+    assert "on branch `main`" in named and "2 turns · " in named

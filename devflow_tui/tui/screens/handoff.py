@@ -30,11 +30,16 @@ def summary_markdown(summary: SessionSummary) -> str:
         listed += f"\n- … and {len(files) - MAX_FILES} more"
     when = summary.ended.strftime("%Y-%m-%d %H:%M") if summary.ended else "unknown"
     models = ", ".join(summary.models) or "unknown"
+    # Claude Code records "HEAD" outside a git repository and on a detached HEAD.
+    branch = summary.git_branch if summary.git_branch not in (None, "", "HEAD") else None
+    where = f" on branch `{branch}`" if branch else " (no git branch)"
+    turns = f"{summary.turns} turn{'s' if summary.turns != 1 else ''}"
+    calls = f"{summary.tool_calls} tool call{'s' if summary.tool_calls != 1 else ''}"
     return (
         f"# Handoff: Claude Code session `{summary.session_id[:8]}`\n\n"
-        f"{summary.turns} turns · {summary.tool_calls} tool calls · last activity {when}"
+        f"{turns} · {calls} · last activity {when}"
         f"{' · compacted' if summary.compacted else ''}\n\n"
-        f"Project `{summary.cwd or '?'}` on branch `{summary.git_branch or '-'}`; "
+        f"Project `{summary.cwd or '?'}`{where}; "
         f"models used: {models}.\n\n"
         f"## Task\n\n{_clip(summary.task)}\n\n"
         f"## Files {'edited' if summary.files_edited else 'touched'}\n\n{listed}\n\n"
