@@ -690,10 +690,16 @@ def models(ctx: click.Context, as_json: bool, refresh: bool) -> None:
         click.echo(f"  name {line}")
     for r in listing.models:
         p, c = r.prompt_per_million_usd, r.completion_per_million_usd
+        # Measured health, as the dashboard's models screen shows it (none before a request).
+        health = "no data yet"
+        if r.success_rate is not None:
+            health = f"{r.success_rate:.0%} ok"
+            if r.latency_p50_ms is not None:
+                health += f", p50 {r.latency_p50_ms:,.0f} ms"
         click.echo(
             f"  {r.id:<46} in {p if p is not None else 'unknown':>8}  out "
             f"{c if c is not None else 'unknown':>8}  ctx {r.context_length or '?':>8}  "
-            f"{','.join(r.capabilities)}"
+            f"health {health:<20}  {','.join(r.capabilities)}"
         )
 
 

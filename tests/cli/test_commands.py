@@ -79,6 +79,16 @@ def test_models_lists_catalog_with_prices(devflow: Invoke) -> None:
     assert devflow("models").stdout.splitlines()[0].endswith("per million tokens")
 
 
+def test_models_text_shows_measured_health(devflow: Invoke) -> None:
+    """The README promises measured health in `models`; only --json had it."""
+    asked = json.loads(devflow("ask", "--json", "hello there").stdout)
+    lines = devflow("models").stdout.splitlines()
+    served = next(line for line in lines if line.split()[0] == asked["model"])
+    assert "health 100% ok, p50 " in served
+    other = next(line for line in lines if line.split()[0] == "openai/gpt-5-nano")
+    assert "health no data yet" in other
+
+
 def test_auth_set_status_clear(devflow: Invoke, fake_key: str) -> None:
     home = Path(os.environ["DEVFLOW_HOME"])
     result = devflow("auth", "set", input=fake_key + "\n", key=False)
