@@ -143,7 +143,8 @@ class DevflowApp(App[None]):
         self._proxy_starter = proxy_starter
         self.settings = settings
         self.gateway: DashboardGateway | None = None
-        self.gateway_error: str | None = None
+        self.gateway_error: str | None = None  # why the gateway could not open, if it failed
+        self.gateway_hint: str | None = None
         self.build_request = request_builder
         self._gateway_factory = gateway_factory
         self._demo = demo
@@ -337,8 +338,22 @@ class DevflowApp(App[None]):
             self.has_team = message.has_members
             self.refresh_bindings()
 
+    def not_connected(self) -> None:
+        """Say why a request cannot start yet: still connecting, or never going to (the
+        database or the settings failed; it said "Still connecting" for ever)."""
+        if self.gateway_error is None:
+            self.notify("Still connecting; try again in a moment.", severity="warning")
+            return
+        self.notify(
+            f"{self.gateway_error}\n{self.gateway_hint or 'Fix it, then restart devflow.'}",
+            title="Not connected",
+            severity="error",
+            timeout=30,
+        )
+
     def on_gateway_unavailable(self, message: GatewayUnavailable) -> None:
         self.gateway_error = message.message
+        self.gateway_hint = message.hint
         self.dashboard.gateway_unavailable(message.message)
         text = message.message + (f"\n{message.hint}" if message.hint else "")
         self.notify(text, title="Not connected", severity="error", timeout=30)
@@ -537,7 +552,7 @@ class DevflowApp(App[None]):
         """Ask for a note and keep it for this project (sent as context with every prompt)."""
         gateway = self.gateway
         if gateway is None:
-            self.notify("Still connecting; try again in a moment.", severity="warning")
+            self.not_connected()
             return
 
         def save(text: str | None) -> None:

@@ -468,6 +468,11 @@ async def test_gateway_failure_is_shown_not_raised(settings: Settings) -> None:
         await send(pilot, app, "hello")
         assert app.dashboard.current is None  # nothing sent without a gateway
         assert app.dashboard.query_one(PromptEditor).text == "hello"  # and nothing lost
+        # It says why, and the fix; it said "Still connecting; try again" for ever.
+        last = list(app._notifications)[-1]
+        assert "OPENROUTER_API_KEY is invalid." in last.message
+        assert "Run `devflow auth set`." in last.message
+        assert "Still connecting" not in " ".join(n.message for n in app._notifications)
 
 
 async def test_editor_newlines_and_context_entry(

@@ -266,7 +266,8 @@ class CompareScreen(Screen[None]):
         """Every catalog model; the router's top candidates for the prompt are ticked."""
         gateway = self.gateway
         if gateway is None:
-            self._hint("Still connecting; come back in a moment.")
+            error = self.app.gateway_error
+            self._hint(f"Not connected: {error}" if error else "Still connecting; come back soon.")
             return
         selection = self.query_one("#compare-models", SelectionList)
         selection.clear_options()
@@ -335,7 +336,7 @@ class CompareScreen(Screen[None]):
         prompt = self.query_one("#compare-prompt", Input).value.strip()
         models = list(self.query_one("#compare-models", SelectionList).selected)
         if gateway is None:
-            self.notify("Still connecting; try again in a moment.", severity="warning")
+            self.app.not_connected()
             return
         if self.running:
             self.notify("A comparison is running; esc cancels it.")

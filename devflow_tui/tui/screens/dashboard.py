@@ -271,7 +271,7 @@ class DashboardScreen(Screen[None]):
             self.notify("\n".join(problems), title="Not sent", severity="error")
             return
         if self.app.gateway is None:
-            self.notify("Still connecting; try again in a moment.", severity="warning")
+            self.app.not_connected()
             return
         message.editor.clear()
         if self.streaming or self.queued:
@@ -305,7 +305,7 @@ class DashboardScreen(Screen[None]):
         request already prepared (an escalation's, with `extra` in it), sent as it is."""
         gateway = self.app.gateway
         if gateway is None:
-            self.notify("Still connecting; try again in a moment.", severity="warning")
+            self.app.not_connected()
             return
         if self.streaming:
             self.notify("A request is streaming; press esc to cancel it first.")
