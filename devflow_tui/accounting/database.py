@@ -235,7 +235,7 @@ class SqliteBackend(Backend):
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             return self._corrupt()
         return StoreError(
-            f"The analytics database {self.path} failed: {exc}.",
+            f"The analytics database {self.path} failed: {str(exc).rstrip('.')}.",
             hint="Check free disk space and the file's permissions.",
         )
 

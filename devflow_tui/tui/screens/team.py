@@ -22,7 +22,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
-from devflow_tui.errors import DevflowError
 from devflow_tui.tui.fit import fit_id, sized_columns
 from devflow_tui.tui.money import usd
 from devflow_tui.tui.team_spend import (
@@ -146,9 +145,6 @@ class TeamScreen(Screen[None]):
             return
         try:
             spend = read_team_spend(gateway, now=time.time(), window=window)
-        except DevflowError as exc:
-            self.post_message(TeamSpendRead(None, exc.message))
-            return
         except Exception as exc:  # a broken or unreachable database is shown, never a crash
             self.post_message(TeamSpendRead(None, f"Could not read the team's spend: {exc}"))
             return
