@@ -500,7 +500,12 @@ def timeout_error(
         error_type=TOTAL_TIMEOUT if total else None,
         mid_stream=mid_stream,
         model=model,
-        hint=f"Retry, choose a faster model, or raise {limit_name}.",
+        hint=(
+            "Retry, choose a faster model, or raise timeout_ms (OPENROUTER_TIMEOUT_MS) or "
+            "first_token_timeout_ms: the total time bounds getting an answer started."
+            if total
+            else f"Retry, choose a faster model, or raise {limit_name} in the config file."
+        ),
         partial_text=partial_text,
     )
 

@@ -304,6 +304,24 @@ async def test_first_token_timeout_exhausted(
     assert "first_token_timeout_ms=100" in info.value.message
 
 
+async def test_an_answer_still_arriving_is_not_cut_by_the_total_time(
+    make_client: ClientFactory, settings: Settings, sim: SimServer
+) -> None:
+    """timeout_ms bounds getting an answer started; a healthy stream that outlasts it used to
+    be cut (a 3,000-token essay at 30 tokens/s stopped at 30 s)."""
+    from devflow_tui.sim.profiles import ModelProfile
+
+    sim.config.time_scale = 1.0
+    sim.config.answer_tokens = 60
+    sim.config.profiles[MODEL] = ModelProfile(ttft_ms=10, tokens_per_s=60)  # ~1 s of stream
+    client = make_client(settings.model_copy(update={"timeout_ms": 400, "max_retries": 0}))
+    items = await collect(client)
+    done = items[-1]
+    assert isinstance(done, StreamDone) and done.result.usage is not None
+    assert done.result.usage.completion_tokens >= 60
+    assert done.result.attempts[-1].error is None
+
+
 async def test_closing_the_generator_early_is_clean(client: OpenRouterClient) -> None:
     async with contextlib.aclosing(client.stream_chat(chat_request())) as stream:
         async for item in stream:

@@ -106,18 +106,31 @@ async def test_chunk_timeout_mid_stream(settings: Settings, fake_key: str) -> No
     assert error.partial_text == "slow" and error.generation_id == "gen-1-raw"
 
 
-async def test_total_timeout(settings: Settings, fake_key: str) -> None:
+async def test_total_timeout_bounds_the_start_not_an_answer_arriving(
+    settings: Settings, fake_key: str
+) -> None:
+    """timeout_ms used to cut a healthy stream that outlasted it; now it bounds getting the
+    answer started, and only a stall (chunk_timeout_ms) stops an answer that is arriving."""
     steps: list[object] = [sse_head()]
     for index in range(40):
         steps += [text_event(f"t{index}"), 0.01]
+    steps += [text_event("", "stop"), event("[DONE]"), END]
     async with (
-        raw_server([[*steps, END]]) as server,
+        raw_server([steps]) as server,
         client_for(server, settings, fake_key, timeout_ms=150) as client,
     ):
         items, error = await run_stream(client)
-    assert 0 < len(items) < 40
+    assert error is None and isinstance(items[-1], StreamDone)
+    assert "".join(i.text for i in items if isinstance(i, TextChunk)).endswith("t39")
+    late: list[object] = [sse_head(), 0.5, text_event("late"), END]
+    async with (
+        raw_server([late]) as server,
+        client_for(server, settings, fake_key, timeout_ms=150, max_retries=0) as client,
+    ):
+        items, error = await run_stream(client)
     assert error is not None and error.category is ErrorCategory.TIMEOUT
-    assert "timeout_ms=150" in error.message and error.mid_stream
+    assert "timeout_ms=150" in error.message and not error.mid_stream
+    assert error.hint is not None and "OPENROUTER_TIMEOUT_MS" in error.hint
 
 
 async def test_json_answer_where_sse_was_expected(settings: Settings, fake_key: str) -> None:
