@@ -20,6 +20,9 @@ from devflow_tui.routing.names import ModelNames, NameSetting, Resolution, Unkno
 
 AUTO = "auto"
 PASSTHROUGH = "passthrough"
+# OpenRouter's own "let the router choose" id (not a catalog model): a client configured for
+# OpenRouter sends it; here it means devflow's routing, as `auto` does.
+OPENROUTER_AUTO = "openrouter/auto"
 # A name nothing in [serve.models] matches: Claude Code and the Anthropic SDK send Claude
 # names (`claude-opus-4-8`, `claude-sonnet-4-5-20250929`), routed by default, the proxy's
 # point; any other name is the model it resolves to, as with `--model` (passthrough).
@@ -119,8 +122,8 @@ class ModelMap:
     def _rule(self, name: str) -> tuple[str, str]:
         """The target for `name` and the entry that says so."""
         lowered = name.lower()
-        if lowered == AUTO:
-            return AUTO, "auto"
+        if lowered in (AUTO, OPENROUTER_AUTO):
+            return AUTO, lowered
         target = self._exact.get(lowered)
         if target is not None:
             return target, f'[serve.models] "{name}"'

@@ -113,6 +113,8 @@ def test_model_map_exact_glob_passthrough_and_default() -> None:
     assert mapping.choose("claude-sonnet-4-5").model is None
     assert mapping.choose("claude-opus-4-1").model is None  # unmapped Claude names route
     assert mapping.choose("auto").model is None and mapping.choose(None).model is None
+    # OpenRouter's router id is devflow's routing (it is no catalog model: it was refused).
+    assert mapping.choose("openrouter/auto").model is None
     assert mapping.choose("openai/gpt-4o-mini").model == "openai/gpt-4o-mini"
     assert [line for line in mapping.lines if "fast" in line] == [
         '[serve.models] "fast": grok -> x-ai/grok-code-fast-1 (family)'
