@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 GatewayFactory = Callable[..., Awaitable[DashboardGateway]]
 
 COMPACT_BELOW = 110  # columns
+# The full layout forced (F6) below COMPACT_BELOW takes the -narrow pane sizes (app.tcss), whose
+# minimums add up to this; with the usual ones (shares of the width) it needed 92-94 columns.
+# Below it the full layout cannot fit, and F6 says so. (tests/tui/test_full_layout.py checks.)
+NARROW_FULL_NEEDS = 80
 STYLES = importlib.resources.files("devflow_tui.styles")
 
 
@@ -365,8 +369,12 @@ class DevflowApp(App[None]):
 
     def _apply_compact(self, width: int) -> None:
         forced = self._compact_forced
-        self.compact = forced if forced is not None else width < COMPACT_BELOW
+        compact = forced if forced is not None else width < COMPACT_BELOW
+        # The full layout asked for in a terminal too narrow for it: compact until it is wide
+        # enough again (F6 said why).
+        self.compact = compact or width < NARROW_FULL_NEEDS
         self.dashboard.set_class(self.compact, "-compact")
+        self.dashboard.set_class(not self.compact and width < COMPACT_BELOW, "-narrow")
 
     # ------------------------------------------------------------ actions
 
@@ -485,8 +493,17 @@ class DevflowApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_toggle_compact(self) -> None:
+        width = self.size.width
+        if self.compact and width < NARROW_FULL_NEEDS:
+            self.notify(
+                f"The full layout needs {NARROW_FULL_NEEDS} columns; this terminal has {width}. "
+                "Widen the window (or make the font smaller), then press f6 again.",
+                title="Full layout",
+                severity="warning",
+            )
+            return
         self._compact_forced = not self.compact
-        self._apply_compact(self.size.width)
+        self._apply_compact(width)
 
     async def action_new_conversation(self) -> None:
         await self.dashboard.new_conversation()

@@ -161,6 +161,16 @@ def wrap_text_at_boundaries(text: Text, width: int) -> Text:
     return Text("\n", end="").join(lines)
 
 
+def first_that_fits(texts: Sequence[str], width: int, lines: int = 1) -> str:
+    """The first of `texts` (most helpful first) that fits `lines` lines of `width` when wrapped
+    at boundaries, else the last: for a placeholder, which a widget cuts where it overflows."""
+    for text in texts:
+        wrapped = wrap_at_boundaries(text, width).split("\n")
+        if len(wrapped) <= lines and all(cell_len(line) <= width for line in wrapped):
+            return text
+    return texts[-1]
+
+
 class BoundaryWrapped:
     """A Rich renderable: `text` wrapped by `wrap_text_at_boundaries` for the width it is
     drawn at. Wrapping when drawing, not when the text arrives, keeps ids whole when the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from devflow_tui.tui.fit import (
     column_widths,
+    first_that_fits,
     fit_id,
     fit_ids,
     fit_list,
@@ -89,3 +90,16 @@ def test_long_ids_wrap_after_the_vendor_then_at_separators() -> None:
     )
     assert wrap_at_boundaries("a b\nc", 80) == "a b\nc"  # fits: unchanged
     assert wrap_at_boundaries("abcdefgh", 4) == "abcdefgh"  # no boundary: left to fold
+
+
+def test_first_that_fits_takes_the_most_helpful_hint_that_is_drawn_whole() -> None:
+    hints = ("add file/glob, or claude:latest", "add file or glob", "file/glob")
+    assert first_that_fits(hints, 40) == hints[0]
+    assert first_that_fits(hints, 20) == hints[1]  # the first would be cut at "or"
+    assert first_that_fits(hints, 16) == hints[1]
+    assert first_that_fits(hints, 15) == hints[2]
+    assert first_that_fits(hints, 3) == hints[2]  # none fits: the shortest
+    # On several lines: wrapped at words, as the editor wraps its placeholder.
+    prompts = ("Ask anything (enter sends, ctrl+j new line)", "Ask anything (enter sends)")
+    assert first_that_fits(prompts, 24, lines=2) == prompts[0]
+    assert first_that_fits(prompts, 20, lines=2) == prompts[1]

@@ -13,13 +13,15 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from devflow_tui.tui.fit import column_widths, fit_path, natural_widths
+from devflow_tui.tui.fit import column_widths, first_that_fits, fit_path, natural_widths
 
 if TYPE_CHECKING:
     from devflow_tui.gateway.events import ContextView
 
 HEADERS = ("tokens", "status", "source")
 NARROWEST_SOURCE = 12  # below this the status column makes way for the source
+# The hint in the empty context box, longest first: the one that fits its width is shown.
+CONTEXT_HINTS = ("add file/glob, or claude:latest", "add file or glob", "file/glob")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class ContextList(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Context", classes="pane-title")
-        yield Input(placeholder="add file/glob, or claude:latest", id="context-input")
+        yield Input(placeholder=CONTEXT_HINTS[0], id="context-input")
         yield DataTable(id="context-table", cursor_type="row", zebra_stripes=True)
         yield Static("nothing attached", id="context-total")
 
@@ -115,6 +117,8 @@ class ContextList(Vertical):
 
     def on_resize(self) -> None:
         self._refit()
+        field = self.query_one("#context-input", Input)
+        field.placeholder = first_that_fits(CONTEXT_HINTS, field.content_size.width)
 
     def _refit(self) -> None:
         """Lay the columns out again if the table's width is not the one they were made for."""

@@ -6,7 +6,15 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
+from devflow_tui.tui.fit import first_that_fits
+
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j"})
+# The hint in the empty editor, longest first: the one that fits the editor's lines is shown.
+PLACEHOLDERS = (
+    "Ask anything… (enter sends, shift+enter/ctrl+j new line)",
+    "Ask anything… (enter sends, ctrl+j new line)",
+    "Ask anything… (enter sends)",
+)
 
 
 class PromptEditor(TextArea):
@@ -32,8 +40,12 @@ class PromptEditor(TextArea):
             soft_wrap=True,
             show_line_numbers=False,
             tab_behavior="focus",
-            placeholder="Ask anything… (enter sends, shift+enter/ctrl+j new line)",
+            placeholder=PLACEHOLDERS[0],
         )
+
+    def on_resize(self, _event: events.Resize) -> None:
+        size = self.content_size
+        self.placeholder = first_that_fits(PLACEHOLDERS, size.width, max(1, size.height))
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
