@@ -158,7 +158,10 @@ def wrap_text_at_boundaries(text: Text, width: int) -> Text:
                     i += 1  # the space the break took the place of
                 start = i
         lines.append(line[start:])
-    return Text("\n", end="").join(lines)
+    # The text's own end (a newline by default): Textual sizes a Static of auto height by the
+    # newlines it draws, so a last line without one was left out (QA2 #1: the routing pane's
+    # last line, the attempts log's "✓ model: $cost", never showed; one line got no height).
+    return Text("\n", end=text.end).join(lines)
 
 
 def first_that_fits(texts: Sequence[str], width: int, lines: int = 1) -> str:

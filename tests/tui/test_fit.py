@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
 from devflow_tui.tui.fit import (
+    BoundaryWrapped,
     column_widths,
     first_that_fits,
     fit_id,
@@ -103,3 +108,38 @@ def test_first_that_fits_takes_the_most_helpful_hint_that_is_drawn_whole() -> No
     prompts = ("Ask anything (enter sends, ctrl+j new line)", "Ask anything (enter sends)")
     assert first_that_fits(prompts, 24, lines=2) == prompts[0]
     assert first_that_fits(prompts, 20, lines=2) == prompts[1]
+
+
+class Wrapped(App[None]):
+    CSS = "Static { height: auto; width: 20; }"
+
+    def __init__(self, *texts: Text | str) -> None:
+        super().__init__()
+        self.texts = texts
+
+    def compose(self) -> ComposeResult:
+        for text in self.texts:
+            yield Static(BoundaryWrapped(text))
+
+
+async def test_boundary_wrapped_text_gets_the_height_of_every_line_it_draws() -> None:
+    """QA2 #1: a `Static(BoundaryWrapped(...))` of auto height was one line short, so the last
+    line (the routing decision's end, the attempts log's "✓ model: $cost") was never drawn; a
+    single line got no height at all."""
+    texts: list[Text | str] = [
+        Text("#1 → x\nfirst token\n✓ done"),
+        "one two three four five six seven eight nine ten eleven",
+        "single",
+        "meta-llama/llama-3.3-70b-instruct:free",
+    ]
+    app = Wrapped(*texts)
+    async with app.run_test(size=(40, 20)) as pilot:
+        await pilot.pause()
+        for static, text in zip(app.query(Static).results(Static), texts, strict=True):
+            plain = text.plain if isinstance(text, Text) else text
+            expected = wrap_at_boundaries(plain, 20).split("\n")
+            assert static.size.height == len(expected), plain
+            strips = app.screen._compositor.render_strips()
+            box = static.region
+            drawn = [strip.text[box.x : box.right].rstrip() for strip in strips[box.y : box.bottom]]
+            assert drawn == expected

@@ -20,7 +20,7 @@ from textual.widgets._footer import FooterKey
 
 from devflow_tui.gateway.events import BudgetView, RoutingDecided
 from devflow_tui.tui.app import DevflowApp
-from devflow_tui.tui.fit import BoundaryWrapped
+from devflow_tui.tui.fit import BoundaryWrapped, wrap_at_boundaries
 from devflow_tui.tui.screens.history import HistoryScreen, ReportTable, escalation_rows
 from devflow_tui.tui.screens.models import HEADERS, ModelsScreen
 from devflow_tui.tui.widgets.budget_gauges import (
@@ -224,6 +224,38 @@ async def test_routing_pane_scrolls_rather_than_clipping(
         await pilot.pause()
         decision = routing.query_one("#routing-decision")
         assert decision.region.y >= routing.region.y
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_routing_pane_draws_the_last_line_of_its_decision_and_attempts(
+    make_app: MakeApp, replay: ReplayGateway, size: tuple[int, int]
+) -> None:
+    """QA2 #1: the decision and the attempts log were sized one line short of their wrapped
+    text, so the end of the signals and the "✓ model: $cost · latency" line were never drawn,
+    at any width."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        routing = await routed_answer(app, pilot)
+        decision = routing.query_one("#routing-decision", Static)
+        attempts = routing.query_one("#routing-attempts-text", Static)
+        assert routing.lines[-1].startswith("✓ ")
+        for widget, text in ((decision, routing.decision_text), (attempts, routing.lines)):
+            whole = text if isinstance(text, str) else "\n".join(text)
+            expected = wrap_at_boundaries(whole, widget.content_region.width).split("\n")
+            assert widget.size.height == len(expected)  # a line for every line it wraps to
+            # Scrolled to its last line (the pane scrolls when short), that line is drawn.
+            if widget is decision:
+                end = decision.virtual_region.bottom - routing.scrollable_content_region.height
+                routing.scroll_to(y=max(0, end), animate=False, immediate=True)
+            else:
+                routing.scroll_end(animate=False, immediate=True)
+                routing.query_one("#routing-attempts").scroll_end(animate=False, immediate=True)
+            await pilot.pause()
+            row = widget.region.bottom - 1
+            assert routing.region.y <= row < routing.region.bottom
+            strips = widget.screen._compositor.render_strips()
+            shown = strips[row].text[widget.content_region.x : widget.content_region.right]
+            assert shown.strip() == expected[-1].strip()
 
 
 @pytest.mark.parametrize("size", SIZES)
