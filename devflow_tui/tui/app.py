@@ -512,10 +512,32 @@ class DevflowApp(App[None]):
         self.dashboard.query_one("#prompt").focus()
 
     def action_focus_overrides(self) -> None:
-        self.dashboard.query_one("#override-model").focus()
+        self._focus_left_pane("#override-model", "overrides")
 
     def action_focus_context(self) -> None:
-        self.dashboard.query_one("#context-input").focus()
+        self._focus_left_pane("#context-input", "context")
+
+    def _focus_left_pane(self, selector: str, pane: str) -> None:
+        """Focus a field of the left column. Compact mode hides that column, and what was typed
+        next went into it unseen (a prompt became a context "file"): the keys switch to the
+        full layout first, where it fits, or say why they cannot."""
+        if self.compact:
+            width = self.size.width
+            if width < NARROW_FULL_NEEDS:
+                self.notify(
+                    f"The {pane} pane needs the full layout: {NARROW_FULL_NEEDS} columns, this "
+                    f"terminal has {width}. Widen the window, then try again.",
+                    title=f"{pane.capitalize()} hidden",
+                    severity="warning",
+                )
+                return
+            self._compact_forced = False
+            self._apply_compact(width)
+            self.notify(f"Full layout, for the {pane} pane (f6 goes back to compact).")
+            # Once laid out: a field still hidden cannot take the focus.
+            self.call_after_refresh(self.dashboard.query_one(selector).focus)
+            return
+        self.dashboard.query_one(selector).focus()
 
     def _remember_theme(self, theme: Theme) -> None:
         problem = save_ui_state(self.settings.home, UiState(theme=theme.name))

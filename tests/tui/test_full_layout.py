@@ -108,3 +108,38 @@ async def test_f6_below_80_columns_says_why_and_what_to_do(make_app: MakeApp) ->
         await wait_for(lambda: app.compact, pilot)
         await pilot.resize_terminal(80, 24)
         await wait_for(lambda: not app.compact, pilot)
+
+
+async def test_context_and_overrides_keys_show_their_pane_in_compact_mode(
+    make_app: MakeApp,
+) -> None:
+    """QA2 #8: at 80x24 (compact) ctrl+g and ctrl+o focused the hidden left column, and what
+    was typed next went into it unseen. They switch to the full layout, whose pane shows."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        for key, selector in (("ctrl+g", "#context-input"), ("ctrl+o", "#override-model")):
+            if not app.compact:  # back to compact after the first key
+                await pilot.press("f6")
+            assert app.compact
+            await pilot.press(key)
+            field = app.dashboard.query_one(selector)
+            await wait_for(lambda: app.focused is field, pilot)  # noqa: B023
+            assert not app.compact
+            assert field.region.width > 0 and app.screen.region.contains_region(field.region)
+
+
+async def test_context_and_overrides_keys_say_why_when_the_pane_cannot_show(
+    make_app: MakeApp,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(70, 24)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        editor = app.dashboard.query_one(PromptEditor)
+        for key in ("ctrl+g", "ctrl+o"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.compact and app.focused is editor
+        said = [n.message for n in app._notifications]
+        why = "needs the full layout: 80 columns, this terminal has 70"
+        assert sum(why in message for message in said) == 2
