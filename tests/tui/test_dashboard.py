@@ -506,6 +506,32 @@ async def test_editor_newlines_and_context_entry(
         assert app.focused is editor
 
 
+async def test_a_context_source_that_cannot_be_used_is_refused_not_kept(
+    make_app: MakeApp, replay: ReplayGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA2 #8: a device (or any source that cannot be read) stayed in the list as an "error"
+    row, and every prompt then failed before it was sent. It is refused with a message and
+    taken off; the sources that can be used stay and the next prompt is sent."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.md").write_text("# notes\nuse tabs\n")
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        context = app.dashboard.query_one(ContextList)
+        context.add_spec("notes.md")
+        await wait_for(lambda: bool(context.preview), pilot)
+        await pilot.press("ctrl+g")
+        await pilot.press(*"/dev/zero", "enter")
+        await wait_for(lambda: any("device" in n.message for n in app._notifications), pilot)
+        await wait_for(lambda: bool(context.preview), pilot)
+        assert context.specs == ["notes.md"]
+        assert [item.name for item in context.preview or []] == ["file notes.md (2 lines)"]
+        await send(pilot, app, "hello")
+        await answered(pilot, app)
+        assert len(replay.requests) == 1
+        assert app.dashboard.current is not None and "FAILED" not in app.dashboard.current.footer
+
+
 async def test_python_m_entry_point(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -57,6 +57,21 @@ if TYPE_CHECKING:
     from devflow_tui.tui.gateway_port import Prepared
 
 
+def unusable_specs(project: Path, specs: list[str]) -> dict[str, str]:
+    """Each attached spec (path, glob, `claude:<session>`) that cannot be used on its own, with
+    why: the one that made counting the context fail (blocking; a thread worker calls it)."""
+    from devflow_tui.context.gather import gather_context
+
+    unusable: dict[str, str] = {}
+    for spec in specs:
+        session = (spec.removeprefix("claude:") or "latest") if spec.startswith("claude:") else None
+        try:
+            gather_context(project, claude_session=session, context_paths=[] if session else [spec])
+        except DevflowError as exc:
+            unusable[spec] = exc.message
+    return unusable
+
+
 class DashboardScreen(Screen[None]):
     """The screen the user lives in."""
 
@@ -216,9 +231,11 @@ class DashboardScreen(Screen[None]):
 
         items: list[PreviewItem] = []
         error = None
+        unusable: dict[str, str] = {}
+        project = (self.app.project_dir or Path.cwd()).resolve()
         try:
             gathered = gather_context(
-                (self.app.project_dir or Path.cwd()).resolve(),
+                project,
                 claude_session=context.claude_session,
                 context_paths=context.file_specs,
                 notes=gateway.store,
@@ -226,9 +243,10 @@ class DashboardScreen(Screen[None]):
             items = [PreviewItem(s.name, s.tokens, s.refused) for s in gathered.sources]
         except DevflowError as exc:
             error = exc.message
+            unusable = unusable_specs(project, context.specs)
         except Exception as exc:  # a preview must never take the dashboard down
             error = f"could not count: {exc}"
-        self.app.call_from_thread(context.show_preview, items, error)
+        self.app.call_from_thread(context.show_preview, items, error, unusable)
 
     def on_charts_loaded(self, message: ChartsLoaded) -> None:
         report = message.report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -85,8 +85,22 @@ class ContextList(Vertical):
         self._refresh_table()
         self.post_message(self.Changed())
 
-    def show_preview(self, items: Sequence[PreviewItem], error: str | None = None) -> None:
-        """Show what the next request would carry (counted before sending)."""
+    def show_preview(
+        self,
+        items: Sequence[PreviewItem],
+        error: str | None = None,
+        unusable: Mapping[str, str] | None = None,
+    ) -> None:
+        """Show what the next request would carry (counted before sending). A spec that cannot
+        be used (`unusable`: a device, a missing file, binary data) is refused with a message
+        and taken off: kept, it made every prompt fail, unseen when the pane is hidden."""
+        if unusable:
+            for spec, why in unusable.items():
+                if spec in self.specs:
+                    self.specs.remove(spec)
+                self.app.notify(why, title="Not added to the context", severity="error", timeout=20)
+            self._changed()  # counted again without them
+            return
         self.preview = list(items)
         self.preview_error = error
         self.views = []
