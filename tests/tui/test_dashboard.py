@@ -493,10 +493,15 @@ async def test_editor_newlines_and_context_entry(
         await pilot.press("ctrl+g")
         await pilot.press(*"docs/*.md", "enter")
         context = app.dashboard.query_one(ContextList)
-        assert context.specs == ["docs/*.md"]
-        total = context.query_one("#context-total", Static)
-        # Counted before sending: a pattern that matches nothing says so at once.
-        await wait_for(lambda: "no files match 'docs/*.md'" in str(total.content), pilot)
+        # Counted before sending: a pattern that matches nothing is refused at once, saying so.
+        await wait_for(
+            lambda: any("no files match 'docs/*.md'" in n.message for n in app._notifications),
+            pilot,
+        )
+        assert context.specs == []
+        (tmp_path / "a.md").write_text("a\n")
+        await pilot.press(*"a.md", "enter")
+        assert context.specs == ["a.md"]
         context.query_one("#context-table", DataTable).focus()
         await pilot.press("delete")
         assert context.specs == []
