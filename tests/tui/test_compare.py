@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, SelectionList
+from textual.widgets import Input, SelectionList, Static
 
 from devflow_tui.config import load_settings
 from devflow_tui.gateway.pipeline import GatewayRequest
@@ -14,6 +14,7 @@ from devflow_tui.tui.screens.compare import CompareScreen
 from devflow_tui.tui.widgets.latency_view import LatencyView
 from devflow_tui.tui.widgets.prompt_editor import PromptEditor
 from tests.tui.test_against_sim import app_on, chat_requests, wait_for
+from tests.tui.test_widths import ids_broken_mid_name, on_screen
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -173,3 +174,24 @@ async def test_compare_cancelled_mid_answer_shows_what_each_answer_cost(fake_key
                 assert "cost at the end" not in column.figures_text
     finally:
         slow.stop()
+
+
+async def test_compare_headers_break_model_ids_only_at_separators(
+    sim: SimServer, fake_key: str
+) -> None:
+    """QA2 #12f: at 80x24 the columns' headers folded ids mid-name (`meta-llama/llama-3.3-70` /
+    `b-instruct`); they break after a separator and show every id whole."""
+    app = app_on(sim, load_settings(), fake_key)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        screen = await open_compare(app, pilot, "write a haiku")
+        choose(screen, FOUR)
+        await pilot.press("enter")
+        await wait_for(lambda: len(screen.columns) == 4 and not screen.has_class("-running"), pilot)
+        await pilot.pause()
+        for column in screen.columns:
+            header = column.query_one(".compare-model", Static)
+            lines = [line.strip() for line in on_screen(header)]
+            assert "".join(lines) == column.model, lines
+            assert not ids_broken_mid_name(lines, FOUR), lines
+            assert all(line[-1] in "/-_.:" for line in lines[:-1]), lines

@@ -37,6 +37,7 @@ from devflow_tui.gateway.events import (
     GatewayEvent,
     RequestOutcome,
 )
+from devflow_tui.tui.fit import BoundaryWrapped
 from devflow_tui.tui.gateway_port import COMPARE_GROUP, DashboardGateway, catalog_models
 from devflow_tui.tui.money import ms, usd
 from devflow_tui.tui.stream_segments import ThrottledStream
@@ -110,7 +111,8 @@ class CompareColumn(Vertical):
         self._stream: ThrottledStream | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(self.model, classes="compare-model", markup=False)
+        # Wrapped after a separator ("meta-llama/" / "llama-3.3-70b-instruct"), never mid-name.
+        yield Static(BoundaryWrapped(self.model), classes="compare-model", markup=False)
         yield Static("waiting…", classes="compare-figures", markup=False)
         with VerticalScroll(classes="compare-scroll"):
             yield Markdown(classes="compare-body", parser_factory=answer_parser)
