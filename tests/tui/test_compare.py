@@ -42,6 +42,21 @@ def choose(screen: CompareScreen, models: list[str]) -> None:
         selection.select(model)
 
 
+async def compared(
+    app: DevflowApp, pilot: object, prompt: str, models: list[str], key: str = "enter"
+) -> CompareScreen:
+    """Compare `prompt` on `models` (sent with `key`) and wait for every column to end."""
+    await wait_for(lambda: app.gateway is not None, pilot)  # type: ignore[arg-type]
+    screen = await open_compare(app, pilot, prompt)
+    choose(screen, models)
+    await pilot.press(key)  # type: ignore[attr-defined]
+    await wait_for(
+        lambda: len(screen.columns) == len(models) and not screen.has_class("-running"),
+        pilot,  # type: ignore[arg-type]
+    )
+    return screen
+
+
 async def test_compare_two_models_side_by_side_and_records_both(
     sim: SimServer, fake_key: str
 ) -> None:
@@ -88,11 +103,7 @@ async def test_compare_four_models_one_failing_mid_stream(sim: SimServer, fake_k
     sim.add_fault(Fault(kind="mid_stream_error", model=broken, after_chunks=2, times=None))
     app = app_on(sim, settings, fake_key)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(lambda: app.gateway is not None, pilot)
-        screen = await open_compare(app, pilot, "explain what a hash map is")
-        choose(screen, FOUR)
-        await pilot.press("ctrl+s")
-        await wait_for(lambda: len(screen.columns) == 4 and not screen.has_class("-running"), pilot)
+        screen = await compared(app, pilot, "explain what a hash map is", FOUR, "ctrl+s")
         states = {c.model: c.state for c in screen.columns}
         assert states == {m: ("failed" if m == broken else "done") for m in FOUR}
         failed = next(c for c in screen.columns if c.model == broken)
@@ -183,11 +194,7 @@ async def test_compare_headers_break_model_ids_only_at_separators(
     `b-instruct`); they break after a separator and show every id whole."""
     app = app_on(sim, load_settings(), fake_key)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(lambda: app.gateway is not None, pilot)
-        screen = await open_compare(app, pilot, "write a haiku")
-        choose(screen, FOUR)
-        await pilot.press("enter")
-        await wait_for(lambda: len(screen.columns) == 4 and not screen.has_class("-running"), pilot)
+        screen = await compared(app, pilot, "write a haiku", FOUR)
         await pilot.pause()
         for column in screen.columns:
             header = column.query_one(".compare-model", Static)
