@@ -315,11 +315,44 @@ def test_gauge_layout_keeps_the_amount_whole() -> None:
     # A long name is shortened at a separator before the amount loses a digit.
     key = gauge_layout("openrouter-key", "$74.50 / $100.00", 30)
     assert key.name == "openrouter-…" and key.name_width + 1 + len("$74.50 / $100.00") <= 30
-    # ... and left out rather than shown as a bare "…".
-    assert gauge_layout("openrouter-key", "$74.50 / $100.00", 27).name == ""
-    # No room for a name: the amount alone; narrower still, it wraps at its spaces.
-    assert gauge_layout("total", amount, 21) == GaugeLayout("", 0, False, False)
-    assert gauge_layout("total", amount, 12).wrap_amount
+    # ... and put above the amount rather than shown as a bare "…" or left out (QA2 #12e: a
+    # bare amount could not be told from the other gauges').
+    assert gauge_layout("openrouter-key", "$74.50 / $100.00", 27) == GaugeLayout(
+        "openrouter-key", 27, False, False, stacked=True
+    )
+    assert gauge_layout("session", "$0.0000441 / $0.001", 26).stacked
+    assert gauge_layout("total", amount, 21) == GaugeLayout("total", 21, False, False, True)
+    # Narrower still, the amount wraps at its spaces, under its name.
+    narrowest = gauge_layout("total", amount, 12)
+    assert narrowest.wrap_amount and narrowest.stacked and narrowest.name == "total"
+
+
+async def test_every_budget_gauge_shows_its_name_at_80_columns(
+    make_app: MakeApp, replay: ReplayGateway
+) -> None:
+    """QA2 #12e: at 80x24 the session gauge read ` $0.0000441 / $0.001`, no name ("session"
+    has no separator to shorten at): its name goes above the amount instead."""
+    spent = {"monthly": "0.0137", "daily": "0.0137", "session": "0.0000441"}
+    limits = {"monthly": "0.02", "daily": "0.015", "session": "0.001"}
+    replay.budgets = [
+        BudgetView(
+            name=name,
+            limit_usd=Decimal(limits[name]),
+            spent_usd=Decimal(spent[name]),
+            remaining_usd=Decimal(limits[name]) - Decimal(spent[name]),
+        )
+        for name in spent
+    ]
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        gauges = app.dashboard.query_one(BudgetGauges)
+        await wait_for(lambda: len(gauges.query(BudgetGauge)) == 3, pilot)
+        await pilot.pause()
+        for gauge, name in zip(gauges.query(BudgetGauge), spent, strict=True):
+            text = " ".join(" ".join(on_screen(gauge)).split())
+            assert name in text and f"${spent[name]} / ${limits[name]}" in text, text
+        assert gauges.query(BudgetGauge)[2].has_class("-stacked")
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -46,12 +46,16 @@ class GaugeLayout:
     name_width: int  # cells, including the space that separates it from what follows
     bar: bool  # whether the bar (and its percentage) is shown
     wrap_amount: bool  # the amount alone is wider than the gauge: it wraps at its spaces
+    # No room for the name beside the amount: the name on its own line above it (a bare
+    # amount could not be told from the others).
+    stacked: bool = False
 
 
 def gauge_layout(name: str, amount: str, width: int) -> GaugeLayout:
     """Money is never shortened: `amount` (`$spent / $limit`) keeps every digit, and the
     bar, then the name, give way to it. A name too long is shortened at a separator with "…"
-    (`openrouter-…`); with no room even for that, only the amount is shown."""
+    (`openrouter-…`); with no room even for that, the name goes on a line of its own above
+    the amount (`stacked`), never left out."""
     room = width - (cell_len(amount) + 1)  # the amount and the space before it
     natural = cell_len(name) + 1
     if room >= NAME_COLUMN + BAR_MIN:
@@ -59,9 +63,9 @@ def gauge_layout(name: str, amount: str, width: int) -> GaugeLayout:
         return GaugeLayout(fit_id(name, name_width - 1), name_width, True, False)
     name_width = min(max(NAME_COLUMN, natural), room)
     shown = fit_id(name, name_width - 1) if name_width >= 2 else ""
-    if shown.strip(ELLIPSIS):  # a bare "…" names nothing: then the amount goes alone
+    if shown.strip(ELLIPSIS):  # a bare "…" names nothing: then the name goes above
         return GaugeLayout(shown, name_width, False, False)
-    return GaugeLayout("", 0, False, room < 0)
+    return GaugeLayout(fit_id(name, width), width, False, room < 0, stacked=True)
 
 
 class BudgetGauge(Horizontal):
@@ -122,7 +126,8 @@ class BudgetGauge(Horizontal):
         self.query_one(ProgressBar).display = layout.bar and self.view.limit_usd is not None
         amount = self.query_one(".budget-amount", Label)
         amount.styles.width = "1fr" if layout.wrap_amount else "auto"
-        self.styles.height = "auto" if layout.wrap_amount else 1
+        self.set_class(layout.stacked, "-stacked")
+        self.styles.height = "auto" if layout.wrap_amount or layout.stacked else 1
 
     @property
     def level(self) -> str:
