@@ -36,6 +36,7 @@ from devflow_tui.stopping import (
 )
 from devflow_tui.tui.actions import bindings
 from devflow_tui.tui.commands import DevflowCommands
+from devflow_tui.tui.fit import for_toast
 from devflow_tui.tui.gateway_port import (
     REQUEST_GROUPS,
     DashboardGateway,
@@ -578,13 +579,14 @@ class DevflowApp(App[None]):
             folder.mkdir(parents=True, exist_ok=True)
             saved = self.save_screenshot(filename, str(folder), time_format)
         except OSError as exc:
+            why = f"Cannot save a screenshot in {folder}: {exc.strerror}."
             self.notify(
-                f"Cannot save a screenshot in {folder}: {exc.strerror}.",
+                for_toast(why, self.size.width),
                 title="Screenshot",
                 severity="error",
             )
             return None
-        self.notify(f"Saved to {saved}", title="Screenshot")
+        self.notify(for_toast(f"Saved to {saved}", self.size.width), title="Screenshot")
         return saved
 
     def action_add_note(self) -> None:

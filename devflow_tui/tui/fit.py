@@ -164,6 +164,19 @@ def wrap_text_at_boundaries(text: Text, width: int) -> Text:
     return Text("\n", end=text.end).join(lines)
 
 
+# Textual's toast (a notification): 60 cells wide, at most half the screen, less its border and
+# padding (and a cell to spare).
+_TOAST_WIDTH = 60
+_TOAST_GUTTER = 4
+
+
+def for_toast(text: str, screen_width: int) -> str:
+    """`text` wrapped at boundaries for a notification on a screen `screen_width` wide: the
+    toast folds a word longer than its width anywhere (a path became `…/conversation-` /
+    `e916014-831.md`, a character lost at the fold); a path breaks after a separator."""
+    return wrap_at_boundaries(text, min(_TOAST_WIDTH, screen_width // 2) - _TOAST_GUTTER)
+
+
 def first_that_fits(texts: Sequence[str], width: int, lines: int = 1) -> str:
     """The first of `texts` (most helpful first) that fits `lines` lines of `width` when wrapped
     at boundaries, else the last: for a placeholder, which a widget cuts where it overflows."""

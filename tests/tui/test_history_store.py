@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from textual.widgets import DataTable, Input, Markdown, Static, TabbedContent
+from textual.widgets._toast import Toast
 
 from devflow_tui.tui.app import DevflowApp
 from devflow_tui.tui.screens.history import HistoryScreen, ReportChart
@@ -83,3 +85,33 @@ async def test_report_and_reopen_from_the_database(
         assert answer.footer.startswith("CANCELLED · anthropic/claude-sonnet-4.5 · $0.03 · ")
         assert "100→50 tok" in answer.footer and "latency 800 ms" in answer.footer
         assert app.dashboard.conversation_id == wanted
+
+
+@pytest.mark.parametrize("size", [(200, 50), (80, 24)])
+async def test_the_export_message_shows_the_whole_path(
+    replay: ReplayGateway, make_app: Callable[..., DevflowApp], size: tuple[int, int]
+) -> None:
+    """QA2 #12c: the toast folded the path, a word longer than its width, and lost a character
+    at the fold (`…/exports/conversation-` / `e916014-831.md` for `conversation-8e916014…`).
+    The path is broken after a separator for the toast's width, every character kept."""
+    seed_request(replay.store, "openai/gpt-4o-mini", "0.002", prompt="sort a list")
+    app = make_app()
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await pilot.press("f4")
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await wait_for(lambda: len(screen.conversation_ids) == 1, pilot)
+        await pilot.press("ctrl+e")
+        assert screen.exported is not None
+        await wait_for(lambda: bool(app.screen.query(Toast)), pilot)
+        await pilot.pause()
+        toast = app.screen.query(Toast).last()
+        strips = app.screen._compositor.render_strips()
+        box = toast.content_region
+        lines = [s.text[box.x : box.right].strip() for s in strips[box.y : box.bottom]]
+        lines = [line for line in lines if line]
+        # The path whole, broken only after a separator (or at the space before it).
+        whole = "".join(lines).replace("Exported to ", "Exported to")
+        assert whole == f"Exported to{screen.exported}", lines
+        assert all(line[-1] in "/-_.:" or line == "Exported to" for line in lines[:-1]), lines

@@ -25,7 +25,7 @@ from textual.widgets import (
 )
 from textual_plotext import PlotextPlot
 
-from devflow_tui.tui.fit import fit_ids, fit_words, natural_widths, sized_columns
+from devflow_tui.tui.fit import fit_ids, fit_words, for_toast, natural_widths, sized_columns
 from devflow_tui.tui.gateway_port import dashboard_report
 from devflow_tui.tui.messages import ReportReady
 from devflow_tui.tui.money import ms, usd
@@ -255,10 +255,11 @@ class HistoryScreen(Screen[None]):
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(self.store.export_markdown(conversation_id), encoding="utf-8")
         except OSError as exc:
-            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error")
+            text = f"Cannot write {path}: {exc.strerror}"
+            self.notify(for_toast(text, self.app.size.width), severity="error")
             return
         self.exported = path
-        self.notify(f"Exported to {path}")
+        self.notify(for_toast(f"Exported to {path}", self.app.size.width))
 
     # ------------------------------------------------------------ report
 
