@@ -427,6 +427,30 @@ async def test_models_screen_pins_excludes_prefers_and_saves(
         assert app.screen is app.dashboard
 
 
+async def test_typing_on_the_models_screen_changes_nothing(
+    make_app: MakeApp, settings: Settings
+) -> None:
+    """QA2 #12m: a prompt typed on the models screen by mistake pinned, excluded and preferred
+    models letter by letter and rewrote the config file. A letter that is not one of its keys
+    stops them (with a warning) until the cursor moves."""
+    assert settings.config_path is not None
+    settings.config_path.write_text('log_level = "DEBUG"\n')
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(lambda: app.gateway is not None, pilot)
+        await pilot.press("f5")
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        await pilot.press(*"Write a detailed essay on the fall of the empire, from pax to exile")
+        assert settings.routing.pinned_model is None
+        assert settings.routing.excluded_models == [] and settings.preferred_models == []
+        assert settings.config_path.read_text() == 'log_level = "DEBUG"\n'
+        assert any("models screen" in n.message for n in app._notifications)
+        # Moving the cursor is choosing a model: the keys work again.
+        await pilot.press("down", "p")
+        assert settings.routing.pinned_model == screen.model_ids[1]
+
+
 async def test_help_palette_theme_and_compact(make_app: MakeApp) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -139,7 +140,33 @@ class ModelsScreen(Screen[None]):
         )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.typing:  # the cursor moved: the user is choosing a model again
+            self.typing = False
+            self.refresh_bindings()
         self._show_detail()
+
+    # A prompt typed here by mistake ("Write a detailed essay…") pinned, excluded and
+    # preferred models letter by letter, each change saved: a letter that is not one of this
+    # screen's keys stops them until the cursor moves.
+    typing = False
+    LETTER_ACTIONS = frozenset({"pin", "exclude", "prefer"})
+
+    def on_key(self, event: events.Key) -> None:
+        if self.typing or not event.is_printable or event.key in ("p", "x", "f"):
+            return
+        self.typing = True
+        self.refresh_bindings()
+        self.notify(
+            "This is the models screen: p, x and f change the routing and are saved, so they "
+            "wait until you move the cursor (up/down). esc goes back to the prompt.",
+            title="Typing here?",
+            severity="warning",
+            timeout=15,
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """p, x and f are shown disabled (and do nothing) while `typing`."""
+        return None if self.typing and action in self.LETTER_ACTIONS else True
 
     def _show_detail(self) -> None:
         """The selected model's row in full, wrapped under the table."""
