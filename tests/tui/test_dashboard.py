@@ -373,6 +373,15 @@ async def test_copy_answer_and_code(make_app: MakeApp) -> None:
         assert app.clipboard == CODING.outcome.text
 
 
+async def models_screen(app: DevflowApp, pilot: Pilot[None]) -> ModelsScreen:
+    """The models screen (f5), once the gateway is open."""
+    await wait_for(lambda: app.gateway is not None, pilot)
+    await pilot.press("f5")
+    screen = app.screen
+    assert isinstance(screen, ModelsScreen)
+    return screen
+
+
 async def test_models_screen_pins_excludes_prefers_and_saves(
     make_app: MakeApp, settings: Settings
 ) -> None:
@@ -380,10 +389,7 @@ async def test_models_screen_pins_excludes_prefers_and_saves(
     settings.config_path.write_text('log_level = "DEBUG"\n[budget]\ndaily_usd = "2"\n')
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(lambda: app.gateway is not None, pilot)
-        await pilot.press("f5")
-        screen = app.screen
-        assert isinstance(screen, ModelsScreen)
+        screen = await models_screen(app, pilot)
         first, second = screen.model_ids[:2]
         await pilot.press("p", "down", "x", "f")
         assert settings.routing.pinned_model == first
@@ -437,10 +443,7 @@ async def test_typing_on_the_models_screen_changes_nothing(
     settings.config_path.write_text('log_level = "DEBUG"\n')
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(lambda: app.gateway is not None, pilot)
-        await pilot.press("f5")
-        screen = app.screen
-        assert isinstance(screen, ModelsScreen)
+        screen = await models_screen(app, pilot)
         await pilot.press(*"Write a detailed essay on the fall of the empire, from pax to exile")
         assert settings.routing.pinned_model is None
         assert settings.routing.excluded_models == [] and settings.preferred_models == []
