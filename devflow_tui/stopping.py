@@ -23,6 +23,13 @@ TERMINATION_SIGNALS: tuple[int, ...] = tuple(
 HANGUP: int = getattr(signal, "SIGHUP", 1)
 
 
+def _ignored(number: int) -> bool:
+    """Whether the user had the signal ignored (`nohup` ignores SIGHUP): it stays ignored."""
+    with contextlib.suppress(ValueError):
+        return signal.getsignal(number) is signal.SIG_IGN
+    return False
+
+
 def exit_code(number: int) -> int:
     """The shell's convention for a process ended by signal `number`: 128 + its number."""
     return 128 + number
@@ -39,6 +46,8 @@ def install_stop_handlers(
     """Call `callback(number)` on the loop when a termination signal arrives; quietly nothing
     where the platform or thread cannot take signal handlers."""
     for number in TERMINATION_SIGNALS:
+        if _ignored(number):
+            continue
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             loop.add_signal_handler(number, callback, number)
 
@@ -62,6 +71,8 @@ def raise_on_stop() -> None:
     loop installs its own handlers). Nothing outside the main thread, where Python allows no
     signal handler."""
     for number in TERMINATION_SIGNALS:
+        if _ignored(number):  # `nohup devflow serve`: a hang-up must not stop it
+            continue
         with contextlib.suppress(ValueError):
             signal.signal(number, _raise_stopped)
 
@@ -99,6 +110,8 @@ def held_stops() -> Iterator[HeldStop]:
     held = HeldStop()
     previous: dict[int, Any] = {}
     for number in TERMINATION_SIGNALS:
+        if _ignored(number):
+            continue
         with contextlib.suppress(ValueError):  # not the main thread: nothing to hold
             previous[number] = signal.signal(number, held.keep)
     try:

@@ -66,17 +66,29 @@ class ContextSet:
         history: Sequence[ChatMessage] = (),
         reserve_tokens: int | None = None,
     ) -> AssembledContext:
-        """Fit the set into one model's window (see `assembly.assemble`)."""
+        """Fit the set into one model's window (see `assembly.assemble`). The conversation's
+        earlier messages are scrubbed as the prompt is: the dashboard keeps a turn as typed,
+        and a key pasted in it went upstream with every later request."""
+        in_history = ScrubReport()
+        clean_history: list[ChatMessage] = []
+        for message in history:
+            if isinstance(message.content, str):
+                text, found = scrub(message.content)
+                if found.total:
+                    message = message.model_copy(update={"content": text})
+                    in_history.merge(found)
+            clean_history.append(message)
         assembled = assemble(
             self.sources,
             context_length=context_length,
             max_output_tokens=max_output_tokens,
             system_prompt=system_prompt,
             prompt=self.prompt,
-            history=history,
+            history=clean_history,
             reserve_tokens=reserve_tokens,
         )
         assembled.scrubbed.merge(self.prompt_scrubbed)
+        assembled.scrubbed.merge(in_history)
         return assembled
 
 

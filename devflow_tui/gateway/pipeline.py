@@ -181,6 +181,18 @@ class _RunState:
     unanswered: _Unanswered = field(default_factory=_Unanswered)
 
 
+# Failures another model might not have had: after several models failed with these, the
+# request failed because the chain ran out ("Every model tried failed … Retry later").
+_CHAIN_RAN_OUT = frozenset(
+    {
+        ErrorCategory.PROVIDER,
+        ErrorCategory.RATE_LIMIT,
+        ErrorCategory.NETWORK,
+        ErrorCategory.TIMEOUT,
+        ErrorCategory.INVALID_RESPONSE,
+    }
+)
+
 CLASSIFIED_KEPT = 64  # prompts whose classification is remembered
 
 
@@ -541,7 +553,13 @@ class Gateway:
             # writing to a closed pipe), or a bug did: the answer stops there, as a cancelled
             # one, and is recorded like one (partial tokens, cost, the budget hold released),
             # never left `running`. The exception is the caller's to report.
-            if not isinstance(exc, NothingStrongerError):
+            if isinstance(exc, DevflowError) and exc not in sink_errors:
+                # An error of ours (the database locked or full while reserving the budget,
+                # say): recorded as what it is, with its own category and fix, not as a
+                # cancellation or a bug.
+                if not isinstance(exc, NothingStrongerError) and not state.ended:
+                    await self._end(state, exc)
+            elif not isinstance(exc, NothingStrongerError):
                 why = (
                     "the answer could not be delivered"
                     if exc in sink_errors
@@ -1058,7 +1076,14 @@ class Gateway:
                 # Filed under the model that failed last, not "(none)" in reports.
                 outcome.model = model.id
                 failed = list(dict.fromkeys(a.model for a in outcome.attempts if a.error))
-                if len(failed) > 1:
+                # Only when the chain ran out: a stop for credits, a key, moderation, the total
+                # time or a bad request keeps its own fix (it said "Retry later" for a 402).
+                from devflow_tui.openrouter.error_map import TOTAL_TIMEOUT
+
+                ran_out = (
+                    failure.category in _CHAIN_RAN_OUT and failure.error_type != TOTAL_TIMEOUT
+                )
+                if len(failed) > 1 and ran_out:
                     # Not only the last: every model was tried, so "choose another" is no fix.
                     outcome.error_message = (
                         f"Every model tried failed ({', '.join(failed)}); the last: "

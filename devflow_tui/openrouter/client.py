@@ -162,6 +162,7 @@ class _StreamAttempt:
         settings = client._settings
         now = loop.time()
         self._total_deadline = run.deadline
+        self._last_progress = now  # when the last text or reasoning arrived
         self._first_deadline = min(
             self._total_deadline, now + settings.first_token_timeout_ms / 1000
         )
@@ -243,6 +244,7 @@ class _StreamAttempt:
         if self._pending:
             piece = self._pending.pop(0)
             self._mark_first_token()
+            self._last_progress = self._loop.time()
             return piece
         if self._ended or self._events is None:
             return None
@@ -252,11 +254,13 @@ class _StreamAttempt:
             now = self._loop.time()
             # Once the answer is arriving, only a stall stops it (chunk_timeout_ms): the total
             # time bounds getting an answer started, retries and fallbacks included, and cut
-            # a healthy long answer at 30 s (~900 tokens at 30 tokens/s).
+            # a healthy long answer at 30 s (~900 tokens at 30 tokens/s). A stall is counted
+            # from the last piece of text or reasoning, so events that carry none (empty
+            # deltas) cannot keep a stalled answer open for ever.
             if asm.done:
                 deadline = now + _DRAIN_AFTER_DONE_S
             elif asm.has_output:
-                deadline = now + self._client._chunk_timeout_s
+                deadline = self._last_progress + self._client._chunk_timeout_s
             else:
                 deadline = self._first_deadline
             try:
@@ -290,6 +294,7 @@ class _StreamAttempt:
             fed = asm.feed(event.data)
             if fed is not None:
                 self._mark_first_token()
+                self._last_progress = self._loop.time()
                 return fed
 
     def _mark_first_token(self) -> None:
@@ -870,9 +875,12 @@ class OpenRouterClient:
                 yield b"".join(held + pieces)
                 if info is not None:
                     raise mid_stream(info)
+                last_progress = loop.time()
                 while not meter.done:
-                    # Answering: only a stall stops it, as for `devflow ask` (see next_piece).
-                    deadline = loop.time() + chunk_s
+                    # Answering: only a stall stops it, as for `devflow ask` (see next_piece),
+                    # counted from the last event that is not a ping (keep-alive comments
+                    # carry no event): they cannot keep a stalled answer open for ever.
+                    deadline = last_progress + chunk_s
                     try:
                         async with asyncio.timeout_at(deadline):
                             chunk = await content.readany()
@@ -899,6 +907,8 @@ class OpenRouterClient:
                             model=meter.model,
                             mid_stream=True,
                         )
+                    if any(event.event != "ping" for event in events):
+                        last_progress = loop.time()
                     pieces, info = _metered(meter, events)
                     if pieces:
                         yield b"".join(pieces)

@@ -501,8 +501,8 @@ def timeout_error(
         mid_stream=mid_stream,
         model=model,
         hint=(
-            "Retry, choose a faster model, or raise timeout_ms (OPENROUTER_TIMEOUT_MS) or "
-            "first_token_timeout_ms: the total time bounds getting an answer started."
+            "Retry, choose a faster model, or raise timeout_ms (OPENROUTER_TIMEOUT_MS): it "
+            "bounds the time until a streamed answer starts, and a whole non-streamed answer."
             if total
             else f"Retry, choose a faster model, or raise {limit_name} in the config file."
         ),

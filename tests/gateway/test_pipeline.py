@@ -245,6 +245,21 @@ async def test_every_model_failing_names_them_all_and_files_the_row_under_one(
     assert row is not None and row.model == tried[-1]  # not "(none)" in reports
 
 
+async def test_a_stop_after_another_model_failed_keeps_its_own_fix(
+    make_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    """A 503, then a 402 on the fallback: the message said "Every model tried failed … Retry
+    later", which dropped the 402's own fix (add credits)."""
+    gateway = await make_gateway(max_retries=0)
+    sim.add_fault(Fault(kind="http_error", status=503, times=1))
+    sim.add_fault(Fault(kind="http_error", status=402, times=None))
+    outcome = await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    assert len({a.model for a in outcome.attempts}) == 2
+    assert outcome.error_category == "credits"
+    message = outcome.error_message or ""
+    assert "Every model tried failed" not in message and "Retry later" not in message
+
+
 @pytest.mark.parametrize(
     ("status", "category"), [(402, "credits"), (401, "auth"), (403, "moderation")]
 )
@@ -372,6 +387,26 @@ async def test_an_internal_error_mid_request_is_recorded_not_left_running(
     row = gateway.store.recent_requests(5)[0]
     assert row.status == "cancelled"
     assert "an internal error, please report it (RuntimeError)" in (row.error_message or "")
+
+
+async def test_a_store_error_mid_request_is_recorded_as_that_error(
+    make_gateway: GatewayFactory, sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DevflowError of ours (a locked database) was recorded as a user cancellation with
+    "an internal error, please report it"; it is an error with its own category and fix."""
+    from devflow_tui.accounting.errors import StoreError
+
+    gateway = await make_gateway()
+
+    async def locked(*_args: object, **_kwargs: object) -> None:
+        raise StoreError("The analytics database is locked.", hint="Close the other writer.")
+
+    monkeypatch.setattr(gateway, "_call_chain", locked)
+    with pytest.raises(StoreError):
+        await gateway.run(GatewayRequest(prompt=CODE_PROMPT))
+    row = gateway.store.recent_requests(5)[0]
+    assert (row.status, row.error_category) == ("error", StoreError.category.value)
+    assert "locked" in (row.error_message or "") and "report it" not in (row.error_message or "")
 
 
 async def test_budget_refusal_sends_nothing(make_gateway: GatewayFactory, sim: SimServer) -> None:
@@ -768,6 +803,13 @@ async def test_a_key_pasted_in_the_prompt_is_never_sent_stored_or_titled(
     assert all(fake_key not in m.content for m in gateway.store.load_conversation(conversation))
     titles = [c.title for c in gateway.store.list_conversations()]
     assert titles and all(fake_key not in (t or "") for t in titles)
+    # The dashboard sends its turns as typed in the next request's history: scrubbed too.
+    from devflow_tui.openrouter.wire import ChatMessage
+
+    typed = [ChatMessage(role="user", content=prompt), ChatMessage(role="assistant", content="?")]
+    follow = await gateway.run(GatewayRequest(prompt="and now?", history=typed))
+    assert follow.secrets_removed == 1
+    assert fake_key not in str(chat_requests(sim)[-1].json)  # type: ignore[attr-defined]
 
 
 async def test_escalation_goes_one_tier_up_to_a_stronger_model_and_is_recorded(

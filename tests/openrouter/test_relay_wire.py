@@ -95,6 +95,24 @@ async def test_stalls_hit_their_deadlines(settings: Settings, fake_key: str) -> 
     assert total.value.category is ErrorCategory.TIMEOUT and "timeout_ms" in total.value.message
 
 
+async def test_keep_alives_do_not_keep_a_stalled_answer_open(
+    settings: Settings, fake_key: str
+) -> None:
+    """Since timeout_ms no longer bounds an answer that is arriving, a stall is counted from
+    the last real event: OpenRouter's keep-alive comments and Anthropic's pings re-armed it,
+    so a stalled answer streamed for ever."""
+    comment, ping = chunk(b": OPENROUTER PROCESSING\n\n"), chunk(b"event: ping\ndata: {}\n\n")
+    stalled = [sse_head(), text_event("slow"), *([0.03, comment, 0.03, ping] * 40), END]
+    async with (
+        raw_server([stalled]) as server,
+        client_for(server, settings, fake_key, chunk_timeout_ms=300, timeout_ms=200) as client,
+    ):
+        with pytest.raises(OpenRouterError) as stalled_error:
+            await relayed(client, stream=True)
+    assert stalled_error.value.mid_stream
+    assert "chunk_timeout_ms=300" in stalled_error.value.message
+
+
 async def test_cut_streams(settings: Settings, fake_key: str) -> None:
     empty = [sse_head(), END]
     unfinished = [sse_head(), text_event("part"), END]

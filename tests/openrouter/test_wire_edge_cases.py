@@ -133,6 +133,21 @@ async def test_total_timeout_bounds_the_start_not_an_answer_arriving(
     assert error.hint is not None and "OPENROUTER_TIMEOUT_MS" in error.hint
 
 
+async def test_events_without_text_do_not_keep_a_stalled_answer_open(
+    settings: Settings, fake_key: str
+) -> None:
+    """A stall is counted from the last piece of text: empty deltas every 30 ms re-armed the
+    timer, and with timeout_ms no longer bounding an arriving answer, nothing stopped it."""
+    stalled = [sse_head(), text_event("Hi"), *([0.03, text_event("")] * 60), END]
+    async with (
+        raw_server([stalled]) as server,
+        client_for(server, settings, fake_key, chunk_timeout_ms=300, timeout_ms=200) as client,
+    ):
+        _items, error = await run_stream(client)
+    assert error is not None and error.mid_stream
+    assert "chunk_timeout_ms=300" in error.message and error.partial_text == "Hi"
+
+
 async def test_json_answer_where_sse_was_expected(settings: Settings, fake_key: str) -> None:
     body = {
         "id": "gen-1-json",
