@@ -1080,9 +1080,7 @@ class Gateway:
                 # time or a bad request keeps its own fix (it said "Retry later" for a 402).
                 from devflow_tui.openrouter.error_map import TOTAL_TIMEOUT
 
-                ran_out = (
-                    failure.category in _CHAIN_RAN_OUT and failure.error_type != TOTAL_TIMEOUT
-                )
+                ran_out = failure.category in _CHAIN_RAN_OUT and failure.error_type != TOTAL_TIMEOUT
                 if len(failed) > 1 and ran_out:
                     # Not only the last: every model was tried, so "choose another" is no fix.
                     outcome.error_message = (
