@@ -1372,9 +1372,9 @@ def context() -> None:
 @demo_option
 @click.pass_context
 def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -> None:
-    """Print what would be sent for PROMPT, without sending it."""
+    """Print what would be sent for PROMPT (- reads stdin), without sending it."""
     settings = load(ctx)
-    request = build_request(prompt, **kw)
+    request = build_request(read_prompt(prompt), **kw)
 
     async def go() -> tuple[CatalogModel, AssembledContext]:
         gateway = await _open(ctx, settings, demo_without_key=True)
@@ -1382,13 +1382,12 @@ def context_show(ctx: click.Context, /, prompt: str, as_json: bool, **kw: Any) -
             prepared = gateway.prepare(request)
             if not prepared.decision.candidates:
                 fail("no model can take this context; see `devflow route`.", EXIT_REJECTED)
-            model = prepared.decision.candidates[0].model
-            assembled = gateway.assemble(prepared, model)
+            # The model `ask` would send to, by the one fit rule (ContextWindowError, exit 6,
+            # when none of the chain takes it): not the routed model when it lacks the margin.
+            chain, assembled = gateway.fit(prepared)
         finally:
             await gateway.aclose()
-        if assembled is None:
-            fail(f"the prompt alone does not fit {model.id}'s window.", EXIT_REJECTED)
-        return model, assembled
+        return chain[0], assembled
 
     model, assembled = run_async(go())
     if as_json:

@@ -160,6 +160,15 @@ def test_context_show_json(devflow: Invoke, tmp_path: Path, sim: SimServer) -> N
     assert "app.py" in text.stdout and "secret" in text.stdout and "total" in text.stdout
 
 
+def test_context_show_reads_the_prompt_from_stdin(devflow: Invoke) -> None:
+    """`context show -` sent "-" as the prompt, so "exactly what would be sent" was false for
+    a piped prompt (`ask -` and `route -` read stdin)."""
+    result = devflow("context", "show", "--json", "-", input="Write a poem about the sea\n")
+    assert result.exit_code == 0, result.stderr
+    last = json.loads(result.stdout)["messages"][-1]["content"]
+    assert "Write a poem about the sea" in last and last != "-"
+
+
 def test_context_show_missing_file(devflow: Invoke, tmp_path: Path) -> None:
     result = devflow("context", "show", "--context", str(tmp_path / "nope.py"), "x")
     assert result.exit_code in (2, 6)

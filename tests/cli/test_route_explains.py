@@ -187,6 +187,13 @@ def test_route_refuses_what_ask_would_refuse_near_the_window(devflow: Invoke) ->
     args = ("-m", "openai/gpt-3.5-turbo", "--max-tokens", "1000", "-")
     routed = devflow("route", *args, input=prompt)
     asked = devflow("ask", *args, input=prompt)
-    assert routed.exit_code == asked.exit_code == 6, (routed.stderr, asked.stderr)
-    for result in (routed, asked):
+    # `context show` goes by the same rule (it showed the routed model's context, or "the
+    # prompt alone does not fit" with its own wording), and reads the prompt from stdin.
+    shown = devflow("context", "show", *args, input=prompt)
+    assert routed.exit_code == asked.exit_code == shown.exit_code == 6, (
+        routed.stderr,
+        asked.stderr,
+        shown.stderr,
+    )
+    for result in (routed, asked, shown):
         assert "does not fit openai/gpt-3.5-turbo's context window" in result.stderr
