@@ -38,8 +38,11 @@ class ContextSet:
     prompt: str
     session: ClaudeSession | None = None
     mentions: list[str] = field(default_factory=list)
-    # Secrets taken out of the prompt itself (a key pasted with an error log), counted with
-    # those of the context sources in every assembly.
+    # The conversation's earlier messages, scrubbed as the prompt is (the dashboard keeps a
+    # turn as typed: a key pasted in it went upstream with every later request).
+    history: list[ChatMessage] = field(default_factory=list)
+    # Secrets taken out of the prompt and the history (a key pasted with an error log),
+    # counted with those of the context sources in every assembly.
     prompt_scrubbed: ScrubReport = field(default_factory=ScrubReport)
 
     @property
@@ -63,32 +66,19 @@ class ContextSet:
         context_length: int,
         max_output_tokens: int,
         system_prompt: str | None,
-        history: Sequence[ChatMessage] = (),
         reserve_tokens: int | None = None,
     ) -> AssembledContext:
-        """Fit the set into one model's window (see `assembly.assemble`). The conversation's
-        earlier messages are scrubbed as the prompt is: the dashboard keeps a turn as typed,
-        and a key pasted in it went upstream with every later request."""
-        in_history = ScrubReport()
-        clean_history: list[ChatMessage] = []
-        for message in history:
-            if isinstance(message.content, str):
-                text, found = scrub(message.content)
-                if found.total:
-                    message = message.model_copy(update={"content": text})
-                    in_history.merge(found)
-            clean_history.append(message)
+        """Fit the set (its history included) into one model's window (`assembly.assemble`)."""
         assembled = assemble(
             self.sources,
             context_length=context_length,
             max_output_tokens=max_output_tokens,
             system_prompt=system_prompt,
             prompt=self.prompt,
-            history=clean_history,
+            history=self.history,
             reserve_tokens=reserve_tokens,
         )
         assembled.scrubbed.merge(self.prompt_scrubbed)
-        assembled.scrubbed.merge(in_history)
         return assembled
 
 
@@ -104,8 +94,11 @@ def gather_context(
     root: Path | None = None,
     home: Path | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
+    history: Sequence[ChatMessage] = (),
 ) -> ContextSet:
-    """Collect the context for a prompt asked in `project_dir`; raises `ContextError`."""
+    """Collect the context for a prompt asked in `project_dir` (after the conversation's
+    `history`); raises `ContextError`. The prompt and the history are scrubbed here, once
+    per request, not once per model the request is fitted to."""
     sources: list[ContextSource] = []
     session: ClaudeSession | None = None
     if notes is not None:
@@ -130,6 +123,14 @@ def gather_context(
     # The prompt goes through the scrubber every source does: what is sent, recorded, titled
     # and shown never holds a key, even one typed or pasted in the prompt.
     cleaned, prompt_scrubbed = scrub(cleaned)
+    clean_history: list[ChatMessage] = []
+    for message in history:
+        if isinstance(message.content, str):
+            text, found = scrub(message.content)
+            if found.total:
+                message = message.model_copy(update={"content": text})
+                prompt_scrubbed.merge(found)
+        clean_history.append(message)
     for mention in mentions:
         target = Path(os.path.expanduser(mention))
         if mention not in context_paths and (project_dir / target).is_dir():
@@ -147,5 +148,6 @@ def gather_context(
         prompt=cleaned,
         session=session,
         mentions=mentions,
+        history=clean_history,
         prompt_scrubbed=prompt_scrubbed,
     )

@@ -260,6 +260,7 @@ class Gateway:
             context_paths=request.context_specs,
             notes=self.store,
             include_memory=request.include_claude_md,
+            history=request.history,
         )
 
     def prepare(self, request: GatewayRequest) -> PreparedRequest:
@@ -815,7 +816,6 @@ class Gateway:
                 context_length=window,
                 max_output_tokens=max_out,
                 system_prompt=SYSTEM_PROMPT,
-                history=prepared.request.history,
             )
         except ContextError:
             return None
