@@ -87,10 +87,15 @@ def wait_until(condition: object, proc: subprocess.Popen[Any]) -> None:
         time.sleep(0.02)
 
 
-def start_stuck_ask(env: dict[str, str], sim: SimServer, db: Path) -> subprocess.Popen[bytes]:  # noqa: F811
+def start_stuck_ask(
+    env: dict[str, str],
+    sim: SimServer,  # noqa: F811
+    db: Path,
+    *options: str,
+) -> subprocess.Popen[bytes]:
     """An ask whose model never sends its first token, once its request row is running."""
     sim.add_fault(Fault(kind="slow_first_token", delay_ms=120_000, times=None))
-    proc = spawn(env, "ask", "--no-cache", "write a haiku about rain")
+    proc = spawn(env, "ask", *options, "--no-cache", "write a haiku about rain")
     wait_running(proc, db)
     return proc
 
@@ -162,9 +167,7 @@ def test_ask_json_stopped_still_prints_its_object(
 ) -> None:
     """`ask --json` stopped mid-request printed nothing on stdout: a script got no object."""
     db = home / "devflow.db"
-    sim.add_fault(Fault(kind="slow_first_token", delay_ms=120_000, times=None))
-    proc = spawn(child_env, "ask", "--json", "--no-cache", "write a haiku about rain")
-    wait_running(proc, db)
+    proc = start_stuck_ask(child_env, sim, db, "--json")
     proc.send_signal(number)
     out, err = proc.communicate(timeout=DEADLINE_S)
     assert proc.returncode == 128 + number, err.decode()
