@@ -23,7 +23,7 @@ TERMINATION_SIGNALS: tuple[int, ...] = tuple(
 HANGUP: int = getattr(signal, "SIGHUP", 1)
 
 
-def _ignored(number: int) -> bool:
+def ignored(number: int) -> bool:
     """Whether the user had the signal ignored (`nohup` ignores SIGHUP): it stays ignored."""
     with contextlib.suppress(ValueError):
         return signal.getsignal(number) is signal.SIG_IGN
@@ -46,7 +46,7 @@ def install_stop_handlers(
     """Call `callback(number)` on the loop when a termination signal arrives; quietly nothing
     where the platform or thread cannot take signal handlers."""
     for number in TERMINATION_SIGNALS:
-        if _ignored(number):
+        if ignored(number):
             continue
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             loop.add_signal_handler(number, callback, number)
@@ -71,7 +71,7 @@ def raise_on_stop() -> None:
     loop installs its own handlers). Nothing outside the main thread, where Python allows no
     signal handler."""
     for number in TERMINATION_SIGNALS:
-        if _ignored(number):  # `nohup devflow serve`: a hang-up must not stop it
+        if ignored(number):  # `nohup devflow serve`: a hang-up must not stop it
             continue
         with contextlib.suppress(ValueError):
             signal.signal(number, _raise_stopped)
@@ -110,7 +110,7 @@ def held_stops() -> Iterator[HeldStop]:
     held = HeldStop()
     previous: dict[int, Any] = {}
     for number in TERMINATION_SIGNALS:
-        if _ignored(number):
+        if ignored(number):
             continue
         with contextlib.suppress(ValueError):  # not the main thread: nothing to hold
             previous[number] = signal.signal(number, held.keep)

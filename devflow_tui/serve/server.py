@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from devflow_tui.config import Settings
 from devflow_tui.gateway.pipeline import Gateway
 from devflow_tui.serve.command import http_origin
+from devflow_tui.stopping import ignored
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -64,7 +65,7 @@ class _ForegroundServer(uvicorn.Server):
             if (
                 hangup is None
                 or threading.current_thread() is not threading.main_thread()
-                or signal.getsignal(hangup) is signal.SIG_IGN
+                or ignored(hangup)
             ):
                 yield
                 return
